@@ -1,0 +1,3 @@
+"""neurofin: LLM encoding models of fMRI, predicted brain-region activity for text, and honest forecasts."""
+
+__version__ = "0.1.0"

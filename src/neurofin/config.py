@@ -1,0 +1,157 @@
+"""Typed settings. Defaults are the production configuration; load from TOML, override from the CLI.
+
+Every artifact records `Settings.model_dump(mode="json")` so it can be rebuilt exactly.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from neurofin.errors import ConfigError
+
+PRODUCTION_MODEL = "meta-llama/Llama-3.1-8B"
+TEST_STORY = "wheretheressmoke"
+
+
+def parse_index_list(spec: str | list[int] | tuple[int, ...]) -> list[int]:
+    """Parse '24-31', '0,2,5-7' or a list of ints into a sorted list of unique ints."""
+    if isinstance(spec, (list, tuple)):
+        return sorted({int(v) for v in spec})
+    out: set[int] = set()
+    for part in str(spec).replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
+                lo_i, hi_i = int(lo), int(hi)
+                if hi_i < lo_i:
+                    raise ValueError
+                out.update(range(lo_i, hi_i + 1))
+            else:
+                out.add(int(part))
+        except ValueError:
+            raise ConfigError(f"cannot read index list {spec!r}: use e.g. '24-31' or '0,2,5-7'") from None
+    if not out:
+        raise ConfigError(f"index list {spec!r} is empty: use e.g. '24-31'")
+    return sorted(out)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSettings(_Section):
+    """Where ds003020 lives and which subjects/stories to use."""
+
+    data_root: Path | None = None
+    subjects: list[str] = Field(default_factory=lambda: [f"UTS0{i}" for i in range(1, 9)])
+    test_stories: list[str] = Field(default_factory=lambda: [TEST_STORY])
+
+
+class TimingSettings(_Section):
+    """The reference TR grid (REFERENCE.md section 2) and FIR delays."""
+
+    tr_s: float = 2.0  # the reference uses 2.0; the scanner's true TR is 2.0045 (option, not default)
+    sound_start_s: float = 10.0  # sound starts 10 s after the first simulated TR
+    pad_trs: int = 5  # simulated grid has respdict - pad_trs TRs
+    trim_start: int = 10  # rows [trim_start : -trim_end] are kept -> respdict - 20 rows
+    trim_end: int = 5
+    delays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
+    lanczos_window: int = 3
+    lanczos_cutoff_mult: float = 1.0
+
+    @field_validator("delays", mode="before")
+    @classmethod
+    def _delays(cls, v: Any) -> list[int]:
+        return parse_index_list(v)
+
+
+class FeatureSettings(_Section):
+    """Which causal LM, which blocks, how much context (REFERENCE.md section 5)."""
+
+    model: str = PRODUCTION_MODEL  # HF id, local directory, or .gguf file
+    revision: str | None = None
+    gguf_file: str | None = None
+    blocks: list[int] = Field(default_factory=lambda: list(range(24, 32)))
+    context_tokens: int = 512
+    mode: Literal["strided", "exact"] = "strided"
+    stride: int = 512
+    batch_size: int = 8
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    device: str = "auto"
+    load_in_4bit: bool = False
+    cache_dir: Path | None = None
+
+    @field_validator("blocks", mode="before")
+    @classmethod
+    def _blocks(cls, v: Any) -> list[int]:
+        return parse_index_list(v)
+
+
+class EncodingSettings(_Section):
+    """Ridge fitting and evaluation (REFERENCE.md sections 3-4)."""
+
+    solver: Literal["ridge", "banded", "kernel", "auto"] = "auto"
+    alphas: list[float] = Field(default_factory=lambda: [10.0**e for e in range(0, 11)])
+    cv_folds: int = 5
+    validation_stories: int = 8  # held out from training to select voxels for ROI averaging
+    pca_components: int | None = None  # reduce features keeping component variances (no whitening)
+    backend: Literal["auto", "numpy", "torch", "torch_cuda"] = "auto"
+    n_targets_batch: int | None = None
+    n_alphas_batch: int | None = None
+    n_targets_batch_refit: int | None = None
+    seed: int = 0
+
+
+class AtlasSettings(_Section):
+    """Parcels, ROIs and voxel selection (REFERENCE.md section 6)."""
+
+    n_parcels: int = 1000
+    networks: Literal[7, 17] = 7
+    roi_file: Path | None = None
+    voxel_r_threshold: float = 0.05
+
+
+class Settings(_Section):
+    """All settings of a neurofin run."""
+
+    data: DataSettings = Field(default_factory=DataSettings)
+    timing: TimingSettings = Field(default_factory=TimingSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    encoding: EncodingSettings = Field(default_factory=EncodingSettings)
+    atlas: AtlasSettings = Field(default_factory=AtlasSettings)
+
+    @classmethod
+    def load(cls, toml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+        """Defaults, updated by a TOML file, updated by dotted-key overrides ({'features.blocks': '0-3'})."""
+        raw: dict[str, Any] = {}
+        if toml_path is not None:
+            path = Path(toml_path)
+            if not path.is_file():
+                raise ConfigError(f"config file {path} not found: pass an existing TOML file to --config")
+            try:
+                raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix the line it names") from None
+        for dotted, value in (overrides or {}).items():
+            if value is None:
+                continue
+            node = raw
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            lines = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid settings ({lines}); see `neurofin config show` for valid keys") from None
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-ready record written into every artifact."""
+        return self.model_dump(mode="json")

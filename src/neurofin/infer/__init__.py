@@ -1,0 +1,1 @@
+"""neurofin.infer stage."""

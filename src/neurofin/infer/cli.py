@@ -1,0 +1,7 @@
+"""CLI commands of the infer stage."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this stage's commands to the root app."""

@@ -1,0 +1,1 @@
+"""neurofin.market stage."""

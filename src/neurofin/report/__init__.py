@@ -1,0 +1,1 @@
+"""neurofin.report stage."""
