@@ -1,0 +1,45 @@
+"""The CLI: every command has help with an example; user errors exit 2 without a traceback."""
+
+import subprocess
+import sys
+
+import click
+import pytest
+from typer.main import get_command
+
+from neurofin import cli
+
+
+def _all_commands():
+    cli._register()
+    root = get_command(cli.app)
+    stack = [((), root)]
+    while stack:
+        path, cmd = stack.pop()
+        if isinstance(cmd, click.Group):
+            stack.extend(((*path, name), sub) for name, sub in cmd.commands.items())
+        else:
+            yield path, cmd
+
+
+def test_every_command_has_help_with_an_example():
+    commands = list(_all_commands())
+    assert len(commands) >= 2
+    for path, cmd in commands:
+        assert cmd.help and "Example" in cmd.help, f"`neurofin {' '.join(path)}` lacks an Example in its help"
+
+
+def test_user_error_exits_2_with_one_clear_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurofin.cli", "config", "--config", str(tmp_path / "missing.toml")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["data", "--help"], ["market", "--help"]])
+def test_help_runs(args):
+    proc = subprocess.run([sys.executable, "-m", "neurofin.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Usage" in proc.stdout
