@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import click
 import pytest
 from typer.main import get_command
 
@@ -16,7 +15,7 @@ def _all_commands():
     stack = [((), root)]
     while stack:
         path, cmd = stack.pop()
-        if isinstance(cmd, click.Group):
+        if hasattr(cmd, "commands"):
             stack.extend(((*path, name), sub) for name, sub in cmd.commands.items())
         else:
             yield path, cmd
