@@ -117,6 +117,28 @@ class AtlasSettings(_Section):
     voxel_r_threshold: float = 0.05
 
 
+class MarketSettings(_Section):
+    """Market stage: feature filters (ISC, Granger), forecasting and the walk-forward backtest (REFERENCE.md section 7)."""
+
+    isc_scope: Literal["pooled", "ticker"] = "pooled"  # ISC per ROI pooled over tickers, or per ROI x ticker
+    isc_null_shifts: int = 200  # circular time-shift null draws
+    isc_null_quantile: float = 0.95  # threshold on the MEAN LEAVE-ONE-OUT ISC = this null quantile
+    isc_min_shift: int = 5  # smallest circular shift (sessions) in the null
+    granger_max_lag: int = 5
+    granger_lag_criterion: Literal["fixed", "aic", "bic"] = "bic"  # "fixed" uses granger_max_lag
+    fdr_alpha: float = 0.1  # Benjamini-Hochberg level over features x tickers
+    forecaster: Literal["chronos", "linear"] = "chronos"
+    chronos_model: str = "amazon/chronos-2"  # HF id or local directory
+    chronos_device: str = "auto"
+    ridge_alpha: float = 1.0  # linear forecaster penalty on standardised covariates
+    quantile_levels: list[float] = Field(default_factory=lambda: [round(0.1 * k, 1) for k in range(1, 10)])
+    window: Literal["expanding", "rolling"] = "expanding"
+    train_sessions: int = 250  # first (expanding) or every (rolling) training window, in sessions
+    step_sessions: int = 20  # test sessions per walk-forward fold (features re-selected each fold)
+    embargo_sessions: int = 1  # sessions skipped between training end and the first test session
+    seed: int = 0
+
+
 class Settings(_Section):
     """All settings of a neurofin run."""
 
@@ -125,6 +147,7 @@ class Settings(_Section):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     encoding: EncodingSettings = Field(default_factory=EncodingSettings)
     atlas: AtlasSettings = Field(default_factory=AtlasSettings)
+    market: MarketSettings = Field(default_factory=MarketSettings)
 
     @classmethod
     def load(cls, toml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
