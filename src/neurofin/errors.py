@@ -41,3 +41,7 @@ class PackageIntegrityError(NeurofinError):
 
 class InputError(NeurofinError):
     """User-supplied input (texts, tables, dumps) is unusable as given."""
+
+
+class AtlasError(NeurofinError):
+    """An atlas, ROI definition file or subject registration input is missing or invalid."""
