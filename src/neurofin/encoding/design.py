@@ -1,0 +1,129 @@
+"""Design matrices and story-level splits (REFERENCE.md section 2).
+
+Per story: word features -> Lanczos onto the TR grid -> trims -> per-story z-score -> (optional reduced basis)
+-> FIR delays inside the story (no bleed across story boundaries); stories are then stacked time-first.
+The basis is applied BEFORE the delays, so a package stores a (n_features_in, k) basis rather than one
+per delay; both maps are linear and act on different axes, so the order does not change the design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from neurofin.config import TimingSettings
+from neurofin.errors import DataError, RowCountError
+from neurofin.timing import downsample_story, expected_rows, make_delayed, zscore, zscore_stats
+
+
+class WordFeatureLike(Protocol):
+    """What the design needs from a story's word features (neurofin.features.cache.WordFeatures)."""
+
+    times: np.ndarray  # (n_words,) word midpoints in seconds from sound onset
+    values: np.ndarray  # (n_words, n_blocks, dim) or (n_words, n_features)
+
+
+@dataclass(frozen=True)
+class StorySplit:
+    """Stories used to fit (train), to select voxels (validation) and to report (test)."""
+
+    train: list[str]
+    validation: list[str]
+    test: list[str]
+
+    def to_record(self) -> dict[str, list[str]]:
+        """JSON-ready record of the split."""
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+def split_stories(stories: Sequence[str], test_stories: Sequence[str], n_validation: int, seed: int) -> StorySplit:
+    """Split whole stories: named test stories, `n_validation` seeded-random others for voxel selection, rest train."""
+    available = sorted(set(stories))
+    missing = [s for s in test_stories if s not in available]
+    if missing:
+        raise DataError(f"test stories {missing} have no response file; pick from {available[:5]}... in data.test_stories")
+    pool = [s for s in available if s not in set(test_stories)]
+    if len(pool) < n_validation + 2:
+        raise DataError(
+            f"{len(pool)} non-test stories cannot give {n_validation} validation stories and >= 2 training stories: "
+            "lower encoding.validation_stories"
+        )
+    order = np.random.default_rng(seed).permutation(len(pool))
+    validation = sorted(pool[i] for i in order[:n_validation])
+    train = sorted(pool[i] for i in order[n_validation:])
+    return StorySplit(train=train, validation=validation, test=list(test_stories))
+
+
+def story_folds(story_ids: np.ndarray, n_folds: int):
+    """Leave-stories-out CV splitter: each story's rows go to exactly one fold (folds balanced by row count)."""
+    from sklearn.model_selection import PredefinedSplit
+
+    ids, counts = np.unique(story_ids, return_counts=True)
+    if len(ids) < n_folds:
+        raise DataError(f"{len(ids)} training stories cannot fill {n_folds} CV folds: lower encoding.cv_folds")
+    fold_of_story: dict[int, int] = {}
+    fold_rows = np.zeros(n_folds, dtype=np.int64)
+    for idx in np.argsort(-counts, kind="stable"):
+        fold = int(np.argmin(fold_rows))
+        fold_of_story[int(ids[idx])] = fold
+        fold_rows[fold] += counts[idx]
+    return PredefinedSplit(np.array([fold_of_story[int(s)] for s in story_ids]))
+
+
+def downsampled_stories(
+    features: Mapping[str, WordFeatureLike], respdict: Mapping[str, int], stories: Sequence[str], timing: TimingSettings
+) -> dict[str, np.ndarray]:
+    """Per story, flattened word features Lanczos-downsampled and trimmed: (respdict - 20, n_features_in) float32."""
+    out: dict[str, np.ndarray] = {}
+    for story in stories:
+        if story not in features:
+            raise DataError(f"no word features for story {story}: run `neurofin features extract` for it")
+        if story not in respdict:
+            raise DataError(f"story {story} is not in respdict.json: the dataset metadata is incomplete")
+        feats = features[story]
+        values = np.asarray(feats.values, dtype=np.float32).reshape(len(feats.times), -1)
+        out[story] = downsample_story(np.asarray(feats.times, dtype=np.float64), values, respdict[story], timing)
+    return out
+
+
+def check_row_counts(rows: Mapping[str, np.ndarray], resp_rows: Mapping[str, int], respdict: Mapping[str, int]) -> None:
+    """Fail loudly when a story's feature rows and response rows disagree (reference: respdict - 20)."""
+    for story, block in rows.items():
+        if block.shape[0] != resp_rows[story]:
+            raise RowCountError(
+                f"{story}: features give {block.shape[0]} TRs (respdict {respdict[story]} -> "
+                f"{expected_rows(respdict[story])} expected) but the response file has {resp_rows[story]} rows; "
+                "respdict.json and the hf5 file belong to different versions of the story"
+            )
+
+
+def pooled_feature_stats(rows: Mapping[str, np.ndarray], stories: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the downsampled features pooled over `stories` (z-scores new text at inference)."""
+    return zscore_stats(np.concatenate([rows[s] for s in stories], axis=0).astype(np.float64))
+
+
+def stack_design(
+    rows: Mapping[str, np.ndarray], stories: Sequence[str], delays: Sequence[int], basis: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked delayed design (n_trs, k * n_delays) float32 and each row's story index into `stories`."""
+    blocks, ids = [], []
+    for i, story in enumerate(stories):
+        reduced = zscore(rows[story]).astype(np.float32)
+        if basis is not None:
+            reduced = reduced @ basis
+        blocks.append(make_delayed(reduced, delays))
+        ids.append(np.full(reduced.shape[0], i, dtype=np.int32))
+    return np.concatenate(blocks, axis=0), np.concatenate(ids)
+
+
+def stack_zscored(rows: Mapping[str, np.ndarray], stories: Sequence[str]) -> np.ndarray:
+    """Per-story z-scored pre-delay rows stacked over `stories` (what a reduced basis is fitted on)."""
+    return np.concatenate([zscore(rows[s]).astype(np.float32) for s in stories], axis=0)
+
+
+def zscore_responses(resp: np.ndarray) -> np.ndarray:
+    """Z-score one story's responses per voxel (the dataset convention; a no-op on already z-scored data)."""
+    return zscore(resp.astype(np.float32)).astype(np.float32)

@@ -1,0 +1,131 @@
+"""Evaluate a saved package on its held-out stories: validation r (voxel selection), test r, noise ceiling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurofin.config import TimingSettings
+from neurofin.data.layout import Dataset
+from neurofin.encoding.design import check_row_counts, downsampled_stories
+from neurofin.encoding.metrics import noise_ceiling, signed_r2, top_voxels, voxel_correlation
+from neurofin.encoding.package import EncodingModel
+from neurofin.encoding.responses import read_story_responses, read_test_target
+from neurofin.encoding.train import FeatureSource
+from neurofin.timing import zscore
+
+FIGURE_FILE = "evaluation.png"
+
+
+def predict_stories(
+    model: EncodingModel, dataset: Dataset, stories: Sequence[str], features: FeatureSource, resp_rows: dict[str, int]
+) -> dict[str, np.ndarray]:
+    """(n_trs, n_voxels) predictions per held-out story, built exactly like the training design."""
+    timing = TimingSettings.model_validate(model.config["timing"])
+    rows = downsampled_stories(features(stories), dataset.respdict, stories, timing)
+    check_row_counts(rows, resp_rows, dataset.respdict)
+    return {s: model.predict(model.delayed_design(zscore(rows[s]))) for s in stories}
+
+
+def alpha_histogram(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, int]:
+    """How many voxels selected each alpha of the grid (keys formatted like '1e+03')."""
+    grid_arr = np.asarray(grid, dtype=np.float64)
+    nearest = np.abs(np.log10(alphas)[:, None] - np.log10(grid_arr)[None, :]).argmin(axis=1)
+    counts = np.bincount(nearest, minlength=len(grid_arr))
+    return {f"{a:.0e}": int(c) for a, c in zip(grid_arr, counts, strict=True)}
+
+
+def _mean(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else None
+
+
+def score_package(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics and per-voxel arrays of a model on its validation and test stories."""
+    subject, split = model.config["subject"], model.config["split"]
+    fraction = model.config["voxel_selection"]["fraction"]
+    val_resp = read_story_responses(dataset, subject, split["validation"])
+    targets = {s: read_test_target(dataset, subject, s) for s in split["test"]}
+    resp_rows = {s: r.shape[0] for s, r in val_resp.items()} | {s: t[0].shape[0] for s, t in targets.items()}
+    preds = predict_stories(model, dataset, split["validation"] + split["test"], features, resp_rows)
+
+    val_r = voxel_correlation(np.concatenate([val_resp[s] for s in split["validation"]]),
+                              np.concatenate([preds[s] for s in split["validation"]]))
+    test_target = np.concatenate([targets[s][0] for s in split["test"]])
+    test_r = voxel_correlation(test_target, np.concatenate([preds[s] for s in split["test"]]))
+    top = top_voxels(val_r, fraction)
+    per_story = {s: float(voxel_correlation(val_resp[s], preds[s]).mean()) for s in split["validation"]}
+    per_story |= {s: float(voxel_correlation(targets[s][0], preds[s]).mean()) for s in split["test"]}
+    arrays = {"alphas": model.arrays["alphas"], "cv_r": model.arrays["cv_r"], "validation_r": val_r, "test_r": test_r}
+    metrics: dict[str, Any] = {
+        "subject": subject,
+        "n_voxels": int(test_r.shape[0]),
+        "test_stories": split["test"],
+        "scored_against": {s: ("repeat_mean" if targets[s][1] is not None else "single_presentation") for s in split["test"]},
+        "test_mean_r": float(test_r.mean()),
+        "test_top_mean_r": float(test_r[top].mean()),
+        "top_fraction": fraction,
+        "top_selected_by": "validation_r",
+        "test_signed_r2": signed_r2(test_r),
+        "validation_mean_r": float(val_r.mean()),
+        "per_story_mean_r": per_story,
+        "alpha_counts": alpha_histogram(model.arrays["alphas"], model.config["fit"]["alphas_grid"]),
+        "alpha_median": float(np.median(model.arrays["alphas"])),
+    }
+    for story, (_, repeats) in targets.items():
+        if repeats is None:
+            continue
+        cc_max = noise_ceiling(repeats)
+        story_r = voxel_correlation(targets[story][0], preds[story])
+        single = np.mean([voxel_correlation(rep, preds[story]) for rep in repeats], axis=0)
+        arrays[f"cc_max/{story}"] = cc_max
+        metrics[f"noise_ceiling/{story}"] = {
+            "mean_cc_max": _mean(cc_max),
+            "mean_cc_norm": _mean(story_r / cc_max),
+            "top_mean_cc_norm": _mean((story_r / cc_max)[top]),
+            "mean_r_single_repeat": float(single.mean()),
+            "n_repeats": int(repeats.shape[0]),
+        }
+    return metrics, arrays
+
+
+def plot_evaluation(path: Path, test_r: np.ndarray, val_r: np.ndarray, alphas: np.ndarray, fraction: float) -> None:
+    """Figure: histogram of test r (all voxels and top voxels by validation r) and the selected-alpha distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurofin.io import atomic_path
+
+    top = top_voxels(val_r, fraction)
+    fig, (ax_r, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    bins = np.linspace(min(-0.2, test_r.min()), max(0.2, test_r.max()), 60)
+    ax_r.hist(test_r, bins=bins, alpha=0.6, label=f"all voxels (mean {test_r.mean():.3f})")
+    ax_r.hist(test_r[top], bins=bins, alpha=0.8, label=f"top {fraction:.0%} by validation r (mean {test_r[top].mean():.3f})")
+    ax_r.set_xlabel("test Pearson r")
+    ax_r.set_ylabel("voxels")
+    ax_r.legend(fontsize=8)
+    values, counts = np.unique(np.log10(alphas), return_counts=True)
+    ax_a.bar(values, counts, width=0.6)
+    ax_a.set_xlabel("log10 selected alpha")
+    ax_a.set_ylabel("voxels")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def evaluate_package(directory: str | Path, dataset: Dataset, features: FeatureSource) -> dict[str, Any]:
+    """Score a package on its held-out stories, store metrics.json, per-voxel arrays and the figure in it."""
+    directory = Path(directory)
+    model = EncodingModel.load(directory)
+    metrics, arrays = score_package(model, dataset, features)
+    plot_evaluation(directory / FIGURE_FILE, arrays["test_r"], arrays["validation_r"], arrays["alphas"],
+                    model.config["voxel_selection"]["fraction"])
+    model.metrics, model.arrays = metrics, arrays
+    model.save(directory)
+    return metrics

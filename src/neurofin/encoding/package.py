@@ -1,0 +1,210 @@
+"""The per-subject encoding model package: safetensors + JSON, SHA-256 manifest verified on load, no pickle.
+
+Layout of a package directory:
+    config.json          settings record + everything needed to rebuild features (model, blocks, ctx, stride,
+                         delays, TR grid, trims), split, subject, mask hash, neurofin version, voxel rule
+    weights.safetensors  basis (n_features_in, k) [absent = identity], weights (k * n_delays, n_voxels),
+                         feature_mean / feature_std (n_features_in,) pooled over training stories
+    arrays.safetensors   per-voxel arrays: alphas, cv_r, validation_r, test_r, ... (float64)
+    metrics.json         evaluation summary (written by `neurofin evaluate`)
+    manifest.json        SHA-256 + size of every other file and shape + dtype of every tensor
+
+Prediction for new text: word features -> Lanczos + trims -> z-score (per story in training; for text
+without a story context use feature_mean/feature_std) -> `project` (basis) -> FIR delays -> `predict`.
+Region predictions are exact through the weights: with M an (n_voxels, n_regions) averaging matrix,
+X @ (W @ M) = (X @ W) @ M, so `collapse(M)` gives (k * n_delays, n_regions) weights for parcels/ROIs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurofin.errors import PackageIntegrityError
+from neurofin.io import atomic_path, sha256_file, write_json_atomic
+from neurofin.timing import make_delayed
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+ARRAYS_FILE = "arrays.safetensors"
+METRICS_FILE = "metrics.json"
+MANIFEST_FILE = "manifest.json"
+
+
+def _write_tensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    from safetensors.numpy import save_file
+
+    with atomic_path(path) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp))
+
+
+def _read_tensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PackageIntegrityError(f"{path} is not a readable safetensors file ({exc}); re-run `neurofin train`") from None
+
+
+def _tensor_record(tensors: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    return {name: {"shape": list(arr.shape), "dtype": str(arr.dtype)} for name, arr in sorted(tensors.items())}
+
+
+@dataclass
+class EncodingModel:
+    """A loaded encoding model: reduced basis, weights, normalisation statistics, per-voxel arrays, metadata."""
+
+    config: dict[str, Any]
+    weights: np.ndarray  # (k * n_delays, n_voxels) float32
+    feature_mean: np.ndarray  # (n_features_in,) pooled training mean of downsampled features
+    feature_std: np.ndarray  # (n_features_in,)
+    basis: np.ndarray | None = None  # (n_features_in, k); None = identity
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+
+    @property
+    def delays(self) -> list[int]:
+        """FIR delays (TRs) the weights were fitted with."""
+        return list(self.config["timing"]["delays"])
+
+    @property
+    def n_voxels(self) -> int:
+        """Number of voxels (response columns) the model predicts."""
+        return int(self.weights.shape[1])
+
+    def project(self, feature_rows: np.ndarray) -> np.ndarray:
+        """Map z-scored pre-delay TR rows (n_trs, n_features_in) onto the reduced basis (n_trs, k)."""
+        rows = np.asarray(feature_rows, dtype=np.float32)
+        return rows if self.basis is None else rows @ self.basis
+
+    def delayed_design(self, feature_rows: np.ndarray) -> np.ndarray:
+        """One story's z-scored pre-delay rows -> its delayed design (n_trs, k * n_delays)."""
+        return make_delayed(self.project(feature_rows), self.delays)
+
+    def predict(self, delayed_design: np.ndarray) -> np.ndarray:
+        """(n_trs, n_voxels) predicted responses for a delayed design (n_trs, k * n_delays)."""
+        return np.asarray(delayed_design, dtype=np.float32) @ self.weights
+
+    def collapse(self, region_matrix: np.ndarray) -> np.ndarray:
+        """Weights (k * n_delays, n_regions) for regions: X @ collapse(M) == predict(X) @ M exactly (linear map)."""
+        region_matrix = np.asarray(region_matrix, dtype=np.float32)
+        if region_matrix.shape[0] != self.n_voxels:
+            raise ValueError(f"region matrix has {region_matrix.shape[0]} rows, the model has {self.n_voxels} voxels")
+        return self.weights @ region_matrix
+
+    def weight_tensors(self) -> dict[str, np.ndarray]:
+        """The tensors stored in weights.safetensors."""
+        tensors = {
+            "weights": self.weights.astype(np.float32),
+            "feature_mean": self.feature_mean.astype(np.float32),
+            "feature_std": self.feature_std.astype(np.float32),
+        }
+        if self.basis is not None:
+            tensors["basis"] = self.basis.astype(np.float32)
+        return tensors
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the package (each file atomically, manifest last) and return its directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._check_shapes(self.weight_tensors())
+        write_json_atomic(directory / CONFIG_FILE, {**self.config, "format_version": FORMAT_VERSION})
+        tensor_files = {WEIGHTS_FILE: self.weight_tensors()}
+        if self.arrays:
+            tensor_files[ARRAYS_FILE] = {k: np.asarray(v) for k, v in self.arrays.items()}
+        for name, tensors in tensor_files.items():
+            _write_tensors(directory / name, tensors)
+        if self.metrics is not None:
+            write_json_atomic(directory / METRICS_FILE, self.metrics)
+        write_manifest(directory, {name: _tensor_record(t) for name, t in tensor_files.items()})
+        return directory
+
+    def _check_shapes(self, tensors: dict[str, np.ndarray]) -> None:
+        n_in = tensors["feature_mean"].shape[0]
+        k = tensors["basis"].shape[1] if "basis" in tensors else n_in
+        problems = []
+        if tensors["feature_std"].shape != (n_in,):
+            problems.append(f"feature_std {tensors['feature_std'].shape} != ({n_in},)")
+        if "basis" in tensors and tensors["basis"].shape[0] != n_in:
+            problems.append(f"basis rows {tensors['basis'].shape[0]} != feature dim {n_in}")
+        if tensors["weights"].ndim != 2 or tensors["weights"].shape[0] != k * len(self.delays):
+            problems.append(f"weights {tensors['weights'].shape} != ({k} x {len(self.delays)} delays, n_voxels)")
+        for name, arr in self.arrays.items():
+            if arr.ndim == 1 and arr.shape[0] != tensors["weights"].shape[1]:
+                problems.append(f"array {name} has {arr.shape[0]} voxels, weights have {tensors['weights'].shape[1]}")
+        if problems:
+            raise PackageIntegrityError("inconsistent encoding package: " + "; ".join(problems) + "; re-run `neurofin train`")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> EncodingModel:
+        """Load a package after verifying every file's SHA-256 and every tensor's shape against the manifest."""
+        directory = Path(directory)
+        manifest = verify_manifest(directory)
+        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        if config.get("format_version") != FORMAT_VERSION:
+            raise PackageIntegrityError(
+                f"{directory} has package format {config.get('format_version')}, this neurofin reads {FORMAT_VERSION}"
+            )
+        loaded: dict[str, dict[str, np.ndarray]] = {}
+        for name, expected in manifest["tensors"].items():
+            tensors = _read_tensors(directory / name)
+            if _tensor_record(tensors) != expected:
+                raise PackageIntegrityError(
+                    f"{directory / name}: tensor names/shapes/dtypes differ from the manifest; re-run `neurofin train`"
+                )
+            loaded[name] = tensors
+        weights = loaded[WEIGHTS_FILE]
+        metrics_path = directory / METRICS_FILE
+        model = cls(
+            config=config,
+            weights=weights["weights"],
+            feature_mean=weights["feature_mean"],
+            feature_std=weights["feature_std"],
+            basis=weights.get("basis"),
+            arrays=loaded.get(ARRAYS_FILE, {}),
+            metrics=json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None,
+        )
+        model._check_shapes(weights)
+        return model
+
+
+def write_manifest(directory: Path, tensors: dict[str, dict[str, Any]]) -> None:
+    """Record SHA-256 and size of every file in the package (except the manifest) plus the tensor shapes."""
+    files = {
+        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(directory.iterdir())
+        if p.is_file() and p.name != MANIFEST_FILE and not p.name.startswith(".")
+    }
+    write_json_atomic(directory / MANIFEST_FILE, {"format_version": FORMAT_VERSION, "files": files, "tensors": tensors})
+
+
+def verify_manifest(directory: Path) -> dict[str, Any]:
+    """Check that every file the manifest lists exists with its recorded size and SHA-256; return the manifest."""
+    path = directory / MANIFEST_FILE
+    if not path.is_file():
+        raise PackageIntegrityError(f"{directory} has no {MANIFEST_FILE}: it is not a complete encoding package")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        files, _ = manifest["files"], manifest["tensors"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PackageIntegrityError(f"{path} is unreadable ({exc}); re-run `neurofin train`") from None
+    for required in (CONFIG_FILE, WEIGHTS_FILE):
+        if required not in files:
+            raise PackageIntegrityError(f"{path} does not list {required}; the package is incomplete")
+    for name, record in files.items():
+        file = directory / name
+        if not file.is_file():
+            raise PackageIntegrityError(f"{file} is missing from the package; copy the whole directory again")
+        if file.stat().st_size != record["bytes"] or sha256_file(file) != record["sha256"]:
+            raise PackageIntegrityError(
+                f"{file} does not match its SHA-256 in {MANIFEST_FILE}: the file was modified or damaged; "
+                "copy the package again or re-run `neurofin train`"
+            )
+    return manifest

@@ -1,0 +1,136 @@
+"""Fit one subject's encoding model from word features and write its package (then evaluate it)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import neurofin
+from neurofin.config import EncodingSettings, Settings
+from neurofin.data.layout import Dataset
+from neurofin.encoding.design import (
+    StorySplit,
+    WordFeatureLike,
+    check_row_counts,
+    downsampled_stories,
+    pooled_feature_stats,
+    split_stories,
+    stack_design,
+    stack_zscored,
+    story_folds,
+)
+from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
+from neurofin.encoding.package import EncodingModel
+from neurofin.encoding.reduce import fit_banded_basis, fit_pca_basis
+from neurofin.encoding.responses import read_story_responses
+from neurofin.errors import DataError
+
+FeatureSource = Callable[[Sequence[str]], Mapping[str, WordFeatureLike]]
+
+
+def cached_feature_source(dataset: Dataset, settings: Settings) -> FeatureSource:
+    """Word features from the neurofin feature cache (extracting what is missing)."""
+
+    def source(stories: Sequence[str]) -> Mapping[str, WordFeatureLike]:
+        from neurofin.features.cache import story_features
+
+        return story_features(dataset, list(stories), settings, settings.features.cache_dir)
+
+    return source
+
+
+def block_slices(n_blocks: int, dim: int, blocks_per_band: int) -> list[slice]:
+    """Column ranges of consecutive block groups in a flattened (n_blocks * dim) feature row."""
+    step = max(1, blocks_per_band) * dim
+    return [slice(start, min(start + step, n_blocks * dim)) for start in range(0, n_blocks * dim, step)]
+
+
+def feature_shape(features: Mapping[str, WordFeatureLike]) -> tuple[int, int]:
+    """(n_blocks, dim) of the word features ((n_words, n_features) counts as one block)."""
+    values = next(iter(features.values())).values
+    return (values.shape[1], values.shape[2]) if values.ndim == 3 else (1, values.shape[1])
+
+
+def mask_hash(dataset: Dataset, subject: str) -> str | None:
+    """SHA-256 of the subject's cortical mask bytes (None when the pycortex-db is not present)."""
+    try:
+        return hashlib.sha256(np.ascontiguousarray(dataset.mask(subject)).tobytes()).hexdigest()
+    except DataError:
+        return None
+
+
+def reduced_basis(
+    zscored_rows: np.ndarray, bands: list[slice], settings: EncodingSettings
+) -> tuple[np.ndarray | None, list[slice]]:
+    """The pre-delay basis (None = identity) and the feature bands it outputs."""
+    if settings.pca_components is None:
+        return None, bands
+    if settings.solver == "banded":
+        return fit_banded_basis(zscored_rows, bands, settings.pca_components, settings.seed)
+    basis = fit_pca_basis(zscored_rows, settings.pca_components, settings.seed)
+    return basis, [slice(0, basis.shape[1])]
+
+
+def package_config(
+    settings: Settings, subject: str, split: StorySplit, fit: RidgeFit, n_blocks: int, dim: int, mask_sha: str | None
+) -> dict[str, Any]:
+    """config.json of a package: the settings record plus everything needed to rebuild the features."""
+    return {
+        "neurofin_version": neurofin.__version__,
+        "subject": subject,
+        "mask_sha256": mask_sha,
+        "settings": settings.to_record(),
+        "features": {
+            "model": settings.features.model,
+            "revision": settings.features.revision,
+            "gguf_file": settings.features.gguf_file,
+            "blocks": settings.features.blocks,
+            "context_tokens": settings.features.context_tokens,
+            "stride": settings.features.stride,
+            "mode": settings.features.mode,
+            "n_blocks": n_blocks,
+            "dim": dim,
+        },
+        "timing": settings.timing.model_dump(mode="json"),
+        "normalisation": {
+            "training": "per-story z-score of the downsampled features (reference convention)",
+            "inference": "feature_mean/feature_std in weights.safetensors: pooled over training stories",
+        },
+        "fit": {"solver": fit.solver, "backend": fit.backend, "alphas_grid": settings.encoding.alphas},
+        "split": split.to_record(),
+        "voxel_selection": {"rule": "top fraction by validation r", "fraction": settings.encoding.top_fraction},
+    }
+
+
+def train_subject(dataset: Dataset, subject: str, settings: Settings, out: Path, features: FeatureSource) -> Path:
+    """Fit `subject` on its training stories, save the package under out/<subject>, and return its path."""
+    enc, timing = settings.encoding, settings.timing
+    split = split_stories(dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed)
+    word_features = features(split.train)
+    n_blocks, dim = feature_shape(word_features)
+    rows = downsampled_stories(word_features, dataset.respdict, split.train, timing)
+    resp = read_story_responses(dataset, subject, split.train)
+    check_row_counts(rows, {s: r.shape[0] for s, r in resp.items()}, dataset.respdict)
+    feature_mean, feature_std = pooled_feature_stats(rows, split.train)
+    basis, bands = reduced_basis(stack_zscored(rows, split.train), block_slices(n_blocks, dim, enc.blocks_per_band), enc)
+    design, story_ids = stack_design(rows, split.train, timing.delays, basis)
+    del rows
+    n_reduced = design.shape[1] // len(timing.delays)
+    band_groups = delayed_band_groups(bands, n_reduced, len(timing.delays)) if enc.solver == "banded" else None
+    fit = fit_ridge(
+        design, np.concatenate([resp[s] for s in split.train]), story_folds(story_ids, enc.cv_folds), enc,
+        band_groups=band_groups,
+    )
+    model = EncodingModel(
+        config=package_config(settings, subject, split, fit, n_blocks, dim, mask_hash(dataset, subject)),
+        weights=fit.primal_weights(),
+        feature_mean=feature_mean,
+        feature_std=feature_std,
+        basis=basis,
+        arrays={"alphas": fit.alphas, "cv_r": fit.cv_scores},
+    )
+    return model.save(Path(out) / subject)

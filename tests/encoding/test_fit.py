@@ -1,0 +1,68 @@
+"""himalaya fitting: agreement with closed-form ridge, alpha selection vs noise, story-level CV folds."""
+
+import numpy as np
+import pytest
+
+from neurofin.config import EncodingSettings
+from neurofin.encoding.design import story_folds
+from neurofin.encoding.fit import delayed_band_groups, fit_ridge
+
+
+def _problem(n_samples=120, n_features=10, n_voxels=6, noise=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    design = rng.standard_normal((n_samples, n_features))
+    weights = rng.standard_normal((n_features, n_voxels))
+    resp = design @ weights + noise * rng.standard_normal((n_samples, n_voxels))
+    story_ids = np.repeat(np.arange(6), n_samples // 6)
+    return design, resp, story_ids
+
+
+@pytest.mark.parametrize("solver,n_features", [("ridge", 10), ("kernel", 10), ("kernel", 200), ("banded", 10)])
+def test_single_alpha_matches_closed_form_ridge(solver, n_features):
+    design, resp, story_ids = _problem(n_features=n_features)
+    alpha = 7.5
+    settings = EncodingSettings(solver=solver, alphas=[alpha], backend="numpy", pca_components=None, banded_iterations=1)
+    groups = np.zeros(n_features, dtype=int) if solver == "banded" else None
+    fit = fit_ridge(design, resp, story_folds(story_ids, 3), settings, band_groups=groups)
+    expected = np.linalg.solve(design.T @ design + alpha * np.eye(n_features), design.T @ resp)
+    if solver == "banded":  # one band with scaling 1 and alpha: the same ridge problem
+        assert np.allclose(fit.alphas, alpha)
+    np.testing.assert_allclose(fit.primal_weights(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fit.predict(design), design @ expected, rtol=1e-4, atol=1e-4)
+
+
+def test_banded_weights_come_back_in_design_column_order():
+    design, resp, story_ids = _problem(n_features=8, noise=0.05)
+    groups = np.array([1, 0, 1, 0, 1, 0, 1, 0])  # interleaved bands: himalaya reorders coefficients by band
+    settings = EncodingSettings(solver="banded", alphas=[1e-3], backend="numpy", banded_iterations=3)
+    fit = fit_ridge(design, resp, story_folds(story_ids, 3), settings, band_groups=groups)
+    np.testing.assert_allclose(design @ fit.primal_weights(), fit.predict(design), rtol=1e-5, atol=1e-5)
+
+
+def test_alpha_selection_picks_larger_penalty_with_more_noise():
+    grid = [10.0**e for e in range(-2, 7)]
+    settings = EncodingSettings(solver="ridge", alphas=grid, backend="numpy")
+    medians = []
+    for noise in (0.1, 30.0):
+        design, resp, story_ids = _problem(n_samples=240, n_features=30, n_voxels=40, noise=noise, seed=1)
+        fit = fit_ridge(design, resp, story_folds(story_ids, 3), settings)
+        medians.append(np.median(fit.alphas))
+    assert medians[1] >= 100 * medians[0]
+
+
+def test_story_folds_never_split_a_story():
+    rng = np.random.default_rng(3)
+    story_ids = np.repeat(np.arange(11), rng.integers(20, 60, 11))
+    cv = story_folds(story_ids, 4)
+    seen_in_test: dict[int, int] = {}
+    for fold, (train, test) in enumerate(cv.split(story_ids)):
+        assert not set(story_ids[train]) & set(story_ids[test])
+        for story in set(story_ids[test]):
+            assert story not in seen_in_test
+            seen_in_test[story] = fold
+    assert sorted(seen_in_test) == list(range(11))
+
+
+def test_delayed_band_groups_follow_delay_major_layout():
+    groups = delayed_band_groups([slice(0, 2), slice(2, 5)], n_reduced=5, n_delays=2)
+    assert groups.tolist() == [0, 0, 1, 1, 1, 0, 0, 1, 1, 1]
