@@ -100,7 +100,10 @@ class EncodingSettings(_Section):
     alphas: list[float] = Field(default_factory=lambda: [10.0**e for e in range(0, 11)])
     cv_folds: int = 5
     validation_stories: int = 8  # held out from training to select voxels for ROI averaging
-    pca_components: int | None = None  # reduce features keeping component variances (no whitening)
+    pca_components: int | None = 1024  # pre-delay PCA keeping component variances (no whitening); None = full
+    blocks_per_band: int = 1  # banded solver: consecutive feature blocks sharing one band
+    banded_iterations: int = 20  # banded solver: random-search samples of the band scalings
+    top_fraction: float = 0.05  # voxels reported as "top": this fraction by VALIDATION r
     backend: Literal["auto", "numpy", "torch", "torch_cuda"] = "auto"
     n_targets_batch: int | None = None
     n_alphas_batch: int | None = None
