@@ -1,0 +1,383 @@
+"""Stream Reddit comment dumps (Pushshift / Arctic Shift) into a filtered, deduplicated Parquet table.
+
+Inputs are read line by line, never whole: `RC_*.zst` (zstd NDJSON, window up to 2 GiB), `.jsonl` /
+`.ndjson` / `.json` (NDJSON) and `.csv` with the dump's field names as header. Kept comments are
+buffered `chunk_rows` at a time and written as Parquet row groups into a temporary file that is
+renamed onto the output only when every input has been read.
+
+Deduplication by id keeps a compact index of every kept id: Reddit ids are base-36 integers, stored
+as int64 in sorted numpy runs (8 bytes per kept comment, e.g. 80 MB for 10 million kept comments,
+merged like a log-structured tree so lookups stay logarithmic). Non-base-36 ids are hashed to 64 bits.
+For runs beyond ~1e8 kept comments, ingest month by month (Reddit ids never repeat across months).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from neurofin.errors import InputError, TruncatedFileError
+from neurofin.io import atomic_path
+
+DEFAULT_BOT_AUTHORS: frozenset[str] = frozenset(
+    {"automoderator", "visualmod", "wsbvotebot", "remindmebot", "sneakpeekbot", "tickerbot"}
+)
+DELETED_BODIES: frozenset[str] = frozenset({"[deleted]", "[removed]", "[ removed by reddit ]", "[unavailable]"})
+COMMENT_COLUMNS: tuple[str, ...] = (
+    "id", "author", "created_utc", "subreddit", "body", "link_id", "parent_id", "score",
+)  # fmt: skip
+DUMP_SUFFIXES = {".zst", ".jsonl", ".ndjson", ".json", ".csv"}
+_MALFORMED = object()  # sentinel: a line that is not a JSON object / CSV row
+
+
+def comment_schema() -> Any:
+    """The Arrow schema of the ingested comments table."""
+    import pyarrow as pa
+
+    integers = {"created_utc", "score"}
+    return pa.schema([(name, pa.int64() if name in integers else pa.string()) for name in COMMENT_COLUMNS])
+
+
+@dataclass
+class IngestReport:
+    """What an ingestion run read, kept and dropped (and why)."""
+
+    files: list[str] = field(default_factory=list)
+    bytes_read: int = 0
+    lines: int = 0
+    kept: int = 0
+    malformed: int = 0
+    wrong_subreddit: int = 0
+    out_of_range: int = 0
+    deleted: int = 0
+    bot: int = 0
+    empty: int = 0
+    duplicate: int = 0
+    truncated_files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-ready record of this report."""
+        return asdict(self)
+
+
+def parse_created_utc(value: Any) -> int | None:
+    """Cast a dump's created_utc (int, float, numeric string or ISO-8601 string) to int UTC seconds."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+        return int(number) if math.isfinite(number) else None
+    except ValueError:
+        pass
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp())
+
+
+def id_key(comment_id: str) -> int:
+    """A 64-bit integer key of a Reddit id: its base-36 value, or a 64-bit hash for other strings."""
+    bare = comment_id.removeprefix("t1_")
+    if 0 < len(bare) <= 12 and bare.isascii() and bare.isalnum():
+        return int(bare, 36)
+    digest = hashlib.blake2b(comment_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class SeenIds:
+    """Set of already-kept id keys as sorted int64 runs (8 bytes per id), merged when runs grow similar."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(run.size for run in self._runs)
+
+    def nbytes(self) -> int:
+        """Memory held by the index."""
+        return sum(run.nbytes for run in self._runs)
+
+    def keep_new(self, keys: np.ndarray) -> np.ndarray:
+        """Boolean mask of first occurrences not seen before; records the kept keys."""
+        keep = np.zeros(keys.size, dtype=bool)
+        if keys.size == 0:
+            return keep
+        _, first = np.unique(keys, return_index=True)
+        keep[first] = True
+        for run in self._runs:
+            pos = np.minimum(np.searchsorted(run, keys), run.size - 1)
+            keep &= run[pos] != keys
+        self._runs.append(np.sort(keys[keep]))
+        while len(self._runs) >= 2 and self._runs[-2].size <= 2 * self._runs[-1].size:
+            newer = self._runs.pop()
+            self._runs[-1] = np.union1d(self._runs[-1], newer)
+        return keep
+
+
+def _zst_lines(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator[bytes]:
+    """Decompressed lines of a zstd NDJSON dump (one or more frames), holding one block at a time.
+
+    A corrupt frame, or a last frame cut short, raises TruncatedFileError after the complete lines.
+    """
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+    frame, in_frame, pending = dctx.decompressobj(), False, b""
+    try:
+        while block := raw.read(read_bytes):
+            while block:
+                in_frame = True
+                lines = (pending + frame.decompress(block)).split(b"\n")
+                pending = lines.pop()
+                yield from lines
+                block = b""
+                if frame.eof:  # next frame (if any) starts in the unused tail
+                    block, frame, in_frame = frame.unused_data, dctx.decompressobj(), False
+    except zstandard.ZstdError as exc:
+        yield pending
+        raise TruncatedFileError(f"{path} is corrupt ({exc}): re-download it") from None
+    if pending:
+        yield pending
+    if in_frame:
+        raise TruncatedFileError(f"{path} ends inside a zstd frame (truncated download?): re-download it")
+
+
+def _json_records(lines: Iterable[bytes]) -> Iterator[Any]:
+    """Parse NDJSON lines; yield _MALFORMED for lines that are not JSON objects, skip blank lines."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            yield _MALFORMED
+            continue
+        yield record if isinstance(record, dict) else _MALFORMED
+
+
+def _csv_records(raw: BinaryIO) -> Iterator[Any]:
+    """Parse a CSV dump with a header row; yield _MALFORMED for rows the csv module rejects."""
+    csv.field_size_limit(1 << 27)
+    reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=""))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield _MALFORMED
+            continue
+        yield _MALFORMED if None in row else row  # None key: more fields than the header
+
+
+def _records(path: Path) -> tuple[BinaryIO, Iterator[Any]]:
+    """Open one dump and return (raw file for byte progress, iterator over its records)."""
+    suffix = path.suffix.lower()
+    if suffix not in DUMP_SUFFIXES:
+        raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    if suffix == ".csv":
+        return raw, _csv_records(raw)
+    return raw, _json_records(_zst_lines(raw, path) if suffix == ".zst" else raw)
+
+
+def _as_str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _as_score(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if math.isfinite(number) else None
+
+
+class _Chunk:
+    """Column buffers of kept comments waiting to be written as one row group."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in COMMENT_COLUMNS}
+        self.keys: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def append(self, row: tuple[Any, ...]) -> None:
+        for name, value in zip(COMMENT_COLUMNS, row, strict=True):
+            self.columns[name].append(value)
+        self.keys.append(id_key(row[0]))
+
+
+class _Filter:
+    """Decides for one record: keep it (returns the row) or count why it was dropped."""
+
+    def __init__(
+        self, report: IngestReport, subreddits: set[str] | None, lo: int | None, hi: int | None, bots: frozenset[str]
+    ) -> None:
+        self.report, self.subreddits, self.lo, self.hi, self.bots = report, subreddits, lo, hi, bots
+
+    def row(self, record: Any) -> tuple[Any, ...] | None:
+        """The output row of a record, or None (with the reason counted) if it is dropped."""
+        report = self.report
+        if record is _MALFORMED:
+            report.malformed += 1
+            return None
+        comment_id = record.get("id")
+        created = parse_created_utc(record.get("created_utc"))
+        if not isinstance(comment_id, str) or not comment_id or created is None:
+            report.malformed += 1
+            return None
+        subreddit = str(record.get("subreddit") or "")
+        if self.subreddits is not None and subreddit.lower() not in self.subreddits:
+            report.wrong_subreddit += 1
+            return None
+        if (self.lo is not None and created < self.lo) or (self.hi is not None and created >= self.hi):
+            report.out_of_range += 1
+            return None
+        body = record.get("body")
+        body = body.strip() if isinstance(body, str) else ""
+        if body.lower() in DELETED_BODIES:
+            report.deleted += 1
+            return None
+        author = str(record.get("author") or "[deleted]")
+        lowered = author.lower()
+        if lowered in self.bots or lowered.endswith("bot"):
+            report.bot += 1
+            return None
+        if not body:
+            report.empty += 1
+            return None
+        link_id, parent_id = _as_str(record.get("link_id")), _as_str(record.get("parent_id"))
+        return (comment_id, author, created, subreddit, body, link_id, parent_id, _as_score(record.get("score")))
+
+
+def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | None]:
+    """[start 00:00 UTC, (end + 1 day) 00:00 UTC) as epoch seconds; None leaves a side open."""
+
+    def epoch(day: date) -> int:
+        return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+    lo = epoch(start) if start is not None else None
+    hi = epoch(end + timedelta(days=1)) if end is not None else None
+    if lo is not None and hi is not None and hi <= lo:
+        raise InputError(f"start {start} is after end {end}: give an increasing date range")
+    return lo, hi
+
+
+def _progress(show: bool) -> Any:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[comments]:,} comments kept"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+    )
+
+
+def ingest_dumps(
+    dumps: Iterable[str | Path],
+    out: str | Path,
+    subreddits: Iterable[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    bot_authors: Iterable[str] = DEFAULT_BOT_AUTHORS,
+    chunk_rows: int = 50_000,
+    progress: bool = True,
+) -> IngestReport:
+    """Stream Reddit dumps into a Parquet table of kept comments (UTC date range inclusive); return counts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = [Path(p) for p in dumps]
+    if not paths:
+        raise InputError("no dump files given: pass one or more RC_*.zst / .jsonl / .csv paths")
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"dump file {path} not found: check the path")
+        if path.suffix.lower() not in DUMP_SUFFIXES:
+            raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
+    wanted = {s.strip().lower().removeprefix("r/") for s in subreddits or () if s.strip()}
+    lo, hi = utc_bounds(start, end)
+    report = IngestReport(files=[str(p) for p in paths])
+    keep = _Filter(report, wanted or None, lo, hi, frozenset(a.lower() for a in bot_authors))
+    seen = SeenIds()
+    schema = comment_schema()
+    began = time.perf_counter()
+
+    with atomic_path(out) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer, _progress(progress) as bar:
+
+            def flush(chunk: _Chunk) -> None:
+                mask = seen.keep_new(np.asarray(chunk.keys, dtype=np.int64))
+                report.duplicate += int(mask.size - mask.sum())
+                report.kept += int(mask.sum())
+                if mask.any():
+                    table = pa.table(chunk.columns, schema=schema)
+                    writer.write_table(table.filter(pa.array(mask)))
+
+            for path in paths:
+                task = bar.add_task(path.name, total=path.stat().st_size, comments=report.kept)
+                raw, records = _records(path)
+                chunk = _Chunk()
+                try:
+                    for record in records:
+                        report.lines += 1
+                        row = keep.row(record)
+                        if row is None:
+                            continue
+                        chunk.append(row)
+                        if len(chunk) >= chunk_rows:
+                            flush(chunk)
+                            chunk = _Chunk()
+                            bar.update(task, completed=raw.tell(), comments=report.kept)
+                except TruncatedFileError:
+                    report.truncated_files.append(str(path))  # keep what was decoded before the damage
+                finally:
+                    report.bytes_read += raw.tell()
+                    raw.close()
+                flush(chunk)
+                bar.update(task, completed=path.stat().st_size, comments=report.kept)
+            if report.kept == 0:
+                writer.write_table(schema.empty_table())
+    report.seconds = time.perf_counter() - began
+    return report
