@@ -236,3 +236,14 @@ def test_cli_dry_run_then_download(tmp_path: Path, endpoint: str) -> None:
     assert real.exit_code == 0, real.output
     assert f"{len(NEEDED)} files downloaded ({total:,d} bytes), 0 already complete" in real.output
     assert _local_files(tmp_path) == {key: OBJECTS[key] for key in NEEDED}
+
+
+def test_object_changed_since_listing_drops_the_part(tmp_path: Path, endpoint: str) -> None:
+    key = f"{D}preprocessed_data/UTS01/souls.hf5"
+    listed = dl.RemoteFile(key, len(OBJECTS[key]), '"' + "1" * 32 + '"')  # the server now holds another ETag
+    part = listed.part_path(tmp_path)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"old bytes")
+    with pytest.raises(DataError, match="changed on the server"):
+        dl.fetch_file(dl.make_s3_client(endpoint), listed, tmp_path, lambda n: None)
+    assert not part.exists() and not listed.local_path(tmp_path).exists()
