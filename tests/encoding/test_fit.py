@@ -66,3 +66,14 @@ def test_story_folds_never_split_a_story():
 def test_delayed_band_groups_follow_delay_major_layout():
     groups = delayed_band_groups([slice(0, 2), slice(2, 5)], n_reduced=5, n_delays=2)
     assert groups.tolist() == [0, 0, 1, 1, 1, 0, 0, 1, 1, 1]
+
+
+def test_pca_basis_keeps_component_variances():
+    from neurofin.encoding.reduce import fit_pca_basis
+
+    rng = np.random.default_rng(4)
+    scales = np.array([5.0, 3.0, 2.0, 1.0, 0.5, 0.1])
+    rows = rng.standard_normal((4000, 6)) * scales
+    basis = fit_pca_basis(rows, 4)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(4), atol=1e-5)  # orthonormal: no rescaling
+    np.testing.assert_allclose((rows @ basis).std(axis=0), scales[:4], rtol=0.05)  # variances kept, not whitened

@@ -1,0 +1,95 @@
+"""Model package: round trip (same process and a fresh one), exact region collapse, tampering refused."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from neurofin.encoding.package import MANIFEST_FILE, WEIGHTS_FILE, EncodingModel
+from neurofin.errors import PackageIntegrityError
+from neurofin.io import sha256_file
+
+
+def _model(seed=0, n_in=12, k=5, n_voxels=9, delays=(1, 2, 3, 4)):
+    rng = np.random.default_rng(seed)
+    return EncodingModel(
+        config={"subject": "UTS01", "timing": {"delays": list(delays)}},
+        weights=rng.standard_normal((k * len(delays), n_voxels)).astype(np.float32),
+        feature_mean=rng.standard_normal(n_in).astype(np.float32),
+        feature_std=rng.uniform(0.5, 2, n_in).astype(np.float32),
+        basis=rng.standard_normal((n_in, k)).astype(np.float32),
+        arrays={"alphas": rng.uniform(1, 100, n_voxels), "test_r": rng.uniform(-0.1, 0.5, n_voxels)},
+        metrics={"test_mean_r": 0.1},
+    )
+
+
+def test_round_trip_gives_identical_predictions(tmp_path):
+    model = _model()
+    model.save(tmp_path / "pkg")
+    loaded = EncodingModel.load(tmp_path / "pkg")
+    rows = np.random.default_rng(1).standard_normal((30, 12)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(loaded.delayed_design(rows)), model.predict(model.delayed_design(rows)))
+    np.testing.assert_array_equal(loaded.arrays["alphas"], model.arrays["alphas"])
+    assert loaded.metrics == model.metrics
+
+
+def test_fresh_process_loads_with_numpy_and_safetensors_only(tmp_path):
+    model = _model()
+    model.save(tmp_path / "pkg")
+    rows = np.random.default_rng(2).standard_normal((20, 12)).astype(np.float32)
+    np.save(tmp_path / "rows.npy", rows)
+    code = (
+        "import numpy as np, sys; from neurofin.encoding.package import EncodingModel;"
+        f"m = EncodingModel.load({str(tmp_path / 'pkg')!r});"
+        f"np.save({str(tmp_path / 'pred.npy')!r}, m.predict(m.delayed_design(np.load({str(tmp_path / 'rows.npy')!r}))));"
+        "assert 'torch' not in sys.modules and 'himalaya' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "pred.npy"), model.predict(model.delayed_design(rows)))
+
+
+def test_collapse_is_exact_for_region_averages():
+    model = _model(n_voxels=10)
+    region_of_voxel = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 2])
+    averaging = np.zeros((10, 3), dtype=np.float32)
+    averaging[np.arange(10), region_of_voxel] = 1.0
+    averaging /= averaging.sum(axis=0)
+    design = model.delayed_design(np.random.default_rng(3).standard_normal((25, 12)))
+    voxel_pred = model.predict(design)
+    expected = np.stack([voxel_pred[:, region_of_voxel == r].mean(axis=1) for r in range(3)], axis=1)
+    np.testing.assert_allclose(design @ model.collapse(averaging), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_edited_bytes_are_refused(tmp_path):
+    _model().save(tmp_path / "pkg")
+    path = tmp_path / "pkg" / WEIGHTS_FILE
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(PackageIntegrityError, match="SHA-256"):
+        EncodingModel.load(tmp_path / "pkg")
+
+
+def test_wrong_shape_is_refused_even_with_a_matching_checksum(tmp_path):
+    model = _model()
+    model.save(tmp_path / "pkg")
+    tensors = model.weight_tensors()
+    tensors["weights"] = tensors["weights"][:, :-1]  # one voxel fewer
+    path = tmp_path / "pkg" / WEIGHTS_FILE
+    save_file(tensors, str(path))
+    manifest_path = tmp_path / "pkg" / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][WEIGHTS_FILE] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(PackageIntegrityError, match="shapes"):
+        EncodingModel.load(tmp_path / "pkg")
+
+
+def test_inconsistent_shapes_are_refused_on_save(tmp_path):
+    model = _model()
+    model.weights = model.weights[:-1]
+    with pytest.raises(PackageIntegrityError, match="weights"):
+        model.save(tmp_path / "pkg")

@@ -1,0 +1,104 @@
+"""End to end on a tiny planted dataset: train -> package -> evaluate recovers the planted signal."""
+
+import json
+
+import numpy as np
+import pytest
+
+from neurofin.config import Settings
+from neurofin.encoding.design import downsampled_stories, split_stories, stack_design
+from neurofin.encoding.evaluate import evaluate_package
+from neurofin.encoding.metrics import noise_ceiling, voxel_correlation
+from neurofin.encoding.package import EncodingModel
+from neurofin.encoding.train import train_subject
+from neurofin.timing import story_design
+
+
+def _settings(**encoding):
+    base = {"backend": "numpy", "validation_stories": 2, "cv_folds": 3, "alphas": [10.0**e for e in range(-1, 5)]}
+    return Settings.load(overrides={f"encoding.{k}": v for k, v in (base | encoding).items()})
+
+
+def test_stacked_design_equals_reference_per_story_design(tiny):
+    settings = Settings()
+    stories = ["story00", "story01"]
+    rows = downsampled_stories(tiny.features, tiny.dataset.respdict, stories, settings.timing)
+    design, story_ids = stack_design(rows, stories, settings.timing.delays)
+    reference = np.concatenate(
+        [story_design(tiny.features[s].times, tiny.features[s].values.astype(np.float64), tiny.dataset.respdict[s]) for s in stories]
+    )
+    np.testing.assert_allclose(design, reference, atol=1e-4)
+    first_row_of_second = np.flatnonzero(story_ids == 1)[0]
+    assert np.all(design[first_row_of_second] == 0)  # delays >= 1: nothing bleeds in from the previous story
+
+
+@pytest.mark.parametrize("solver", ["ridge", "banded"])
+def test_train_and_evaluate_recover_planted_signal(tiny, tmp_path, solver):
+    settings = _settings(solver=solver, pca_components=None if solver == "ridge" else 12, banded_iterations=5)
+    package = train_subject(tiny.dataset, tiny.subject, settings, tmp_path / "models", tiny.source)
+    metrics = evaluate_package(package, tiny.dataset, tiny.source)
+    model = EncodingModel.load(package)
+
+    # oracle: the planted noise-free signal against the repeat mean of the test story
+    repeats = tiny.dataset.read_repeats(tiny.subject, "wheretheressmoke")
+    words = tiny.features["wheretheressmoke"]
+    signal = story_design(words.times, words.values.astype(np.float64), tiny.dataset.respdict["wheretheressmoke"]) @ tiny.weights
+    oracle_r = voxel_correlation(repeats.mean(axis=0), signal)
+    test_r = model.arrays["test_r"]
+    assert np.mean(test_r) > 0.9 * np.mean(oracle_r)
+    assert metrics["test_mean_r"] == pytest.approx(float(np.mean(test_r)))
+    assert metrics["scored_against"] == {"wheretheressmoke": "repeat_mean"}
+    ceiling = metrics["noise_ceiling/wheretheressmoke"]
+    assert ceiling["mean_cc_max"] == pytest.approx(float(np.nanmean(noise_ceiling(repeats))))
+    # a single repeat is noisier than the mean of four: lower r
+    assert ceiling["mean_r_single_repeat"] < metrics["test_mean_r"]
+    assert (package / "evaluation.png").stat().st_size > 1000
+    split = json.loads((package / "config.json").read_text())["split"]
+    assert not set(split["train"]) & (set(split["validation"]) | set(split["test"]))
+
+
+def test_split_keeps_test_story_out_and_is_seeded():
+    stories = [f"s{i}" for i in range(10)] + ["wheretheressmoke"]
+    a = split_stories(stories, ["wheretheressmoke"], 3, seed=1)
+    assert a == split_stories(stories, ["wheretheressmoke"], 3, seed=1)
+    assert "wheretheressmoke" not in a.train + a.validation
+    assert len(a.validation) == 3 and len(a.train) == 7
+
+
+def test_noise_ceiling_matches_planted_signal_to_noise():
+    rng = np.random.default_rng(0)
+    n_rep, n_trs, signal_sd = 5, 20000, np.array([0.5, 1.0, 2.0])
+    signal = rng.standard_normal((n_trs, 3)) * signal_sd
+    repeats = signal[None] + rng.standard_normal((n_rep, n_trs, 3))
+    # the best possible prediction (the signal) correlates with the repeat mean at sqrt(S / (S + noise/N))
+    expected = np.sqrt(signal_sd**2 / (signal_sd**2 + 1.0 / n_rep))
+    np.testing.assert_allclose(noise_ceiling(repeats), expected, atol=0.01)
+    np.testing.assert_allclose(voxel_correlation(repeats.mean(axis=0), signal), expected, atol=0.01)
+
+
+def test_cli_trains_two_subjects_in_one_command_and_evaluates(tiny, tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from neurofin import cli
+    from neurofin.encoding import train as train_module
+
+    subject_dir = tiny.dataset.responses_dir
+    shutil.copytree(subject_dir / "UTS01", subject_dir / "UTS02")
+    monkeypatch.setattr(train_module, "cached_feature_source", lambda dataset, settings: tiny.source)
+    cli._register()
+    config = tmp_path / "enc.toml"
+    config.write_text('[encoding]\nbackend = "numpy"\nvalidation_stories = 2\ncv_folds = 3\npca_components = 8\n')
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["train", "--data-root", str(tiny.dataset.root), "--subjects", "UTS01,UTS02",
+                                     "--config", str(config), "--out", str(tmp_path / "models"), "--n-targets-batch", "7"])
+    assert result.exit_code == 0, result.output
+    for subject in ("UTS01", "UTS02"):
+        model = EncodingModel.load(tmp_path / "models" / subject)
+        assert model.basis.shape == (12, 8) and model.weights.shape == (32, 40)
+        assert model.config["settings"]["encoding"]["n_targets_batch"] == 7
+    result = runner.invoke(cli.app, ["evaluate", str(tmp_path / "models"), "--data-root", str(tiny.dataset.root)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "models" / "UTS02" / "metrics.json").read_text())
+    assert metrics["test_top_mean_r"] > 0.5
