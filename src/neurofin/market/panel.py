@@ -1,0 +1,317 @@
+"""The daily ticker x ROI panel and the price table, kept in an embedded DuckDB file.
+
+Tables (the forecasting stage relies on these exact schemas):
+- `panel`: session DATE, ticker VARCHAR, subject VARCHAR, n_comments INTEGER, n_authors INTEGER, then per
+  ROI `<roi>` DOUBLE (mean over the session's comments mentioning the ticker) and `<roi>__sd` DOUBLE
+  (population standard deviation over the same comments; 0 for a single comment), then `lex_polarity`
+  and `lex_intensity` DOUBLE (lexicon baselines, the same for every subject row of a session/ticker).
+- `prices`: session DATE, ticker VARCHAR, close DOUBLE, log_return DOUBLE (ln close_t / close_prev, with
+  close_prev the ticker's previous stored session; NULL for its first).
+
+Incremental and idempotent: comment-level rows (`comments`, `mentions`, `comment_roi`) are upserted by
+comment id (and subject), then every (session, ticker) that the update touches is deleted from `panel`
+and recomputed from all stored comments. Rerunning an update changes nothing; a session split across
+two dumps (comments after 16:00 on the last day of a month) comes out whole once both are added.
+n_authors counts distinct authors other than "[deleted]".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from neurofin.errors import InputError
+from neurofin.io import atomic_path
+from neurofin.market.calendar import EXCHANGE, sessions_of
+from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
+from neurofin.market.prices import to_long
+from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
+
+KEY_COLUMNS = ("session", "ticker", "subject")
+COUNT_COLUMNS = ("n_comments", "n_authors")
+LEX_COLUMNS = tuple(f"lex_{name}" for name in LEXICON_FEATURES)
+SD_SUFFIX = "__sd"
+DELETED_AUTHOR = "[deleted]"
+
+
+def _q(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class PanelUpdate:
+    """What one panel update read and wrote."""
+
+    comments_in: int
+    comments_with_tickers: int
+    comments_without_roi: int
+    mentions: int
+    session_tickers_touched: int
+    panel_rows_written: int
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-ready record of this update."""
+        return asdict(self)
+
+
+def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
+    """The ROI feature columns of an ROI-feature table (everything but id and subject), validated."""
+    missing = {"id", "subject"} - set(roi_df.columns)
+    if missing:
+        raise InputError(f"ROI features lack column(s) {sorted(missing)}: expected id, subject, one column per ROI")
+    rois = [str(c) for c in roi_df.columns if c not in ("id", "subject")]
+    if not rois:
+        raise InputError("ROI features have no ROI columns: expected id, subject, then one float column per ROI")
+    reserved = set(KEY_COLUMNS) | set(COUNT_COLUMNS)
+    for roi in rois:
+        if roi in reserved or roi.endswith(SD_SUFFIX) or roi.startswith("lex_"):
+            raise InputError(f"ROI column {roi!r} clashes with panel columns: rename it")
+        if not pd.api.types.is_numeric_dtype(roi_df[roi]):
+            raise InputError(f"ROI column {roi!r} is not numeric: ROI features must be floats")
+    if not np.isfinite(roi_df[rois].to_numpy(dtype=np.float64)).all():
+        raise InputError("ROI features contain NaN/inf: recompute them or drop those comments")
+    return rois
+
+
+def comment_mentions(comments: pd.DataFrame, universe: TickerUniverse) -> pd.DataFrame:
+    """(id, ticker) rows: every ticker each comment mentions."""
+    rows = [(cid, t) for cid, body in zip(comments["id"], comments["body"], strict=True) for t in extract_tickers(body, universe)]
+    return pd.DataFrame(rows, columns=["id", "ticker"], dtype=str)
+
+
+class PanelStore:
+    """A DuckDB file holding comment-level features, the daily `panel` and the `prices` table."""
+
+    def __init__(self, path: str | Path, exchange: str = EXCHANGE) -> None:
+        self.path = Path(path)
+        self.exchange = exchange
+
+    @contextlib.contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[Any]:
+        import duckdb
+
+        if read_only and not self.path.is_file():
+            raise InputError(f"panel database {self.path} not found: run `neurofin market panel` first")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _roi_columns(self, con: Any) -> list[str] | None:
+        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchall()[0][0]
+        if not exists:
+            return None
+        rows = con.execute("SELECT value FROM meta WHERE key = 'roi_columns'").fetchall()
+        return json.loads(rows[0][0]) if rows else None
+
+    def _create(self, con: Any, rois: list[str]) -> None:
+        roi_defs = ", ".join(f"{_q(r)} DOUBLE" for r in rois)
+        stat_defs = ", ".join(f"{_q(r)} DOUBLE, {_q(r + SD_SUFFIX)} DOUBLE" for r in rois)
+        lex_defs = ", ".join(f"{c} DOUBLE" for c in LEX_COLUMNS)
+        con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute("INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?)", [json.dumps(rois), self.exchange])
+        con.execute(
+            "CREATE TABLE comments (id VARCHAR PRIMARY KEY, session DATE, author VARCHAR, created_utc BIGINT, "
+            f"{lex_defs})"
+        )
+        con.execute("CREATE TABLE mentions (id VARCHAR, ticker VARCHAR, PRIMARY KEY (id, ticker))")
+        con.execute(f"CREATE TABLE comment_roi (id VARCHAR, subject VARCHAR, {roi_defs}, PRIMARY KEY (id, subject))")
+        con.execute(
+            "CREATE TABLE panel (session DATE, ticker VARCHAR, subject VARCHAR, n_comments INTEGER, "
+            f"n_authors INTEGER, {stat_defs}, {lex_defs}, PRIMARY KEY (session, ticker, subject))"
+        )
+        self._create_prices(con)
+
+    @staticmethod
+    def _create_prices(con: Any) -> None:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS prices (session DATE, ticker VARCHAR, close DOUBLE, log_return DOUBLE, "
+            "PRIMARY KEY (session, ticker))"
+        )
+
+    def update(
+        self,
+        comments_df: pd.DataFrame,
+        roi_df: pd.DataFrame,
+        universe: TickerUniverse | None = None,
+        lexicon: Lexicon | None = None,
+    ) -> PanelUpdate:
+        """Add comments (id, author, created_utc, body) and their ROI features; recompute touched panel rows."""
+        missing = {"id", "author", "created_utc", "body"} - set(comments_df.columns)
+        if missing:
+            raise InputError(f"comments lack column(s) {sorted(missing)}: pass the table `neurofin market ingest` writes")
+        rois = roi_columns_of(roi_df)
+        universe = universe or load_universe()
+        comments = comments_df.drop_duplicates("id")[["id", "author", "created_utc", "body"]].astype(
+            {"id": str, "author": str, "body": str}
+        )
+        mentions = comment_mentions(comments, universe)
+        with_tickers = comments[comments["id"].isin(mentions["id"])]
+        roi = roi_df[["id", "subject", *rois]].astype({"id": str, "subject": str})
+        roi = roi[roi["id"].isin(with_tickers["id"])].drop_duplicates(["id", "subject"], keep="last")
+        kept = with_tickers[with_tickers["id"].isin(roi["id"])].copy()
+        mentions = mentions[mentions["id"].isin(kept["id"])]
+        kept["session"] = sessions_of(kept["created_utc"].to_numpy(dtype=np.int64), self.exchange)
+        for name, values in lexicon_features(kept["body"].tolist(), lexicon or load_lexicon()).items():
+            kept[f"lex_{name}"] = values
+        new_comments = kept[["id", "session", "author", "created_utc", *LEX_COLUMNS]]
+
+        with self._connect() as con:
+            stored = self._roi_columns(con)
+            if stored is None:
+                self._create(con, rois)
+            elif stored != rois:
+                raise InputError(
+                    f"ROI columns {rois} differ from those in {self.path} ({stored}): use a new panel file"
+                )
+            con.register("new_comments", new_comments)
+            con.register("new_mentions", mentions)
+            con.register("new_roi", roi)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                written = self._apply(con, rois)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return PanelUpdate(
+            comments_in=len(comments),
+            comments_with_tickers=len(with_tickers),
+            comments_without_roi=len(with_tickers) - len(kept),
+            mentions=len(mentions),
+            session_tickers_touched=written[0],
+            panel_rows_written=written[1],
+        )
+
+    def _apply(self, con: Any, rois: list[str]) -> tuple[int, int]:
+        """Upsert comment-level rows, then rebuild the panel rows of every touched (session, ticker)."""
+        con.execute(
+            "CREATE TEMP TABLE touched AS "
+            "SELECT DISTINCT c.session, m.ticker FROM new_comments c JOIN new_mentions m USING (id) "
+            "UNION SELECT c.session, m.ticker FROM comments c JOIN mentions m USING (id) "
+            "WHERE c.id IN (SELECT id FROM new_comments)"
+        )
+        con.execute("DELETE FROM comments WHERE id IN (SELECT id FROM new_comments)")
+        con.execute("DELETE FROM mentions WHERE id IN (SELECT id FROM new_comments)")
+        con.execute("DELETE FROM comment_roi r USING new_roi n WHERE r.id = n.id AND r.subject = n.subject")
+        con.execute("INSERT INTO comments SELECT * FROM new_comments")
+        con.execute("INSERT INTO mentions SELECT id, ticker FROM new_mentions")
+        roi_list = ", ".join(_q(r) for r in rois)
+        con.execute(f"INSERT INTO comment_roi SELECT id, subject, {roi_list} FROM new_roi")
+        con.execute("DELETE FROM panel p USING touched t WHERE p.session = t.session AND p.ticker = t.ticker")
+        stats = ", ".join(f"avg(r.{_q(x)}) AS {_q(x)}, stddev_pop(r.{_q(x)}) AS {_q(x + SD_SUFFIX)}" for x in rois)
+        lex_avg = ", ".join(f"avg(c.{c}) AS {c}" for c in LEX_COLUMNS)
+        lex_cols = ", ".join(f"l.{c}" for c in LEX_COLUMNS)
+        stat_cols = ", ".join(f"s.{_q(x)}, s.{_q(x + SD_SUFFIX)}" for x in rois)
+        con.execute(
+            f"""
+            INSERT INTO panel
+            WITH scope AS (
+                SELECT c.id, c.session, c.author, m.ticker, {", ".join(f"c.{c}" for c in LEX_COLUMNS)}
+                FROM comments c JOIN mentions m USING (id)
+                JOIN touched t ON c.session = t.session AND m.ticker = t.ticker
+            ),
+            lex AS (SELECT session, ticker, {lex_avg} FROM scope c GROUP BY session, ticker),
+            stats AS (
+                SELECT c.session, c.ticker, r.subject, count(*)::INTEGER AS n_comments,
+                       (count(DISTINCT c.author) FILTER (WHERE c.author <> '{DELETED_AUTHOR}'))::INTEGER AS n_authors,
+                       {stats}
+                FROM scope c JOIN comment_roi r USING (id)
+                GROUP BY c.session, c.ticker, r.subject
+            )
+            SELECT s.session, s.ticker, s.subject, s.n_comments, s.n_authors, {stat_cols}, {lex_cols}
+            FROM stats s JOIN lex l USING (session, ticker)
+            """
+        )
+        touched = con.execute("SELECT count(*) FROM touched").fetchall()[0][0]
+        rows = con.execute(
+            "SELECT count(*) FROM panel p JOIN touched t ON p.session = t.session AND p.ticker = t.ticker"
+        ).fetchall()[0][0]
+        con.execute("DROP TABLE touched")
+        return int(touched), int(rows)
+
+    def roi_columns(self) -> list[str]:
+        """The ROI names of this panel, in column order."""
+        with self._connect(read_only=True) as con:
+            rois = self._roi_columns(con)
+        if rois is None:
+            raise InputError(f"{self.path} holds no panel yet: run an update with comments and ROI features first")
+        return rois
+
+    def load_panel(self, subject: str | None = None, tickers: list[str] | None = None) -> pd.DataFrame:
+        """The panel (optionally one subject / some tickers), ordered by session, ticker, subject."""
+        self.roi_columns()
+        where, params = [], []
+        if subject is not None:
+            where.append("subject = ?")
+            params.append(subject)
+        if tickers:
+            where.append(f"ticker IN ({', '.join('?' for _ in tickers)})")
+            params.extend(t.upper() for t in tickers)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._connect(read_only=True) as con:
+            return con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
+
+    def update_prices(self, prices: pd.DataFrame) -> int:
+        """Upsert daily closes (wide or long frame) and recompute log returns of the touched tickers."""
+        long = to_long(prices)
+        with self._connect() as con:
+            self._create_prices(con)
+            con.register("new_prices", long[["session", "ticker", "close"]])
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute("DELETE FROM prices p USING new_prices n WHERE p.session = n.session AND p.ticker = n.ticker")
+                con.execute("INSERT INTO prices SELECT session, ticker, close, NULL FROM new_prices")
+                con.execute(
+                    "UPDATE prices SET log_return = r.lr FROM ("
+                    "  SELECT session, ticker, ln(close / lag(close) OVER (PARTITION BY ticker ORDER BY session)) AS lr"
+                    "  FROM prices WHERE ticker IN (SELECT DISTINCT ticker FROM new_prices)"
+                    ") r WHERE prices.session = r.session AND prices.ticker = r.ticker"
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return len(long)
+
+    def load_prices(self, tickers: list[str] | None = None) -> pd.DataFrame:
+        """The prices table (session, ticker, close, log_return), ordered by ticker then session."""
+        with self._connect(read_only=True) as con:
+            self._require_prices(con)
+            if tickers:
+                marks = ", ".join("?" for _ in tickers)
+                query = f"SELECT * FROM prices WHERE ticker IN ({marks}) ORDER BY ticker, session"
+                return con.execute(query, [t.upper() for t in tickers]).df()
+            return con.execute("SELECT * FROM prices ORDER BY ticker, session").df()
+
+    def _require_prices(self, con: Any) -> None:
+        count = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'prices'").fetchall()[0][0]
+        if not count:
+            raise InputError(f"{self.path} holds no prices: run `neurofin market panel --prices FILE` or --demo-prices")
+
+    def export_parquet(self, out_dir: str | Path) -> list[Path]:
+        """Write panel.parquet and prices.parquet (those that exist) atomically into out_dir."""
+        out_dir = Path(out_dir)
+        written = []
+        with self._connect(read_only=True) as con:
+            present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            for table, order in (("panel", "session, ticker, subject"), ("prices", "ticker, session")):
+                if table not in present:
+                    continue
+                final = out_dir / f"{table}.parquet"
+                with atomic_path(final) as tmp:
+                    target = str(tmp).replace("'", "''")
+                    con.execute(f"COPY (SELECT * FROM {table} ORDER BY {order}) TO '{target}' (FORMAT parquet)")
+                written.append(final)
+        return written
+
