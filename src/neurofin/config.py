@@ -123,6 +123,13 @@ class AtlasSettings(_Section):
 class MarketSettings(_Section):
     """Market stage: feature filters (ISC, Granger), forecasting and the walk-forward backtest (REFERENCE.md section 7)."""
 
+    # ingestion, tickers, calendar (neurofin.market.ingest/tickers/calendar)
+    subreddits: list[str] = Field(default_factory=lambda: ["wallstreetbets", "stocks", "investing"])
+    bot_authors: list[str] = Field(default_factory=lambda: ["AutoModerator", "VisualMod", "RemindMeBot"])
+    symbols_file: Path | None = None  # SYMBOL[,alias|alias] per line; None = shipped whitelist
+    blacklist_file: Path | None = None  # one word per line; None = shipped blacklist
+    lexicon_file: Path | None = None  # term,score CSV; None = shipped lexicon
+    exchange: str = "XNYS"  # exchange_calendars code for session assignment
     isc_scope: Literal["pooled", "ticker"] = "pooled"  # ISC per ROI pooled over tickers, or per ROI x ticker
     isc_null_shifts: int = 200  # circular time-shift null draws
     isc_null_quantile: float = 0.95  # threshold on the MEAN LEAVE-ONE-OUT ISC = this null quantile
