@@ -125,7 +125,7 @@ class MarketSettings(_Section):
 
     # ingestion, tickers, calendar (neurofin.market.ingest/tickers/calendar)
     subreddits: list[str] = Field(default_factory=lambda: ["wallstreetbets", "stocks", "investing"])
-    bot_authors: list[str] = Field(default_factory=lambda: ["AutoModerator", "VisualMod", "RemindMeBot"])
+    extra_bot_authors: list[str] = Field(default_factory=list)  # added to ingest's built-in bots and *bot names
     symbols_file: Path | None = None  # SYMBOL[,alias|alias] per line; None = shipped whitelist
     blacklist_file: Path | None = None  # one word per line; None = shipped blacklist
     lexicon_file: Path | None = None  # term,score CSV; None = shipped lexicon
