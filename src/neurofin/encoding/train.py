@@ -38,7 +38,7 @@ def cached_feature_source(dataset: Dataset, settings: Settings) -> FeatureSource
     def source(stories: Sequence[str]) -> Mapping[str, WordFeatureLike]:
         from neurofin.features.cache import story_features
 
-        return story_features(dataset, list(stories), settings, settings.features.cache_dir)
+        return story_features(dataset, list(stories), settings.features, settings.features.cache_dir)
 
     return source
 
