@@ -1,5 +1,104 @@
-"""CLI commands of the market stage."""
+"""CLI commands of the market stage: `neurofin market ingest|panel|...`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="market commands.", no_args_is_help=True)
+app = typer.Typer(help="market commands: Reddit dumps -> ticker x session panel -> forecasts.", no_args_is_help=True)
+
+
+def _day(text: str | None, flag: str) -> date | None:
+    from neurofin.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"{flag} {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+@app.command("ingest")
+def ingest(
+    dumps: list[Path] = typer.Argument(..., help="RC_*.zst, .jsonl or .csv comment dumps."),
+    out: Path = typer.Option(..., "--out", help="Parquet file of kept comments."),
+    subreddits: str = typer.Option(None, "--subreddits", help="Comma-separated; default from settings."),
+    start: str = typer.Option(None, "--start", help="First UTC day kept (YYYY-MM-DD)."),
+    end: str = typer.Option(None, "--end", help="Last UTC day kept (YYYY-MM-DD), inclusive."),
+    chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Comments per Parquet row group."),
+    config: Path = typer.Option(None, "--config", help="TOML settings file."),
+) -> None:
+    """Stream Reddit dumps into a filtered, deduplicated Parquet table of comments.
+
+    Example: neurofin market ingest RC_2021-01.zst --subreddits wallstreetbets,stocks --start 2021-01-01 --end 2021-12-31 --out comments.parquet
+    """
+    from neurofin.config import Settings
+    from neurofin.market.ingest import DEFAULT_BOT_AUTHORS, ingest_dumps
+
+    market = Settings.load(config).market
+    wanted = subreddits.split(",") if subreddits else market.subreddits
+    report = ingest_dumps(
+        dumps,
+        out,
+        subreddits=wanted,
+        start=_day(start, "--start"),
+        end=_day(end, "--end"),
+        bot_authors=DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
+        chunk_rows=chunk_rows,
+    )
+    typer.echo(json.dumps(report.to_record(), indent=2))
+    if report.truncated_files:
+        typer.secho(f"warning: truncated dumps kept partially: {report.truncated_files}", fg="yellow", err=True)
+
+
+@app.command("panel")
+def panel(
+    db: Path = typer.Option(..., "--db", help="DuckDB panel file (created if missing)."),
+    comments: Path = typer.Option(None, "--comments", help="Comments Parquet from `neurofin market ingest`."),
+    roi: Path = typer.Option(None, "--roi", help="ROI-feature Parquet (id, subject, one column per ROI)."),
+    prices: Path = typer.Option(None, "--prices", help="Daily closes CSV/Parquet (date + tickers, or date,ticker,close)."),
+    demo_prices: bool = typer.Option(False, "--demo-prices", help="Use the S&P 500 closes shipped in skfolio."),
+    export: Path = typer.Option(None, "--export", help="Directory for panel.parquet and prices.parquet."),
+    config: Path = typer.Option(None, "--config", help="TOML settings file."),
+) -> None:
+    """Add comments and their ROI features (and/or prices) to the daily ticker x ROI panel.
+
+    Example: neurofin market panel --db panel.duckdb --comments comments.parquet --roi roi.parquet --demo-prices --export panel_out
+    """
+    import pandas as pd
+
+    from neurofin.config import Settings
+    from neurofin.errors import InputError
+    from neurofin.market import prices as price_io
+    from neurofin.market.lexicon import load_lexicon
+    from neurofin.market.panel import PanelStore
+    from neurofin.market.tickers import load_universe
+
+    if (comments is None) != (roi is None):
+        raise InputError("pass --comments and --roi together (the ROI features of those comments)")
+    if prices is not None and demo_prices:
+        raise InputError("pass either --prices FILE or --demo-prices, not both")
+    market = Settings.load(config).market
+    store = PanelStore(db, exchange=market.exchange)
+    summary: dict[str, object] = {}
+    if comments is not None and roi is not None:
+        for path in (comments, roi):
+            if not path.is_file():
+                raise InputError(f"{path} not found: check the path")
+        universe = load_universe(market.symbols_file, market.blacklist_file)
+        update = store.update(
+            pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file)
+        )
+        summary["panel"] = update.to_record()
+    if prices is not None or demo_prices:
+        closes = price_io.read_prices(prices) if prices is not None else price_io.demo_prices()
+        summary["price_rows"] = store.update_prices(closes)
+    if export is not None:
+        summary["exported"] = [str(p) for p in store.export_parquet(export)]
+    if not summary:
+        raise InputError("nothing to do: pass --comments/--roi, --prices/--demo-prices or --export")
+    typer.echo(json.dumps(summary, indent=2))
