@@ -1,0 +1,155 @@
+"""Subject-independent, content-addressed cache of per-story word features.
+
+One safetensors file per story, named by the sha256 of (model identity, blocks, context tokens, mode,
+stride, transcript hash): tensors `values` (n_words, n_blocks, dim) float16 and `times` (n_words,) float64
+word midpoints; header metadata `neurofin` holds a JSON record (words, story, model, settings). Files
+are written atomically, so an interrupted run keeps every finished story and resumes with the next one,
+and a run whose stories are all cached loads no model and does no model work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from neurofin.config import FeatureSettings
+from neurofin.data.layout import Dataset
+from neurofin.data.transcript import Transcript
+from neurofin.errors import DataError
+from neurofin.features.extract import extract_word_features
+from neurofin.features.model import LoadedModel, load_language_model, model_identity
+from neurofin.io import atomic_path, sha256_bytes
+
+CACHE_FORMAT = 1
+METADATA_KEY = "neurofin"
+
+
+@dataclass(frozen=True)
+class WordFeatures:
+    """A story's words, their times (interval midpoints, s) and LM features (n_words, n_blocks, dim) float16."""
+
+    words: list[str]
+    times: np.ndarray
+    values: np.ndarray
+
+
+class ExtractionProgress(Protocol):
+    """Receives progress over stories and words (the CLI draws rich bars from it)."""
+
+    def story_started(self, story: str, n_words: int, cached: bool) -> None: ...
+
+    def words_done(self, n_words: int) -> None: ...
+
+
+def default_cache_dir() -> Path:
+    """$NEUROFIN_CACHE/features, else $XDG_CACHE_HOME/neurofin/features, else ~/.cache/neurofin/features."""
+    if os.environ.get("NEUROFIN_CACHE"):
+        return Path(os.environ["NEUROFIN_CACHE"]) / "features"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "neurofin" / "features"
+
+
+def transcript_hash(transcript: Transcript) -> str:
+    """sha256 of a transcript's words and interval times."""
+    record = {"words": transcript.words, "starts": np.asarray(transcript.starts, np.float64).tolist(),
+              "stops": np.asarray(transcript.stops, np.float64).tolist()}
+    return sha256_bytes(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+
+
+def feature_record(identity: str, settings: FeatureSettings, text_hash: str) -> dict[str, Any]:
+    """Everything the features of one transcript depend on (the cache key is its hash)."""
+    return {
+        "format": CACHE_FORMAT,
+        "model": identity,
+        "blocks": list(settings.blocks),
+        "context_tokens": settings.context_tokens,
+        "mode": settings.mode,
+        "stride": settings.stride if settings.mode == "strided" else None,
+        "transcript": text_hash,
+    }
+
+
+def cache_path(cache_dir: Path, record: dict[str, Any]) -> Path:
+    """The content-addressed file of one feature record."""
+    return Path(cache_dir) / f"{sha256_bytes(json.dumps(record, sort_keys=True).encode('utf-8'))}.safetensors"
+
+
+def save_word_features(path: Path, features: WordFeatures, metadata: dict[str, Any]) -> None:
+    """Write one story's features atomically as safetensors with a JSON metadata record."""
+    from safetensors.numpy import save_file
+
+    tensors = {"values": np.ascontiguousarray(features.values, dtype=np.float16),
+               "times": np.ascontiguousarray(features.times, dtype=np.float64)}
+    header = {METADATA_KEY: json.dumps({**metadata, "words": features.words}, ensure_ascii=False)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+
+
+def load_word_features(path: Path) -> tuple[WordFeatures, dict[str, Any]]:
+    """Read one cached story (features and its metadata record)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            record = json.loads(fh.metadata()[METADATA_KEY])
+            values, times = fh.get_tensor("values"), fh.get_tensor("times")
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"feature cache file {path} is unreadable ({exc}): delete it and rerun") from None
+    words = record.pop("words")
+    return WordFeatures(words=words, times=times, values=values), record
+
+
+def transcript_features(
+    transcripts: dict[str, Transcript],
+    settings: FeatureSettings,
+    cache_dir: Path | None = None,
+    loaded: LoadedModel | None = None,
+    progress: ExtractionProgress | None = None,
+) -> dict[str, WordFeatures]:
+    """Features of named transcripts, from the cache or computed (model loaded lazily, once) and cached."""
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    identity = loaded.identity if loaded is not None else model_identity(settings)
+    if identity is None:  # a hub model not yet in the local cache: its revision is known once loaded
+        loaded = load_language_model(settings)
+        identity = loaded.identity
+    out: dict[str, WordFeatures] = {}
+    for story, transcript in transcripts.items():
+        record = feature_record(identity, settings, transcript_hash(transcript))
+        path = cache_path(cache_dir, record)
+        if path.is_file():
+            if progress is not None:
+                progress.story_started(story, len(transcript), cached=True)
+            out[story] = load_word_features(path)[0]
+            continue
+        if progress is not None:
+            progress.story_started(story, len(transcript), cached=False)
+        if loaded is None:
+            loaded = load_language_model(settings)
+        values = extract_word_features(
+            loaded, transcript.words, settings.blocks, settings.context_tokens, settings.mode, settings.stride,
+            settings.batch_size, progress.words_done if progress is not None else None,
+        )
+        features = WordFeatures(list(transcript.words), transcript.times, values.astype(np.float16))
+        save_word_features(path, features, {**record, "story": story, "hidden_size": int(values.shape[-1])})
+        out[story] = features
+    return out
+
+
+def story_features(
+    dataset: Dataset,
+    stories: list[str],
+    settings: FeatureSettings,
+    cache_dir: Path | None = None,
+    loaded: LoadedModel | None = None,
+    progress: ExtractionProgress | None = None,
+) -> dict[str, WordFeatures]:
+    """Word features of ds003020 stories (TextGrid transcripts), cached and shared by every subject."""
+    from neurofin.data.textgrid import read_textgrid
+
+    transcripts = {story: read_textgrid(dataset.textgrid_path(story)) for story in stories}
+    return transcript_features(transcripts, settings, cache_dir, loaded, progress)
