@@ -1,0 +1,242 @@
+"""One-session-ahead log-return forecasts on a business-day grid, with pluggable forecasters.
+
+Chronos-2 (`chronos-forecasting`) is the production forecaster: covariate columns of the context
+frame are past covariates, those also given for the future steps are known-future covariates
+(`Chronos2Pipeline.predict_df(..., freq="B")`). A ridge forecaster on the same covariates is the
+transparent alternative (and the one that can show a planted covariate effect in tests). Zero and
+historical-mean forecasters are the naive baselines.
+
+Grid: every business day from the first to the last trading session. Exchange holidays that fall on
+business days keep a row whose target is NaN (missing, not zero) and whose covariates are
+forward-filled; the forecast for the next session is the horizon-h step with h = business days from
+the origin session to the next session (h = 2 across a weekday holiday).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from neurofin.errors import ModelLoadError
+
+LAG_SUFFIX = "__lag1"
+MIN_FIT_ROWS = 10
+
+
+def quantile_column(level: float) -> str:
+    """Column name of a quantile forecast, e.g. 'q0.1'."""
+    return f"q{level:g}"
+
+
+def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """Reindex a session frame onto business days: NaN target off-session, features forward-filled, lag-1 copies.
+
+    Input rows (ticker, session, target, features...); output rows (ticker, timestamp, is_session,
+    target, features..., `<feature>__lag1`), where the lag-1 column at day t holds the feature of day
+    t-1 and is therefore known at the close of t-1 (usable as a known-future covariate).
+    """
+    sessions = pd.DatetimeIndex(sorted(frame["session"].unique()))
+    days = pd.bdate_range(sessions[0], sessions[-1], name="timestamp")
+    off_grid = sessions.difference(days)
+    if len(off_grid):
+        raise ValueError(f"sessions on weekends cannot sit on a business-day grid: {list(off_grid[:3])}")
+    parts = []
+    for ticker, rows in frame.groupby("ticker", sort=True):
+        daily = rows.set_index("session")[["target", *features]].reindex(days)
+        daily[list(features)] = daily[list(features)].ffill()
+        for feature in features:
+            daily[feature + LAG_SUFFIX] = daily[feature].shift(1)
+        daily.insert(0, "is_session", daily.index.isin(sessions))
+        daily.insert(0, "ticker", ticker)
+        parts.append(daily.reset_index())
+    return pd.concat(parts, ignore_index=True)
+
+
+class Forecaster(Protocol):
+    """Anything that turns a context frame (and known-future covariates) into a horizon-h forecast per ticker."""
+
+    name: str
+
+    def forecast(
+        self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
+    ) -> pd.DataFrame:
+        """Rows (ticker, mean, q<level>...) for step `horizon`.
+
+        `context`: (ticker, timestamp, target, covariates...) up to the origin; `future`: (ticker,
+        timestamp, known-future covariates) for the `horizon` steps after it, or None.
+        """
+        ...
+
+
+def _covariates(context: pd.DataFrame, future: pd.DataFrame | None) -> tuple[list[str], list[str]]:
+    """(past-only covariates, known-future covariates) of a forecast request."""
+    known = [c for c in future.columns if c not in ("ticker", "timestamp")] if future is not None else []
+    past = [c for c in context.columns if c not in ("ticker", "timestamp", "target", *known)]
+    return past, known
+
+
+class ZeroForecaster:
+    """Forecasts a zero log return (the random-walk benchmark); no quantiles."""
+
+    name = "zero"
+
+    def forecast(
+        self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
+    ) -> pd.DataFrame:
+        """Zero mean and NaN quantiles for every ticker."""
+        out = pd.DataFrame({"ticker": sorted(context["ticker"].unique()), "mean": 0.0})
+        return out.assign(**{quantile_column(q): np.nan for q in quantile_levels})
+
+
+class RidgeForecaster:
+    """Per-ticker ridge regression of the return on covariates, fitted on the context only.
+
+    Regressors for the return of day t: past covariates of day t-1 and known-future covariates of day t,
+    standardised with context statistics; the intercept is unpenalised. Quantiles = point forecast plus
+    empirical quantiles of the in-context residuals. With no covariates it is the historical mean with
+    historical quantiles.
+    """
+
+    def __init__(self, alpha: float = 1.0, name: str = "ridge") -> None:
+        self.alpha = alpha
+        self.name = name
+
+    def forecast(
+        self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
+    ) -> pd.DataFrame:
+        """Ridge point forecast and residual-quantile band per ticker."""
+        past, known = _covariates(context, future)
+        context = context.sort_values(["ticker", "timestamp"], kind="stable")
+        tickers, starts = np.unique(context["ticker"].to_numpy(), return_index=True)
+        ends = np.r_[starts[1:], len(context)]
+        target = context["target"].to_numpy(float)
+        past_values = context[past].to_numpy(float)
+        known_values = context[known].to_numpy(float)
+        known_next = (future.sort_values(["ticker", "timestamp"]).groupby("ticker").tail(1)
+                      .set_index("ticker")[known] if known else None)
+        levels = np.asarray(quantile_levels, dtype=float)
+        means, bands = [], []
+        for ticker, start, end in zip(tickers, starts, ends):
+            lagged_past = np.vstack([np.full((1, len(past)), np.nan), past_values[start : end - 1]])
+            regressors = np.hstack([lagged_past, known_values[start:end]])
+            query = np.r_[past_values[end - 1], known_next.loc[ticker].to_numpy(float) if known else []]
+            mean, residuals = self._fit_predict(target[start:end], regressors, query)
+            means.append(mean)
+            bands.append(mean + np.quantile(residuals, levels))
+        out = pd.DataFrame(np.asarray(bands).reshape(len(tickers), levels.size),
+                           columns=[quantile_column(q) for q in quantile_levels])
+        out.insert(0, "mean", means)
+        out.insert(0, "ticker", tickers)
+        return out
+
+    def _fit_predict(self, target: np.ndarray, regressors: np.ndarray, query: np.ndarray) -> tuple[float, np.ndarray]:
+        """Ridge fit on complete rows; falls back to the mean when covariates are missing or too few rows."""
+        usable = np.isfinite(target) & np.all(np.isfinite(regressors), axis=1)
+        if regressors.shape[1] == 0 or usable.sum() < MIN_FIT_ROWS or not np.all(np.isfinite(query)):
+            observed = target[np.isfinite(target)]
+            mean = float(observed.mean()) if observed.size else 0.0
+            return mean, (observed - mean) if observed.size else np.zeros(1)
+        y, x = target[usable], regressors[usable]
+        centre, scale = x.mean(axis=0), x.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        z = (x - centre) / scale
+        coef = np.linalg.solve(z.T @ z + self.alpha * np.eye(z.shape[1]), z.T @ (y - y.mean()))
+        fitted = y.mean() + z @ coef
+        return float(y.mean() + ((query - centre) / scale) @ coef), y - fitted
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; anything else unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_chronos(model: str | Path, device: str = "auto"):  # -> chronos.Chronos2Pipeline
+    """Load a Chronos-2 pipeline from a Hugging Face id (e.g. amazon/chronos-2) or a local directory."""
+    from chronos import BaseChronosPipeline, Chronos2Pipeline
+
+    local = Path(model).expanduser()
+    if local.exists() and not (local / "config.json").is_file():
+        raise ModelLoadError(f"{local} has no config.json: pass a Chronos-2 directory saved with save_pretrained")
+    try:
+        pipeline = BaseChronosPipeline.from_pretrained(str(local if local.exists() else model),
+                                                       device_map=resolve_device(device))
+    except OSError as exc:
+        raise ModelLoadError(
+            f"cannot load Chronos-2 model {model!r} ({exc}); check the Hugging Face id and network access, "
+            "or download it once and pass the local directory with --chronos-model"
+        ) from None
+    if not isinstance(pipeline, Chronos2Pipeline):
+        raise ModelLoadError(f"{model!r} is a {type(pipeline).__name__}, not Chronos-2: use e.g. amazon/chronos-2")
+    return pipeline
+
+
+class ChronosForecaster:
+    """Zero-shot Chronos-2 forecasts through `predict_df` on the business-day grid."""
+
+    def __init__(self, model: str | Path = "amazon/chronos-2", device: str = "auto", batch_size: int = 256) -> None:
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self.name = "chronos2"
+        self._pipeline = None
+
+    @property
+    def pipeline(self):  # -> chronos.Chronos2Pipeline
+        """The loaded pipeline (loaded on first use)."""
+        if self._pipeline is None:
+            self._pipeline = load_chronos(self.model, self.device)
+        return self._pipeline
+
+    def forecast(
+        self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
+    ) -> pd.DataFrame:
+        """Chronos-2 mean and quantiles at step `horizon` per ticker."""
+        predictions = self.pipeline.predict_df(
+            context, future_df=future, id_column="ticker", timestamp_column="timestamp", target="target",
+            prediction_length=horizon, quantile_levels=list(quantile_levels), freq="B", batch_size=self.batch_size,
+        )
+        last = predictions.sort_values("timestamp").groupby("ticker", sort=True).tail(1)
+        out = last[["ticker", "predictions", *[str(q) for q in quantile_levels]]]
+        out = out.rename(columns={"predictions": "mean", **{str(q): quantile_column(q) for q in quantile_levels}})
+        return out.sort_values("ticker", ignore_index=True)
+
+
+def forecast_at_origin(
+    forecaster: Forecaster,
+    grid: pd.DataFrame,
+    origin: pd.Timestamp,
+    target_session: pd.Timestamp,
+    covariates: Mapping[str, tuple[Sequence[str], Sequence[str]]],
+    quantile_levels: Sequence[float],
+) -> pd.DataFrame:
+    """Forecast the return of `target_session` for each ticker from grid rows up to `origin` only.
+
+    `covariates` maps ticker -> (past covariate columns, known-future covariate columns); tickers that
+    share a covariate set are forecast together. Known-future columns are read from the grid rows
+    between origin and target session, so they must be columns known at the origin (the lag-1 copies).
+    """
+    stamps = grid["timestamp"].to_numpy()
+    in_context = stamps <= np.datetime64(origin)
+    in_future = ~in_context & (stamps <= np.datetime64(target_session))
+    horizon = np.unique(stamps[in_future]).size
+    if horizon < 1:
+        raise ValueError(f"target session {target_session.date()} is not after origin {origin.date()}")
+    ticker_of_row = grid["ticker"].to_numpy()
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for ticker, (past, known) in covariates.items():
+        groups.setdefault((tuple(past), tuple(known)), []).append(ticker)
+    parts = []
+    for (past, known), tickers in groups.items():
+        in_group = np.isin(ticker_of_row, tickers)
+        context = grid.loc[in_context & in_group, ["ticker", "timestamp", "target", *past, *known]]
+        future = grid.loc[in_future & in_group, ["ticker", "timestamp", *known]].reset_index(drop=True) if known else None
+        parts.append(forecaster.forecast(context.reset_index(drop=True), future, horizon, quantile_levels))
+    return pd.concat(parts, ignore_index=True).sort_values("ticker", ignore_index=True)

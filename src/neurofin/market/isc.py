@@ -1,0 +1,115 @@
+"""Inter-subject correlation (ISC) filter across the subject encoding models.
+
+For one ROI and one ticker, each subject model gives a daily series of predicted activity. Two
+agreement statistics are computed (REFERENCE.md section 7):
+  - leave-one-out ISC: each subject's series vs the mean of the other subjects, averaged over subjects;
+  - pairwise ISC: mean Pearson r over all subject pairs (typically 1.3-2.4x lower than leave-one-out).
+THE THRESHOLD REFERS TO THE MEAN LEAVE-ONE-OUT ISC. Because all subject models read the same text,
+their predictions share variance by construction, so the threshold is not a fixed r: it is a quantile
+of a time-shift null in which every subject's series (except the first) is circularly shifted by an
+independent random offset, which keeps each series' autocorrelation and breaks the day-by-day alignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+POOLED = "*pooled*"
+
+
+def _zscore_time(resp: np.ndarray) -> np.ndarray:
+    """Z-score along the time axis (axis -2) of (..., n_sessions, n_subjects)."""
+    centred = resp - resp.mean(axis=-2, keepdims=True)
+    scale = np.sqrt((centred**2).mean(axis=-2, keepdims=True))
+    return centred / np.where(scale > 0, scale, np.nan)
+
+
+def loo_isc(resp: np.ndarray) -> np.ndarray:
+    """Leave-one-out ISC per subject: r(subject, mean of the others); resp is (..., n_sessions, n_subjects)."""
+    n_subjects = resp.shape[-1]
+    others = (resp.sum(axis=-1, keepdims=True) - resp) / (n_subjects - 1)
+    return (_zscore_time(resp) * _zscore_time(others)).mean(axis=-2)
+
+
+def pairwise_isc(resp: np.ndarray) -> np.ndarray:
+    """Mean Pearson r over all subject pairs; resp is (..., n_sessions, n_subjects)."""
+    z = _zscore_time(resp)
+    corr = np.einsum("...ts,...tu->...su", z, z) / resp.shape[-2]
+    upper = np.triu_indices(resp.shape[-1], k=1)
+    return corr[..., upper[0], upper[1]].mean(axis=-1)
+
+
+def circular_shift_null(resp: np.ndarray, n_null: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
+    """(n_null, n_sessions, n_subjects) copies of resp with subjects 2..S circularly shifted independently."""
+    n_sessions, n_subjects = resp.shape
+    if n_sessions <= 2 * min_shift:
+        raise ValueError(f"need more than {2 * min_shift} sessions for a circular-shift null, got {n_sessions}")
+    shifts = rng.integers(min_shift, n_sessions - min_shift + 1, size=(n_null, n_subjects))
+    shifts[:, 0] = 0
+    rows = (np.arange(n_sessions)[None, :, None] - shifts[:, None, :]) % n_sessions
+    return np.take_along_axis(np.broadcast_to(resp, (n_null, n_sessions, n_subjects)), rows, axis=1)
+
+
+def _subject_matrix(ticker_rows: pd.DataFrame, roi: str, subjects: Sequence[str]) -> np.ndarray:
+    """(n_sessions, n_subjects) predicted activity of one ROI for one ticker, sessions with any gap dropped."""
+    wide = ticker_rows.pivot_table(index="session", columns="subject", values=roi, aggfunc="mean")
+    return wide.reindex(columns=list(subjects)).dropna().to_numpy(float)
+
+
+def isc_table(
+    panel: pd.DataFrame,
+    rois: Sequence[str],
+    subjects: Sequence[str],
+    scope: str = "pooled",
+    n_null: int = 200,
+    null_quantile: float = 0.95,
+    min_shift: int = 5,
+    min_sessions: int = 20,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """ISC of every ROI (pooled over tickers or per ticker) with its time-shift-null threshold and pass flag.
+
+    Columns: roi, ticker (POOLED when scope="pooled"), loo_isc, pairwise_isc, loo_threshold (the
+    `null_quantile` quantile of the null mean leave-one-out ISC), p_value (null exceedance), passed.
+    """
+    if scope not in ("pooled", "ticker"):
+        raise ValueError(f"ISC scope must be 'pooled' or 'ticker', got {scope!r}")
+    rng = np.random.default_rng(seed)
+    rows = panel[panel["subject"].isin(list(subjects))]
+    records = []
+    for roi in rois:
+        per_ticker: dict[str, tuple[float, float, np.ndarray]] = {}
+        for ticker, ticker_rows in rows.groupby("ticker", sort=True):
+            resp = _subject_matrix(ticker_rows, roi, subjects)
+            if resp.shape[0] < max(min_sessions, 2 * min_shift + 1) or resp.shape[1] < 2:
+                continue
+            null = circular_shift_null(resp, n_null, rng, min_shift)
+            per_ticker[str(ticker)] = (
+                float(np.nanmean(loo_isc(resp))),
+                float(pairwise_isc(resp)),
+                np.nanmean(loo_isc(null), axis=-1),
+            )
+        groups = {POOLED: list(per_ticker)} if scope == "pooled" else {t: [t] for t in per_ticker}
+        for label, tickers in groups.items():
+            if not tickers:
+                continue
+            observed = float(np.mean([per_ticker[t][0] for t in tickers]))
+            null_loo = np.mean([per_ticker[t][2] for t in tickers], axis=0)
+            threshold = float(np.quantile(null_loo, null_quantile))
+            records.append(
+                {
+                    "roi": roi,
+                    "ticker": label,
+                    "loo_isc": observed,
+                    "pairwise_isc": float(np.mean([per_ticker[t][1] for t in tickers])),
+                    "loo_threshold": threshold,
+                    "p_value": float((1 + np.sum(null_loo >= observed)) / (1 + null_loo.size)),
+                    "passed": bool(observed > threshold),
+                }
+            )
+    return pd.DataFrame.from_records(
+        records, columns=["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"]
+    )

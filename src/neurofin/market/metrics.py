@@ -1,0 +1,98 @@
+"""Forecast-evaluation metrics for one-session-ahead log-return forecasts.
+
+IC is the Spearman rank correlation between forecasts and realised returns, per date across tickers
+and pooled over all (date, ticker) pairs. Significance of a time series of per-date numbers (per-date
+IC, or per-date loss differentials in Diebold-Mariano) uses a Newey-West (HAC) standard error of the
+mean: the t statistic of an intercept-only OLS with statsmodels' HAC covariance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class MeanTest:
+    """Mean of a time series with its Newey-West t statistic and two-sided normal p-value."""
+
+    mean: float
+    t_stat: float
+    p_value: float
+    n: int
+    hac_lags: int
+
+
+def newey_west_lags(n: int) -> int:
+    """Newey-West (1994) automatic bandwidth floor(4 (n/100)^(2/9))."""
+    return int(np.floor(4.0 * (n / 100.0) ** (2.0 / 9.0)))
+
+
+def hac_mean_test(series: Sequence[float] | np.ndarray, lags: int | None = None) -> MeanTest:
+    """Test mean(series) = 0 with a HAC (Newey-West, Bartlett kernel) variance; NaNs are dropped."""
+    import statsmodels.api as sm
+
+    values = np.asarray(series, dtype=float)
+    values = values[np.isfinite(values)]
+    n = values.size
+    if n < 3 or np.allclose(values, values[0]):
+        mean = float(values.mean()) if n else float("nan")
+        return MeanTest(mean, float("nan"), float("nan"), n, 0)
+    lags = newey_west_lags(n) if lags is None else lags
+    fit = sm.OLS(values, np.ones((n, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
+    t_stat = float(fit.tvalues[0])
+    return MeanTest(float(fit.params[0]), t_stat, float(2.0 * stats.norm.sf(abs(t_stat))), n, lags)
+
+
+def spearman(pred: np.ndarray, actual: np.ndarray) -> float:
+    """Spearman rank correlation over the pairs where both values are finite (NaN if < 3 pairs)."""
+    ok = np.isfinite(pred) & np.isfinite(actual)
+    if ok.sum() < 3 or np.ptp(pred[ok]) == 0 or np.ptp(actual[ok]) == 0:
+        return float("nan")
+    return float(stats.spearmanr(pred[ok], actual[ok]).statistic)
+
+
+def ic_by_date(forecasts: pd.DataFrame, pred_col: str = "mean") -> pd.Series:
+    """Cross-sectional Spearman IC per session (index: session), from rows (session, ticker, pred, actual)."""
+    return forecasts.groupby("session", sort=True).apply(
+        lambda g: spearman(g[pred_col].to_numpy(float), g["actual"].to_numpy(float)), include_groups=False
+    )
+
+
+def hit_rate(pred: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
+    """Share of non-zero forecasts whose sign matches the return, and the base rate max(P(up), P(down))."""
+    ok = np.isfinite(pred) & np.isfinite(actual) & (actual != 0)
+    signed = ok & (pred != 0)
+    hits = float(np.mean(np.sign(pred[signed]) == np.sign(actual[signed]))) if signed.any() else float("nan")
+    up = float(np.mean(actual[ok] > 0)) if ok.any() else float("nan")
+    return hits, max(up, 1.0 - up)
+
+
+def oos_r2(pred: np.ndarray, actual: np.ndarray, benchmark: np.ndarray) -> float:
+    """Out-of-sample R^2 = 1 - SSE(forecast) / SSE(benchmark) (Campbell-Thompson); > 0 beats the benchmark."""
+    ok = np.isfinite(pred) & np.isfinite(actual) & np.isfinite(benchmark)
+    denom = float(np.sum((actual[ok] - benchmark[ok]) ** 2))
+    return 1.0 - float(np.sum((actual[ok] - pred[ok]) ** 2)) / denom if denom > 0 else float("nan")
+
+
+def pinball_loss(quantile_preds: np.ndarray, actual: np.ndarray, levels: Sequence[float]) -> float:
+    """Mean quantile (pinball) loss over rows and levels; quantile_preds is (n_rows, n_levels)."""
+    q = np.asarray(levels, dtype=float)[None, :]
+    ok = np.isfinite(actual) & np.all(np.isfinite(quantile_preds), axis=1)
+    diff = actual[ok, None] - quantile_preds[ok]
+    return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff))) if ok.any() else float("nan")
+
+
+def diebold_mariano(forecasts: pd.DataFrame, pred_col: str, reference_col: str) -> MeanTest:
+    """Diebold-Mariano test of squared-error loss, `pred_col` minus `reference_col`.
+
+    Loss differentials are averaged across tickers per session (one number per date), then their mean
+    is tested with a Newey-West variance. A negative mean/t means `pred_col` has the lower loss.
+    """
+    loss_diff = (forecasts[pred_col] - forecasts["actual"]) ** 2 - (forecasts[reference_col] - forecasts["actual"]) ** 2
+    per_date = loss_diff.groupby(forecasts["session"]).mean().sort_index()
+    return hac_mean_test(per_date.to_numpy())

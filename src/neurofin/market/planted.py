@@ -1,0 +1,77 @@
+"""Synthetic market panel with a planted lead-lag signal, for tests, the null benchmark and demos.
+
+Each (ticker, ROI) has a text-driven common series (AR(1)) shared by all subject models plus
+independent subject noise, so subject models agree as they would when reading the same comments;
+ROIs listed in `incoherent_rois` have no common part (subjects disagree). For each ticker in
+`signal`, the return of session t+1 loads on the ensemble value of the planted ROI at session t with
+correlation `strength`; every other return is noise. Some weekdays are dropped as exchange holidays
+and some ticker-days have no comments (no panel row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from neurofin.market.selection import ENSEMBLE
+
+DEFAULT_ROIS = ("Default_Temp", "Limbic_OFC", "Cont_PFCl", "SalVentAttn_FrOper")
+
+
+def planted_panel(
+    n_sessions: int = 400,
+    tickers: Sequence[str] = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF"),
+    rois: Sequence[str] = DEFAULT_ROIS,
+    signal: Mapping[str, str] | None = None,
+    strength: float = 0.4,
+    incoherent_rois: Sequence[str] = (),
+    n_subjects: int = 8,
+    subject_noise: float = 0.7,
+    holiday_every: int = 45,
+    missing_fraction: float = 0.03,
+    return_scale: float = 0.01,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(panel, prices) in the market schema; `signal` maps ticker -> ROI that leads its return by one session."""
+    rng = np.random.default_rng(seed)
+    signal = dict(signal or {})
+    days = pd.bdate_range("2020-01-02", periods=int(n_sessions * (1 + 1 / holiday_every)) + 2)
+    sessions = days[(np.arange(days.size) % holiday_every) != holiday_every - 1][:n_sessions]
+    subjects = [f"UTS{k:02d}" for k in range(1, n_subjects + 1)]
+    panel_parts, price_parts = [], []
+    for ticker in tickers:
+        common = {roi: _ar1(n_sessions, 0.3, rng) * (0.0 if roi in incoherent_rois else 1.0) for roi in rois}
+        by_subject = {roi: common[roi][:, None] + subject_noise * rng.standard_normal((n_sessions, n_subjects))
+                      for roi in rois}
+        present = rng.random(n_sessions) >= missing_fraction
+        present[0] = True
+        ensemble = {roi: by_subject[roi].mean(axis=1) for roi in rois}
+        returns = return_scale * rng.standard_normal(n_sessions)
+        if ticker in signal:
+            observed = pd.Series(np.where(present, ensemble[signal[ticker]], np.nan)).ffill().to_numpy()
+            lead = (observed - observed.mean()) / observed.std()
+            returns[1:] = return_scale * (strength * lead[:-1] + np.sqrt(1 - strength**2) * rng.standard_normal(n_sessions - 1))
+        close = 100.0 * np.exp(np.cumsum(returns))
+        price_parts.append(pd.DataFrame({"session": sessions.date, "ticker": ticker, "close": close,
+                                         "log_return": np.r_[np.nan, np.diff(np.log(close))]}))
+        n_comments = rng.poisson(20, n_sessions) + 1
+        for index, subject in enumerate([*subjects, ENSEMBLE]):
+            values = {roi: (ensemble[roi] if subject == ENSEMBLE else by_subject[roi][:, index]) for roi in rois}
+            part = pd.DataFrame({"session": sessions.date, "ticker": ticker, "subject": subject,
+                                 "n_comments": n_comments, "n_authors": np.maximum(1, n_comments // 2),
+                                 **values, **{f"{roi}__sd": np.abs(rng.normal(1, 0.1, n_sessions)) for roi in rois},
+                                 "lex_positive": rng.normal(0, 1, n_sessions), "lex_negative": rng.normal(0, 1, n_sessions)})
+            panel_parts.append(part[present])
+    return pd.concat(panel_parts, ignore_index=True), pd.concat(price_parts, ignore_index=True)
+
+
+def _ar1(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance AR(1) series of length n."""
+    noise = rng.standard_normal(n) * np.sqrt(1 - phi**2)
+    out = np.empty(n)
+    out[0] = rng.standard_normal()
+    for t in range(1, n):
+        out[t] = phi * out[t - 1] + noise[t]
+    return out

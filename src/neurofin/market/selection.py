@@ -1,0 +1,145 @@
+"""Feature selection inside one training window: ISC filter across subject models, then the Granger filter.
+
+Panel schema (one row per session x ticker x subject): session, ticker, subject ("UTS01".. or
+"ensemble"), n_comments, n_authors, one column per ROI (mean predicted activity), `<roi>__sd`
+(dispersion) and `lex_<name>` lexicon baselines. Prices: session, ticker, close, log_return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from neurofin.config import MarketSettings
+from neurofin.errors import InputError
+from neurofin.market.granger import granger_table
+from neurofin.market.isc import POOLED, isc_table
+
+ENSEMBLE = "ensemble"
+META_COLUMNS = ("session", "ticker", "subject", "n_comments", "n_authors")
+PANEL_REQUIRED = ("session", "ticker", "subject")
+PRICES_REQUIRED = ("session", "ticker", "log_return")
+
+
+def roi_columns(panel: pd.DataFrame) -> list[str]:
+    """ROI mean columns of a panel: numeric, not metadata, not `__sd` dispersion, not `lex_` baselines."""
+    return [
+        c for c in panel.columns
+        if c not in META_COLUMNS and not c.endswith("__sd") and not c.startswith("lex_")
+        and pd.api.types.is_numeric_dtype(panel[c])
+    ]
+
+
+def lexicon_columns(panel: pd.DataFrame) -> list[str]:
+    """Lexicon-sentiment baseline columns (`lex_*`) of a panel."""
+    return [c for c in panel.columns if c.startswith("lex_")]
+
+
+def subject_ids(panel: pd.DataFrame) -> list[str]:
+    """Subject models present in the panel (everything but the ensemble rows), sorted."""
+    return sorted(str(s) for s in panel["subject"].unique() if s != ENSEMBLE)
+
+
+def check_inputs(panel: pd.DataFrame, prices: pd.DataFrame) -> None:
+    """Raise InputError naming the missing columns if panel or prices do not follow the schema."""
+    for name, table, required in (("panel", panel, PANEL_REQUIRED), ("prices", prices, PRICES_REQUIRED)):
+        missing = [c for c in required if c not in table.columns]
+        if missing:
+            raise InputError(f"{name} table lacks columns {missing}: build it with `neurofin market panel`")
+    if not roi_columns(panel):
+        raise InputError("panel has no ROI feature columns: run inference on the comments before building the panel")
+
+
+def ensemble_features(panel: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """Per (session, ticker) feature values of the ensemble rows, or the subject mean when none exist."""
+    ensemble = panel[panel["subject"] == ENSEMBLE]
+    if ensemble.empty:
+        ensemble = panel.groupby(["session", "ticker"], as_index=False)[list(features)].mean()
+    return ensemble[["session", "ticker", *features]].reset_index(drop=True)
+
+
+def session_frame(panel: pd.DataFrame, prices: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """One row per (ticker, trading session): `target` = log return, features forward-filled within ticker.
+
+    Sessions come from the prices table (the union over tickers); tickers are those with both
+    prices and panel rows. Forward-filling is causal (a session with no comments keeps the last value).
+    """
+    check_inputs(panel, prices)
+    tickers = sorted(set(prices["ticker"]) & set(panel["ticker"]))
+    if not tickers:
+        raise InputError("no ticker has both prices and panel rows: check that tickers are spelled the same")
+    sessions = pd.DatetimeIndex(sorted(pd.to_datetime(prices["session"]).unique()))
+    grid = pd.MultiIndex.from_product([tickers, sessions], names=["ticker", "session"]).to_frame(index=False)
+    px = prices.assign(session=pd.to_datetime(prices["session"]))[["ticker", "session", "log_return"]]
+    feats = ensemble_features(panel, features)
+    feats = feats.assign(session=pd.to_datetime(feats["session"]))
+    frame = grid.merge(px, on=["ticker", "session"], how="left").merge(feats, on=["ticker", "session"], how="left")
+    frame = frame.rename(columns={"log_return": "target"}).sort_values(["ticker", "session"], ignore_index=True)
+    frame[list(features)] = frame.groupby("ticker")[list(features)].ffill()
+    return frame
+
+
+@dataclass
+class Selection:
+    """Features kept for each ticker by the filters fitted on one training window."""
+
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    isc: pd.DataFrame
+    granger: pd.DataFrame
+    selected: dict[str, list[str]] = field(default_factory=dict)
+
+
+def select_features(
+    panel: pd.DataFrame, frame: pd.DataFrame, train_start: pd.Timestamp, train_end: pd.Timestamp, settings: MarketSettings
+) -> Selection:
+    """ISC filter then BH-FDR robust Granger filter, using only sessions in [train_start, train_end]."""
+    rois = roi_columns(panel)
+    sessions = pd.to_datetime(panel["session"])
+    window_panel = panel[(sessions >= train_start) & (sessions <= train_end)]
+    window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
+    tickers = sorted(window_frame["ticker"].unique())
+    subjects = subject_ids(panel)
+    if len(subjects) >= 2:
+        isc = isc_table(
+            window_panel, rois, subjects, scope=settings.isc_scope, n_null=settings.isc_null_shifts,
+            null_quantile=settings.isc_null_quantile, min_shift=settings.isc_min_shift, seed=settings.seed,
+        )
+        passed = isc[isc["passed"]]
+    else:  # a single subject model: agreement cannot be measured, every ROI goes on to Granger
+        isc = pd.DataFrame(columns=["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"])
+        passed = pd.DataFrame({"roi": rois, "ticker": POOLED})
+    candidates = [
+        (roi, ticker) for ticker in tickers for roi in rois
+        if ((passed["roi"] == roi) & passed["ticker"].isin([POOLED, ticker])).any()
+    ]
+    granger = granger_table(
+        window_frame, candidates, max_lag=settings.granger_max_lag,
+        lag_criterion=settings.granger_lag_criterion, fdr_alpha=settings.fdr_alpha,
+    )
+    chosen = granger[granger["selected"]]
+    selected = {t: sorted(chosen.loc[chosen["ticker"] == t, "feature"]) for t in tickers}
+    return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), isc, granger, selected)
+
+
+def selection_frequencies(selections: Sequence[Selection], rois: Sequence[str], tickers: Sequence[str]) -> pd.DataFrame:
+    """Share of walk-forward folds in which each ROI (rows) was selected for each ticker (columns)."""
+    counts = pd.DataFrame(0.0, index=list(rois), columns=list(tickers))
+    for selection in selections:
+        for ticker, features in selection.selected.items():
+            counts.loc[features, ticker] += 1.0
+    return counts / max(len(selections), 1)
+
+
+def selection_record(selection: Selection) -> dict[str, object]:
+    """JSON-ready summary of one fold's selection (window, ISC table, Granger table, selected features)."""
+    return {
+        "train_start": selection.train_start.date().isoformat(),
+        "train_end": selection.train_end.date().isoformat(),
+        "selected": selection.selected,
+        "isc": selection.isc.replace({np.nan: None}).to_dict(orient="records"),
+        "granger": selection.granger.replace({np.nan: None}).to_dict(orient="records"),
+    }
