@@ -1,0 +1,213 @@
+"""Predict region activity for texts from trained encoding packages: per subject and an ensemble.
+
+    predictor = Predictor.from_packages(["models/UTS01", "models/UTS02"], data_root="ds003020")
+    frame = predictor.predict_rois(["$GME to the moon", "I sold everything"])
+
+Packages sharing a feature configuration (model, blocks, context) share one LM pass. Each subject's
+weights are collapsed onto its regions (ROIs by default, or parcels) over the voxels its validation r
+selects (never test r), so no voxel-sized array is touched at inference (readout.py). Texts that yield no
+words or fail in the LM get a row with NaN regions and an `error`; the batch never stops.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from neurofin.config import FeatureSettings, TimingSettings
+from neurofin.encoding.package import EncodingModel
+from neurofin.errors import InputError
+from neurofin.infer.readout import RegionReadout, window_weights
+from neurofin.infer.schema import ENSEMBLE
+from neurofin.infer.text import TextWords, comment_words
+
+Level = Literal["rois", "parcels"]
+FEATURE_KEYS = ("model", "revision", "gguf_file", "blocks", "context_tokens", "mode", "stride")
+DEFAULT_MAX_WORDS = 256
+
+
+@dataclass
+class FeatureGroup:
+    """Subjects whose packages need the same LM features and pseudo-time grid."""
+
+    settings: FeatureSettings
+    timing: TimingSettings
+    words_per_second: float
+    readouts: list[RegionReadout]
+    loaded: Any = None  # LoadedModel, loaded on first use
+
+
+def feature_key(config: Mapping[str, Any]) -> str:
+    """Identity of what a package's features are made of (model, blocks, context) plus its timing."""
+    return json.dumps({"features": {k: config["features"].get(k) for k in FEATURE_KEYS}, "timing": config["timing"]}, sort_keys=True)
+
+
+def package_speech_rate(model: EncodingModel, package: Path) -> float:
+    """Words per second of the package's training stories (recorded at training time)."""
+    rate = model.config.get("speech_rate_wps")
+    if rate is None:
+        raise InputError(f"{package} records no training speech rate (speech_rate_wps): re-train it with this neurofin version")
+    return float(rate)
+
+
+def region_matrix_for(
+    model: EncodingModel, subject: str, level: Level, threshold: float, data_root: str | Path | None,
+    roi_file: str | Path | None, atlas_cache: str | Path | None,
+) -> tuple[np.ndarray, list[str]]:
+    """(n_voxels, n_regions) averaging matrix over the subject's selected voxels, and region names."""
+    from neurofin.atlas import load_atlas, load_rois, parcel_matrix, roi_matrix, select_voxels, subject_atlas
+    from neurofin.data.layout import find_dataset
+
+    if data_root is None:
+        raise InputError(
+            "pass --data-root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
+            "registering each subject's anatomy to the atlas"
+        )
+    if "validation_r" not in model.arrays:
+        raise InputError(f"package of {subject} lacks validation_r: re-train it with this neurofin version")
+    atlas = load_atlas()
+    dataset = find_dataset(data_root)
+    cache = Path(atlas_cache) if atlas_cache is not None else dataset.root / "derivatives" / "neurofin-atlas"
+    maps = subject_atlas(dataset, subject, cache, atlas=atlas)
+    if maps.n_voxels != model.n_voxels:
+        raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong --data-root?")
+    keep = select_voxels(model.arrays["validation_r"], threshold)
+    parcels = maps.parcels(atlas)
+    if level == "parcels":
+        regions = parcel_matrix(parcels, atlas.n_parcels, keep)
+    else:
+        regions = roi_matrix(parcels, load_rois(roi_file, atlas), keep, maps.voxel_mni)
+    return regions.matrix.toarray(), list(regions.names)
+
+
+class Predictor:
+    """Texts -> per-subject and ensemble region activity (mean predicted activity over the response window)."""
+
+    def __init__(self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS) -> None:
+        self.groups = groups
+        self.region_names = region_names
+        self.max_words = max_words
+
+    @property
+    def subjects(self) -> list[str]:
+        return [r.subject for g in self.groups for r in g.readouts]
+
+    @classmethod
+    def from_packages(
+        cls,
+        packages: Sequence[str | Path],
+        data_root: str | Path | None = None,
+        roi_file: str | Path | None = None,
+        level: Level = "rois",
+        threshold: float | None = None,
+        atlas_cache: str | Path | None = None,
+        region_matrices: Mapping[str, tuple[np.ndarray, list[str]]] | None = None,
+        feature_overrides: Mapping[str, Any] | None = None,
+        max_words: int = DEFAULT_MAX_WORDS,
+    ) -> Predictor:
+        """Load packages and collapse their weights onto regions.
+
+        `region_matrices` (subject -> (matrix, names)) replaces the atlas lookup (tests, custom regions);
+        `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
+        """
+        if not packages:
+            raise InputError("give at least one model package directory (written by `neurofin train`)")
+        groups: dict[str, FeatureGroup] = {}
+        names: list[str] | None = None
+        for package in map(Path, packages):
+            model = EncodingModel.load(package)
+            subject = str(model.config["subject"])
+            rule_threshold = threshold if threshold is not None else model.config["settings"]["atlas"]["voxel_r_threshold"]
+            if region_matrices is not None:
+                matrix, region_names = region_matrices[subject]
+            else:
+                matrix, region_names = region_matrix_for(model, subject, level, rule_threshold, data_root, roi_file, atlas_cache)
+            if names is not None and list(region_names) != names:
+                raise InputError(f"{package}: its regions differ from the other packages'; use one ROI file for all")
+            names = list(region_names)
+            key = feature_key(model.config)
+            if key not in groups:
+                settings = {**model.config["settings"]["features"], **(feature_overrides or {})}
+                groups[key] = FeatureGroup(
+                    FeatureSettings(**settings), TimingSettings(**model.config["timing"]), package_speech_rate(model, package), []
+                )
+            groups[key].readouts.append(RegionReadout.from_model(subject, model, matrix))
+        return cls(list(groups.values()), names or [], max_words)
+
+    def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Rows per (id, subject) incl. the ensemble: n_words, truncated, error, then one column per region."""
+        ids = [str(i) for i in (ids if ids is not None else range(len(texts)))]
+        if len(ids) != len(texts):
+            raise InputError(f"{len(ids)} ids for {len(texts)} texts")
+        words = [comment_words(t, self.max_words) for t in texts]
+        errors = [w.error for w in words]
+        per_subject = {s: np.full((len(texts), len(self.region_names)), np.nan) for s in self.subjects}
+        for group in self.groups:
+            self._predict_group(group, words, errors, per_subject)
+        return self._frame(ids, words, errors, per_subject)
+
+    def _predict_group(
+        self, group: FeatureGroup, words: list[TextWords], errors: list[str | None], out: dict[str, np.ndarray]
+    ) -> None:
+        rows = [i for i, e in enumerate(errors) if e is None]
+        if not rows:
+            return
+        features = self._features(group, [words[i].words for i in rows], rows, errors)
+        done = [(i, f) for i, f in zip(rows, features) if f is not None]
+        if not done:
+            return
+        window_features, coverage = [], []
+        for _, feats in done:
+            weights, cover = window_weights(feats.shape[0], group.words_per_second, group.timing)
+            window_features.append(weights @ feats.reshape(feats.shape[0], -1).astype(np.float64))
+            coverage.append(cover)
+        index = [i for i, _ in done]
+        for readout in group.readouts:
+            out[readout.subject][index] = readout.apply(np.stack(window_features), np.stack(coverage))
+
+    def _features(
+        self, group: FeatureGroup, word_lists: list[list[str]], rows: list[int], errors: list[str | None]
+    ) -> list[np.ndarray | None]:
+        """LM features per text; a failing batch is retried text by text so one bad text costs one row."""
+        from neurofin.features.extract import extract_many
+        from neurofin.features.model import load_language_model
+
+        if group.loaded is None:
+            group.loaded = load_language_model(group.settings)
+        s = group.settings
+
+        def run(lists: list[list[str]]) -> list[np.ndarray]:
+            return extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size)
+
+        try:
+            return list(run(word_lists))
+        except Exception:  # noqa: BLE001 - isolate the failing text below; the batch must not die
+            out: list[np.ndarray | None] = []
+            for i, single in zip(rows, word_lists):
+                try:
+                    out.append(run([single])[0])
+                except Exception as exc:  # noqa: BLE001
+                    errors[i] = f"feature extraction failed: {type(exc).__name__}: {exc}"
+                    out.append(None)
+            return out
+
+    def _frame(
+        self, ids: list[str], words: list[TextWords], errors: list[str | None], per_subject: dict[str, np.ndarray]
+    ) -> pd.DataFrame:
+        values = {**per_subject, ENSEMBLE: np.mean(np.stack(list(per_subject.values())), axis=0)}
+        frames = []
+        for subject, regions in values.items():
+            frame = pd.DataFrame(regions, columns=self.region_names)
+            frame.insert(0, "error", pd.Series(errors, dtype=object))
+            frame.insert(0, "truncated", [w.truncated for w in words])
+            frame.insert(0, "n_words", [len(w.words) if e is None else 0 for w, e in zip(words, errors)])
+            frame.insert(0, "subject", subject)
+            frame.insert(0, "id", ids)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,166 @@
+"""Predictor: folded region readout == voxel prediction then averaging; end to end through a tiny LM."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
+
+from tokenizers_offline import byte_level_bpe, save_tiny_llama  # noqa: E402
+
+from neurofin.atlas import load_atlas, load_rois, roi_matrix  # noqa: E402
+from neurofin.config import Settings, TimingSettings  # noqa: E402
+from neurofin.encoding.package import EncodingModel  # noqa: E402
+from neurofin.infer.predictor import FEATURE_KEYS, Predictor  # noqa: E402
+from neurofin.infer.pseudotime import text_rows  # noqa: E402
+from neurofin.infer.readout import RegionReadout, window_weights  # noqa: E402
+from neurofin.infer.schema import ENSEMBLE  # noqa: E402
+from neurofin.infer.text import comment_words  # noqa: E402
+
+TIMING = TimingSettings()
+RATE = 2.4  # words per second
+
+
+def random_model(rng: np.random.Generator, n_in: int, n_voxels: int, k: int | None, config: dict | None = None) -> EncodingModel:
+    n_delays = len(TIMING.delays)
+    width = k if k is not None else n_in
+    return EncodingModel(
+        config=config or {"timing": TIMING.model_dump(mode="json")},
+        weights=rng.standard_normal((width * n_delays, n_voxels)).astype(np.float32),
+        feature_mean=rng.standard_normal(n_in).astype(np.float32),
+        feature_std=rng.uniform(0.5, 2.0, n_in).astype(np.float32),
+        basis=None if k is None else rng.standard_normal((n_in, k)).astype(np.float32) / np.sqrt(n_in),
+        arrays={"validation_r": rng.uniform(-0.1, 0.4, n_voxels).astype(np.float32)},
+    )
+
+
+def averaging_matrix(rng: np.random.Generator, n_voxels: int, n_regions: int) -> np.ndarray:
+    member = rng.random((n_voxels, n_regions)) < 0.3
+    return member / np.maximum(member.sum(axis=0), 1)
+
+
+def voxel_path(model: EncodingModel, features: np.ndarray, region_matrix: np.ndarray) -> np.ndarray:
+    """The training path, unfolded: rows -> delays -> all voxels -> window mean -> region average."""
+    rows, window = text_rows(features, RATE, TIMING, model.feature_mean, model.feature_std)
+    voxels = model.predict(model.delayed_design(rows.astype(np.float32)))
+    return voxels[window].mean(axis=0) @ region_matrix
+
+
+@pytest.mark.parametrize("k", [None, 5])
+@pytest.mark.parametrize("n_words", [1, 7, 60])
+def test_folded_readout_equals_voxel_prediction_then_averaging(k, n_words):
+    rng = np.random.default_rng(n_words)
+    model = random_model(rng, n_in=12, n_voxels=40, k=k)
+    region_matrix = averaging_matrix(rng, 40, 6)
+    features = rng.standard_normal((n_words, 12))
+    weights, coverage = window_weights(n_words, RATE, TIMING)
+    folded = RegionReadout.from_model("S", model, region_matrix).apply((weights @ features)[None], coverage[None])[0]
+    np.testing.assert_allclose(folded, voxel_path(model, features, region_matrix), rtol=2e-4, atol=2e-4)
+
+
+# ---- end to end through a tiny random Llama -----------------------------------------------------------
+
+BLOCKS = [0, 2]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny") / "llama", byte_level_bpe(bos="<s>"), 3)
+
+
+def write_package(root: Path, subject: str, tiny_dir: Path, seed: int, n_voxels: int = 30) -> Path:
+    settings = Settings.load(overrides={"features.model": str(tiny_dir), "features.blocks": BLOCKS,
+                                        "features.context_tokens": 16, "features.stride": 8, "features.device": "cpu"})
+    from transformers import AutoConfig
+
+    hidden = AutoConfig.from_pretrained(tiny_dir).hidden_size
+    record = settings.to_record()
+    config = {
+        "subject": subject,
+        "settings": record,
+        "features": {key: record["features"][key] for key in FEATURE_KEYS},
+        "timing": record["timing"],
+        "speech_rate_wps": RATE,
+    }
+    model = random_model(np.random.default_rng(seed), len(BLOCKS) * hidden, n_voxels, k=6, config=config)
+    return model.save(root / subject)
+
+
+TEXTS = [
+    "$GME to the moon, apes hold!!",
+    "",
+    "🚀🚀🚀",
+    "Die Aktie fällt, aber ich kaufe nach.",
+    "I sold everything at the open and I regret nothing " * 40,
+    "[DD](https://example.com) on TSLA: margins are compressing",
+]
+
+
+def test_predictor_matches_reference_path_per_subject_and_ensemble(tiny_dir, tmp_path):
+    from neurofin.features.extract import extract_word_features
+    from neurofin.features.model import load_language_model
+
+    packages = [write_package(tmp_path, s, tiny_dir, seed) for s, seed in (("UTS01", 1), ("UTS02", 2))]
+    rng = np.random.default_rng(0)
+    regions = {s: (averaging_matrix(rng, 30, 4), ["a", "b", "c", "d"]) for s in ("UTS01", "UTS02")}
+    predictor = Predictor.from_packages(packages, region_matrices=regions, max_words=100)
+    frame = predictor.predict_rois(TEXTS, ids=[f"c{i}" for i in range(len(TEXTS))])
+
+    assert set(frame["subject"]) == {"UTS01", "UTS02", ENSEMBLE}
+    assert len(frame) == 3 * len(TEXTS)
+    loaded = load_language_model(predictor.groups[0].settings)
+    settings = predictor.groups[0].settings
+    for i, text in enumerate(TEXTS):
+        words = comment_words(text, 100)
+        rows = frame[frame["id"] == f"c{i}"].set_index("subject")
+        if words.error is not None:
+            assert rows["error"].notna().all() and rows[["a", "b", "c", "d"]].isna().all().all()
+            continue
+        assert rows["error"].isna().all() and (rows["n_words"] == len(words.words)).all()
+        assert rows["truncated"].all() == words.truncated
+        features = extract_word_features(loaded, words.words, BLOCKS, 16, "strided", 8).reshape(len(words.words), -1)
+        expected = {}
+        for package in packages:
+            model = EncodingModel.load(package)
+            subject = model.config["subject"]
+            expected[subject] = voxel_path(model, features, regions[subject][0])
+            np.testing.assert_allclose(rows.loc[subject, ["a", "b", "c", "d"]].to_numpy(float), expected[subject], rtol=1e-3, atol=1e-4)
+        ensemble = (expected["UTS01"] + expected["UTS02"]) / 2
+        np.testing.assert_allclose(rows.loc[ENSEMBLE, ["a", "b", "c", "d"]].to_numpy(float), ensemble, rtol=1e-3, atol=1e-4)
+    assert frame.loc[frame["id"] == "c4", "truncated"].all()
+
+
+def test_roi_file_edits_change_outputs_as_expected(tiny_dir, tmp_path):
+    atlas = load_atlas()
+    package = write_package(tmp_path, "UTS01", tiny_dir, seed=3, n_voxels=300)
+    rng = np.random.default_rng(5)
+    parcels = rng.integers(1, atlas.n_parcels + 1, 300)
+    default = load_rois(None, atlas)
+    edited_file = tmp_path / "rois.toml"
+    edited_file.write_text(
+        '[[roi]]\nname = "default_mode"\ndescription = "Default, left hemisphere only"\n'
+        'match = [{ network = "Default", hemisphere = "LH" }]\n\n'
+        '[[roi]]\nname = "limbic"\ndescription = "unchanged"\nmatch = [{ network = "Limbic" }]\n\n'
+        '[[roi]]\nname = "visual_rh"\ndescription = "new: right visual"\nmatch = [{ network = "Vis", hemisphere = "RH" }]\n',
+        encoding="utf-8",
+    )
+    edited = load_rois(edited_file, atlas)
+
+    def predict(rois):
+        regions = roi_matrix(parcels, rois)
+        predictor = Predictor.from_packages([package], region_matrices={"UTS01": (regions.matrix.toarray(), regions.names)})
+        out = predictor.predict_rois(TEXTS[:1] + TEXTS[3:4])
+        return out[out["subject"] == "UTS01"].reset_index(drop=True), regions
+
+    before, _ = predict(default)
+    after, after_regions = predict(edited)
+    assert list(after.columns[5:]) == ["default_mode", "limbic", "visual_rh"]
+    np.testing.assert_allclose(after["limbic"], before["limbic"], rtol=1e-6)
+    assert not np.allclose(after["default_mode"], before["default_mode"])
+    # the edited ROI is exactly the mean of the voxel predictions over its (left-hemisphere) voxels
+    lh_default = np.isin(parcels, [p.parcel_id for p in atlas.labels if p.network == "Default" and p.hemisphere == "LH"])
+    assert after_regions.n_voxels_per_region[0] == lh_default.sum()
