@@ -1,0 +1,88 @@
+"""Reading comment files and the resumable batched scoring run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurofin.errors import InputError
+from neurofin.infer.inputs import read_texts
+from neurofin.infer.run import infer_file
+
+COMMENTS = pd.DataFrame({"id": ["a1", "b2", "c3"], "body": ["$GME up", "", "sold TSLA"], "score": [1, 2, 3]})
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".csv"])
+def test_read_texts_every_format_gives_the_same_frame(tmp_path, suffix):
+    path = tmp_path / f"comments{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in COMMENTS.to_dict("records")), encoding="utf-8")
+    elif suffix == ".parquet":
+        COMMENTS.to_parquet(path)
+    else:
+        COMMENTS.to_csv(path, index=False)
+    frame = read_texts(path, "body")
+    assert frame["id"].tolist() == ["a1", "b2", "c3"]
+    assert frame["text"].tolist() == ["$GME up", "", "sold TSLA"]
+
+
+def test_read_texts_errors_name_the_fix(tmp_path):
+    path = tmp_path / "c.csv"
+    COMMENTS.to_csv(path, index=False)
+    with pytest.raises(InputError, match="--text-column"):
+        read_texts(path, "text")
+    with pytest.raises(InputError, match="unsupported"):
+        read_texts(tmp_path / "c.txt")
+    with pytest.raises(InputError, match="not found"):
+        read_texts(tmp_path / "missing.jsonl")
+
+
+class CountingPredictor:
+    """Stands in for Predictor: region 'x' = text length; can fail on a chosen call."""
+
+    subjects = ["S1"]
+
+    def __init__(self, fail_on_call: int | None = None) -> None:
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def predict_rois(self, texts, ids):
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt("interrupted")
+        return pd.DataFrame({"id": list(ids), "subject": "S1", "x": [float(len(t)) for t in texts]})
+
+
+def test_interrupted_run_resumes_from_finished_batches(tmp_path):
+    texts = pd.DataFrame({"id": [str(i) for i in range(10)], "text": ["w" * i for i in range(10)]})
+    out = tmp_path / "rois.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        infer_file(CountingPredictor(fail_on_call=3), texts, out, batch_size=3)
+    assert not out.exists()
+    assert sorted(p.name for p in (tmp_path / "rois.parquet.parts").glob("part-*")) == ["part-000000.parquet", "part-000001.parquet"]
+    resumed = CountingPredictor()
+    result = infer_file(resumed, texts, out, batch_size=3)
+    assert resumed.calls == 2  # batches 3 and 4 only
+    np.testing.assert_array_equal(pd.read_parquet(out)["x"], np.arange(10, dtype=float))
+    assert result["id"].tolist() == texts["id"].tolist()
+    assert not (tmp_path / "rois.parquet.parts").exists()
+
+
+def test_leftover_batches_of_other_texts_are_not_reused(tmp_path):
+    out = tmp_path / "rois.parquet"
+    first = pd.DataFrame({"id": ["0", "1"], "text": ["aa", "bbb"]})
+    with pytest.raises(KeyboardInterrupt):
+        infer_file(CountingPredictor(fail_on_call=2), first, out, batch_size=1)
+    other = pd.DataFrame({"id": ["0", "1"], "text": ["a", "b"]})
+    predictor = CountingPredictor()
+    infer_file(predictor, other, out, batch_size=1)
+    assert predictor.calls == 2
+    assert pd.read_parquet(out)["x"].tolist() == [1.0, 1.0]
+
+
+def test_output_must_be_parquet(tmp_path):
+    with pytest.raises(InputError, match=".parquet"):
+        infer_file(CountingPredictor(), COMMENTS.rename(columns={"body": "text"}), tmp_path / "out.csv")
