@@ -21,10 +21,10 @@ def is_annex_pointer(path: str | Path) -> bool:
     return any(marker in head for marker in ANNEX_MARKERS)
 
 
-def annex_fix_hint(path: str | Path) -> str:
+def annex_fix_hint(path: str | Path, subject: str = "UTS01", dest: str | Path = "<folder>") -> str:
     """The message telling a user how to replace a pointer by the real file."""
     return (
         f"{path} is a git-annex pointer, not the data (the datalad/git mirror only holds links): "
-        f"fetch it with `datalad get {path}` inside the dataset, or download the real files from the "
-        f"OpenNeuro S3 bucket with `neurofin data download --subjects UTS01 --dest <folder>`"
+        f"fetch it with `datalad get {path}` (or `git annex get {path}`) inside the dataset, or download the "
+        f"real files from the OpenNeuro S3 bucket with `neurofin data download --subjects {subject} --dest {dest}`"
     )

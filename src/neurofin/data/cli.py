@@ -36,6 +36,39 @@ def synth(
     typer.echo(f"dataset at {dataset.root}; truth at {Path(out) / TRUTH_DIR}; check it with `neurofin data check {out}`")
 
 
+@app.command("check")
+def check(
+    root: str = typer.Argument(..., help="The ds003020 folder, its parent (a download --dest), or its derivative/ folder."),
+    subjects: str = typer.Option(None, "--subjects", help="Comma-separated subjects to check (default: all present)."),
+) -> None:
+    """Check every story: hf5 readable with respdict - 20 rows and mask-many voxels, TextGrid present and parseable.
+
+    Prints a per-subject table (stories, TRs, voxels, problems), then each problem with how to fix it
+    (git-annex pointers, truncated hf5 files, missing stories or TextGrids, row and voxel mismatches).
+    Exits 0 when the dataset is clean and 2 when there is any problem.
+
+    Example: neurofin data check ~/data --subjects UTS01,UTS02
+    """
+    from neurofin.data.check import check_dataset
+
+    chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    report = check_dataset(root, chosen)
+    typer.echo(f"ds003020 at {report.root}")
+    typer.echo(f"{'subject':<10}{'stories':>8}{'TRs':>9}{'voxels':>9}{'problems':>10}")
+    for row in report.subjects:
+        voxels = "-" if row.voxels is None else str(row.voxels)
+        typer.echo(f"{row.subject:<10}{row.stories:>8}{row.trs:>9}{voxels:>9}{row.problems:>10}")
+    shared = sum(p.subject is None for p in report.problems)
+    typer.echo(f"TextGrids: {report.textgrids} checked; problems not tied to one subject: {shared}")
+    if report.ok:
+        typer.echo("OK: no problems")
+        return
+    typer.echo(f"{len(report.problems)} problem(s):")
+    for problem in report.problems:
+        typer.echo(f"- [{problem.kind}] {problem.message}")
+    raise typer.Exit(code=2)
+
+
 @app.command("download")
 def download(
     subjects: str = typer.Option(..., "--subjects", help="Comma-separated subjects, e.g. UTS01,UTS02."),

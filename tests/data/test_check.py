@@ -1,0 +1,174 @@
+"""`neurofin data check`: clean on a synthetic dataset; each kind of damage gives its own fix and exit 2."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import h5py
+import pytest
+from typer.testing import CliRunner
+
+from neurofin import cli
+from neurofin.data.check import check_dataset
+from neurofin.data.synth import SynthSpec, make_synthetic_dataset
+
+N_VOXELS = 40
+SUBJECTS = ["UTS01", "UTS02"]
+TEST_STORY = "wheretheressmoke"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    make_synthetic_dataset(out, n_subjects=2, n_stories=2, n_voxels=N_VOXELS, seed=3, spec=SynthSpec(n_repeats=2))
+    return out
+
+
+@pytest.fixture
+def data(pristine, tmp_path) -> Path:
+    """A private copy of the synthetic dataset root (the folder that holds ds003020/) to damage."""
+    copy = tmp_path / "data"
+    shutil.copytree(pristine, copy, symlinks=True)
+    return copy
+
+
+def _derivative(data: Path) -> Path:
+    return data / "ds003020" / "derivative"
+
+
+def _respdict(data: Path) -> dict[str, int]:
+    return json.loads((_derivative(data) / "respdict.json").read_text())
+
+
+def _hf5(data: Path, subject: str, story: str) -> Path:
+    return _derivative(data) / "preprocessed_data" / subject / f"{story}.hf5"
+
+
+def _a_training_story(data: Path) -> str:
+    return sorted(s for s in _respdict(data) if s != TEST_STORY)[0]
+
+
+def _run(data: Path, *extra: str):
+    cli._register()
+    return CliRunner().invoke(cli.app, ["data", "check", str(data), *extra])
+
+
+def _table(output: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in output.splitlines() if line.startswith("UTS")}
+
+
+def _only_problem(data: Path, kind: str):
+    """Exit 2, and exactly one problem, of `kind`, printed with its kind tag."""
+    result = _run(data)
+    assert result.exit_code == 2, result.output
+    problems = check_dataset(data).problems
+    assert [p.kind for p in problems] == [kind], problems
+    assert f"- [{kind}] {problems[0].message}" in result.output
+    return problems[0], result.output
+
+
+def test_clean_synthetic_dataset_exits_0_with_the_right_table(data):
+    result = _run(data)
+    assert result.exit_code == 0, result.output
+    respdict = _respdict(data)
+    expected = [str(len(respdict)), str(sum(n - 20 for n in respdict.values())), str(N_VOXELS), "0"]
+    assert _table(result.output) == {s: expected for s in SUBJECTS}
+    assert "OK: no problems" in result.output
+    report = check_dataset(data / "ds003020" / "derivative", subjects=["UTS02"])
+    assert report.ok and [s.subject for s in report.subjects] == ["UTS02"] and report.textgrids == len(respdict)
+
+
+def test_truncated_hf5(data):
+    story = _a_training_story(data)
+    path = _hf5(data, "UTS01", story)
+    os.truncate(path, path.stat().st_size // 2)
+    problem, output = _only_problem(data, "truncated_hf5")
+    assert (problem.subject, problem.story) == ("UTS01", story)
+    assert str(path) in problem.message and "truncated" in problem.message
+    assert f"neurofin data download --subjects UTS01 --dest {data.resolve()}" in problem.message
+    respdict = _respdict(data)
+    table = _table(output)
+    assert table["UTS01"][:2] == [str(len(respdict) - 1), str(sum(respdict.values()) - 20 * len(respdict) -
+                                                              (respdict[story] - 20))]
+    assert table["UTS01"][3] == "1" and table["UTS02"][3] == "0"
+
+
+@pytest.mark.parametrize("form", ["pointer_file", "dangling_link"])
+def test_textgrid_replaced_by_git_annex_pointer(data, form):
+    story = _a_training_story(data)
+    path = _derivative(data) / "TextGrids" / f"{story}.TextGrid"
+    path.unlink()
+    key = "SHA256E-s123456--0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0.TextGrid"
+    if form == "pointer_file":
+        path.write_text(f"/annex/objects/{key}\n")
+    else:
+        path.symlink_to(f"../../.git/annex/objects/Xk/3v/{key}/{key}")
+    problem, _ = _only_problem(data, "annex_pointer")
+    assert (problem.subject, problem.story) == (None, story)
+    assert str(path) in problem.message and "git-annex pointer" in problem.message
+    assert f"git annex get {path}" in problem.message and f"datalad get {path}" in problem.message
+    assert "neurofin data download --subjects UTS01" in problem.message
+
+
+def test_hf5_left_as_dangling_annex_link(data):
+    path = _hf5(data, "UTS02", TEST_STORY)
+    path.unlink()
+    path.symlink_to("../../../.git/annex/objects/aa/bb/SHA256E-s99--ff.hf5/SHA256E-s99--ff.hf5")
+    problem, _ = _only_problem(data, "annex_pointer")
+    assert (problem.subject, problem.story) == ("UTS02", TEST_STORY)
+    assert f"neurofin data download --subjects UTS02 --dest {data.resolve()}" in problem.message
+
+
+def test_deleted_story(data):
+    story = _a_training_story(data)
+    path = _hf5(data, "UTS02", story)
+    path.unlink()
+    problem, output = _only_problem(data, "missing_story")
+    assert (problem.subject, problem.story) == ("UTS02", story)
+    assert str(path) in problem.message and "respdict.json lists the story" in problem.message
+    assert "neurofin data download --subjects UTS02" in problem.message
+    assert _table(output)["UTS02"][0] == str(len(_respdict(data)) - 1)
+
+
+def test_row_count_mismatch(data):
+    story = _a_training_story(data)
+    path = _hf5(data, "UTS01", story)
+    with h5py.File(path, "r") as fh:
+        resp = fh["data"][...]
+    path.unlink()
+    with h5py.File(path, "w") as fh:
+        fh["data"] = resp[:-3]
+    n_raw = _respdict(data)[story]
+    problem, _ = _only_problem(data, "row_count")
+    assert (problem.subject, problem.story) == ("UTS01", story)
+    assert f"has {n_raw - 23} rows but respdict.json gives {n_raw} TRs" in problem.message
+    assert f"should have {n_raw} - 20 = {n_raw - 20}" in problem.message
+
+
+def test_voxel_count_mismatch(data):
+    story = _a_training_story(data)
+    path = _hf5(data, "UTS01", story)
+    with h5py.File(path, "r") as fh:
+        resp = fh["data"][...]
+    path.unlink()
+    with h5py.File(path, "w") as fh:
+        fh["data"] = resp[:, :-1]
+    problem, _ = _only_problem(data, "voxel_count")
+    assert f"has {N_VOXELS - 1} voxel columns but UTS01's mask_thick has {N_VOXELS} voxels" in problem.message
+
+
+def test_missing_textgrid_says_where_it_belongs(data):
+    path = _derivative(data) / "TextGrids" / f"{TEST_STORY}.TextGrid"
+    path.unlink()
+    problem, _ = _only_problem(data, "missing_textgrid")
+    assert problem.story == TEST_STORY and f"it should be at {path}" in problem.message
+    assert "neurofin data download" in problem.message
+
+
+def test_unknown_subject_is_reported(data):
+    result = _run(data, "--subjects", "UTS01,UTS09")
+    assert result.exit_code == 2, result.output
+    assert set(_table(result.output)) == {"UTS01", "UTS09"}
+    assert "[missing_subject] UTS09 has no response folder" in result.output
+    assert "neurofin data download --subjects UTS09" in result.output
