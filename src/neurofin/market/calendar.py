@@ -8,6 +8,7 @@ calendar, so daylight-saving changes need no special case.
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -27,7 +28,9 @@ def _calendar(exchange: str) -> Any:
     from exchange_calendars.errors import InvalidCalendarName
 
     try:
-        return xcals.get_calendar(exchange, start=CALENDAR_START)
+        with warnings.catch_warnings():  # exchange_calendars 4.x uses a pandas API deprecated in pandas 3
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return xcals.get_calendar(exchange, start=CALENDAR_START)
     except InvalidCalendarName as exc:
         raise InputError(f"unknown exchange calendar {exchange!r} ({exc}): use e.g. 'XNYS'") from None
 

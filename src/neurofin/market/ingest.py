@@ -19,7 +19,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -131,7 +131,8 @@ class SeenIds:
         for run in self._runs:
             pos = np.minimum(np.searchsorted(run, keys), run.size - 1)
             keep &= run[pos] != keys
-        self._runs.append(np.sort(keys[keep]))
+        if keep.any():
+            self._runs.append(np.sort(keys[keep]))
         while len(self._runs) >= 2 and self._runs[-2].size <= 2 * self._runs[-1].size:
             newer = self._runs.pop()
             self._runs[-1] = np.union1d(self._runs[-1], newer)
@@ -166,7 +167,7 @@ def _zst_lines(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator
         raise TruncatedFileError(f"{path} ends inside a zstd frame (truncated download?): re-download it")
 
 
-def _json_records(lines: Iterable[bytes]) -> Iterator[Any]:
+def _json_records(lines: Iterable[bytes]) -> Generator[Any, None, None]:
     """Parse NDJSON lines; yield _MALFORMED for lines that are not JSON objects, skip blank lines."""
     for line in lines:
         if not line.strip():
@@ -179,22 +180,26 @@ def _json_records(lines: Iterable[bytes]) -> Iterator[Any]:
         yield record if isinstance(record, dict) else _MALFORMED
 
 
-def _csv_records(raw: BinaryIO) -> Iterator[Any]:
+def _csv_records(raw: BinaryIO) -> Generator[Any, None, None]:
     """Parse a CSV dump with a header row; yield _MALFORMED for rows the csv module rejects."""
     csv.field_size_limit(1 << 27)
-    reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=""))
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            yield _MALFORMED
-            continue
-        yield _MALFORMED if None in row else row  # None key: more fields than the header
+    text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+    reader = csv.DictReader(text)
+    try:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                yield _MALFORMED
+                continue
+            yield _MALFORMED if None in row else row  # None key: more fields than the header
+    finally:
+        text.detach()  # the caller still reads raw.tell() and closes raw
 
 
-def _records(path: Path) -> tuple[BinaryIO, Iterator[Any]]:
+def _records(path: Path) -> tuple[BinaryIO, Generator[Any, None, None]]:
     """Open one dump and return (raw file for byte progress, iterator over its records)."""
     suffix = path.suffix.lower()
     if suffix not in DUMP_SUFFIXES:
@@ -373,6 +378,7 @@ def ingest_dumps(
                 except TruncatedFileError:
                     report.truncated_files.append(str(path))  # keep what was decoded before the damage
                 finally:
+                    records.close()
                     report.bytes_read += raw.tell()
                     raw.close()
                 flush(chunk)

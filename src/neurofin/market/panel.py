@@ -13,6 +13,11 @@ comment id (and subject), then every (session, ticker) that the update touches i
 and recomputed from all stored comments. Rerunning an update changes nothing; a session split across
 two dumps (comments after 16:00 on the last day of a month) comes out whole once both are added.
 n_authors counts distinct authors other than "[deleted]".
+
+ROI input is the table `neurofin infer` writes (neurofin.infer.schema): id, subject (or "ensemble"), one
+float column per ROI, plus metadata columns (n_words, truncated, error) that are not ROIs. Rows with a
+non-null `error` carry NaN ROIs and are dropped; comments left without any ROI row count as
+`comments_without_roi`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
+from neurofin.infer.schema import KEY_COLUMNS as ROI_KEY_COLUMNS
+from neurofin.infer.schema import META_COLUMNS as ROI_META_COLUMNS
 from neurofin.io import atomic_path
 from neurofin.market.calendar import EXCHANGE, sessions_of
 from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
@@ -62,22 +69,30 @@ class PanelUpdate:
         return asdict(self)
 
 
+def roi_error_rows(roi_df: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of ROI-table rows the inference stage marked failed (`error` not null; their ROIs are NaN)."""
+    if "error" not in roi_df.columns:
+        return np.zeros(len(roi_df), dtype=bool)
+    return roi_df["error"].notna().to_numpy(dtype=bool)
+
+
 def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
-    """The ROI feature columns of an ROI-feature table (everything but id and subject), validated."""
-    missing = {"id", "subject"} - set(roi_df.columns)
+    """The ROI feature columns of an ROI-feature table (all but id, subject and inference metadata), validated."""
+    missing = set(ROI_KEY_COLUMNS) - set(roi_df.columns)
     if missing:
         raise InputError(f"ROI features lack column(s) {sorted(missing)}: expected id, subject, one column per ROI")
-    rois = [str(c) for c in roi_df.columns if c not in ("id", "subject")]
+    rois = [str(c) for c in roi_df.columns if c not in (*ROI_KEY_COLUMNS, *ROI_META_COLUMNS)]
     if not rois:
         raise InputError("ROI features have no ROI columns: expected id, subject, then one float column per ROI")
     reserved = set(KEY_COLUMNS) | set(COUNT_COLUMNS)
     for roi in rois:
         if roi in reserved or roi.endswith(SD_SUFFIX) or roi.startswith("lex_"):
             raise InputError(f"ROI column {roi!r} clashes with panel columns: rename it")
-        if not pd.api.types.is_numeric_dtype(roi_df[roi]):
+        if not pd.api.types.is_numeric_dtype(roi_df[roi]) or pd.api.types.is_bool_dtype(roi_df[roi]):
             raise InputError(f"ROI column {roi!r} is not numeric: ROI features must be floats")
-    if not np.isfinite(roi_df[rois].to_numpy(dtype=np.float64)).all():
-        raise InputError("ROI features contain NaN/inf: recompute them or drop those comments")
+    valid = roi_df.loc[~roi_error_rows(roi_df), rois]
+    if not np.isfinite(valid.to_numpy(dtype=np.float64)).all():
+        raise InputError("ROI features contain NaN/inf in rows without an error: recompute them or drop those comments")
     return rois
 
 
@@ -157,7 +172,7 @@ class PanelStore:
         )
         mentions = comment_mentions(comments, universe)
         with_tickers = comments[comments["id"].isin(mentions["id"])]
-        roi = roi_df[["id", "subject", *rois]].astype({"id": str, "subject": str})
+        roi = roi_df.loc[~roi_error_rows(roi_df), ["id", "subject", *rois]].astype({"id": str, "subject": str})
         roi = roi[roi["id"].isin(with_tickers["id"])].drop_duplicates(["id", "subject"], keep="last")
         kept = with_tickers[with_tickers["id"].isin(roi["id"])].copy()
         mentions = mentions[mentions["id"].isin(kept["id"])]
