@@ -63,6 +63,7 @@ class BacktestResult:
 
     forecasts: pd.DataFrame
     metrics: pd.DataFrame
+    folds: list[Fold]
     selections: list[Selection]
     frequencies: pd.DataFrame
     verdict: str
@@ -118,53 +119,94 @@ def model_covariates(
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
 
 
+@dataclass
+class MarketData:
+    """Panel and prices aligned for the chain: session frame, business-day grid and column roles."""
+
+    panel: pd.DataFrame
+    frame: pd.DataFrame
+    grid: pd.DataFrame
+    sessions: list[pd.Timestamp]
+    rois: list[str]
+    lexicons: list[str]
+
+
+def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame) -> MarketData:
+    """Session frame (targets + forward-filled features) and its business-day grid."""
+    rois, lexicons = roi_columns(panel), lexicon_columns(panel)
+    frame = session_frame(panel, prices, [*rois, *lexicons])
+    grid = business_day_frame(frame, [*rois, *lexicons])
+    sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
+    return MarketData(panel, frame, grid, sessions, rois, lexicons)
+
+
+def walk_forward_selection(data: MarketData, settings: MarketSettings) -> tuple[list[Fold], list[Selection]]:
+    """The walk-forward folds and the ISC + Granger selection fitted on each fold's training window."""
+    folds = walk_forward_folds(data.sessions, settings.train_sessions, settings.step_sessions,
+                               settings.embargo_sessions, settings.window)
+    if not folds:
+        raise InputError(
+            f"{len(data.sessions)} sessions leave no test session after {settings.train_sessions} training sessions "
+            "and the embargo: lower market.train_sessions or supply a longer panel"
+        )
+    return folds, [select_features(data.panel, data.frame, f.train_start, f.train_end, settings) for f in folds]
+
+
+def baseline_forecasters(settings: MarketSettings) -> dict[str, Forecaster]:
+    """The naive baselines that do not depend on the chosen forecaster (zero, historical mean)."""
+    return {"zero": ZeroForecaster(), "hist_mean": RidgeForecaster(settings.ridge_alpha, "hist_mean")}
+
+
+def forecast_models(
+    models: Sequence[str], forecaster: Forecaster, grids: dict[str, pd.DataFrame], origin: pd.Timestamp,
+    target: pd.Timestamp, selected: dict[str, list[str]], lexicons: Sequence[str], settings: MarketSettings,
+) -> pd.DataFrame:
+    """Forecasts of `target` from data up to `origin` for each model variant (grids: model -> grid, default key '')."""
+    baselines = baseline_forecasters(settings)
+    parts = [
+        forecast_at_origin(baselines.get(model, forecaster), grids.get(model, grids[""]), origin, target,
+                           model_covariates(model, selected, lexicons), settings.quantile_levels).assign(model=model)
+        for model in models
+    ]
+    return pd.concat(parts, ignore_index=True).assign(session=target, origin=origin)
+
+
 def run_backtest(
     panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, forecaster: Forecaster, progress: bool = True
 ) -> BacktestResult:
     """Walk-forward selection, forecasting of every model variant, evaluation and verdict."""
     from rich.progress import Progress
 
-    rois, lexicons = roi_columns(panel), lexicon_columns(panel)
-    frame = session_frame(panel, prices, [*rois, *lexicons])
-    grid = business_day_frame(frame, [*rois, *lexicons])
-    sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
-    folds = walk_forward_folds(sessions, settings.train_sessions, settings.step_sessions,
-                               settings.embargo_sessions, settings.window)
-    if not folds:
-        raise InputError(
-            f"{len(sessions)} sessions leave no test session after {settings.train_sessions} training sessions "
-            "and the embargo: lower market.train_sessions or supply a longer panel"
-        )
+    data = prepare_data(panel, prices)
+    folds, selections = walk_forward_selection(data, settings)
     rng = np.random.default_rng(settings.seed)
-    forecasters = {"zero": ZeroForecaster(), "hist_mean": RidgeForecaster(settings.ridge_alpha, "hist_mean")}
-    previous = {s: sessions[i - 1] for i, s in enumerate(sessions) if i > 0}
-    selections, rows = [], []
-    n_tasks = sum(len(f.test_sessions) for f in folds)
+    previous = {s: data.sessions[i - 1] for i, s in enumerate(data.sessions) if i > 0}
+    rows = []
     with Progress(disable=not progress) as bar:
-        task = bar.add_task("walk-forward backtest", total=n_tasks)
-        for fold in folds:
-            selection = select_features(panel, frame, fold.train_start, fold.train_end, settings)
-            selections.append(selection)
-            shuffled = placebo_grid(grid, rois, fold, rng)
+        task = bar.add_task("walk-forward backtest", total=sum(len(f.test_sessions) for f in folds))
+        for fold, selection in zip(folds, selections, strict=True):
+            grids = {"": data.grid, "placebo": placebo_grid(data.grid, data.rois, fold, rng)}
             for target in fold.test_sessions:
-                for model in MODELS:
-                    out = forecast_at_origin(
-                        forecasters.get(model, forecaster), shuffled if model == "placebo" else grid,
-                        previous[target], target, model_covariates(model, selection.selected, lexicons),
-                        settings.quantile_levels,
-                    )
-                    rows.append(out.assign(model=model, session=target, origin=previous[target], fold=fold.index))
+                out = forecast_models(MODELS, forecaster, grids, previous[target], target, selection.selected,
+                                      data.lexicons, settings)
+                rows.append(out.assign(fold=fold.index))
                 bar.advance(task)
-    actual = frame[["ticker", "session", "target"]].rename(columns={"target": "actual"})
+    actual = data.frame[["ticker", "session", "target"]].rename(columns={"target": "actual"})
     forecasts = pd.concat(rows, ignore_index=True).merge(actual, on=["ticker", "session"], how="left")
     metrics = evaluate(forecasts, settings.quantile_levels)
-    tickers = sorted(frame["ticker"].unique())
-    return BacktestResult(forecasts, metrics, selections, selection_frequencies(selections, rois, tickers),
+    tickers = sorted(data.frame["ticker"].unique())
+    return BacktestResult(forecasts, metrics, folds, selections, selection_frequencies(selections, data.rois, tickers),
                           verdict(metrics), settings.model_dump(mode="json"))
+
+
+def daily_ic(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Cross-sectional Spearman IC per session (rows) and model (columns)."""
+    return pd.DataFrame({model: m.ic_by_date(rows) for model, rows in forecasts.groupby("model", sort=False)})
 
 
 def evaluate(forecasts: pd.DataFrame, quantile_levels: Sequence[float]) -> pd.DataFrame:
     """Per-model IC (pooled, per-date mean with HAC test), hit rate, OOS R^2, pinball and DM vs univariate."""
+    ic_per_date = daily_ic(forecasts)
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     actual = wide["actual"].to_numpy(float)
@@ -172,7 +214,7 @@ def evaluate(forecasts: pd.DataFrame, quantile_levels: Sequence[float]) -> pd.Da
     for model in [mm for mm in MODELS if mm in wide.columns]:
         rows = forecasts[forecasts["model"] == model]
         pred = wide[model].to_numpy(float)
-        ic = m.hac_mean_test(m.ic_by_date(rows).to_numpy())
+        ic = m.hac_mean_test(ic_per_date[model].to_numpy())
         hits, base = m.hit_rate(pred, actual)
         dm = m.diebold_mariano(wide, model, REFERENCE_MODEL) if model != REFERENCE_MODEL else None
         quantiles = rows[[quantile_column(q) for q in quantile_levels]].to_numpy(float)
@@ -189,17 +231,22 @@ def evaluate(forecasts: pd.DataFrame, quantile_levels: Sequence[float]) -> pd.Da
 
 
 def verdict(metrics: pd.DataFrame) -> str:
-    """Plain-language verdict: evidence of signal only if IC > 0 and DM vs univariate are both significant."""
+    """Plain verdict: "signal" only if an ROI model has per-date IC > 0, beats univariate (DM) and the placebo's IC.
+
+    Both tests are two-sided at the SIGNIFICANCE level with Newey-West standard errors and must point
+    in the ROI model's favour; anything short of all three conditions reads "no signal".
+    """
     table = metrics.set_index("model")
     placebo_ic = table.loc["placebo", "ic_mean"] if "placebo" in table.index else float("nan")
     parts, found = [], []
     for model in [s for s in SIGNAL_MODELS if s in table.index]:
         row = table.loc[model]
-        significant = (row["ic_mean"] > 0 and row["ic_p"] < SIGNIFICANCE and row["dm_t"] < 0
-                       and row["dm_p"] < SIGNIFICANCE and not row["ic_mean"] <= placebo_ic)
-        found.append(bool(significant))
+        if (row["ic_mean"] > 0 and row["ic_p"] < SIGNIFICANCE and row["dm_t"] < 0
+                and row["dm_p"] < SIGNIFICANCE and not row["ic_mean"] <= placebo_ic):
+            found.append(model)
         parts.append(f"{model}: mean IC {row['ic_mean']:.3f} (HAC p={row['ic_p']:.3g}), "
                      f"DM vs univariate t={row['dm_t']:.2f} (p={row['dm_p']:.3g})")
-    head = "evidence of signal" if any(found) else "no evidence of signal"
-    return (f"Verdict: {head} at the {SIGNIFICANCE:g} level (squared-error DM and per-date IC, Newey-West); "
+    head = f"signal in {', '.join(found)}" if found else "no signal"
+    return (f"Verdict: {head} (needs per-date IC > 0 and a lower squared error than univariate, both p < "
+            f"{SIGNIFICANCE:g} with Newey-West errors, and an IC above the shuffled-ROI placebo); "
             + "; ".join(parts) + f"; placebo mean IC {placebo_ic:.3f}.")

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from neurofin.errors import ModelLoadError
+from neurofin.errors import InputError, ModelLoadError
 
 LAG_SUFFIX = "__lag1"
 MIN_FIT_ROWS = 10
@@ -43,7 +43,8 @@ def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataF
     days = pd.bdate_range(sessions[0], sessions[-1], name="timestamp")
     off_grid = sessions.difference(days)
     if len(off_grid):
-        raise ValueError(f"sessions on weekends cannot sit on a business-day grid: {list(off_grid[:3])}")
+        raise InputError(f"sessions on weekends cannot sit on a business-day grid ({list(off_grid[:3])}): "
+                         "drop weekend rows from the prices")
     parts = []
     for ticker, rows in frame.groupby("ticker", sort=True):
         daily = rows.set_index("session")[["target", *features]].reindex(days)

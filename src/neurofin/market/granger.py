@@ -54,15 +54,19 @@ def choose_lag(y: np.ndarray, x: np.ndarray, max_lag: int, criterion: str = "bic
     return int(np.argmin(scores)) + 1
 
 
-def granger_test(y: np.ndarray, x: np.ndarray, lags: int) -> GrangerResult:
-    """HC3-robust Wald F test that x_{t-1..t-lags} add nothing to an AR(lags) model of y_t."""
+def granger_test(y: np.ndarray, x: np.ndarray, lags: int, cov_type: str = "HC3") -> GrangerResult:
+    """Wald F test that x_{t-1..t-lags} add nothing to an AR(lags) model of y_t.
+
+    cov_type "HC3" (default) is heteroskedasticity-robust; "nonrobust" reproduces the ssr F test of
+    statsmodels' `grangercausalitytests`.
+    """
     import statsmodels.api as sm
 
     target, design = lagged_design(np.asarray(y, float), np.asarray(x, float), lags)
     n_params = design.shape[1]
     if target.size <= n_params + 2 or np.ptp(design[:, -lags:], axis=0).min() == 0:
         return GrangerResult(lags, float("nan"), 1.0, int(target.size))
-    fit = sm.OLS(target, design).fit(cov_type="HC3")
+    fit = sm.OLS(target, design).fit(cov_type=cov_type)
     restriction = np.zeros((lags, n_params))
     restriction[np.arange(lags), 1 + lags + np.arange(lags)] = 1.0
     wald = fit.f_test(restriction)

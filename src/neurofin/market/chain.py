@@ -1,0 +1,208 @@
+"""The market chain in one call: walk-forward selection -> forecasts -> backtest with baselines -> report.
+
+`run_chain` is what the demo and `neurofin market backtest` call; `run_selection` and
+`forecast_next_session` back `neurofin market select` and `neurofin market forecast`. Inputs are
+the panel and prices of `neurofin market panel` (a PanelStore, its DuckDB path, or DataFrames in
+the same schema); every output file is written atomically under `out_dir`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neurofin.config import MarketSettings
+from neurofin.errors import InputError
+from neurofin.io import atomic_path, write_json_atomic
+from neurofin.market.backtest import (
+    MODELS,
+    BacktestResult,
+    daily_ic,
+    forecast_models,
+    prepare_data,
+    run_backtest,
+    walk_forward_selection,
+)
+from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame
+from neurofin.market.panel import PanelStore
+from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
+
+LIVE_MODELS = tuple(m for m in MODELS if m != "placebo")
+FORECASTER_KINDS = ("linear", "ridge", "chronos")  # "ridge" is another name for the linear forecaster
+
+
+@dataclass
+class ChainResult:
+    """The backtest of one chain run and the files it wrote."""
+
+    backtest: BacktestResult
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """The plain-language verdict ("no signal" when there is none)."""
+        return self.backtest.verdict
+
+
+def with_log_returns(prices: pd.DataFrame) -> pd.DataFrame:
+    """Long prices (session, ticker, close) plus log_return = ln(close / previous close of the ticker)."""
+    ordered = prices.sort_values(["ticker", "session"], ignore_index=True)
+    return ordered.assign(log_return=np.log(ordered["close"]).groupby(ordered["ticker"]).diff())
+
+
+def load_inputs(
+    panel: pd.DataFrame | PanelStore | str | Path, prices: pd.DataFrame | str | Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(panel, prices) frames from a PanelStore / DuckDB path / frame; prices default to the store's table.
+
+    A prices file (CSV/Parquet, wide or long) gets its log returns computed here.
+    """
+    from neurofin.market.prices import read_prices
+
+    store = PanelStore(panel) if isinstance(panel, (str, Path)) else panel
+    panel_frame = store.load_panel() if isinstance(store, PanelStore) else store
+    if prices is None:
+        if not isinstance(store, PanelStore):
+            raise InputError("pass prices with a panel DataFrame (or give the DuckDB panel that holds them)")
+        prices = store.load_prices()
+    elif isinstance(prices, (str, Path)):
+        prices = with_log_returns(read_prices(prices))
+    return panel_frame, prices
+
+
+def make_forecaster(kind: str, settings: MarketSettings, chronos_model: str | Path | None = None) -> Forecaster:
+    """The forecaster named by `kind`: linear (ridge on the covariates) or chronos (Chronos-2)."""
+    if kind in ("linear", "ridge"):
+        return RidgeForecaster(settings.ridge_alpha, name="linear")
+    if kind == "chronos":
+        return ChronosForecaster(chronos_model or settings.chronos_model, settings.chronos_device)
+    raise InputError(f"unknown forecaster {kind!r}: choose one of {', '.join(FORECASTER_KINDS)}")
+
+
+def write_selections(out_dir: Path, selections: list[Selection], frequencies: pd.DataFrame) -> dict[str, Path]:
+    """selections.json (per-fold ISC/Granger tables and chosen ROIs) and selection_frequency.csv."""
+    files = {"selections": out_dir / "selections.json", "selection_frequency": out_dir / "selection_frequency.csv"}
+    write_json_atomic(files["selections"], [selection_record(s) for s in selections])
+    write_csv_atomic(files["selection_frequency"], frequencies, index=True)
+    return files
+
+
+def write_csv_atomic(path: Path, table: pd.DataFrame, index: bool = False) -> None:
+    """Write a table as CSV atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=index)
+
+
+def run_selection(
+    panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, out_dir: str | Path | None = None
+) -> tuple[list[Selection], pd.DataFrame]:
+    """ISC + Granger selection inside every walk-forward training window, and ROI x ticker selection frequencies."""
+    data = prepare_data(panel, prices)
+    _, selections = walk_forward_selection(data, settings)
+    frequencies = selection_frequencies(selections, data.rois, sorted(data.frame["ticker"].unique()))
+    if out_dir is not None:
+        write_selections(Path(out_dir), selections, frequencies)
+    return selections, frequencies
+
+
+def next_session(last: pd.Timestamp, exchange: str) -> pd.Timestamp:
+    """The first trading session of `exchange` after `last`."""
+    from neurofin.market.calendar import trading_sessions
+
+    after = trading_sessions((last + pd.Timedelta(days=1)).date(), (last + pd.Timedelta(days=14)).date(), exchange)
+    if not after.size:
+        raise InputError(f"the {exchange} calendar has no session after {last.date()}: update exchange_calendars")
+    return pd.Timestamp(after[0])
+
+
+def forecast_next_session(
+    panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, forecaster: Forecaster,
+    out_dir: str | Path | None = None,
+) -> tuple[pd.DataFrame, Selection]:
+    """Select ROIs on the latest training window and forecast the next session's return of every ticker.
+
+    Rows: ticker, model (every variant but the placebo), session (the forecast session), origin
+    (the last session with data), mean and quantile columns.
+    """
+    data = prepare_data(panel, prices)
+    last = data.sessions[-1]
+    start = data.sessions[0] if settings.window == "expanding" else data.sessions[max(0, len(data.sessions) - settings.train_sessions)]
+    selection = select_features(panel, data.frame, start, last, settings)
+    target = next_session(last, settings.exchange)
+    tickers = sorted(data.frame["ticker"].unique())
+    extended = pd.concat([data.frame, pd.DataFrame({"ticker": tickers, "session": target})], ignore_index=True)
+    grid = business_day_frame(extended, [*data.rois, *data.lexicons])
+    forecasts = forecast_models(LIVE_MODELS, forecaster, {"": grid}, last, target, selection.selected,
+                                data.lexicons, settings)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        write_csv_atomic(out_dir / "forecasts.csv", forecasts)
+        write_json_atomic(out_dir / "selection.json", selection_record(selection))
+    return forecasts, selection
+
+
+def run_chain(
+    panel: pd.DataFrame | PanelStore | str | Path,
+    prices: pd.DataFrame | str | Path | None,
+    settings: MarketSettings,
+    out_dir: str | Path,
+    forecaster: str | Forecaster | None = None,
+    chronos_model: str | Path | None = None,
+    progress: bool = False,
+) -> ChainResult:
+    """Select (ISC + Granger per fold) -> forecast -> backtest against baselines -> metrics -> report -> verdict.
+
+    `forecaster`: "linear"/"ridge", "chronos" (Chronos-2 from `chronos_model` or settings), a
+    Forecaster object, or None for `settings.forecaster`. Writes forecasts.parquet, metrics.csv,
+    daily_ic.csv, selections.json, selection_frequency.csv, summary.json and report.html (+ PNGs).
+    """
+    from neurofin.report.market import write_market_report
+
+    panel_frame, price_frame = load_inputs(panel, prices)
+    if forecaster is None or isinstance(forecaster, str):
+        model = make_forecaster(forecaster or settings.forecaster, settings, chronos_model)
+    else:
+        model = forecaster
+    result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
+    out_dir = Path(out_dir)
+    ic_per_date = daily_ic(result.forecasts)
+    files = write_selections(out_dir, result.selections, result.frequencies)
+    files["forecasts"] = out_dir / "forecasts.parquet"
+    with atomic_path(files["forecasts"]) as tmp:
+        result.forecasts.to_parquet(tmp, index=False)
+    files["metrics"] = out_dir / "metrics.csv"
+    write_csv_atomic(files["metrics"], result.metrics)
+    files["daily_ic"] = out_dir / "daily_ic.csv"
+    write_csv_atomic(files["daily_ic"], ic_per_date, index=True)
+    notes = _report_notes(result, model.name)
+    files["report"] = write_market_report(out_dir, result.metrics, ic_per_date, result.frequencies, result.verdict, notes)
+    files["summary"] = out_dir / "summary.json"
+    write_json_atomic(files["summary"], {
+        "verdict": result.verdict, "forecaster": model.name, "n_folds": len(result.folds),
+        "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
+        "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
+        "files": {k: p.name for k, p in files.items()},
+    })
+    return ChainResult(result, files)
+
+
+def _report_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
+    """Plain sentences describing how the backtest was run, for the report."""
+    s = result.settings
+    test_sessions = sum(len(f.test_sessions) for f in result.folds)
+    return [
+        f"Forecaster: {forecaster_name}. {len(result.folds)} walk-forward folds ({s['window']} window, "
+        f"{s['train_sessions']} training sessions, embargo {s['embargo_sessions']}, {s['step_sessions']} test "
+        f"sessions per fold), {test_sessions} forecast sessions in all, each from data up to the previous session.",
+        f"Selection inside each training window: ISC ({s['isc_scope']}, mean leave-one-out ISC above the "
+        f"{s['isc_null_quantile']:g} quantile of a circular time-shift null), then HC3-robust Granger tests "
+        f"(lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with Benjamini-Hochberg FDR "
+        f"{s['fdr_alpha']:g} over ROIs x tickers.",
+        "IC: Spearman rank correlation of forecasts with realised log returns across tickers per session "
+        "(mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
+        "Diebold-Mariano on squared errors against the univariate model (negative t: lower loss).",
+        "Placebo: the selected ROIs with their dates shuffled (separately before and after the training end).",
+    ]
