@@ -125,10 +125,17 @@ def test_deleted_story(data):
     path = _hf5(data, "UTS02", story)
     path.unlink()
     problem, output = _only_problem(data, "missing_story")
-    assert (problem.subject, problem.story) == ("UTS02", story)
-    assert str(path) in problem.message and "respdict.json lists the story" in problem.message
-    assert "neurofin data download --subjects UTS02" in problem.message
+    assert problem.subject == "UTS02" and story in problem.message
+    assert "listed in respdict.json have no response file" in problem.message
+    assert "neurofin data download --subjects UTS02" in problem.message and "--allow-missing-stories" in problem.message
     assert _table(output)["UTS02"][0] == str(len(_respdict(data)) - 1)
+
+
+def test_partial_story_sets_pass_when_allowed(data):
+    story = _a_training_story(data)
+    _hf5(data, "UTS02", story).unlink()
+    result = _run(data, "--allow-missing-stories")
+    assert result.exit_code == 0, result.output
 
 
 def test_row_count_mismatch(data):

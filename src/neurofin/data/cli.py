@@ -40,6 +40,9 @@ def synth(
 def check(
     root: str = typer.Argument(..., help="The ds003020 folder, its parent (a download --dest), or its derivative/ folder."),
     subjects: str = typer.Option(None, "--subjects", help="Comma-separated subjects to check (default: all present)."),
+    allow_missing_stories: bool = typer.Option(
+        False, "--allow-missing-stories", help="Subjects may lack respdict stories (real UTS02, UTS04-08)."
+    ),
 ) -> None:
     """Check every story: hf5 readable with respdict - 20 rows and mask-many voxels, TextGrid present and parseable.
 
@@ -52,7 +55,7 @@ def check(
     from neurofin.data.check import check_dataset
 
     chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
-    report = check_dataset(root, chosen)
+    report = check_dataset(root, chosen, allow_missing_stories)
     typer.echo(f"ds003020 at {report.root}")
     typer.echo(f"{'subject':<10}{'stories':>8}{'TRs':>9}{'voxels':>9}{'problems':>10}")
     for row in report.subjects:
