@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
@@ -91,6 +92,7 @@ def write_package(root: Path, subject: str, tiny_dir: Path, seed: int, n_voxels:
 
 
 TEXTS = [
+    "$GME to the moon, apes hold!!",  # repeated: predicted once, reported for both ids
     "$GME to the moon, apes hold!!",
     "",
     "🚀🚀🚀",
@@ -131,7 +133,8 @@ def test_predictor_matches_reference_path_per_subject_and_ensemble(tiny_dir, tmp
             np.testing.assert_allclose(rows.loc[subject, ["a", "b", "c", "d"]].to_numpy(float), expected[subject], rtol=1e-3, atol=1e-4)
         ensemble = (expected["UTS01"] + expected["UTS02"]) / 2
         np.testing.assert_allclose(rows.loc[ENSEMBLE, ["a", "b", "c", "d"]].to_numpy(float), ensemble, rtol=1e-3, atol=1e-4)
-    assert frame.loc[frame["id"] == "c4", "truncated"].all()
+    assert frame.loc[frame["id"] == "c5", "truncated"].all()  # the 400-word text
+    pd.testing.assert_frame_equal(*(frame[frame["id"] == c].drop(columns="id").reset_index(drop=True) for c in ("c0", "c1")))
 
 
 def test_roi_file_edits_change_outputs_as_expected(tiny_dir, tmp_path):

@@ -141,16 +141,24 @@ class Predictor:
         return cls(list(groups.values()), names or [], max_words)
 
     def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None) -> pd.DataFrame:
-        """Rows per (id, subject) incl. the ensemble: n_words, truncated, error, then one column per region."""
+        """Rows per (id, subject) incl. the ensemble: n_words, truncated, error, then one column per region.
+
+        Repeated texts (common on Reddit) are predicted once.
+        """
         ids = [str(i) for i in (ids if ids is not None else range(len(texts)))]
         if len(ids) != len(texts):
             raise InputError(f"{len(ids)} ids for {len(texts)} texts")
-        words = [comment_words(t, self.max_words) for t in texts]
+        slots: dict[object, int] = {}
+        inverse = [slots.setdefault(t if isinstance(t, str) else ("not a text", i), len(slots)) for i, t in enumerate(texts)]
+        unique = [None] * len(slots)
+        for text, slot in zip(texts, inverse):
+            unique[slot] = text
+        words = [comment_words(t, self.max_words) for t in unique]
         errors = [w.error for w in words]
-        per_subject = {s: np.full((len(texts), len(self.region_names)), np.nan) for s in self.subjects}
+        per_subject = {s: np.full((len(unique), len(self.region_names)), np.nan) for s in self.subjects}
         for group in self.groups:
             self._predict_group(group, words, errors, per_subject)
-        return self._frame(ids, words, errors, per_subject)
+        return self._frame(ids, words, errors, per_subject, np.asarray(inverse, dtype=np.int64))
 
     def _predict_group(
         self, group: FeatureGroup, words: list[TextWords], errors: list[str | None], out: dict[str, np.ndarray]
@@ -198,12 +206,15 @@ class Predictor:
             return out
 
     def _frame(
-        self, ids: list[str], words: list[TextWords], errors: list[str | None], per_subject: dict[str, np.ndarray]
+        self, ids: list[str], words: list[TextWords], errors: list[str | None], per_subject: dict[str, np.ndarray],
+        inverse: np.ndarray,
     ) -> pd.DataFrame:
         values = {**per_subject, ENSEMBLE: np.mean(np.stack(list(per_subject.values())), axis=0)}
+        words = [words[i] for i in inverse]
+        errors = [errors[i] for i in inverse]
         frames = []
         for subject, regions in values.items():
-            frame = pd.DataFrame(regions, columns=self.region_names)
+            frame = pd.DataFrame(regions[inverse], columns=self.region_names)
             frame.insert(0, "error", pd.Series(errors, dtype=object))
             frame.insert(0, "truncated", [w.truncated for w in words])
             frame.insert(0, "n_words", [len(w.words) if e is None else 0 for w, e in zip(words, errors)])

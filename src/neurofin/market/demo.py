@@ -1,0 +1,86 @@
+"""The demo's market half: a generated Reddit dump -> ingest -> ROI predictions -> panel -> backtest.
+
+Comments are generated from short templates (no copied text) at random times around real sessions of
+the skfolio S&P 500 prices, with some deleted, bot and off-topic lines for ingestion to drop. They carry
+no planted link to returns, so an honest chain reports no signal.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEMO_TICKERS = ["AAPL", "AMD", "MSFT", "JPM", "XOM"]
+DEMO_START, DEMO_END = "2021-03-01", "2022-12-28"
+TEMPLATES = [
+    "{t} is going to rip after earnings, loading calls",
+    "sold my {t} shares today, the chart looks terrible",
+    "{t} guidance was weak and I am worried about margins",
+    "holding {t} for the long run, dividends keep coming",
+    "anyone else buying the dip on {t} this morning",
+    "{t} puts printed, I told you this was overvalued",
+    "$ {t} short interest is huge, squeeze incoming",
+    "my whole portfolio is {t} and I cannot sleep",
+    "the {t} analyst upgrade feels like a trap",
+    "{t} went nowhere again, boring but safe",
+    "I lost half my account on {t} options this week",
+    "{t} buyback announced, management seems confident",
+]
+
+
+def demo_dump(path: Path, seed: int) -> int:
+    """Write a JSONL comment dump around the demo sessions; return its number of lines."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range(DEMO_START, DEMO_END)
+    lines = []
+    for day in days:
+        for ticker in DEMO_TICKERS:
+            for _ in range(rng.poisson(1.2)):
+                body = TEMPLATES[rng.integers(len(TEMPLATES))].format(t=ticker).replace("$ ", "$")
+                seconds = int(rng.integers(9 * 3600, 26 * 3600))  # 09:00-02:00 UTC: some land after the close
+                lines.append({
+                    "id": f"d{len(lines):06x}", "author": f"user{rng.integers(400)}", "subreddit": "wallstreetbets",
+                    "created_utc": int(day.timestamp()) + seconds, "body": body, "score": int(rng.integers(-5, 200)),
+                })
+    extras = [{"id": "x1", "author": "AutoModerator", "subreddit": "wallstreetbets", "created_utc": lines[0]["created_utc"],
+               "body": "Daily discussion thread"}, {"id": "x2", "author": "u", "subreddit": "wallstreetbets",
+               "created_utc": lines[1]["created_utc"], "body": "[deleted]"}, {"id": "x3", "author": "u", "subreddit": "cooking",
+               "created_utc": lines[2]["created_utc"], "body": "AAPL pie"}]
+    text = "\n".join(json.dumps(r) for r in lines + extras) + "\n{not json\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return len(lines) + len(extras) + 1
+
+
+def run_market_demo(predictor: Any, out: Path, seed: int = 0) -> dict[str, Any]:
+    """Dump -> ingest -> infer -> panel (+ real prices) -> walk-forward backtest; return a summary."""
+    import typer
+
+    from neurofin.config import MarketSettings
+    from neurofin.infer.run import infer_file
+    from neurofin.market.chain import run_chain
+    from neurofin.market.ingest import ingest_dumps
+    from neurofin.market.panel import PanelStore
+    from neurofin.market.prices import demo_prices
+
+    out = Path(out)
+    settings = MarketSettings(forecaster="linear", train_sessions=150, step_sessions=40, isc_null_shifts=100)
+    n_lines = demo_dump(out / "RC_demo.jsonl", seed)
+    report = ingest_dumps([out / "RC_demo.jsonl"], out / "comments.parquet", settings.subreddits, progress=False)
+    typer.echo(f"    ingest: {n_lines} lines -> {report.kept} comments (dropped {report.malformed} malformed, "
+               f"{report.bot} bot, {report.deleted} deleted, {report.wrong_subreddit} off-subreddit)")
+    comments = pd.read_parquet(out / "comments.parquet")
+    rois = infer_file(predictor, pd.DataFrame({"id": comments["id"], "text": comments["body"]}), out / "rois.parquet")
+    store = PanelStore(out / "panel.duckdb")
+    update = store.update(comments, rois)
+    store.update_prices(demo_prices(DEMO_TICKERS, DEMO_START, DEMO_END))
+    typer.echo(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")
+    result = run_chain(store, None, settings, out / "backtest")
+    metrics = result.backtest.metrics
+    typer.echo(metrics.to_string(index=False, max_cols=8, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(f"    report: {result.files['report']}")
+    return {"comments": report.kept, "verdict": result.backtest.verdict, "report": str(result.files["report"])}
