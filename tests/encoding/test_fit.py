@@ -77,3 +77,35 @@ def test_pca_basis_keeps_component_variances():
     basis = fit_pca_basis(rows, 4)
     np.testing.assert_allclose(basis.T @ basis, np.eye(4), atol=1e-5)  # orthonormal: no rescaling
     np.testing.assert_allclose((rows @ basis).std(axis=0), scales[:4], rtol=0.05)  # variances kept, not whitened
+
+
+def _pearson(a, b):
+    return np.array([np.corrcoef(a[:, v], b[:, v])[0, 1] for v in range(a.shape[1])])
+
+
+@pytest.mark.parametrize("solver", ["ridge", "kernel"])
+def test_per_voxel_alphas_and_weights_match_independent_leave_stories_out_cv(solver):
+    rng = np.random.default_rng(5)
+    n_samples, n_features, n_voxels = 180, 12, 10
+    design = rng.standard_normal((n_samples, n_features))
+    noise_sd = np.logspace(-1, 1.5, n_voxels)  # quiet to noisy voxels: the best penalty differs between them
+    resp = design @ rng.standard_normal((n_features, n_voxels)) + noise_sd * rng.standard_normal((n_samples, n_voxels))
+    story_ids = np.repeat(np.arange(6), n_samples // 6)
+    grid = [1e-1, 1e1, 1e3, 1e5]
+    cv = story_folds(story_ids, 3)
+    fit = fit_ridge(design, resp, cv, EncodingSettings(solver=solver, alphas=grid, backend="numpy"))
+
+    def closed_form(rows, alpha):
+        return np.linalg.solve(design[rows].T @ design[rows] + alpha * np.eye(n_features), design[rows].T @ resp[rows])
+
+    scores = np.zeros((len(grid), n_voxels))  # mean held-out-story Pearson r per alpha and voxel
+    for train, test in cv.split(design):
+        for i, alpha in enumerate(grid):
+            scores[i] += _pearson(resp[test], design[test] @ closed_form(train, alpha)) / cv.get_n_splits()
+    expected_alphas = np.asarray(grid)[scores.argmax(axis=0)]
+    assert len(np.unique(expected_alphas)) >= 2  # the check is about per-voxel choice, not one shared alpha
+    np.testing.assert_allclose(fit.alphas, expected_alphas, rtol=1e-5)
+    np.testing.assert_allclose(fit.cv_scores, scores.max(axis=0), atol=1e-6)
+    everything = np.arange(n_samples)
+    refit = np.stack([closed_form(everything, a)[:, v] for v, a in enumerate(expected_alphas)], axis=1)
+    np.testing.assert_allclose(fit.primal_weights(), refit, rtol=1e-4, atol=1e-5)

@@ -93,3 +93,24 @@ def test_inconsistent_shapes_are_refused_on_save(tmp_path):
     model.weights = model.weights[:-1]
     with pytest.raises(PackageIntegrityError, match="weights"):
         model.save(tmp_path / "pkg")
+
+
+@pytest.mark.parametrize("edit", ["config", "arrays", "metrics", "delete_arrays"])
+def test_any_edited_or_missing_file_is_refused(tmp_path, edit):
+    from neurofin.encoding.package import ARRAYS_FILE, CONFIG_FILE, METRICS_FILE
+
+    _model().save(tmp_path / "pkg")
+    pkg = tmp_path / "pkg"
+    if edit == "config":  # a different subject, still valid JSON
+        config = json.loads((pkg / CONFIG_FILE).read_text())
+        (pkg / CONFIG_FILE).write_text(json.dumps(config | {"subject": "UTS02"}))
+    elif edit == "metrics":
+        (pkg / METRICS_FILE).write_text(json.dumps({"test_mean_r": 0.9}))
+    elif edit == "arrays":
+        tensors = EncodingModel.load(pkg).arrays
+        tensors["alphas"] = tensors["alphas"] * 10
+        save_file(tensors, str(pkg / ARRAYS_FILE))
+    else:
+        (pkg / ARRAYS_FILE).unlink()
+    with pytest.raises(PackageIntegrityError, match="SHA-256|missing"):
+        EncodingModel.load(pkg)

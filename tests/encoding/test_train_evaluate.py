@@ -16,7 +16,7 @@ from neurofin.timing import story_design
 
 def _settings(**encoding):
     base = {"backend": "numpy", "validation_stories": 2, "cv_folds": 3, "alphas": [10.0**e for e in range(-1, 5)]}
-    return Settings.load(overrides={f"encoding.{k}": v for k, v in (base | encoding).items()})
+    return Settings.model_validate({"encoding": base | encoding})  # (Settings.load skips None overrides)
 
 
 def test_stacked_design_equals_reference_per_story_design(tiny):
@@ -102,3 +102,52 @@ def test_cli_trains_two_subjects_in_one_command_and_evaluates(tiny, tmp_path, mo
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "models" / "UTS02" / "metrics.json").read_text())
     assert metrics["test_top_mean_r"] > 0.5
+
+
+def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independent_scores(tiny, tmp_path):
+    settings = _settings(solver="ridge", pca_components=None)
+    package = train_subject(tiny.dataset, tiny.subject, settings, tmp_path / "models", tiny.source)
+    model = EncodingModel.load(package)
+    split = model.config["split"]
+
+    def reference_prediction(story):  # reference per-story design (timing.story_design) times the saved weights
+        words = tiny.features[story]
+        return story_design(words.times, words.values.astype(np.float64), tiny.dataset.respdict[story]) @ model.weights
+
+    def pearson(a, b):
+        return np.array([np.corrcoef(a[:, v], b[:, v])[0, 1] for v in range(a.shape[1])])
+
+    def zscored(story):
+        resp = tiny.dataset.read_responses(tiny.subject, story).astype(np.float64)
+        return (resp - resp.mean(axis=0)) / resp.std(axis=0)
+
+    # validation r is stored at train time, before any evaluation, and is r on the VALIDATION stories
+    val_r = model.arrays["validation_r"]
+    assert val_r.dtype == np.float32 and val_r.shape == (model.n_voxels,)
+    expected_val_r = pearson(np.concatenate([zscored(s) for s in split["validation"]]),
+                             np.concatenate([reference_prediction(s) for s in split["validation"]]))
+    np.testing.assert_allclose(val_r, expected_val_r, atol=1e-4)
+
+    # speech rate: median over TRAINING stories of words per second ((n - 1) / span of the word midpoints)
+    rates = [(len(t) - 1) / (t[-1] - t[0]) for t in (tiny.features[s].times for s in split["train"])]
+    assert model.config["speech_rate_wps"] == pytest.approx(float(np.median(rates)), rel=1e-12)
+    all_rates = [(len(w.times) - 1) / (w.times[-1] - w.times[0]) for w in tiny.features.values()]
+    assert float(np.median(rates)) != pytest.approx(float(np.median(all_rates)), rel=1e-9)  # the story set matters
+
+    metrics = evaluate_package(package, tiny.dataset, tiny.source)
+    evaluated = EncodingModel.load(package)
+    np.testing.assert_array_equal(evaluated.arrays["validation_r"], val_r)  # evaluation reproduces the train-time score
+    repeats = tiny.dataset.read_repeats(tiny.subject, "wheretheressmoke").astype(np.float64)
+    test_r = pearson(repeats.mean(axis=0), reference_prediction("wheretheressmoke"))
+    top = np.argsort(-expected_val_r)[: max(1, round(0.05 * model.n_voxels))]
+    assert metrics["test_mean_r"] == pytest.approx(test_r.mean(), abs=1e-4)
+    assert metrics["test_top_mean_r"] == pytest.approx(test_r[top].mean(), abs=1e-4)
+    ceiling = metrics["noise_ceiling/wheretheressmoke"]
+    assert ceiling["mean_r_repeat_mean"] == pytest.approx(test_r.mean(), abs=1e-4)
+    assert ceiling["mean_cc_norm"] == pytest.approx(float(np.nanmean(test_r / noise_ceiling(repeats))), abs=1e-4)
+    assert metrics["per_story_mean_r"]["wheretheressmoke"] == pytest.approx(test_r.mean(), abs=1e-4)
+    for story in split["validation"]:
+        assert metrics["per_story_mean_r"][story] == pytest.approx(pearson(zscored(story), reference_prediction(story)).mean(), abs=1e-4)
+    assert metrics["alpha_median"] == pytest.approx(float(np.median(model.arrays["alphas"])))
+    assert sum(metrics["alpha_counts"].values()) == model.n_voxels
+    assert set(model.config["fit"]["wall_s"]) == {"reduce", "design", "ridge"}

@@ -8,7 +8,7 @@ per delay; both maps are linear and act on different axes, so the order does not
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +24,9 @@ class WordFeatureLike(Protocol):
 
     times: np.ndarray  # (n_words,) word midpoints in seconds from sound onset
     values: np.ndarray  # (n_words, n_blocks, dim) or (n_words, n_features)
+
+
+FeatureSource = Callable[[Sequence[str]], Mapping[str, WordFeatureLike]]  # story names -> their word features
 
 
 @dataclass(frozen=True)

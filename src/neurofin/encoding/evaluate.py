@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +10,10 @@ import numpy as np
 
 from neurofin.config import TimingSettings
 from neurofin.data.layout import Dataset
-from neurofin.encoding.design import check_row_counts, downsampled_stories
+from neurofin.encoding.design import FeatureSource, check_row_counts, downsampled_stories
 from neurofin.encoding.metrics import noise_ceiling, signed_r2, top_voxels, voxel_correlation
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.responses import read_story_responses, read_test_target
-from neurofin.encoding.train import FeatureSource
-from neurofin.timing import zscore
 
 FIGURE_FILE = "evaluation.png"
 
@@ -27,7 +25,20 @@ def predict_stories(
     timing = TimingSettings.model_validate(model.config["timing"])
     rows = downsampled_stories(features(stories), dataset.respdict, stories, timing)
     check_row_counts(rows, resp_rows, dataset.respdict)
-    return {s: model.predict(model.delayed_design(zscore(rows[s]))) for s in stories}
+    return {s: model.predict_story(rows[s]) for s in stories}
+
+
+def pooled_r(targets: Mapping[str, np.ndarray], preds: Mapping[str, np.ndarray], stories: Sequence[str]) -> np.ndarray:
+    """Per-voxel Pearson r over the rows of `stories` concatenated in order."""
+    return voxel_correlation(np.concatenate([targets[s] for s in stories]), np.concatenate([preds[s] for s in stories]))
+
+
+def validation_r(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> np.ndarray:
+    """(n_voxels,) float32 r on the package's validation stories: the voxel-selection score (never test r)."""
+    stories = model.config["split"]["validation"]
+    resp = read_story_responses(dataset, model.config["subject"], stories)
+    preds = predict_stories(model, dataset, stories, features, {s: r.shape[0] for s, r in resp.items()})
+    return pooled_r(resp, preds, stories).astype(np.float32)
 
 
 def alpha_histogram(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, int]:
@@ -52,10 +63,8 @@ def score_package(model: EncodingModel, dataset: Dataset, features: FeatureSourc
     resp_rows = {s: r.shape[0] for s, r in val_resp.items()} | {s: t[0].shape[0] for s, t in targets.items()}
     preds = predict_stories(model, dataset, split["validation"] + split["test"], features, resp_rows)
 
-    val_r = voxel_correlation(np.concatenate([val_resp[s] for s in split["validation"]]),
-                              np.concatenate([preds[s] for s in split["validation"]]))
-    test_target = np.concatenate([targets[s][0] for s in split["test"]])
-    test_r = voxel_correlation(test_target, np.concatenate([preds[s] for s in split["test"]]))
+    val_r = pooled_r(val_resp, preds, split["validation"]).astype(np.float32)
+    test_r = pooled_r({s: t[0] for s, t in targets.items()}, preds, split["test"])
     top = top_voxels(val_r, fraction)
     per_story = {s: float(voxel_correlation(val_resp[s], preds[s]).mean()) for s in split["validation"]}
     per_story |= {s: float(voxel_correlation(targets[s][0], preds[s]).mean()) for s in split["test"]}
@@ -83,6 +92,9 @@ def score_package(model: EncodingModel, dataset: Dataset, features: FeatureSourc
         single = np.mean([voxel_correlation(rep, preds[story]) for rep in repeats], axis=0)
         arrays[f"cc_max/{story}"] = cc_max
         metrics[f"noise_ceiling/{story}"] = {
+            "mean_r_repeat_mean": float(story_r.mean()),
+            "top_mean_r_repeat_mean": float(story_r[top].mean()),
+            "n_voxels_with_ceiling": int(np.isfinite(cc_max).sum()),
             "mean_cc_max": _mean(cc_max),
             "mean_cc_norm": _mean(story_r / cc_max),
             "top_mean_cc_norm": _mean((story_r / cc_max)[top]),

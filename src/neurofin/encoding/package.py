@@ -2,10 +2,12 @@
 
 Layout of a package directory:
     config.json          settings record + everything needed to rebuild features (model, blocks, ctx, stride,
-                         delays, TR grid, trims), split, subject, mask hash, neurofin version, voxel rule
+                         delays, TR grid, trims), split, subject, mask hash, neurofin version, voxel rule,
+                         speech_rate_wps (median training-story words/s: the pace of pseudo-time inference)
     weights.safetensors  basis (n_features_in, k) [absent = identity], weights (k * n_delays, n_voxels),
                          feature_mean / feature_std (n_features_in,) pooled over training stories
-    arrays.safetensors   per-voxel arrays: alphas, cv_r, validation_r, test_r, ... (float64)
+    arrays.safetensors   per-voxel arrays: alphas, cv_r (float64), validation_r (float32, written at train time:
+                         r on the validation stories, the voxel-selection score), test_r, cc_max/<story>, ...
     metrics.json         evaluation summary (written by `neurofin evaluate`)
     manifest.json        SHA-256 + size of every other file and shape + dtype of every tensor
 
@@ -26,7 +28,7 @@ import numpy as np
 
 from neurofin.errors import PackageIntegrityError
 from neurofin.io import atomic_path, sha256_file, write_json_atomic
-from neurofin.timing import make_delayed
+from neurofin.timing import make_delayed, zscore
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -91,6 +93,10 @@ class EncodingModel:
     def predict(self, delayed_design: np.ndarray) -> np.ndarray:
         """(n_trs, n_voxels) predicted responses for a delayed design (n_trs, k * n_delays)."""
         return np.asarray(delayed_design, dtype=np.float32) @ self.weights
+
+    def predict_story(self, story_rows: np.ndarray) -> np.ndarray:
+        """(n_trs, n_voxels) predictions for one story's downsampled, trimmed rows, z-scored within the story as in training."""
+        return self.predict(self.delayed_design(zscore(story_rows)))
 
     def collapse(self, region_matrix: np.ndarray) -> np.ndarray:
         """Weights (k * n_delays, n_regions) for regions: X @ collapse(M) == predict(X) @ M exactly (linear map)."""

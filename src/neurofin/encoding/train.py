@@ -1,9 +1,17 @@
-"""Fit one subject's encoding model from word features and write its package (then evaluate it)."""
+"""Fit one subject's encoding model from word features and write its package (then evaluate it).
+
+Besides the weights, a package carries what the inference stage needs: `validation_r` (arrays.safetensors,
+float32 per voxel, r on the validation stories: the voxel-selection score, never test r) and
+`speech_rate_wps` (config.json: median over training stories of words per second, the pace at which
+pseudo-time inference lays out text; neurofin.infer.pseudotime.median_speech_rate).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +21,7 @@ import neurofin
 from neurofin.config import EncodingSettings, Settings
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import (
+    FeatureSource,
     StorySplit,
     WordFeatureLike,
     check_row_counts,
@@ -23,13 +32,13 @@ from neurofin.encoding.design import (
     stack_zscored,
     story_folds,
 )
+from neurofin.encoding.evaluate import validation_r
 from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.reduce import fit_banded_basis, fit_pca_basis
 from neurofin.encoding.responses import read_story_responses
 from neurofin.errors import DataError
-
-FeatureSource = Callable[[Sequence[str]], Mapping[str, WordFeatureLike]]
+from neurofin.infer.pseudotime import median_speech_rate
 
 
 def cached_feature_source(dataset: Dataset, settings: Settings) -> FeatureSource:
@@ -75,8 +84,38 @@ def reduced_basis(
     return basis, [slice(0, basis.shape[1])]
 
 
+@dataclass
+class StoryFit:
+    """A fitted model before packaging: pre-delay basis (None = identity), the ridge fit, wall time per phase."""
+
+    basis: np.ndarray | None
+    ridge: RidgeFit
+    wall_s: dict[str, float]
+
+
+def fit_stories(
+    rows: Mapping[str, np.ndarray], resp: Mapping[str, np.ndarray], stories: Sequence[str], bands: list[slice],
+    settings: Settings,
+) -> StoryFit:
+    """Reduced basis, per-story delayed design and per-voxel-alpha ridge with leave-stories-out CV on `stories`."""
+    enc, delays = settings.encoding, settings.timing.delays
+    start = time.perf_counter()
+    basis, bands = reduced_basis(stack_zscored(rows, stories), bands, enc)
+    reduced = time.perf_counter()
+    design, story_ids = stack_design(rows, stories, delays, basis)
+    band_groups = delayed_band_groups(bands, design.shape[1] // len(delays), len(delays)) if enc.solver == "banded" else None
+    designed = time.perf_counter()
+    fit = fit_ridge(
+        design, np.concatenate([resp[s] for s in stories]), story_folds(story_ids, enc.cv_folds), enc,
+        band_groups=band_groups,
+    )
+    wall_s = {"reduce": reduced - start, "design": designed - reduced, "ridge": time.perf_counter() - designed}
+    return StoryFit(basis=basis, ridge=fit, wall_s=wall_s)
+
+
 def package_config(
-    settings: Settings, subject: str, split: StorySplit, fit: RidgeFit, n_blocks: int, dim: int, mask_sha: str | None
+    settings: Settings, subject: str, split: StorySplit, fitted: StoryFit, n_blocks: int, dim: int,
+    mask_sha: str | None, speech_rate_wps: float,
 ) -> dict[str, Any]:
     """config.json of a package: the settings record plus everything needed to rebuild the features."""
     return {
@@ -100,14 +139,20 @@ def package_config(
             "training": "per-story z-score of the downsampled features (reference convention)",
             "inference": "feature_mean/feature_std in weights.safetensors: pooled over training stories",
         },
-        "fit": {"solver": fit.solver, "backend": fit.backend, "alphas_grid": settings.encoding.alphas},
+        "speech_rate_wps": speech_rate_wps,
+        "fit": {
+            "solver": fitted.ridge.solver,
+            "backend": fitted.ridge.backend,
+            "alphas_grid": settings.encoding.alphas,
+            "wall_s": {phase: round(seconds, 3) for phase, seconds in fitted.wall_s.items()},
+        },
         "split": split.to_record(),
         "voxel_selection": {"rule": "top fraction by validation r", "fraction": settings.encoding.top_fraction},
     }
 
 
 def train_subject(dataset: Dataset, subject: str, settings: Settings, out: Path, features: FeatureSource) -> Path:
-    """Fit `subject` on its training stories, save the package under out/<subject>, and return its path."""
+    """Fit `subject` on its training stories, score its validation stories, save the package under out/<subject>."""
     enc, timing = settings.encoding, settings.timing
     split = split_stories(dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed)
     word_features = features(split.train)
@@ -116,21 +161,16 @@ def train_subject(dataset: Dataset, subject: str, settings: Settings, out: Path,
     resp = read_story_responses(dataset, subject, split.train)
     check_row_counts(rows, {s: r.shape[0] for s, r in resp.items()}, dataset.respdict)
     feature_mean, feature_std = pooled_feature_stats(rows, split.train)
-    basis, bands = reduced_basis(stack_zscored(rows, split.train), block_slices(n_blocks, dim, enc.blocks_per_band), enc)
-    design, story_ids = stack_design(rows, split.train, timing.delays, basis)
-    del rows
-    n_reduced = design.shape[1] // len(timing.delays)
-    band_groups = delayed_band_groups(bands, n_reduced, len(timing.delays)) if enc.solver == "banded" else None
-    fit = fit_ridge(
-        design, np.concatenate([resp[s] for s in split.train]), story_folds(story_ids, enc.cv_folds), enc,
-        band_groups=band_groups,
-    )
+    fitted = fit_stories(rows, resp, split.train, block_slices(n_blocks, dim, enc.blocks_per_band), settings)
+    del rows, resp
+    speech_rate = median_speech_rate([np.asarray(word_features[s].times) for s in split.train])
     model = EncodingModel(
-        config=package_config(settings, subject, split, fit, n_blocks, dim, mask_hash(dataset, subject)),
-        weights=fit.primal_weights(),
+        config=package_config(settings, subject, split, fitted, n_blocks, dim, mask_hash(dataset, subject), speech_rate),
+        weights=fitted.ridge.primal_weights(),
         feature_mean=feature_mean,
         feature_std=feature_std,
-        basis=basis,
-        arrays={"alphas": fit.alphas, "cv_r": fit.cv_scores},
+        basis=fitted.basis,
+        arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
+    model.arrays["validation_r"] = validation_r(model, dataset, features)
     return model.save(Path(out) / subject)
