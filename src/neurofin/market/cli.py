@@ -102,3 +102,86 @@ def panel(
     if not summary:
         raise InputError("nothing to do: pass --comments/--roi, --prices/--demo-prices or --export")
     typer.echo(json.dumps(summary, indent=2))
+
+
+def _chain_inputs(db: Path, prices: Path | None, config: Path | None, overrides: dict[str, object]):
+    """(settings.market, panel, prices) for the select/forecast/backtest commands."""
+    from neurofin.config import Settings
+    from neurofin.market.chain import load_inputs
+
+    market = Settings.load(config, overrides={f"market.{k}": v for k, v in overrides.items()}).market
+    panel_frame, price_frame = load_inputs(db, prices)
+    return market, panel_frame, price_frame
+
+
+DB_OPTION = typer.Option(..., "--db", help="DuckDB panel written by `neurofin market panel`.")
+PRICES_OPTION = typer.Option(None, "--prices", help="Daily closes CSV/Parquet; default: the prices table of --db.")
+OUT_OPTION = typer.Option(..., "--out", help="Output folder (files are written atomically).")
+CONFIG_OPTION = typer.Option(None, "--config", help="TOML settings file.")
+FORECASTER_OPTION = typer.Option(None, "--forecaster", help="linear or chronos; default from settings.")
+CHRONOS_OPTION = typer.Option(None, "--chronos-model", help="Chronos-2 Hugging Face id or local directory.")
+
+
+@app.command("select")
+def select(
+    db: Path = DB_OPTION, prices: Path = PRICES_OPTION, out: Path = OUT_OPTION, config: Path = CONFIG_OPTION,
+    train_sessions: int = typer.Option(None, "--train-sessions", help="Training window length (sessions)."),
+) -> None:
+    """Run the ISC and Granger filters inside every walk-forward training window; write selection frequencies.
+
+    Writes selections.json (per-fold ISC and Granger tables) and selection_frequency.csv (ROI x ticker).
+
+    Example: neurofin market select --db panel.duckdb --out market_out
+    """
+    from neurofin.market.chain import run_selection
+
+    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {"train_sessions": train_sessions})
+    selections, frequencies = run_selection(panel_frame, price_frame, market, out)
+    typer.echo(f"{len(selections)} folds; share of folds each ROI was selected per ticker:")
+    typer.echo(frequencies.round(2).to_string())
+
+
+@app.command("forecast")
+def forecast(
+    db: Path = DB_OPTION, prices: Path = PRICES_OPTION, out: Path = OUT_OPTION, config: Path = CONFIG_OPTION,
+    forecaster: str = FORECASTER_OPTION, chronos_model: str = CHRONOS_OPTION,
+) -> None:
+    """Forecast the next session's log return of every ticker, with ROIs selected on the latest window.
+
+    Writes forecasts.csv (one row per ticker x model: mean and quantiles) and selection.json.
+
+    Example: neurofin market forecast --db panel.duckdb --forecaster chronos --chronos-model amazon/chronos-2 --out market_out
+    """
+    from neurofin.market.chain import forecast_next_session, make_forecaster
+
+    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {})
+    model = make_forecaster(forecaster or market.forecaster, market, chronos_model)
+    forecasts, selection = forecast_next_session(panel_frame, price_frame, market, model, out)
+    typer.echo(f"selected ROIs: {json.dumps(selection.selected)}")
+    typer.echo(forecasts.pivot(index="ticker", columns="model", values="mean").to_string())
+
+
+@app.command("backtest")
+def backtest(
+    db: Path = DB_OPTION, prices: Path = PRICES_OPTION, out: Path = OUT_OPTION, config: Path = CONFIG_OPTION,
+    forecaster: str = FORECASTER_OPTION, chronos_model: str = CHRONOS_OPTION,
+    train_sessions: int = typer.Option(None, "--train-sessions", help="Training window length (sessions)."),
+    step_sessions: int = typer.Option(None, "--step-sessions", help="Test sessions per fold."),
+) -> None:
+    """Walk-forward backtest: selection per fold, forecasts, baselines, metrics, report and a plain verdict.
+
+    Writes forecasts.parquet, metrics.csv, daily_ic.csv, selections.json, selection_frequency.csv,
+    summary.json, report.html and its PNG figures.
+
+    Example: neurofin market backtest --db panel.duckdb --forecaster linear --out market_out
+    """
+    from neurofin.market.chain import run_chain
+
+    market, panel_frame, price_frame = _chain_inputs(
+        db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions})
+    result = run_chain(panel_frame, price_frame, market, out, forecaster=forecaster, chronos_model=chronos_model,
+                       progress=True)
+    shown = ["model", "ic_mean", "ic_p", "hit_rate", "base_rate", "r2_vs_zero", "dm_t"]
+    typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
+    typer.echo(result.verdict)
+    typer.echo(f"report: {result.files['report']}")

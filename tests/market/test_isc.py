@@ -1,0 +1,87 @@
+"""ISC filter: leave-one-out and pairwise ISC against plain numpy correlations; the time-shift null."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from neurofin.market.isc import POOLED, circular_shift_null, isc_table, loo_isc, pairwise_isc
+
+
+def _shared_signal(n_sessions, n_subjects, noise, rng):
+    return rng.standard_normal((n_sessions, 1)) + noise * rng.standard_normal((n_sessions, n_subjects))
+
+
+def test_leave_one_out_isc_matches_corrcoef_against_mean_of_others():
+    resp = _shared_signal(60, 5, 1.5, np.random.default_rng(0))
+    expected = [np.corrcoef(resp[:, s], np.delete(resp, s, axis=1).mean(axis=1))[0, 1] for s in range(5)]
+    np.testing.assert_allclose(loo_isc(resp), expected, rtol=1e-10)
+
+
+def test_pairwise_isc_matches_mean_of_corrcoef_upper_triangle():
+    resp = _shared_signal(60, 5, 1.5, np.random.default_rng(1))
+    corr = np.corrcoef(resp.T)
+    np.testing.assert_allclose(pairwise_isc(resp), corr[np.triu_indices(5, k=1)].mean(), rtol=1e-10)
+    # leave-one-out compares with a less noisy average, so it exceeds the pairwise mean
+    assert loo_isc(resp).mean() > 1.2 * pairwise_isc(resp)
+
+
+def test_isc_works_on_stacked_leading_axes():
+    stacked = np.stack([_shared_signal(40, 4, 1.0, np.random.default_rng(k)) for k in range(3)])
+    np.testing.assert_allclose(loo_isc(stacked)[1], loo_isc(stacked[1]))
+    np.testing.assert_allclose(pairwise_isc(stacked)[2], pairwise_isc(stacked[2]))
+
+
+def test_circular_shift_null_shifts_every_subject_but_the_first_by_an_allowed_offset():
+    resp = np.arange(30 * 3, dtype=float).reshape(30, 3)
+    null = circular_shift_null(resp, 50, np.random.default_rng(0), min_shift=5)
+    assert null.shape == (50, 30, 3)
+    np.testing.assert_array_equal(null[:, :, 0], np.broadcast_to(resp[:, 0], (50, 30)))
+    for draw in null:
+        for s in (1, 2):
+            offsets = [k for k in range(30) if np.array_equal(np.roll(resp[:, s], k), draw[:, s])]
+            assert len(offsets) == 1 and 5 <= offsets[0] <= 25
+
+
+def _panel(n_tickers, n_sessions, n_subjects, shared, rng, roi="roi_a"):
+    sessions = pd.bdate_range("2021-01-04", periods=n_sessions)
+    rows = []
+    for t in range(n_tickers):
+        common = rng.standard_normal(n_sessions) if shared else np.zeros(n_sessions)
+        for s in range(n_subjects):
+            rows.append(pd.DataFrame({"session": sessions, "ticker": f"T{t:03d}", "subject": f"UTS{s:02d}",
+                                      roi: common + rng.standard_normal(n_sessions)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_time_shift_null_gives_uniform_p_values_without_shared_signal():
+    panel = _panel(n_tickers=150, n_sessions=40, n_subjects=3, shared=False, rng=np.random.default_rng(3))
+    table = isc_table(panel, ["roi_a"], ["UTS00", "UTS01", "UTS02"], scope="ticker", n_null=99, min_shift=3,
+                      null_quantile=0.9, seed=1)
+    p = table["p_value"].to_numpy()
+    assert p.size == 150
+    for level in (0.1, 0.5):  # rejection rates inside a 99.9% binomial band around the nominal level
+        low, high = stats.binom.ppf([0.0005, 0.9995], p.size, level) / p.size
+        assert low <= np.mean(p <= level) <= high
+    assert stats.kstest(p, "uniform").pvalue > 0.001
+    assert 0.02 <= table["passed"].mean() <= 0.2  # threshold = 0.9 null quantile: ~10% pass by chance
+
+
+def test_shared_signal_passes_and_pooled_scope_averages_tickers():
+    rng = np.random.default_rng(4)
+    shared = _panel(4, 60, 4, shared=True, rng=rng, roi="coherent")
+    noise = _panel(4, 60, 4, shared=False, rng=rng, roi="incoherent")
+    panel = shared.merge(noise, on=["session", "ticker", "subject"])
+    subjects = [f"UTS{s:02d}" for s in range(4)]
+    pooled = isc_table(panel, ["coherent", "incoherent"], subjects, n_null=100, seed=0).set_index("roi")
+    assert pooled["ticker"].eq(POOLED).all()
+    assert pooled.loc["coherent", "passed"] and pooled.loc["coherent", "p_value"] <= 0.01
+    assert not pooled.loc["incoherent", "passed"]
+    per_ticker = [loo_isc(g.pivot(index="session", columns="subject", values="coherent")[subjects].to_numpy()).mean()
+                  for _, g in panel.groupby("ticker")]
+    assert pooled.loc["coherent", "loo_isc"] == pytest.approx(np.mean(per_ticker))
+
+
+def test_isc_scope_must_be_known():
+    with pytest.raises(ValueError, match="scope"):
+        isc_table(_panel(1, 30, 2, True, np.random.default_rng(0)), ["roi_a"], ["UTS00", "UTS01"], scope="roi")

@@ -1,0 +1,110 @@
+"""Forecast metrics against independent computations (rank correlations, sign counts, loops, Newey-West by hand)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from neurofin.market import metrics as m
+
+
+def _ranks(values):
+    """Ranks 1..n (no ties in these tests)."""
+    ranks = np.empty(values.size)
+    ranks[np.argsort(values)] = np.arange(1, values.size + 1)
+    return ranks
+
+
+def _newey_west_t(series, lags):
+    """t statistic of the mean with a Bartlett-kernel long-run variance and an n/(n-1) correction."""
+    x = np.asarray(series, float)
+    n = x.size
+    d = x - x.mean()
+    long_run = d @ d / n
+    for j in range(1, lags + 1):
+        long_run += 2 * (1 - j / (lags + 1)) * (d[j:] @ d[:-j]) / n
+    return x.mean() / np.sqrt(long_run / n * n / (n - 1))
+
+
+def _forecast_rows(n_dates=40, n_tickers=6, seed=0):
+    rng = np.random.default_rng(seed)
+    sessions = np.repeat(pd.bdate_range("2022-01-03", periods=n_dates), n_tickers)
+    actual = rng.standard_normal(n_dates * n_tickers)
+    return pd.DataFrame({"session": sessions, "ticker": np.tile([f"T{k}" for k in range(n_tickers)], n_dates),
+                         "actual": actual, "mean": 0.3 * actual + rng.standard_normal(actual.size),
+                         "ref": rng.standard_normal(actual.size)})
+
+
+def test_spearman_is_pearson_of_ranks_on_finite_pairs():
+    rng = np.random.default_rng(1)
+    pred, actual = rng.standard_normal(50), rng.standard_normal(50)
+    pred[3], actual[10] = np.nan, np.inf
+    ok = np.isfinite(pred) & np.isfinite(actual)
+    expected = np.corrcoef(_ranks(pred[ok]), _ranks(actual[ok]))[0, 1]
+    assert m.spearman(pred, actual) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(m.spearman(np.ones(5), np.arange(5.0)))  # constant forecasts have no rank correlation
+
+
+def test_ic_per_date_and_pooled():
+    rows = _forecast_rows()
+    per_date = m.ic_by_date(rows)
+    for session, group in rows.groupby("session"):
+        expected = np.corrcoef(_ranks(group["mean"].to_numpy()), _ranks(group["actual"].to_numpy()))[0, 1]
+        assert per_date[session] == pytest.approx(expected, rel=1e-12)
+    pooled = np.corrcoef(_ranks(rows["mean"].to_numpy()), _ranks(rows["actual"].to_numpy()))[0, 1]
+    assert m.spearman(rows["mean"].to_numpy(), rows["actual"].to_numpy()) == pytest.approx(pooled, rel=1e-12)
+
+
+def test_hit_rate_counts_matching_signs_and_base_rate_is_majority_direction():
+    pred = np.array([1.0, -1.0, 2.0, 0.0, -0.5, 1.0, np.nan, 3.0])
+    actual = np.array([0.5, 0.2, 1.0, 1.0, -0.1, 0.0, 1.0, 2.0])
+    hits, base = m.hit_rate(pred, actual)
+    # usable rows: actual != 0, pred finite and != 0 -> indices 0, 1, 2, 4, 7; signs match at 0, 2, 4, 7
+    assert hits == pytest.approx(4 / 5)
+    # base rate over rows with a finite pred and non-zero actual: 0,1,2,3,4,7 -> 5 up of 6
+    assert base == pytest.approx(5 / 6)
+
+
+def test_oos_r2_against_a_benchmark():
+    rng = np.random.default_rng(2)
+    actual, pred, bench = rng.standard_normal((3, 30))
+    expected = 1 - sum((a - p) ** 2 for a, p in zip(actual, pred)) / sum((a - b) ** 2 for a, b in zip(actual, bench))
+    assert m.oos_r2(pred, actual, bench) == pytest.approx(expected, rel=1e-12)
+    assert m.oos_r2(actual, actual, bench) == 1.0
+
+
+def test_pinball_loss_by_loops():
+    rng = np.random.default_rng(3)
+    levels = [0.1, 0.5, 0.9]
+    quantiles = np.sort(rng.standard_normal((20, 3)), axis=1)
+    actual = rng.standard_normal(20)
+    total = 0.0
+    for i in range(20):
+        for j, tau in enumerate(levels):
+            u = actual[i] - quantiles[i, j]
+            total += tau * u if u >= 0 else (tau - 1) * u
+    assert m.pinball_loss(quantiles, actual, levels) == pytest.approx(total / 60, rel=1e-12)
+    # the median level is half the absolute error
+    assert m.pinball_loss(quantiles[:, 1:2], actual, [0.5]) == pytest.approx(np.mean(np.abs(actual - quantiles[:, 1])) / 2)
+
+
+def test_hac_mean_test_matches_hand_newey_west():
+    rng = np.random.default_rng(4)
+    e = rng.standard_normal(201)
+    series = 0.2 + e[1:] + 0.6 * e[:-1]  # MA(1): autocorrelated
+    result = m.hac_mean_test(series)
+    lags = int(np.floor(4 * (200 / 100) ** (2 / 9)))
+    assert result.hac_lags == lags
+    assert result.t_stat == pytest.approx(_newey_west_t(series, lags), rel=1e-10)
+    assert result.p_value == pytest.approx(2 * stats.norm.sf(abs(result.t_stat)), rel=1e-12)
+
+
+def test_diebold_mariano_on_per_date_mean_loss_differentials():
+    rows = _forecast_rows(n_dates=60)
+    rows["mean"] = rows["actual"] + 0.5 * np.random.default_rng(5).standard_normal(len(rows))  # better than ref
+    result = m.diebold_mariano(rows, "mean", "ref")
+    diff = ((rows["mean"] - rows["actual"]) ** 2 - (rows["ref"] - rows["actual"]) ** 2).to_numpy().reshape(60, 6)
+    per_date = diff.mean(axis=1)
+    assert result.mean == pytest.approx(per_date.mean(), rel=1e-12)
+    assert result.t_stat == pytest.approx(_newey_west_t(per_date, m.newey_west_lags(60)), rel=1e-10)
+    assert result.t_stat < -3 and result.p_value < 0.01
