@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tokenizers_offline import byte_level_bpe, save_tiny_llama  # noqa: E402
+from tokenizers_offline import llama3_bpe, save_tiny_llama  # noqa: E402
 
 from neurofin.config import FeatureSettings  # noqa: E402
 
@@ -21,8 +21,8 @@ TINY_BLOCKS = 3
 
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 3-block random Llama with a byte-level BPE tokenizer that prepends BOS, saved like a user's local model."""
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny") / "tiny-llama", byte_level_bpe(bos="<s>"), TINY_BLOCKS)
+    """A 3-block random Llama with a Llama-3 style tokenizer (BOS prepended), saved like a user's local model."""
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny") / "tiny-llama", llama3_bpe(), TINY_BLOCKS)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tokenizers_offline import byte_level_bpe, dropping_word_level, metaspace_unigram
+from tokenizers_offline import byte_level_bpe, dropping_word_level, llama3_bpe, metaspace_unigram, sentencepiece_bpe
 
 from neurofin.features.align import align_words, join_words
 
@@ -16,25 +16,53 @@ def expected_last_tokens(tokenizer, words: list[str]) -> list[int]:
     return [len(tokenizer(" ".join(words[: i + 1]), add_special_tokens=False)["input_ids"]) - 1 for i in range(len(words))]
 
 
-@pytest.fixture(scope="module", params=["byte_level_bpe", "metaspace_unigram", "smollm2_gguf"])
-def tokenizer(request):
-    if request.param == "smollm2_gguf":
+OFFLINE = {"llama3_bpe": llama3_bpe, "byte_level_bpe": byte_level_bpe, "sentencepiece_bpe": sentencepiece_bpe,
+           "metaspace_unigram": metaspace_unigram}
+LOSSLESS = ["llama3_bpe", "byte_level_bpe", "sentencepiece_bpe", "smollm2_gguf"]  # decode(encode(text)) == text
+
+
+def make_tokenizer(name: str, request: pytest.FixtureRequest):
+    """An offline-built tokenizer, or the real SmolLM2 (GPT-2 style) one from its GGUF file."""
+    if name == "smollm2_gguf":
         return request.getfixturevalue("smollm2_loaded").tokenizer
-    return {"byte_level_bpe": byte_level_bpe, "metaspace_unigram": metaspace_unigram}[request.param]()
+    return OFFLINE[name]()
 
 
-def test_last_token_matches_prefix_tokenization(tokenizer) -> None:
+@pytest.mark.parametrize("name", [*OFFLINE, "smollm2_gguf"])
+def test_last_token_matches_prefix_tokenization(name: str, request: pytest.FixtureRequest) -> None:
+    tokenizer = make_tokenizer(name, request)
     aligned = align_words(tokenizer, WORDS)
     assert aligned.word_token.tolist() == expected_last_tokens(tokenizer, WORDS)
     assert aligned.n_tokens == len(tokenizer(" ".join(WORDS), add_special_tokens=False)["input_ids"])
 
 
-def test_decoded_text_up_to_each_word_ends_with_that_word(smollm2_loaded) -> None:
-    """SmolLM2 (GPT-2 byte-level BPE): tokens up to the aligned one decode to exactly the words so far."""
-    tok = smollm2_loaded.tokenizer
+@pytest.mark.parametrize("name", LOSSLESS)
+def test_decoded_text_up_to_each_word_ends_with_that_word(name: str, request: pytest.FixtureRequest) -> None:
+    """Tokens up to a word's aligned token decode to exactly the words so far (punctuation, digits, bytes)."""
+    tok = make_tokenizer(name, request)
     aligned = align_words(tok, WORDS)
     for i, token in enumerate(aligned.word_token):
         assert tok.decode(aligned.ids[: token + 1].tolist()) == " ".join(WORDS[: i + 1])
+
+
+def test_llama3_splits_digits_and_contractions_and_the_word_takes_the_last_piece() -> None:
+    """Llama-3's regex: '2,024.' -> 2 , 024 . and "don't" -> don 't; the word maps to the final piece."""
+    tok = llama3_bpe()
+    aligned = align_words(tok, ["don't", "2,024."])
+    pieces = tok.convert_ids_to_tokens(aligned.ids.tolist())
+    assert pieces[aligned.word_token[0]] == "'t"
+    assert pieces[aligned.word_token[1]] == "." and aligned.word_token[1] == aligned.n_tokens - 1
+    assert aligned.word_token[1] - aligned.word_token[0] >= 4  # the number alone took several pieces
+
+
+def test_byte_fallback_word_takes_its_last_byte_piece() -> None:
+    """SentencePiece byte fallback: an unseen emoji becomes 4 <0xNN> pieces; the word is the 4th."""
+    tok = sentencepiece_bpe()
+    aligned = align_words(tok, ["hello", "🙂"])
+    pieces = tok.convert_ids_to_tokens(aligned.ids.tolist())
+    assert pieces[-4:] == ["<0xF0>", "<0x9F>", "<0x99>", "<0x82>"]
+    hello = len(tok("hello", add_special_tokens=False)["input_ids"])
+    assert aligned.word_token.tolist() == [hello - 1, aligned.n_tokens - 1]
 
 
 def test_multi_token_words_take_their_last_piece() -> None:

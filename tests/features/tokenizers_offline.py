@@ -1,10 +1,20 @@
-"""Small tokenizers of the three families Llama-era models use, trained offline on a generated corpus."""
+"""Small tokenizers of the families Llama-era models use, trained offline on a generated corpus.
+
+- `llama3_bpe`: Llama-3 (tiktoken BPE as converted to tokenizer.json): regex Split pre-tokenizer (digits in
+  groups of <= 3, contractions split off), byte-level BPE, ByteLevel offset trimming, BOS <|begin_of_text|>.
+- `byte_level_bpe`: GPT-2 style byte-level BPE.
+- `sentencepiece_bpe`: Llama-2 style SentencePiece BPE (legacy tokenizer.json: Prepend/Replace normalizer,
+  no pre-tokenizer, byte fallback <0xNN> pieces for unseen characters, BOS <s>).
+- `metaspace_unigram`: SentencePiece Unigram with Metaspace pieces.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+import json
+
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 CORPUS_WORDS = (
@@ -31,10 +41,54 @@ def byte_level_bpe(bos: str | None = None) -> PreTrainedTokenizerFast:
     trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(corpus(), trainer)
     if bos:
-        from tokenizers.processors import TemplateProcessing
-
-        tok.post_processor = TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
+        tok.post_processor = _prepend(tok, bos)
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos)
+
+
+# the pre-tokenizer regex of Llama-3's tokenizer.json (tiktoken's cl100k-style pattern)
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
+    r"\s+(?!\S)|\s+"
+)
+
+
+def llama3_bpe(bos: str = "<|begin_of_text|>") -> PreTrainedTokenizerFast:
+    """Llama-3 style tokenizer: regex split + byte-level BPE, offsets trimmed of spaces, BOS prepended."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=[bos], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus(), trainer)
+    tok.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True), _prepend(tok, bos)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos)
+
+
+def sentencepiece_bpe(bos: str = "<s>") -> PreTrainedTokenizerFast:
+    """Llama-2 style SentencePiece BPE (legacy tokenizer.json layout) with <0xNN> byte-fallback pieces."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()  # training only: SentencePiece never merges across words
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", bos])
+    tok.train_from_iterator(corpus(), trainer)
+    spec = json.loads(tok.to_str())
+    vocab = spec["model"]["vocab"]
+    for byte in range(256):
+        vocab.setdefault(f"<0x{byte:02X}>", len(vocab))
+    spec["model"].update(byte_fallback=True, vocab=vocab)
+    spec["pre_tokenizer"] = None
+    tok = Tokenizer.from_str(json.dumps(spec))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.post_processor = _prepend(tok, bos)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, unk_token="<unk>")
+
+
+def _prepend(tok: Tokenizer, bos: str) -> processors.TemplateProcessing:
+    """Post-processor that puts the BOS token before a single text."""
+    return processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
 
 
 def metaspace_unigram() -> PreTrainedTokenizerFast:

@@ -92,13 +92,13 @@ def save_word_features(path: Path, features: WordFeatures, metadata: dict[str, A
 
 def load_word_features(path: Path) -> tuple[WordFeatures, dict[str, Any]]:
     """Read one cached story (features and its metadata record)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="numpy") as fh:
             record = json.loads(fh.metadata()[METADATA_KEY])
             values, times = fh.get_tensor("values"), fh.get_tensor("times")
-    except (OSError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, KeyError, TypeError, ValueError, SafetensorError) as exc:
         raise DataError(f"feature cache file {path} is unreadable ({exc}): delete it and rerun") from None
     words = record.pop("words")
     return WordFeatures(words=words, times=times, values=values), record
@@ -111,8 +111,11 @@ def transcript_features(
     loaded: LoadedModel | None = None,
     progress: ExtractionProgress | None = None,
 ) -> dict[str, WordFeatures]:
-    """Features of named transcripts, from the cache or computed (model loaded lazily, once) and cached."""
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    """Features of named transcripts, from the cache or computed (model loaded lazily, once) and cached.
+
+    The cache folder is `cache_dir`, else `settings.cache_dir`, else `default_cache_dir()`.
+    """
+    cache_dir = Path(cache_dir or settings.cache_dir or default_cache_dir())
     identity = loaded.identity if loaded is not None else model_identity(settings)
     if identity is None:  # a hub model not yet in the local cache: its revision is known once loaded
         loaded = load_language_model(settings)

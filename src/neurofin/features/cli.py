@@ -1,5 +1,92 @@
-"""CLI commands of the features stage."""
+"""CLI commands of the features stage: `neurofin features extract`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
 
-app = typer.Typer(help="features commands.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def features() -> None:
+    """LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache."""
+
+
+class _Bars:
+    """Rich progress bars (an ExtractionProgress): one over stories, one over the current story's words."""
+
+    def __init__(self, bar: Any, n_stories: int) -> None:
+        self.bar = bar
+        self.stories = bar.add_task("stories", total=n_stories)
+        self.words = bar.add_task("words of the current story", total=0)
+        self.computed = 0
+
+    def story_started(self, story: str, n_words: int, cached: bool) -> None:
+        self.bar.advance(self.stories)
+        self.bar.update(self.words, total=n_words, completed=n_words if cached else 0,
+                        description=f"words of {story}" + (" (cached)" if cached else ""))
+        self.computed += 0 if cached else 1
+
+    def words_done(self, n_words: int) -> None:
+        self.bar.advance(self.words, n_words)
+
+
+@app.command("extract")
+def extract(
+    data_root: Path = typer.Option(..., "--data-root", help="ds003020 folder (or its parent)."),
+    stories: str = typer.Option(None, "--stories", help="Comma-separated stories (default: every TextGrid)."),
+    config: Path = typer.Option(None, "--config", help="TOML settings file merged over the defaults."),
+    model: str = typer.Option(None, "--model", help="Hugging Face id, local model folder, or .gguf file."),
+    revision: str = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit)."),
+    gguf_file: str = typer.Option(None, "--gguf-file", help="GGUF file name inside --model (folder or hub id)."),
+    blocks: str = typer.Option(None, "--blocks", help="Transformer blocks, e.g. 24-31 or 0,4,8."),
+    context_tokens: int = typer.Option(None, "--context-tokens", help="Tokens of context every word sees (at least)."),
+    mode: str = typer.Option(None, "--mode", help="strided (fast, default) | exact (one window per word)."),
+    stride: int = typer.Option(None, "--stride", help="strided mode: positions kept per window."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Full-length windows per forward pass."),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:1 | mps."),
+    dtype: str = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights via bitsandbytes (CUDA only)."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder (default ~/.cache/neurofin/features)."),
+) -> None:
+    """Compute every story's word features into the subject-independent cache (resumes; cached stories are skipped).
+
+    Example: neurofin features extract --data-root data/ds003020 --model meta-llama/Llama-3.1-8B --blocks 24-31 --context-tokens 512
+    """
+    from rich.progress import Progress
+
+    from neurofin.config import Settings
+    from neurofin.data.layout import find_dataset
+    from neurofin.errors import DataError
+    from neurofin.features.cache import default_cache_dir, story_features
+
+    overrides = {
+        "features.model": model, "features.revision": revision, "features.gguf_file": gguf_file,
+        "features.blocks": blocks, "features.context_tokens": context_tokens, "features.mode": mode,
+        "features.stride": stride, "features.batch_size": batch_size, "features.device": device,
+        "features.dtype": dtype, "features.load_in_4bit": load_in_4bit or None,
+        "features.cache_dir": str(cache_dir) if cache_dir else None,
+    }
+    settings = Settings.load(config, overrides).features
+    dataset = find_dataset(data_root)
+    if stories:
+        chosen = [s.strip() for s in stories.split(",") if s.strip()]
+    else:
+        chosen = sorted(p.stem for p in dataset.textgrid_dir.glob("*.TextGrid"))
+    if not chosen:
+        raise DataError(f"no TextGrids under {dataset.textgrid_dir}: download them with `neurofin data download`")
+    missing = [s for s in chosen if not dataset.textgrid_path(s).is_file()]
+    if missing:
+        raise DataError(f"no TextGrid for stories {missing[:5]} under {dataset.textgrid_dir}: check --stories")
+    target = Path(settings.cache_dir or default_cache_dir())
+    with Progress() as bar:
+        bars = _Bars(bar, len(chosen))
+        features = story_features(dataset, chosen, settings, target, progress=bars)
+    n_words = sum(len(f.words) for f in features.values())
+    typer.echo(
+        f"{len(features)} stories, {n_words} words ({bars.computed} computed, {len(features) - bars.computed} cached) "
+        f"-> {target}"
+    )
