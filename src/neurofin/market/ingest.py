@@ -38,6 +38,7 @@ COMMENT_COLUMNS: tuple[str, ...] = (
     "id", "author", "created_utc", "subreddit", "body", "link_id", "parent_id", "score",
 )  # fmt: skip
 DUMP_SUFFIXES = {".zst", ".jsonl", ".ndjson", ".json", ".csv"}
+DEFAULT_CHUNK_ROWS = 10_000  # comments buffered per row group; peak memory grows with it, not with the dump size
 _MALFORMED = object()  # sentinel: a line that is not a JSON object / CSV row
 
 
@@ -326,7 +327,7 @@ def ingest_dumps(
     start: date | None = None,
     end: date | None = None,
     bot_authors: Iterable[str] = DEFAULT_BOT_AUTHORS,
-    chunk_rows: int = 50_000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: bool = True,
 ) -> IngestReport:
     """Stream Reddit dumps into a Parquet table of kept comments (UTC date range inclusive); return counts."""
