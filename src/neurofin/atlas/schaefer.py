@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from neurofin.errors import AtlasError
+from neurofin.atlas.xfm import apply_affine
 from neurofin.io import sha256_file
 
 N_PARCELS = 1000
@@ -115,6 +116,28 @@ class Atlas:
         sums = np.stack([np.bincount(lab, weights=xyz[:, d], minlength=self.n_parcels + 1) for d in range(3)], 1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return sums / counts[:, None]
+
+    @cached_property
+    def _nearest_labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per grid voxel: distance (mm) to the nearest labelled voxel, and that voxel's parcel id."""
+        from scipy import ndimage
+
+        zooms = np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+        dist, index = ndimage.distance_transform_edt(self.volume == 0, sampling=zooms, return_indices=True)
+        return dist, self.volume[tuple(index)]
+
+    def parcel_at(self, points_mni: np.ndarray, fill_mm: float = 0.0) -> np.ndarray:
+        """(n,) parcel id at MNI points: the nearest grid voxel's label, else the nearest parcel within `fill_mm` (0 = none)."""
+        ijk = np.rint(apply_affine(np.linalg.inv(self.affine), points_mni)).astype(np.int64)
+        inside = ((ijk >= 0) & (ijk < np.array(self.volume.shape))).all(axis=1)
+        out = np.zeros(len(ijk), dtype=np.int32)
+        where = tuple(ijk[inside].T)
+        if fill_mm > 0:
+            dist, nearest = self._nearest_labelled
+            out[inside] = np.where(dist[where] <= fill_mm, nearest[where], 0)
+        else:
+            out[inside] = self.volume[where]
+        return out
 
     def fingerprint(self) -> str:
         """Content hash of the volume and label files (for cache keys and package records)."""
