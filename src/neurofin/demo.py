@@ -69,7 +69,7 @@ def run_demo(out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int 
     features = cached_feature_source(dataset, settings)
     _say("2/5 features (SmolLM2-135M) and encoding models")
     packages = []
-    for subject in dataset.subjects:
+    for subject in dataset.subjects():
         package = train_subject(dataset, subject, settings, out / "models", features)
         metrics = evaluate_package(package, dataset, features)
         packages.append(package)

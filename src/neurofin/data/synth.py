@@ -441,6 +441,7 @@ def load_anatomy(n_voxels: int, atlas_dir: Path | None = None, voxel_mm: float |
 
 
 def _write_nifti(path: Path, img: Nifti1Image) -> None:
+    img.header.set_xyzt_units("mm", "sec")
     write_bytes_atomic(path, gzip.compress(img.to_bytes(), mtime=0))
 
 

@@ -62,6 +62,7 @@ def region_matrix_for(
 ) -> tuple[np.ndarray, list[str]]:
     """(n_voxels, n_regions) averaging matrix over the subject's selected voxels, and region names."""
     from neurofin.atlas import load_atlas, load_rois, parcel_matrix, roi_matrix, select_voxels, subject_atlas
+    from neurofin.atlas.subject import default_cache_dir
     from neurofin.data.layout import find_dataset
 
     if data_root is None:
@@ -73,7 +74,7 @@ def region_matrix_for(
         raise InputError(f"package of {subject} lacks validation_r: re-train it with this neurofin version")
     atlas = load_atlas()
     dataset = find_dataset(data_root)
-    cache = Path(atlas_cache) if atlas_cache is not None else dataset.root / "derivatives" / "neurofin-atlas"
+    cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir(dataset)
     maps = subject_atlas(dataset, subject, cache, atlas=atlas)
     if maps.n_voxels != model.n_voxels:
         raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong --data-root?")
