@@ -111,27 +111,31 @@ class RidgeForecaster:
     ) -> pd.DataFrame:
         """Ridge point forecast and residual-quantile band per ticker."""
         past, known = _covariates(context, future)
-        context = context.sort_values(["ticker", "timestamp"], kind="stable")
-        tickers, starts = np.unique(context["ticker"].to_numpy(), return_index=True)
+        codes, tickers = pd.factorize(context["ticker"], sort=True)
+        order = np.lexsort((context["timestamp"].to_numpy(), codes))  # by ticker, then time
+        starts = np.searchsorted(codes[order], np.arange(len(tickers)))
         ends = np.r_[starts[1:], len(context)]
-        target = context["target"].to_numpy(float)
-        past_values = context[past].to_numpy(float)
-        known_values = context[known].to_numpy(float)
-        known_next = (future.sort_values(["ticker", "timestamp"]).groupby("ticker").tail(1)
-                      .set_index("ticker")[known] if known else None)
+        target = context["target"].to_numpy(float)[order]
+        past_values = context[past].to_numpy(float)[order]
+        known_values = context[known].to_numpy(float)[order]
+        if known:  # known-future covariates at step `horizon`: the last future row of each ticker
+            future_codes = tickers.get_indexer(future["ticker"])
+            last = np.lexsort((future["timestamp"].to_numpy(), future_codes))
+            last = last[np.r_[future_codes[last][1:] != future_codes[last][:-1], True]]
+            known_next = dict(zip(future_codes[last], future[known].to_numpy(float)[last]))
         levels = np.asarray(quantile_levels, dtype=float)
         means, bands = [], []
-        for ticker, start, end in zip(tickers, starts, ends):
+        for code, (start, end) in enumerate(zip(starts, ends, strict=True)):
             lagged_past = np.vstack([np.full((1, len(past)), np.nan), past_values[start : end - 1]])
             regressors = np.hstack([lagged_past, known_values[start:end]])
-            query = np.r_[past_values[end - 1], known_next.loc[ticker].to_numpy(float) if known else []]
+            query = np.r_[past_values[end - 1], known_next[code] if known else []]
             mean, residuals = self._fit_predict(target[start:end], regressors, query)
             means.append(mean)
             bands.append(mean + np.quantile(residuals, levels))
         out = pd.DataFrame(np.asarray(bands).reshape(len(tickers), levels.size),
                            columns=[quantile_column(q) for q in quantile_levels])
         out.insert(0, "mean", means)
-        out.insert(0, "ticker", tickers)
+        out.insert(0, "ticker", np.asarray(tickers, dtype=object))
         return out
 
     def _fit_predict(self, target: np.ndarray, regressors: np.ndarray, query: np.ndarray) -> tuple[float, np.ndarray]:

@@ -4,8 +4,9 @@ Each (ticker, ROI) has a text-driven common series (AR(1)) shared by all subject
 independent subject noise, so subject models agree as they would when reading the same comments;
 ROIs listed in `incoherent_rois` have no common part (subjects disagree). For each ticker in
 `signal`, the return of session t+1 loads on the ensemble value of the planted ROI at session t with
-correlation `strength`; every other return is noise. Some weekdays are dropped as exchange holidays
-and some ticker-days have no comments (no panel row).
+correlation `strength`; every other return is noise (i.i.d. normal, or GARCH(1,1) with
+`volatility_clustering`, like real daily returns). Some weekdays are dropped as exchange holidays and
+some ticker-days have no comments (no panel row).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def planted_panel(
     holiday_every: int = 45,
     missing_fraction: float = 0.03,
     return_scale: float = 0.01,
+    volatility_clustering: bool = False,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(panel, prices) in the market schema; `signal` maps ticker -> ROI that leads its return by one session."""
@@ -48,11 +50,12 @@ def planted_panel(
         present = rng.random(n_sessions) >= missing_fraction
         present[0] = True
         ensemble = {roi: by_subject[roi].mean(axis=1) for roi in rois}
-        returns = return_scale * rng.standard_normal(n_sessions)
+        noise = _garch11(n_sessions, rng) if volatility_clustering else rng.standard_normal(n_sessions)
+        returns = return_scale * noise
         if ticker in signal:
             observed = pd.Series(np.where(present, ensemble[signal[ticker]], np.nan)).ffill().to_numpy()
             lead = (observed - observed.mean()) / observed.std()
-            returns[1:] = return_scale * (strength * lead[:-1] + np.sqrt(1 - strength**2) * rng.standard_normal(n_sessions - 1))
+            returns[1:] = return_scale * (strength * lead[:-1] + np.sqrt(1 - strength**2) * noise[1:])
         close = 100.0 * np.exp(np.cumsum(returns))
         price_parts.append(pd.DataFrame({"session": sessions.date, "ticker": ticker, "close": close,
                                          "log_return": np.r_[np.nan, np.diff(np.log(close))]}))
@@ -74,4 +77,14 @@ def _ar1(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
     out[0] = rng.standard_normal()
     for t in range(1, n):
         out[t] = phi * out[t - 1] + noise[t]
+    return out
+
+
+def _garch11(n: int, rng: np.random.Generator, alpha: float = 0.1, beta: float = 0.85) -> np.ndarray:
+    """Unit-variance GARCH(1,1) innovations: volatility clusters as in daily stock returns."""
+    omega = 1.0 - alpha - beta
+    out, variance = np.empty(n), 1.0
+    for t in range(n):
+        out[t] = np.sqrt(variance) * rng.standard_normal()
+        variance = omega + alpha * out[t] ** 2 + beta * variance
     return out
