@@ -45,7 +45,7 @@ def random_readouts(n_subjects: int, n_features: int, n_rois: int, n_delays: int
     rng = np.random.default_rng(seed)
     return [
         RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_delays, n_features, n_rois)).astype(np.float32),
-                      rng.standard_normal((n_delays, n_rois)))
+                      rng.standard_normal((n_delays, n_rois)), np.zeros(n_rois, dtype=bool))
         for i in range(n_subjects)
     ]
 

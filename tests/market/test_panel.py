@@ -180,6 +180,7 @@ def test_roi_table_layout_of_the_inference_stage() -> None:
     broken.loc[broken["id"] == "c1", "roi_a"] = np.nan  # NaN in a row without an error
     with pytest.raises(InputError, match="NaN"):
         roi_columns_of(broken)
+    assert roi_columns_of(roi.assign(nacc=np.nan)) == ROIS  # a region no voxel covers is left out
     with pytest.raises(InputError, match="lack column"):
         roi_columns_of(roi.drop(columns=["subject"]))
     with pytest.raises(InputError, match="no ROI columns"):

@@ -12,6 +12,7 @@ words or fail in the LM get a row with NaN regions and an `error`; the batch nev
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,7 +143,7 @@ class Predictor:
         return cls(list(groups.values()), names or [], max_words)
 
     def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None) -> pd.DataFrame:
-        """Rows per (id, subject) incl. the ensemble: n_words, truncated, error, then one column per region.
+        """Rows per (id, subject) incl. the ensemble (mean over the subjects covering each region): n_words, truncated, error, then one column per region.
 
         Repeated texts (common on Reddit) are predicted once.
         """
@@ -210,7 +211,10 @@ class Predictor:
         self, ids: list[str], words: list[TextWords], errors: list[str | None], per_subject: dict[str, np.ndarray],
         inverse: np.ndarray,
     ) -> pd.DataFrame:
-        values = {**per_subject, ENSEMBLE: np.mean(np.stack(list(per_subject.values())), axis=0)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: an error row or a region no subject covers
+            ensemble = np.nanmean(np.stack(list(per_subject.values())), axis=0)
+        values = {**per_subject, ENSEMBLE: ensemble}
         words = [words[i] for i in inverse]
         errors = [errors[i] for i in inverse]
         frames = []

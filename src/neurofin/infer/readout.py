@@ -47,6 +47,7 @@ class RegionReadout:
     subject: str
     gain: np.ndarray  # (n_delays, n_features_in, n_regions) float32
     offset: np.ndarray  # (n_delays, n_regions) float64
+    empty: np.ndarray  # (n_regions,) bool: no selected voxel; predicted as NaN, never as 0
 
     @classmethod
     def from_model(cls, subject: str, model: EncodingModel, region_matrix: np.ndarray) -> RegionReadout:
@@ -58,8 +59,11 @@ class RegionReadout:
             per_delay = np.einsum("fk,dkr->dfr", model.basis.astype(np.float64), per_delay)
         gain = per_delay / model.feature_std.astype(np.float64)[None, :, None]
         offset = np.einsum("f,dfr->dr", model.feature_mean.astype(np.float64), gain)
-        return cls(subject, gain.astype(np.float32), offset)
+        empty = ~np.asarray(region_matrix != 0).any(axis=0)
+        return cls(subject, gain.astype(np.float32), offset, empty)
 
     def apply(self, window_features: np.ndarray, coverage: np.ndarray) -> np.ndarray:
         """(n_texts, n_regions) from window features (n_texts, n_delays, n_features) and coverage (n_texts, n_delays)."""
-        return np.einsum("tdf,dfr->tr", window_features, self.gain, dtype=np.float64) - coverage @ self.offset
+        out = np.einsum("tdf,dfr->tr", window_features, self.gain, dtype=np.float64) - coverage @ self.offset
+        out[:, self.empty] = np.nan
+        return out

@@ -77,7 +77,11 @@ def roi_error_rows(roi_df: pd.DataFrame) -> np.ndarray:
 
 
 def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
-    """The ROI feature columns of an ROI-feature table (all but id, subject and inference metadata), validated."""
+    """The ROI feature columns of an ROI-feature table (all but id, subject and inference metadata), validated.
+
+    Columns that are NaN in every valid row (a region without voxels, such as the NAcc sphere in cortical-only
+    data) are left out of the panel.
+    """
     missing = set(ROI_KEY_COLUMNS) - set(roi_df.columns)
     if missing:
         raise InputError(f"ROI features lack column(s) {sorted(missing)}: expected id, subject, one column per ROI")
@@ -91,7 +95,10 @@ def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
         if not pd.api.types.is_numeric_dtype(roi_df[roi]) or pd.api.types.is_bool_dtype(roi_df[roi]):
             raise InputError(f"ROI column {roi!r} is not numeric: ROI features must be floats")
     valid = roi_df.loc[~roi_error_rows(roi_df), rois]
-    if not np.isfinite(valid.to_numpy(dtype=np.float64)).all():
+    rois = [roi for roi in rois if not valid[roi].isna().all()]  # regions no subject's voxels cover (e.g. NAcc)
+    if not rois:
+        raise InputError("every ROI column is empty (NaN): the models' voxels cover none of the ROIs; check the ROI file")
+    if not np.isfinite(valid[rois].to_numpy(dtype=np.float64)).all():
         raise InputError("ROI features contain NaN/inf in rows without an error: recompute them or drop those comments")
     return rois
 

@@ -1,0 +1,57 @@
+"""`neurofin infer` end to end: synthetic dataset -> tiny-LM package -> registered ROIs -> Parquet."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
+
+from tokenizers_offline import byte_level_bpe, save_tiny_llama  # noqa: E402
+
+from neurofin import cli  # noqa: E402
+from neurofin.atlas import load_rois  # noqa: E402
+from neurofin.config import Settings  # noqa: E402
+from neurofin.data.synth import make_synthetic_dataset  # noqa: E402
+from neurofin.encoding.train import cached_feature_source, train_subject  # noqa: E402
+from neurofin.infer.schema import ENSEMBLE, META_COLUMNS  # noqa: E402
+
+
+def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
+    dataset = make_synthetic_dataset(tmp_path / "synth", n_subjects=1, n_stories=6, n_voxels=300, seed=1)
+    tiny = save_tiny_llama(tmp_path / "llama", byte_level_bpe(bos="<s>"), 3)
+    settings = Settings.load(overrides={
+        "features.model": str(tiny), "features.blocks": "1-2", "features.context_tokens": 32, "features.stride": 32,
+        "features.device": "cpu", "features.cache_dir": str(tmp_path / "cache"), "encoding.validation_stories": 2,
+        "encoding.cv_folds": 3, "encoding.pca_components": 16,
+    })
+    package = train_subject(dataset, "UTS01", settings, tmp_path / "models", cached_feature_source(dataset, settings))
+    comments = tmp_path / "comments.jsonl"
+    rows = [{"id": "a", "body": "buying more calls on $TSLA"}, {"id": "b", "body": ""}, {"id": "c", "body": "🚀"}]
+    comments.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    out = tmp_path / "rois.parquet"
+
+    cli._register()
+    result = CliRunner().invoke(cli.app, [
+        "infer", "--packages", str(package.parent), "--input", str(comments), "--out", str(out),
+        "--data-root", str(dataset.root), "--atlas-cache", str(tmp_path / "atlas"), "--batch-size", "2",
+    ])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    rois = load_rois().names
+    assert list(frame.columns) == ["id", "subject", *META_COLUMNS, *rois]
+    assert sorted(frame["subject"].unique()) == sorted(["UTS01", ENSEMBLE])
+    valid = frame[frame["id"] == "a"]
+    assert valid["error"].isna().all() and (valid["n_words"] == 5).all()
+    covered = [r for r in rois if np.isfinite(valid[r]).all()]
+    assert len(covered) >= len(rois) // 2  # the synthetic cortex covers most ROIs
+    assert valid[[r for r in rois if r not in covered]].isna().all().all()  # uncovered ROIs are NaN, never 0
+    assert (valid[covered] != 0).all().all()
+    np.testing.assert_allclose(valid.loc[valid["subject"] == ENSEMBLE, covered].to_numpy(), valid.loc[valid["subject"] == "UTS01", covered].to_numpy())
+    assert frame.loc[frame["id"].isin(["b", "c"]), "error"].notna().all()
+    assert not out.with_name(out.name + ".parts").exists()
