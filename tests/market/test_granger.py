@@ -60,14 +60,21 @@ def test_robust_errors_hold_size_under_heteroskedasticity_where_plain_f_does_not
     assert np.mean(plain) >= np.mean(robust) + 0.1
 
 
-def test_bic_picks_the_true_lag_and_fixed_uses_max_lag():
-    y, x = _lead_lag(600, 3, 0.6, np.random.default_rng(2))
-    assert choose_lag(y, x, max_lag=5, criterion="bic") == 3
-    frame = pd.DataFrame({"ticker": "A", "session": np.arange(600), "target": y, "roi": x})
-    assert granger_table(frame, [("roi", "A")], max_lag=5, lag_criterion="bic")["lag"].item() == 3
+def test_lag_is_chosen_from_the_return_autoregression_alone():
+    rng = np.random.default_rng(2)
+    noise = rng.standard_normal(600)
+    y = noise.copy()
+    for t in range(3, 600):  # AR(3) returns
+        y[t] = 0.5 * y[t - 3] + noise[t]
+    assert choose_lag(y, max_lag=5, criterion="bic") == 3
+    x = rng.standard_normal(600)
+    frame = pd.DataFrame({"ticker": "A", "session": np.arange(600), "target": y, "roi": x,
+                          "snooped": np.r_[y[5:], np.zeros(5)]})  # x_{t-5} = y_t: leads by 5 sessions
+    table = granger_table(frame, [("roi", "A"), ("snooped", "A")], max_lag=5, lag_criterion="bic")
+    assert table["lag"].tolist() == [3, 3]  # the feature cannot pull the lag towards where it fits best
     assert granger_table(frame, [("roi", "A")], max_lag=4, lag_criterion="fixed")["lag"].item() == 4
     with pytest.raises(ValueError, match="criterion"):
-        choose_lag(y, x, 3, criterion="hqic")
+        choose_lag(y, 3, criterion="hqic")
 
 
 def test_constant_feature_gives_p_one_instead_of_failing():

@@ -5,7 +5,10 @@ pieces: the unrestricted regression y_t ~ 1 + y_{t-1..t-p} + x_{t-1..t-p} is fit
 HC3 heteroskedasticity-robust covariance, and a Wald F test asks whether all x-lag coefficients are 0.
 With x = ROI activity of session t and y = log return of session t, lag 1 means "ROI on session t
 predicts the return of session t+1". The lag p is fixed or chosen by AIC/BIC on the data it is given
-(call it on a training window only). P-values of all feature x ticker tests are corrected together
+(call it on a training window only), from the autoregression of the return WITHOUT the feature: choosing
+p on the unrestricted model picks the lag where the feature happens to fit best and then tests it on
+the same data, which inflates false selections (about 36% of p < 0.01 among tests where BIC chose p > 1
+in the null benchmark). P-values of all feature x ticker tests are corrected together
 with Benjamini-Hochberg (`multipletests(..., method="fdr_bh")`).
 """
 
@@ -41,16 +44,16 @@ def lagged_design(y: np.ndarray, x: np.ndarray, lags: int, first_row: int | None
     return target[ok], design[ok]
 
 
-def choose_lag(y: np.ndarray, x: np.ndarray, max_lag: int, criterion: str = "bic") -> int:
-    """Lag (1..max_lag) of the unrestricted model with the lowest AIC or BIC on a common sample."""
+def choose_lag(y: np.ndarray, max_lag: int, criterion: str = "bic") -> int:
+    """Lag (1..max_lag) of the autoregression of y with the lowest AIC or BIC on a common sample."""
     import statsmodels.api as sm
 
     if criterion not in ("aic", "bic"):
         raise ValueError(f"lag criterion must be 'aic' or 'bic', got {criterion!r}")
     scores = []
     for lags in range(1, max_lag + 1):
-        target, design = lagged_design(y, x, lags, first_row=max_lag)
-        scores.append(getattr(sm.OLS(target, design).fit(), criterion))
+        target, design = lagged_design(y, np.zeros_like(y), lags, first_row=max_lag)
+        scores.append(getattr(sm.OLS(target, design[:, : 1 + lags]).fit(), criterion))
     return int(np.argmin(scores)) + 1
 
 
@@ -84,18 +87,17 @@ def granger_table(
 
     `frame` holds one row per (ticker, session) with columns `ticker`, `session`, `target` (log
     return) and the feature columns. lag_criterion "fixed" uses `max_lag`; "aic"/"bic" choose
-    1..max_lag per test. Columns: feature, ticker, lag, f_stat, p_value, n_obs, q_value, selected.
+    1..max_lag per ticker from its return autoregression. Columns: feature, ticker, lag, f_stat, p_value, n_obs, q_value, selected.
     """
     from statsmodels.stats.multitest import multipletests
 
     by_ticker = {t: rows.sort_values("session") for t, rows in frame.groupby("ticker", sort=False)}
+    returns = {t: rows["target"].to_numpy(float) for t, rows in by_ticker.items()}
+    tickers = {ticker for _, ticker in pairs}
+    lag_of = {t: max_lag if lag_criterion == "fixed" else choose_lag(returns[t], max_lag, lag_criterion) for t in tickers}
     records = []
     for feature, ticker in pairs:
-        rows = by_ticker[ticker]
-        y = rows["target"].to_numpy(float)
-        x = rows[feature].to_numpy(float)
-        lags = max_lag if lag_criterion == "fixed" else choose_lag(y, x, max_lag, lag_criterion)
-        result = granger_test(y, x, lags)
+        result = granger_test(returns[ticker], by_ticker[ticker][feature].to_numpy(float), lag_of[ticker])
         records.append(
             {"feature": feature, "ticker": ticker, "lag": result.lag, "f_stat": result.f_stat,
              "p_value": result.p_value, "n_obs": result.n_obs}
