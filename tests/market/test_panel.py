@@ -181,6 +181,8 @@ def test_roi_table_layout_of_the_inference_stage() -> None:
     with pytest.raises(InputError, match="NaN"):
         roi_columns_of(broken)
     assert roi_columns_of(roi.assign(nacc=np.nan)) == ROIS  # a region no voxel covers is left out
+    one_subject = roi.assign(nacc=np.where(roi["subject"] == roi["subject"].iloc[0], np.nan, 1.0))
+    assert roi_columns_of(one_subject) == ROIS  # ... and so is one that some subject lacks
     with pytest.raises(InputError, match="lack column"):
         roi_columns_of(roi.drop(columns=["subject"]))
     with pytest.raises(InputError, match="no ROI columns"):

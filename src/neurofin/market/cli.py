@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from neurofin.market.ingest import DEFAULT_CHUNK_ROWS
+
 app = typer.Typer(help="market commands: Reddit dumps -> ticker x session panel -> forecasts.", no_args_is_help=True)
 
 
@@ -29,7 +31,7 @@ def ingest(
     subreddits: str = typer.Option(None, "--subreddits", help="Comma-separated; default from settings."),
     start: str = typer.Option(None, "--start", help="First UTC day kept (YYYY-MM-DD)."),
     end: str = typer.Option(None, "--end", help="Last UTC day kept (YYYY-MM-DD), inclusive."),
-    chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Comments per Parquet row group."),
+    chunk_rows: int = typer.Option(DEFAULT_CHUNK_ROWS, "--chunk-rows", help="Comments per Parquet row group (memory)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
     """Stream Reddit dumps into a filtered, deduplicated Parquet table of comments.

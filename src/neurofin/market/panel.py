@@ -79,8 +79,8 @@ def roi_error_rows(roi_df: pd.DataFrame) -> np.ndarray:
 def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
     """The ROI feature columns of an ROI-feature table (all but id, subject and inference metadata), validated.
 
-    Columns that are NaN in every valid row (a region without voxels, such as the NAcc sphere in cortical-only
-    data) are left out of the panel.
+    An ROI that some subject's model does not cover (NaN in all of that subject's valid rows: no selected voxel
+    in the region, e.g. the NAcc sphere in cortical-only data) is left out, so every ROI kept has every subject.
     """
     missing = set(ROI_KEY_COLUMNS) - set(roi_df.columns)
     if missing:
@@ -94,13 +94,24 @@ def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
             raise InputError(f"ROI column {roi!r} clashes with panel columns: rename it")
         if not pd.api.types.is_numeric_dtype(roi_df[roi]) or pd.api.types.is_bool_dtype(roi_df[roi]):
             raise InputError(f"ROI column {roi!r} is not numeric: ROI features must be floats")
-    valid = roi_df.loc[~roi_error_rows(roi_df), rois]
-    rois = [roi for roi in rois if not valid[roi].isna().all()]  # regions no subject's voxels cover (e.g. NAcc)
+    valid = roi_df.loc[~roi_error_rows(roi_df), [*ROI_KEY_COLUMNS, *rois]]
+    rois = [roi for roi in rois if not _uncovered(valid, roi)]
     if not rois:
         raise InputError("every ROI column is empty (NaN): the models' voxels cover none of the ROIs; check the ROI file")
     if not np.isfinite(valid[rois].to_numpy(dtype=np.float64)).all():
         raise InputError("ROI features contain NaN/inf in rows without an error: recompute them or drop those comments")
     return rois
+
+
+def _uncovered(valid: pd.DataFrame, roi: str) -> bool:
+    """True when whole subjects lack `roi`; NaN in only some of a subject's rows is an error."""
+    nan = valid[roi].isna()
+    if not nan.any():
+        return False
+    per_subject = nan.groupby(valid["subject"]).agg(["any", "all"])
+    if (per_subject["any"] & ~per_subject["all"]).any():
+        raise InputError(f"ROI column {roi!r} is NaN in some rows without an error: recompute them or drop those comments")
+    return True
 
 
 def comment_mentions(comments: pd.DataFrame, universe: TickerUniverse) -> pd.DataFrame:
