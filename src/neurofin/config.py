@@ -80,7 +80,7 @@ class FeatureSettings(_Section):
     blocks: list[int] = Field(default_factory=lambda: list(range(24, 32)))
     context_tokens: int = 512
     mode: Literal["strided", "exact"] = "strided"
-    stride: int = 512
+    stride: int = 2048  # strided mode: positions kept per window; chosen by benchmarks/bench_features.py
     batch_size: int = 8
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     device: str = "auto"

@@ -19,6 +19,17 @@ SMOLLM2_GGUF = Path(_SPEC.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf" if 
 TINY_BLOCKS = 3
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """These tests run many tiny forwards: one thread is faster for them and does not stall on a shared CPU."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-block random Llama with a Llama-3 style tokenizer (BOS prepended), saved like a user's local model."""

@@ -11,6 +11,7 @@ from neurofin.config import FeatureSettings
 from neurofin.data.layout import Dataset
 from neurofin.data.synth import SynthSpec, build_vocabulary, generate_story, write_textgrid
 from neurofin.data.textgrid import read_textgrid
+from neurofin.data.transcript import Transcript
 from neurofin.errors import DataError
 from neurofin.features import cache
 from neurofin.features.cache import cache_path, feature_record, story_features, transcript_hash
@@ -152,3 +153,19 @@ def test_default_cache_dir_follows_environment(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.delenv("NEUROFIN_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache.default_cache_dir() == tmp_path / "xdg" / "neurofin" / "features"
+
+
+def test_smollm2_gguf_cache_is_found_again_without_loading_the_model(smollm2_gguf: Path, smollm2_loaded, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real GGUF: features computed with the loaded model are found by a later run from the file hash alone."""
+    settings = FeatureSettings(model=str(smollm2_gguf), blocks=[3, 29], context_tokens=6, stride=4, device="cpu")
+    words = "Don't worry, it's only 3.14 miles to the café.".split()
+    transcripts = {"s": Transcript(words, np.arange(len(words), dtype=float), np.arange(len(words)) + 0.5)}
+    first = cache.transcript_features(transcripts, settings, tmp_path, loaded=smollm2_loaded)
+    want = extract_word_features(smollm2_loaded, words, [3, 29], 6, "strided", 4)
+    np.testing.assert_allclose(first["s"].values, want.astype(np.float16), rtol=1e-3, atol=1e-3)
+    counter = CountingModelWork(monkeypatch)
+    again = cache.transcript_features(transcripts, settings, tmp_path)
+    assert counter.loads == 0 and counter.extracted == 0
+    np.testing.assert_array_equal(again["s"].values, first["s"].values)
+    np.testing.assert_array_equal(again["s"].times, (np.arange(len(words)) * 2 + 0.5) / 2)
