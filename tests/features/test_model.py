@@ -74,8 +74,21 @@ def test_local_dir_without_weights_is_refused(tiny_llama_dir: Path, tmp_path: Pa
 
     shutil.copytree(tiny_llama_dir, tmp_path / "m")
     (tmp_path / "m" / "model.safetensors").unlink()
-    with pytest.raises(ModelLoadError, match="cannot load model"):
+    with pytest.raises(ModelLoadError, match="not a loadable model.*re-save it with save_pretrained"):
         load(tmp_path / "m")
+
+
+def test_checkpoint_missing_the_requested_blocks_is_refused(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    """A config that claims more blocks than the weights hold: the deepest block's weights are missing."""
+    import json
+    import shutil
+
+    shutil.copytree(tiny_llama_dir, tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 4}))
+    assert load(tmp_path / "m", [2]).n_blocks == 4  # blocks 0-2 are all there
+    with pytest.raises(ModelLoadError, match="lacks weights.*layers.3.*not a complete causal LM checkpoint"):
+        load(tmp_path / "m", [3])
 
 
 def _hub_error(cls_name: str) -> Exception:
