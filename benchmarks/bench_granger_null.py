@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from scipy import stats
 
 from neurofin.config import MarketSettings

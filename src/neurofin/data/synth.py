@@ -40,7 +40,6 @@ within each story (the training stories' "data"; each test repeat is z-scored on
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import shutil
 from dataclasses import asdict, dataclass, field
