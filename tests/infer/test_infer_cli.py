@@ -31,6 +31,8 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
         "encoding.cv_folds": 3, "encoding.pca_components": 16,
     })
     package = train_subject(dataset, "UTS01", settings, tmp_path / "models", cached_feature_source(dataset, settings))
+    rule = json.loads((package / "config.json").read_text())["roi_voxel_selection"]
+    assert rule["threshold"] == 0.05 and rule["rule"] == "validation_r > threshold"
     comments = tmp_path / "comments.jsonl"
     rows = [{"id": "a", "body": "buying more calls on $TSLA"}, {"id": "b", "body": ""}, {"id": "c", "body": "🚀"}]
     comments.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")

@@ -19,6 +19,7 @@ import numpy as np
 
 import neurofin
 from neurofin.config import EncodingSettings, Settings
+from neurofin.atlas.selection import selection_rule
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import (
     FeatureSource,
@@ -173,4 +174,5 @@ def train_subject(dataset: Dataset, subject: str, settings: Settings, out: Path,
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
     model.arrays["validation_r"] = validation_r(model, dataset, features)
+    model.config["roi_voxel_selection"] = selection_rule(model.arrays["validation_r"], settings.atlas.voxel_r_threshold)
     return model.save(Path(out) / subject)

@@ -58,10 +58,13 @@ def package_speech_rate(model: EncodingModel, package: Path) -> float:
 
 
 def region_matrix_for(
-    model: EncodingModel, subject: str, level: Level, threshold: float, data_root: str | Path | None,
+    model: EncodingModel, subject: str, level: Level, threshold: float | None, data_root: str | Path | None,
     roi_file: str | Path | None, atlas_cache: str | Path | None,
 ) -> tuple[np.ndarray, list[str]]:
-    """(n_voxels, n_regions) averaging matrix over the subject's selected voxels, and region names."""
+    """(n_voxels, n_regions) averaging matrix over the subject's selected voxels, and region names.
+
+    Voxels are kept by the package's recorded rule (validation r > threshold) unless `threshold` overrides it.
+    """
     from neurofin.atlas import load_atlas, load_rois, parcel_matrix, roi_matrix, select_voxels, subject_atlas
     from neurofin.atlas.subject import default_cache_dir
     from neurofin.data.layout import find_dataset
@@ -71,8 +74,9 @@ def region_matrix_for(
             "pass --data-root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
             "registering each subject's anatomy to the atlas"
         )
-    if "validation_r" not in model.arrays:
-        raise InputError(f"package of {subject} lacks validation_r: re-train it with this neurofin version")
+    if "validation_r" not in model.arrays or "roi_voxel_selection" not in model.config:
+        raise InputError(f"package of {subject} lacks validation_r or its voxel rule: re-train it with this neurofin version")
+    threshold = model.config["roi_voxel_selection"]["threshold"] if threshold is None else threshold
     atlas = load_atlas()
     dataset = find_dataset(data_root)
     cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir(dataset)
@@ -125,11 +129,10 @@ class Predictor:
         for package in map(Path, packages):
             model = EncodingModel.load(package)
             subject = str(model.config["subject"])
-            rule_threshold = threshold if threshold is not None else model.config["settings"]["atlas"]["voxel_r_threshold"]
             if region_matrices is not None:
                 matrix, region_names = region_matrices[subject]
             else:
-                matrix, region_names = region_matrix_for(model, subject, level, rule_threshold, data_root, roi_file, atlas_cache)
+                matrix, region_names = region_matrix_for(model, subject, level, threshold, data_root, roi_file, atlas_cache)
             if names is not None and list(region_names) != names:
                 raise InputError(f"{package}: its regions differ from the other packages'; use one ROI file for all")
             names = list(region_names)
