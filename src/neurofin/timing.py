@@ -10,11 +10,23 @@ is z-scored on its own, and FIR delays are applied within the story (no bleed ac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neurofin.config import TimingSettings
 from neurofin.errors import RowCountError
+
+if TYPE_CHECKING:  # settings (pydantic) stay optional: a model package loads with numpy + safetensors alone
+    from neurofin.config import TimingSettings
+
+
+def _settings(timing: TimingSettings | None) -> TimingSettings:
+    """The given timing settings, or the defaults."""
+    if timing is not None:
+        return timing
+    from neurofin.config import TimingSettings
+
+    return TimingSettings()
 
 
 def lanczos_kernel(t: np.ndarray, cutoff: float, window: int = 3) -> np.ndarray:
@@ -52,7 +64,7 @@ def lanczos_interp(
 
 def tr_centres(n_raw_trs: int, timing: TimingSettings | None = None) -> np.ndarray:
     """Centres of the simulated TR grid, in seconds from sound onset, for a story with `n_raw_trs` in respdict."""
-    t = timing or TimingSettings()
+    t = _settings(timing)
     n_grid = n_raw_trs - t.pad_trs
     if n_grid <= t.trim_start + t.trim_end:
         raise RowCountError(
@@ -63,13 +75,13 @@ def tr_centres(n_raw_trs: int, timing: TimingSettings | None = None) -> np.ndarr
 
 def expected_rows(n_raw_trs: int, timing: TimingSettings | None = None) -> int:
     """Rows of the response file for a story with `n_raw_trs` in respdict (reference: n_raw - 20)."""
-    t = timing or TimingSettings()
+    t = _settings(timing)
     return n_raw_trs - t.pad_trs - t.trim_start - t.trim_end
 
 
 def trim(rows: np.ndarray, timing: TimingSettings | None = None) -> np.ndarray:
     """Keep rows [trim_start : -trim_end] of a grid-aligned array."""
-    t = timing or TimingSettings()
+    t = _settings(timing)
     return rows[t.trim_start : rows.shape[0] - t.trim_end]
 
 
@@ -107,7 +119,7 @@ def downsample_story(
     word_times: np.ndarray, word_vectors: np.ndarray, n_raw_trs: int, timing: TimingSettings | None = None
 ) -> np.ndarray:
     """Word vectors -> Lanczos onto the story's TR grid -> trimmed rows (n_raw - 20, ...), not z-scored."""
-    t = timing or TimingSettings()
+    t = _settings(timing)
     centres = tr_centres(n_raw_trs, t)
     on_grid = lanczos_interp(word_vectors, word_times, centres, t.lanczos_window, t.lanczos_cutoff_mult)
     return trim(on_grid, t)
@@ -127,7 +139,7 @@ def story_design(
     `word_vectors` is (n_words, n_features); the result is (n_raw - 20, n_features * n_delays).
     If `n_resp_rows` (the hf5 row count) is given, a mismatch raises RowCountError.
     """
-    t = timing or TimingSettings()
+    t = _settings(timing)
     rows = downsample_story(word_times, word_vectors.reshape(len(word_times), -1), n_raw_trs, t)
     if n_resp_rows is not None and rows.shape[0] != n_resp_rows:
         raise RowCountError(

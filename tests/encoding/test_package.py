@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +49,36 @@ def test_fresh_process_loads_with_numpy_and_safetensors_only(tmp_path):
         "assert 'torch' not in sys.modules and 'himalaya' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "pred.npy"), model.predict(model.delayed_design(rows)))
+
+
+OTHER_NUMPY = "1.26.4"  # the last 1.x release; the project itself runs numpy 2
+
+
+def test_loads_in_a_fresh_environment_with_another_numpy_version(tmp_path):
+    """A package written here (numpy 2) loads and predicts identically under numpy 1.26 with safetensors only."""
+    import venv
+
+    model = _model()
+    model.save(tmp_path / "pkg")
+    rows = np.random.default_rng(4).standard_normal((20, 12)).astype(np.float32)
+    np.save(tmp_path / "rows.npy", rows)
+    env = tmp_path / "env"
+    venv.EnvBuilder(with_pip=True).create(env)
+    python = env / "bin" / "python"
+    install = subprocess.run([python, "-m", "pip", "install", "-q", f"numpy=={OTHER_NUMPY}", "safetensors"],
+                             capture_output=True, text=True)
+    if install.returncode != 0:
+        pytest.skip(f"could not install numpy {OTHER_NUMPY} from the package index: {install.stderr[-300:]}")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    code = (
+        f"import sys; sys.path.insert(0, {src!r}); import numpy as np;"
+        f"assert np.__version__ == {OTHER_NUMPY!r}, np.__version__;"
+        "from neurofin.encoding.package import EncodingModel;"
+        f"m = EncodingModel.load({str(tmp_path / 'pkg')!r});"
+        f"np.save({str(tmp_path / 'pred.npy')!r}, m.predict(m.delayed_design(np.load({str(tmp_path / 'rows.npy')!r}))))"
+    )
+    subprocess.run([python, "-c", code], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "pred.npy"), model.predict(model.delayed_design(rows)))
 
 
