@@ -37,25 +37,24 @@ def settings(tiny_llama_dir: Path, tmp_path: Path) -> FeatureSettings:
 
 
 class CountingModelWork:
-    """Wraps the cache module's loader and extractor; counts stories and can interrupt after `stop_after` calls."""
+    """Wraps the cache module's loader and extractor; counts calls and can interrupt after `stop_after` stories."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, stop_after: int | None = None) -> None:
-        self.loads, self.calls, self.extracted, self.stop_after = 0, 0, 0, stop_after
-        real_load, real_extract = cache.load_language_model, cache.extract_many
+        self.loads, self.extracted, self.stop_after = 0, 0, stop_after
+        real_load, real_extract = cache.load_language_model, cache.extract_word_features
 
         def load(settings):
             self.loads += 1
             return real_load(settings)
 
-        def extract(loaded, word_lists, *args, **kwargs):
-            if self.stop_after is not None and self.calls == self.stop_after:
-                raise KeyboardInterrupt  # the user pressed Ctrl-C during this group of stories
-            self.calls += 1
-            self.extracted += len(word_lists)
-            return real_extract(loaded, word_lists, *args, **kwargs)
+        def extract(*args, **kwargs):
+            if self.stop_after is not None and self.extracted == self.stop_after:
+                raise KeyboardInterrupt  # the user pressed Ctrl-C during this story
+            self.extracted += 1
+            return real_extract(*args, **kwargs)
 
         monkeypatch.setattr(cache, "load_language_model", load)
-        monkeypatch.setattr(cache, "extract_many", extract)
+        monkeypatch.setattr(cache, "extract_word_features", extract)
 
 
 def test_round_trip_matches_direct_extraction(dataset: Dataset, settings: FeatureSettings, tiny_loaded) -> None:
@@ -87,7 +86,6 @@ def test_second_run_does_no_model_work(dataset: Dataset, settings: FeatureSettin
 
 def test_interrupted_run_resumes_with_the_next_story(dataset: Dataset, settings: FeatureSettings, monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:
-    settings = settings.model_copy(update={"batch_size": 1})  # one story per forward group
     interrupted = CountingModelWork(monkeypatch, stop_after=1)
     with pytest.raises(KeyboardInterrupt):
         story_features(dataset, STORIES, settings)

@@ -21,7 +21,7 @@ from neurofin.config import FeatureSettings
 from neurofin.data.layout import Dataset
 from neurofin.data.transcript import Transcript
 from neurofin.errors import DataError
-from neurofin.features.extract import extract_many
+from neurofin.features.extract import extract_word_features
 from neurofin.features.model import LoadedModel, load_language_model, model_identity
 from neurofin.io import atomic_path, sha256_bytes
 
@@ -121,7 +121,6 @@ def transcript_features(
         loaded = load_language_model(settings)
         identity = loaded.identity
     out: dict[str, WordFeatures] = {}
-    missing: list[tuple[str, dict[str, Any], Path]] = []
     for story, transcript in transcripts.items():
         record = feature_record(identity, settings, transcript_hash(transcript))
         path = cache_path(cache_dir, record)
@@ -129,27 +128,19 @@ def transcript_features(
             if progress is not None:
                 progress.story_started(story, len(transcript), cached=True)
             out[story] = load_word_features(path)[0]
-        else:
-            missing.append((story, record, path))
-    # stories are featurised `batch_size` at a time so that their windows share forward passes (one
-    # strided window per story would leave a GPU idle); each group is cached before the next starts
-    for start in range(0, len(missing), settings.batch_size):
-        group = missing[start : start + settings.batch_size]
+            continue
+        if progress is not None:
+            progress.story_started(story, len(transcript), cached=False)
         if loaded is None:
             loaded = load_language_model(settings)
-        if progress is not None:
-            for story, _, _ in group:
-                progress.story_started(story, len(transcripts[story]), cached=False)
-        values = extract_many(
-            loaded, [transcripts[story].words for story, _, _ in group], settings.blocks, settings.context_tokens,
-            settings.mode, settings.stride, settings.batch_size, progress.words_done if progress is not None else None,
+        values = extract_word_features(
+            loaded, transcript.words, settings.blocks, settings.context_tokens, settings.mode, settings.stride,
+            settings.batch_size, progress.words_done if progress is not None else None,
         )
-        for (story, record, path), story_values in zip(group, values):
-            transcript = transcripts[story]
-            features = WordFeatures(list(transcript.words), transcript.times, story_values.astype(np.float16))
-            save_word_features(path, features, {**record, "story": story, "hidden_size": int(story_values.shape[-1])})
-            out[story] = features
-    return {story: out[story] for story in transcripts}
+        features = WordFeatures(list(transcript.words), transcript.times, values.astype(np.float16))
+        save_word_features(path, features, {**record, "story": story, "hidden_size": int(values.shape[-1])})
+        out[story] = features
+    return out
 
 
 def story_features(
