@@ -16,7 +16,7 @@ from tokenizers_offline import byte_level_bpe, save_tiny_llama  # noqa: E402
 from neurofin.atlas import load_atlas, load_rois, roi_matrix  # noqa: E402
 from neurofin.config import Settings, TimingSettings  # noqa: E402
 from neurofin.encoding.package import EncodingModel  # noqa: E402
-from neurofin.infer.predictor import FEATURE_KEYS, Predictor  # noqa: E402
+from neurofin.infer.predictor import Predictor  # noqa: E402
 from neurofin.infer.pseudotime import text_rows  # noqa: E402
 from neurofin.infer.readout import RegionReadout, window_weights  # noqa: E402
 from neurofin.infer.schema import ENSEMBLE  # noqa: E402
@@ -83,7 +83,7 @@ def write_package(root: Path, subject: str, tiny_dir: Path, seed: int, n_voxels:
     config = {
         "subject": subject,
         "settings": record,
-        "features": {key: record["features"][key] for key in FEATURE_KEYS},
+        "features": {key: record["features"][key] for key in ("model", "revision", "gguf_file", "blocks", "context_tokens", "mode", "stride")},
         "timing": record["timing"],
         "speech_rate_wps": RATE,
     }

@@ -29,7 +29,6 @@ from neurofin.infer.schema import ENSEMBLE
 from neurofin.infer.text import TextWords, comment_words
 
 Level = Literal["rois", "parcels"]
-FEATURE_KEYS = ("model", "revision", "gguf_file", "blocks", "context_tokens", "mode", "stride")
 DEFAULT_MAX_WORDS = 256
 
 
@@ -46,7 +45,7 @@ class FeatureGroup:
 
 def feature_key(config: Mapping[str, Any]) -> str:
     """Identity of what a package's features are made of (model, blocks, context) plus its timing."""
-    return json.dumps({"features": {k: config["features"].get(k) for k in FEATURE_KEYS}, "timing": config["timing"]}, sort_keys=True)
+    return json.dumps({"features": config["features"], "timing": config["timing"]}, sort_keys=True)
 
 
 def package_speech_rate(model: EncodingModel, package: Path) -> float:
@@ -57,39 +56,56 @@ def package_speech_rate(model: EncodingModel, package: Path) -> float:
     return float(rate)
 
 
-def region_matrix_for(
-    model: EncodingModel, subject: str, level: Level, threshold: float | None, data_root: str | Path | None,
-    roi_file: str | Path | None, atlas_cache: str | Path | None,
-) -> tuple[np.ndarray, list[str]]:
-    """(n_voxels, n_regions) averaging matrix over the subject's selected voxels, and region names.
+@dataclass
+class AtlasRegions:
+    """Regions placed in each subject's voxels by registration: the atlas, ROI set and dataset, loaded once."""
 
-    Voxels are kept by the package's recorded rule (validation r > threshold) unless `threshold` overrides it.
-    """
-    from neurofin.atlas import load_atlas, load_rois, parcel_matrix, roi_matrix, select_voxels, subject_atlas
-    from neurofin.atlas.subject import default_cache_dir
-    from neurofin.data.layout import find_dataset
+    dataset: Any  # neurofin.data.layout.Dataset
+    atlas: Any  # neurofin.atlas.Atlas
+    rois: Any  # neurofin.atlas.RoiSet, or None for parcels
+    cache: Path
+    threshold: float | None  # None: each package's recorded rule
 
-    if data_root is None:
-        raise InputError(
-            "pass --data-root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
-            "registering each subject's anatomy to the atlas"
-        )
-    if "validation_r" not in model.arrays or "roi_voxel_selection" not in model.config:
-        raise InputError(f"package of {subject} lacks validation_r or its voxel rule: re-train it with this neurofin version")
-    threshold = model.config["roi_voxel_selection"]["threshold"] if threshold is None else threshold
-    atlas = load_atlas()
-    dataset = find_dataset(data_root)
-    cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir(dataset)
-    maps = subject_atlas(dataset, subject, cache, atlas=atlas)
-    if maps.n_voxels != model.n_voxels:
-        raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong --data-root?")
-    keep = select_voxels(model.arrays["validation_r"], threshold)
-    parcels = maps.parcels(atlas)
-    if level == "parcels":
-        regions = parcel_matrix(parcels, atlas.n_parcels, keep)
-    else:
-        regions = roi_matrix(parcels, load_rois(roi_file, atlas), keep, maps.voxel_mni)
-    return regions.matrix.toarray(), list(regions.names)
+    @classmethod
+    def open(
+        cls, data_root: str | Path | None, level: Level, roi_file: str | Path | None, threshold: float | None,
+        atlas_cache: str | Path | None,
+    ) -> AtlasRegions:
+        from neurofin.atlas import load_atlas, load_rois
+        from neurofin.atlas.subject import default_cache_dir
+        from neurofin.data.layout import find_dataset
+
+        if data_root is None:
+            raise InputError(
+                "pass --data-root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
+                "registering each subject's anatomy to the atlas"
+            )
+        dataset = find_dataset(data_root)
+        atlas = load_atlas()
+        rois = load_rois(roi_file, atlas) if level == "rois" else None
+        cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir(dataset)
+        return cls(dataset, atlas, rois, cache, threshold)
+
+    def matrix(self, model: EncodingModel, subject: str) -> tuple[np.ndarray, list[str]]:
+        """(n_voxels, n_regions) averaging matrix over the subject's selected voxels, and region names.
+
+        Voxels are kept by the package's recorded rule (validation r > threshold) unless `threshold` overrides it.
+        """
+        from neurofin.atlas import parcel_matrix, roi_matrix, select_voxels, subject_atlas
+
+        if "validation_r" not in model.arrays or "roi_voxel_selection" not in model.config:
+            raise InputError(f"package of {subject} lacks validation_r or its voxel rule: re-train it with this neurofin version")
+        threshold = model.config["roi_voxel_selection"]["threshold"] if self.threshold is None else self.threshold
+        maps = subject_atlas(self.dataset, subject, self.cache, atlas=self.atlas)
+        if maps.n_voxels != model.n_voxels:
+            raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong --data-root?")
+        keep = select_voxels(model.arrays["validation_r"], threshold)
+        parcels = maps.parcels(self.atlas)
+        if self.rois is None:
+            regions = parcel_matrix(parcels, self.atlas.n_parcels, keep)
+        else:
+            regions = roi_matrix(parcels, self.rois, keep, maps.voxel_mni)
+        return regions.matrix.toarray(), list(regions.names)
 
 
 class Predictor:
@@ -124,15 +140,16 @@ class Predictor:
         """
         if not packages:
             raise InputError("give at least one model package directory (written by `neurofin train`)")
+        atlas_regions = None if region_matrices is not None else AtlasRegions.open(data_root, level, roi_file, threshold, atlas_cache)
         groups: dict[str, FeatureGroup] = {}
         names: list[str] | None = None
         for package in map(Path, packages):
             model = EncodingModel.load(package)
             subject = str(model.config["subject"])
-            if region_matrices is not None:
+            if atlas_regions is None:
                 matrix, region_names = region_matrices[subject]
             else:
-                matrix, region_names = region_matrix_for(model, subject, level, threshold, data_root, roi_file, atlas_cache)
+                matrix, region_names = atlas_regions.matrix(model, subject)
             if names is not None and list(region_names) != names:
                 raise InputError(f"{package}: its regions differ from the other packages'; use one ROI file for all")
             names = list(region_names)
