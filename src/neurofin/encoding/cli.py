@@ -8,19 +8,6 @@ from pathlib import Path
 import typer
 
 
-def _subject_packages(directory: Path) -> list[Path]:
-    """A package directory itself, or every package directory one level below `directory`."""
-    from neurofin.encoding.package import MANIFEST_FILE
-    from neurofin.errors import PackageIntegrityError
-
-    if (directory / MANIFEST_FILE).is_file():
-        return [directory]
-    found = sorted(p for p in directory.glob(f"*/{MANIFEST_FILE}"))
-    if not found:
-        raise PackageIntegrityError(f"no encoding package under {directory}: pass the --out folder of `neurofin train`")
-    return [p.parent for p in found]
-
-
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the root app."""
 
@@ -84,12 +71,12 @@ def register(app: typer.Typer) -> None:
         from neurofin.config import Settings
         from neurofin.data.layout import find_dataset
         from neurofin.encoding.evaluate import evaluate_package
-        from neurofin.encoding.package import EncodingModel
+        from neurofin.encoding.package import EncodingModel, package_dirs
         from neurofin.encoding.train import cached_feature_source
 
         dataset = find_dataset(data_root)
         base = Settings.load(config)
-        for package in _subject_packages(directory):
+        for package in package_dirs(directory):
             recorded = Settings.model_validate(EncodingModel.load(package).config["settings"])
             recorded.features.cache_dir = base.features.cache_dir or recorded.features.cache_dir
             metrics = evaluate_package(package, dataset, cached_feature_source(dataset, recorded))

@@ -214,3 +214,14 @@ def verify_manifest(directory: Path) -> dict[str, Any]:
                 "copy the package again or re-run `neurofin train`"
             )
     return manifest
+
+
+def package_dirs(directory: str | Path) -> list[Path]:
+    """A package directory itself, or every package directory one level below `directory`."""
+    directory = Path(directory)
+    if (directory / MANIFEST_FILE).is_file():
+        return [directory]
+    found = sorted(p.parent for p in directory.glob(f"*/{MANIFEST_FILE}"))
+    if not found:
+        raise PackageIntegrityError(f"no encoding package under {directory}: pass the --out folder of `neurofin train`")
+    return found

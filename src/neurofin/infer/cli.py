@@ -34,16 +34,17 @@ def register(app: typer.Typer) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from neurofin.encoding.cli import _subject_packages
+        from neurofin.encoding.package import package_dirs
         from neurofin.errors import InputError
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.predictor import Predictor
         from neurofin.infer.run import infer_file
+        from neurofin.infer.schema import ENSEMBLE
         from neurofin.io import sha256_file
 
         if level not in ("rois", "parcels"):
             raise InputError(f"--level {level!r}: use rois or parcels")
-        folders = [p for given in packages for p in _subject_packages(given)]
+        folders = [p for given in packages for p in package_dirs(given)]
         overrides = {"device": device} if device else None
         predictor = Predictor.from_packages(folders, data_root, roi_file, level, threshold, atlas_cache, feature_overrides=overrides)
         record = {
@@ -58,5 +59,5 @@ def register(app: typer.Typer) -> None:
         with Progress(*columns) as bar:
             task = bar.add_task("texts", total=total)
             frame = infer_file(predictor, texts, out, batch_size, record, lambda n: bar.advance(task, n))
-        n_errors = int(frame.loc[frame["subject"] == "ensemble", "error"].notna().sum())
+        n_errors = int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
         typer.echo(f"{total} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
