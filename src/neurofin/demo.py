@@ -56,7 +56,7 @@ def run_demo(out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int 
 
     out = Path(out)
     summary: dict[str, Any] = {}
-    _say(f"1/5 synthetic dataset: {n_subjects} subjects x {n_stories} stories x {n_voxels} voxels")
+    _say(f"1/4 synthetic dataset: {n_subjects} subjects x {n_stories} stories x {n_voxels} voxels")
     dataset = make_synthetic_dataset(out / "synth", n_subjects, n_stories, n_voxels, seed, overwrite=True)
     report = check_dataset(dataset.root)
     summary["check_problems"] = len(report.problems)
@@ -65,7 +65,7 @@ def run_demo(out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int 
     settings = Settings.load(overrides={**DEMO_OVERRIDES, "features.model": str(demo_model_path()),
                                         "features.cache_dir": str(out / "feature-cache")})
     features = cached_feature_source(dataset, settings)
-    _say("2/5 features (SmolLM2-135M) and encoding models")
+    _say("2/4 features (SmolLM2-135M) and encoding models")
     packages = []
     for subject in dataset.subjects():
         package = train_subject(dataset, subject, settings, out / "models", features)
@@ -75,7 +75,7 @@ def run_demo(out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int 
         typer.echo(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "
                    f"{metrics['test_top_mean_r']:.3f} top {metrics['top_fraction']:.0%} (by validation r)")
 
-    _say("3/5 atlas registration and ROI predictions for example comments")
+    _say("3/4 atlas registration and ROI predictions for example comments")
     predictor = Predictor.from_packages(packages, data_root=dataset.root, atlas_cache=out / "atlas-cache")
     rois = predictor.predict_rois(EXAMPLE_COMMENTS)
     ensemble = rois[rois["subject"] == "ensemble"].set_index("id")[predictor.region_names]
@@ -86,8 +86,7 @@ def run_demo(out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int 
 
     from neurofin.market.demo import run_market_demo
 
-    _say("4/5 market: generated Reddit dump -> ingest -> ROI panel -> prices")
-    _say("5/5 selection (ISC, Granger) and walk-forward backtest")
+    _say("4/4 market: generated Reddit dump -> ingest -> ROI panel + prices -> ISC/Granger selection -> backtest")
     summary["market"] = run_market_demo(predictor, out / "market", seed)
     typer.echo(f"    verdict: {summary['market']['verdict']}")
     return summary

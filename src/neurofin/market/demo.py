@@ -23,7 +23,7 @@ TEMPLATES = [
     "holding {t} for the long run, dividends keep coming",
     "anyone else buying the dip on {t} this morning",
     "{t} puts printed, I told you this was overvalued",
-    "$ {t} short interest is huge, squeeze incoming",
+    "${t} short interest is huge, squeeze incoming",
     "my whole portfolio is {t} and I cannot sleep",
     "the {t} analyst upgrade feels like a trap",
     "{t} went nowhere again, boring but safe",
@@ -40,7 +40,7 @@ def demo_dump(path: Path, seed: int) -> int:
     for day in days:
         for ticker in DEMO_TICKERS:
             for _ in range(rng.poisson(1.2)):
-                body = TEMPLATES[rng.integers(len(TEMPLATES))].format(t=ticker).replace("$ ", "$")
+                body = TEMPLATES[rng.integers(len(TEMPLATES))].format(t=ticker)
                 seconds = int(rng.integers(9 * 3600, 26 * 3600))  # 09:00-02:00 UTC: some land after the close
                 lines.append({
                     "id": f"d{len(lines):06x}", "author": f"user{rng.integers(400)}", "subreddit": "wallstreetbets",
