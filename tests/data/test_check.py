@@ -138,14 +138,18 @@ def test_partial_story_sets_pass_when_allowed(data):
     assert result.exit_code == 0, result.output
 
 
-def test_row_count_mismatch(data):
-    story = _a_training_story(data)
-    path = _hf5(data, "UTS01", story)
+def _rewrite_hf5(path: Path, change) -> None:
+    """Replace the response file by `change(responses)`."""
     with h5py.File(path, "r") as fh:
         resp = fh["data"][...]
     path.unlink()
     with h5py.File(path, "w") as fh:
-        fh["data"] = resp[:-3]
+        fh["data"] = change(resp)
+
+
+def test_row_count_mismatch(data):
+    story = _a_training_story(data)
+    _rewrite_hf5(_hf5(data, "UTS01", story), lambda resp: resp[:-3])
     n_raw = _respdict(data)[story]
     problem, _ = _only_problem(data, "row_count")
     assert (problem.subject, problem.story) == ("UTS01", story)
@@ -155,12 +159,7 @@ def test_row_count_mismatch(data):
 
 def test_voxel_count_mismatch(data):
     story = _a_training_story(data)
-    path = _hf5(data, "UTS01", story)
-    with h5py.File(path, "r") as fh:
-        resp = fh["data"][...]
-    path.unlink()
-    with h5py.File(path, "w") as fh:
-        fh["data"] = resp[:, :-1]
+    _rewrite_hf5(_hf5(data, "UTS01", story), lambda resp: resp[:, :-1])
     problem, _ = _only_problem(data, "voxel_count")
     assert f"has {N_VOXELS - 1} voxel columns but UTS01's mask_thick has {N_VOXELS} voxels" in problem.message
 
