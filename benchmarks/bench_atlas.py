@@ -44,7 +44,7 @@ def _s1_dataset(helpers, folder: Path) -> tuple[Dataset, np.ndarray, np.ndarray]
 
 def _timed(dataset: Dataset, subject: str, mode: str, cache: Path, atlas):
     start = time.perf_counter()
-    maps = subject_atlas(dataset, subject, cache, mode=mode, atlas=atlas, show_progress=False)
+    maps = subject_atlas(dataset, subject, cache, mode=mode, atlas=atlas)
     return maps, time.perf_counter() - start
 
 

@@ -19,7 +19,7 @@ from neurofin.timing import (
 
 
 def reference_lanczos(data, oldtime, newtime, window=3, cutoff_mult=1.0):
-    """A direct loop over the reference lanczosinterp2D formula (REFERENCE.md section 2)."""
+    """A direct loop over the reference lanczosinterp2D formula (docs/REFERENCE.md section 2)."""
     cutoff = 1 / np.mean(np.diff(newtime)) * cutoff_mult
     sincmat = np.zeros((len(newtime), len(oldtime)))
     for i in range(len(newtime)):
@@ -68,8 +68,8 @@ def test_tr_grid_matches_reference_definition():
     assert slow[5] == pytest.approx(2.0045 * 5 - 10 + 2.0045 / 2)
 
 
-def test_row_rule_holds_for_all_82_training_stories(shared_data):
-    respdict = json.loads((shared_data / "ds003020" / "respdict_train82.json").read_text())
+def test_row_rule_holds_for_all_82_training_stories(ds003020_metadata):
+    respdict = json.loads((ds003020_metadata / "respdict_train82.json").read_text())
     assert len(respdict) == 82
     rng = np.random.default_rng(1)
     for story, n_raw in respdict.items():

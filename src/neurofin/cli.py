@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
-from rich.console import Console
 
+import neurofin
 from neurofin.errors import NeurofinError
 
 app = typer.Typer(
@@ -38,17 +39,41 @@ def _register() -> None:
     demo.register(app)
 
 
-@app.command("config")
-def config_show(config: str = typer.Option(None, "--config", help="TOML file to merge over the defaults.")) -> None:
-    """Print the effective settings as TOML-like JSON.
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"neurofin {neurofin.__version__}")
+        raise typer.Exit()
 
-    Example: neurofin config --config my.toml
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines (results and errors still print)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each stage does (and third-party info logs)."),
+) -> None:
+    """LLM fMRI encoding models -> predicted brain-region activity for text -> honest return forecasts."""
+    from neurofin.progress import set_quiet
+
+    set_quiet(quiet)
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command("config")
+def config_show(
+    config: str = typer.Option(None, "--config", help="TOML file to merge over the defaults."),
+    toml: bool = typer.Option(False, "--toml", help="Print TOML (a starting file for --config) instead of JSON."),
+) -> None:
+    """Print the effective settings (defaults <- --config file) as JSON, or as TOML to save and edit.
+
+    Example: neurofin config --toml > run.toml   # then edit run.toml and pass --config run.toml to any command
     """
     import json
 
     from neurofin.config import Settings
 
-    typer.echo(json.dumps(Settings.load(config).to_record(), indent=2))
+    settings = Settings.load(config)
+    typer.echo(settings.to_toml() if toml else json.dumps(settings.to_record(), indent=2), nl=not toml)
 
 
 def main() -> None:
@@ -57,7 +82,7 @@ def main() -> None:
     try:
         app()
     except NeurofinError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        sys.stderr.write(f"error: {exc}\n")  # plain text: paths and messages may contain [brackets]
         sys.exit(exc.exit_code)
 
 

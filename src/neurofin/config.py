@@ -17,6 +17,15 @@ PRODUCTION_MODEL = "meta-llama/Llama-3.1-8B"
 TEST_STORY = "wheretheressmoke"
 
 
+def parse_subjects(spec: str | list[str] | None) -> list[str] | None:
+    """'UTS01,UTS02' (or a list) -> ['UTS01', 'UTS02']; None or '' -> None (every subject)."""
+    if spec is None:
+        return None
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    subjects = [s.strip() for s in items if s.strip()]
+    return subjects or None
+
+
 def parse_index_list(spec: str | list[int] | tuple[int, ...]) -> list[int]:
     """Parse '24-31', '0,2,5-7' or a list of ints into a sorted list of unique ints."""
     if isinstance(spec, (list, tuple)):
@@ -48,22 +57,27 @@ class _Section(BaseModel):
 class DataSettings(_Section):
     """Where ds003020 lives and which subjects/stories to use."""
 
-    data_root: Path | None = None
-    subjects: list[str] = Field(default_factory=lambda: [f"UTS0{i}" for i in range(1, 9)])
-    test_stories: list[str] = Field(default_factory=lambda: [TEST_STORY])
+    data_root: Path | None = None  # default for every command's --data-root
+    subjects: list[str] | None = None  # default for every command's --subjects; None = every subject found
+    test_stories: list[str] = Field(default_factory=lambda: [TEST_STORY], min_length=1)
+
+    @field_validator("subjects", mode="before")
+    @classmethod
+    def _subjects(cls, v: Any) -> Any:
+        return parse_subjects(v) if isinstance(v, str) else v
 
 
 class TimingSettings(_Section):
-    """The reference TR grid (REFERENCE.md section 2) and FIR delays."""
+    """The reference TR grid (docs/REFERENCE.md section 2) and FIR delays."""
 
-    tr_s: float = 2.0  # the reference uses 2.0; the scanner's true TR is 2.0045 (option, not default)
-    sound_start_s: float = 10.0  # sound starts 10 s after the first simulated TR
-    pad_trs: int = 5  # simulated grid has respdict - pad_trs TRs
-    trim_start: int = 10  # rows [trim_start : -trim_end] are kept -> respdict - 20 rows
-    trim_end: int = 5
-    delays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
-    lanczos_window: int = 3
-    lanczos_cutoff_mult: float = 1.0
+    tr_s: float = Field(2.0, gt=0)  # the reference uses 2.0; the scanner's true TR is 2.0045 (option, not default)
+    sound_start_s: float = Field(10.0, ge=0)  # sound starts 10 s after the first simulated TR
+    pad_trs: int = Field(5, ge=0)  # simulated grid has respdict - pad_trs TRs
+    trim_start: int = Field(10, ge=0)  # rows [trim_start : -trim_end] are kept -> respdict - 20 rows
+    trim_end: int = Field(5, ge=0)
+    delays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4], min_length=1)
+    lanczos_window: int = Field(3, ge=1)
+    lanczos_cutoff_mult: float = Field(1.0, gt=0)
 
     @field_validator("delays", mode="before")
     @classmethod
@@ -72,16 +86,16 @@ class TimingSettings(_Section):
 
 
 class FeatureSettings(_Section):
-    """Which causal LM, which blocks, how much context (REFERENCE.md section 5)."""
+    """Which causal LM, which blocks, how much context (docs/REFERENCE.md section 5)."""
 
     model: str = PRODUCTION_MODEL  # HF id, local directory, or .gguf file
     revision: str | None = None
     gguf_file: str | None = None
     blocks: list[int] = Field(default_factory=lambda: list(range(24, 32)))
-    context_tokens: int = 512
+    context_tokens: int = Field(512, ge=1)
     mode: Literal["strided", "exact"] = "strided"
-    stride: int = 2048  # strided mode: positions kept per window; chosen by benchmarks/bench_features.py
-    batch_size: int = 8
+    stride: int = Field(2048, ge=1)  # strided mode: positions kept per window; chosen by benchmarks/bench_features.py
+    batch_size: int = Field(8, ge=1)
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     device: str = "auto"
     load_in_4bit: bool = False
@@ -94,34 +108,49 @@ class FeatureSettings(_Section):
 
 
 class EncodingSettings(_Section):
-    """Ridge fitting and evaluation (REFERENCE.md sections 3-4)."""
+    """Ridge fitting and evaluation (docs/REFERENCE.md sections 3-4)."""
 
     solver: Literal["ridge", "banded", "kernel", "auto"] = "auto"
-    alphas: list[float] = Field(default_factory=lambda: [10.0**e for e in range(0, 11)])
-    cv_folds: int = 5
-    validation_stories: int = 8  # held out from training to select voxels for ROI averaging
-    pca_components: int | None = 1024  # pre-delay PCA keeping component variances (no whitening); None = full
-    blocks_per_band: int = 1  # banded solver: consecutive feature blocks sharing one band
-    banded_iterations: int = 20  # banded solver: random-search samples of the band scalings
-    top_fraction: float = 0.05  # voxels reported as "top": this fraction by VALIDATION r
+    alphas: list[float] = Field(default_factory=lambda: [10.0**e for e in range(0, 11)], min_length=1)
+    cv_folds: int = Field(5, ge=2)
+    validation_stories: int = Field(8, ge=1)  # held out from training to select voxels for ROI averaging
+    pca_components: int | None = Field(1024, ge=1)  # pre-delay PCA keeping component variances (no whitening); None = full
+    blocks_per_band: int = Field(1, ge=1)  # banded solver: consecutive feature blocks sharing one band
+    banded_iterations: int = Field(20, ge=1)  # banded solver: random-search samples of the band scalings
+    top_fraction: float = Field(0.05, gt=0, le=1)  # voxels reported as "top": this fraction by VALIDATION r
+    voxel_r_threshold: float = Field(0.05, ge=-1, lt=1)  # region averages use voxels with validation r above this
     backend: Literal["auto", "numpy", "torch", "torch_cuda"] = "auto"
-    n_targets_batch: int | None = None
-    n_alphas_batch: int | None = None
-    n_targets_batch_refit: int | None = None
+    n_targets_batch: int | None = Field(None, ge=1)
+    n_alphas_batch: int | None = Field(None, ge=1)
+    n_targets_batch_refit: int | None = Field(None, ge=1)
     seed: int = 0
+
+    @field_validator("alphas")
+    @classmethod
+    def _positive_alphas(cls, v: list[float]) -> list[float]:
+        if any(not a > 0 for a in v):
+            raise ValueError(f"ridge penalties must be > 0, got {v}")
+        return v
 
 
 class AtlasSettings(_Section):
-    """Parcels, ROIs and voxel selection (REFERENCE.md section 6)."""
+    """ROIs over the packaged Schaefer 1000-parcel 7-network atlas and the registration cache (docs/REFERENCE.md section 6)."""
 
-    n_parcels: int = 1000
-    networks: Literal[7, 17] = 7
-    roi_file: Path | None = None
-    voxel_r_threshold: float = 0.05
+    roi_file: Path | None = None  # edited ROI definitions (TOML); None = the packaged rois.toml
+    cache_dir: Path | None = None  # registration cache; None = the user cache dir
+
+
+class InferSettings(_Section):
+    """Scoring texts with trained packages (neurofin infer)."""
+
+    level: Literal["rois", "parcels"] = "rois"
+    voxel_r_threshold: float | None = Field(None, ge=-1, lt=1)  # None = each package's recorded rule
+    batch_size: int = Field(256, ge=1)  # texts per batch; each finished batch is kept for resuming
+    max_words: int = Field(256, ge=1)  # longer texts are truncated (and flagged)
 
 
 class MarketSettings(_Section):
-    """Market stage: feature filters (ISC, Granger), forecasting and the walk-forward backtest (REFERENCE.md section 7)."""
+    """Market stage: feature filters (ISC, Granger), forecasting and the walk-forward backtest (docs/REFERENCE.md section 7)."""
 
     # ingestion, tickers, calendar (neurofin.market.ingest/tickers/calendar)
     subreddits: list[str] = Field(default_factory=lambda: ["wallstreetbets", "stocks", "investing"])
@@ -157,6 +186,7 @@ class Settings(_Section):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     encoding: EncodingSettings = Field(default_factory=EncodingSettings)
     atlas: AtlasSettings = Field(default_factory=AtlasSettings)
+    infer: InferSettings = Field(default_factory=InferSettings)
     market: MarketSettings = Field(default_factory=MarketSettings)
 
     @classmethod
@@ -166,7 +196,7 @@ class Settings(_Section):
         if toml_path is not None:
             path = Path(toml_path)
             if not path.is_file():
-                raise ConfigError(f"config file {path} not found: pass an existing TOML file to --config")
+                raise ConfigError(f"config file {path} not found: give an existing TOML file")
             try:
                 raw = tomllib.loads(path.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError as exc:
@@ -183,8 +213,19 @@ class Settings(_Section):
             return cls.model_validate(raw)
         except ValidationError as exc:
             lines = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid settings ({lines}); see `neurofin config show` for valid keys") from None
+            raise ConfigError(f"invalid settings ({lines}); `neurofin config --toml` prints every key with its default") from None
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready record written into every artifact."""
         return self.model_dump(mode="json")
+
+    def to_toml(self) -> str:
+        """The settings as a TOML file that `Settings.load` reads back to equal settings (unset keys as comments)."""
+        import tomli_w
+
+        record = self.to_record()
+        lines = ["# neurofin settings: the defaults are the production configuration; edit and pass with --config"]
+        lines += [f"# {section}.{key} is unset (None)" for section, values in record.items()
+                  for key, value in values.items() if value is None]
+        kept = {section: {k: v for k, v in values.items() if v is not None} for section, values in record.items()}
+        return "\n".join(lines) + "\n\n" + tomli_w.dumps(kept)

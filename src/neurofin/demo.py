@@ -8,10 +8,13 @@ walk-forward backtest. The comments carry no planted market signal, so the hones
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
+
+Say = Callable[[str], None]
 
 EXAMPLE_COMMENTS = [
     "GME is going to the moon, I am buying more calls tomorrow morning",
@@ -41,54 +44,69 @@ def demo_model_path() -> Path:
     return path
 
 
-def _say(text: str) -> None:
-    typer.secho(text, bold=True)
-
-
-def run_demo(out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int = 800, seed: int = 0) -> dict[str, Any]:
-    """Run every stage under `out` and return the summary it prints."""
+def demo_settings(out: Path, data_root: Path | None = None) -> Any:
+    """The demo's settings (SmolLM2, 4 blocks, small CV), written to OUT/settings.toml for reuse with --config."""
     from neurofin.config import Settings
+
+    return Settings.load(overrides={**DEMO_OVERRIDES, "features.model": str(demo_model_path()),
+                                    "features.cache_dir": str(Path(out).resolve() / "feature-cache"),
+                                    "data.data_root": str(data_root) if data_root else None})
+
+
+def run_demo(
+    out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int = 800, seed: int = 0, say: Say | None = None
+) -> dict[str, Any]:
+    """Run every stage under `out` and return its summary; `say` receives the lines to show (silent by default)."""
+    import pandas as pd
+
     from neurofin.data.check import check_dataset
     from neurofin.data.synth import make_synthetic_dataset
     from neurofin.encoding.evaluate import evaluate_package
     from neurofin.encoding.train import cached_feature_source, train_subject
     from neurofin.infer.predictor import Predictor
+    from neurofin.io import write_bytes_atomic
+    from neurofin.schema import ENSEMBLE
 
+    say = say or (lambda text: None)
     out = Path(out)
     summary: dict[str, Any] = {}
-    _say(f"1/4 synthetic dataset: {n_subjects} subjects x {n_stories} stories x {n_voxels} voxels")
+    say(f"1/4 synthetic dataset: {n_subjects} subjects x {n_stories} stories x {n_voxels} voxels")
     dataset = make_synthetic_dataset(out / "synth", n_subjects, n_stories, n_voxels, seed, overwrite=True)
     report = check_dataset(dataset.root)
     summary["check_problems"] = len(report.problems)
-    typer.echo(f"    data check: {len(report.problems)} problems")
+    say(f"    data check: {len(report.problems)} problems")
 
-    settings = Settings.load(overrides={**DEMO_OVERRIDES, "features.model": str(demo_model_path()),
-                                        "features.cache_dir": str(out / "feature-cache")})
+    settings = demo_settings(out, dataset.root)
+    write_bytes_atomic(out / "settings.toml", settings.to_toml().encode("utf-8"))
+    summary["settings"] = str(out / "settings.toml")
     features = cached_feature_source(dataset, settings)
-    _say("2/4 features (SmolLM2-135M) and encoding models")
+    say("2/4 features (SmolLM2-135M) and encoding models")
     packages = []
     for subject in dataset.subjects():
         package = train_subject(dataset, subject, settings, out / "models", features)
         metrics = evaluate_package(package, dataset, features)
         packages.append(package)
         summary[subject] = {k: metrics[k] for k in ("test_mean_r", "test_top_mean_r")}
-        typer.echo(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "
-                   f"{metrics['test_top_mean_r']:.3f} top {metrics['top_fraction']:.0%} (by validation r)")
+        say(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "
+            f"{metrics['test_top_mean_r']:.3f} top {metrics['top_fraction']:.0%} (by validation r)")
 
-    _say("3/4 atlas registration and ROI predictions for example comments")
+    say("3/4 atlas registration and ROI predictions for example comments")
     predictor = Predictor.from_packages(packages, data_root=dataset.root, atlas_cache=out / "atlas-cache")
     rois = predictor.predict_rois(EXAMPLE_COMMENTS)
-    ensemble = rois[rois["subject"] == "ensemble"].set_index("id")[predictor.region_names]
-    shown = ensemble.iloc[:, :6].round(3)
-    shown.index = [c[:40] for c in EXAMPLE_COMMENTS]
-    typer.echo(shown.to_string())
+    shown = rois[rois["subject"] == ENSEMBLE].set_index("id")[predictor.region_names].round(3).T
+    shown.columns = [f"comment {i + 1}" for i in range(len(EXAMPLE_COMMENTS))]
+    for i, comment in enumerate(EXAMPLE_COMMENTS):
+        say(f"    comment {i + 1}: {comment}")
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
+        say(shown.to_string())
     summary["rois"] = predictor.region_names
 
     from neurofin.market.demo import run_market_demo
 
-    _say("4/4 market: generated Reddit dump -> ingest -> ROI panel + prices -> ISC/Granger selection -> backtest")
-    summary["market"] = run_market_demo(predictor, out / "market", seed)
-    typer.echo(f"    verdict: {summary['market']['verdict']}")
+    say("4/4 market: generated Reddit dump -> ingest -> ROI panel + prices -> ISC/Granger selection -> backtest")
+    summary["market"] = run_market_demo(predictor, out / "market", seed, say)
+    say(f"    verdict: {summary['market']['verdict']}")
+    say(f"settings used: {summary['settings']} (reuse with --config)")
     return summary
 
 
@@ -101,4 +119,4 @@ def register(app: typer.Typer) -> None:
 
         Example: neurofin demo --out demo_out
         """
-        run_demo(out)
+        run_demo(out, say=typer.echo)

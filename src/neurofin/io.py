@@ -40,6 +40,24 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_table_atomic(path: str | Path, table: Any, index: bool = False) -> None:
+    """Write a pandas table atomically, as Parquet or CSV by the path's suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValueError(f"{path}: tables are written as .parquet or .csv")
+    with atomic_path(path) as tmp:
+        if suffix == ".parquet":
+            table.to_parquet(tmp, index=index)
+        else:
+            table.to_csv(tmp, index=index)
+
+
+def content_hash(record: Any) -> str:
+    """SHA-256 of a JSON-able record in canonical form (sorted keys): the identity of cached or resumable work."""
+    return sha256_bytes(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+
+
 def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
     """Return the hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()

@@ -1,4 +1,4 @@
-"""TR grids, Lanczos downsampling, trims, per-story z-scoring and FIR delays (REFERENCE.md section 2).
+"""TR grids, Lanczos downsampling, trims, per-story z-scoring and FIR delays (docs/REFERENCE.md section 2).
 
 Reference convention (HuthLab deep-fMRI-dataset / encoding-model-scaling-laws):
 a story with `n_raw` TRs in respdict gets a simulated grid of n_raw - 5 TRs, TR = 2.0 s, sound starting
@@ -147,3 +147,13 @@ def story_design(
             f"{n_resp_rows} rows; the respdict.json or the hf5 file belongs to a different version of the story"
         )
     return make_delayed(zscore(rows), t.delays)
+
+
+def median_speech_rate(word_times_per_story: list[np.ndarray]) -> float:
+    """Median over stories of words per second (word count / span of word times)."""
+    rates = [
+        (len(t) - 1) / (t[-1] - t[0]) for t in (np.asarray(x, dtype=np.float64) for x in word_times_per_story) if len(t) > 1 and t[-1] > t[0]
+    ]
+    if not rates:
+        raise ValueError("need at least one story with two or more timed words")
+    return float(np.median(rates))

@@ -4,7 +4,7 @@ S1 ships in the pycortex 1.4.0 sdist on PyPI, in the same filestore format as ds
 without a cortical mask (pycortex computes masks on demand). `s1_dataset` derives pycortex's `thick` mask
 exactly as cortex/utils.py `get_cortical_mask(..., "thick")` does: functional voxels whose centre (through the
 inverse "coord" transform) lies < 8 mm from the fiducial surface (mean of the white and pial surfaces).
-REFERENCE.md gives that mask's size for S1 (80,615 voxels), which a test checks.
+docs/REFERENCE.md gives that mask's size for S1 (80,615 voxels), which a test checks.
 """
 
 from __future__ import annotations

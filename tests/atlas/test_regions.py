@@ -1,11 +1,11 @@
-"""Voxel -> region averaging matrices and voxel selection, against manual averages over the kept voxels."""
+"""Voxel -> region averaging matrices, against manual averages over the kept voxels."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from neurofin.atlas import load_atlas, load_rois, parcel_matrix, roi_matrix, select_voxels, selection_rule
+from neurofin.atlas import load_atlas, load_rois, parcel_matrix, roi_matrix
 from neurofin.errors import AtlasError
 
 
@@ -74,23 +74,7 @@ def test_parcel_matrix_average_equals_manual_average(atlas, toy):
 def test_keep_mask_must_be_a_bool_per_voxel(atlas, toy):
     parcels, _, _, _ = toy
     rois = load_rois(atlas=atlas)
-    with pytest.raises(AtlasError, match="select_voxels"):
+    with pytest.raises(AtlasError, match="bool mask"):
         roi_matrix(parcels, rois, np.ones(len(parcels), dtype=int))
-    with pytest.raises(AtlasError, match="select_voxels"):
+    with pytest.raises(AtlasError, match="bool mask"):
         roi_matrix(parcels, rois, np.ones(len(parcels) - 1, dtype=bool))
-
-
-def test_select_voxels_is_strict_and_never_keeps_nan():
-    r = np.array([0.05, np.nextafter(0.05, 1.0), 0.2, np.nan, -0.3, np.inf, -np.inf, 0.049])
-    keep = select_voxels(r, 0.05)
-    assert keep.tolist() == [False, True, True, False, False, True, False, False]
-    assert select_voxels(np.array([np.nan, 0.0]), -1.0).tolist() == [False, True]
-    rule = selection_rule(r, 0.05)
-    assert rule["n_selected"] == 3 and rule["n_voxels"] == 8 and rule["threshold"] == 0.05
-    assert "validation" in rule["score"] and "never the test story" in rule["score"]
-
-
-@pytest.mark.parametrize("r, threshold, message", [(np.zeros((2, 3)), 0.05, "1-D"), (np.zeros(3), 1.0, "must lie in")])
-def test_select_voxels_rejects_bad_input(r, threshold, message):
-    with pytest.raises(AtlasError, match=message):
-        select_voxels(r, threshold)

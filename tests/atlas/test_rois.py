@@ -28,9 +28,9 @@ def atlas():
 
 
 @pytest.fixture(scope="module")
-def label_names(shared_data) -> dict[int, str]:
-    """Parcel id -> name, read straight from the real label file in ../shared/data/atlas."""
-    path = shared_data / "atlas" / "Schaefer2018_1000Parcels_7Networks_labels.tsv"
+def label_names(real_atlas_dir) -> dict[int, str]:
+    """Parcel id -> name, read straight from the real label file (checksum-verified), not through load_atlas."""
+    path = real_atlas_dir / "Schaefer2018_1000Parcels_7Networks_labels.tsv"
     with open(path, newline="") as fh:
         return {int(row["index"]): row["name"] for row in csv.DictReader(fh, delimiter="\t")}
 
@@ -115,7 +115,7 @@ def test_invalid_roi_files_name_the_problem(atlas, tmp_path, text, message):
 
 
 def test_missing_roi_file_says_what_to_do(atlas, tmp_path):
-    with pytest.raises(AtlasError, match="not found: pass an existing TOML file to --roi-file"):
+    with pytest.raises(AtlasError, match="not found: set atlas.roi_file to an existing TOML file"):
         load_rois(tmp_path / "nope.toml", atlas)
 
 

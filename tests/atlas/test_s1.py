@@ -15,7 +15,7 @@ import pytest
 from neurofin.atlas import coverage_summary, load_atlas, load_rois, roi_coverage, roi_membership, subject_atlas
 from neurofin.data.layout import Dataset
 
-S1_THICK_VOXELS = 80_615  # REFERENCE.md section 6: pycortex's mask_thick of S1/fullhead
+S1_THICK_VOXELS = 80_615  # docs/REFERENCE.md section 6: pycortex's mask_thick of S1/fullhead
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def s1(s1_dataset, tmp_path_factory):
     atlas = load_atlas()
     cache = tmp_path_factory.mktemp("s1-atlas-cache")
     start = time.perf_counter()
-    maps = subject_atlas(dataset, "S1", cache, atlas=atlas, show_progress=False)
+    maps = subject_atlas(dataset, "S1", cache, atlas=atlas)
     seconds = time.perf_counter() - start
     print(f"\nS1 registration (affine + SyN) and mapping: {seconds:.1f} s")
     return dataset, atlas, maps, cache, hemisphere, surface_mm
@@ -99,7 +99,7 @@ def test_roi_report_counts_voxels_and_flags_the_subcortical_nacc(s1):
 def test_second_call_is_served_from_the_cache(s1):
     dataset, atlas, maps, cache, _, _ = s1
     start = time.perf_counter()
-    again = subject_atlas(dataset, "S1", cache, atlas=atlas, show_progress=False)
+    again = subject_atlas(dataset, "S1", cache, atlas=atlas)
     assert time.perf_counter() - start < 5.0
     assert np.array_equal(again.voxel_mni, maps.voxel_mni) and np.array_equal(again.mni_column, maps.mni_column)
     assert len(list(cache.iterdir())) == 1

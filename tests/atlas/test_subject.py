@@ -52,7 +52,7 @@ def test_ants_registration_undoes_the_planted_transform(
     planted_synth, atlas, known_map, tmp_path, mode, min_agree, max_error_mm
 ):
     dataset, labels = planted_synth
-    maps = subject_atlas(dataset, "UTS01", tmp_path, mode=mode, atlas=atlas, show_progress=False)
+    maps = subject_atlas(dataset, "UTS01", tmp_path, mode=mode, atlas=atlas)
     exact, _ = map_subject(
         dataset.mask("UTS01"), read_functional_transform(dataset.transform_dir("UTS01")), known_map.planted(), atlas
     )
@@ -102,13 +102,13 @@ def test_cache_is_content_addressed_and_atomic(planted_synth, atlas, known_map, 
     counter = CountingRegistration(known_map.planted())
     monkeypatch.setattr(subject_module, "register_to_mni", counter)
     cache = tmp_path / "cache"
-    first = subject_atlas(dataset, "UTS01", cache, atlas=atlas, show_progress=False)
-    second = subject_atlas(dataset, "UTS01", cache, atlas=atlas, show_progress=False)
+    first = subject_atlas(dataset, "UTS01", cache, atlas=atlas)
+    second = subject_atlas(dataset, "UTS01", cache, atlas=atlas)
     assert counter.calls == 1
     assert np.array_equal(first.voxel_mni, second.voxel_mni) and np.array_equal(first.mni_column, second.mni_column)
     assert second.record == first.record and second.record["inputs_sha256"]["mask"]
     # a different registration mode is a different entry
-    subject_atlas(dataset, "UTS01", cache, mode="affine", atlas=atlas, show_progress=False)
+    subject_atlas(dataset, "UTS01", cache, mode="affine", atlas=atlas)
     assert counter.calls == 2
     # editing an input (drop one mask voxel) changes the key: recomputed, one voxel fewer
     mask_path = dataset.transform_dir("UTS01") / "mask_thick.nii.gz"
@@ -116,7 +116,7 @@ def test_cache_is_content_addressed_and_atomic(planted_synth, atlas, known_map, 
     data = np.asarray(image.dataobj).copy()
     data[tuple(np.argwhere(data > 0)[0])] = 0
     mask_path.write_bytes(gzip.compress(nib.Nifti1Image(data, image.affine).to_bytes()))
-    third = subject_atlas(dataset, "UTS01", cache, atlas=atlas, show_progress=False)
+    third = subject_atlas(dataset, "UTS01", cache, atlas=atlas)
     assert counter.calls == 3 and third.n_voxels == first.n_voxels - 1
     files = sorted(p.name for p in cache.iterdir())
     assert len(files) == 3 and all(name.startswith("UTS01-") and name.endswith(".npz") for name in files)

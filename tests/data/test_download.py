@@ -109,7 +109,7 @@ def _local_files(root: Path) -> dict[str, bytes]:
 
 
 def _run(dest: Path, endpoint: str, **kwargs: Any) -> dl.DownloadReport:
-    return dl.download_dataset(CHOSEN, dest, endpoint_url=endpoint, show_progress=False, **{"workers": 4, **kwargs})
+    return dl.download_dataset(CHOSEN, dest, endpoint_url=endpoint, **{"workers": 4, **kwargs})
 
 
 def test_fetches_exactly_the_needed_files(tmp_path: Path, endpoint: str, gets: list[dict[str, Any]]) -> None:

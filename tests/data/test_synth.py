@@ -82,7 +82,7 @@ def test_layout_matches_ds003020(synth):
         assert _spoken(ds.textgrid_path(story))
 
 
-def test_pycortex_db_is_coherent_with_mni_and_schaefer(synth, shared_data):
+def test_pycortex_db_is_coherent_with_mni_and_schaefer(synth, real_atlas_dir):
     ds = find_dataset(synth)
     xfm_dir = ds.transform_dir("UTS01")
     assert xfm_dir.name == "UTS01_auto"
@@ -96,7 +96,7 @@ def test_pycortex_db_is_coherent_with_mni_and_schaefer(synth, shared_data):
     xfm = json.loads((xfm_dir / "matrices.xfm").read_text())
     np.testing.assert_allclose(np.array(xfm["coord"]) @ reference.affine, np.eye(4), atol=1e-9)
     # every mask voxel is cortex in the Schaefer atlas: map its centre through world mm to the atlas grid
-    atlas = nib.load(shared_data / "atlas" / "Schaefer2018_1000Parcels_7Networks_order_FSLMNI152_2mm.nii.gz")
+    atlas = nib.load(real_atlas_dir / "Schaefer2018_1000Parcels_7Networks_order_FSLMNI152_2mm.nii.gz")
     xyz = np.argwhere(np.asarray(thick.dataobj) > 0)
     world = reference.affine[:3, :3] @ xyz.T + reference.affine[:3, 3:]
     ijk = np.rint(np.linalg.inv(atlas.affine)[:3, :3] @ world + np.linalg.inv(atlas.affine)[:3, 3:]).astype(int)

@@ -9,20 +9,24 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from neurofin.config import Settings
+
 from neurofin.encoding.package import MANIFEST_FILE, WEIGHTS_FILE, EncodingModel
 from neurofin.errors import PackageIntegrityError
 from neurofin.io import sha256_file
+from records import make_record
 
 
 def _model(seed=0, n_in=12, k=5, n_voxels=9, delays=(1, 2, 3, 4)):
     rng = np.random.default_rng(seed)
     return EncodingModel(
-        config={"subject": "UTS01", "timing": {"delays": list(delays)}},
+        record=make_record(settings=Settings.model_validate({"timing": {"delays": list(delays)}}), dim=n_in),
         weights=rng.standard_normal((k * len(delays), n_voxels)).astype(np.float32),
         feature_mean=rng.standard_normal(n_in).astype(np.float32),
         feature_std=rng.uniform(0.5, 2, n_in).astype(np.float32),
         basis=rng.standard_normal((n_in, k)).astype(np.float32),
-        arrays={"alphas": rng.uniform(1, 100, n_voxels), "test_r": rng.uniform(-0.1, 0.5, n_voxels)},
+        arrays={"alphas": rng.uniform(1, 100, n_voxels)},
+        scores={"test_r": rng.uniform(-0.1, 0.5, n_voxels)},
         metrics={"test_mean_r": 0.1},
     )
 
@@ -34,7 +38,8 @@ def test_round_trip_gives_identical_predictions(tmp_path):
     rows = np.random.default_rng(1).standard_normal((30, 12)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(loaded.delayed_design(rows)), model.predict(model.delayed_design(rows)))
     np.testing.assert_array_equal(loaded.arrays["alphas"], model.arrays["alphas"])
-    assert loaded.metrics == model.metrics
+    np.testing.assert_array_equal(loaded.scores["test_r"], model.scores["test_r"])
+    assert loaded.record == model.record and loaded.metrics == model.metrics
 
 
 def test_fresh_process_loads_with_numpy_and_safetensors_only(tmp_path):
@@ -56,7 +61,8 @@ OTHER_NUMPY = "1.26.4"  # the last 1.x release; the project itself runs numpy 2
 
 
 def test_loads_in_a_fresh_environment_with_another_numpy_version(tmp_path):
-    """A package written here (numpy 2) loads and predicts identically under numpy 1.26 with safetensors only."""
+    """A package written here (numpy 2) loads and predicts identically under numpy 1.26 with only safetensors and
+    pydantic (the record's schema) beside it: no torch, himalaya, scipy, pandas or h5py."""
     import venv
 
     model = _model()
@@ -66,7 +72,7 @@ def test_loads_in_a_fresh_environment_with_another_numpy_version(tmp_path):
     env = tmp_path / "env"
     venv.EnvBuilder(with_pip=True).create(env)
     python = env / "bin" / "python"
-    install = subprocess.run([python, "-m", "pip", "install", "-q", f"numpy=={OTHER_NUMPY}", "safetensors"],
+    install = subprocess.run([python, "-m", "pip", "install", "-q", f"numpy=={OTHER_NUMPY}", "safetensors", "pydantic"],
                              capture_output=True, text=True)
     if install.returncode != 0:
         pytest.skip(f"could not install numpy {OTHER_NUMPY} from the package index: {install.stderr[-300:]}")

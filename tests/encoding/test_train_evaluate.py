@@ -44,7 +44,7 @@ def test_train_and_evaluate_recover_planted_signal(tiny, tmp_path, solver):
     words = tiny.features["wheretheressmoke"]
     signal = story_design(words.times, words.values.astype(np.float64), tiny.dataset.respdict["wheretheressmoke"]) @ tiny.weights
     oracle_r = voxel_correlation(repeats.mean(axis=0), signal)
-    test_r = model.arrays["test_r"]
+    test_r = model.scores["test_r"]
     assert np.mean(test_r) > 0.9 * np.mean(oracle_r)
     assert metrics["test_mean_r"] == pytest.approx(float(np.mean(test_r)))
     assert metrics["scored_against"] == {"wheretheressmoke": "repeat_mean"}
@@ -97,7 +97,7 @@ def test_cli_trains_two_subjects_in_one_command_and_evaluates(tiny, tmp_path, mo
     for subject in ("UTS01", "UTS02"):
         model = EncodingModel.load(tmp_path / "models" / subject)
         assert model.basis.shape == (12, 8) and model.weights.shape == (32, 40)
-        assert model.config["settings"]["encoding"]["n_targets_batch"] == 7
+        assert model.record.settings.encoding.n_targets_batch == 7
     result = runner.invoke(cli.app, ["evaluate", str(tmp_path / "models"), "--data-root", str(tiny.dataset.root)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "models" / "UTS02" / "metrics.json").read_text())
@@ -108,7 +108,7 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     settings = _settings(solver="ridge", pca_components=None)
     package = train_subject(tiny.dataset, tiny.subject, settings, tmp_path / "models", tiny.source)
     model = EncodingModel.load(package)
-    split = model.config["split"]
+    split = model.record.split
 
     def reference_prediction(story):  # reference per-story design (timing.story_design) times the saved weights
         words = tiny.features[story]
@@ -124,19 +124,20 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     # validation r is stored at train time, before any evaluation, and is r on the VALIDATION stories
     val_r = model.arrays["validation_r"]
     assert val_r.dtype == np.float32 and val_r.shape == (model.n_voxels,)
-    expected_val_r = pearson(np.concatenate([zscored(s) for s in split["validation"]]),
-                             np.concatenate([reference_prediction(s) for s in split["validation"]]))
+    expected_val_r = pearson(np.concatenate([zscored(s) for s in split.validation]),
+                             np.concatenate([reference_prediction(s) for s in split.validation]))
     np.testing.assert_allclose(val_r, expected_val_r, atol=1e-4)
 
     # speech rate: median over TRAINING stories of words per second ((n - 1) / span of the word midpoints)
-    rates = [(len(t) - 1) / (t[-1] - t[0]) for t in (tiny.features[s].times for s in split["train"])]
-    assert model.config["speech_rate_wps"] == pytest.approx(float(np.median(rates)), rel=1e-12)
+    rates = [(len(t) - 1) / (t[-1] - t[0]) for t in (tiny.features[s].times for s in split.train)]
+    assert model.record.speech_rate_wps == pytest.approx(float(np.median(rates)), rel=1e-12)
     all_rates = [(len(w.times) - 1) / (w.times[-1] - w.times[0]) for w in tiny.features.values()]
     assert float(np.median(rates)) != pytest.approx(float(np.median(all_rates)), rel=1e-9)  # the story set matters
 
     metrics = evaluate_package(package, tiny.dataset, tiny.source)
     evaluated = EncodingModel.load(package)
-    np.testing.assert_array_equal(evaluated.arrays["validation_r"], val_r)  # evaluation reproduces the train-time score
+    np.testing.assert_array_equal(evaluated.arrays["validation_r"], val_r)  # evaluation leaves the training arrays alone
+    assert metrics["validation_mean_r"] == pytest.approx(float(val_r.mean()), abs=1e-6)  # and reproduces the score
     repeats = tiny.dataset.read_repeats(tiny.subject, "wheretheressmoke").astype(np.float64)
     test_r = pearson(repeats.mean(axis=0), reference_prediction("wheretheressmoke"))
     top = np.argsort(-expected_val_r)[: max(1, round(0.05 * model.n_voxels))]
@@ -146,8 +147,8 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     assert ceiling["mean_r_repeat_mean"] == pytest.approx(test_r.mean(), abs=1e-4)
     assert ceiling["mean_cc_norm"] == pytest.approx(float(np.nanmean(test_r / noise_ceiling(repeats))), abs=1e-4)
     assert metrics["per_story_mean_r"]["wheretheressmoke"] == pytest.approx(test_r.mean(), abs=1e-4)
-    for story in split["validation"]:
+    for story in split.validation:
         assert metrics["per_story_mean_r"][story] == pytest.approx(pearson(zscored(story), reference_prediction(story)).mean(), abs=1e-4)
     assert metrics["alpha_median"] == pytest.approx(float(np.median(model.arrays["alphas"])))
     assert sum(metrics["alpha_counts"].values()) == model.n_voxels
-    assert set(model.config["fit"]["wall_s"]) == {"reduce", "design", "ridge"}
+    assert set(model.record.fit.wall_s) == {"reduce", "design", "ridge"}

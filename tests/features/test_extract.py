@@ -89,7 +89,7 @@ def test_extract_many_packs_texts_without_changing_them(tiny_loaded) -> None:
 
 def test_progress_counts_every_word(tiny_loaded) -> None:
     seen: list[int] = []
-    extract_many(tiny_loaded, [STORY[:20], ["", "a"], STORY[20:30]], [1], 8, "exact", progress=seen.append)
+    extract_many(tiny_loaded, [STORY[:20], ["", "a"], STORY[20:30]], [1], 8, "exact", advance=seen.append)
     assert sum(seen) == 32
 
 

@@ -41,7 +41,7 @@ def test_prefix_tokens_are_the_tokenizers_bos(tiny_loaded, smollm2_loaded) -> No
 
 
 def test_blocks_beyond_depth_say_the_valid_range(tiny_llama_dir: Path) -> None:
-    with pytest.raises(ModelLoadError, match=r"3 transformer blocks \(valid 0-2.*--blocks 0-2"):
+    with pytest.raises(ModelLoadError, match=r"3 transformer blocks \(valid 0-2.*features.blocks to e.g. 0-2"):
         load(tiny_llama_dir, [1, 3])
 
 
@@ -106,7 +106,7 @@ def _hub_error(cls_name: str) -> Exception:
     [
         ("GatedRepoError", "gated model. Accept its licence on https://huggingface.co/meta-llama/Llama-3.1-8B.*HF_TOKEN"),
         ("RepositoryNotFoundError", "check the spelling, pass a local directory"),
-        ("RevisionNotFoundError", "pass an existing --revision"),
+        ("RevisionNotFoundError", "set features.revision to an existing one"),
     ],
 )
 def test_hub_failures_say_what_to_do(error: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +128,7 @@ def test_out_of_memory_while_loading_suggests_4bit(tiny_llama_dir: Path, monkeyp
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 224.00 MiB")
 
     monkeypatch.setattr(transformers.AutoModel, "from_pretrained", exhausted)
-    with pytest.raises(ModelLoadError, match="out of memory loading .*--load-in-4bit.*--batch-size"):
+    with pytest.raises(ModelLoadError, match="out of memory loading .*features.load_in_4bit.*features.batch_size"):
         load(tiny_llama_dir)
 
 
@@ -137,7 +137,7 @@ def test_out_of_memory_while_extracting_suggests_smaller_batches(tiny_loaded, mo
         raise torch.OutOfMemoryError("CUDA out of memory")
 
     monkeypatch.setattr(tiny_loaded.model, "forward", exhausted)
-    with pytest.raises(ModelLoadError, match="out of memory featurising.*smaller --batch-size"):
+    with pytest.raises(ModelLoadError, match="out of memory featurising.*smaller features.batch_size"):
         extract_word_features(tiny_loaded, WORDS, [0], 8, "strided", 4)
 
 

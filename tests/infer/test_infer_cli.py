@@ -19,7 +19,8 @@ from neurofin.atlas import load_rois  # noqa: E402
 from neurofin.config import Settings  # noqa: E402
 from neurofin.data.synth import make_synthetic_dataset  # noqa: E402
 from neurofin.encoding.train import cached_feature_source, train_subject  # noqa: E402
-from neurofin.infer.schema import ENSEMBLE, META_COLUMNS  # noqa: E402
+from neurofin.schema import ENSEMBLE
+from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS  # noqa: E402
 
 
 def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
@@ -31,7 +32,7 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
         "encoding.cv_folds": 3, "encoding.pca_components": 16,
     })
     package = train_subject(dataset, "UTS01", settings, tmp_path / "models", cached_feature_source(dataset, settings))
-    rule = json.loads((package / "config.json").read_text())["roi_voxel_selection"]
+    rule = json.loads((package / "config.json").read_text())["voxel_selection"]
     assert rule["threshold"] == 0.05 and rule["rule"] == "validation_r > threshold"
     comments = tmp_path / "comments.jsonl"
     rows = [{"id": "a", "body": "buying more calls on $TSLA"}, {"id": "b", "body": ""}, {"id": "c", "body": "🚀"}]

@@ -19,18 +19,19 @@ from neurofin.encoding.package import EncodingModel  # noqa: E402
 from neurofin.infer.predictor import Predictor  # noqa: E402
 from neurofin.infer.pseudotime import text_rows  # noqa: E402
 from neurofin.infer.readout import RegionReadout, window_weights  # noqa: E402
-from neurofin.infer.schema import ENSEMBLE  # noqa: E402
+from neurofin.schema import ENSEMBLE  # noqa: E402
 from neurofin.infer.text import comment_words  # noqa: E402
+from records import make_record  # noqa: E402
 
 TIMING = TimingSettings()
 RATE = 2.4  # words per second
 
 
-def random_model(rng: np.random.Generator, n_in: int, n_voxels: int, k: int | None, config: dict | None = None) -> EncodingModel:
+def random_model(rng: np.random.Generator, n_in: int, n_voxels: int, k: int | None, record=None) -> EncodingModel:
     n_delays = len(TIMING.delays)
     width = k if k is not None else n_in
     return EncodingModel(
-        config=config or {"timing": TIMING.model_dump(mode="json")},
+        record=record or make_record(dim=n_in, speech_rate_wps=RATE),
         weights=rng.standard_normal((width * n_delays, n_voxels)).astype(np.float32),
         feature_mean=rng.standard_normal(n_in).astype(np.float32),
         feature_std=rng.uniform(0.5, 2.0, n_in).astype(np.float32),
@@ -79,15 +80,8 @@ def write_package(root: Path, subject: str, tiny_dir: Path, seed: int, n_voxels:
     from transformers import AutoConfig
 
     hidden = AutoConfig.from_pretrained(tiny_dir).hidden_size
-    record = settings.to_record()
-    config = {
-        "subject": subject,
-        "settings": record,
-        "features": {key: record["features"][key] for key in ("model", "revision", "gguf_file", "blocks", "context_tokens", "mode", "stride")},
-        "timing": record["timing"],
-        "speech_rate_wps": RATE,
-    }
-    model = random_model(np.random.default_rng(seed), len(BLOCKS) * hidden, n_voxels, k=6, config=config)
+    record = make_record(subject, settings, n_blocks=len(BLOCKS), dim=hidden, speech_rate_wps=RATE)
+    model = random_model(np.random.default_rng(seed), len(BLOCKS) * hidden, n_voxels, k=6, record=record)
     return model.save(root / subject)
 
 
@@ -127,7 +121,7 @@ def test_predictor_matches_reference_path_per_subject_and_ensemble(tiny_dir, tmp
         expected = {}
         for package in packages:
             model = EncodingModel.load(package)
-            subject = model.config["subject"]
+            subject = model.subject
             expected[subject] = voxel_path(model, features, regions[subject][0])
             np.testing.assert_allclose(rows.loc[subject, ["a", "b", "c", "d"]].to_numpy(float), expected[subject], rtol=1e-3, atol=1e-4)
         ensemble = (expected["UTS01"] + expected["UTS02"]) / 2

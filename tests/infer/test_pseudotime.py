@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neurofin.config import TimingSettings
+from neurofin.timing import median_speech_rate
 from neurofin.infer.pseudotime import (
-    median_speech_rate,
     pseudo_tr_centres,
     pseudo_word_times,
     response_window,

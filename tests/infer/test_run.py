@@ -32,7 +32,7 @@ def test_read_texts_every_format_gives_the_same_frame(tmp_path, suffix):
 def test_read_texts_errors_name_the_fix(tmp_path):
     path = tmp_path / "c.csv"
     COMMENTS.to_csv(path, index=False)
-    with pytest.raises(InputError, match="--text-column"):
+    with pytest.raises(InputError, match="text_column"):
         read_texts(path, "text")
     with pytest.raises(InputError, match="unsupported"):
         read_texts(tmp_path / "c.txt")

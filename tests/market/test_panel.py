@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.infer.schema import ENSEMBLE, META_COLUMNS
+from neurofin.schema import ENSEMBLE
+from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 from neurofin.market.lexicon import Lexicon, comment_sentiment, load_lexicon
 from neurofin.market.panel import PanelStore, roi_columns_of
 

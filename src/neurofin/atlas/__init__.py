@@ -6,7 +6,7 @@ Public API (stable; infer/ builds on it):
     rois    = load_rois(path=None, atlas=atlas)             # resources/rois.toml or a user file (validated)
     maps    = subject_atlas(dataset, "UTS01", cache_dir)    # ANTs affine + SyN to MNI, composed with pycortex "coord"
     parcels = maps.parcels(atlas)                           # (n_voxels,) parcel id per response column, 0 = none
-    keep    = select_voxels(validation_r, 0.05)             # validation r > threshold (never test r); NaN never kept
+    keep    = neurofin.encoding.select_voxels(validation_r, 0.05)   # the voxels a region averages (validation r)
     M       = roi_matrix(parcels, rois, keep, maps.voxel_mni).matrix   # sparse (n_voxels, n_rois) averaging matrix
     P       = parcel_matrix(parcels, atlas.n_parcels, keep).matrix     # sparse (n_voxels, n_parcels)
     report  = roi_coverage(maps, rois, atlas)               # per ROI: voxels, MNI coverage, "~empty"/subcortical note
@@ -18,7 +18,6 @@ from neurofin.atlas.coverage import RoiCoverage, coverage_summary, roi_coverage
 from neurofin.atlas.regions import RegionMatrix, parcel_matrix, roi_matrix, roi_membership
 from neurofin.atlas.rois import Roi, RoiSet, load_rois
 from neurofin.atlas.schaefer import Atlas, load_atlas
-from neurofin.atlas.selection import select_voxels, selection_rule
 from neurofin.atlas.subject import SubjectAtlas, subject_atlas
 
 __all__ = [
@@ -35,7 +34,5 @@ __all__ = [
     "roi_coverage",
     "roi_matrix",
     "roi_membership",
-    "select_voxels",
-    "selection_rule",
     "subject_atlas",
 ]

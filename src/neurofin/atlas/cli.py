@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP, SUBJECTS_HELP
 
 app = typer.Typer(help="Schaefer parcels, editable ROIs, registration into subject space.", no_args_is_help=True)
 
@@ -33,11 +37,12 @@ def rois(
 
 @app.command("register")
 def register(
-    data_root: str = typer.Option(..., "--data-root", help="The ds003020 folder (or its parent) with derivative/pycortex-db."),
-    subjects: str = typer.Option(None, "--subjects", help="Comma-separated subjects (default: every subject with responses)."),
-    cache: str = typer.Option(None, "--cache", help="Cache folder for the registered maps (default: DATA_ROOT/derivatives/neurofin-atlas)."),
+    data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " It holds derivative/pycortex-db."),
+    subjects: str = typer.Option(None, "--subjects", help=SUBJECTS_HELP),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    cache: Path = typer.Option(None, "--cache", help="Cache folder for the registered maps (atlas.cache_dir; default: DATA_ROOT/derivatives/neurofin-atlas)."),
     mode: str = typer.Option("syn", "--mode", help="Registration: 'syn' (affine + fast SyN, default) or 'affine'."),
-    roi_file: str = typer.Option(None, "--roi-file", help=ROI_FILE_HELP),
+    roi_file: Path = typer.Option(None, "--roi-file", help=ROI_FILE_HELP + " (atlas.roi_file)"),
 ) -> None:
     """Register each subject's anatomy to MNI (ANTs, cached) and print per-ROI voxel counts and coverage.
 
@@ -48,20 +53,21 @@ def register(
     from neurofin.atlas import coverage_summary, load_atlas, load_rois, roi_coverage, subject_atlas
     from neurofin.atlas.register import MODES
     from neurofin.atlas.subject import default_cache_dir
-    from neurofin.data.layout import find_dataset
+    from neurofin.cli_common import chosen_subjects, load_settings, open_dataset
     from neurofin.errors import AtlasError
+    from neurofin.progress import cli_progress
 
     if mode not in MODES:
         raise AtlasError(f"--mode {mode!r} is unknown: use one of {list(MODES)}")
-    dataset = find_dataset(data_root)
-    chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else dataset.subjects()
-    if not chosen:
-        raise AtlasError(f"no subjects under {dataset.responses_dir}: pass --subjects UTS01,...")
+    settings = load_settings(config, {"atlas.cache_dir": cache, "atlas.roi_file": roi_file})
+    dataset = open_dataset(data_root, settings)
+    chosen = chosen_subjects(subjects, settings, dataset.subjects())
     atlas = load_atlas()
-    roi_set = load_rois(roi_file, atlas)
-    cache_dir = cache if cache is not None else default_cache_dir(dataset)
+    roi_set = load_rois(settings.atlas.roi_file, atlas)
+    cache_dir = settings.atlas.cache_dir or default_cache_dir(dataset)
     for subject in chosen:
-        maps = subject_atlas(dataset, subject, cache_dir, mode=mode, atlas=atlas)  # type: ignore[arg-type]
+        with cli_progress() as progress:
+            maps = subject_atlas(dataset, subject, cache_dir, mode=mode, atlas=atlas, progress=progress)  # type: ignore[arg-type]
         summary = coverage_summary(maps, atlas)
         typer.echo(
             f"\n{subject}: {summary['n_voxels']} mask voxels; {summary['on_ribbon']:.1%} on the atlas ribbon, "

@@ -49,7 +49,7 @@ def _checked_keep(keep_voxels: np.ndarray | None, n_voxels: int) -> np.ndarray:
     if keep_voxels.dtype != bool or keep_voxels.shape != (n_voxels,):
         raise AtlasError(
             f"keep_voxels must be a bool mask of {n_voxels} voxels, got {keep_voxels.dtype} {keep_voxels.shape}: "
-            "build it with neurofin.atlas.select_voxels"
+            "build it with neurofin.encoding.select_voxels"
         )
     return keep_voxels
 

@@ -194,7 +194,7 @@ def load_rois(path: str | Path | None = None, atlas: Atlas | None = None) -> Roi
     source = Path(path).expanduser() if path is not None else default_roi_file()
     atlas = atlas if atlas is not None else load_atlas()
     if not source.is_file():
-        raise AtlasError(f"ROI file {source} not found: pass an existing TOML file to --roi-file")
+        raise AtlasError(f"ROI file {source} not found: set atlas.roi_file to an existing TOML file")
     text = source.read_text(encoding="utf-8")
     try:
         raw = tomllib.loads(text)

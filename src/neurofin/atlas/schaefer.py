@@ -154,7 +154,7 @@ def load_atlas(networks: int = 7, volume: str | Path | None = None) -> Atlas:
         if networks != 7:
             raise AtlasError(
                 "17-network labels number the parcels of the 17-network-order volume, which is not packaged: pass "
-                "--atlas-volume Schaefer2018_1000Parcels_17Networks_order_FSLMNI152_2mm.nii.gz (CBIG release)"
+                "volume=Schaefer2018_1000Parcels_17Networks_order_FSLMNI152_2mm.nii.gz (CBIG release)"
             )
         volume = resource_dir() / VOLUME_7NET
     volume = Path(volume).expanduser()

@@ -29,7 +29,8 @@ from neurofin.atlas.schaefer import Atlas, load_atlas
 from neurofin.atlas.xfm import FunctionalTransform, read_functional_transform
 from neurofin.data.layout import Dataset
 from neurofin.errors import AtlasError
-from neurofin.io import atomic_path, sha256_bytes, sha256_file
+from neurofin.io import atomic_path, content_hash, sha256_file
+from neurofin.progress import Progress, report
 
 CACHE_VERSION = 2
 FILL_MM = 4.0
@@ -106,7 +107,7 @@ def default_cache_dir(dataset: Dataset) -> Path:
 
 def cache_path(cache_dir: str | Path, record: dict[str, Any]) -> Path:
     """The cache file of one subject's maps: named by the hash of everything they depend on."""
-    key = sha256_bytes(json.dumps(record, sort_keys=True).encode("utf-8"))[:20]
+    key = content_hash(record)[:20]
     return Path(cache_dir).expanduser() / f"{record['subject']}-{record['registration']['mode']}-{key}.npz"
 
 
@@ -116,11 +117,9 @@ def subject_atlas(
     cache_dir: str | Path,
     mode: RegistrationMode = "syn",
     atlas: Atlas | None = None,
-    show_progress: bool = True,
+    progress: Progress | None = None,
 ) -> SubjectAtlas:
     """The subject's registered atlas maps: from the cache when its inputs match, else computed and cached."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     atlas = atlas if atlas is not None else load_atlas()
     inputs = subject_inputs(dataset, subject)
     record = _record(inputs, subject, atlas, mode)
@@ -131,11 +130,10 @@ def subject_atlas(
                 return SubjectAtlas(subject, arrays["voxel_mni"], arrays["mni_column"], record)
     transform = read_functional_transform(inputs["transform"].parent)
     mask = dataset.mask(subject)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, disable=not show_progress, transient=True) as progress:
-        progress.add_task(f"{subject}: registering anatomy to MNI ({mode}), mapping voxels", total=None)
-        with register_to_mni(inputs["anatomy"], mode) as registration:
-            voxel_mni, mni_column = map_subject(mask, transform, registration, atlas)
+    done = report(progress).task(f"{subject}: registering anatomy to MNI ({mode}), mapping voxels", total=1)
+    with register_to_mni(inputs["anatomy"], mode) as registration:
+        voxel_mni, mni_column = map_subject(mask, transform, registration, atlas)
+    done(1)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(

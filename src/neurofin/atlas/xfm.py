@@ -5,7 +5,7 @@ pycortex convention (cortex/xfm.py `Transform`, cortex/database.py `get_xfm`, co
 `anatomicals/raw.nii.gz`, where the subject's surfaces live) to functional voxel indices (i, j, k) = (x, y, z)
 of `reference.nii.gz`; pycortex volumes are the NIfTI data transposed, (z, y, x). The reference's own NIfTI
 affine plays no part. (Checked in tests: re-deriving pycortex's `thick` mask of example subject S1 from its
-surfaces through "coord" gives REFERENCE.md's 80,615 voxels.)
+surfaces through "coord" gives docs/REFERENCE.md's 80,615 voxels.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Check a ds003020 root story by story and say, for each problem, how to fix it.
 
 Per subject and story: the response file is real data (not a git-annex pointer), opens with h5py and
-holds a 2-D "data" dataset whose last row is readable, has respdict - 20 rows (REFERENCE.md section 2)
+holds a 2-D "data" dataset whose last row is readable, has respdict - 20 rows (docs/REFERENCE.md section 2)
 and as many voxel columns as the subject's `mask_thick`. Per story: the TextGrid is real and parses.
 Stories listed in respdict.json without a response file for a subject are reported as missing (one
 problem per subject), unless the caller allows partial story sets.

@@ -8,7 +8,7 @@ app = typer.Typer(help="data commands.", no_args_is_help=True)
 @app.command("synth")
 def synth(
     out: str = typer.Option(..., "--out", help="Folder to write; the dataset lands under OUT/ds003020/, the truth under OUT/truth/."),
-    subjects: int = typer.Option(2, "--subjects", min=1, max=99, help="Number of subjects (UTS01, UTS02, ...)."),
+    n_subjects: int = typer.Option(2, "--n-subjects", min=1, max=99, help="Number of subjects (UTS01, UTS02, ...)."),
     stories: int = typer.Option(6, "--stories", min=1, help="Training stories (the test story wheretheressmoke is added)."),
     voxels: int = typer.Option(500, "--voxels", min=10, help="Cortical voxels per subject."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same files."),
@@ -18,17 +18,19 @@ def synth(
 ) -> None:
     """Write a synthetic ds003020 twin with a planted ground truth (semantic vectors -> HRF -> voxels + AR(1) noise).
 
-    Example: neurofin data synth --out synth --subjects 2 --stories 6 --voxels 500 --seed 0
+    Example: neurofin data synth --out synth --n-subjects 2 --stories 6 --voxels 500 --seed 0
     """
     import json
     from pathlib import Path
 
     from neurofin.data.synth import TRUTH_DIR, SynthSpec, make_synthetic_dataset
+    from neurofin.progress import cli_progress
 
-    dataset = make_synthetic_dataset(
-        out, subjects, stories, voxels, seed, spec=SynthSpec(n_repeats=repeats),
-        atlas_dir=Path(atlas_dir) if atlas_dir else None, overwrite=force, progress=True,
-    )
+    with cli_progress() as progress:
+        dataset = make_synthetic_dataset(
+            out, n_subjects, stories, voxels, seed, spec=SynthSpec(n_repeats=repeats),
+            atlas_dir=Path(atlas_dir) if atlas_dir else None, overwrite=force, progress=progress,
+        )
     truth = json.loads((Path(out) / TRUTH_DIR / "truth.json").read_text())
     for subject, record in truth["subjects"].items():
         r_good = record["oracle_r_repeat_mean_good"]["median"]
@@ -54,8 +56,9 @@ def check(
     """
     from neurofin.data.check import check_dataset
 
-    chosen = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
-    report = check_dataset(root, chosen, allow_missing_stories)
+    from neurofin.config import parse_subjects
+
+    report = check_dataset(root, parse_subjects(subjects), allow_missing_stories)
     typer.echo(f"ds003020 at {report.root}")
     typer.echo(f"{'subject':<10}{'stories':>8}{'TRs':>9}{'voxels':>9}{'problems':>10}")
     for row in report.subjects:
@@ -78,7 +81,7 @@ def download(
     dest: str = typer.Option(..., "--dest", help="Folder to download into; files land under DEST/ds003020/."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the files and their total size; download nothing."),
     workers: int = typer.Option(8, "--workers", min=1, help="Files downloaded in parallel."),
-    endpoint_url: str = typer.Option(None, "--endpoint-url", hidden=True, help="S3 endpoint (for tests)."),
+    endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3-compatible endpoint (a mirror or a local test server); default: AWS."),
 ) -> None:
     """Fetch what the pipeline needs from OpenNeuro ds003020 (public S3, no account): resumable, parallel.
 
@@ -87,10 +90,13 @@ def download(
 
     Example: neurofin data download --subjects UTS01,UTS02 --dest ~/data --dry-run
     """
+    from neurofin.config import parse_subjects
     from neurofin.data.download import download_dataset
+    from neurofin.progress import cli_progress
 
-    chosen = [s.strip() for s in subjects.split(",") if s.strip()]
-    report = download_dataset(chosen, dest, workers=workers, dry_run=dry_run, endpoint_url=endpoint_url)
+    with cli_progress() as progress:
+        report = download_dataset(parse_subjects(subjects) or [], dest, workers=workers, dry_run=dry_run,
+                                  endpoint_url=endpoint_url, progress=progress)
     if dry_run:
         for remote in report.files:
             typer.echo(f"{remote.size:>15,d}  {remote.key}")

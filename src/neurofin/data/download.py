@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from neurofin.errors import DataError
+from neurofin.progress import Progress
+from neurofin.progress import report as report_progress
 
 BUCKET = "openneuro.org"
 DATASET_PREFIX = "ds003020/"
@@ -93,14 +95,14 @@ def plan_download(client: Any, subjects: Iterable[str]) -> list[RemoteFile]:
     """List every object the pipeline needs for `subjects` (responses, TextGrids, respdict, pycortex-db)."""
     subjects = list(dict.fromkeys(subjects))
     if not subjects:
-        raise DataError("no subjects given: pass e.g. --subjects UTS01,UTS02")
+        raise DataError("no subjects given: name them, e.g. UTS01,UTS02")
     available = _list_subfolders(client, DERIVATIVE + "preprocessed_data/")
     unknown = [s for s in subjects if s not in available]
     if unknown:
         raise DataError(f"subjects {unknown} are not in s3://{BUCKET}/{DATASET_PREFIX}: pick from {available}")
     files = _list(client, RESPDICT_KEY, lambda key: key == RESPDICT_KEY)
     if not files:
-        raise DataError(f"s3://{BUCKET}/{RESPDICT_KEY} is missing from the bucket; check --endpoint-url")
+        raise DataError(f"s3://{BUCKET}/{RESPDICT_KEY} is missing from the bucket; check endpoint_url")
     files += _list(client, DERIVATIVE + "TextGrids/", lambda key: key.endswith(".TextGrid"))
     for subject in subjects:
         files += _list(client, f"{DERIVATIVE}preprocessed_data/{subject}/", lambda key: key.endswith(".hf5"))
@@ -123,7 +125,7 @@ def download_dataset(
     workers: int = 8,
     dry_run: bool = False,
     endpoint_url: str | None = None,
-    show_progress: bool = True,
+    progress: Progress | None = None,
 ) -> DownloadReport:
     """Download (or with `dry_run`, only list) what the pipeline needs for `subjects` into `dest`/ds003020."""
     dest = Path(dest).expanduser()
@@ -132,26 +134,26 @@ def download_dataset(
     if dry_run:
         return report
     stop = threading.Event()
-    with _progress(show_progress) as progress:
-        checking = progress.add_task("checking local files", total=report.total_bytes)
-        todo = []
-        for remote, complete in _map(workers, lambda f: is_complete(f.local_path(dest), f), report.files, stop):
-            if complete:
-                report.skipped.append(remote.key)
-            else:
-                todo.append(remote)
-            progress.advance(checking, remote.size)
-        _check_free_space(dest, todo)
-        fetching = progress.add_task("downloading ds003020", total=sum(f.size for f in todo))
+    tasks = report_progress(progress)
+    checking = tasks.task("checking local files (bytes)", total=report.total_bytes)
+    todo = []
+    for remote, complete in _map(workers, lambda f: is_complete(f.local_path(dest), f), report.files, stop):
+        if complete:
+            report.skipped.append(remote.key)
+        else:
+            todo.append(remote)
+        checking(remote.size)
+    _check_free_space(dest, todo)
+    fetching = tasks.task("downloading ds003020 (bytes)", total=sum(f.size for f in todo))
 
-        def advance(n_bytes: int) -> None:
-            if stop.is_set():
-                raise _Cancelled
-            progress.advance(fetching, n_bytes)
+    def advance(n_bytes: int) -> None:
+        if stop.is_set():
+            raise _Cancelled
+        fetching(n_bytes)
 
-        for remote, fetched in _map(workers, lambda f: fetch_file(client, f, dest, advance), todo, stop):
-            report.downloaded.append(remote.key)
-            report.downloaded_bytes += fetched
+    for remote, fetched in _map(workers, lambda f: fetch_file(client, f, dest, advance), todo, stop):
+        report.downloaded.append(remote.key)
+        report.downloaded_bytes += fetched
     return report
 
 
@@ -194,7 +196,7 @@ def _fetch_part(client: Any, remote: RemoteFile, part: Path, have: int, advance:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
             raise DataError(
-                f"S3 refused s3://{BUCKET}/{remote.key} ({exc}); check the network or --endpoint-url, then run again"
+                f"S3 refused s3://{BUCKET}/{remote.key} ({exc}); check the network or endpoint_url, then run again"
             ) from exc
         part.unlink(missing_ok=True)
         raise DataError(f"s3://{BUCKET}/{remote.key} changed on the server during the download: run it again") from exc
@@ -257,7 +259,7 @@ def _call(request: Callable[[], Any]) -> Any:
     except (BotoCoreError, ClientError) as exc:
         raise DataError(
             f"cannot list s3://{BUCKET}/{DATASET_PREFIX} ({exc}); check your network connection "
-            "(the bucket is public, no AWS account needed) or the --endpoint-url you gave"
+            "(the bucket is public, no AWS account needed) or the endpoint_url you gave"
         ) from exc
 
 
@@ -297,10 +299,4 @@ def _md5_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _progress(enabled: bool) -> Any:
-    """A rich byte progress bar (disabled: nothing is drawn)."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    return Progress(*columns, disable=not enabled)
 

@@ -33,7 +33,7 @@ def find_dataset(path: str | Path) -> "Dataset":
             return Dataset(candidate.resolve())
     raise DataError(
         f"no ds003020 dataset under {path}: expected {path}/derivative/ or {path}/{DATASET_NAME}/derivative/; "
-        f"fetch it with `neurofin data download --dest {path}` or make a synthetic one with `neurofin data synth`"
+        f"fetch it with `neurofin data download --subjects UTS01 --dest {path}` or make a synthetic one with `neurofin data synth`"
     )
 
 

@@ -1,6 +1,6 @@
 """A synthetic ds003020 twin with a planted ground truth, for the demo, the tests and the benchmarks.
 
-`make_synthetic_dataset(out, ...)` writes, in exactly the OpenNeuro ds003020 layout (REFERENCE.md section 1):
+`make_synthetic_dataset(out, ...)` writes, in exactly the OpenNeuro ds003020 layout (docs/REFERENCE.md section 1):
 
     out/ds003020/derivative/respdict.json                          {story: raw TR count n_raw}
     out/ds003020/derivative/TextGrids/<story>.TextGrid             long Praat format, tier 0 "phones", tier 1 "words"
@@ -52,6 +52,7 @@ from neurofin.config import TEST_STORY
 from neurofin.data.layout import DATASET_NAME, REPEATS_KEY, RESPONSE_KEY, Dataset
 from neurofin.errors import DataError
 from neurofin.io import atomic_path, write_bytes_atomic, write_json_atomic
+from neurofin.progress import Progress, report
 from neurofin.timing import tr_centres, trim
 
 if TYPE_CHECKING:
@@ -392,18 +393,18 @@ class Anatomy:
 
 
 def find_schaefer_atlas(atlas_dir: Path | None = None) -> tuple[Path, Path]:
-    """The Schaefer 1000-parcel 7-network volume and labels: `atlas_dir`, neurofin's package data, or ../shared/data/atlas."""
+    """The Schaefer 1000-parcel 7-network volume and labels: `atlas_dir`, or neurofin's package data."""
     import neurofin
 
     package = Path(neurofin.__file__).parent
     candidates = [atlas_dir] if atlas_dir is not None else []
-    candidates += [package / "resources" / "atlas", package.parents[2] / "shared" / "data" / "atlas"]
+    candidates += [package / "resources" / "atlas"]
     for folder in candidates:
         if (folder / ATLAS_VOLUME).is_file() and (folder / ATLAS_LABELS).is_file():
             return folder / ATLAS_VOLUME, folder / ATLAS_LABELS
     raise DataError(
         f"Schaefer atlas ({ATLAS_VOLUME} and {ATLAS_LABELS}) not found in {[str(c) for c in candidates]}: "
-        "pass --atlas-dir pointing at a folder that holds both files"
+        "pass atlas_dir pointing at a folder that holds both files"
     )
 
 
@@ -436,7 +437,7 @@ def load_anatomy(n_voxels: int, atlas_dir: Path | None = None, voxel_mm: float |
             )
             reference = nib.Nifti1Image(np.asarray(reference.dataobj, dtype=np.float32), affine)
             return Anatomy(template, reference, labels_xyz.T.copy(), parcel_network, mm)
-    raise DataError(f"{n_voxels} voxels is more than the cortex holds (cortical voxels per grid mm: {counts}): ask for fewer --voxels")
+    raise DataError(f"{n_voxels} voxels is more than the cortex holds (cortical voxels per grid mm: {counts}): ask for fewer voxels (n_voxels)")
 
 
 def _write_nifti(path: Path, img: Nifti1Image) -> None:
@@ -544,10 +545,9 @@ def make_synthetic_dataset(
     atlas_dir: Path | None = None,
     voxel_mm: float | None = None,
     overwrite: bool = False,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> Dataset:
     """Write a ds003020-shaped dataset with a planted ground truth under `out` (see the module docstring)."""
-    from rich.progress import Progress
     from safetensors.numpy import save_file
 
     spec = spec or SynthSpec()
@@ -558,57 +558,56 @@ def make_synthetic_dataset(
     truth_dir = out / TRUTH_DIR
     if dataset.root.exists() or truth_dir.exists():
         if not overwrite:
-            raise DataError(f"{dataset.root} or {truth_dir} already exists: pick another --out or pass --force")
+            raise DataError(f"{dataset.root} or {truth_dir} already exists: pick another output folder or pass overwrite=True")
         shutil.rmtree(dataset.root, ignore_errors=True)
         shutil.rmtree(truth_dir, ignore_errors=True)
 
     vocab = build_vocabulary(seed, spec.semantic_dim)
     names = story_names(seed, n_stories, vocab) + [TEST_STORY]
     subjects = [f"UTS{i:02d}" for i in range(1, n_subjects + 1)]
-    with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task("synthesising", total=len(names) + n_subjects * (len(names) + 1))
-        stories = [generate_story(name, seed, i, vocab, spec) for i, name in enumerate(names)]
-        for story in stories:
-            write_textgrid(dataset.textgrid_path(story.name), story)
-            bar.advance(task)
-        write_json_atomic(dataset.derivative / "respdict.json", {s.name: s.n_raw for s in stories})
-        features = [semantic_features(s, vocab, spec) for s in stories]
-        anatomy = load_anatomy(n_voxels, atlas_dir, voxel_mm)
-        subject_records = {}
-        for subject_id, subject in enumerate(subjects):
-            truth = plant_subject(seed, subject_id, n_voxels, anatomy, features, spec)
-            write_pycortex_db(dataset, subject, anatomy, truth.mask_zyx)
-            bar.advance(task)
-            arrays = {"weights": truth.weights, "snr": truth.snr, "ar_rho": truth.ar_rho, "good": truth.good}
-            noise_scale = np.sqrt(1.0 / (1.0 + truth.snr))
-            for story_id, (story, feats) in enumerate(zip(stories, features)):
-                rng = _rng(seed, 5, subject_id, story_id)
-                clean = feats @ truth.weights.astype(np.float64)
-                arrays[f"clean/{story.name}"] = clean.astype(np.float32)
-                path = dataset.response_path(subject, story.name)
-                if story.name != TEST_STORY:
-                    noise = _ar1_noise(rng, clean.shape[0], truth.ar_rho) * noise_scale
-                    _write_hf5(path, _zscore(clean + noise))
-                else:
-                    repeats = np.stack(
-                        [_zscore(clean + _ar1_noise(rng, clean.shape[0], truth.ar_rho) * noise_scale)
-                         for _ in range(spec.n_repeats)]
-                    )
-                    _write_hf5(path, repeats.mean(0), repeats)
-                    arrays["oracle_r_repeat_mean"] = _corr_columns(clean, repeats.mean(0))
-                    arrays["oracle_r_single"] = np.mean([_corr_columns(clean, r) for r in repeats], axis=0)
-                bar.advance(task)
-            with atomic_path(truth_dir / f"{subject}.safetensors") as tmp:
-                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
-            subject_records[subject] = {
-                "n_voxels": n_voxels,
-                "n_good": int(truth.good.sum()),
-                "good_voxels": np.flatnonzero(truth.good).tolist(),
-                "snr": _summary(truth.snr),
-                "oracle_r_repeat_mean_good": _summary(arrays["oracle_r_repeat_mean"][truth.good]),
-                "oracle_r_repeat_mean_other": _summary(arrays["oracle_r_repeat_mean"][~truth.good]),
-                "oracle_r_single_good": _summary(arrays["oracle_r_single"][truth.good]),
-            }
+    advance = report(progress).task("synthesising ds003020", total=len(names) + n_subjects * (len(names) + 1))
+    stories = [generate_story(name, seed, i, vocab, spec) for i, name in enumerate(names)]
+    for story in stories:
+        write_textgrid(dataset.textgrid_path(story.name), story)
+        advance(1)
+    write_json_atomic(dataset.derivative / "respdict.json", {s.name: s.n_raw for s in stories})
+    features = [semantic_features(s, vocab, spec) for s in stories]
+    anatomy = load_anatomy(n_voxels, atlas_dir, voxel_mm)
+    subject_records = {}
+    for subject_id, subject in enumerate(subjects):
+        truth = plant_subject(seed, subject_id, n_voxels, anatomy, features, spec)
+        write_pycortex_db(dataset, subject, anatomy, truth.mask_zyx)
+        advance(1)
+        arrays = {"weights": truth.weights, "snr": truth.snr, "ar_rho": truth.ar_rho, "good": truth.good}
+        noise_scale = np.sqrt(1.0 / (1.0 + truth.snr))
+        for story_id, (story, feats) in enumerate(zip(stories, features)):
+            rng = _rng(seed, 5, subject_id, story_id)
+            clean = feats @ truth.weights.astype(np.float64)
+            arrays[f"clean/{story.name}"] = clean.astype(np.float32)
+            path = dataset.response_path(subject, story.name)
+            if story.name != TEST_STORY:
+                noise = _ar1_noise(rng, clean.shape[0], truth.ar_rho) * noise_scale
+                _write_hf5(path, _zscore(clean + noise))
+            else:
+                repeats = np.stack(
+                    [_zscore(clean + _ar1_noise(rng, clean.shape[0], truth.ar_rho) * noise_scale)
+                     for _ in range(spec.n_repeats)]
+                )
+                _write_hf5(path, repeats.mean(0), repeats)
+                arrays["oracle_r_repeat_mean"] = _corr_columns(clean, repeats.mean(0))
+                arrays["oracle_r_single"] = np.mean([_corr_columns(clean, r) for r in repeats], axis=0)
+            advance(1)
+        with atomic_path(truth_dir / f"{subject}.safetensors") as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
+        subject_records[subject] = {
+            "n_voxels": n_voxels,
+            "n_good": int(truth.good.sum()),
+            "good_voxels": np.flatnonzero(truth.good).tolist(),
+            "snr": _summary(truth.snr),
+            "oracle_r_repeat_mean_good": _summary(arrays["oracle_r_repeat_mean"][truth.good]),
+            "oracle_r_repeat_mean_other": _summary(arrays["oracle_r_repeat_mean"][~truth.good]),
+            "oracle_r_single_good": _summary(arrays["oracle_r_single"][truth.good]),
+        }
 
     word_arrays = {"word_vectors": vocab.vectors}
     for story in stories:

@@ -20,7 +20,7 @@ from neurofin.data.annex import annex_fix_hint, is_annex_pointer
 from neurofin.data.transcript import Transcript
 from neurofin.errors import AnnexPointerError, DataError, MissingTextGridError
 
-# REFERENCE.md section 2: labels dropped after lower(), strip("{}"), strip().
+# docs/REFERENCE.md section 2: labels dropped after lower(), strip("{}"), strip().
 NON_SPEECH_LABELS = frozenset({"sentence_start", "sentence_end", "br", "lg", "ls", "ns", "sp"})
 WORD_TIER_NAME = "words"
 WORD_TIER_INDEX = 1  # ds003020 TextGrids: tier 0 phones, tier 1 words

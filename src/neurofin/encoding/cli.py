@@ -7,16 +7,18 @@ from pathlib import Path
 
 import typer
 
+from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP, SUBJECTS_HELP
+
 
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the root app."""
 
     @app.command("train")
     def train(
-        data_root: Path = typer.Option(..., "--data-root", help="ds003020 folder (or its parent)."),
-        subjects: str = typer.Option(..., "--subjects", help="Comma-separated subjects, e.g. UTS01,UTS02."),
         out: Path = typer.Option(..., "--out", help="Folder for the packages: OUT/<subject>/."),
-        config: Path = typer.Option(None, "--config", help="TOML settings file merged over the defaults."),
+        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+        subjects: str = typer.Option(None, "--subjects", help=SUBJECTS_HELP),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
         solver: str = typer.Option(None, "--solver", help="ridge | kernel | banded | auto."),
         backend: str = typer.Option(None, "--backend", help="himalaya backend: auto | numpy | torch | torch_cuda."),
         pca_components: int = typer.Option(None, "--pca-components", help="Pre-delay PCA size (variances kept)."),
@@ -26,12 +28,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fit one encoding model package per subject (per-voxel alphas, leave-stories-out CV), then evaluate it.
 
+        The word features come from the same settings as `neurofin features extract` (features.* in --config).
+
         Example: neurofin train --data-root data/ds003020 --subjects UTS01,UTS02 --out models
         """
-        from rich.progress import Progress
-
-        from neurofin.config import Settings
-        from neurofin.data.layout import find_dataset
+        from neurofin.cli_common import chosen_subjects, echo, load_settings, open_dataset
         from neurofin.encoding.evaluate import evaluate_package
         from neurofin.encoding.train import cached_feature_source, train_subject
 
@@ -43,41 +44,37 @@ def register(app: typer.Typer) -> None:
             "encoding.n_alphas_batch": n_alphas_batch,
             "encoding.n_targets_batch_refit": n_targets_batch_refit,
         }
-        settings = Settings.load(config, overrides)
-        dataset = find_dataset(data_root)
+        settings = load_settings(config, overrides)
+        dataset = open_dataset(data_root, settings)
         features = cached_feature_source(dataset, settings)
-        chosen = [s.strip() for s in subjects.split(",") if s.strip()]
-        with Progress() as bar:
-            task = bar.add_task("training subjects", total=len(chosen))
-            for subject in chosen:
-                package = train_subject(dataset, subject, settings, out, features)
-                metrics = evaluate_package(package, dataset, features)
-                bar.console.print(
-                    f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "
-                    f"(top {metrics['top_fraction']:.0%} by validation r) -> {package}"
-                )
-                bar.advance(task)
+        for subject in chosen_subjects(subjects, settings, dataset.subjects()):
+            package = train_subject(dataset, subject, settings, out, features)
+            metrics = evaluate_package(package, dataset, features)
+            echo(
+                f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "
+                f"(top {metrics['top_fraction']:.0%} by validation r) -> {package}"
+            )
 
     @app.command("evaluate")
     def evaluate(
         directory: Path = typer.Argument(..., help="A package folder, or the --out folder of `neurofin train`."),
-        data_root: Path = typer.Option(..., "--data-root", help="ds003020 folder (or its parent)."),
-        config: Path = typer.Option(None, "--config", help="TOML settings (feature cache location)."),
+        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP + " Only features.cache_dir is used."),
     ) -> None:
-        """Score saved packages on their validation and test stories; write metrics.json and evaluation.png.
+        """Score saved packages on their validation and test stories; add metrics.json, scores and evaluation.png.
 
         Example: neurofin evaluate models/UTS01 --data-root data/ds003020
         """
-        from neurofin.config import Settings
-        from neurofin.data.layout import find_dataset
+        from neurofin.cli_common import echo, load_settings, open_dataset
         from neurofin.encoding.evaluate import evaluate_package
         from neurofin.encoding.package import EncodingModel, package_dirs
         from neurofin.encoding.train import cached_feature_source
 
-        dataset = find_dataset(data_root)
-        base = Settings.load(config)
+        base = load_settings(config)
+        dataset = open_dataset(data_root, base)
         for package in package_dirs(directory):
-            recorded = Settings.model_validate(EncodingModel.load(package).config["settings"])
-            recorded.features.cache_dir = base.features.cache_dir or recorded.features.cache_dir
-            metrics = evaluate_package(package, dataset, cached_feature_source(dataset, recorded))
-            typer.echo(json.dumps({"package": str(package), **metrics}, indent=2, default=str))
+            recorded = EncodingModel.load(package).record.settings
+            cache_dir = base.features.cache_dir or recorded.features.cache_dir
+            settings = recorded.model_copy(update={"features": recorded.features.model_copy(update={"cache_dir": cache_dir})})
+            metrics = evaluate_package(package, dataset, cached_feature_source(dataset, settings))
+            echo(json.dumps({"package": str(package), **metrics}, indent=2, default=str))

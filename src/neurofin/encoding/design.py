@@ -1,4 +1,4 @@
-"""Design matrices and story-level splits (REFERENCE.md section 2).
+"""Design matrices and story-level splits (docs/REFERENCE.md section 2).
 
 Per story: word features -> Lanczos onto the TR grid -> trims -> per-story z-score -> (optional reduced basis)
 -> FIR delays inside the story (no bleed across story boundaries); stories are then stacked time-first.

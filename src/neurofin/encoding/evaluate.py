@@ -1,4 +1,8 @@
-"""Evaluate a saved package on its held-out stories: validation r (voxel selection), test r, noise ceiling."""
+"""Evaluate a model on its held-out stories: validation r (voxel selection), test r, noise ceiling.
+
+`score_model` works in memory; `evaluate_package` adds metrics.json, scores.safetensors and a figure to a
+saved package (its weights are never rewritten).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from neurofin.config import TimingSettings
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import FeatureSource, check_row_counts, downsampled_stories
 from neurofin.encoding.metrics import noise_ceiling, signed_r2, top_voxels, voxel_correlation
-from neurofin.encoding.package import EncodingModel
+from neurofin.encoding.package import EncodingModel, write_evaluation
 from neurofin.encoding.responses import read_story_responses, read_test_target
 
 FIGURE_FILE = "evaluation.png"
@@ -22,8 +25,7 @@ def predict_stories(
     model: EncodingModel, dataset: Dataset, stories: Sequence[str], features: FeatureSource, resp_rows: dict[str, int]
 ) -> dict[str, np.ndarray]:
     """(n_trs, n_voxels) predictions per held-out story, built exactly like the training design."""
-    timing = TimingSettings.model_validate(model.config["timing"])
-    rows = downsampled_stories(features(stories), dataset.respdict, stories, timing)
+    rows = downsampled_stories(features(stories), dataset.respdict, stories, model.record.timing)
     check_row_counts(rows, resp_rows, dataset.respdict)
     return {s: model.predict_story(rows[s]) for s in stories}
 
@@ -35,8 +37,8 @@ def pooled_r(targets: Mapping[str, np.ndarray], preds: Mapping[str, np.ndarray],
 
 def validation_r(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> np.ndarray:
     """(n_voxels,) float32 r on the package's validation stories: the voxel-selection score (never test r)."""
-    stories = model.config["split"]["validation"]
-    resp = read_story_responses(dataset, model.config["subject"], stories)
+    stories = model.record.split.validation
+    resp = read_story_responses(dataset, model.subject, stories)
     preds = predict_stories(model, dataset, stories, features, {s: r.shape[0] for s, r in resp.items()})
     return pooled_r(resp, preds, stories).astype(np.float32)
 
@@ -54,26 +56,26 @@ def _mean(values: np.ndarray) -> float | None:
     return float(finite.mean()) if finite.size else None
 
 
-def score_package(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics and per-voxel arrays of a model on its validation and test stories."""
-    subject, split = model.config["subject"], model.config["split"]
-    fraction = model.config["voxel_selection"]["fraction"]
-    val_resp = read_story_responses(dataset, subject, split["validation"])
-    targets = {s: read_test_target(dataset, subject, s) for s in split["test"]}
+def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics and per-voxel scores (test_r, cc_max/<story>) of a model on its validation and test stories."""
+    subject, split = model.subject, model.record.split
+    fraction = model.record.voxel_selection.top_fraction
+    val_resp = read_story_responses(dataset, subject, split.validation)
+    targets = {s: read_test_target(dataset, subject, s) for s in split.test}
     resp_rows = {s: r.shape[0] for s, r in val_resp.items()} | {s: t[0].shape[0] for s, t in targets.items()}
-    preds = predict_stories(model, dataset, split["validation"] + split["test"], features, resp_rows)
+    preds = predict_stories(model, dataset, split.validation + split.test, features, resp_rows)
 
-    val_r = pooled_r(val_resp, preds, split["validation"]).astype(np.float32)
-    test_r = pooled_r({s: t[0] for s, t in targets.items()}, preds, split["test"])
+    val_r = pooled_r(val_resp, preds, split.validation).astype(np.float32)
+    test_r = pooled_r({s: t[0] for s, t in targets.items()}, preds, split.test)
     top = top_voxels(val_r, fraction)
-    per_story = {s: float(voxel_correlation(val_resp[s], preds[s]).mean()) for s in split["validation"]}
-    per_story |= {s: float(voxel_correlation(targets[s][0], preds[s]).mean()) for s in split["test"]}
-    arrays = {"alphas": model.arrays["alphas"], "cv_r": model.arrays["cv_r"], "validation_r": val_r, "test_r": test_r}
+    per_story = {s: float(voxel_correlation(val_resp[s], preds[s]).mean()) for s in split.validation}
+    per_story |= {s: float(voxel_correlation(targets[s][0], preds[s]).mean()) for s in split.test}
+    scores = {"test_r": test_r}
     metrics: dict[str, Any] = {
         "subject": subject,
         "n_voxels": int(test_r.shape[0]),
-        "test_stories": split["test"],
-        "scored_against": {s: ("repeat_mean" if targets[s][1] is not None else "single_presentation") for s in split["test"]},
+        "test_stories": split.test,
+        "scored_against": {s: ("repeat_mean" if targets[s][1] is not None else "single_presentation") for s in split.test},
         "test_mean_r": float(test_r.mean()),
         "test_top_mean_r": float(test_r[top].mean()),
         "top_fraction": fraction,
@@ -81,7 +83,7 @@ def score_package(model: EncodingModel, dataset: Dataset, features: FeatureSourc
         "test_signed_r2": signed_r2(test_r),
         "validation_mean_r": float(val_r.mean()),
         "per_story_mean_r": per_story,
-        "alpha_counts": alpha_histogram(model.arrays["alphas"], model.config["fit"]["alphas_grid"]),
+        "alpha_counts": alpha_histogram(model.arrays["alphas"], model.record.fit.alphas_grid),
         "alpha_median": float(np.median(model.arrays["alphas"])),
     }
     for story, (_, repeats) in targets.items():
@@ -90,7 +92,7 @@ def score_package(model: EncodingModel, dataset: Dataset, features: FeatureSourc
         cc_max = noise_ceiling(repeats)
         story_r = voxel_correlation(targets[story][0], preds[story])
         single = np.mean([voxel_correlation(rep, preds[story]) for rep in repeats], axis=0)
-        arrays[f"cc_max/{story}"] = cc_max
+        scores[f"cc_max/{story}"] = cc_max
         metrics[f"noise_ceiling/{story}"] = {
             "mean_r_repeat_mean": float(story_r.mean()),
             "top_mean_r_repeat_mean": float(story_r[top].mean()),
@@ -101,20 +103,19 @@ def score_package(model: EncodingModel, dataset: Dataset, features: FeatureSourc
             "mean_r_single_repeat": float(single.mean()),
             "n_repeats": int(repeats.shape[0]),
         }
-    return metrics, arrays
+    return metrics, scores
 
 
-def plot_evaluation(path: Path, test_r: np.ndarray, val_r: np.ndarray, alphas: np.ndarray, fraction: float) -> None:
+def plot_evaluation(path: Path, subject: str, test_r: np.ndarray, val_r: np.ndarray, alphas: np.ndarray, fraction: float) -> None:
     """Figure: histogram of test r (all voxels and top voxels by validation r) and the selected-alpha distribution."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from neurofin.io import atomic_path
 
     top = top_voxels(val_r, fraction)
-    fig, (ax_r, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_r, ax_a = fig.subplots(1, 2)
+    fig.suptitle(f"{subject}: encoding model on held-out stories")
     bins = np.linspace(min(-0.2, test_r.min()), max(0.2, test_r.max()), 60)
     ax_r.hist(test_r, bins=bins, alpha=0.6, label=f"all voxels (mean {test_r.mean():.3f})")
     ax_r.hist(test_r[top], bins=bins, alpha=0.8, label=f"top {fraction:.0%} by validation r (mean {test_r[top].mean():.3f})")
@@ -128,16 +129,14 @@ def plot_evaluation(path: Path, test_r: np.ndarray, val_r: np.ndarray, alphas: n
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
 
 
 def evaluate_package(directory: str | Path, dataset: Dataset, features: FeatureSource) -> dict[str, Any]:
-    """Score a package on its held-out stories, store metrics.json, per-voxel arrays and the figure in it."""
+    """Score a saved package on its held-out stories; add metrics.json, scores.safetensors and the figure to it."""
     directory = Path(directory)
     model = EncodingModel.load(directory)
-    metrics, arrays = score_package(model, dataset, features)
-    plot_evaluation(directory / FIGURE_FILE, arrays["test_r"], arrays["validation_r"], arrays["alphas"],
-                    model.config["voxel_selection"]["fraction"])
-    model.metrics, model.arrays = metrics, arrays
-    model.save(directory)
+    metrics, scores = score_model(model, dataset, features)
+    plot_evaluation(directory / FIGURE_FILE, model.subject, scores["test_r"], model.arrays["validation_r"],
+                    model.arrays["alphas"], model.record.voxel_selection.top_fraction)
+    write_evaluation(directory, metrics, scores)
     return metrics

@@ -1,4 +1,4 @@
-"""Ridge fitting with himalaya (REFERENCE.md section 3): per-voxel alphas, leave-stories-out CV, correlation score.
+"""Ridge fitting with himalaya (docs/REFERENCE.md section 3): per-voxel alphas, leave-stories-out CV, correlation score.
 
 Solvers: `ridge` (himalaya RidgeCV, primal), `kernel` (KernelRidgeCV with a linear kernel, for
 n_features > n_samples), `banded` (GroupRidgeCV, one ridge scaling per feature band, random search),
@@ -23,11 +23,13 @@ def resolve_backend(name: str) -> str:
     """himalaya backend for a setting: `auto` -> torch_cuda on a GPU, else torch on CPU (numpy if no torch)."""
     if name != "auto":
         return name
-    try:
-        import torch
-    except ImportError:
+    import importlib.util
+
+    from neurofin.device import resolve_device
+
+    if importlib.util.find_spec("torch") is None:
         return "numpy"
-    return "torch_cuda" if torch.cuda.is_available() else "torch"
+    return "torch_cuda" if resolve_device("auto") == "cuda" else "torch"
 
 
 def use_backend(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Voxelwise scores (REFERENCE.md section 4): Pearson r, top voxels by validation r, noise ceiling, r*|r|."""
+"""Voxelwise scores (docs/REFERENCE.md section 4): Pearson r, top voxels by validation r, noise ceiling, r*|r|."""
 
 from __future__ import annotations
 

@@ -1,15 +1,18 @@
 """The per-subject encoding model package: safetensors + JSON, SHA-256 manifest verified on load, no pickle.
 
 Layout of a package directory:
-    config.json          settings record + everything needed to rebuild features (model, blocks, ctx, stride,
-                         delays, TR grid, trims), split, subject, mask hash, neurofin version, voxel rule,
-                         speech_rate_wps (median training-story words/s: the pace of pseudo-time inference)
+    config.json          the PackageRecord (record.py): settings, feature identity and shape, fit, split,
+                         subject, mask hash, voxel-selection rule, speech_rate_wps, format and neurofin version
     weights.safetensors  basis (n_features_in, k) [absent = identity], weights (k * n_delays, n_voxels),
                          feature_mean / feature_std (n_features_in,) pooled over training stories
-    arrays.safetensors   per-voxel arrays: alphas, cv_r (float64), validation_r (float32, written at train time:
-                         r on the validation stories, the voxel-selection score), test_r, cc_max/<story>, ...
+    arrays.safetensors   per-voxel training-time arrays: alphas, cv_r, validation_r (r on the validation
+                         stories: the voxel-selection score)
+    scores.safetensors   per-voxel evaluation arrays: test_r, cc_max/<story> (written by `neurofin evaluate`)
     metrics.json         evaluation summary (written by `neurofin evaluate`)
     manifest.json        SHA-256 + size of every other file and shape + dtype of every tensor
+
+`train` writes the first three and the manifest; `evaluate` adds scores, metrics and a figure and rewrites
+only the manifest (after verifying the files it covers), never the weights.
 
 Prediction for new text: word features -> Lanczos + trims -> z-score (per story in training; for text
 without a story context use feature_mean/feature_std) -> `project` (basis) -> FIR delays -> `predict`.
@@ -26,14 +29,15 @@ from typing import Any
 
 import numpy as np
 
+from neurofin.encoding.record import FORMAT_VERSION, PackageRecord
 from neurofin.errors import PackageIntegrityError
 from neurofin.io import atomic_path, sha256_file, write_json_atomic
 from neurofin.timing import make_delayed, zscore
 
-FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 ARRAYS_FILE = "arrays.safetensors"
+SCORES_FILE = "scores.safetensors"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
 
@@ -61,20 +65,26 @@ def _tensor_record(tensors: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
 
 @dataclass
 class EncodingModel:
-    """A loaded encoding model: reduced basis, weights, normalisation statistics, per-voxel arrays, metadata."""
+    """A loaded encoding model: reduced basis, weights, normalisation statistics, per-voxel arrays, its record."""
 
-    config: dict[str, Any]
+    record: PackageRecord
     weights: np.ndarray  # (k * n_delays, n_voxels) float32
     feature_mean: np.ndarray  # (n_features_in,) pooled training mean of downsampled features
     feature_std: np.ndarray  # (n_features_in,)
     basis: np.ndarray | None = None  # (n_features_in, k); None = identity
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # training-time per-voxel arrays
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # evaluation per-voxel arrays (test_r, cc_max/...)
     metrics: dict[str, Any] | None = None
+
+    @property
+    def subject(self) -> str:
+        """The subject whose voxels the model predicts."""
+        return self.record.subject
 
     @property
     def delays(self) -> list[int]:
         """FIR delays (TRs) the weights were fitted with."""
-        return list(self.config["timing"]["delays"])
+        return list(self.record.timing.delays)
 
     @property
     def n_voxels(self) -> int:
@@ -121,10 +131,11 @@ class EncodingModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._check_shapes(self.weight_tensors())
-        write_json_atomic(directory / CONFIG_FILE, {**self.config, "format_version": FORMAT_VERSION})
+        write_json_atomic(directory / CONFIG_FILE, self.record.to_json())
         tensor_files = {WEIGHTS_FILE: self.weight_tensors()}
-        if self.arrays:
-            tensor_files[ARRAYS_FILE] = {k: np.asarray(v) for k, v in self.arrays.items()}
+        for name, arrays in ((ARRAYS_FILE, self.arrays), (SCORES_FILE, self.scores)):
+            if arrays:
+                tensor_files[name] = {k: np.asarray(v) for k, v in arrays.items()}
         for name, tensors in tensor_files.items():
             _write_tensors(directory / name, tensors)
         if self.metrics is not None:
@@ -142,7 +153,7 @@ class EncodingModel:
             problems.append(f"basis rows {tensors['basis'].shape[0]} != feature dim {n_in}")
         if tensors["weights"].ndim != 2 or tensors["weights"].shape[0] != k * len(self.delays):
             problems.append(f"weights {tensors['weights'].shape} != ({k} x {len(self.delays)} delays, n_voxels)")
-        for name, arr in self.arrays.items():
+        for name, arr in (self.arrays | self.scores).items():
             if arr.ndim == 1 and arr.shape[0] != tensors["weights"].shape[1]:
                 problems.append(f"array {name} has {arr.shape[0]} voxels, weights have {tensors['weights'].shape[1]}")
         if problems:
@@ -153,11 +164,11 @@ class EncodingModel:
         """Load a package after verifying every file's SHA-256 and every tensor's shape against the manifest."""
         directory = Path(directory)
         manifest = verify_manifest(directory)
-        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        if config.get("format_version") != FORMAT_VERSION:
-            raise PackageIntegrityError(
-                f"{directory} has package format {config.get('format_version')}, this neurofin reads {FORMAT_VERSION}"
-            )
+        try:
+            raw = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise PackageIntegrityError(f"{directory / CONFIG_FILE} is not valid JSON ({exc}); re-run `neurofin train`") from None
+        record = PackageRecord.from_json(raw, str(directory))
         loaded: dict[str, dict[str, np.ndarray]] = {}
         for name, expected in manifest["tensors"].items():
             tensors = _read_tensors(directory / name)
@@ -169,16 +180,30 @@ class EncodingModel:
         weights = loaded[WEIGHTS_FILE]
         metrics_path = directory / METRICS_FILE
         model = cls(
-            config=config,
+            record=record,
             weights=weights["weights"],
             feature_mean=weights["feature_mean"],
             feature_std=weights["feature_std"],
             basis=weights.get("basis"),
             arrays=loaded.get(ARRAYS_FILE, {}),
+            scores=loaded.get(SCORES_FILE, {}),
             metrics=json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None,
         )
         model._check_shapes(weights)
         return model
+
+
+def write_evaluation(directory: str | Path, metrics: dict[str, Any], scores: dict[str, np.ndarray]) -> None:
+    """Add evaluation results to a saved package: scores.safetensors, metrics.json, then a new manifest.
+
+    The files the old manifest covers are verified first, so a damaged package is never re-sealed.
+    """
+    directory = Path(directory)
+    tensors = verify_manifest(directory)["tensors"]
+    scores = {k: np.asarray(v) for k, v in scores.items()}
+    _write_tensors(directory / SCORES_FILE, scores)
+    write_json_atomic(directory / METRICS_FILE, metrics)
+    write_manifest(directory, {**tensors, SCORES_FILE: _tensor_record(scores)})
 
 
 def write_manifest(directory: Path, tensors: dict[str, dict[str, Any]]) -> None:
@@ -223,5 +248,5 @@ def package_dirs(directory: str | Path) -> list[Path]:
         return [directory]
     found = sorted(p.parent for p in directory.glob(f"*/{MANIFEST_FILE}"))
     if not found:
-        raise PackageIntegrityError(f"no encoding package under {directory}: pass the --out folder of `neurofin train`")
+        raise PackageIntegrityError(f"no encoding package under {directory}: give the output folder of `neurofin train`")
     return found

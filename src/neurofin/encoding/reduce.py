@@ -1,4 +1,4 @@
-"""Reduced feature basis: PCA that keeps component variances (REFERENCE.md section 3: never whiten).
+"""Reduced feature basis: PCA that keeps component variances (docs/REFERENCE.md section 3: never whiten).
 
 The basis maps per-story z-scored pre-delay rows (n_trs, n_features_in) to (n_trs, k) by a plain matrix
 product. Scaling each component to unit variance (whitening) would make X'X ~ n*I and leave every ridge

@@ -1,25 +1,20 @@
-"""Fit one subject's encoding model from word features and write its package (then evaluate it).
+"""Fit one subject's encoding model from word features: `fit_subject` in memory, `train_subject` = fit + save.
 
-Besides the weights, a package carries what the inference stage needs: `validation_r` (arrays.safetensors,
-float32 per voxel, r on the validation stories: the voxel-selection score, never test r) and
-`speech_rate_wps` (config.json: median over training stories of words per second, the pace at which
-pseudo-time inference lays out text; neurofin.infer.pseudotime.median_speech_rate).
+Besides the weights, a model carries what the inference stage needs: `validation_r` (per voxel, r on the
+validation stories: the voxel-selection score, never test r) and `speech_rate_wps` (median over training
+stories of words per second, the pace at which pseudo-time inference lays out text).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 import neurofin
 from neurofin.config import EncodingSettings, Settings
-from neurofin.atlas.selection import selection_rule
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import (
     FeatureSource,
@@ -36,10 +31,12 @@ from neurofin.encoding.design import (
 from neurofin.encoding.evaluate import validation_r
 from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
 from neurofin.encoding.package import EncodingModel
+from neurofin.encoding.record import FeatureRecord, FitRecord, PackageRecord, VoxelSelection
 from neurofin.encoding.reduce import fit_banded_basis, fit_pca_basis
 from neurofin.encoding.responses import read_story_responses
 from neurofin.errors import DataError
-from neurofin.infer.pseudotime import median_speech_rate
+from neurofin.io import sha256_bytes
+from neurofin.timing import median_speech_rate
 
 
 def cached_feature_source(dataset: Dataset, settings: Settings) -> FeatureSource:
@@ -68,7 +65,7 @@ def feature_shape(features: Mapping[str, WordFeatureLike]) -> tuple[int, int]:
 def mask_hash(dataset: Dataset, subject: str) -> str | None:
     """SHA-256 of the subject's cortical mask bytes (None when the pycortex-db is not present)."""
     try:
-        return hashlib.sha256(np.ascontiguousarray(dataset.mask(subject)).tobytes()).hexdigest()
+        return sha256_bytes(np.ascontiguousarray(dataset.mask(subject)).tobytes())
     except DataError:
         return None
 
@@ -114,46 +111,30 @@ def fit_stories(
     return StoryFit(basis=basis, ridge=fit, wall_s=wall_s)
 
 
-def package_config(
+def package_record(
     settings: Settings, subject: str, split: StorySplit, fitted: StoryFit, n_blocks: int, dim: int,
     mask_sha: str | None, speech_rate_wps: float,
-) -> dict[str, Any]:
-    """config.json of a package: the settings record plus everything needed to rebuild the features."""
-    return {
-        "neurofin_version": neurofin.__version__,
-        "subject": subject,
-        "mask_sha256": mask_sha,
-        "settings": settings.to_record(),
-        "features": {
-            "model": settings.features.model,
-            "revision": settings.features.revision,
-            "gguf_file": settings.features.gguf_file,
-            "blocks": settings.features.blocks,
-            "context_tokens": settings.features.context_tokens,
-            "stride": settings.features.stride,
-            "mode": settings.features.mode,
-            "n_blocks": n_blocks,
-            "dim": dim,
-        },
-        "timing": settings.timing.model_dump(mode="json"),
-        "normalisation": {
-            "training": "per-story z-score of the downsampled features (reference convention)",
-            "inference": "feature_mean/feature_std in weights.safetensors: pooled over training stories",
-        },
-        "speech_rate_wps": speech_rate_wps,
-        "fit": {
-            "solver": fitted.ridge.solver,
-            "backend": fitted.ridge.backend,
-            "alphas_grid": settings.encoding.alphas,
-            "wall_s": {phase: round(seconds, 3) for phase, seconds in fitted.wall_s.items()},
-        },
-        "split": split.to_record(),
-        "voxel_selection": {"rule": "top fraction by validation r", "fraction": settings.encoding.top_fraction},
-    }
+) -> PackageRecord:
+    """The package's record: the settings plus everything needed to rebuild the features and read the model."""
+    enc = settings.encoding
+    return PackageRecord(
+        neurofin_version=neurofin.__version__,
+        subject=subject,
+        mask_sha256=mask_sha,
+        settings=settings,
+        features=FeatureRecord.from_settings(settings.features, n_blocks, dim),
+        fit=FitRecord(
+            solver=fitted.ridge.solver, backend=fitted.ridge.backend, alphas_grid=enc.alphas,
+            wall_s={phase: round(seconds, 3) for phase, seconds in fitted.wall_s.items()},
+        ),
+        split=split,
+        voxel_selection=VoxelSelection(threshold=enc.voxel_r_threshold, top_fraction=enc.top_fraction),
+        speech_rate_wps=speech_rate_wps,
+    )
 
 
-def train_subject(dataset: Dataset, subject: str, settings: Settings, out: Path, features: FeatureSource) -> Path:
-    """Fit `subject` on its training stories, score its validation stories, save the package under out/<subject>."""
+def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: FeatureSource) -> EncodingModel:
+    """Fit `subject` on its training stories and score its validation stories; nothing is written."""
     enc, timing = settings.encoding, settings.timing
     split = split_stories(dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed)
     word_features = features(split.train)
@@ -166,13 +147,16 @@ def train_subject(dataset: Dataset, subject: str, settings: Settings, out: Path,
     del rows, resp
     speech_rate = median_speech_rate([np.asarray(word_features[s].times) for s in split.train])
     model = EncodingModel(
-        config=package_config(settings, subject, split, fitted, n_blocks, dim, mask_hash(dataset, subject), speech_rate),
+        record=package_record(settings, subject, split, fitted, n_blocks, dim, mask_hash(dataset, subject), speech_rate),
         weights=fitted.ridge.primal_weights(),
         feature_mean=feature_mean,
         feature_std=feature_std,
         basis=fitted.basis,
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
-    model.arrays["validation_r"] = validation_r(model, dataset, features)
-    model.config["roi_voxel_selection"] = selection_rule(model.arrays["validation_r"], settings.atlas.voxel_r_threshold)
-    return model.save(Path(out) / subject)
+    return replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})
+
+
+def train_subject(dataset: Dataset, subject: str, settings: Settings, out: str | Path, features: FeatureSource) -> Path:
+    """Fit `subject` (fit_subject) and save its package under out/<subject>; returns the package directory."""
+    return fit_subject(dataset, subject, settings, features).save(Path(out) / subject)

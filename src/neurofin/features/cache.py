@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +23,8 @@ from neurofin.data.transcript import Transcript
 from neurofin.errors import DataError
 from neurofin.features.extract import extract_word_features
 from neurofin.features.model import LoadedModel, load_language_model, model_identity
-from neurofin.io import atomic_path, sha256_bytes
+from neurofin.io import atomic_path, content_hash
+from neurofin.progress import Progress, report
 
 CACHE_FORMAT = 1
 METADATA_KEY = "neurofin"
@@ -38,14 +39,6 @@ class WordFeatures:
     values: np.ndarray
 
 
-class ExtractionProgress(Protocol):
-    """Receives progress over stories and words (the CLI draws rich bars from it)."""
-
-    def story_started(self, story: str, n_words: int, cached: bool) -> None: ...
-
-    def words_done(self, n_words: int) -> None: ...
-
-
 def default_cache_dir() -> Path:
     """$NEUROFIN_CACHE/features, else $XDG_CACHE_HOME/neurofin/features, else ~/.cache/neurofin/features."""
     if os.environ.get("NEUROFIN_CACHE"):
@@ -58,7 +51,7 @@ def transcript_hash(transcript: Transcript) -> str:
     """sha256 of a transcript's words and interval times."""
     record = {"words": transcript.words, "starts": np.asarray(transcript.starts, np.float64).tolist(),
               "stops": np.asarray(transcript.stops, np.float64).tolist()}
-    return sha256_bytes(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    return content_hash(record)
 
 
 def feature_record(identity: str, settings: FeatureSettings, text_hash: str) -> dict[str, Any]:
@@ -76,7 +69,7 @@ def feature_record(identity: str, settings: FeatureSettings, text_hash: str) -> 
 
 def cache_path(cache_dir: Path, record: dict[str, Any]) -> Path:
     """The content-addressed file of one feature record."""
-    return Path(cache_dir) / f"{sha256_bytes(json.dumps(record, sort_keys=True).encode('utf-8'))}.safetensors"
+    return Path(cache_dir) / f"{content_hash(record)}.safetensors"
 
 
 def save_word_features(path: Path, features: WordFeatures, metadata: dict[str, Any]) -> None:
@@ -109,7 +102,7 @@ def transcript_features(
     settings: FeatureSettings,
     cache_dir: Path | None = None,
     loaded: LoadedModel | None = None,
-    progress: ExtractionProgress | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, WordFeatures]:
     """Features of named transcripts, from the cache or computed (model loaded lazily, once) and cached.
 
@@ -120,22 +113,24 @@ def transcript_features(
     if identity is None:  # a hub model not yet in the local cache: its revision is known once loaded
         loaded = load_language_model(settings)
         identity = loaded.identity
+    paths = {story: cache_path(cache_dir, feature_record(identity, settings, transcript_hash(t))) for story, t in transcripts.items()}
+    todo = [story for story, path in paths.items() if not path.is_file()]
+    advance = report(progress).task(
+        f"word features ({len(transcripts) - len(todo)} of {len(transcripts)} stories cached)",
+        total=sum(len(transcripts[s]) for s in todo),
+    )
     out: dict[str, WordFeatures] = {}
     for story, transcript in transcripts.items():
-        record = feature_record(identity, settings, transcript_hash(transcript))
-        path = cache_path(cache_dir, record)
-        if path.is_file():
-            if progress is not None:
-                progress.story_started(story, len(transcript), cached=True)
+        path = paths[story]
+        if story not in todo:
             out[story] = load_word_features(path)[0]
             continue
-        if progress is not None:
-            progress.story_started(story, len(transcript), cached=False)
+        record = feature_record(identity, settings, transcript_hash(transcript))
         if loaded is None:
             loaded = load_language_model(settings)
         values = extract_word_features(
             loaded, transcript.words, settings.blocks, settings.context_tokens, settings.mode, settings.stride,
-            settings.batch_size, progress.words_done if progress is not None else None,
+            settings.batch_size, advance,
         )
         features = WordFeatures(list(transcript.words), transcript.times, values.astype(np.float16))
         save_word_features(path, features, {**record, "story": story, "hidden_size": int(values.shape[-1])})
@@ -149,7 +144,7 @@ def story_features(
     settings: FeatureSettings,
     cache_dir: Path | None = None,
     loaded: LoadedModel | None = None,
-    progress: ExtractionProgress | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, WordFeatures]:
     """Word features of ds003020 stories (TextGrid transcripts), cached and shared by every subject."""
     from neurofin.data.textgrid import read_textgrid

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
+
+from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -15,30 +16,11 @@ def features() -> None:
     """LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache."""
 
 
-class _Bars:
-    """Rich progress bars (an ExtractionProgress): one over stories, one over the current story's words."""
-
-    def __init__(self, bar: Any, n_stories: int) -> None:
-        self.bar = bar
-        self.stories = bar.add_task("stories", total=n_stories)
-        self.words = bar.add_task("words of the current story", total=0)
-        self.computed = 0
-
-    def story_started(self, story: str, n_words: int, cached: bool) -> None:
-        self.bar.advance(self.stories)
-        self.bar.update(self.words, total=n_words, completed=n_words if cached else 0,
-                        description=f"words of {story}" + (" (cached)" if cached else ""))
-        self.computed += 0 if cached else 1
-
-    def words_done(self, n_words: int) -> None:
-        self.bar.advance(self.words, n_words)
-
-
 @app.command("extract")
 def extract(
-    data_root: Path = typer.Option(..., "--data-root", help="ds003020 folder (or its parent)."),
+    data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
     stories: str = typer.Option(None, "--stories", help="Comma-separated stories (default: every TextGrid)."),
-    config: Path = typer.Option(None, "--config", help="TOML settings file merged over the defaults."),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
     model: str = typer.Option(None, "--model", help="Hugging Face id, local model folder, or .gguf file."),
     revision: str = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit)."),
     gguf_file: str = typer.Option(None, "--gguf-file", help="GGUF file name inside --model (folder or hub id)."),
@@ -56,12 +38,10 @@ def extract(
 
     Example: neurofin features extract --data-root data/ds003020 --model meta-llama/Llama-3.1-8B --blocks 24-31 --context-tokens 512
     """
-    from rich.progress import Progress
-
-    from neurofin.config import Settings
-    from neurofin.data.layout import find_dataset
+    from neurofin.cli_common import echo, load_settings, open_dataset
     from neurofin.errors import DataError
     from neurofin.features.cache import default_cache_dir, story_features
+    from neurofin.progress import cli_progress
 
     overrides = {
         "features.model": model, "features.revision": revision, "features.gguf_file": gguf_file,
@@ -70,8 +50,9 @@ def extract(
         "features.dtype": dtype, "features.load_in_4bit": load_in_4bit or None,
         "features.cache_dir": str(cache_dir) if cache_dir else None,
     }
-    settings = Settings.load(config, overrides).features
-    dataset = find_dataset(data_root)
+    all_settings = load_settings(config, overrides)
+    settings = all_settings.features
+    dataset = open_dataset(data_root, all_settings)
     if stories:
         chosen = [s.strip() for s in stories.split(",") if s.strip()]
     else:
@@ -82,11 +63,9 @@ def extract(
     if missing:
         raise DataError(f"no TextGrid for stories {missing[:5]} under {dataset.textgrid_dir}: check --stories")
     target = Path(settings.cache_dir or default_cache_dir())
-    with Progress() as bar:
-        bars = _Bars(bar, len(chosen))
-        features = story_features(dataset, chosen, settings, target, progress=bars)
+    before = set(target.glob("*.safetensors"))
+    with cli_progress() as progress:
+        features = story_features(dataset, chosen, settings, target, progress=progress)
+    computed = len(set(target.glob("*.safetensors")) - before)
     n_words = sum(len(f.words) for f in features.values())
-    typer.echo(
-        f"{len(features)} stories, {n_words} words ({bars.computed} computed, {len(features) - bars.computed} cached) "
-        f"-> {target}"
-    )
+    echo(f"{len(features)} stories, {n_words} words ({computed} computed, {len(features) - computed} cached) -> {target}")

@@ -19,9 +19,9 @@ from neurofin.errors import ConfigError, ModelLoadError
 from neurofin.features.align import TokenizedWords, align_words
 from neurofin.features.model import LoadedModel, validate_blocks
 from neurofin.features.windows import Window, exact_windows, strided_windows
+from neurofin.progress import Advance
 
 Mode = Literal["strided", "exact"]
-Progress = Callable[[int], None]  # called with the number of words just featurised
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ def extract_word_features(
     mode: Mode = "strided",
     stride: int = 512,
     batch_size: int = 8,
-    progress: Progress | None = None,
+    advance: Advance | None = None,
 ) -> np.ndarray:
     """(n_words, n_blocks, dim) float32 features of one text (e.g. a story) with the chosen context windows."""
-    return extract_many(loaded, [words], blocks, context_tokens, mode, stride, batch_size, progress)[0]
+    return extract_many(loaded, [words], blocks, context_tokens, mode, stride, batch_size, advance)[0]
 
 
 def extract_many(
@@ -56,7 +56,7 @@ def extract_many(
     mode: Mode = "strided",
     stride: int = 512,
     batch_size: int = 8,
-    progress: Progress | None = None,
+    advance: Advance | None = None,
 ) -> list[np.ndarray]:
     """Per text (each its own context), (n_words, n_blocks, dim) float32 features; short texts share batches."""
     _check_request(loaded, blocks, context_tokens, mode, stride, batch_size)
@@ -73,8 +73,8 @@ def extract_many(
                 n = len(job.slots)
                 features[job.window.text][job.slots] = gathered[offset : offset + n]
                 offset += n
-            if progress is not None:
-                progress(sum(job.n_words for job in batch))
+            if advance is not None:
+                advance(sum(job.n_words for job in batch))
     return [
         f[np.searchsorted(n, t.word_token)] if t.n_tokens else np.zeros((len(t.word_token),) + f.shape[1:], np.float32)
         for f, n, t in zip(features, needed, tokenized)
@@ -87,7 +87,7 @@ def _check_request(loaded: LoadedModel, blocks: list[int], context_tokens: int, 
     if max(blocks) >= loaded.n_blocks_loaded:
         raise ModelLoadError(
             f"block {max(blocks)} was not loaded (model built up to block {loaded.n_blocks_loaded - 1}): "
-            "load it with settings whose --blocks include every block you extract"
+            "load it with settings whose features.blocks include every block you extract"
         )
     if mode not in ("strided", "exact"):
         raise ConfigError(f"unknown context mode {mode!r}: use 'strided' or 'exact'")
@@ -97,7 +97,7 @@ def _check_request(loaded: LoadedModel, blocks: list[int], context_tokens: int, 
     if loaded.max_positions is not None and longest > loaded.max_positions:
         raise ConfigError(
             f"windows of {longest} tokens exceed the model's {loaded.max_positions} positions: "
-            "lower --context-tokens or --stride"
+            "lower features.context_tokens or features.stride"
         )
 
 
@@ -189,7 +189,7 @@ class _BlockTaps:
         except (torch.OutOfMemoryError, MemoryError) as exc:
             raise ModelLoadError(
                 f"out of memory featurising a batch of {len(batch)} windows x {width} tokens on {device}: "
-                "pass a smaller --batch-size, fewer --blocks, a smaller --stride, or --load-in-4bit"
+                "set a smaller features.batch_size, fewer features.blocks, a smaller features.stride, or features.load_in_4bit"
             ) from exc
 
 

@@ -1,12 +1,14 @@
 """Load a causal LM's base model (no LM head) and tokenizer from a Hugging Face id, a local directory or a GGUF file.
 
-Blocks are transformer block indices: block i is `hidden_states[i + 1]` of the full model (REFERENCE.md
+Blocks are transformer block indices: block i is `hidden_states[i + 1]` of the full model (docs/REFERENCE.md
 section 5). Only blocks 0..max(requested) are built, so deeper blocks cost neither memory nor time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from neurofin.errors import ModelLoadError
 from neurofin.io import sha256_bytes, sha256_file
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_OOM_ADVICE = "pass --load-in-4bit, a smaller --batch-size, fewer/lower --blocks, or a smaller --context-tokens"
+_OOM_ADVICE = "set features.load_in_4bit, a smaller features.batch_size, fewer/lower features.blocks, or a smaller features.context_tokens"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def resolve_source(settings: FeatureSettings) -> ModelSource:
         return ModelSource(str(path.parent.resolve()), path.name, None, True)
     if path.is_dir():
         if settings.gguf_file is not None and not (path / settings.gguf_file).is_file():
-            raise ModelLoadError(f"{path / settings.gguf_file} does not exist: check --gguf-file")
+            raise ModelLoadError(f"{path / settings.gguf_file} does not exist: check features.gguf_file")
         return ModelSource(str(path.resolve()), settings.gguf_file, None, True)
     if settings.model.startswith((".", "/", "~")) or settings.model.endswith(".gguf"):
         raise ModelLoadError(f"model path {settings.model} does not exist: pass an existing directory or .gguf file")
@@ -102,16 +104,12 @@ def _hub_commit(source: ModelSource) -> str | None:
 
 
 def pick_device(name: str) -> Any:
-    """'auto' -> cuda if available, else mps, else cpu; anything else is passed to torch.device."""
+    """The torch.device for a device setting ('auto' resolved by neurofin.device.resolve_device)."""
     import torch
 
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    from neurofin.device import resolve_device
+
+    return torch.device(resolve_device(name))
 
 
 def pick_dtype(name: str, device: Any) -> Any:
@@ -126,12 +124,12 @@ def pick_dtype(name: str, device: Any) -> Any:
 def validate_blocks(blocks: list[int], n_blocks: int) -> None:
     """Raise if a requested block index does not exist in a model with `n_blocks` transformer blocks."""
     if not blocks:
-        raise ModelLoadError("no blocks requested: pass e.g. --blocks 24-31")
+        raise ModelLoadError("no blocks requested: set features.blocks, e.g. 24-31")
     bad = [b for b in blocks if b < 0 or b >= n_blocks]
     if bad:
         raise ModelLoadError(
             f"blocks {bad} do not exist: the model has {n_blocks} transformer blocks (valid 0-{n_blocks - 1}; "
-            f"block i is hidden_states[i + 1]); pass e.g. --blocks {max(0, n_blocks - 8)}-{n_blocks - 1}"
+            f"block i is hidden_states[i + 1]); set features.blocks to e.g. {max(0, n_blocks - 8)}-{n_blocks - 1}"
         )
 
 
@@ -147,17 +145,17 @@ def _hub_failure(source: ModelSource, exc: BaseException) -> ModelLoadError:
     if "GatedRepoError" in names or "gated" in text.lower():
         return ModelLoadError(
             f"{what}: it is a gated model. Accept its licence on https://huggingface.co/{source.location}, then "
-            "set HF_TOKEN (or run `hf auth login`), or pass a local directory / .gguf file with --model"
+            "set HF_TOKEN (or run `hf auth login`), or set features.model to a local directory / .gguf file"
         )
     if source.is_local:
         return ModelLoadError(f"{what}: the local files are not a loadable model ({exc}); re-save it with save_pretrained")
     if "LocalEntryNotFoundError" in names or "connect" in text.lower() or "offline" in text.lower():
         return ModelLoadError(
             f"{what}: it is not in the local Hugging Face cache and the hub cannot be reached. Pass a local "
-            "model directory or .gguf file with --model, or go online (set HF_TOKEN for gated models)"
+            "model directory or .gguf file as features.model, or go online (set HF_TOKEN for gated models)"
         )
     if "RevisionNotFoundError" in names:
-        return ModelLoadError(f"{what}: revision {source.revision!r} does not exist; pass an existing --revision")
+        return ModelLoadError(f"{what}: revision {source.revision!r} does not exist; set features.revision to an existing one")
     return ModelLoadError(
         f"{what}: it is neither a local directory/.gguf file nor a Hugging Face model id that could be found "
         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); check the spelling, pass a local "
@@ -186,7 +184,27 @@ def _prefix_ids(tokenizer: Any) -> tuple[int, ...]:
 
 
 def load_language_model(settings: FeatureSettings) -> LoadedModel:
-    """Load the base model (no LM head) up to the last requested block, on the chosen device and dtype."""
+    """Load the base model (no LM head) up to the last requested block, on the chosen device and dtype.
+
+    Loaded once per process for the same model, revision, depth, device, dtype and quantisation: the
+    feature, training and inference stages of one run share it.
+    """
+    load_fields = {"model", "revision", "gguf_file", "device", "dtype", "load_in_4bit"}
+    key = json.dumps({**settings.model_dump(mode="json", include=load_fields), "keep": max(settings.blocks) + 1}, sort_keys=True)
+    loaded = _load_cached(key)
+    validate_blocks(settings.blocks, loaded.n_blocks)
+    return loaded
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(key: str) -> LoadedModel:
+    record = json.loads(key)
+    settings = FeatureSettings(**{k: v for k, v in record.items() if k != "keep"}, blocks=[record["keep"] - 1])
+    with _quiet_transformers():
+        return _load(settings)
+
+
+def _load(settings: FeatureSettings) -> LoadedModel:
     import torch
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -210,11 +228,10 @@ def load_language_model(settings: FeatureSettings) -> LoadedModel:
     kwargs: dict[str, Any] = {"dtype": dtype, "device_map": {"": str(device)}}
     if settings.load_in_4bit:
         kwargs.update(dtype=torch.bfloat16, quantization_config=_nf4_config(device))
-    try:
-        with _quiet_transformers():  # the load report lists the LM head and deeper blocks we skip on purpose
-            model, info = AutoModel.from_pretrained(
-                source.location, config=_truncated_config(config, keep), output_loading_info=True, **common, **kwargs
-            )
+    try:  # (quiet: the load report lists the LM head and deeper blocks we skip on purpose)
+        model, info = AutoModel.from_pretrained(
+            source.location, config=_truncated_config(config, keep), output_loading_info=True, **common, **kwargs
+        )
     except (torch.OutOfMemoryError, MemoryError) as exc:
         raise ModelLoadError(f"out of memory loading {settings.model} on {device}: {_OOM_ADVICE}") from exc
     except (OSError, ValueError) as exc:
@@ -244,15 +261,21 @@ def load_language_model(settings: FeatureSettings) -> LoadedModel:
 
 @contextlib.contextmanager
 def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' info/warning logs for the duration of a block."""
+    """Silence transformers' and the hub client's logs and progress bars (retries, de-quantisation, weights) in a block."""
+    from huggingface_hub.utils import logging as hub_logging
     from transformers.utils import logging as hf_logging
 
-    previous = hf_logging.get_verbosity()
+    previous = hf_logging.get_verbosity(), hub_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hub_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
-        hf_logging.set_verbosity(previous)
+        hf_logging.set_verbosity(previous[0])
+        hub_logging.set_verbosity(previous[1])
+        if previous[2]:
+            hf_logging.enable_progress_bar()
 
 
 def _nf4_config(device: Any) -> Any:
@@ -261,9 +284,9 @@ def _nf4_config(device: Any) -> Any:
     from transformers import BitsAndBytesConfig
 
     if device.type != "cuda":
-        raise ModelLoadError("--load-in-4bit needs a CUDA GPU: drop the flag on CPU")
+        raise ModelLoadError("features.load_in_4bit needs a CUDA GPU: set it to false on CPU")
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise ModelLoadError("--load-in-4bit needs bitsandbytes: pip install 'neurofin[quant4bit]'") from None
+        raise ModelLoadError("features.load_in_4bit needs bitsandbytes: pip install 'neurofin[quant4bit]'") from None
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
+
 
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the root app."""
@@ -15,49 +17,52 @@ def register(app: typer.Typer) -> None:
         packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
         input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .parquet or .csv."),
         out: Path = typer.Option(..., "--out", help="Output Parquet: rows per (id, subject) incl. 'ensemble'."),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
         text_column: str = typer.Option("body", "--text-column", help="Column holding the text."),
-        data_root: Path = typer.Option(None, "--data-root", help="ds003020 folder: subjects' anatomy/transforms for the atlas."),
-        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML); default: the packaged rois.toml."),
-        level: str = typer.Option("rois", "--level", help="rois | parcels."),
-        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (default: the package's)."),
-        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder."),
-        batch_size: int = typer.Option(256, "--batch-size", help="Texts per batch (each finished batch is kept for resuming)."),
-        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model."),
+        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed for the subjects' anatomy."),
+        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
+        level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
+        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: each package's)."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        batch_size: int = typer.Option(None, "--batch-size", help="Texts per batch; each finished batch is kept for resuming (infer.batch_size)."),
+        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
         Texts with no usable words (empty, emoji-only) or that fail get NaN regions and an `error`; the run
         never stops for one text. An interrupted run resumes from its finished batches.
 
-        Example: neurofin infer --packages models/UTS01 --packages models/UTS02 --data-root data/ds003020 \\
-        --input comments.jsonl --text-column body --out rois.parquet
+        Example: neurofin infer --packages models --data-root data/ds003020 --input comments.jsonl --out rois.parquet
         """
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+        from neurofin.cli_common import echo, load_settings
         from neurofin.encoding.package import package_dirs
-        from neurofin.errors import InputError
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.predictor import Predictor
         from neurofin.infer.run import infer_file
-        from neurofin.infer.schema import ENSEMBLE
         from neurofin.io import sha256_file
+        from neurofin.progress import cli_progress
+        from neurofin.schema import ENSEMBLE
 
-        if level not in ("rois", "parcels"):
-            raise InputError(f"--level {level!r}: use rois or parcels")
+        settings = load_settings(config, {
+            "infer.level": level, "infer.voxel_r_threshold": threshold, "infer.batch_size": batch_size,
+            "atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache, "features.device": device,
+            "data.data_root": data_root,
+        })
+        run = settings.infer
         folders = [p for given in packages for p in package_dirs(given)]
-        overrides = {"device": device} if device else None
-        predictor = Predictor.from_packages(folders, data_root, roi_file, level, threshold, atlas_cache, feature_overrides=overrides)
+        predictor = Predictor.from_packages(
+            folders, data_root=settings.data.data_root, roi_file=settings.atlas.roi_file, level=run.level,
+            threshold=run.voxel_r_threshold, atlas_cache=settings.atlas.cache_dir,
+            feature_overrides={"device": settings.features.device}, max_words=run.max_words,
+        )
         record = {
             "packages": [sha256_file(p / "manifest.json") for p in folders],
-            "roi_file": sha256_file(roi_file) if roi_file else None,
-            "level": level,
-            "threshold": threshold,
+            "roi_file": sha256_file(settings.atlas.roi_file) if settings.atlas.roi_file else None,
+            "level": run.level,
+            "threshold": run.voxel_r_threshold,
         }
         texts = read_texts(input_path, text_column)
-        total = len(texts)
-        columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-        with Progress(*columns) as bar:
-            task = bar.add_task("texts", total=total)
-            frame = infer_file(predictor, texts, out, batch_size, record, lambda n: bar.advance(task, n))
+        with cli_progress() as progress:
+            frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress)
         n_errors = int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
-        typer.echo(f"{total} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
+        echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")

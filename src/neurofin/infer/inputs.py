@@ -30,7 +30,7 @@ def read_texts(path: str | Path, text_column: str = "body", id_column: str = "id
         raise InputError(f"{path} could not be read as {kind} ({exc}); check the file format") from None
     if text_column not in frame.columns:
         raise InputError(
-            f"{path} has no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); pass --text-column"
+            f"{path} has no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); give the text column's name (text_column)"
         )
     ids = frame[id_column].astype(str) if id_column in frame.columns else pd.Series(range(len(frame))).astype(str)
     return pd.DataFrame({"id": ids.to_numpy(), "text": frame[text_column].to_numpy()})

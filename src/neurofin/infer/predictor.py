@@ -2,6 +2,7 @@
 
     predictor = Predictor.from_packages(["models/UTS01", "models/UTS02"], data_root="ds003020")
     frame = predictor.predict_rois(["$GME to the moon", "I sold everything"])
+    # or, from models fitted in this session: Predictor.from_models([fit_subject(...), ...], data_root=...)
 
 Packages sharing a feature configuration (model, blocks, context) share one LM pass. Each subject's
 weights are collapsed onto its regions (ROIs by default, or parcels) over the voxels its validation r
@@ -11,7 +12,6 @@ words or fail in the LM get a row with NaN regions and an `error`; the batch nev
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,15 +21,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from neurofin.config import FeatureSettings, TimingSettings
+from neurofin.config import FeatureSettings, InferSettings, TimingSettings
 from neurofin.encoding.package import EncodingModel
+from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
 from neurofin.infer.readout import RegionReadout, window_weights
-from neurofin.infer.schema import ENSEMBLE
 from neurofin.infer.text import TextWords, comment_words
+from neurofin.schema import ENSEMBLE
 
 Level = Literal["rois", "parcels"]
-DEFAULT_MAX_WORDS = 256
+DEFAULT_MAX_WORDS = InferSettings().max_words
 
 
 @dataclass
@@ -43,17 +44,9 @@ class FeatureGroup:
     loaded: Any = None  # LoadedModel, loaded on first use
 
 
-def feature_key(config: Mapping[str, Any]) -> str:
-    """Identity of what a package's features are made of (model, blocks, context) plus its timing."""
-    return json.dumps({"features": config["features"], "timing": config["timing"]}, sort_keys=True)
-
-
-def package_speech_rate(model: EncodingModel, package: Path) -> float:
-    """Words per second of the package's training stories (recorded at training time)."""
-    rate = model.config.get("speech_rate_wps")
-    if rate is None:
-        raise InputError(f"{package} records no training speech rate (speech_rate_wps): re-train it with this neurofin version")
-    return float(rate)
+def feature_key(model: EncodingModel) -> tuple[str, str]:
+    """Identity of what a model's features are made of (model, blocks, context) plus its timing."""
+    return (model.record.features.key(), model.record.timing.model_dump_json())
 
 
 @dataclass
@@ -77,7 +70,7 @@ class AtlasRegions:
 
         if data_root is None:
             raise InputError(
-                "pass --data-root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
+                "give data_root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
                 "registering each subject's anatomy to the atlas"
             )
         dataset = find_dataset(data_root)
@@ -91,14 +84,14 @@ class AtlasRegions:
 
         Voxels are kept by the package's recorded rule (validation r > threshold) unless `threshold` overrides it.
         """
-        from neurofin.atlas import parcel_matrix, roi_matrix, select_voxels, subject_atlas
+        from neurofin.atlas import parcel_matrix, roi_matrix, subject_atlas
 
-        if "validation_r" not in model.arrays or "roi_voxel_selection" not in model.config:
-            raise InputError(f"package of {subject} lacks validation_r or its voxel rule: re-train it with this neurofin version")
-        threshold = model.config["roi_voxel_selection"]["threshold"] if self.threshold is None else self.threshold
+        if "validation_r" not in model.arrays:
+            raise InputError(f"the model of {subject} lacks validation_r: re-train it with this neurofin version")
+        threshold = model.record.voxel_selection.threshold if self.threshold is None else self.threshold
         maps = subject_atlas(self.dataset, subject, self.cache, atlas=self.atlas)
         if maps.n_voxels != model.n_voxels:
-            raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong --data-root?")
+            raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong data_root?")
         keep = select_voxels(model.arrays["validation_r"], threshold)
         parcels = maps.parcels(self.atlas)
         if self.rois is None:
@@ -121,9 +114,16 @@ class Predictor:
         return [r.subject for g in self.groups for r in g.readouts]
 
     @classmethod
-    def from_packages(
+    def from_packages(cls, packages: Sequence[str | Path], **options: Any) -> Predictor:
+        """Load saved packages (checksums verified) and build the predictor; `options` as for `from_models`."""
+        if not packages:
+            raise InputError("give at least one model package directory (written by `neurofin train`)")
+        return cls.from_models([EncodingModel.load(p) for p in packages], **options)
+
+    @classmethod
+    def from_models(
         cls,
-        packages: Sequence[str | Path],
+        models: Sequence[EncodingModel],
         data_root: str | Path | None = None,
         roi_file: str | Path | None = None,
         level: Level = "rois",
@@ -133,31 +133,33 @@ class Predictor:
         feature_overrides: Mapping[str, Any] | None = None,
         max_words: int = DEFAULT_MAX_WORDS,
     ) -> Predictor:
-        """Load packages and collapse their weights onto regions.
+        """Collapse in-memory models (`fit_subject` or `EncodingModel.load`) onto regions.
 
-        `region_matrices` (subject -> (matrix, names)) replaces the atlas lookup (tests, custom regions);
+        Regions are placed by registering each subject's anatomy (`data_root`); `region_matrices`
+        (subject -> (n_voxels x n_regions matrix, names)) replaces that lookup (custom regions, tests).
         `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
         """
-        if not packages:
-            raise InputError("give at least one model package directory (written by `neurofin train`)")
+        if not models:
+            raise InputError("give at least one encoding model")
         atlas_regions = None if region_matrices is not None else AtlasRegions.open(data_root, level, roi_file, threshold, atlas_cache)
-        groups: dict[str, FeatureGroup] = {}
+        groups: dict[tuple[str, str], FeatureGroup] = {}
         names: list[str] | None = None
-        for package in map(Path, packages):
-            model = EncodingModel.load(package)
-            subject = str(model.config["subject"])
+        for model in models:
+            subject = model.subject
             if atlas_regions is None:
+                if subject not in region_matrices:
+                    raise InputError(f"no region matrix for subject {subject}: region_matrices has {sorted(region_matrices)}")
                 matrix, region_names = region_matrices[subject]
             else:
                 matrix, region_names = atlas_regions.matrix(model, subject)
             if names is not None and list(region_names) != names:
-                raise InputError(f"{package}: its regions differ from the other packages'; use one ROI file for all")
+                raise InputError(f"the model of {subject} has other regions than the first model's; use one ROI file for all")
             names = list(region_names)
-            key = feature_key(model.config)
+            key = feature_key(model)
             if key not in groups:
-                settings = {**model.config["settings"]["features"], **(feature_overrides or {})}
+                settings = model.record.settings.features.model_copy(update=dict(feature_overrides or {}))
                 groups[key] = FeatureGroup(
-                    FeatureSettings(**settings), TimingSettings(**model.config["timing"]), package_speech_rate(model, package), []
+                    FeatureSettings.model_validate(settings.model_dump()), model.record.timing, model.record.speech_rate_wps, []
                 )
             groups[key].readouts.append(RegionReadout.from_model(subject, model, matrix))
         return cls(list(groups.values()), names or [], max_words)

@@ -17,16 +17,6 @@ from neurofin.config import TimingSettings
 from neurofin.timing import lanczos_interp, make_delayed, zscore
 
 
-def median_speech_rate(word_times_per_story: list[np.ndarray]) -> float:
-    """Median over stories of words per second (word count / span of word times)."""
-    rates = [
-        (len(t) - 1) / (t[-1] - t[0]) for t in (np.asarray(x, dtype=np.float64) for x in word_times_per_story) if len(t) > 1 and t[-1] > t[0]
-    ]
-    if not rates:
-        raise ValueError("need at least one story with two or more timed words")
-    return float(np.median(rates))
-
-
 def pseudo_word_times(n_words: int, words_per_second: float) -> np.ndarray:
     """Synthetic word midpoints (s) of a text spoken at a constant rate from t = 0."""
     return (np.arange(n_words, dtype=np.float64) + 0.5) / words_per_second

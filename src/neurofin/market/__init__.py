@@ -1,35 +1,32 @@
-"""Market stage: Reddit dumps -> comments -> tickers and trading sessions -> daily ticker x ROI panel + prices.
+"""Market stage: Reddit dumps -> comments -> tickers and trading sessions -> daily ticker x ROI panel -> backtest.
 
-Public API (imported lazily so `neurofin --help` stays fast):
-    ingest_dumps(dumps, out, subreddits=None, start=None, end=None, ...) -> IngestReport
-    load_universe(symbols_file=None, blacklist_file=None) -> TickerUniverse
-    extract_tickers(text, universe) -> list[str]
-    session_of(created_utc) -> date;  sessions_of(created_utc_array) -> datetime64[D] array
-    PanelStore(path).update(comments_df, roi_df) / .load_panel() / .update_prices(df) / .load_prices()
-    read_prices(path), demo_prices(tickers, start, end) -> long (session, ticker, close) frame
+    ingest_dumps(["RC_2021-01.zst"], "comments.parquet")              -> IngestReport
+    PanelStore("panel.duckdb").update(comments_df, roi_df)            # incremental, idempotent
+    result = run_chain(panel, prices, settings.market, out_dir)       # select -> forecast -> backtest -> verdict
 """
 
-from importlib import import_module
-from typing import Any
+from neurofin.market.calendar import session_of, sessions_of, trading_sessions
+from neurofin.market.chain import ChainResult, load_inputs, run_chain
+from neurofin.market.ingest import IngestReport, ingest_dumps
+from neurofin.market.lexicon import load_lexicon
+from neurofin.market.panel import PanelStore
+from neurofin.market.prices import demo_prices, read_prices
+from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
 
-_EXPORTS = {
-    "ingest_dumps": "ingest",
-    "IngestReport": "ingest",
-    "load_universe": "tickers",
-    "extract_tickers": "tickers",
-    "TickerUniverse": "tickers",
-    "session_of": "calendar",
-    "sessions_of": "calendar",
-    "trading_sessions": "calendar",
-    "PanelStore": "panel",
-    "read_prices": "prices",
-    "demo_prices": "prices",
-    "load_lexicon": "lexicon",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'neurofin.market' has no attribute {name!r}")
-    return getattr(import_module(f"neurofin.market.{_EXPORTS[name]}"), name)
+__all__ = [
+    "ChainResult",
+    "IngestReport",
+    "PanelStore",
+    "TickerUniverse",
+    "demo_prices",
+    "extract_tickers",
+    "ingest_dumps",
+    "load_inputs",
+    "load_lexicon",
+    "load_universe",
+    "read_prices",
+    "run_chain",
+    "session_of",
+    "sessions_of",
+    "trading_sessions",
+]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.io import atomic_path, write_json_atomic
+from neurofin.io import write_json_atomic, write_table_atomic
 from neurofin.market.backtest import (
     MODELS,
     BacktestResult,
@@ -86,14 +86,8 @@ def write_selections(out_dir: Path, selections: list[Selection], frequencies: pd
     """selections.json (per-fold ISC/Granger tables and chosen ROIs) and selection_frequency.csv."""
     files = {"selections": out_dir / "selections.json", "selection_frequency": out_dir / "selection_frequency.csv"}
     write_json_atomic(files["selections"], [selection_record(s) for s in selections])
-    write_csv_atomic(files["selection_frequency"], frequencies, index=True)
+    write_table_atomic(files["selection_frequency"], frequencies, index=True)
     return files
-
-
-def write_csv_atomic(path: Path, table: pd.DataFrame, index: bool = False) -> None:
-    """Write a table as CSV atomically."""
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=index)
 
 
 def run_selection(
@@ -139,7 +133,7 @@ def forecast_next_session(
                                 data.lexicons, settings)
     if out_dir is not None:
         out_dir = Path(out_dir)
-        write_csv_atomic(out_dir / "forecasts.csv", forecasts)
+        write_table_atomic(out_dir / "forecasts.csv", forecasts)
         write_json_atomic(out_dir / "selection.json", selection_record(selection))
     return forecasts, selection
 
@@ -171,12 +165,11 @@ def run_chain(
     ic_per_date = daily_ic(result.forecasts)
     files = write_selections(out_dir, result.selections, result.frequencies)
     files["forecasts"] = out_dir / "forecasts.parquet"
-    with atomic_path(files["forecasts"]) as tmp:
-        result.forecasts.to_parquet(tmp, index=False)
+    write_table_atomic(files["forecasts"], result.forecasts)
     files["metrics"] = out_dir / "metrics.csv"
-    write_csv_atomic(files["metrics"], result.metrics)
+    write_table_atomic(files["metrics"], result.metrics)
     files["daily_ic"] = out_dir / "daily_ic.csv"
-    write_csv_atomic(files["daily_ic"], ic_per_date, index=True)
+    write_table_atomic(files["daily_ic"], ic_per_date, index=True)
     notes = _report_notes(result, model.name)
     files["report"] = write_market_report(out_dir, result.metrics, ic_per_date, result.frequencies, result.verdict, notes)
     files["summary"] = out_dir / "summary.json"

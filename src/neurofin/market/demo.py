@@ -8,6 +8,7 @@ no planted link to returns, so an honest chain reports no signal.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,8 @@ def demo_dump(path: Path, seed: int) -> int:
     return len(lines) + len(extras) + 1
 
 
-def run_market_demo(predictor: Any, out: Path, seed: int = 0) -> dict[str, Any]:
-    """Dump -> ingest -> infer -> panel (+ real prices) -> walk-forward backtest; return a summary."""
-    import typer
-
+def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Dump -> ingest -> infer -> panel (+ real prices) -> walk-forward backtest; return a summary (lines to `say`)."""
     from neurofin.config import MarketSettings
     from neurofin.infer.run import infer_file
     from neurofin.market.chain import run_chain
@@ -67,20 +66,22 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0) -> dict[str, Any]:
     from neurofin.market.panel import PanelStore
     from neurofin.market.prices import demo_prices
 
+    say = say or (lambda text: None)
     out = Path(out)
     settings = MarketSettings(forecaster="linear", train_sessions=150, step_sessions=40, isc_null_shifts=100)
     n_lines = demo_dump(out / "RC_demo.jsonl", seed)
     report = ingest_dumps([out / "RC_demo.jsonl"], out / "comments.parquet", settings.subreddits, progress=False)
-    typer.echo(f"    ingest: {n_lines} lines -> {report.kept} comments (dropped {report.malformed} malformed, "
+    say(f"    ingest: {n_lines} lines -> {report.kept} comments (dropped {report.malformed} malformed, "
                f"{report.bot} bot, {report.deleted} deleted, {report.wrong_subreddit} off-subreddit)")
     comments = pd.read_parquet(out / "comments.parquet")
     rois = infer_file(predictor, pd.DataFrame({"id": comments["id"], "text": comments["body"]}), out / "rois.parquet")
     store = PanelStore(out / "panel.duckdb")
     update = store.update(comments, rois)
     store.update_prices(demo_prices(DEMO_TICKERS, DEMO_START, DEMO_END))
-    typer.echo(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")
+    say(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")
     result = run_chain(store, None, settings, out / "backtest")
     metrics = result.backtest.metrics
-    typer.echo(metrics.to_string(index=False, max_cols=8, float_format=lambda v: f"{v:.3f}"))
-    typer.echo(f"    report: {result.files['report']}")
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
+        say(metrics.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    say(f"    report: {result.files['report']}")
     return {"comments": report.kept, "verdict": result.backtest.verdict, "report": str(result.files["report"])}

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from neurofin.device import resolve_device
 from neurofin.errors import InputError, ModelLoadError
 
 LAG_SUFFIX = "__lag1"
@@ -154,15 +155,6 @@ class RidgeForecaster:
         return float(y.mean() + ((query - centre) / scale) @ coef), y - fitted
 
 
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; anything else unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def load_chronos(model: str | Path, device: str = "auto"):  # -> chronos.Chronos2Pipeline
     """Load a Chronos-2 pipeline from a Hugging Face id (e.g. amazon/chronos-2) or a local directory."""
     from chronos import BaseChronosPipeline, Chronos2Pipeline
@@ -176,7 +168,7 @@ def load_chronos(model: str | Path, device: str = "auto"):  # -> chronos.Chronos
     except OSError as exc:
         raise ModelLoadError(
             f"cannot load Chronos-2 model {model!r} ({exc}); check the Hugging Face id and network access, "
-            "or download it once and pass the local directory with --chronos-model"
+            "or download it once and set market.chronos_model to the local directory"
         ) from None
     if not isinstance(pipeline, Chronos2Pipeline):
         raise ModelLoadError(f"{model!r} is a {type(pipeline).__name__}, not Chronos-2: use e.g. amazon/chronos-2")

@@ -1,7 +1,7 @@
 """Inter-subject correlation (ISC) filter across the subject encoding models.
 
 For one ROI and one ticker, each subject model gives a daily series of predicted activity. Two
-agreement statistics are computed (REFERENCE.md section 7):
+agreement statistics are computed (docs/REFERENCE.md section 7):
   - leave-one-out ISC: each subject's series vs the mean of the other subjects, averaged over subjects;
   - pairwise ISC: mean Pearson r over all subject pairs (typically 1.3-2.4x lower than leave-one-out).
 THE THRESHOLD REFERS TO THE MEAN LEAVE-ONE-OUT ISC. Because all subject models read the same text,

@@ -14,7 +14,7 @@ and recomputed from all stored comments. Rerunning an update changes nothing; a 
 two dumps (comments after 16:00 on the last day of a month) comes out whole once both are added.
 n_authors counts distinct authors other than "[deleted]".
 
-ROI input is the table `neurofin infer` writes (neurofin.infer.schema): id, subject (or "ensemble"), one
+ROI input is the table `neurofin infer` writes (neurofin.schema): id, subject (or "ensemble"), one
 float column per ROI, plus metadata columns (n_words, truncated, error) that are not ROIs. Rows with a
 non-null `error` carry NaN ROIs and are dropped; comments left without any ROI row count as
 `comments_without_roi`.
@@ -33,18 +33,16 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
-from neurofin.infer.schema import KEY_COLUMNS as ROI_KEY_COLUMNS
-from neurofin.infer.schema import META_COLUMNS as ROI_META_COLUMNS
 from neurofin.io import atomic_path
 from neurofin.market.calendar import EXCHANGE, sessions_of
 from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
 from neurofin.market.prices import to_long
 from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
+from neurofin.schema import LEX_PREFIX, ROI_KEY_COLUMNS, ROI_META_COLUMNS, SD_SUFFIX
+from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
+from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS
 
-KEY_COLUMNS = ("session", "ticker", "subject")
-COUNT_COLUMNS = ("n_comments", "n_authors")
-LEX_COLUMNS = tuple(f"lex_{name}" for name in LEXICON_FEATURES)
-SD_SUFFIX = "__sd"
+LEX_COLUMNS = tuple(f"{LEX_PREFIX}{name}" for name in LEXICON_FEATURES)
 DELETED_AUTHOR = "[deleted]"
 
 
@@ -90,7 +88,7 @@ def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
         raise InputError("ROI features have no ROI columns: expected id, subject, then one float column per ROI")
     reserved = set(KEY_COLUMNS) | set(COUNT_COLUMNS)
     for roi in rois:
-        if roi in reserved or roi.endswith(SD_SUFFIX) or roi.startswith("lex_"):
+        if roi in reserved or roi.endswith(SD_SUFFIX) or roi.startswith(LEX_PREFIX):
             raise InputError(f"ROI column {roi!r} clashes with panel columns: rename it")
         if not pd.api.types.is_numeric_dtype(roi_df[roi]) or pd.api.types.is_bool_dtype(roi_df[roi]):
             raise InputError(f"ROI column {roi!r} is not numeric: ROI features must be floats")

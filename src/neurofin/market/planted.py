@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from neurofin.market.selection import ENSEMBLE
+from neurofin.schema import ENSEMBLE
 
 DEFAULT_ROIS = ("Default_Temp", "Limbic_OFC", "Cont_PFCl", "SalVentAttn_FrOper")
 

@@ -1,8 +1,6 @@
 """Feature selection inside one training window: ISC filter across subject models, then the Granger filter.
 
-Panel schema (one row per session x ticker x subject): session, ticker, subject ("UTS01".. or
-"ensemble"), n_comments, n_authors, one column per ROI (mean predicted activity), `<roi>__sd`
-(dispersion) and `lex_<name>` lexicon baselines. Prices: session, ticker, close, log_return.
+The panel and price tables follow neurofin.schema.
 """
 
 from __future__ import annotations
@@ -17,25 +15,23 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.granger import granger_table
 from neurofin.market.isc import POOLED, isc_table
-
-ENSEMBLE = "ensemble"
-META_COLUMNS = ("session", "ticker", "subject", "n_comments", "n_authors")
-PANEL_REQUIRED = ("session", "ticker", "subject")
-PRICES_REQUIRED = ("session", "ticker", "log_return")
+from neurofin.schema import ENSEMBLE, LEX_PREFIX, PRICES_REQUIRED, SD_SUFFIX
+from neurofin.schema import PANEL_KEY_COLUMNS as PANEL_REQUIRED
+from neurofin.schema import PANEL_META_COLUMNS as META_COLUMNS
 
 
 def roi_columns(panel: pd.DataFrame) -> list[str]:
     """ROI mean columns of a panel: numeric, not metadata, not `__sd` dispersion, not `lex_` baselines."""
     return [
         c for c in panel.columns
-        if c not in META_COLUMNS and not c.endswith("__sd") and not c.startswith("lex_")
+        if c not in META_COLUMNS and not c.endswith(SD_SUFFIX) and not c.startswith(LEX_PREFIX)
         and pd.api.types.is_numeric_dtype(panel[c])
     ]
 
 
 def lexicon_columns(panel: pd.DataFrame) -> list[str]:
     """Lexicon-sentiment baseline columns (`lex_*`) of a panel."""
-    return [c for c in panel.columns if c.startswith("lex_")]
+    return [c for c in panel.columns if c.startswith(LEX_PREFIX)]
 
 
 def subject_ids(panel: pd.DataFrame) -> list[str]:

@@ -1,0 +1,22 @@
+"""Column layout of the tables passed between stages (one definition each; every stage imports these).
+
+ROI-feature table (`neurofin infer` -> `neurofin market panel`): one row per (comment id, subject), subject a
+subject id or ENSEMBLE (the mean over the subjects covering each region); ROI_META_COLUMNS (words used,
+truncated, error: None when valid, else the ROI values are NaN), then one float column per region.
+
+Panel (`neurofin market panel` -> selection, forecasting, backtest): one row per (session, ticker, subject);
+PANEL_COUNT_COLUMNS, then per ROI `<roi>` (mean over the session's comments) and `<roi>__sd` (their
+dispersion), then `lex_<name>` lexicon baselines. Prices: session, ticker, close, log_return.
+"""
+
+ENSEMBLE = "ensemble"
+
+ROI_KEY_COLUMNS = ("id", "subject")
+ROI_META_COLUMNS = ("n_words", "truncated", "error")
+
+PANEL_KEY_COLUMNS = ("session", "ticker", "subject")
+PANEL_COUNT_COLUMNS = ("n_comments", "n_authors")
+PANEL_META_COLUMNS = PANEL_KEY_COLUMNS + PANEL_COUNT_COLUMNS
+SD_SUFFIX = "__sd"
+LEX_PREFIX = "lex_"
+PRICES_REQUIRED = ("session", "ticker", "log_return")
