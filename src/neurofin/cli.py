@@ -63,6 +63,7 @@ def root(
 def config_show(
     config: str = typer.Option(None, "--config", help="TOML file to merge over the defaults."),
     toml: bool = typer.Option(False, "--toml", help="Print TOML (a starting file for --config) instead of JSON."),
+    demo: bool = typer.Option(False, "--demo", help="Start from the demo's settings (the shipped SmolLM2-135M, small fits)."),
 ) -> None:
     """Print the effective settings (defaults <- --config file) as JSON, or as TOML to save and edit.
 
@@ -72,7 +73,15 @@ def config_show(
 
     from neurofin.config import Settings
 
-    settings = Settings.load(config)
+    if demo:
+        from neurofin.demo import demo_settings
+        from neurofin.errors import ConfigError
+
+        if config is not None:
+            raise ConfigError("--demo prints the demo's own settings: drop --config (or edit the printed file)")
+        settings = demo_settings()
+    else:
+        settings = Settings.load(config)
     typer.echo(settings.to_toml() if toml else json.dumps(settings.to_record(), indent=2), nl=not toml)
 
 

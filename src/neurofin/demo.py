@@ -44,12 +44,12 @@ def demo_model_path() -> Path:
     return path
 
 
-def demo_settings(out: Path, data_root: Path | None = None) -> Any:
-    """The demo's settings (SmolLM2, 4 blocks, small CV), written to OUT/settings.toml for reuse with --config."""
+def demo_settings(cache_dir: Path | None = None, data_root: Path | None = None) -> Any:
+    """The demo's settings: the shipped SmolLM2-135M, 4 blocks, small CV (`neurofin config --demo --toml`)."""
     from neurofin.config import Settings
 
     return Settings.load(overrides={**DEMO_OVERRIDES, "features.model": str(demo_model_path()),
-                                    "features.cache_dir": str(Path(out).resolve() / "feature-cache"),
+                                    "features.cache_dir": str(Path(cache_dir).resolve()) if cache_dir else None,
                                     "data.data_root": str(data_root) if data_root else None})
 
 
@@ -76,7 +76,7 @@ def run_demo(
     summary["check_problems"] = len(report.problems)
     say(f"    data check: {len(report.problems)} problems")
 
-    settings = demo_settings(out, dataset.root)
+    settings = demo_settings(out / "feature-cache", dataset.root)
     write_bytes_atomic(out / "settings.toml", settings.to_toml().encode("utf-8"))
     summary["settings"] = str(out / "settings.toml")
     features = cached_feature_source(dataset, settings)

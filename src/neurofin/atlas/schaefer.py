@@ -20,7 +20,6 @@ from neurofin.errors import AtlasError
 from neurofin.atlas.xfm import apply_affine
 from neurofin.io import sha256_file
 
-N_PARCELS = 1000
 VOLUME_7NET = "Schaefer2018_1000Parcels_7Networks_order_FSLMNI152_2mm.nii.gz"
 
 

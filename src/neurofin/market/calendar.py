@@ -18,7 +18,6 @@ import numpy as np
 from neurofin.errors import InputError
 
 EXCHANGE = "XNYS"
-EASTERN = "America/New_York"
 CALENDAR_START = "1990-01-02"
 
 

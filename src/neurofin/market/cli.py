@@ -187,3 +187,20 @@ def backtest(
     typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
     typer.echo(result.verdict)
     typer.echo(f"report: {result.files['report']}")
+
+
+@app.command("demo-dump")
+def demo_dump_command(
+    out: Path = typer.Option(..., "--out", help="JSONL file to write (a Reddit-dump-shaped comment file)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same file."),
+) -> None:
+    """Write a generated Reddit dump (template comments about 5 tickers, 2021-2022; no planted market signal).
+
+    It holds deleted, bot, off-subreddit and malformed lines for `market ingest` to drop, like a real dump.
+
+    Example: neurofin market demo-dump --out RC_demo.jsonl
+    """
+    from neurofin.market.demo import demo_dump
+
+    n_lines = demo_dump(out, seed)
+    typer.echo(f"{n_lines} lines -> {out}")
