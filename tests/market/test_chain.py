@@ -79,9 +79,9 @@ def _store_from_planted(path, n_sessions=100):
     """A DuckDB panel built through PanelStore.update from one comment per ticker and session on real NYSE days."""
     tickers = ["AAPL", "MSFT", "NVDA"]
     panel, prices = planted_panel(n_sessions=n_sessions, tickers=tickers, signal={"AAPL": PLANTED_ROI},
-                                  strength=0.6, n_subjects=2, holiday_every=10_000, missing_fraction=0.0, seed=5)
+                                  strength=0.6, n_subjects=2, missing_fraction=0.0, start="2021-02-01", seed=5)
     days = pd.DatetimeIndex(trading_sessions("2021-02-01", "2021-12-31"))[:n_sessions]
-    day_of = dict(zip(sorted(pd.to_datetime(prices["session"]).unique()), days))
+    day_of = dict(zip(sorted(pd.to_datetime(prices["session"]).unique()), days))  # the identity since sessions are real
     panel = panel[panel["subject"] != "ensemble"].assign(session=pd.to_datetime(panel["session"]).map(day_of))
     keys = panel[["session", "ticker"]].drop_duplicates().reset_index(drop=True)
     keys["id"] = [f"c{k}" for k in range(len(keys))]
@@ -123,7 +123,8 @@ def test_prices_file_gives_the_same_log_returns_as_the_store(cli_setup):
     merged = from_file.merge(from_store, on=["session", "ticker"], suffixes=("_file", "_store"))
     assert len(merged) == len(from_store)
     np.testing.assert_allclose(merged["log_return_file"], merged["log_return_store"], equal_nan=True)
-    expected = with_log_returns(pd.DataFrame({"session": [1, 2, 3], "ticker": "X", "close": [1.0, 2.0, 1.0]}))
+    expected = with_log_returns(pd.DataFrame({"session": pd.to_datetime(["2021-03-01", "2021-03-02", "2021-03-03"]), "ticker": "X",
+                                               "close": [1.0, 2.0, 1.0]}))
     np.testing.assert_allclose(expected["log_return"], [np.nan, np.log(2), -np.log(2)], equal_nan=True)
 
 

@@ -131,10 +131,10 @@ class MarketData:
     lexicons: list[str]
 
 
-def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame) -> MarketData:
-    """Session frame (targets + forward-filled features) and its business-day grid."""
+def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings | None = None) -> MarketData:
+    """Session frame (targets + carried-forward features, see `session_frame`) and its business-day grid."""
     rois, lexicons = roi_columns(panel), lexicon_columns(panel)
-    frame = session_frame(panel, prices, [*rois, *lexicons])
+    frame = session_frame(panel, prices, [*rois, *lexicons], settings)
     grid = business_day_frame(frame, [*rois, *lexicons])
     sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
     return MarketData(panel, frame, grid, sessions, rois, lexicons)
@@ -177,7 +177,7 @@ def run_backtest(
     """Walk-forward selection, forecasting of every model variant, evaluation and verdict."""
     from rich.progress import Progress
 
-    data = prepare_data(panel, prices)
+    data = prepare_data(panel, prices, settings)
     folds, selections = walk_forward_selection(data, settings)
     rng = np.random.default_rng(settings.seed)
     previous = {s: data.sessions[i - 1] for i, s in enumerate(data.sessions) if i > 0}

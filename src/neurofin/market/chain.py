@@ -26,6 +26,7 @@ from neurofin.market.backtest import (
     run_backtest,
     walk_forward_selection,
 )
+from neurofin.market.calendar import EXCHANGE
 from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame
 from neurofin.market.panel import PanelStore
 from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
@@ -47,10 +48,11 @@ class ChainResult:
         return self.backtest.verdict
 
 
-def with_log_returns(prices: pd.DataFrame) -> pd.DataFrame:
-    """Long prices (session, ticker, close) plus log_return = ln(close / previous close of the ticker)."""
-    ordered = prices.sort_values(["ticker", "session"], ignore_index=True)
-    return ordered.assign(log_return=np.log(ordered["close"]).groupby(ordered["ticker"]).diff())
+def with_log_returns(prices: pd.DataFrame, exchange: str = EXCHANGE) -> pd.DataFrame:
+    """Long prices (session, ticker, close) plus log returns between consecutive exchange sessions only."""
+    from neurofin.market.prices import log_returns
+
+    return log_returns(prices, exchange)
 
 
 def load_inputs(
@@ -100,7 +102,7 @@ def run_selection(
     panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, out_dir: str | Path | None = None
 ) -> tuple[list[Selection], pd.DataFrame]:
     """ISC + Granger selection inside every walk-forward training window, and ROI x ticker selection frequencies."""
-    data = prepare_data(panel, prices)
+    data = prepare_data(panel, prices, settings)
     _, selections = walk_forward_selection(data, settings)
     frequencies = selection_frequencies(selections, data.rois, sorted(data.frame["ticker"].unique()))
     if out_dir is not None:
@@ -127,7 +129,7 @@ def forecast_next_session(
     Rows: ticker, model (every variant but the placebo), session (the forecast session), origin
     (the last session with data), mean and quantile columns.
     """
-    data = prepare_data(panel, prices)
+    data = prepare_data(panel, prices, settings)
     last = data.sessions[-1]
     start = data.sessions[0] if settings.window == "expanding" else data.sessions[max(0, len(data.sessions) - settings.train_sessions)]
     selection = select_features(panel, data.frame, start, last, settings)

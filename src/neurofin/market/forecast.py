@@ -7,8 +7,8 @@ transparent alternative (and the one that can show a planted covariate effect in
 historical-mean forecasters are the naive baselines.
 
 Grid: every business day from the first to the last trading session. Exchange holidays that fall on
-business days keep a row whose target is NaN (missing, not zero) and whose covariates are
-forward-filled; the forecast for the next session is the horizon-h step with h = business days from
+business days keep a row whose target is NaN (missing, not zero) and whose covariates are those of
+the last session (staleness is capped upstream, in `selection.session_frame`); the forecast for the next session is the horizon-h step with h = business days from
 the origin session to the next session (h = 2 across a weekday holiday).
 """
 
@@ -33,7 +33,7 @@ def quantile_column(level: float) -> str:
 
 
 def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """Reindex a session frame onto business days: NaN target off-session, features forward-filled, lag-1 copies.
+    """Reindex a session frame onto business days: NaN target off-session, features of the last session, lag-1 copies.
 
     Input rows (ticker, session, target, features...); output rows (ticker, timestamp, is_session,
     target, features..., `<feature>__lag1`), where the lag-1 column at day t holds the feature of day
@@ -45,13 +45,15 @@ def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataF
     if len(off_grid):
         raise InputError(f"sessions on weekends cannot sit on a business-day grid ({list(off_grid[:3])}): "
                          "drop weekend rows from the prices")
+    on_session = days.isin(sessions)
     parts = []
     for ticker, rows in frame.groupby("ticker", sort=True):
         daily = rows.set_index("session")[["target", *features]].reindex(days)
-        daily[list(features)] = daily[list(features)].ffill()
+        last_session = np.maximum.accumulate(np.where(on_session, np.arange(days.size), 0))
+        daily[list(features)] = daily[list(features)].to_numpy()[last_session]  # off-session days: last session's
         for feature in features:
             daily[feature + LAG_SUFFIX] = daily[feature].shift(1)
-        daily.insert(0, "is_session", daily.index.isin(sessions))
+        daily.insert(0, "is_session", on_session)
         daily.insert(0, "ticker", ticker)
         parts.append(daily.reset_index())
     return pd.concat(parts, ignore_index=True)

@@ -110,6 +110,5 @@ def isc_table(
                     "passed": bool(observed > threshold),
                 }
             )
-    return pd.DataFrame.from_records(
-        records, columns=["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"]
-    )
+    columns = ["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"]
+    return pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)

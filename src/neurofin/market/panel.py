@@ -38,7 +38,7 @@ from neurofin.infer.schema import META_COLUMNS as ROI_META_COLUMNS
 from neurofin.io import atomic_path
 from neurofin.market.calendar import EXCHANGE, sessions_of
 from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
-from neurofin.market.prices import to_long
+from neurofin.market.prices import log_returns, to_long
 from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
 
 KEY_COLUMNS = ("session", "ticker", "subject")
@@ -296,8 +296,11 @@ class PanelStore:
             return con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
 
     def update_prices(self, prices: pd.DataFrame) -> int:
-        """Upsert daily closes (wide or long frame) and recompute log returns of the touched tickers."""
-        long = to_long(prices)
+        """Upsert daily closes (wide or long frame) and recompute log returns of the touched tickers.
+
+        Returns link consecutive exchange sessions only (`prices.log_returns`): a missing close leaves NaN.
+        """
+        long = to_long(prices, exchange=self.exchange)
         with self._connect() as con:
             self._create_prices(con)
             con.register("new_prices", long[["session", "ticker", "close"]])
@@ -305,11 +308,14 @@ class PanelStore:
             try:
                 con.execute("DELETE FROM prices p USING new_prices n WHERE p.session = n.session AND p.ticker = n.ticker")
                 con.execute("INSERT INTO prices SELECT session, ticker, close, NULL FROM new_prices")
+                touched = con.execute(
+                    "SELECT session, ticker, close FROM prices WHERE ticker IN (SELECT DISTINCT ticker FROM new_prices)"
+                ).df()
+                con.register("new_returns", log_returns(touched.assign(session=pd.to_datetime(touched["session"])),
+                                                        self.exchange))
                 con.execute(
-                    "UPDATE prices SET log_return = r.lr FROM ("
-                    "  SELECT session, ticker, ln(close / lag(close) OVER (PARTITION BY ticker ORDER BY session)) AS lr"
-                    "  FROM prices WHERE ticker IN (SELECT DISTINCT ticker FROM new_prices)"
-                    ") r WHERE prices.session = r.session AND prices.ticker = r.ticker"
+                    "UPDATE prices SET log_return = r.log_return FROM new_returns r "
+                    "WHERE prices.session = r.session::DATE AND prices.ticker = r.ticker"
                 )
                 con.execute("COMMIT")
             except BaseException:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
+from neurofin.market.calendar import EXCHANGE, session_positions
 
 DATE_NAMES = ("date", "session", "day", "timestamp")
 
@@ -21,7 +22,31 @@ def _date_column(frame: pd.DataFrame) -> str | None:
     return next((lowered[name] for name in DATE_NAMES if name in lowered), None)
 
 
-def to_long(frame: pd.DataFrame, source: str = "prices") -> pd.DataFrame:
+def check_sessions(long: pd.DataFrame, exchange: str = EXCHANGE, source: str = "prices") -> None:
+    """Raise InputError naming the dates of `long` that are not trading sessions of `exchange`."""
+    days = pd.DatetimeIndex(long["session"].unique()).sort_values()
+    bad = days[session_positions(days, exchange) < 0]
+    if len(bad):
+        shown = ", ".join(f"{d:%Y-%m-%d}" for d in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise InputError(f"{source}: {shown} is not a {exchange} session (holiday, weekend or outside the calendar): "
+                         "drop those rows, or set market.exchange to the exchange these prices come from")
+
+
+def log_returns(long: pd.DataFrame, exchange: str = EXCHANGE) -> pd.DataFrame:
+    """Long prices plus log_return = ln(close_t / close_prev), only when prev is the exchange session before t.
+
+    A missing close makes that session's return and the next one NaN: never a multi-session return
+    whose forecast origin would sit inside the gap (look-ahead).
+    """
+    ordered = long.sort_values(["ticker", "session"], ignore_index=True)
+    position = pd.Series(session_positions(ordered["session"], exchange), index=ordered.index)
+    by_ticker = ordered.groupby("ticker", sort=False)
+    consecutive = (position - position.groupby(ordered["ticker"]).shift(1)) == 1
+    ratio = ordered["close"] / by_ticker["close"].shift(1)
+    return ordered.assign(log_return=np.log(ratio.where(consecutive & (position >= 0))))
+
+
+def to_long(frame: pd.DataFrame, source: str = "prices", exchange: str = EXCHANGE) -> pd.DataFrame:
     """Normalise wide (date + one column per ticker) or long (date, ticker, close) prices to long form."""
     frame = frame.copy()
     if _date_column(frame) is None:
@@ -51,6 +76,7 @@ def to_long(frame: pd.DataFrame, source: str = "prices") -> pd.DataFrame:
     if long.duplicated(["session", "ticker"]).any():
         dup = long.loc[long.duplicated(["session", "ticker"])].iloc[0]
         raise InputError(f"{source}: {dup['ticker']} has two closes on {dup['session']:%Y-%m-%d}; keep one per day")
+    check_sessions(long, exchange, source)
     return long.sort_values(["ticker", "session"]).reset_index(drop=True)
 
 
