@@ -22,7 +22,7 @@ SIGNAL = {"AAA": PLANTED_ROI, "BBB": PLANTED_ROI, "CCC": PLANTED_ROI}
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
 
 
-def test_planted_roi_is_selected_for_its_tickers_and_beats_the_placebo(tmp_path):
+def test_planted_roi_is_selected_for_its_tickers_and_beats_the_null(tmp_path):
     panel, prices = planted_panel(n_sessions=200, tickers=TICKERS, signal=SIGNAL, strength=0.5, n_subjects=3, seed=0)
     settings = MarketSettings(train_sessions=120, step_sessions=20, isc_null_shifts=50, granger_max_lag=2,
                               forecaster="linear", quantile_levels=[0.1, 0.5, 0.9])
@@ -34,16 +34,17 @@ def test_planted_roi_is_selected_for_its_tickers_and_beats_the_placebo(tmp_path)
     assert freq.to_numpy()[~planted.to_numpy()].mean() <= 0.1  # other ROI x ticker pairs are rarely chosen
 
     metrics = result.backtest.metrics.set_index("model")
-    assert metrics.loc["roi", "ic_mean"] > metrics.loc["placebo", "ic_mean"] + 0.1
-    assert metrics.loc["roi", "ic_pooled"] > metrics.loc["placebo", "ic_pooled"] + 0.1
-    assert metrics.loc["roi", "dm_t"] < 0 and metrics.loc["roi", "r2_vs_hist_mean"] > 0
+    null = result.backtest.null
+    assert metrics.loc["roi", "ic_mean"] == pytest.approx(null["observed"]) and null["observed"] > null["null_q95"] + 0.1
+    assert metrics.loc["roi", "perm_p"] < 0.01 and metrics.loc["roi", "cw_p"] < 0.01
+    assert metrics.loc["roi", "r2_vs_hist_mean"] > 0
     assert result.verdict.startswith("Verdict: signal in roi")
 
     for name in ("forecasts", "metrics", "daily_ic", "selections", "selection_frequency", "report", "summary"):
         assert result.files[name].is_file(), name
     assert (tmp_path / "cumulative_ic.png").stat().st_size > 1000
     report = result.files["report"].read_text()
-    assert html.escape(result.verdict) in report and "placebo" in report and "data:image/png;base64" in report
+    assert html.escape(result.verdict) in report and "permutation" in report and "data:image/png;base64" in report
     summary = json.loads(result.files["summary"].read_text())
     assert summary["verdict"] == result.verdict and summary["n_folds"] == len(result.backtest.folds)
     saved = pd.read_csv(result.files["selection_frequency"], index_col=0)
@@ -155,5 +156,5 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     summary = json.loads((root / "backtest" / "summary.json").read_text())
     assert summary["verdict"] in out and summary["forecaster"] == "linear"
     metrics = pd.read_csv(root / "backtest" / "metrics.csv")
-    assert set(metrics["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future", "placebo"}
+    assert set(metrics["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future"}
     assert (root / "backtest" / "report.html").is_file()

@@ -31,7 +31,6 @@ from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecas
 from neurofin.market.panel import PanelStore
 from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
 
-LIVE_MODELS = tuple(m for m in MODELS if m != "placebo")
 FORECASTER_KINDS = ("linear", "ridge", "chronos")  # "ridge" is another name for the linear forecaster
 
 
@@ -84,6 +83,15 @@ def make_forecaster(kind: str, settings: MarketSettings, chronos_model: str | Pa
     raise InputError(f"unknown forecaster {kind!r}: choose one of {', '.join(FORECASTER_KINDS)}")
 
 
+def used_forecaster(model: Forecaster) -> dict[str, str]:
+    """Settings fields describing the forecaster that runs: kind ("linear"/"chronos") and the Chronos-2 model."""
+    if isinstance(model, ChronosForecaster):
+        return {"forecaster": "chronos", "chronos_model": str(model.model)}
+    if isinstance(model, RidgeForecaster):
+        return {"forecaster": "linear"}
+    return {}
+
+
 def write_selections(out_dir: Path, selections: list[Selection], frequencies: pd.DataFrame) -> dict[str, Path]:
     """selections.json (per-fold ISC/Granger tables and chosen ROIs) and selection_frequency.csv."""
     files = {"selections": out_dir / "selections.json", "selection_frequency": out_dir / "selection_frequency.csv"}
@@ -126,7 +134,7 @@ def forecast_next_session(
 ) -> tuple[pd.DataFrame, Selection]:
     """Select ROIs on the latest training window and forecast the next session's return of every ticker.
 
-    Rows: ticker, model (every variant but the placebo), session (the forecast session), origin
+    Rows: ticker, model (every variant), session (the forecast session), origin
     (the last session with data), mean and quantile columns.
     """
     data = prepare_data(panel, prices, settings)
@@ -137,7 +145,7 @@ def forecast_next_session(
     tickers = sorted(data.frame["ticker"].unique())
     extended = pd.concat([data.frame, pd.DataFrame({"ticker": tickers, "session": target})], ignore_index=True)
     grid = business_day_frame(extended, [*data.rois, *data.lexicons])
-    forecasts = forecast_models(LIVE_MODELS, forecaster, {"": grid}, last, target, selection.selected,
+    forecasts = forecast_models(MODELS, forecaster, {"": grid}, last, target, selection.selected,
                                 data.lexicons, settings)
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -168,6 +176,7 @@ def run_chain(
         model = make_forecaster(forecaster or settings.forecaster, settings, chronos_model)
     else:
         model = forecaster
+    settings = settings.model_copy(update=used_forecaster(model))  # record what actually ran, not the defaults
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
     out_dir = Path(out_dir)
     ic_per_date = daily_ic(result.forecasts)
@@ -183,7 +192,9 @@ def run_chain(
     files["report"] = write_market_report(out_dir, result.metrics, ic_per_date, result.frequencies, result.verdict, notes)
     files["summary"] = out_dir / "summary.json"
     write_json_atomic(files["summary"], {
-        "verdict": result.verdict, "forecaster": model.name, "n_folds": len(result.folds),
+        "verdict": result.verdict, "forecaster": settings.forecaster, "forecaster_name": model.name,
+        "model": settings.chronos_model if settings.forecaster == "chronos" else None, "n_folds": len(result.folds),
+        "primary_model": settings.primary_model, "permutation_null": result.null,
         "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
         "files": {k: p.name for k, p in files.items()},
@@ -203,8 +214,12 @@ def _report_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
         f"{s['isc_null_quantile']:g} quantile of a circular time-shift null), then HC3-robust Granger tests "
         f"(lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with Benjamini-Hochberg FDR "
         f"{s['fdr_alpha']:g} over ROIs x tickers.",
-        "IC: Spearman rank correlation of forecasts with realised log returns across tickers per session "
-        "(mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
-        "Diebold-Mariano on squared errors against the univariate model (negative t: lower loss).",
-        "Placebo: the selected ROIs with their dates shuffled (separately before and after the training end).",
+        "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
+        "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
+        "coverage_80: share of returns inside the 10%-90% forecast band.",
+        f"Verdict: decided by the pre-declared primary model ({s['primary_model']}) alone: its mean per-session IC "
+        f"must beat a permutation null ({s['null_draws']} draws; its covariate contribution shuffled across tickers "
+        "within each session, never a ticker's own) and it must beat the univariate model it nests in a one-sided "
+        "Clark-West test with Newey-West errors, both at 5%. Other covariate models: Clark-West with Holm "
+        "correction, not part of the verdict. Models identical by construction (same_as) are computed and tested once.",
     ]

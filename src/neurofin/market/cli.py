@@ -183,7 +183,7 @@ def backtest(
         db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions})
     result = run_chain(panel_frame, price_frame, market, out, forecaster=forecaster, chronos_model=chronos_model,
                        progress=True)
-    shown = ["model", "ic_mean", "ic_p", "hit_rate", "base_rate", "r2_vs_zero", "dm_t"]
+    shown = ["model", "same_as", "ic_mean", "perm_p", "cw_t", "cw_p", "cw_p_holm", "r2_vs_zero", "coverage_80"]
     typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
     typer.echo(result.verdict)
     typer.echo(f"report: {result.files['report']}")
