@@ -55,7 +55,8 @@ def with_log_returns(prices: pd.DataFrame, exchange: str = EXCHANGE) -> pd.DataF
 
 
 def load_inputs(
-    panel: pd.DataFrame | PanelStore | str | Path, prices: pd.DataFrame | str | Path | None = None
+    panel: pd.DataFrame | PanelStore | str | Path, prices: pd.DataFrame | str | Path | None = None,
+    price_column: str | None = None, exchange: str = EXCHANGE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(panel, prices) frames from a PanelStore / DuckDB path / frame; prices default to the store's table.
 
@@ -70,7 +71,7 @@ def load_inputs(
             raise InputError("pass prices with a panel DataFrame (or give the DuckDB panel that holds them)")
         prices = store.load_prices()
     elif isinstance(prices, (str, Path)):
-        prices = with_log_returns(read_prices(prices))
+        prices = with_log_returns(read_prices(prices, column=price_column, exchange=exchange), exchange)
     return panel_frame, prices
 
 

@@ -64,6 +64,8 @@ def panel(
     roi: Path = typer.Option(None, "--roi", help="ROI-feature Parquet (id, subject, one column per ROI)."),
     prices: Path = typer.Option(None, "--prices", help="Daily closes CSV/Parquet (date + tickers, or date,ticker,close)."),
     demo_prices: bool = typer.Option(False, "--demo-prices", help="Use the S&P 500 closes shipped in skfolio."),
+    price_column: str = typer.Option(None, "--price-column", help="Price column to read (default: adjusted close, else close)."),
+    ticker: str = typer.Option(None, "--ticker", help="Symbol of a single-ticker OHLCV file (default: the file name)."),
     export: Path = typer.Option(None, "--export", help="Directory for panel.parquet and prices.parquet."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
@@ -97,8 +99,11 @@ def panel(
         )
         summary["panel"] = update.to_record()
     if prices is not None or demo_prices:
-        closes = price_io.read_prices(prices) if prices is not None else price_io.demo_prices()
+        column = price_column or market.price_column
+        closes = (price_io.read_prices(prices, column, ticker, market.exchange) if prices is not None
+                  else price_io.demo_prices())
         summary["price_rows"] = store.update_prices(closes)
+        summary["price_column"] = closes.attrs.get("price_column", "close")
     if export is not None:
         summary["exported"] = [str(p) for p in store.export_parquet(export)]
     if not summary:
@@ -112,7 +117,7 @@ def _chain_inputs(db: Path, prices: Path | None, config: Path | None, overrides:
     from neurofin.market.chain import load_inputs
 
     market = Settings.load(config, overrides={f"market.{k}": v for k, v in overrides.items()}).market
-    panel_frame, price_frame = load_inputs(db, prices)
+    panel_frame, price_frame = load_inputs(db, prices, market.price_column, market.exchange)
     return market, panel_frame, price_frame
 
 
