@@ -10,8 +10,9 @@ forecaster's forecasts, not the pretrained model's skill). Any "signal" verdict 
 scenario: the false-signal rate with a Clopper-Pearson 95% interval and a one-sided binomial p-value
 against "rate <= 5%", and the p-value distributions of the two tests the verdict combines.
 
-Example (the committed results/verdict_null.json):
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_verdict_null.py --iid 250 --garch 250 --chronos 50
+Example (one process): PYTHONPATH=src .venv/bin/python benchmarks/bench_verdict_null.py --iid 250 --garch 250 --chronos 50
+Scenarios can run as separate processes (--out a.json, b.json, ...) and be pooled afterwards with
+`--combine a.json b.json ... --out results/verdict_null.json` (how the committed JSON was made; see its "command").
 """
 
 from __future__ import annotations
@@ -86,8 +87,30 @@ def run_scenario(name: str, panels: int, args: argparse.Namespace, garch: bool, 
     }
 
 
+def pooled(rows: list[dict]) -> dict | None:
+    """False-signal rate over all linear-forecaster panels, with its Clopper-Pearson 95% interval."""
+    linear = [r for r in rows if r["scenario"].startswith("linear")]
+    total, n = sum(r["signal_verdicts"] for r in linear), sum(r["panels"] for r in linear)
+    if not n:
+        return None
+    ci = stats.binomtest(total, n).proportion_ci(0.95, method="exact")
+    return {"panels": n, "signal_verdicts": total, "false_signal_rate": total / n,
+            "false_signal_rate_ci95": [ci.low, ci.high], "ci_upper_at_or_below_5pct": ci.high <= LEVEL}
+
+
+def combine(paths: list[Path], out: Path) -> None:
+    """Pool the scenario rows of several result files (each keeps its own design and command)."""
+    import json
+
+    parts = [json.loads(p.read_text()) for p in paths]
+    rows = [dict(row, design=part["design"], command=part["command"]) for part in parts for row in part["scenarios"]]
+    write_json_atomic(out, {"benchmark": "verdict_null", "command": " ".join(sys.argv), "linear_pooled": pooled(rows),
+                            "scenarios": rows, "machine": parts[0]["machine"]})
+    print(json.dumps(pooled(rows)))
+
+
 def main() -> None:
-    """Parse arguments, run the scenarios, print them and write the JSON."""
+    """Parse arguments, run the scenarios (or pool earlier runs), print them and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iid", type=int, default=250, help="linear-forecaster panels with i.i.d. returns")
     parser.add_argument("--garch", type=int, default=250, help="linear-forecaster panels with GARCH(1,1) returns")
@@ -98,7 +121,11 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=6, choices=range(3, len(TICKERS) + 1))
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--combine", type=Path, nargs="+", help="pool these result files instead of running")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.out)
+        return
 
     rows = []
     ridge = RidgeForecaster(name="linear")
@@ -112,17 +139,11 @@ def main() -> None:
             half = args.chronos // 2
             rows.append(run_scenario("chronos_tiny_iid", half, args, False, chronos, 200_000))
             rows.append(run_scenario("chronos_tiny_garch", args.chronos - half, args, True, chronos, 300_000))
-    linear = [r for r in rows if r["scenario"].startswith("linear")]
-    total = sum(r["signal_verdicts"] for r in linear)
-    n = sum(r["panels"] for r in linear)
-    pooled = stats.binomtest(total, n).proportion_ci(0.95, method="exact") if n else None
     record = {
         "benchmark": "verdict_null", "command": " ".join(sys.argv),
         "design": {"sessions": args.sessions, "train_sessions": args.train, "step_sessions": args.step,
                    "tickers": args.tickers, "null_draws": args.draws, "level": LEVEL},
-        "linear_pooled": None if pooled is None else {
-            "panels": n, "signal_verdicts": total, "false_signal_rate": total / n,
-            "false_signal_rate_ci95": [pooled.low, pooled.high], "ci_upper_at_or_below_5pct": pooled.high <= LEVEL},
+        "linear_pooled": pooled(rows),
         "scenarios": rows,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
