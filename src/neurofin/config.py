@@ -155,6 +155,7 @@ class MarketSettings(_Section):
     null_draws: int = 500  # permutation-null draws (>= 200) for the primary model's IC
     price_column: str | None = None  # price column to read; None: adjusted close if present, else close
     keep_edited: bool = False  # keep comments edited after posting (their text may postdate created_utc)
+    allow_authors: list[str] = Field(default_factory=list)  # never treated as bots (added to ingest's allow-list)
 
 
 class Settings(_Section):

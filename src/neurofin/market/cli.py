@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from neurofin.market.ingest import DEFAULT_CHUNK_ROWS
+from neurofin.market.ingest import DEFAULT_CHUNK_ROWS, DROP_REASONS
 
 app = typer.Typer(help="market commands: Reddit dumps -> ticker x session panel -> forecasts.", no_args_is_help=True)
 
@@ -32,6 +32,10 @@ def ingest(
     start: str = typer.Option(None, "--start", help="First UTC day kept (YYYY-MM-DD)."),
     end: str = typer.Option(None, "--end", help="Last UTC day kept (YYYY-MM-DD), inclusive."),
     chunk_rows: int = typer.Option(DEFAULT_CHUNK_ROWS, "--chunk-rows", help="Comments per Parquet row group (memory)."),
+    text_column: str = typer.Option("body", "--text-column", help="Field holding the comment text."),
+    time_column: str = typer.Option("created_utc", "--time-column", help="Field holding the UTC time (s, ms or ISO)."),
+    id_column: str = typer.Option("id", "--id-column", help="Field holding the comment id."),
+    keep_edited: bool = typer.Option(None, "--keep-edited/--drop-edited", help="Keep edited comments (default: settings)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
     """Stream Reddit dumps into a filtered, deduplicated Parquet table of comments.
@@ -39,7 +43,8 @@ def ingest(
     Example: neurofin market ingest RC_2021-01.zst --subreddits wallstreetbets,stocks --start 2021-01-01 --end 2021-12-31 --out comments.parquet
     """
     from neurofin.config import Settings
-    from neurofin.market.ingest import DEFAULT_BOT_AUTHORS, ingest_dumps
+    from neurofin.errors import InputError
+    from neurofin.market.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
 
     market = Settings.load(config).market
     wanted = subreddits.split(",") if subreddits else market.subreddits
@@ -50,9 +55,17 @@ def ingest(
         start=_day(start, "--start"),
         end=_day(end, "--end"),
         bot_authors=DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
+        allow_authors=DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
         chunk_rows=chunk_rows,
+        keep_edited=market.keep_edited if keep_edited is None else keep_edited,
+        id_column=id_column, text_column=text_column, time_column=time_column,
     )
     typer.echo(json.dumps(report.to_record(), indent=2))
+    if report.kept == 0:
+        record = report.to_record()
+        reasons = ", ".join(f"{k} {record[k]}" for k in DROP_REASONS if record[k])
+        raise InputError(f"kept 0 of {report.lines} comments ({reasons or 'empty input'}): check --subreddits, "
+                         "--start/--end and --text-column/--time-column/--id-column")
     if report.truncated_files:
         typer.secho(f"warning: truncated dumps kept partially: {report.truncated_files}", fg="yellow", err=True)
 
