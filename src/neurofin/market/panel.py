@@ -115,8 +115,10 @@ def _uncovered(valid: pd.DataFrame, roi: str) -> bool:
 
 
 def comment_mentions(comments: pd.DataFrame, universe: TickerUniverse) -> pd.DataFrame:
-    """(id, ticker) rows: every ticker each comment mentions."""
-    rows = [(cid, t) for cid, body in zip(comments["id"], comments["body"], strict=True) for t in extract_tickers(body, universe)]
+    """(id, ticker) rows: every ticker each comment mentions (renames resolved on the comment's UTC day)."""
+    days = pd.to_datetime(comments["created_utc"].to_numpy(dtype=np.int64), unit="s").date
+    rows = [(cid, t) for cid, body, day in zip(comments["id"], comments["body"], days, strict=True)
+            for t in extract_tickers(body, universe, day)]
     return pd.DataFrame(rows, columns=["id", "ticker"], dtype=str)
 
 
