@@ -156,6 +156,9 @@ class MarketSettings(_Section):
     price_column: str | None = None  # price column to read; None: adjusted close if present, else close
     keep_edited: bool = False  # keep comments edited after posting (their text may postdate created_utc)
     allow_authors: list[str] = Field(default_factory=list)  # never treated as bots (added to ingest's allow-list)
+    isc_min_loo: float = 0.3  # absolute floor on the mean leave-one-out ISC (besides the shift-null quantile)
+    roi_quality_file: Path | None = None  # roi,subject,validation_r table: the encoding-quality gate
+    min_roi_validation_r: float = 0.05  # ROIs whose median validation r is below this are never selected
 
 
 class Settings(_Section):

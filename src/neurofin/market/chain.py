@@ -212,9 +212,12 @@ def _report_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
         f"{s['train_sessions']} training sessions, embargo {s['embargo_sessions']}, {s['step_sessions']} test "
         f"sessions per fold), {test_sessions} forecast sessions in all, each from data up to the previous session.",
         f"Selection inside each training window: ISC ({s['isc_scope']}, mean leave-one-out ISC above the "
-        f"{s['isc_null_quantile']:g} quantile of a circular time-shift null), then HC3-robust Granger tests "
-        f"(lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with Benjamini-Hochberg FDR "
-        f"{s['fdr_alpha']:g} over ROIs x tickers.",
+        f"{s['isc_null_quantile']:g} quantile of a circular time-shift null and at least {s['isc_min_loo']:g}), "
+        + (f"the encoding-quality gate (median validation r >= {s['min_roi_validation_r']:g} from "
+           f"{s['roi_quality_file']}), " if s["roi_quality_file"] else "no encoding-quality gate (no market.roi_quality_file), ")
+        + f"then HC3-robust Granger tests (lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with "
+        f"Benjamini-Hochberg FDR {s['fdr_alpha']:g} over ROIs x tickers. Features: the ticker's last value carried "
+        f"at most {s['max_stale_sessions']} sessions; cells with fewer than {s['min_comments']} comments count as missing.",
         "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
         "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
         "coverage_80: share of returns inside the 10%-90% forecast band.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -103,6 +104,26 @@ def session_frame(
     return frame
 
 
+def load_roi_quality(path: str | Path) -> pd.DataFrame:
+    """An ROI encoding-quality table (CSV/Parquet: roi, subject, validation_r), validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"ROI quality file {path} not found: write roi,subject,validation_r rows per subject model")
+    table = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    missing = {"roi", "validation_r"} - set(table.columns)
+    if missing:
+        raise InputError(f"ROI quality file {path} lacks {sorted(missing)}: columns roi, subject, validation_r")
+    return table
+
+
+def roi_validation_r(path: str | Path | None, rois: Sequence[str]) -> dict[str, float] | None:
+    """Median validation r over subject models per ROI from market.roi_quality_file (None: no gate configured)."""
+    if path is None:
+        return None
+    table = load_roi_quality(path)
+    return {str(k): float(v) for k, v in table.groupby("roi")["validation_r"].median().items() if k in set(rois)}
+
+
 @dataclass
 class Selection:
     """Features kept for each ticker by the filters fitted on one training window."""
@@ -119,6 +140,7 @@ def select_features(
 ) -> Selection:
     """ISC filter then BH-FDR robust Granger filter, using only sessions in [train_start, train_end]."""
     rois = roi_columns(panel)
+    quality = roi_validation_r(settings.roi_quality_file, rois)
     sessions = pd.to_datetime(panel["session"])
     window_panel = panel[(sessions >= train_start) & (sessions <= train_end)]
     window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
@@ -128,11 +150,16 @@ def select_features(
         isc = isc_table(
             window_panel, rois, subjects, scope=settings.isc_scope, n_null=settings.isc_null_shifts,
             null_quantile=settings.isc_null_quantile, min_shift=settings.isc_min_shift, seed=settings.seed,
+            min_loo=settings.isc_min_loo,
         )
         passed = isc[isc["passed"].astype(bool)]
     else:  # a single subject model: agreement cannot be measured, every ROI goes on to Granger
         isc = pd.DataFrame(columns=["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"])
+        isc = isc.astype({"roi": object})
         passed = pd.DataFrame({"roi": rois, "ticker": POOLED})
+    if quality is not None:  # encoding-quality gate: ROIs the subject models cannot predict never reach Granger
+        isc = isc.assign(validation_r=isc["roi"].map(quality))
+        passed = passed[passed["roi"].map(quality).fillna(-np.inf) >= settings.min_roi_validation_r]
     candidates = [
         (roi, ticker) for ticker in tickers for roi in rois
         if ((passed["roi"] == roi) & passed["ticker"].isin([POOLED, ticker])).any()
