@@ -111,6 +111,11 @@ def panel(
             pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file)
         )
         summary["panel"] = update.to_record()
+        if update.panel_rows_written == 0:
+            why = ("no comment mentions a ticker of the universe (check the texts or market.symbols_file)"
+                   if update.comments_with_tickers == 0 else
+                   "no comment that mentions a ticker has an ROI row (check that --roi holds the ids of --comments)")
+            raise InputError(f"0 panel rows written from {update.comments_in} comments: {why}")
     if prices is not None or demo_prices:
         column = price_column or market.price_column
         closes = (price_io.read_prices(prices, column, ticker, market.exchange) if prices is not None
