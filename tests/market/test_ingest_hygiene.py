@@ -72,7 +72,9 @@ def test_a_user_file_without_subreddit_keeps_its_comments_and_maps_columns(tmp_p
     table, report = _run(tmp_path, plain, subreddits=["wallstreetbets", "stocks"])
     assert report["kept"] == 4 and report["wrong_subreddit"] == 0 and table["author"].eq("[deleted]").all()
     custom = [{"post": f"q{k}", "text": f"$TSLA {k}", "ts": f"2021-01-28T15:0{k}:00Z", "mood": k} for k in range(3)]
-    table, report = _run(tmp_path, custom, text_column="text", time_column="ts", id_column="post")
+    table, report = _run(tmp_path, custom, text_column="text", time_column="ts", id_column="post",
+                         extra_columns=["mood", "absent"])
+    assert table["mood"].tolist() == ["0", "1", "2"] and table["absent"].isna().all()
     assert table["id"].tolist() == ["q0", "q1", "q2"] and table["body"].tolist() == ["$TSLA 0", "$TSLA 1", "$TSLA 2"]
     assert table["created_utc"].tolist() == [T0, T0 + 60, T0 + 120]
 

@@ -35,6 +35,7 @@ def ingest(
     text_column: str = typer.Option("body", "--text-column", help="Field holding the comment text."),
     time_column: str = typer.Option("created_utc", "--time-column", help="Field holding the UTC time (s, ms or ISO)."),
     id_column: str = typer.Option("id", "--id-column", help="Field holding the comment id."),
+    extra_columns: str = typer.Option(None, "--extra-columns", help="Comma-separated fields to pass through."),
     keep_edited: bool = typer.Option(None, "--keep-edited/--drop-edited", help="Keep edited comments (default: settings)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
@@ -59,6 +60,7 @@ def ingest(
         chunk_rows=chunk_rows,
         keep_edited=market.keep_edited if keep_edited is None else keep_edited,
         id_column=id_column, text_column=text_column, time_column=time_column,
+        extra_columns=extra_columns.split(",") if extra_columns else (),
     )
     typer.echo(json.dumps(report.to_record(), indent=2))
     if report.kept == 0:

@@ -54,12 +54,13 @@ DEFAULT_CHUNK_ROWS = 10_000  # comments buffered per row group; peak memory grow
 _MALFORMED = object()  # sentinel: a line that is not a JSON object / CSV row
 
 
-def comment_schema() -> Any:
-    """The Arrow schema of the ingested comments table."""
+def comment_schema(extra: tuple[str, ...] = ()) -> Any:
+    """The Arrow schema of the ingested comments table (plus `extra` pass-through columns, as strings)."""
     import pyarrow as pa
 
     integers = {"created_utc", "score", "retrieved_on", "retrieval_lag_s"}
-    return pa.schema([(name, pa.int64() if name in integers else pa.string()) for name in COMMENT_COLUMNS])
+    columns = [(name, pa.int64() if name in integers else pa.string()) for name in COMMENT_COLUMNS]
+    return pa.schema(columns + [(name, pa.string()) for name in extra])
 
 
 @dataclass
@@ -243,15 +244,16 @@ def _as_score(value: Any) -> int | None:
 class _Chunk:
     """Column buffers of kept comments waiting to be written as one row group."""
 
-    def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in COMMENT_COLUMNS}
+    def __init__(self, names: tuple[str, ...] = COMMENT_COLUMNS) -> None:
+        self.names = names
+        self.columns: dict[str, list[Any]] = {name: [] for name in names}
         self.keys: list[int] = []
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def append(self, row: tuple[Any, ...]) -> None:
-        for name, value in zip(COMMENT_COLUMNS, row, strict=True):
+        for name, value in zip(self.names, row, strict=True):
             self.columns[name].append(value)
         self.keys.append(id_key(row[0]))
 
@@ -290,9 +292,10 @@ class _Filter:
     def __init__(
         self, report: IngestReport, subreddits: set[str] | None, lo: int | None, hi: int | None, bots: frozenset[str],
         allowed: frozenset[str] = DEFAULT_ALLOWED_AUTHORS, keep_edited: bool = False, fields: Fields = Fields(),
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.report, self.subreddits, self.lo, self.hi, self.bots = report, subreddits, lo, hi, bots
-        self.allowed, self.keep_edited, self.fields = allowed, keep_edited, fields
+        self.allowed, self.keep_edited, self.fields, self.extra = allowed, keep_edited, fields, extra
 
     def row(self, record: Any) -> tuple[Any, ...] | None:
         """The output row of a record, or None (with the reason counted) if it is dropped."""
@@ -336,7 +339,7 @@ class _Filter:
         retrieved = parse_created_utc(record.get("retrieved_on", record.get("retrieved_utc")))
         lag = retrieved - created if retrieved is not None else None
         return (comment_id, author, created, subreddit, body, link_id, parent_id, _as_score(record.get("score")),
-                retrieved, lag)
+                retrieved, lag, *(_as_str(record.get(name)) for name in self.extra))
 
 
 def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | None]:
@@ -389,6 +392,7 @@ def ingest_dumps(
     id_column: str = "id",
     text_column: str = "body",
     time_column: str = "created_utc",
+    extra_columns: Iterable[str] = (),
 ) -> IngestReport:
     """Stream Reddit dumps into a Parquet table of kept comments (UTC date range inclusive); return counts.
 
@@ -396,6 +400,7 @@ def ingest_dumps(
     other subreddits (only when a record has a subreddit field), out of range, deleted, edited (the text
     may postdate created_utc; `keep_edited` keeps them), bots (explicit list plus the name rule, minus the
     allow-list), empty, duplicates. `retrieval_lag_s` = retrieved_on - created_utc when the dump has it.
+    `extra_columns` are passed through as string columns (missing fields are null).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -410,11 +415,14 @@ def ingest_dumps(
             raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
     wanted = {s.strip().lower().removeprefix("r/") for s in subreddits or () if s.strip()}
     lo, hi = utc_bounds(start, end)
+    extra = tuple(name for name in dict.fromkeys(extra_columns) if name not in COMMENT_COLUMNS)
+    names = (*COMMENT_COLUMNS, *extra)
     report = IngestReport(files=[str(p) for p in paths])
     keep = _Filter(report, wanted or None, lo, hi, frozenset(a.lower() for a in bot_authors),
-                   frozenset(a.lower() for a in allow_authors), keep_edited, Fields(id_column, text_column, time_column))
+                   frozenset(a.lower() for a in allow_authors), keep_edited, Fields(id_column, text_column, time_column),
+                   extra)
     seen = SeenIds()
-    schema = comment_schema()
+    schema = comment_schema(extra)
     began = time.perf_counter()
 
     with atomic_path(out) as tmp:
@@ -431,7 +439,7 @@ def ingest_dumps(
             for path in paths:
                 task = bar.add_task(path.name, total=path.stat().st_size, comments=report.kept)
                 raw, records = _records(path)
-                chunk = _Chunk()
+                chunk = _Chunk(names)
                 try:
                     for record in records:
                         report.lines += 1
@@ -441,7 +449,7 @@ def ingest_dumps(
                         chunk.append(row)
                         if len(chunk) >= chunk_rows:
                             flush(chunk)
-                            chunk = _Chunk()
+                            chunk = _Chunk(names)
                             bar.update(task, completed=raw.tell(), comments=report.kept)
                 except TruncatedFileError:
                     report.truncated_files.append(str(path))  # keep what was decoded before the damage
