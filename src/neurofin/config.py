@@ -176,6 +176,18 @@ class MarketSettings(_Section):
     step_sessions: int = 20  # test sessions per walk-forward fold (features re-selected each fold)
     embargo_sessions: int = 1  # sessions skipped between training end and the first test session
     seed: int = 0
+    # issue 12: timing, staleness, null, verdict, input hygiene (docs/backtest.md)
+    session_span: Literal["comments", "prices"] = "comments"  # backtest sessions: the comment panel's span, or all prices
+    max_stale_sessions: int = 5  # a ticker's ROI features are carried forward at most this many sessions
+    min_comments: int = 1  # a ticker-session cell with fewer comments counts as missing
+    primary_model: Literal["roi", "roi_known_future", "lexicon"] = "roi"  # the one model that decides the verdict
+    null_draws: int = 500  # permutation-null draws (>= 200) for the primary model's IC
+    price_column: str | None = None  # price column to read; None: adjusted close if present, else close
+    keep_edited: bool = False  # keep comments edited after posting (their text may postdate created_utc)
+    allow_authors: list[str] = Field(default_factory=list)  # never treated as bots (added to ingest's allow-list)
+    isc_min_loo: float = 0.3  # absolute floor on the mean leave-one-out ISC (besides the shift-null quantile)
+    roi_quality_file: Path | None = None  # roi,subject,validation_r table: the encoding-quality gate
+    min_roi_validation_r: float = 0.05  # ROIs whose median validation r is below this are never selected
 
 
 class Settings(_Section):

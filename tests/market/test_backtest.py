@@ -1,4 +1,4 @@
-"""Walk-forward backtest: embargoed folds, no look-ahead, filters fitted inside training windows, placebo, verdict."""
+"""Walk-forward backtest: embargoed folds, no look-ahead, filters fitted inside training windows, metrics wiring."""
 
 import numpy as np
 import pandas as pd
@@ -10,10 +10,7 @@ from neurofin.market.backtest import (
     MODELS,
     Fold,
     evaluate,
-    placebo_grid,
-    prepare_data,
     run_backtest,
-    verdict,
     walk_forward_folds,
 )
 from neurofin.market.forecast import RidgeForecaster, business_day_frame, forecast_at_origin
@@ -46,7 +43,9 @@ def test_fold_arguments_are_checked():
 
 
 class SpyForecaster(RidgeForecaster):
-    """Ridge forecaster that records what each call could see."""
+    """Ridge forecaster that records what each call could see (every model variant computed)."""
+
+    identical: dict[str, str] = {}
 
     def __init__(self):
         super().__init__(name="spy")
@@ -138,29 +137,6 @@ def test_filters_only_read_the_training_window():
     assert not moved.granger["p_value"].equals(before.granger["p_value"])
 
 
-def test_placebo_permutes_dates_within_training_and_test_blocks_only():
-    panel, prices = planted_panel(n_sessions=50, tickers=("AAA", "BBB"), n_subjects=2, seed=3)
-    data = prepare_data(panel, prices)
-    fold = Fold(0, data.sessions[0], data.sessions[29], tuple(data.sessions[31:40]))
-    shuffled = placebo_grid(data.grid, data.rois, fold, np.random.default_rng(0))
-    roi = data.rois[0]
-    for ticker in ("AAA", "BBB"):
-        orig = data.grid[data.grid["ticker"] == ticker].set_index("timestamp")[roi]
-        new = shuffled[shuffled["ticker"] == ticker].set_index("timestamp")[roi]
-        early, late = orig.index <= fold.train_end, (orig.index > fold.train_end) & (orig.index <= fold.test_sessions[-1])
-        rest = ~(early | late)
-        np.testing.assert_array_equal(np.sort(orig[early].dropna()), np.sort(new[early].dropna()))
-        np.testing.assert_array_equal(np.sort(orig[late].dropna()), np.sort(new[late].dropna()))
-        np.testing.assert_array_equal(orig[rest], new[rest])
-        assert not orig[early].equals(new[early])
-    pd.testing.assert_series_equal(shuffled["target"], data.grid["target"])
-    # one date permutation shared by all tickers: the cross-section of a shuffled day is an original day's
-    wide_orig = data.grid.pivot(index="timestamp", columns="ticker", values=roi)
-    wide_new = shuffled.pivot(index="timestamp", columns="ticker", values=roi)
-    day = wide_new.index[5]
-    assert (wide_orig == wide_new.loc[day]).all(axis=1).any()
-
-
 def test_evaluate_wires_metrics_to_the_right_columns():
     rng = np.random.default_rng(6)
     sessions = np.repeat(pd.bdate_range("2022-01-03", periods=30), 5)
@@ -171,25 +147,11 @@ def test_evaluate_wires_metrics_to_the_right_columns():
         mean = 0.0 * actual if model == "zero" else (actual + 0.2 * noise if model == "roi" else noise)
         rows.append(pd.DataFrame({"session": sessions, "ticker": np.tile(list("ABCDE"), 30), "model": model,
                                   "mean": mean, "q0.5": mean, "actual": actual}))
-    table = evaluate(pd.concat(rows, ignore_index=True), [0.5]).set_index("model")
+    table = evaluate(pd.concat(rows, ignore_index=True), [0.5], null_draws=200).set_index("model")
     roi = rows[MODELS.index("roi")]
     assert table.loc["roi", "ic_pooled"] > 0.9
     assert table.loc["roi", "r2_vs_zero"] == pytest.approx(1 - np.sum((actual - roi["mean"]) ** 2) / np.sum(actual**2))
     assert table.loc["roi", "hit_rate"] == pytest.approx(np.mean(np.sign(roi["mean"]) == np.sign(actual)))
     assert table.loc["roi", "pinball"] == pytest.approx(np.mean(np.abs(actual - roi["mean"])) / 2)
-    assert table.loc["roi", "dm_t"] < -3 and np.isnan(table.loc["univariate", "dm_t"])
+    assert table.loc["roi", "cw_t"] > 3 and np.isnan(table.loc["univariate", "cw_t"])
     assert np.isnan(table.loc["zero", "ic_pooled"])
-    assert "signal in roi" in verdict(table.reset_index())
-
-
-def test_verdict_says_no_signal_unless_all_conditions_hold():
-    def table(ic_mean, ic_p, dm_t, dm_p, placebo_ic):
-        base = {"ic_mean": 0.0, "ic_p": 1.0, "dm_t": 0.0, "dm_p": 1.0}
-        return pd.DataFrame([{"model": "univariate", **base},
-                             {"model": "roi", "ic_mean": ic_mean, "ic_p": ic_p, "dm_t": dm_t, "dm_p": dm_p},
-                             {"model": "placebo", **base, "ic_mean": placebo_ic}])
-
-    assert verdict(table(0.05, 0.01, -2.5, 0.01, 0.0)).startswith("Verdict: signal in roi")
-    for args in [(0.05, 0.2, -2.5, 0.01, 0.0), (0.05, 0.01, -1.0, 0.3, 0.0), (-0.05, 0.01, -2.5, 0.01, -0.1),
-                 (0.05, 0.01, 2.5, 0.01, 0.0), (0.05, 0.01, -2.5, 0.01, 0.08)]:
-        assert verdict(table(*args)).startswith("Verdict: no signal"), args

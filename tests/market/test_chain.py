@@ -22,7 +22,7 @@ SIGNAL = {"AAA": PLANTED_ROI, "BBB": PLANTED_ROI, "CCC": PLANTED_ROI}
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
 
 
-def test_planted_roi_is_selected_for_its_tickers_and_beats_the_placebo(tmp_path):
+def test_planted_roi_is_selected_for_its_tickers_and_beats_the_null(tmp_path):
     panel, prices = planted_panel(n_sessions=200, tickers=TICKERS, signal=SIGNAL, strength=0.5, n_subjects=3, seed=0)
     settings = MarketSettings(train_sessions=120, step_sessions=20, isc_null_shifts=50, granger_max_lag=2,
                               forecaster="linear", quantile_levels=[0.1, 0.5, 0.9])
@@ -34,16 +34,17 @@ def test_planted_roi_is_selected_for_its_tickers_and_beats_the_placebo(tmp_path)
     assert freq.to_numpy()[~planted.to_numpy()].mean() <= 0.1  # other ROI x ticker pairs are rarely chosen
 
     metrics = result.backtest.metrics.set_index("model")
-    assert metrics.loc["roi", "ic_mean"] > metrics.loc["placebo", "ic_mean"] + 0.1
-    assert metrics.loc["roi", "ic_pooled"] > metrics.loc["placebo", "ic_pooled"] + 0.1
-    assert metrics.loc["roi", "dm_t"] < 0 and metrics.loc["roi", "r2_vs_hist_mean"] > 0
+    null = result.backtest.null
+    assert metrics.loc["roi", "ic_mean"] == pytest.approx(null["observed"]) and null["observed"] > null["null_q95"] + 0.1
+    assert metrics.loc["roi", "perm_p"] < 0.01 and metrics.loc["roi", "cw_p"] < 0.01
+    assert metrics.loc["roi", "r2_vs_hist_mean"] > 0
     assert result.verdict.startswith("Verdict: signal in roi")
 
     for name in ("forecasts", "metrics", "daily_ic", "selections", "selection_frequency", "report", "summary"):
         assert result.files[name].is_file(), name
     assert (tmp_path / "cumulative_ic.png").stat().st_size > 1000
     report = result.files["report"].read_text()
-    assert html.escape(result.verdict) in report and "placebo" in report and "data:image/png;base64" in report
+    assert html.escape(result.verdict) in report and "permutation" in report and "data:image/png;base64" in report
     summary = json.loads(result.files["summary"].read_text())
     assert summary["verdict"] == result.verdict and summary["n_folds"] == len(result.backtest.folds)
     saved = pd.read_csv(result.files["selection_frequency"], index_col=0)
@@ -79,9 +80,9 @@ def _store_from_planted(path, n_sessions=100):
     """A DuckDB panel built through PanelStore.update from one comment per ticker and session on real NYSE days."""
     tickers = ["AAPL", "MSFT", "NVDA"]
     panel, prices = planted_panel(n_sessions=n_sessions, tickers=tickers, signal={"AAPL": PLANTED_ROI},
-                                  strength=0.6, n_subjects=2, holiday_every=10_000, missing_fraction=0.0, seed=5)
+                                  strength=0.6, n_subjects=2, missing_fraction=0.0, start="2021-02-01", seed=5)
     days = pd.DatetimeIndex(trading_sessions("2021-02-01", "2021-12-31"))[:n_sessions]
-    day_of = dict(zip(sorted(pd.to_datetime(prices["session"]).unique()), days))
+    day_of = dict(zip(sorted(pd.to_datetime(prices["session"]).unique()), days))  # the identity since sessions are real
     panel = panel[panel["subject"] != "ensemble"].assign(session=pd.to_datetime(panel["session"]).map(day_of))
     keys = panel[["session", "ticker"]].drop_duplicates().reset_index(drop=True)
     keys["id"] = [f"c{k}" for k in range(len(keys))]
@@ -123,7 +124,8 @@ def test_prices_file_gives_the_same_log_returns_as_the_store(cli_setup):
     merged = from_file.merge(from_store, on=["session", "ticker"], suffixes=("_file", "_store"))
     assert len(merged) == len(from_store)
     np.testing.assert_allclose(merged["log_return_file"], merged["log_return_store"], equal_nan=True)
-    expected = with_log_returns(pd.DataFrame({"session": [1, 2, 3], "ticker": "X", "close": [1.0, 2.0, 1.0]}))
+    expected = with_log_returns(pd.DataFrame({"session": pd.to_datetime(["2021-03-01", "2021-03-02", "2021-03-03"]), "ticker": "X",
+                                               "close": [1.0, 2.0, 1.0]}))
     np.testing.assert_allclose(expected["log_return"], [np.nan, np.log(2), -np.log(2)], equal_nan=True)
 
 
@@ -154,5 +156,5 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     summary = json.loads((root / "backtest" / "summary.json").read_text())
     assert summary["verdict"] in out and summary["forecaster"] == "linear"
     metrics = pd.read_csv(root / "backtest" / "metrics.csv")
-    assert set(metrics["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future", "placebo"}
+    assert set(metrics["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future"}
     assert (root / "backtest" / "report.html").is_file()

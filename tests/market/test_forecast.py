@@ -56,8 +56,13 @@ def test_ridge_forecaster_matches_sklearn_on_standardised_lagged_covariates():
     model = Ridge(alpha=3.0).fit(((x - centre) / scale)[:, None], y)
     expected = model.predict(np.array([[(context["roi"].to_numpy()[-1] - centre) / scale]]))[0]
     assert out["mean"].item() == pytest.approx(expected, rel=1e-9)
-    residuals = y - model.predict(((x - centre) / scale)[:, None])
-    np.testing.assert_allclose(out[["q0.1", "q0.5", "q0.9"]].to_numpy()[0], expected + np.quantile(residuals, LEVELS))
+    z = ((x - centre) / scale)[:, None]  # bands from leave-one-out residuals: refit without each row
+    loo = np.array([y[i] - Ridge(alpha=3.0).fit(np.delete(z, i, 0), np.delete(y, i)).predict(z[[i]])[0]
+                    for i in range(y.size)])
+    np.testing.assert_allclose(out[["q0.1", "q0.5", "q0.9"]].to_numpy()[0], expected + np.quantile(loo, LEVELS))
+    assert out["median"].item() == pytest.approx(expected + np.median(loo))
+    in_sample = y - model.predict(z)
+    assert np.ptp(np.quantile(loo, [0.1, 0.9])) > np.ptp(np.quantile(in_sample, [0.1, 0.9]))  # wider: honest
     # no covariates: the historical mean of the context
     plain = RidgeForecaster().forecast(context[["ticker", "timestamp", "target"]], None, 1, LEVELS)
     assert plain["mean"].item() == pytest.approx(np.nanmean(context["target"]))
@@ -100,15 +105,25 @@ def test_chronos_forecasts_with_past_and_known_future_covariates(tiny_chronos, t
     forecaster.pipeline.predict_df = spy
     frame = _frame(n=60, tickers=("A", "B", "C"), holiday=50, seed=2)
     grid = business_day_frame(frame, ["roi"])
+
     sessions = pd.DatetimeIndex(frame["session"].unique())
     origin, target = sessions[49], sessions[50]  # across the holiday: horizon 2
     covariates = {"A": (["roi"], []), "B": ([], ["roi__lag1"]), "C": ([], [])}
     out = forecast_at_origin(forecaster, grid, origin, target, covariates, LEVELS)
 
     assert out["ticker"].tolist() == ["A", "B", "C"]
-    assert list(out.columns) == ["ticker", "mean", "q0.1", "q0.5", "q0.9"]
-    assert np.isfinite(out[["mean", "q0.1", "q0.5", "q0.9"]].to_numpy()).all()
-    np.testing.assert_allclose(out["mean"], out["q0.5"])  # Chronos-2's point forecast is its median
+    assert list(out.columns) == ["ticker", "mean", "median", "q0.1", "q0.5", "q0.9"]
+    assert np.isfinite(out[["mean", "median", "q0.1", "q0.5", "q0.9"]].to_numpy()).all()
+    np.testing.assert_allclose(out["median"], out["q0.5"])  # Chronos-2's point forecast is its median ...
+    levels = forecaster.pipeline.quantiles  # ... and the mean integrates its quantile function
+    context_c = grid[(grid["ticker"] == "C") & (grid["timestamp"] <= origin)][["ticker", "timestamp", "target"]]
+    raw = original(context_c.reset_index(drop=True), prediction_length=2, quantile_levels=levels, freq="B",
+                   id_column="ticker", timestamp_column="timestamp", target="target")
+    last = raw.sort_values("timestamp").groupby("ticker").tail(1).set_index("ticker").loc["C"]
+    q = np.array([last[str(level)] for level in levels])
+    expected_mean = sum((q[k] + q[k + 1]) / 2 * (levels[k + 1] - levels[k])
+                        for k in range(len(levels) - 1)) / (levels[-1] - levels[0])
+    assert out.set_index("ticker").loc["C", "mean"] == pytest.approx(expected_mean, rel=1e-5)
     by_columns = {tuple(c): (f, k) for c, f, k in calls}
     assert set(by_columns) == {("ticker", "timestamp", "target", "roi"), ("ticker", "timestamp", "target", "roi__lag1"),
                                ("ticker", "timestamp", "target")}
@@ -136,8 +151,7 @@ def test_chronos_runs_in_the_walk_forward_backtest(tiny_chronos):
                               granger_max_lag=1, granger_lag_criterion="fixed", quantile_levels=LEVELS)
     result = run_backtest(panel, prices, settings, ChronosForecaster(tiny_chronos, device="cpu"), progress=False)
     forecasts = result.forecasts
-    assert set(forecasts["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future",
-                                       "placebo"}
+    assert set(forecasts["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future"}
     assert forecasts.groupby("model").size().nunique() == 1
     chronos_rows = forecasts[forecasts["model"].isin(["univariate", "roi", "roi_known_future"])]
     assert np.isfinite(chronos_rows[["mean", "q0.1", "q0.9"]].to_numpy()).all()

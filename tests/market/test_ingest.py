@@ -130,9 +130,9 @@ def test_csv_dump_with_malformed_rows(tmp_path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(COMMENT_COLUMNS))
         writer.writeheader()
         for i, record in enumerate(RECORDS):
-            writer.writerow({k: ("" if record[k] is None else record[k]) for k in COMMENT_COLUMNS})
+            writer.writerow({k: ("" if record.get(k) is None else record[k]) for k in COMMENT_COLUMNS})
             if i == 2:
-                handle.write("x1,someone,1611846000,wallstreetbets,too,many,fields,here,9,9\n")
+                handle.write("x1,someone,1611846000,wallstreetbets,too,many,fields,here,9,9,9,9\n")
             if i == 4:
                 writer.writerow({**comment("x2"), "created_utc": "not a time"})
     table, report = ingest([dump], tmp_path)

@@ -97,14 +97,3 @@ def test_hac_mean_test_matches_hand_newey_west():
     assert result.hac_lags == lags
     assert result.t_stat == pytest.approx(_newey_west_t(series, lags), rel=1e-10)
     assert result.p_value == pytest.approx(2 * stats.norm.sf(abs(result.t_stat)), rel=1e-12)
-
-
-def test_diebold_mariano_on_per_date_mean_loss_differentials():
-    rows = _forecast_rows(n_dates=60)
-    rows["mean"] = rows["actual"] + 0.5 * np.random.default_rng(5).standard_normal(len(rows))  # better than ref
-    result = m.diebold_mariano(rows, "mean", "ref")
-    diff = ((rows["mean"] - rows["actual"]) ** 2 - (rows["ref"] - rows["actual"]) ** 2).to_numpy().reshape(60, 6)
-    per_date = diff.mean(axis=1)
-    assert result.mean == pytest.approx(per_date.mean(), rel=1e-12)
-    assert result.t_stat == pytest.approx(_newey_west_t(per_date, m.newey_west_lags(60)), rel=1e-10)
-    assert result.t_stat < -3 and result.p_value < 0.01

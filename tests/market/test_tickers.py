@@ -1,6 +1,7 @@
 """Ticker extraction: precision and recall on the hand-written corpus, and each extraction rule."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,8 @@ def test_user_symbols_and_blacklist_files(tmp_path: Path) -> None:
     blacklist.write_text("# words\nbar\n", encoding="utf-8")
     universe = load_universe(symbols, blacklist)
     assert universe.symbols == {"FOO", "BAR", "GO"}
-    assert extract_tickers("Foo Corp and foocorp, BAR, $BAR, GO", universe) == ["FOO", "BAR", "GO"]
+    assert extract_tickers("Foo Corp and foocorp, BAR, $BAR, GO, $GO", universe) == ["FOO", "BAR", "GO"]
+    assert extract_tickers("GO", universe) == []  # a common English word: only as a cashtag
     assert extract_tickers("BAR only", universe) == []  # blacklisted bare word
     assert extract_tickers("TSLA", universe) == []  # not in this whitelist
     restricted = universe.restricted_to({"bar"})
@@ -77,3 +79,30 @@ def test_bad_symbol_files_raise_user_errors(tmp_path: Path) -> None:
         parse_symbols("# nothing\nsymbol,aliases\n")
     with pytest.raises(InputError, match="not found"):
         load_universe(tmp_path / "missing.csv")
+
+
+def test_shouted_lines_keep_precision(universe: TickerUniverse) -> None:
+    """The >= 200 all-caps lines added for issue 12 (benchmarks/bench_tickers.py reports before/after)."""
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    shouted = [r for r in rows if r.get("note") == "shouted"]
+    assert len(shouted) >= 200
+    false_pos = sum(len(set(extract_tickers(r["text"], universe)) - set(r["expected"])) for r in shouted)
+    true_pos = sum(len(set(extract_tickers(r["text"], universe)) & set(r["expected"])) for r in shouted)
+    assert false_pos / (false_pos + true_pos) <= 0.02
+
+
+@pytest.mark.parametrize("word", ["WISH", "NET", "COST", "UPS", "CAT", "SNOW", "PLUG", "SHOP", "HOOD", "COIN", "ARM"])
+def test_shouted_common_words_are_tickers_only_as_cashtags(universe: TickerUniverse, word: str) -> None:
+    assert extract_tickers(f"I {word} THE WHOLE DAY, BOUGHT MORE AMD", universe) == ["AMD"]
+    assert extract_tickers(f"${word} earnings", universe) == [word]
+
+
+def test_renamed_symbols_map_point_in_time(universe: TickerUniverse) -> None:
+    before, after = date(2021, 3, 1), date(2022, 7, 1)
+    assert extract_tickers("FB earnings", universe, before) == ["META"]  # the former symbol names the company
+    assert extract_tickers("$FB and FB", universe, after) == ["META"]
+    assert extract_tickers("$META is the metaverse ETF", universe, before) == []  # META named another fund then
+    assert extract_tickers("$META and $FB", universe, after) == ["META"]
+    assert universe.renames["FB"] == ("META", date(2022, 6, 9))
+    with pytest.raises(InputError, match="FORMER@YYYY-MM-DD"):
+        parse_symbols("symbol,aliases\nMETA,,FB@June\n")

@@ -1,21 +1,25 @@
-"""Walk-forward backtest of one-session-ahead log-return forecasts with honest baselines.
+"""Walk-forward backtest of one-session-ahead log-return forecasts with honest baselines and a pre-declared test.
 
 Folds: the training window ends at session index e (expanding from the first session, or rolling
 over the last `train_sessions`); `embargo_sessions` sessions are skipped; the next `step_sessions`
-sessions are forecast, each from data up to the previous session only. ISC and Granger filters are
-fitted on the training window of each fold. Models compared on the same (session, ticker) rows:
-  zero, hist_mean (historical mean and quantiles), univariate (the forecaster without covariates),
-  lexicon (lexicon-sentiment covariates), roi (selected ROIs as past covariates), roi_known_future
-  (selected ROIs lagged one day as known-future covariates), placebo (the selected ROIs with their
-  dates permuted: one permutation of the dates up to the training end and one of the dates in the
-  embargo + test block, shared by every ticker and ROI, so the placebo keeps the cross-section and
-  the marginal distribution but breaks the timing; by design it looks inside the test block).
+sessions are forecast, each from data up to the previous exchange session only. ISC and Granger
+filters are fitted on the training window of each fold. Models compared on the same (session, ticker)
+rows: zero, hist_mean (historical mean and quantiles), univariate (the forecaster without covariates),
+lexicon (lexicon-sentiment covariates), roi (selected ROIs as past covariates), roi_known_future
+(selected ROIs lagged one day as known-future covariates). A forecaster declares models that are
+identical to another by construction (`identical`); those are copied, not recomputed, and not tested
+twice.
+
+Verdict (docs/backtest.md): only the pre-declared primary model (`market.primary_model`, default roi)
+decides. "signal" needs its per-session IC to beat a within-session permutation null (`null.py`) AND
+its squared error to beat the univariate model it nests (Clark-West, Newey-West errors), both one-sided
+at 5%. The other covariate models are reported with Holm-adjusted Clark-West p-values only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +36,7 @@ from neurofin.market.forecast import (
     forecast_at_origin,
     quantile_column,
 )
+from neurofin.market.null import MIN_DRAWS, PermutationResult, permutation_ic_test
 from neurofin.market.selection import (
     Selection,
     lexicon_columns,
@@ -41,9 +46,9 @@ from neurofin.market.selection import (
     session_frame,
 )
 
-MODELS = ("zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future", "placebo")
+MODELS = ("zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future")
 REFERENCE_MODEL = "univariate"
-SIGNAL_MODELS = ("roi", "roi_known_future")
+COVARIATE_MODELS = ("lexicon", "roi", "roi_known_future")  # each nests the univariate model
 SIGNIFICANCE = 0.05
 
 
@@ -68,6 +73,7 @@ class BacktestResult:
     frequencies: pd.DataFrame
     verdict: str
     settings: dict[str, object]
+    null: dict[str, object] = field(default_factory=dict)
 
 
 def walk_forward_folds(
@@ -88,22 +94,6 @@ def walk_forward_folds(
     return folds
 
 
-def placebo_grid(grid: pd.DataFrame, columns: Sequence[str], fold: Fold, rng: np.random.Generator) -> pd.DataFrame:
-    """Copy of the grid whose `columns` are permuted over dates, separately up to train end and after it."""
-    days = np.sort(grid["timestamp"].unique())
-    order = np.arange(days.size)
-    early = np.flatnonzero(days <= np.datetime64(fold.train_end))
-    late = np.flatnonzero((days > np.datetime64(fold.train_end)) & (days <= np.datetime64(fold.test_sessions[-1])))
-    order[early] = rng.permutation(early)
-    order[late] = rng.permutation(late)
-    shuffled = grid.copy()
-    if columns:
-        position = pd.Index(days).get_indexer(grid["timestamp"])  # each ticker is one full block of days
-        source = np.arange(len(grid)) - position + order[position]
-        shuffled[list(columns)] = grid[list(columns)].to_numpy()[source]
-    return shuffled
-
-
 def model_covariates(
     model: str, selected: dict[str, list[str]], lexicons: Sequence[str]
 ) -> dict[str, tuple[list[str], list[str]]]:
@@ -112,7 +102,7 @@ def model_covariates(
         return {t: ([], []) for t in selected}
     if model == "lexicon":
         return {t: (list(lexicons), []) for t in selected}
-    if model in ("roi", "placebo"):
+    if model == "roi":
         return {t: (list(f), []) for t, f in selected.items()}
     if model == "roi_known_future":
         return {t: ([], [c + LAG_SUFFIX for c in f]) for t, f in selected.items()}
@@ -131,10 +121,10 @@ class MarketData:
     lexicons: list[str]
 
 
-def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame) -> MarketData:
-    """Session frame (targets + forward-filled features) and its business-day grid."""
+def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings | None = None) -> MarketData:
+    """Session frame (targets + carried-forward features, see `session_frame`) and its business-day grid."""
     rois, lexicons = roi_columns(panel), lexicon_columns(panel)
-    frame = session_frame(panel, prices, [*rois, *lexicons])
+    frame = session_frame(panel, prices, [*rois, *lexicons], settings)
     grid = business_day_frame(frame, [*rois, *lexicons])
     sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
     return MarketData(panel, frame, grid, sessions, rois, lexicons)
@@ -171,32 +161,42 @@ def forecast_models(
     return pd.concat(parts, ignore_index=True).assign(session=target, origin=origin)
 
 
+def identical_models(forecaster: Forecaster) -> dict[str, str]:
+    """Model -> the model it equals by construction for this forecaster (e.g. ridge: univariate -> hist_mean)."""
+    return dict(getattr(forecaster, "identical", {}))
+
+
 def run_backtest(
     panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, forecaster: Forecaster, progress: bool = True
 ) -> BacktestResult:
-    """Walk-forward selection, forecasting of every model variant, evaluation and verdict."""
+    """Walk-forward selection, forecasting of every distinct model variant, evaluation, null and verdict."""
     from rich.progress import Progress
 
-    data = prepare_data(panel, prices)
+    if settings.null_draws < MIN_DRAWS:
+        raise InputError(f"market.null_draws = {settings.null_draws}: use at least {MIN_DRAWS} permutation draws")
+    data = prepare_data(panel, prices, settings)
     folds, selections = walk_forward_selection(data, settings)
-    rng = np.random.default_rng(settings.seed)
+    identical = identical_models(forecaster)
+    computed = [model for model in MODELS if model not in identical]
     previous = {s: data.sessions[i - 1] for i, s in enumerate(data.sessions) if i > 0}
     rows = []
     with Progress(disable=not progress) as bar:
         task = bar.add_task("walk-forward backtest", total=sum(len(f.test_sessions) for f in folds))
         for fold, selection in zip(folds, selections, strict=True):
-            grids = {"": data.grid, "placebo": placebo_grid(data.grid, data.rois, fold, rng)}
             for target in fold.test_sessions:
-                out = forecast_models(MODELS, forecaster, grids, previous[target], target, selection.selected,
-                                      data.lexicons, settings)
+                out = forecast_models(computed, forecaster, {"": data.grid}, previous[target], target,
+                                      selection.selected, data.lexicons, settings)
                 rows.append(out.assign(fold=fold.index))
                 bar.advance(task)
+    forecasts = pd.concat(rows, ignore_index=True)
+    copies = [forecasts[forecasts["model"] == source].assign(model=alias) for alias, source in identical.items()]
     actual = data.frame[["ticker", "session", "target"]].rename(columns={"target": "actual"})
-    forecasts = pd.concat(rows, ignore_index=True).merge(actual, on=["ticker", "session"], how="left")
-    metrics = evaluate(forecasts, settings.quantile_levels)
+    forecasts = pd.concat([forecasts, *copies], ignore_index=True).merge(actual, on=["ticker", "session"], how="left")
+    metrics, null = evaluate_with_null(forecasts, settings.quantile_levels, settings.primary_model, identical,
+                                       settings.null_draws, settings.seed)
     tickers = sorted(data.frame["ticker"].unique())
     return BacktestResult(forecasts, metrics, folds, selections, selection_frequencies(selections, data.rois, tickers),
-                          verdict(metrics), settings.model_dump(mode="json"))
+                          verdict(metrics, settings.primary_model), settings.model_dump(mode="json"), null.to_record())
 
 
 def daily_ic(forecasts: pd.DataFrame) -> pd.DataFrame:
@@ -204,49 +204,84 @@ def daily_ic(forecasts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({model: m.ic_by_date(rows) for model, rows in forecasts.groupby("model", sort=False)})
 
 
-def evaluate(forecasts: pd.DataFrame, quantile_levels: Sequence[float]) -> pd.DataFrame:
-    """Per-model IC (pooled, per-date mean with HAC test), hit rate, OOS R^2, pinball and DM vs univariate."""
+def evaluate(
+    forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
+    identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0,
+) -> pd.DataFrame:
+    """The metrics table of `evaluate_with_null` (one row per model)."""
+    return evaluate_with_null(forecasts, quantile_levels, primary, identical, null_draws, seed)[0]
+
+
+def evaluate_with_null(
+    forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
+    identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0,
+) -> tuple[pd.DataFrame, PermutationResult]:
+    """Per-model IC (pooled; per-date mean with HAC test), hit rate, OOS R^2, pinball, 80% band coverage,
+    Clark-West vs univariate (covariate models), Holm-adjusted for the secondary ones, and the primary
+    model's permutation p-value. `same_as` names the model a row equals by construction."""
+    identical = identical or {}
     ic_per_date = daily_ic(forecasts)
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     actual = wide["actual"].to_numpy(float)
+    null = permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed)
     records = []
     for model in [mm for mm in MODELS if mm in wide.columns]:
         rows = forecasts[forecasts["model"] == model]
         pred = wide[model].to_numpy(float)
         ic = m.hac_mean_test(ic_per_date[model].to_numpy())
         hits, base = m.hit_rate(pred, actual)
-        dm = m.diebold_mariano(wide, model, REFERENCE_MODEL) if model != REFERENCE_MODEL else None
+        cw = m.clark_west(wide, model, REFERENCE_MODEL) if model in COVARIATE_MODELS else None
         quantiles = rows[[quantile_column(q) for q in quantile_levels]].to_numpy(float)
+        band = [quantile_column(q) for q in (0.1, 0.9)]
+        coverage = (m.band_coverage(rows[band[0]].to_numpy(float), rows[band[1]].to_numpy(float),
+                                    rows["actual"].to_numpy(float)) if set(band) <= set(rows.columns) else float("nan"))
         records.append({
-            "model": model, "n": int(np.isfinite(pred).sum()),
+            "model": model, "same_as": identical.get(model), "n": int(np.isfinite(pred).sum()),
             "ic_pooled": m.spearman(pred, actual), "ic_mean": ic.mean, "ic_t": ic.t_stat, "ic_p": ic.p_value,
+            "perm_p": null.p_value if model == primary else float("nan"),
             "hit_rate": hits, "base_rate": base,
             "r2_vs_zero": m.oos_r2(pred, actual, np.zeros_like(actual)),
             "r2_vs_hist_mean": m.oos_r2(pred, actual, wide["hist_mean"].to_numpy(float)),
             "pinball": m.pinball_loss(quantiles, rows["actual"].to_numpy(float), quantile_levels),
-            "dm_t": dm.t_stat if dm else float("nan"), "dm_p": dm.p_value if dm else float("nan"),
+            "coverage_80": coverage,
+            "cw_t": cw.t_stat if cw else float("nan"), "cw_p": cw.p_value if cw else float("nan"),
         })
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    return table.assign(cw_p_holm=holm_secondary(table, primary, identical)), null
 
 
-def verdict(metrics: pd.DataFrame) -> str:
-    """Plain verdict: "signal" only if an ROI model has per-date IC > 0, beats univariate (DM) and the placebo's IC.
+def holm_secondary(table: pd.DataFrame, primary: str, identical: dict[str, str]) -> np.ndarray:
+    """Holm-adjusted Clark-West p-values of the distinct secondary covariate models (NaN elsewhere)."""
+    from statsmodels.stats.multitest import multipletests
 
-    Both tests are two-sided at the SIGNIFICANCE level with Newey-West standard errors and must point
-    in the ROI model's favour; anything short of all three conditions reads "no signal".
+    primary_source = identical.get(primary, primary)
+    family = table["model"].isin(COVARIATE_MODELS) & ~table["model"].isin([primary, primary_source])
+    family &= table["same_as"].isna() & table["cw_p"].notna()
+    adjusted = np.full(len(table), np.nan)
+    if family.any():
+        adjusted[family.to_numpy()] = multipletests(table.loc[family, "cw_p"].to_numpy(float), method="holm")[1]
+    return adjusted
+
+
+def verdict(metrics: pd.DataFrame, primary: str = "roi") -> str:
+    """Plain verdict decided by the pre-declared primary model alone.
+
+    "signal" needs: mean per-session IC > 0 with permutation p < SIGNIFICANCE (null.py), and Clark-West
+    t > 0 with one-sided p < SIGNIFICANCE against the univariate model it nests. Secondary models are
+    listed with Holm-adjusted Clark-West p-values and never change the verdict.
     """
     table = metrics.set_index("model")
-    placebo_ic = table.loc["placebo", "ic_mean"] if "placebo" in table.index else float("nan")
-    parts, found = [], []
-    for model in [s for s in SIGNAL_MODELS if s in table.index]:
-        row = table.loc[model]
-        if (row["ic_mean"] > 0 and row["ic_p"] < SIGNIFICANCE and row["dm_t"] < 0
-                and row["dm_p"] < SIGNIFICANCE and not row["ic_mean"] <= placebo_ic):
-            found.append(model)
-        parts.append(f"{model}: mean IC {row['ic_mean']:.3f} (HAC p={row['ic_p']:.3g}), "
-                     f"DM vs univariate t={row['dm_t']:.2f} (p={row['dm_p']:.3g})")
-    head = f"signal in {', '.join(found)}" if found else "no signal"
-    return (f"Verdict: {head} (needs per-date IC > 0 and a lower squared error than univariate, both p < "
-            f"{SIGNIFICANCE:g} with Newey-West errors, and an IC above the shuffled-ROI placebo); "
-            + "; ".join(parts) + f"; placebo mean IC {placebo_ic:.3f}.")
+    row = table.loc[primary]
+    found = bool(row["ic_mean"] > 0 and row["perm_p"] < SIGNIFICANCE and row["cw_t"] > 0
+                 and row["cw_p"] < SIGNIFICANCE)
+    head = f"signal in {primary}" if found else "no signal"
+    secondary = [
+        f"{model}: Clark-West t={table.loc[model, 'cw_t']:.2f} (Holm p={table.loc[model, 'cw_p_holm']:.3g})"
+        for model in COVARIATE_MODELS
+        if model in table.index and model != primary and np.isfinite(table.loc[model, "cw_p_holm"])
+    ]
+    return (f"Verdict: {head} (primary model {primary}: mean IC {row['ic_mean']:.3f}, permutation p="
+            f"{row['perm_p']:.3g}; Clark-West vs univariate t={row['cw_t']:.2f}, p={row['cw_p']:.3g}; both must be "
+            f"< {SIGNIFICANCE:g}, one-sided)" + (f"; secondary, not part of the verdict: {'; '.join(secondary)}"
+                                                 if secondary else "") + ".")

@@ -67,6 +67,14 @@ def trading_sessions(start: date | str, end: date | str, exchange: str = EXCHANG
     return days[(days >= lo) & (days <= hi)]
 
 
+def session_positions(days: Any, exchange: str = EXCHANGE) -> np.ndarray:
+    """Index of each day in the exchange's session list (consecutive sessions differ by 1); -1 for non-sessions."""
+    _, sessions = _closes(exchange)
+    target = np.asarray(days, dtype="datetime64[D]")
+    pos = np.minimum(np.searchsorted(sessions, target), sessions.size - 1)
+    return np.where(sessions[pos] == target, pos, -1)
+
+
 def is_session(day: date | str, exchange: str = EXCHANGE) -> bool:
     """Whether a calendar day is a trading session."""
     _, days = _closes(exchange)

@@ -26,11 +26,11 @@ from neurofin.market.backtest import (
     run_backtest,
     walk_forward_selection,
 )
+from neurofin.market.calendar import EXCHANGE
 from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame
 from neurofin.market.panel import PanelStore
 from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
 
-LIVE_MODELS = tuple(m for m in MODELS if m != "placebo")
 FORECASTER_KINDS = ("linear", "ridge", "chronos")  # "ridge" is another name for the linear forecaster
 
 
@@ -47,14 +47,16 @@ class ChainResult:
         return self.backtest.verdict
 
 
-def with_log_returns(prices: pd.DataFrame) -> pd.DataFrame:
-    """Long prices (session, ticker, close) plus log_return = ln(close / previous close of the ticker)."""
-    ordered = prices.sort_values(["ticker", "session"], ignore_index=True)
-    return ordered.assign(log_return=np.log(ordered["close"]).groupby(ordered["ticker"]).diff())
+def with_log_returns(prices: pd.DataFrame, exchange: str = EXCHANGE) -> pd.DataFrame:
+    """Long prices (session, ticker, close) plus log returns between consecutive exchange sessions only."""
+    from neurofin.market.prices import log_returns
+
+    return log_returns(prices, exchange)
 
 
 def load_inputs(
-    panel: pd.DataFrame | PanelStore | str | Path, prices: pd.DataFrame | str | Path | None = None
+    panel: pd.DataFrame | PanelStore | str | Path, prices: pd.DataFrame | str | Path | None = None,
+    price_column: str | None = None, exchange: str = EXCHANGE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(panel, prices) frames from a PanelStore / DuckDB path / frame; prices default to the store's table.
 
@@ -69,7 +71,7 @@ def load_inputs(
             raise InputError("pass prices with a panel DataFrame (or give the DuckDB panel that holds them)")
         prices = store.load_prices()
     elif isinstance(prices, (str, Path)):
-        prices = with_log_returns(read_prices(prices))
+        prices = with_log_returns(read_prices(prices, column=price_column, exchange=exchange), exchange)
     return panel_frame, prices
 
 
@@ -80,6 +82,15 @@ def make_forecaster(kind: str, settings: MarketSettings, chronos_model: str | Pa
     if kind == "chronos":
         return ChronosForecaster(chronos_model or settings.chronos_model, settings.chronos_device)
     raise InputError(f"unknown forecaster {kind!r}: choose one of {', '.join(FORECASTER_KINDS)}")
+
+
+def used_forecaster(model: Forecaster) -> dict[str, str]:
+    """Settings fields describing the forecaster that runs: kind ("linear"/"chronos") and the Chronos-2 model."""
+    if isinstance(model, ChronosForecaster):
+        return {"forecaster": "chronos", "chronos_model": str(model.model)}
+    if isinstance(model, RidgeForecaster):
+        return {"forecaster": "linear"}
+    return {}
 
 
 def write_selections(out_dir: Path, selections: list[Selection], frequencies: pd.DataFrame) -> dict[str, Path]:
@@ -94,7 +105,7 @@ def run_selection(
     panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, out_dir: str | Path | None = None
 ) -> tuple[list[Selection], pd.DataFrame]:
     """ISC + Granger selection inside every walk-forward training window, and ROI x ticker selection frequencies."""
-    data = prepare_data(panel, prices)
+    data = prepare_data(panel, prices, settings)
     _, selections = walk_forward_selection(data, settings)
     frequencies = selection_frequencies(selections, data.rois, sorted(data.frame["ticker"].unique()))
     if out_dir is not None:
@@ -118,10 +129,10 @@ def forecast_next_session(
 ) -> tuple[pd.DataFrame, Selection]:
     """Select ROIs on the latest training window and forecast the next session's return of every ticker.
 
-    Rows: ticker, model (every variant but the placebo), session (the forecast session), origin
+    Rows: ticker, model (every variant), session (the forecast session), origin
     (the last session with data), mean and quantile columns.
     """
-    data = prepare_data(panel, prices)
+    data = prepare_data(panel, prices, settings)
     last = data.sessions[-1]
     start = data.sessions[0] if settings.window == "expanding" else data.sessions[max(0, len(data.sessions) - settings.train_sessions)]
     selection = select_features(panel, data.frame, start, last, settings)
@@ -129,7 +140,7 @@ def forecast_next_session(
     tickers = sorted(data.frame["ticker"].unique())
     extended = pd.concat([data.frame, pd.DataFrame({"ticker": tickers, "session": target})], ignore_index=True)
     grid = business_day_frame(extended, [*data.rois, *data.lexicons])
-    forecasts = forecast_models(LIVE_MODELS, forecaster, {"": grid}, last, target, selection.selected,
+    forecasts = forecast_models(MODELS, forecaster, {"": grid}, last, target, selection.selected,
                                 data.lexicons, settings)
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -160,6 +171,7 @@ def run_chain(
         model = make_forecaster(forecaster or settings.forecaster, settings, chronos_model)
     else:
         model = forecaster
+    settings = settings.model_copy(update=used_forecaster(model))  # record what actually ran, not the defaults
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
     out_dir = Path(out_dir)
     ic_per_date = daily_ic(result.forecasts)
@@ -174,7 +186,9 @@ def run_chain(
     files["report"] = write_market_report(out_dir, result.metrics, ic_per_date, result.frequencies, result.verdict, notes)
     files["summary"] = out_dir / "summary.json"
     write_json_atomic(files["summary"], {
-        "verdict": result.verdict, "forecaster": model.name, "n_folds": len(result.folds),
+        "verdict": result.verdict, "forecaster": settings.forecaster, "forecaster_name": model.name,
+        "model": settings.chronos_model if settings.forecaster == "chronos" else None, "n_folds": len(result.folds),
+        "primary_model": settings.primary_model, "permutation_null": result.null,
         "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
         "files": {k: p.name for k, p in files.items()},
@@ -191,11 +205,18 @@ def _report_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
         f"{s['train_sessions']} training sessions, embargo {s['embargo_sessions']}, {s['step_sessions']} test "
         f"sessions per fold), {test_sessions} forecast sessions in all, each from data up to the previous session.",
         f"Selection inside each training window: ISC ({s['isc_scope']}, mean leave-one-out ISC above the "
-        f"{s['isc_null_quantile']:g} quantile of a circular time-shift null), then HC3-robust Granger tests "
-        f"(lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with Benjamini-Hochberg FDR "
-        f"{s['fdr_alpha']:g} over ROIs x tickers.",
-        "IC: Spearman rank correlation of forecasts with realised log returns across tickers per session "
-        "(mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
-        "Diebold-Mariano on squared errors against the univariate model (negative t: lower loss).",
-        "Placebo: the selected ROIs with their dates shuffled (separately before and after the training end).",
+        f"{s['isc_null_quantile']:g} quantile of a circular time-shift null and at least {s['isc_min_loo']:g}), "
+        + (f"the encoding-quality gate (median validation r >= {s['min_roi_validation_r']:g} from "
+           f"{s['roi_quality_file']}), " if s["roi_quality_file"] else "no encoding-quality gate (no market.roi_quality_file), ")
+        + f"then HC3-robust Granger tests (lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with "
+        f"Benjamini-Hochberg FDR {s['fdr_alpha']:g} over ROIs x tickers. Features: the ticker's last value carried "
+        f"at most {s['max_stale_sessions']} sessions; cells with fewer than {s['min_comments']} comments count as missing.",
+        "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
+        "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
+        "coverage_80: share of returns inside the 10%-90% forecast band.",
+        f"Verdict: decided by the pre-declared primary model ({s['primary_model']}) alone: its mean per-session IC "
+        f"must beat a permutation null ({s['null_draws']} draws; its covariate contribution shuffled across tickers "
+        "within each session, never a ticker's own) and it must beat the univariate model it nests in a one-sided "
+        "Clark-West test with Newey-West errors, both at 5%. Other covariate models: Clark-West with Holm "
+        "correction, not part of the verdict. Models identical by construction (same_as) are computed and tested once.",
     ]

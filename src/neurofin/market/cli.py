@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from neurofin.market.ingest import DEFAULT_CHUNK_ROWS
+from neurofin.market.ingest import DEFAULT_CHUNK_ROWS, DROP_REASONS
 
 app = typer.Typer(help="market commands: Reddit dumps -> ticker x session panel -> forecasts.", no_args_is_help=True)
 
@@ -32,6 +32,11 @@ def ingest(
     start: str = typer.Option(None, "--start", help="First UTC day kept (YYYY-MM-DD)."),
     end: str = typer.Option(None, "--end", help="Last UTC day kept (YYYY-MM-DD), inclusive."),
     chunk_rows: int = typer.Option(DEFAULT_CHUNK_ROWS, "--chunk-rows", help="Comments per Parquet row group (memory)."),
+    text_column: str = typer.Option("body", "--text-column", help="Field holding the comment text."),
+    time_column: str = typer.Option("created_utc", "--time-column", help="Field holding the UTC time (s, ms or ISO)."),
+    id_column: str = typer.Option("id", "--id-column", help="Field holding the comment id."),
+    extra_columns: str = typer.Option(None, "--extra-columns", help="Comma-separated fields to pass through."),
+    keep_edited: bool = typer.Option(None, "--keep-edited/--drop-edited", help="Keep edited comments (default: settings)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
     """Stream Reddit dumps into a filtered, deduplicated Parquet table of comments.
@@ -39,7 +44,8 @@ def ingest(
     Example: neurofin market ingest RC_2021-01.zst --subreddits wallstreetbets,stocks --start 2021-01-01 --end 2021-12-31 --out comments.parquet
     """
     from neurofin.config import Settings
-    from neurofin.market.ingest import DEFAULT_BOT_AUTHORS, ingest_dumps
+    from neurofin.errors import InputError
+    from neurofin.market.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
 
     market = Settings.load(config).market
     wanted = subreddits.split(",") if subreddits else market.subreddits
@@ -50,9 +56,18 @@ def ingest(
         start=_day(start, "--start"),
         end=_day(end, "--end"),
         bot_authors=DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
+        allow_authors=DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
         chunk_rows=chunk_rows,
+        keep_edited=market.keep_edited if keep_edited is None else keep_edited,
+        id_column=id_column, text_column=text_column, time_column=time_column,
+        extra_columns=extra_columns.split(",") if extra_columns else (),
     )
     typer.echo(json.dumps(report.to_record(), indent=2))
+    if report.kept == 0:
+        record = report.to_record()
+        reasons = ", ".join(f"{k} {record[k]}" for k in DROP_REASONS if record[k])
+        raise InputError(f"kept 0 of {report.lines} comments ({reasons or 'empty input'}): check --subreddits, "
+                         "--start/--end and --text-column/--time-column/--id-column")
     if report.truncated_files:
         typer.secho(f"warning: truncated dumps kept partially: {report.truncated_files}", fg="yellow", err=True)
 
@@ -64,6 +79,8 @@ def panel(
     roi: Path = typer.Option(None, "--roi", help="ROI-feature Parquet (id, subject, one column per ROI)."),
     prices: Path = typer.Option(None, "--prices", help="Daily closes CSV/Parquet (date + tickers, or date,ticker,close)."),
     demo_prices: bool = typer.Option(False, "--demo-prices", help="Use the S&P 500 closes shipped in skfolio."),
+    price_column: str = typer.Option(None, "--price-column", help="Price column to read (default: adjusted close, else close)."),
+    ticker: str = typer.Option(None, "--ticker", help="Symbol of a single-ticker OHLCV file (default: the file name)."),
     export: Path = typer.Option(None, "--export", help="Directory for panel.parquet and prices.parquet."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
@@ -96,9 +113,17 @@ def panel(
             pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file)
         )
         summary["panel"] = update.to_record()
+        if update.panel_rows_written == 0:
+            why = ("no comment mentions a ticker of the universe (check the texts or market.symbols_file)"
+                   if update.comments_with_tickers == 0 else
+                   "no comment that mentions a ticker has an ROI row (check that --roi holds the ids of --comments)")
+            raise InputError(f"0 panel rows written from {update.comments_in} comments: {why}")
     if prices is not None or demo_prices:
-        closes = price_io.read_prices(prices) if prices is not None else price_io.demo_prices()
+        column = price_column or market.price_column
+        closes = (price_io.read_prices(prices, column, ticker, market.exchange) if prices is not None
+                  else price_io.demo_prices())
         summary["price_rows"] = store.update_prices(closes)
+        summary["price_column"] = closes.attrs.get("price_column", "close")
     if export is not None:
         summary["exported"] = [str(p) for p in store.export_parquet(export)]
     if not summary:
@@ -112,7 +137,7 @@ def _chain_inputs(db: Path, prices: Path | None, config: Path | None, overrides:
     from neurofin.market.chain import load_inputs
 
     market = Settings.load(config, overrides={f"market.{k}": v for k, v in overrides.items()}).market
-    panel_frame, price_frame = load_inputs(db, prices)
+    panel_frame, price_frame = load_inputs(db, prices, market.price_column, market.exchange)
     return market, panel_frame, price_frame
 
 
@@ -183,7 +208,7 @@ def backtest(
         db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions})
     result = run_chain(panel_frame, price_frame, market, out, forecaster=forecaster, chronos_model=chronos_model,
                        progress=True)
-    shown = ["model", "ic_mean", "ic_p", "hit_rate", "base_rate", "r2_vs_zero", "dm_t"]
+    shown = ["model", "same_as", "ic_mean", "perm_p", "cw_t", "cw_p", "cw_p_holm", "r2_vs_zero", "coverage_80"]
     typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
     typer.echo(result.verdict)
     typer.echo(f"report: {result.files['report']}")

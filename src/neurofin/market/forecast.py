@@ -7,8 +7,8 @@ transparent alternative (and the one that can show a planted covariate effect in
 historical-mean forecasters are the naive baselines.
 
 Grid: every business day from the first to the last trading session. Exchange holidays that fall on
-business days keep a row whose target is NaN (missing, not zero) and whose covariates are
-forward-filled; the forecast for the next session is the horizon-h step with h = business days from
+business days keep a row whose target is NaN (missing, not zero) and whose covariates are those of
+the last session (staleness is capped upstream, in `selection.session_frame`); the forecast for the next session is the horizon-h step with h = business days from
 the origin session to the next session (h = 2 across a weekday holiday).
 """
 
@@ -34,7 +34,7 @@ def quantile_column(level: float) -> str:
 
 
 def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """Reindex a session frame onto business days: NaN target off-session, features forward-filled, lag-1 copies.
+    """Reindex a session frame onto business days: NaN target off-session, features of the last session, lag-1 copies.
 
     Input rows (ticker, session, target, features...); output rows (ticker, timestamp, is_session,
     target, features..., `<feature>__lag1`), where the lag-1 column at day t holds the feature of day
@@ -46,13 +46,15 @@ def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataF
     if len(off_grid):
         raise InputError(f"sessions on weekends cannot sit on a business-day grid ({list(off_grid[:3])}): "
                          "drop weekend rows from the prices")
+    on_session = days.isin(sessions)
     parts = []
     for ticker, rows in frame.groupby("ticker", sort=True):
         daily = rows.set_index("session")[["target", *features]].reindex(days)
-        daily[list(features)] = daily[list(features)].ffill()
+        last_session = np.maximum.accumulate(np.where(on_session, np.arange(days.size), 0))
+        daily[list(features)] = daily[list(features)].to_numpy()[last_session]  # off-session days: last session's
         for feature in features:
             daily[feature + LAG_SUFFIX] = daily[feature].shift(1)
-        daily.insert(0, "is_session", daily.index.isin(sessions))
+        daily.insert(0, "is_session", on_session)
         daily.insert(0, "ticker", ticker)
         parts.append(daily.reset_index())
     return pd.concat(parts, ignore_index=True)
@@ -66,7 +68,7 @@ class Forecaster(Protocol):
     def forecast(
         self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
     ) -> pd.DataFrame:
-        """Rows (ticker, mean, q<level>...) for step `horizon`.
+        """Rows (ticker, mean, median, q<level>...) for step `horizon` (`mean` is what squared errors score).
 
         `context`: (ticker, timestamp, target, covariates...) up to the origin; `future`: (ticker,
         timestamp, known-future covariates) for the `horizon` steps after it, or None.
@@ -89,8 +91,8 @@ class ZeroForecaster:
     def forecast(
         self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
     ) -> pd.DataFrame:
-        """Zero mean and NaN quantiles for every ticker."""
-        out = pd.DataFrame({"ticker": sorted(context["ticker"].unique()), "mean": 0.0})
+        """Zero mean and median, NaN quantiles for every ticker."""
+        out = pd.DataFrame({"ticker": sorted(context["ticker"].unique()), "mean": 0.0, "median": 0.0})
         return out.assign(**{quantile_column(q): np.nan for q in quantile_levels})
 
 
@@ -98,10 +100,15 @@ class RidgeForecaster:
     """Per-ticker ridge regression of the return on covariates, fitted on the context only.
 
     Regressors for the return of day t: past covariates of day t-1 and known-future covariates of day t,
-    standardised with context statistics; the intercept is unpenalised. Quantiles = point forecast plus
-    empirical quantiles of the in-context residuals. With no covariates it is the historical mean with
-    historical quantiles.
+    standardised with context statistics; the intercept is unpenalised. Quantiles (and the median) =
+    point forecast plus empirical quantiles of the OUT-OF-SAMPLE residuals: exact leave-one-out (PRESS)
+    residuals e_i / (1 - h_ii) of the same ridge fit, which are not shrunk the way in-sample residuals
+    are. With no covariates it is the historical mean with leave-one-out quantiles. Its univariate
+    model is the historical mean and its past and lag-1 known-future covariates give the same design,
+    so those model variants are identical by construction (`identical`).
     """
+
+    identical = {"univariate": "hist_mean", "roi_known_future": "roi"}
 
     def __init__(self, alpha: float = 1.0, name: str = "ridge") -> None:
         self.alpha = alpha
@@ -125,34 +132,40 @@ class RidgeForecaster:
             last = last[np.r_[future_codes[last][1:] != future_codes[last][:-1], True]]
             known_next = dict(zip(future_codes[last], future[known].to_numpy(float)[last]))
         levels = np.asarray(quantile_levels, dtype=float)
-        means, bands = [], []
+        means, medians, bands = [], [], []
         for code, (start, end) in enumerate(zip(starts, ends, strict=True)):
             lagged_past = np.vstack([np.full((1, len(past)), np.nan), past_values[start : end - 1]])
             regressors = np.hstack([lagged_past, known_values[start:end]])
             query = np.r_[past_values[end - 1], known_next[code] if known else []]
             mean, residuals = self._fit_predict(target[start:end], regressors, query)
             means.append(mean)
+            medians.append(mean + np.median(residuals))
             bands.append(mean + np.quantile(residuals, levels))
         out = pd.DataFrame(np.asarray(bands).reshape(len(tickers), levels.size),
                            columns=[quantile_column(q) for q in quantile_levels])
+        out.insert(0, "median", np.asarray(medians, dtype=float))
         out.insert(0, "mean", means)
         out.insert(0, "ticker", np.asarray(tickers, dtype=object))
         return out
 
     def _fit_predict(self, target: np.ndarray, regressors: np.ndarray, query: np.ndarray) -> tuple[float, np.ndarray]:
-        """Ridge fit on complete rows; falls back to the mean when covariates are missing or too few rows."""
+        """Ridge fit on complete rows and its leave-one-out residuals; the mean when covariates are missing or too few rows."""
         usable = np.isfinite(target) & np.all(np.isfinite(regressors), axis=1)
         if regressors.shape[1] == 0 or usable.sum() < MIN_FIT_ROWS or not np.all(np.isfinite(query)):
             observed = target[np.isfinite(target)]
-            mean = float(observed.mean()) if observed.size else 0.0
-            return mean, (observed - mean) if observed.size else np.zeros(1)
+            if observed.size < 2:
+                return (float(observed.mean()) if observed.size else 0.0), np.zeros(1)
+            mean = float(observed.mean())
+            return mean, (observed - mean) / (1.0 - 1.0 / observed.size)
         y, x = target[usable], regressors[usable]
         centre, scale = x.mean(axis=0), x.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         z = (x - centre) / scale
-        coef = np.linalg.solve(z.T @ z + self.alpha * np.eye(z.shape[1]), z.T @ (y - y.mean()))
-        fitted = y.mean() + z @ coef
-        return float(y.mean() + ((query - centre) / scale) @ coef), y - fitted
+        inverse = np.linalg.inv(z.T @ z + self.alpha * np.eye(z.shape[1]))
+        coef = inverse @ (z.T @ (y - y.mean()))
+        leverage = 1.0 / y.size + np.einsum("ij,jk,ik->i", z, inverse, z)
+        residuals = (y - y.mean() - z @ coef) / (1.0 - leverage)
+        return float(y.mean() + ((query - centre) / scale) @ coef), residuals
 
 
 def load_chronos(model: str | Path, device: str = "auto"):  # -> chronos.Chronos2Pipeline
@@ -195,15 +208,25 @@ class ChronosForecaster:
     def forecast(
         self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
     ) -> pd.DataFrame:
-        """Chronos-2 mean and quantiles at step `horizon` per ticker."""
+        """Chronos-2 median, quantiles and a mean integrated from the model's quantile grid, at step `horizon`.
+
+        Chronos-2's point forecast ("predictions") is its median; `mean` = trapezoid integral of the
+        quantile function over the model's own quantile levels (e.g. 0.01..0.99), divided by their span.
+        """
+        grid = [float(q) for q in self.pipeline.quantiles]
+        levels = sorted({*map(float, quantile_levels), *grid})
         predictions = self.pipeline.predict_df(
             context, future_df=future, id_column="ticker", timestamp_column="timestamp", target="target",
-            prediction_length=horizon, quantile_levels=list(quantile_levels), freq="B", batch_size=self.batch_size,
+            prediction_length=horizon, quantile_levels=levels, freq="B", batch_size=self.batch_size,
         )
-        last = predictions.sort_values("timestamp").groupby("ticker", sort=True).tail(1)
-        out = last[["ticker", "predictions", *[str(q) for q in quantile_levels]]]
-        out = out.rename(columns={"predictions": "mean", **{str(q): quantile_column(q) for q in quantile_levels}})
-        return out.sort_values("ticker", ignore_index=True)
+        last = predictions.sort_values("timestamp").groupby("ticker", sort=True).tail(1).sort_values("ticker")
+        values = last[[str(q) for q in grid]].to_numpy(float)
+        mean = np.trapezoid(values, grid, axis=1) / (grid[-1] - grid[0])
+        out = pd.DataFrame({"ticker": last["ticker"].to_numpy(), "mean": mean,
+                            "median": last["predictions"].to_numpy(float)})
+        for q in quantile_levels:
+            out[quantile_column(q)] = last[str(float(q))].to_numpy(float)
+        return out.reset_index(drop=True)
 
 
 def forecast_at_origin(

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import math
+import re
 import time
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,21 +34,33 @@ from neurofin.io import atomic_path
 DEFAULT_BOT_AUTHORS: frozenset[str] = frozenset(
     {"automoderator", "visualmod", "wsbvotebot", "remindmebot", "sneakpeekbot", "tickerbot"}
 )
+# Rule for bots not on the list: a "bot" suffix after a separator or a CamelCase hump ("ticker_bot",
+# "SomeTickerBot"); a lower-case ending ("Talbot", "Abbot") is a human name. The allow-list wins over both.
+BOT_CAMEL = re.compile(r"(?<=[a-z0-9])Bot$")
+DEFAULT_ALLOWED_AUTHORS: frozenset[str] = frozenset({"talbot", "abbot", "cabot", "hubot", "ribot"})
+EDIT_MARK = re.compile(r"\bedit(?:ed)?\s*\d*\s*:", re.IGNORECASE)  # "EDIT:", "Edit 2:" in the text
+MS_THRESHOLD = 100_000_000_000  # created_utc above this (year 5138 in seconds) is in milliseconds
+EPOCH_RANGE = (1_117_584_000, 4_102_444_800)  # 2005-06-01 (Reddit's launch) .. 2100-01-01, in seconds
 DELETED_BODIES: frozenset[str] = frozenset({"[deleted]", "[removed]", "[ removed by reddit ]", "[unavailable]"})
 COMMENT_COLUMNS: tuple[str, ...] = (
-    "id", "author", "created_utc", "subreddit", "body", "link_id", "parent_id", "score",
+    "id", "author", "created_utc", "subreddit", "body", "link_id", "parent_id", "score", "retrieved_on",
+    "retrieval_lag_s",
+)  # fmt: skip
+DROP_REASONS: tuple[str, ...] = (
+    "malformed", "bad_timestamp", "wrong_subreddit", "out_of_range", "deleted", "edited", "bot", "empty", "duplicate",
 )  # fmt: skip
 DUMP_SUFFIXES = {".zst", ".jsonl", ".ndjson", ".json", ".csv"}
 DEFAULT_CHUNK_ROWS = 10_000  # comments buffered per row group; peak memory grows with it, not with the dump size
 _MALFORMED = object()  # sentinel: a line that is not a JSON object / CSV row
 
 
-def comment_schema() -> Any:
-    """The Arrow schema of the ingested comments table."""
+def comment_schema(extra: tuple[str, ...] = ()) -> Any:
+    """The Arrow schema of the ingested comments table (plus `extra` pass-through columns, as strings)."""
     import pyarrow as pa
 
-    integers = {"created_utc", "score"}
-    return pa.schema([(name, pa.int64() if name in integers else pa.string()) for name in COMMENT_COLUMNS])
+    integers = {"created_utc", "score", "retrieved_on", "retrieval_lag_s"}
+    columns = [(name, pa.int64() if name in integers else pa.string()) for name in COMMENT_COLUMNS]
+    return pa.schema(columns + [(name, pa.string()) for name in extra])
 
 
 @dataclass
@@ -62,7 +75,10 @@ class IngestReport:
     wrong_subreddit: int = 0
     out_of_range: int = 0
     deleted: int = 0
+    edited: int = 0
     bot: int = 0
+    millisecond_timestamps: int = 0
+    bad_timestamp: int = 0
     empty: int = 0
     duplicate: int = 0
     truncated_files: list[str] = field(default_factory=list)
@@ -228,26 +244,58 @@ def _as_score(value: Any) -> int | None:
 class _Chunk:
     """Column buffers of kept comments waiting to be written as one row group."""
 
-    def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in COMMENT_COLUMNS}
+    def __init__(self, names: tuple[str, ...] = COMMENT_COLUMNS) -> None:
+        self.names = names
+        self.columns: dict[str, list[Any]] = {name: [] for name in names}
         self.keys: list[int] = []
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def append(self, row: tuple[Any, ...]) -> None:
-        for name, value in zip(COMMENT_COLUMNS, row, strict=True):
+        for name, value in zip(self.names, row, strict=True):
             self.columns[name].append(value)
         self.keys.append(id_key(row[0]))
+
+
+def is_bot(author: str, bots: frozenset[str], allowed: frozenset[str]) -> bool:
+    """Explicit bot list (lower case) or the bot-name rule, unless the author is on the allow-list."""
+    lowered = author.lower()
+    if lowered in allowed:
+        return False
+    return lowered in bots or bool(BOT_CAMEL.search(author)) or lowered.endswith(("_bot", "-bot"))
+
+
+def epoch_seconds(created: int, report: IngestReport) -> int | None:
+    """created_utc in seconds: milliseconds converted (counted); outside 2005..2100 rejected (counted)."""
+    milliseconds = created > MS_THRESHOLD
+    seconds = created // 1000 if milliseconds else created
+    if not EPOCH_RANGE[0] <= seconds <= EPOCH_RANGE[1]:
+        report.bad_timestamp += 1
+        return None
+    report.millisecond_timestamps += milliseconds
+    return seconds
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Which record fields hold the comment id, text and time (user files may name them differently)."""
+
+    id: str = "id"
+    text: str = "body"
+    time: str = "created_utc"
 
 
 class _Filter:
     """Decides for one record: keep it (returns the row) or count why it was dropped."""
 
     def __init__(
-        self, report: IngestReport, subreddits: set[str] | None, lo: int | None, hi: int | None, bots: frozenset[str]
+        self, report: IngestReport, subreddits: set[str] | None, lo: int | None, hi: int | None, bots: frozenset[str],
+        allowed: frozenset[str] = DEFAULT_ALLOWED_AUTHORS, keep_edited: bool = False, fields: Fields = Fields(),
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.report, self.subreddits, self.lo, self.hi, self.bots = report, subreddits, lo, hi, bots
+        self.allowed, self.keep_edited, self.fields, self.extra = allowed, keep_edited, fields, extra
 
     def row(self, record: Any) -> tuple[Any, ...] | None:
         """The output row of a record, or None (with the reason counted) if it is dropped."""
@@ -255,33 +303,43 @@ class _Filter:
         if record is _MALFORMED:
             report.malformed += 1
             return None
-        comment_id = record.get("id")
-        created = parse_created_utc(record.get("created_utc"))
-        if not isinstance(comment_id, str) or not comment_id or created is None:
+        comment_id = record.get(self.fields.id)
+        comment_id = str(comment_id) if isinstance(comment_id, (str, int)) and not isinstance(comment_id, bool) else None
+        created = parse_created_utc(record.get(self.fields.time))
+        if not comment_id or created is None:
             report.malformed += 1
             return None
+        created = epoch_seconds(created, report)
+        if created is None:
+            return None
         subreddit = str(record.get("subreddit") or "")
-        if self.subreddits is not None and subreddit.lower() not in self.subreddits:
+        if self.subreddits is not None and "subreddit" in record and subreddit.lower() not in self.subreddits:
             report.wrong_subreddit += 1
             return None
         if (self.lo is not None and created < self.lo) or (self.hi is not None and created >= self.hi):
             report.out_of_range += 1
             return None
-        body = record.get("body")
+        body = record.get(self.fields.text)
         body = body.strip() if isinstance(body, str) else ""
         if body.lower() in DELETED_BODIES:
             report.deleted += 1
             return None
+        edited = record.get("edited")
+        if not self.keep_edited and ((edited not in (None, False, 0, "", "false", "False")) or EDIT_MARK.search(body)):
+            report.edited += 1
+            return None
         author = str(record.get("author") or "[deleted]")
-        lowered = author.lower()
-        if lowered in self.bots or lowered.endswith("bot"):
+        if is_bot(author, self.bots, self.allowed):
             report.bot += 1
             return None
         if not body:
             report.empty += 1
             return None
         link_id, parent_id = _as_str(record.get("link_id")), _as_str(record.get("parent_id"))
-        return (comment_id, author, created, subreddit, body, link_id, parent_id, _as_score(record.get("score")))
+        retrieved = parse_created_utc(record.get("retrieved_on", record.get("retrieved_utc")))
+        lag = retrieved - created if retrieved is not None else None
+        return (comment_id, author, created, subreddit, body, link_id, parent_id, _as_score(record.get("score")),
+                retrieved, lag, *(_as_str(record.get(name)) for name in self.extra))
 
 
 def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | None]:
@@ -329,8 +387,21 @@ def ingest_dumps(
     bot_authors: Iterable[str] = DEFAULT_BOT_AUTHORS,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: bool = True,
+    allow_authors: Iterable[str] = DEFAULT_ALLOWED_AUTHORS,
+    keep_edited: bool = False,
+    id_column: str = "id",
+    text_column: str = "body",
+    time_column: str = "created_utc",
+    extra_columns: Iterable[str] = (),
 ) -> IngestReport:
-    """Stream Reddit dumps into a Parquet table of kept comments (UTC date range inclusive); return counts."""
+    """Stream Reddit dumps into a Parquet table of kept comments (UTC date range inclusive); return counts.
+
+    Dropped and counted: malformed records, timestamps outside 2005..2100 (milliseconds are converted),
+    other subreddits (only when a record has a subreddit field), out of range, deleted, edited (the text
+    may postdate created_utc; `keep_edited` keeps them), bots (explicit list plus the name rule, minus the
+    allow-list), empty, duplicates. `retrieval_lag_s` = retrieved_on - created_utc when the dump has it.
+    `extra_columns` are passed through as string columns (missing fields are null).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -344,10 +415,14 @@ def ingest_dumps(
             raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
     wanted = {s.strip().lower().removeprefix("r/") for s in subreddits or () if s.strip()}
     lo, hi = utc_bounds(start, end)
+    extra = tuple(name for name in dict.fromkeys(extra_columns) if name not in COMMENT_COLUMNS)
+    names = (*COMMENT_COLUMNS, *extra)
     report = IngestReport(files=[str(p) for p in paths])
-    keep = _Filter(report, wanted or None, lo, hi, frozenset(a.lower() for a in bot_authors))
+    keep = _Filter(report, wanted or None, lo, hi, frozenset(a.lower() for a in bot_authors),
+                   frozenset(a.lower() for a in allow_authors), keep_edited, Fields(id_column, text_column, time_column),
+                   extra)
     seen = SeenIds()
-    schema = comment_schema()
+    schema = comment_schema(extra)
     began = time.perf_counter()
 
     with atomic_path(out) as tmp:
@@ -364,7 +439,7 @@ def ingest_dumps(
             for path in paths:
                 task = bar.add_task(path.name, total=path.stat().st_size, comments=report.kept)
                 raw, records = _records(path)
-                chunk = _Chunk()
+                chunk = _Chunk(names)
                 try:
                     for record in records:
                         report.lines += 1
@@ -374,7 +449,7 @@ def ingest_dumps(
                         chunk.append(row)
                         if len(chunk) >= chunk_rows:
                             flush(chunk)
-                            chunk = _Chunk()
+                            chunk = _Chunk(names)
                             bar.update(task, completed=raw.tell(), comments=report.kept)
                 except TruncatedFileError:
                     report.truncated_files.append(str(path))  # keep what was decoded before the damage

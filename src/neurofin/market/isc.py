@@ -4,10 +4,12 @@ For one ROI and one ticker, each subject model gives a daily series of predicted
 agreement statistics are computed (docs/REFERENCE.md section 7):
   - leave-one-out ISC: each subject's series vs the mean of the other subjects, averaged over subjects;
   - pairwise ISC: mean Pearson r over all subject pairs (typically 1.3-2.4x lower than leave-one-out).
-THE THRESHOLD REFERS TO THE MEAN LEAVE-ONE-OUT ISC. Because all subject models read the same text,
-their predictions share variance by construction, so the threshold is not a fixed r: it is a quantile
-of a time-shift null in which every subject's series (except the first) is circularly shifted by an
-independent random offset, which keeps each series' autocorrelation and breaks the day-by-day alignment.
+THE THRESHOLDS REFER TO THE MEAN LEAVE-ONE-OUT ISC. ISC is an agreement measure between models that
+read the same text, so their predictions share variance by construction: a time-shift null (every
+subject's series but the first circularly shifted by an independent offset, keeping autocorrelation and
+breaking the day-by-day alignment) rejects almost nothing. An ROI therefore passes only if its mean
+leave-one-out ISC is above the null quantile AND above an absolute floor `min_loo` (market.isc_min_loo).
+The encoding-quality gate (the ROI's validation r in the subject models) is applied in `selection`.
 """
 
 from __future__ import annotations
@@ -69,11 +71,13 @@ def isc_table(
     min_shift: int = 5,
     min_sessions: int = 20,
     seed: int = 0,
+    min_loo: float = 0.3,
 ) -> pd.DataFrame:
     """ISC of every ROI (pooled over tickers or per ticker) with its time-shift-null threshold and pass flag.
 
     Columns: roi, ticker (POOLED when scope="pooled"), loo_isc, pairwise_isc, loo_threshold (the
-    `null_quantile` quantile of the null mean leave-one-out ISC), p_value (null exceedance), passed.
+    `null_quantile` quantile of the null mean leave-one-out ISC), p_value (null exceedance), passed
+    (above that quantile and at least `min_loo`).
     """
     if scope not in ("pooled", "ticker"):
         raise ValueError(f"ISC scope must be 'pooled' or 'ticker', got {scope!r}")
@@ -107,9 +111,8 @@ def isc_table(
                     "pairwise_isc": float(np.mean([per_ticker[t][1] for t in tickers])),
                     "loo_threshold": threshold,
                     "p_value": float((1 + np.sum(null_loo >= observed)) / (1 + null_loo.size)),
-                    "passed": bool(observed > threshold),
+                    "passed": bool(observed > threshold and observed >= min_loo),
                 }
             )
-    return pd.DataFrame.from_records(
-        records, columns=["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"]
-    )
+    columns = ["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"]
+    return pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)

@@ -2,14 +2,14 @@
 
 IC is the Spearman rank correlation between forecasts and realised returns, per date across tickers
 and pooled over all (date, ticker) pairs. Significance of a time series of per-date numbers (per-date
-IC, or per-date loss differentials in Diebold-Mariano) uses a Newey-West (HAC) standard error of the
+IC, per-date Clark-West adjusted loss differentials) uses a Newey-West (HAC) standard error of the
 mean: the t statistic of an intercept-only OLS with statsmodels' HAC covariance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -87,12 +87,22 @@ def pinball_loss(quantile_preds: np.ndarray, actual: np.ndarray, levels: Sequenc
     return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff))) if ok.any() else float("nan")
 
 
-def diebold_mariano(forecasts: pd.DataFrame, pred_col: str, reference_col: str) -> MeanTest:
-    """Diebold-Mariano test of squared-error loss, `pred_col` minus `reference_col`.
+def clark_west(forecasts: pd.DataFrame, big_col: str, small_col: str) -> MeanTest:
+    """Clark-West (2007) test that the larger, nesting model `big_col` forecasts better than `small_col`.
 
-    Loss differentials are averaged across tickers per session (one number per date), then their mean
-    is tested with a Newey-West variance. A negative mean/t means `pred_col` has the lower loss.
+    Per row f = (y - small)^2 - [(y - big)^2 - (small - big)^2] (the MSPE difference adjusted for the
+    noise of estimating parameters that are zero under the null); f is averaged across tickers per
+    session and its mean tested with a Newey-West variance. One-sided p-value (big better: t > 0).
+    Diebold-Mariano is not valid for nested models (its statistic is not normal under the null).
     """
-    loss_diff = (forecasts[pred_col] - forecasts["actual"]) ** 2 - (forecasts[reference_col] - forecasts["actual"]) ** 2
-    per_date = loss_diff.groupby(forecasts["session"]).mean().sort_index()
-    return hac_mean_test(per_date.to_numpy())
+    y, small, big = forecasts["actual"], forecasts[small_col], forecasts[big_col]
+    adjusted = (y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)
+    per_date = adjusted.groupby(forecasts["session"]).mean().sort_index()
+    test = hac_mean_test(per_date.to_numpy())
+    return replace(test, p_value=float(stats.norm.sf(test.t_stat)) if np.isfinite(test.t_stat) else float("nan"))
+
+
+def band_coverage(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray) -> float:
+    """Share of finite rows whose realised value lies inside [lower, upper]."""
+    ok = np.isfinite(lower) & np.isfinite(upper) & np.isfinite(actual)
+    return float(np.mean((actual[ok] >= lower[ok]) & (actual[ok] <= upper[ok]))) if ok.any() else float("nan")

@@ -36,7 +36,7 @@ from neurofin.errors import InputError
 from neurofin.io import atomic_path
 from neurofin.market.calendar import EXCHANGE, sessions_of
 from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
-from neurofin.market.prices import to_long
+from neurofin.market.prices import log_returns, to_long
 from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
 from neurofin.schema import LEX_PREFIX, ROI_KEY_COLUMNS, ROI_META_COLUMNS, SD_SUFFIX
 from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
@@ -113,8 +113,10 @@ def _uncovered(valid: pd.DataFrame, roi: str) -> bool:
 
 
 def comment_mentions(comments: pd.DataFrame, universe: TickerUniverse) -> pd.DataFrame:
-    """(id, ticker) rows: every ticker each comment mentions."""
-    rows = [(cid, t) for cid, body in zip(comments["id"], comments["body"], strict=True) for t in extract_tickers(body, universe)]
+    """(id, ticker) rows: every ticker each comment mentions (renames resolved on the comment's UTC day)."""
+    days = pd.to_datetime(comments["created_utc"].to_numpy(dtype=np.int64), unit="s").date
+    rows = [(cid, t) for cid, body, day in zip(comments["id"], comments["body"], days, strict=True)
+            for t in extract_tickers(body, universe, day)]
     return pd.DataFrame(rows, columns=["id", "ticker"], dtype=str)
 
 
@@ -294,8 +296,11 @@ class PanelStore:
             return con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
 
     def update_prices(self, prices: pd.DataFrame) -> int:
-        """Upsert daily closes (wide or long frame) and recompute log returns of the touched tickers."""
-        long = to_long(prices)
+        """Upsert daily closes (wide or long frame) and recompute log returns of the touched tickers.
+
+        Returns link consecutive exchange sessions only (`prices.log_returns`): a missing close leaves NaN.
+        """
+        long = to_long(prices, exchange=self.exchange)
         with self._connect() as con:
             self._create_prices(con)
             con.register("new_prices", long[["session", "ticker", "close"]])
@@ -303,11 +308,14 @@ class PanelStore:
             try:
                 con.execute("DELETE FROM prices p USING new_prices n WHERE p.session = n.session AND p.ticker = n.ticker")
                 con.execute("INSERT INTO prices SELECT session, ticker, close, NULL FROM new_prices")
+                touched = con.execute(
+                    "SELECT session, ticker, close FROM prices WHERE ticker IN (SELECT DISTINCT ticker FROM new_prices)"
+                ).df()
+                con.register("new_returns", log_returns(touched.assign(session=pd.to_datetime(touched["session"])),
+                                                        self.exchange))
                 con.execute(
-                    "UPDATE prices SET log_return = r.lr FROM ("
-                    "  SELECT session, ticker, ln(close / lag(close) OVER (PARTITION BY ticker ORDER BY session)) AS lr"
-                    "  FROM prices WHERE ticker IN (SELECT DISTINCT ticker FROM new_prices)"
-                    ") r WHERE prices.session = r.session AND prices.ticker = r.ticker"
+                    "UPDATE prices SET log_return = r.log_return FROM new_returns r "
+                    "WHERE prices.session = r.session::DATE AND prices.ticker = r.ticker"
                 )
                 con.execute("COMMIT")
             except BaseException:

@@ -5,8 +5,8 @@ independent subject noise, so subject models agree as they would when reading th
 ROIs listed in `incoherent_rois` have no common part (subjects disagree). For each ticker in
 `signal`, the return of session t+1 loads on the ensemble value of the planted ROI at session t with
 correlation `strength`; every other return is noise (i.i.d. normal, or GARCH(1,1) with
-`volatility_clustering`, like real daily returns). Some weekdays are dropped as exchange holidays and
-some ticker-days have no comments (no panel row).
+`volatility_clustering`, like real daily returns). Sessions are the NYSE sessions from `start` (so
+exchange holidays are real) and some ticker-days have no comments (no panel row).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from neurofin.market.calendar import trading_sessions
 from neurofin.schema import ENSEMBLE
 
 DEFAULT_ROIS = ("Default_Temp", "Limbic_OFC", "Cont_PFCl", "SalVentAttn_FrOper")
@@ -30,7 +31,7 @@ def planted_panel(
     incoherent_rois: Sequence[str] = (),
     n_subjects: int = 8,
     subject_noise: float = 0.7,
-    holiday_every: int = 45,
+    start: str = "2018-01-02",
     missing_fraction: float = 0.03,
     return_scale: float = 0.01,
     volatility_clustering: bool = False,
@@ -39,8 +40,8 @@ def planted_panel(
     """(panel, prices) in the market schema; `signal` maps ticker -> ROI that leads its return by one session."""
     rng = np.random.default_rng(seed)
     signal = dict(signal or {})
-    days = pd.bdate_range("2020-01-02", periods=int(n_sessions * (1 + 1 / holiday_every)) + 2)
-    sessions = days[(np.arange(days.size) % holiday_every) != holiday_every - 1][:n_sessions]
+    sessions = pd.DatetimeIndex(trading_sessions(start, pd.Timestamp(start) + pd.Timedelta(days=2 * n_sessions)))
+    sessions = sessions[:n_sessions]
     subjects = [f"UTS{k:02d}" for k in range(1, n_subjects + 1)]
     panel_parts, price_parts = [], []
     for ticker in tickers:

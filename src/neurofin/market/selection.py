@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,30 +53,71 @@ def check_inputs(panel: pd.DataFrame, prices: pd.DataFrame) -> None:
 def ensemble_features(panel: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     """Per (session, ticker) feature values of the ensemble rows, or the subject mean when none exist."""
     ensemble = panel[panel["subject"] == ENSEMBLE]
-    if ensemble.empty:
+    if ensemble.empty and not panel.empty:
         ensemble = panel.groupby(["session", "ticker"], as_index=False)[list(features)].mean()
     return ensemble[["session", "ticker", *features]].reset_index(drop=True)
 
 
-def session_frame(panel: pd.DataFrame, prices: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """One row per (ticker, trading session): `target` = log return, features forward-filled within ticker.
+def session_frame(
+    panel: pd.DataFrame, prices: pd.DataFrame, features: Sequence[str], settings: MarketSettings | None = None
+) -> pd.DataFrame:
+    """One row per (ticker, exchange session): `target` = log return, features carried forward at most a few sessions.
 
-    Sessions come from the prices table (the union over tickers); tickers are those with both
-    prices and panel rows. Forward-filling is causal (a session with no comments keeps the last value).
+    Sessions are the exchange calendar's (never the union of price dates), from the later of the first
+    price and the first comment to the earlier of the last price and the last comment (`session_span`
+    "comments", the default; "prices" spans all prices). With closes present the returns are recomputed
+    between consecutive sessions only, so a missing close never yields a multi-session return. Cells with
+    fewer than `min_comments` comments count as missing; a missing cell keeps the ticker's last value for
+    at most `max_stale_sessions` sessions (causal), then is NaN.
     """
+    from neurofin.market.calendar import trading_sessions
+    from neurofin.market.prices import log_returns
+
+    settings = settings or MarketSettings()
     check_inputs(panel, prices)
     tickers = sorted(set(prices["ticker"]) & set(panel["ticker"]))
     if not tickers:
         raise InputError("no ticker has both prices and panel rows: check that tickers are spelled the same")
-    sessions = pd.DatetimeIndex(sorted(pd.to_datetime(prices["session"]).unique()))
+    px = prices.assign(session=pd.to_datetime(prices["session"]))
+    if "close" in px.columns:
+        px = log_returns(px[["session", "ticker", "close"]], settings.exchange)
+    lo, hi = px["session"].min(), px["session"].max()
+    if settings.session_span == "comments":
+        panel_days = pd.to_datetime(panel["session"])
+        lo, hi = max(lo, panel_days.min()), min(hi, panel_days.max())
+    sessions = pd.DatetimeIndex(trading_sessions(lo.date(), hi.date(), settings.exchange)) if lo <= hi else []
+    if len(sessions) == 0:
+        raise InputError("the comment panel and the prices share no trading session: supply prices covering the "
+                         "comments' dates (or set market.session_span = 'prices')")
     grid = pd.MultiIndex.from_product([tickers, sessions], names=["ticker", "session"]).to_frame(index=False)
-    px = prices.assign(session=pd.to_datetime(prices["session"]))[["ticker", "session", "log_return"]]
-    feats = ensemble_features(panel, features)
+    counted = panel[panel["n_comments"] >= settings.min_comments] if "n_comments" in panel.columns else panel
+    feats = ensemble_features(counted, features)
     feats = feats.assign(session=pd.to_datetime(feats["session"]))
+    px = px[["ticker", "session", "log_return"]]
     frame = grid.merge(px, on=["ticker", "session"], how="left").merge(feats, on=["ticker", "session"], how="left")
     frame = frame.rename(columns={"log_return": "target"}).sort_values(["ticker", "session"], ignore_index=True)
-    frame[list(features)] = frame.groupby("ticker")[list(features)].ffill()
+    frame[list(features)] = frame.groupby("ticker")[list(features)].ffill(limit=settings.max_stale_sessions)
     return frame
+
+
+def load_roi_quality(path: str | Path) -> pd.DataFrame:
+    """An ROI encoding-quality table (CSV/Parquet: roi, subject, validation_r), validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"ROI quality file {path} not found: write roi,subject,validation_r rows per subject model")
+    table = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    missing = {"roi", "validation_r"} - set(table.columns)
+    if missing:
+        raise InputError(f"ROI quality file {path} lacks {sorted(missing)}: columns roi, subject, validation_r")
+    return table
+
+
+def roi_validation_r(path: str | Path | None, rois: Sequence[str]) -> dict[str, float] | None:
+    """Median validation r over subject models per ROI from market.roi_quality_file (None: no gate configured)."""
+    if path is None:
+        return None
+    table = load_roi_quality(path)
+    return {str(k): float(v) for k, v in table.groupby("roi")["validation_r"].median().items() if k in set(rois)}
 
 
 @dataclass
@@ -94,6 +136,7 @@ def select_features(
 ) -> Selection:
     """ISC filter then BH-FDR robust Granger filter, using only sessions in [train_start, train_end]."""
     rois = roi_columns(panel)
+    quality = roi_validation_r(settings.roi_quality_file, rois)
     sessions = pd.to_datetime(panel["session"])
     window_panel = panel[(sessions >= train_start) & (sessions <= train_end)]
     window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
@@ -103,11 +146,16 @@ def select_features(
         isc = isc_table(
             window_panel, rois, subjects, scope=settings.isc_scope, n_null=settings.isc_null_shifts,
             null_quantile=settings.isc_null_quantile, min_shift=settings.isc_min_shift, seed=settings.seed,
+            min_loo=settings.isc_min_loo,
         )
-        passed = isc[isc["passed"]]
+        passed = isc[isc["passed"].astype(bool)]
     else:  # a single subject model: agreement cannot be measured, every ROI goes on to Granger
         isc = pd.DataFrame(columns=["roi", "ticker", "loo_isc", "pairwise_isc", "loo_threshold", "p_value", "passed"])
+        isc = isc.astype({"roi": object})
         passed = pd.DataFrame({"roi": rois, "ticker": POOLED})
+    if quality is not None:  # encoding-quality gate: ROIs the subject models cannot predict never reach Granger
+        isc = isc.assign(validation_r=isc["roi"].map(quality))
+        passed = passed[passed["roi"].map(quality).fillna(-np.inf) >= settings.min_roi_validation_r]
     candidates = [
         (roi, ticker) for ticker in tickers for roi in rois
         if ((passed["roi"] == roi) & passed["ticker"].isin([POOLED, ticker])).any()

@@ -3,8 +3,11 @@
 Rules (in `extract_tickers`):
 - cashtags `$TSLA` / `$tsla` / `$BRK.B` count when the symbol is in the whitelist; the `$` is explicit
   intent, so they bypass the word blacklist (`$ALL` is Allstate, bare `ALL` is not);
-- bare symbols count only when written in upper case, at least two letters long, whitelisted and not
-  blacklisted (words and jargon: A, IT, DD, ON, GO, CAN, ALL, ARE, YOLO, CEO, IPO, ATH, EPS, ...);
+- bare symbols count only when written in upper case, at least two letters long, whitelisted, not
+  blacklisted (jargon: DD, YOLO, CEO, IPO, ATH, EPS, ...) and not a common English word (the shipped
+  resources/market/common_words.txt: "I WISH I BOUGHT MORE" names no ticker; `$WISH` does);
+- renames are point in time: a symbols line `META,Meta Platforms,FB@2022-06-09` maps the former symbol
+  FB to META, and drops META mentions dated before 2022-06-09 (the symbol then named another security);
 - company-name aliases (`Tesla`, `GameStop`) match case-sensitively as whole words, exactly as
   listed in the symbols file (ambiguous names such as "Target" or "Oracle" are left out);
 - URLs are ignored; each ticker is reported once per comment, in order of first mention.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -40,11 +44,15 @@ class TickerUniverse:
     symbols: frozenset[str]
     blacklist: frozenset[str] = frozenset()
     aliases: dict[str, str] = field(default_factory=dict)
+    common_words: frozenset[str] = frozenset()
+    renames: dict[str, tuple[str, date]] = field(default_factory=dict)  # former symbol -> (current, effective)
 
     def restricted_to(self, symbols: set[str] | frozenset[str]) -> TickerUniverse:
         """The same universe limited to the given symbols (e.g. those with prices)."""
         keep = self.symbols & {s.upper() for s in symbols}
-        return TickerUniverse(keep, self.blacklist, {a: s for a, s in self.aliases.items() if s in keep})
+        renames = {old: r for old, r in self.renames.items() if r[0] in keep}
+        return TickerUniverse(keep | set(renames), self.blacklist, {a: s for a, s in self.aliases.items() if s in keep},
+                              self.common_words, renames)
 
     def alias_pattern(self) -> re.Pattern[str] | None:
         """One regex matching any alias as a whole word (longest alias first)."""
@@ -61,39 +69,53 @@ def _alias_regex(aliases: tuple[str, ...]) -> re.Pattern[str] | None:
     return _ALIAS_CACHE[aliases]
 
 
-def parse_symbols(text: str, source: str = "symbols file") -> tuple[set[str], dict[str, str]]:
-    """Read a symbols file: one `SYMBOL[,alias|alias...]` per line; '#' comments and a 'symbol' header skipped."""
+def parse_symbols(text: str, source: str = "symbols file") -> tuple[set[str], dict[str, str], dict[str, tuple[str, date]]]:
+    """Read a symbols file: `SYMBOL[,alias|alias...[,FORMER@YYYY-MM-DD|...]]` per line; '#' comments and a
+    'symbol' header skipped. Returns (symbols, alias -> symbol, former symbol -> (symbol, effective date))."""
     symbols: set[str] = set()
     aliases: dict[str, str] = {}
+    renames: dict[str, tuple[str, date]] = {}
     for line in _content_lines(text):
         head, _, rest = line.partition(",")
+        alias_text, _, rename_text = rest.partition(",")
         symbol = head.strip().upper()
         if symbol == "SYMBOL":
             continue
         if not _SYMBOL.fullmatch(symbol):
             raise InputError(f"{source}: {head.strip()!r} is not a ticker symbol; write one SYMBOL[,aliases] per line")
         symbols.add(symbol)
-        for alias in rest.split("|"):
+        for alias in alias_text.split("|"):
             if alias.strip():
                 aliases[alias.strip()] = symbol
+        for former in filter(None, (r.strip() for r in rename_text.split("|"))):
+            old, _, day = former.partition("@")
+            try:
+                renames[old.strip().upper()] = (symbol, date.fromisoformat(day.strip()))
+            except ValueError:
+                raise InputError(f"{source}: rename {former!r} of {symbol}: write FORMER@YYYY-MM-DD") from None
     if not symbols:
         raise InputError(f"{source} lists no symbols: write one SYMBOL[,alias|alias] per line")
-    return symbols, aliases
+    return symbols, aliases, renames
 
 
-def load_universe(symbols_file: str | Path | None = None, blacklist_file: str | Path | None = None) -> TickerUniverse:
-    """The ticker universe from user files, or the shipped default whitelist, aliases and blacklist."""
+def load_universe(
+    symbols_file: str | Path | None = None, blacklist_file: str | Path | None = None,
+    common_words_file: str | Path | None = None,
+) -> TickerUniverse:
+    """The ticker universe from user files, or the shipped whitelist (with aliases and renames), blacklist and
+    common-word list."""
 
     def read(path: str | Path | None, default: str) -> tuple[str, str]:
         if path is None:
             return _resource_text(default), f"default {default}"
         if not Path(path).is_file():
-            raise InputError(f"{path} not found: pass an existing symbols/blacklist file")
+            raise InputError(f"{path} not found: pass an existing symbols/blacklist/word-list file")
         return Path(path).read_text(encoding="utf-8"), str(path)
 
-    symbols, aliases = parse_symbols(*read(symbols_file, "symbols.csv"))
+    symbols, aliases, renames = parse_symbols(*read(symbols_file, "symbols.csv"))
     blacklist = frozenset(word.upper() for word in _content_lines(read(blacklist_file, "blacklist.txt")[0]))
-    return TickerUniverse(frozenset(symbols), blacklist, aliases)
+    common = frozenset(word.upper() for word in _content_lines(read(common_words_file, "common_words.txt")[0]))
+    return TickerUniverse(frozenset(symbols | set(renames)), blacklist, aliases, common, renames)
 
 
 def _known(symbol: str, universe: TickerUniverse) -> str | None:
@@ -104,19 +126,32 @@ def _known(symbol: str, universe: TickerUniverse) -> str | None:
     return base if base != symbol and base in universe.symbols else None
 
 
-def extract_tickers(text: str, universe: TickerUniverse) -> list[str]:
-    """Tickers mentioned in a comment, each once, in order of first mention."""
+def _current(symbol: str, universe: TickerUniverse, day: date | None) -> str | None:
+    """The symbol a mention names on `day`: former symbols map to their successor; a successor mentioned
+    before its effective date named another security (None)."""
+    if symbol in universe.renames:
+        return universe.renames[symbol][0]
+    if day is not None:
+        for successor, effective in universe.renames.values():
+            if successor == symbol and day < effective:
+                return None
+    return symbol
+
+
+def extract_tickers(text: str, universe: TickerUniverse, day: date | None = None) -> list[str]:
+    """Tickers mentioned in a comment (written on `day`, for renames), each once, in order of first mention."""
     clean = _URL.sub(" ", text)
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str | None]] = []
     for match in _CASHTAG.finditer(clean):
         symbol = _known(match.group(1).upper(), universe)
         if symbol is not None:
-            found.append((match.start(), symbol))
+            found.append((match.start(), _current(symbol, universe, day)))
     for match in _BARE.finditer(clean):
         symbol = _known(match.group(1), universe)
-        if symbol is not None and symbol not in universe.blacklist and len(symbol) > 1:
-            found.append((match.start(), symbol))
+        if (symbol is not None and len(symbol) > 1 and symbol not in universe.blacklist
+                and symbol not in universe.common_words):
+            found.append((match.start(), _current(symbol, universe, day)))
     pattern = universe.alias_pattern()
-    if pattern is not None:
+    if pattern is not None:  # company names name the company whatever its symbol was that day
         found.extend((match.start(), universe.aliases[match.group(0)]) for match in pattern.finditer(clean))
-    return list(dict.fromkeys(symbol for _, symbol in sorted(found)))
+    return list(dict.fromkeys(symbol for _, symbol in sorted(found, key=lambda f: f[0]) if symbol is not None))

@@ -14,8 +14,10 @@ from neurofin.io import write_bytes_atomic
 
 METRIC_LABELS = {
     "model": "model", "n": "forecasts", "ic_pooled": "IC pooled", "ic_mean": "IC mean/date", "ic_t": "IC t (HAC)",
-    "ic_p": "IC p", "hit_rate": "hit rate", "base_rate": "base rate", "r2_vs_zero": "OOS R2 vs zero",
-    "r2_vs_hist_mean": "OOS R2 vs mean", "pinball": "pinball", "dm_t": "DM t vs univariate", "dm_p": "DM p",
+    "ic_p": "IC p", "perm_p": "IC permutation p", "same_as": "same as", "hit_rate": "hit rate",
+    "base_rate": "base rate", "r2_vs_zero": "OOS R2 vs zero", "r2_vs_hist_mean": "OOS R2 vs mean",
+    "pinball": "pinball", "coverage_80": "80% band coverage", "cw_t": "Clark-West t vs univariate",
+    "cw_p": "Clark-West p", "cw_p_holm": "Clark-West p (Holm)",
 }
 
 LINE_STYLES = ("-", "--", ":", "-.")

@@ -1,0 +1,111 @@
+"""Issue 12 points 4 and 5: permutation null for the primary model's IC, Clark-West, Holm, one primary model."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from neurofin.config import MarketSettings
+from neurofin.errors import InputError
+from neurofin.market.backtest import evaluate, run_backtest, verdict
+from neurofin.market.forecast import RidgeForecaster
+from neurofin.market.metrics import clark_west
+from neurofin.market.null import derangements, permutation_ic_test
+from neurofin.market.planted import planted_panel
+
+
+def _rows(seed, n_dates=120, n_tickers=8, lead=0.0, lexicon_lead=0.0):
+    """Long forecast rows: univariate noise; roi/lexicon add a contribution that leads the return by `lead`."""
+    rng = np.random.default_rng(seed)
+    sessions = np.repeat(pd.bdate_range("2022-01-03", periods=n_dates), n_tickers)
+    tickers = np.tile([f"T{k}" for k in range(n_tickers)], n_dates)
+    actual = rng.standard_normal(sessions.size)
+    base = 0.1 * rng.standard_normal(sessions.size)
+    parts = {"zero": 0.0 * actual, "hist_mean": base, "univariate": base,
+             "roi": base + lead * actual + 0.5 * rng.standard_normal(sessions.size),
+             "lexicon": base + lexicon_lead * actual + 0.5 * rng.standard_normal(sessions.size)}
+    parts["roi_known_future"] = parts["roi"]
+    return pd.concat([pd.DataFrame({"session": sessions, "ticker": tickers, "model": m, "mean": v, "q0.1": v - 1,
+                                    "q0.5": v, "q0.9": v + 1, "actual": actual}) for m, v in parts.items()],
+                     ignore_index=True)
+
+
+def _hand_newey_west_t(x):
+    """t statistic of mean(x) with a Bartlett-kernel Newey-West variance, written out (small-sample n/(n-1))."""
+    n = x.size
+    lags = int(np.floor(4 * (n / 100) ** (2 / 9)))
+    d = x - x.mean()
+    var = d @ d / n + 2 * sum((1 - k / (lags + 1)) * (d[k:] @ d[:-k]) / n for k in range(1, lags + 1))
+    return x.mean() / np.sqrt(var * n / (n - 1) / n)
+
+
+def test_clark_west_matches_the_formula_with_newey_west_errors():
+    rows = _rows(0, lead=0.3)
+    wide = rows.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
+    wide = wide.merge(rows[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+    y, small, big = wide["actual"], wide["univariate"], wide["roi"]
+    f = (y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)
+    per_date = f.groupby(wide["session"]).mean().to_numpy()
+    test = clark_west(wide, "roi", "univariate")
+    assert test.t_stat == pytest.approx(_hand_newey_west_t(per_date), rel=1e-6)
+    assert test.p_value == pytest.approx(stats.norm.sf(test.t_stat))  # one-sided: the larger model must win
+
+
+def test_derangements_never_keep_a_ticker_in_place():
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 20):
+        perms = derangements(n, 500, rng)
+        assert perms.shape == (500, n)
+        assert not (perms == np.arange(n)).any()
+        assert (np.sort(perms, axis=1) == np.arange(n)).all()
+
+
+def test_permutation_p_value_is_calibrated_under_the_null_and_small_with_a_signal():
+    p_null = [permutation_ic_test(_rows(seed), "roi", "univariate", draws=200, seed=seed).p_value for seed in range(60)]
+    assert np.mean(np.array(p_null) < 0.05) <= 0.12  # about 5% (binomial 60 draws)
+    assert 0.35 < np.mean(p_null) < 0.65  # roughly uniform
+    strong = permutation_ic_test(_rows(1, lead=0.3), "roi", "univariate", draws=200, seed=1)
+    assert strong.p_value == pytest.approx(1 / 201) and strong.observed > 0.1
+    same = permutation_ic_test(_rows(2).assign(mean=lambda r: r["actual"] * 0), "roi", "univariate", draws=200)
+    assert same.p_value == 1.0  # nothing to shuffle: never a signal
+
+
+def test_only_the_primary_model_decides_and_secondaries_get_holm():
+    rows = _rows(3, lexicon_lead=0.4)  # the lexicon model is strong, the primary ROI model is not
+    table = evaluate(rows, [0.1, 0.5, 0.9], primary="roi", identical={"roi_known_future": "roi"}, null_draws=200)
+    table = table.set_index("model")
+    assert table.loc["lexicon", "cw_p"] < 1e-6 and table.loc["lexicon", "cw_p_holm"] >= table.loc["lexicon", "cw_p"]
+    assert np.isnan(table.loc["roi_known_future", "cw_p_holm"])  # identical to roi: not a second look
+    assert table.loc["roi_known_future", "same_as"] == "roi"
+    assert np.isnan(table.loc["roi", "cw_p_holm"]) and np.isfinite(table.loc["roi", "perm_p"])
+    assert verdict(table.reset_index(), primary="roi").startswith("Verdict: no signal")
+    as_primary = evaluate(rows, [0.1, 0.5, 0.9], primary="lexicon", identical={"roi_known_future": "roi"},
+                          null_draws=200)
+    assert verdict(as_primary, primary="lexicon").startswith("Verdict: signal in lexicon")
+    # Holm over the distinct secondaries (lexicon and, with roi primary, nothing else distinct): p unchanged
+    assert table.loc["lexicon", "cw_p_holm"] == pytest.approx(table.loc["lexicon", "cw_p"])
+    covered = np.mean((rows["actual"] >= rows["q0.1"]) & (rows["actual"] <= rows["q0.9"]))
+    assert table.loc["roi", "coverage_80"] == pytest.approx(np.mean(
+        (rows.loc[rows.model == "roi", "actual"] >= rows.loc[rows.model == "roi", "q0.1"])
+        & (rows.loc[rows.model == "roi", "actual"] <= rows.loc[rows.model == "roi", "q0.9"])))
+    assert 0 < covered < 1
+
+
+def test_the_linear_backtest_computes_identical_models_once_and_records_the_null():
+    panel, prices = planted_panel(n_sessions=120, tickers=("AAA", "BBB", "CCC"), n_subjects=2, seed=7)
+    settings = MarketSettings(train_sessions=60, step_sessions=20, isc_null_shifts=30, granger_max_lag=2,
+                              quantile_levels=[0.1, 0.5, 0.9], null_draws=200)
+    result = run_backtest(panel, prices, settings, RidgeForecaster(name="linear"), progress=False)
+    table = result.metrics.set_index("model")
+    assert "placebo" not in table.index
+    assert table.loc["univariate", "same_as"] == "hist_mean" and table.loc["roi_known_future", "same_as"] == "roi"
+    wide = result.forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean")
+    np.testing.assert_array_equal(wide["univariate"], wide["hist_mean"])
+    assert result.null["draws"] == 200 and 0 < result.null["p_value"] <= 1
+    assert "verdict" in result.verdict.lower() and "roi_known_future" not in result.verdict.split(";")[0]
+
+
+def test_fewer_than_200_null_draws_are_refused():
+    with pytest.raises(InputError, match="200"):
+        run_backtest(*planted_panel(n_sessions=80, tickers=("AAA", "BBB", "CCC"), n_subjects=2),
+                     MarketSettings(train_sessions=60, null_draws=50), RidgeForecaster(), progress=False)
