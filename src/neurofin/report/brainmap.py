@@ -1,5 +1,5 @@
 """A brain map of per-voxel values (test r): a pycortex flatmap when the subject's database has flat surfaces,
-otherwise MNI slices through the atlas registration (nilearn).
+otherwise an MNI glass brain through the atlas registration (nilearn).
 
 pycortex is optional (`pip install neurofin[flatmap]`). Its flatmap needs `surfaces/flat_lh.gii` and
 `flat_rh.gii` in the subject's pycortex-db folder (ds003020 ships them; the synthetic twin does not).
@@ -84,15 +84,15 @@ def mni_volume(values: np.ndarray, mni_column: np.ndarray) -> np.ndarray:
     return out
 
 
-def mni_slices_png(values: np.ndarray, mni_column: np.ndarray, affine: np.ndarray, title: str, limit: float) -> bytes:
-    """Axial MNI slices of `values` mapped through the registration (nilearn stat map over the MNI152 template)."""
+def glass_brain_png(values: np.ndarray, mni_column: np.ndarray, affine: np.ndarray, title: str, limit: float) -> bytes:
+    """MNI glass brain (signed maximum projections) of `values` mapped through the registration (nilearn)."""
     import nibabel as nib
     from nilearn import plotting
 
     volume = mni_volume(values, mni_column)
     inside = np.isfinite(volume)
     image = nib.Nifti1Image(np.where(inside, volume, 0.0).astype(np.float32), affine)
-    figure = new_figure(11, 3.2, title, layout=None)
-    plotting.plot_stat_map(image, display_mode="z", cut_coords=7, threshold=1e-6, vmax=limit, cmap="RdBu_r",
-                           colorbar=True, figure=figure, annotate=True, draw_cross=False)
+    figure = new_figure(11, 3.4, title, layout=None)
+    plotting.plot_glass_brain(image, display_mode="lyrz", plot_abs=False, threshold=1e-6, vmin=-limit, vmax=limit,
+                              cmap="RdBu_r", colorbar=True, figure=figure)
     return to_png(figure)

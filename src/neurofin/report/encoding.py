@@ -103,7 +103,7 @@ def roi_figure(subject: str, scores: pd.DataFrame) -> Figure:
     axes.set_yticks(y, labels, fontsize=8)
     axes.invert_yaxis()
     axes.axvline(0, color="grey", linewidth=0.8)
-    axes.set_xlabel("mean test r (red marks: success criteria; region (voxels); empty regions drawn at 0)")
+    axes.set_xlabel("mean test r (red: success criteria; empty regions at 0)")
     axes.legend(fontsize=8, loc="lower right")
     return Figure(f"{subject}: per-ROI r", to_png(figure))
 
@@ -137,11 +137,11 @@ def brain_map(subject: str, test_r: np.ndarray, anatomy: Anatomy, maps) -> tuple
                                    dataset.transform_dir(subject).name, f"{subject}: test r (flatmap)",
                                    anatomy.flatmap_cache, limit)
         return Figure(f"{subject}: test r flatmap", png), "pycortex flatmap of the subject's cortex."
-    png = brainmap.mni_slices_png(test_r, maps.mni_column, anatomy.atlas.affine,
+    png = brainmap.glass_brain_png(test_r, maps.mni_column, anatomy.atlas.affine,
                                   f"{subject}: test r in MNI space (through the atlas registration)", limit)
     return (Figure(f"{subject}: test r brain map", png),
-            f"No flatmap: {reason}. Shown instead: axial MNI slices, each MNI voxel coloured by the subject voxel "
-            "it maps to through the registration.")
+            f"No flatmap: {reason}. Shown instead: an MNI glass brain (signed maximum projection), each MNI voxel "
+            "coloured by the subject voxel it maps to through the registration.")
 
 
 def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
@@ -184,7 +184,7 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
 
 def _criteria_html(criteria: pd.DataFrame) -> str:
     shown = criteria.copy()
-    shown["result"] = [f"<span class='{'pass' if r == 'pass' else 'fail'}'>{esc(r)}</span>" for r in shown["result"]]
+    shown["result"] = [f"<span class='{'pass' if r == 'pass' else 'fail' if r == 'fail' else 'note'}'>{esc(r)}</span>" for r in shown["result"]]
     shown["mean r"] = [f"{v:.3f}" if np.isfinite(v) else "-" for v in shown["mean r"]]
     return shown.to_html(index=False, escape=False, border=0)
 
