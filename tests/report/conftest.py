@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -99,3 +100,38 @@ def report_inputs(tmp_path_factory) -> dict[str, Path]:
         write_package(root / "models", subject, seed=k)
     return {"packages": root / "models", "rois": write_rois(root / "rois.parquet"),
             "backtest": write_backtest(root / "backtest")}
+
+
+class IdentityMap:
+    """The synthetic twin's anatomy IS the MNI template: the exact registration is the identity (no ANTs run)."""
+
+    @contextlib.contextmanager
+    def __call__(self, anat_path, mode):
+        yield self
+
+    def subject_to_mni(self, points_mm: np.ndarray) -> np.ndarray:
+        return np.asarray(points_mm, dtype=np.float64)
+
+    def mni_to_subject(self, points_mni: np.ndarray) -> np.ndarray:
+        return np.asarray(points_mni, dtype=np.float64)
+
+
+@pytest.fixture(scope="session")
+def full_report(tmp_path_factory, report_inputs) -> dict[str, Path]:
+    """A report over a tiny synthetic twin (2 subjects, identity registration), its infer output and a backtest."""
+    from neurofin.atlas import subject as subject_module
+    from neurofin.data.synth import make_synthetic_dataset
+    from neurofin.report.build import build_report
+
+    root = tmp_path_factory.mktemp("full-report")
+    dataset = make_synthetic_dataset(root / "synth", n_subjects=2, n_stories=1, n_voxels=300)
+    for k, subject in enumerate(dataset.subjects()):
+        write_package(root / "models", subject, n_voxels=int(dataset.mask(subject).sum()), seed=k)
+    saved = subject_module.register_to_mni
+    subject_module.register_to_mni = IdentityMap()
+    try:
+        out = build_report(root / "report.html", root / "models", dataset.root, root / "atlas-cache",
+                           report_inputs["rois"], report_inputs["backtest"], flatmap_cache=root / "flat-cache")
+    finally:
+        subject_module.register_to_mni = saved
+    return {"html": out, "root": root}
