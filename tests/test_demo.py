@@ -14,3 +14,4 @@ def test_demo_recovers_planted_brain_signal_and_reports_no_market_signal(tmp_pat
     assert "nacc" in summary["rois"] and len(summary["rois"]) >= 20
     assert summary["market"]["verdict"].startswith("Verdict: no signal")
     assert Path(summary["market"]["report"]).is_file()
+    assert "Verdict: no signal" in Path(summary["report"]).read_text(encoding="utf-8")
