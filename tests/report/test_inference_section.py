@@ -29,6 +29,7 @@ def test_planted_length_effect_is_found_and_the_null_covers_zero(report_inputs):
 def test_section_omits_attributions_with_a_note(report_inputs):
     html = inference_section(report_inputs["rois"]).html()
     assert "Largest |r| with length: language" in html
+    assert "No values (the region keeps no voxel of any subject): nacc." in html
     assert "Word attributions are omitted" in html or "Word attributions (`neurofin explain`) exist" in html
 
 

@@ -4,7 +4,7 @@ otherwise an MNI glass brain through the atlas registration (nilearn).
 pycortex is optional (`pip install neurofin[flatmap]`). Its flatmap needs `surfaces/flat_lh.gii` and
 `flat_rh.gii` in the subject's pycortex-db folder (ds003020 ships them; the synthetic twin does not).
 pycortex keeps a per-subject pixel-map cache; it is sent to `cache_dir` (never into the dataset). The first
-flatmap of a subject builds that cache (about 2 minutes for pycortex's S1 on 2 cores), later ones take seconds.
+flatmap of a subject builds that cache (minutes), later ones reuse it.
 """
 
 from __future__ import annotations

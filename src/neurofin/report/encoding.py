@@ -119,7 +119,7 @@ def noise_ceiling_figure(subject: str, test_r: np.ndarray, ceilings: dict[str, n
         axes.scatter(cc_max[ok & is_top], test_r[ok & is_top], s=8, alpha=0.8, label="top by validation r")
         axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8, label="r = cc_max")
         axes.set_xlim(0, 1)
-        axes.set_xlabel(f"cc_max on '{story}' ({ok.sum()} of {ok.size} voxels measurable)")
+        axes.set_xlabel(f"cc_max, {story} ({ok.sum()}/{ok.size} voxels)")
         axes.set_ylabel("test r")
         axes.legend(fontsize=7)
     return Figure(f"{subject}: noise ceiling vs r", to_png(figure),

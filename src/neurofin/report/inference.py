@@ -102,6 +102,9 @@ def inference_section(path: Path) -> Section:
                           f"text length {rows['n_words'].min()}-{rows['n_words'].max()} words "
                           f"(median {rows['n_words'].median():g})."))
     section.add(distribution_figure(rows, rois, subject))
+    empty = [r for r in rois if rows[r].isna().all()]
+    if empty:
+        section.add(paragraph(f"No values (the region keeps no voxel of any subject): {', '.join(empty)}.", "note"))
     correlations = length_correlations(rows, rois)
     if correlations["r_n_words"].notna().any():
         section.add(length_figure(correlations, subject))
