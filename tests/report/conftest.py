@@ -12,6 +12,7 @@ import pytest
 
 from neurofin.encoding.package import EncodingModel
 from neurofin.market.backtest import daily_ic, evaluate, verdict
+from neurofin.market.forecast import quantile_column
 
 ALPHA_GRID = [10.0**k for k in range(0, 11)]
 QUANTILES = [0.1, 0.5, 0.9]
@@ -69,7 +70,7 @@ def planted_forecasts(n_sessions: int = 60, seed: int = 0) -> pd.DataFrame:
     for model, mean in means.items():
         part = index.assign(model=model, mean=mean, actual=actual, origin=index["session"] - pd.Timedelta(days=1), fold=0)
         for q in QUANTILES:
-            part[f"q{q:g}"] = mean + (q - 0.5) * 0.05
+            part[quantile_column(q)] = mean + (q - 0.5) * 0.05
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
 
@@ -86,7 +87,8 @@ def write_backtest(folder: Path, n_tickers_frequency: int | None = None, seed: i
     metrics.to_csv(folder / "metrics.csv", index=False)
     daily_ic(forecasts).to_csv(folder / "daily_ic.csv", index=True)
     frequencies.to_csv(folder / "selection_frequency.csv", index=True)
-    settings = {"window": "expanding", "train_sessions": 100, "step_sessions": 20, "embargo_sessions": 1, "seed": 0}
+    settings = {"window": "expanding", "train_sessions": 100, "step_sessions": 20, "embargo_sessions": 1, "seed": 0,
+                "quantile_levels": QUANTILES}
     (folder / "summary.json").write_text(json.dumps({"verdict": verdict(metrics), "forecaster": "linear", "n_folds": 3,
                                                      "settings": settings}))
     return folder

@@ -13,9 +13,9 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
-        packages: Path = typer.Option(None, "--packages", help="A package folder or the --out folder of `neurofin train`."),
-        data_root: Path = typer.Option(None, "--data-root", help="Dataset with the subjects' pycortex-db (per-ROI r, brain maps)."),
-        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache of `neurofin atlas register` / `infer`."),
+        packages: Path = typer.Option(None, "--packages", help="A package folder or `neurofin train`'s --out."),
+        data_root: Path = typer.Option(None, "--data-root", help="Dataset with the subjects' pycortex-db."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache of `neurofin atlas register`."),
         rois: Path = typer.Option(None, "--rois", help="ROI scores written by `neurofin infer` (Parquet or CSV)."),
         backtest: Path = typer.Option(None, "--backtest", help="The --out folder of `neurofin market backtest`."),
         roi_file: Path = typer.Option(None, "--roi-file", help="ROI definitions (default: the packaged rois.toml)."),

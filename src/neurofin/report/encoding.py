@@ -155,9 +155,11 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
         f"Package {package.name}: {test_r.size} voxels, test stories {', '.join(model.config['split']['test'])}; "
         f"mean test r {np.nanmean(test_r):.3f} (all voxels).")]
     parts.append(histogram_figure(subject, test_r, validation_r, fraction))
-    alpha_fig, alpha_note = alpha_figure(subject, _model_array(model, "alphas", package), model.config["fit"]["alphas_grid"])
+    alphas = _model_array(model, "alphas", package)
+    alpha_fig, alpha_note = alpha_figure(subject, alphas, model.config["fit"]["alphas_grid"])
     parts += [alpha_fig, paragraph(alpha_note, "note")]
-    ceilings = {k.split("/", 1)[1]: np.asarray(v, np.float64) for k, v in model.arrays.items() if k.startswith("cc_max/")}
+    ceilings = {k.split("/", 1)[1]: np.asarray(v, np.float64)
+                for k, v in model.arrays.items() if k.startswith("cc_max/")}
     if ceilings:
         parts.append(noise_ceiling_figure(subject, test_r, ceilings, top_voxels(validation_r, fraction)))
     else:
@@ -170,7 +172,8 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
 
     maps = subject_atlas(anatomy.dataset, subject, anatomy.atlas_cache, atlas=anatomy.atlas, show_progress=False)
     if maps.n_voxels != test_r.size:
-        raise InputError(f"{subject}: the package has {test_r.size} voxels, the subject's mask {maps.n_voxels}; wrong --data-root?")
+        raise InputError(f"{subject}: the package has {test_r.size} voxels, the subject's mask {maps.n_voxels}: "
+                         "wrong --data-root?")
     keep = select_voxels(validation_r, float(model.config["roi_voxel_selection"]["threshold"]))
     scores = roi_scores(test_r, keep, maps.parcels(anatomy.atlas), anatomy.rois, maps.voxel_mni)
     criteria = criteria_table(scores)
@@ -184,7 +187,8 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
 
 def _criteria_html(criteria: pd.DataFrame) -> str:
     shown = criteria.copy()
-    shown["result"] = [f"<span class='{'pass' if r == 'pass' else 'fail' if r == 'fail' else 'note'}'>{esc(r)}</span>" for r in shown["result"]]
+    css = {"pass": "pass", "fail": "fail"}
+    shown["result"] = [f"<span class='{css.get(r, 'note')}'>{esc(r)}</span>" for r in shown["result"]]
     shown["mean r"] = [f"{v:.3f}" if np.isfinite(v) else "-" for v in shown["mean r"]]
     return shown.to_html(index=False, escape=False, border=0)
 

@@ -21,6 +21,7 @@ from scipy import stats
 
 from neurofin.errors import InputError
 from neurofin.io import write_bytes_atomic
+from neurofin.market.forecast import quantile_column
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, esc, page, paragraph, table
 
@@ -163,10 +164,10 @@ def selection_figure(frequencies: pd.DataFrame, title: str = "ROI selection freq
     return to_png(figure)
 
 
-def fan_figure(forecasts: pd.DataFrame, model: str, tickers: list[str]) -> bytes:
+def fan_figure(forecasts: pd.DataFrame, model: str, tickers: list[str], levels: list[float]) -> bytes:
     """Quantile fans of `model`'s one-session-ahead forecasts and the realised log returns, one panel per ticker."""
-    quantiles = sorted(c for c in forecasts.columns if c.startswith("q"))
-    levels = [float(c[1:]) for c in quantiles]
+    levels = sorted(levels)
+    quantiles = [quantile_column(q) for q in levels]
     figure = new_figure(10, 2.3 * len(tickers) + 0.6, f"Forecast fans: {model} model")
     for axes, ticker in zip(np.atleast_1d(figure.subplots(len(tickers), 1, sharex=True)), tickers, strict=True):
         rows = forecasts[(forecasts["model"] == model) & (forecasts["ticker"] == ticker)].sort_values("session")
@@ -222,8 +223,9 @@ def market_section(folder: Path) -> tuple[Section, str]:
     backtest = Backtest.load(folder)
     verdict = short_verdict(backtest.summary["verdict"], backtest.metrics)
     section = Section("market", "Market backtest")
+    rule = paragraph(backtest.summary["verdict"])
     section.add(f"<p class='verdict'>{esc(verdict)}</p>",
-                f"<details><summary>Verdict rule and statistics</summary>{paragraph(backtest.summary['verdict'])}</details>")
+                f"<details><summary>Verdict rule and statistics</summary>{rule}</details>")
     groups = forecast_groups(backtest.forecasts, backtest.daily_ic)
     undefined = undefined_ic(backtest.daily_ic)
     section.add("<h3>Backtest table (out of sample)</h3>", table(metrics_table(backtest.metrics, groups, undefined)))
@@ -236,9 +238,11 @@ def market_section(folder: Path) -> tuple[Section, str]:
     if backtest.forecasts is not None:
         model = next((m for m in SIGNAL_MODELS if m in set(backtest.forecasts["model"])), "univariate")
         tickers = fan_tickers(backtest.forecasts, model)
-        section.add("<h3>Forecast fans</h3>", Figure(f"Forecast fans ({model})", fan_figure(backtest.forecasts, model, tickers),
-                                                     f"{len(tickers)} tickers with the most forecasts."))
-    section.add("<h3>ROI selection across folds</h3>", Figure("ROI selection frequency", selection_figure(backtest.frequencies)))
+        fans = fan_figure(backtest.forecasts, model, tickers, backtest.summary["settings"]["quantile_levels"])
+        section.add("<h3>Forecast fans</h3>",
+                    Figure(f"Forecast fans ({model})", fans, f"{len(tickers)} tickers with the most forecasts."))
+    section.add("<h3>ROI selection across folds</h3>",
+                Figure("ROI selection frequency", selection_figure(backtest.frequencies)))
     null = backtest.summary.get("permutation_null")
     if null:
         section.add("<h3>Permutation null</h3>", Figure("Permutation null", null_figure(null)))

@@ -39,8 +39,11 @@ def package_line(package: Path) -> str:
     features = config.get("features", {})
     digest = manifest["files"]["weights.safetensors"]["sha256"][:12]
     blocks = features.get("blocks", [])
-    return (f"{config['subject']}: {package.name} (weights sha256 {digest}), LM {Path(str(features.get('model'))).name} "
-            f"blocks {blocks[0]}-{blocks[-1]}" if blocks else f"{config['subject']}: {package.name} (weights sha256 {digest})")
+    line = f"{config['subject']}: {package.name} (weights sha256 {digest})"
+    model = str(features.get("model") or "")
+    if model:  # a hub id as is (org/name); a local file by its name only
+        line += f", LM {Path(model).name if Path(model).is_absolute() else model}"
+    return line + (f" blocks {blocks[0]}-{blocks[-1]}" if blocks else "")
 
 
 def market_lines(folder: Path) -> list[tuple[str, str]]:
@@ -56,8 +59,8 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
     return [
         ("forecast sessions", f"{sessions.min():%Y-%m-%d} to {sessions.max():%Y-%m-%d} ({len(sessions)} sessions)"),
         ("tickers", f"{len(tickers)}: {listed}"),
-        ("backtest", f"forecaster {summary.get('forecaster')}, {summary.get('n_folds')} folds, {s.get('window')} window "
-                     f"of {s.get('train_sessions')} sessions, step {s.get('step_sessions')}, embargo "
+        ("backtest", f"forecaster {summary.get('forecaster')}, {summary.get('n_folds')} folds, "
+                     f"{s.get('window')} window of {s.get('train_sessions')} sessions, step {s.get('step_sessions')}, embargo "
                      f"{s.get('embargo_sessions')}, seed {s.get('seed')}"),
     ]
 
