@@ -93,3 +93,13 @@ def test_section_notes_the_missing_null_and_draws_a_given_one(report_inputs, tmp
     (folder / "summary.json").write_text(pd.Series(summary).to_json())
     section, _ = market_section(folder)
     assert "Permutation null" in section.html() and "No permutation null" not in section.html()
+
+
+def test_backtest_page_names_same_ic_not_same_forecasts(report_inputs, tmp_path):
+    from neurofin.report.market import write_market_report
+
+    backtest = Backtest.load(report_inputs["backtest"])
+    page = write_market_report(tmp_path, backtest.metrics, backtest.daily_ic, backtest.frequencies,
+                               backtest.summary["verdict"], ["a note"]).read_text(encoding="utf-8")
+    assert "same per-session IC as hist_mean" in page and "IC undefined (constant forecast)" in page
+    assert (tmp_path / "cumulative_ic.png").is_file() and (tmp_path / "selection_frequency.png").is_file()

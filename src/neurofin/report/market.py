@@ -98,8 +98,10 @@ def forecast_groups(forecasts: pd.DataFrame | None, daily_ic: pd.DataFrame) -> l
     return identical_groups(wide[order])
 
 
-def metrics_table(metrics: pd.DataFrame, groups: list[list[str]], undefined: list[str]) -> pd.DataFrame:
-    """The backtest table for display: IC CI column and a note on identical / undefined models."""
+def metrics_table(
+    metrics: pd.DataFrame, groups: list[list[str]], undefined: list[str], relation: str = "identical to"
+) -> pd.DataFrame:
+    """The backtest table for display: IC CI column and a note '<relation> <model>' on grouped / undefined models."""
     shown = metrics.copy()
     bounds = ic_interval(shown)
     shown["ic_ci"] = [f"{lo:.3f} to {hi:.3f}" if np.isfinite(lo) and np.isfinite(hi) else "-"
@@ -107,7 +109,7 @@ def metrics_table(metrics: pd.DataFrame, groups: list[list[str]], undefined: lis
     notes = {}
     for group in groups:
         for model in group[1:]:
-            notes[model] = f"identical to {group[0]}"
+            notes[model] = f"{relation} {group[0]}"
     for model in undefined:
         notes[model] = "IC undefined (constant forecast)"
     shown["same_as"] = [notes.get(m, "") for m in shown["model"]]
@@ -262,9 +264,10 @@ def write_market_report(
     selection_png = selection_figure(frequencies)
     write_bytes_atomic(out_dir / "cumulative_ic.png", ic_png)
     write_bytes_atomic(out_dir / "selection_frequency.png", selection_png)
-    section = Section("backtest", "Backtest")
+    section = Section("backtest", "Out-of-sample metrics and figures")
     section.add(f"<p class='verdict'>{esc(short_verdict(verdict, metrics))}</p>", paragraph(verdict),
-                table(metrics_table(metrics, identical_groups(ic_by_model), undefined_ic(ic_by_model))),
+                table(metrics_table(metrics, identical_groups(ic_by_model), undefined_ic(ic_by_model),
+                                    "same per-session IC as")),
                 *(paragraph(n) for n in notes),
                 Figure("Cumulative per-session IC", ic_png, " ".join(ic_notes)),
                 Figure("ROI selection frequency", selection_png))
