@@ -37,7 +37,7 @@ def build_report(
         raise InputError("nothing to report: pass --packages, --rois and/or --backtest")
     package_list = package_dirs(packages) if packages is not None else []
     sections, header = [], []
-    if backtest is not None:
+    if backtest is not None:  # read first: a wrong backtest folder fails before the slower encoding section
         from neurofin.report.market import market_section
 
         market, verdict = market_section(Path(backtest))
