@@ -149,7 +149,7 @@ def measure(dump: str, out: str, chunk_rows: int) -> None:
     began = time.perf_counter()
     report = ingest_dumps(
         [dump], out, subreddits=KEEP_SUBREDDITS, start=date(2021, 1, 1), end=date(2021, 1, 31),
-        chunk_rows=chunk_rows, progress=False,
+        chunk_rows=chunk_rows,
     )  # fmt: skip
     seconds = time.perf_counter() - began
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -27,7 +27,7 @@ def test_every_command_has_help_with_an_example():
     expected = {
         "config", "demo", "data synth", "data check", "data download", "features extract", "train", "evaluate",
         "atlas rois", "atlas register", "infer", "market ingest", "market panel", "market select",
-        "market forecast", "market backtest", "market demo-dump",
+        "market forecast", "market backtest", "market demo-dump", "report",
     }
     assert expected <= names, f"missing commands: {sorted(expected - names)}"
     for path, cmd in commands:

@@ -40,7 +40,8 @@ def test_demo_recovers_planted_brain_signal_and_reports_no_market_signal(demo):
         assert summary[subject]["test_top_mean_r"] > summary[subject]["test_mean_r"]
     assert "nacc" in summary["rois"] and len(summary["rois"]) >= 20
     assert summary["market"]["verdict"].startswith("Verdict: no signal")
-    assert Path(summary["market"]["report"]).is_file()
+    assert (Path(summary["market"]["backtest"]) / "summary.json").is_file()
+    assert "Verdict: no signal" in Path(summary["report"]).read_text(encoding="utf-8")
 
 
 def test_demo_loads_the_language_model_once_and_prints_whole_tables(demo):

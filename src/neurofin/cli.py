@@ -37,6 +37,8 @@ def _register() -> None:
     infer_cli.register(app)
     app.add_typer(market_cli.app, name="market")
     demo.register(app)
+    from neurofin.report import cli as report_cli
+    report_cli.register(app)
 
 
 def _version(value: bool) -> None:

@@ -3,7 +3,8 @@
 synthetic ds003020 twin (planted truth) -> `data check` -> SmolLM2-135M word features -> per-subject
 encoding models (train + evaluate) -> atlas registration -> ROI predictions for example comments ->
 generated Reddit dump -> ingest -> ROI panel with real S&P 500 prices -> ISC/Granger selection ->
-walk-forward backtest. The comments carry no planted market signal, so the honest verdict is "no signal".
+walk-forward backtest -> one HTML report (`neurofin report`). The comments carry no planted market signal,
+so the honest verdict is "no signal".
 """
 
 from __future__ import annotations
@@ -106,7 +107,12 @@ def run_demo(
     say("4/4 market: generated Reddit dump -> ingest -> ROI panel + prices -> ISC/Granger selection -> backtest")
     summary["market"] = run_market_demo(predictor, out / "market", seed, say)
     say(f"    verdict: {summary['market']['verdict']}")
+    from neurofin.report.build import build_report
+
+    summary["report"] = str(build_report(out / "report.html", out / "models", dataset.root, out / "atlas-cache",
+                                         out / "market" / "rois.parquet", out / "market" / "backtest"))
     say(f"settings used: {summary['settings']} (reuse with --config)")
+    say(f"report: {summary['report']}")
     return summary
 
 

@@ -67,7 +67,7 @@ def test_every_forecast_sees_only_rows_up_to_its_origin():
     panel, prices = planted_panel(n_sessions=100, tickers=("AAA", "BBB", "CCC"), signal={"AAA": "Limbic_OFC"},
                                   strength=0.6, n_subjects=2, seed=1)
     spy = SpyForecaster()
-    result = run_backtest(panel, prices, _small_settings(), spy, progress=False)
+    result = run_backtest(panel, prices, _small_settings(), spy)
     origins = result.forecasts.drop_duplicates("session").sort_values("session")
     sessions = sorted(pd.to_datetime(prices["session"]).unique())
     previous = dict(zip(sessions[1:], sessions[:-1]))

@@ -149,7 +149,7 @@ def test_chronos_runs_in_the_walk_forward_backtest(tiny_chronos):
                                   strength=0.7, n_subjects=2, seed=4)
     settings = MarketSettings(train_sessions=55, step_sessions=6, embargo_sessions=1, isc_null_shifts=20,
                               granger_max_lag=1, granger_lag_criterion="fixed", quantile_levels=LEVELS)
-    result = run_backtest(panel, prices, settings, ChronosForecaster(tiny_chronos, device="cpu"), progress=False)
+    result = run_backtest(panel, prices, settings, ChronosForecaster(tiny_chronos, device="cpu"))
     forecasts = result.forecasts
     assert set(forecasts["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future"}
     assert forecasts.groupby("model").size().nunique() == 1

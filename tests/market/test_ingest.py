@@ -190,17 +190,17 @@ def test_parse_created_utc(value: object, expected: int | None) -> None:
 
 def test_user_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no dump files"):
-        ingest_dumps([], tmp_path / "out.parquet", progress=False)
+        ingest_dumps([], tmp_path / "out.parquet")
     with pytest.raises(InputError, match="not found"):
-        ingest_dumps([tmp_path / "missing.zst"], tmp_path / "out.parquet", progress=False)
+        ingest_dumps([tmp_path / "missing.zst"], tmp_path / "out.parquet")
     wrong = tmp_path / "dump.txt"
     wrong.write_text("{}\n")
     with pytest.raises(InputError, match=r"\.zst"):
-        ingest_dumps([wrong], tmp_path / "out.parquet", progress=False)
+        ingest_dumps([wrong], tmp_path / "out.parquet")
     dump = tmp_path / "RC.jsonl"
     dump.write_bytes(ndjson_bytes([comment("a")], []))
     with pytest.raises(InputError, match="after end"):
-        ingest_dumps([dump], tmp_path / "out.parquet", start=date(2021, 2, 1), end=date(2021, 1, 1), progress=False)
+        ingest_dumps([dump], tmp_path / "out.parquet", start=date(2021, 2, 1), end=date(2021, 1, 1))
     assert not (tmp_path / "out.parquet").exists()
 
 

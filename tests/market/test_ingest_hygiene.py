@@ -30,7 +30,7 @@ def _write(path, records):
 
 def _run(tmp_path, records, **kwargs):
     out = tmp_path / "out.parquet"
-    report = ingest_dumps([_write(tmp_path / "dump.jsonl", records)], out, progress=False, **kwargs)
+    report = ingest_dumps([_write(tmp_path / "dump.jsonl", records)], out, **kwargs)
     return pd.read_parquet(out), report.to_record()
 
 

@@ -95,7 +95,7 @@ def test_the_linear_backtest_computes_identical_models_once_and_records_the_null
     panel, prices = planted_panel(n_sessions=120, tickers=("AAA", "BBB", "CCC"), n_subjects=2, seed=7)
     settings = MarketSettings(train_sessions=60, step_sessions=20, isc_null_shifts=30, granger_max_lag=2,
                               quantile_levels=[0.1, 0.5, 0.9], null_draws=200)
-    result = run_backtest(panel, prices, settings, RidgeForecaster(name="linear"), progress=False)
+    result = run_backtest(panel, prices, settings, RidgeForecaster(name="linear"))
     table = result.metrics.set_index("model")
     assert "placebo" not in table.index
     assert table.loc["univariate", "same_as"] == "hist_mean" and table.loc["roi_known_future", "same_as"] == "roi"
@@ -108,4 +108,4 @@ def test_the_linear_backtest_computes_identical_models_once_and_records_the_null
 def test_fewer_than_200_null_draws_are_refused():
     with pytest.raises(InputError, match="200"):
         run_backtest(*planted_panel(n_sessions=80, tickers=("AAA", "BBB", "CCC"), n_subjects=2),
-                     MarketSettings(train_sessions=60, null_draws=50), RidgeForecaster(), progress=False)
+                     MarketSettings(train_sessions=60, null_draws=50), RidgeForecaster())

@@ -26,6 +26,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
+from neurofin.progress import Progress, report
 from neurofin.market import metrics as m
 from neurofin.market.forecast import (
     LAG_SUFFIX,
@@ -167,11 +168,10 @@ def identical_models(forecaster: Forecaster) -> dict[str, str]:
 
 
 def run_backtest(
-    panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, forecaster: Forecaster, progress: bool = True
+    panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, forecaster: Forecaster,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """Walk-forward selection, forecasting of every distinct model variant, evaluation, null and verdict."""
-    from rich.progress import Progress
-
     if settings.null_draws < MIN_DRAWS:
         raise InputError(f"market.null_draws = {settings.null_draws}: use at least {MIN_DRAWS} permutation draws")
     data = prepare_data(panel, prices, settings)
@@ -180,14 +180,13 @@ def run_backtest(
     computed = [model for model in MODELS if model not in identical]
     previous = {s: data.sessions[i - 1] for i, s in enumerate(data.sessions) if i > 0}
     rows = []
-    with Progress(disable=not progress) as bar:
-        task = bar.add_task("walk-forward backtest", total=sum(len(f.test_sessions) for f in folds))
-        for fold, selection in zip(folds, selections, strict=True):
-            for target in fold.test_sessions:
-                out = forecast_models(computed, forecaster, {"": data.grid}, previous[target], target,
-                                      selection.selected, data.lexicons, settings)
-                rows.append(out.assign(fold=fold.index))
-                bar.advance(task)
+    advance = report(progress).task("walk-forward backtest (test sessions)", total=sum(len(f.test_sessions) for f in folds))
+    for fold, selection in zip(folds, selections, strict=True):
+        for target in fold.test_sessions:
+            out = forecast_models(computed, forecaster, {"": data.grid}, previous[target], target,
+                                  selection.selected, data.lexicons, settings)
+            rows.append(out.assign(fold=fold.index))
+            advance(1)
     forecasts = pd.concat(rows, ignore_index=True)
     copies = [forecasts[forecasts["model"] == source].assign(model=alias) for alias, source in identical.items()]
     actual = data.frame[["ticker", "session", "target"]].rename(columns={"target": "actual"})

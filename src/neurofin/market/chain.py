@@ -16,6 +16,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
+from neurofin.progress import Progress
 from neurofin.io import write_json_atomic, write_table_atomic
 from neurofin.market.backtest import (
     MODELS,
@@ -156,16 +157,15 @@ def run_chain(
     out_dir: str | Path,
     forecaster: str | Forecaster | None = None,
     chronos_model: str | Path | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> ChainResult:
-    """Select (ISC + Granger per fold) -> forecast -> backtest against baselines -> metrics -> report -> verdict.
+    """Select (ISC + Granger per fold) -> forecast -> backtest against baselines -> metrics -> verdict.
 
     `forecaster`: "linear"/"ridge", "chronos" (Chronos-2 from `chronos_model` or settings), a
     Forecaster object, or None for `settings.forecaster`. Writes forecasts.parquet, metrics.csv,
-    daily_ic.csv, selections.json, selection_frequency.csv, summary.json and report.html (+ PNGs).
+    daily_ic.csv, selections.json, selection_frequency.csv and summary.json (with plain notes on how the
+    backtest ran); neurofin.report turns the folder into HTML.
     """
-    from neurofin.report.market import write_market_report
-
     panel_frame, price_frame = load_inputs(panel, prices)
     if forecaster is None or isinstance(forecaster, str):
         model = make_forecaster(forecaster or settings.forecaster, settings, chronos_model)
@@ -182,8 +182,6 @@ def run_chain(
     write_table_atomic(files["metrics"], result.metrics)
     files["daily_ic"] = out_dir / "daily_ic.csv"
     write_table_atomic(files["daily_ic"], ic_per_date, index=True)
-    notes = _report_notes(result, model.name)
-    files["report"] = write_market_report(out_dir, result.metrics, ic_per_date, result.frequencies, result.verdict, notes)
     files["summary"] = out_dir / "summary.json"
     write_json_atomic(files["summary"], {
         "verdict": result.verdict, "forecaster": settings.forecaster, "forecaster_name": model.name,
@@ -191,13 +189,13 @@ def run_chain(
         "primary_model": settings.primary_model, "permutation_null": result.null,
         "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
-        "files": {k: p.name for k, p in files.items()},
+        "notes": backtest_notes(result, model.name), "files": {k: p.name for k, p in files.items()},
     })
     return ChainResult(result, files)
 
 
-def _report_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
-    """Plain sentences describing how the backtest was run, for the report."""
+def backtest_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
+    """Plain sentences describing how the backtest was run (summary.json `notes`, shown by the report)."""
     s = result.settings
     test_sessions = sum(len(f.test_sessions) for f in result.folds)
     return [

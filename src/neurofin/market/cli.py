@@ -46,22 +46,25 @@ def ingest(
     from neurofin.config import Settings
     from neurofin.errors import InputError
     from neurofin.market.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
+    from neurofin.progress import cli_progress
 
     market = Settings.load(config).market
     wanted = subreddits.split(",") if subreddits else market.subreddits
-    report = ingest_dumps(
-        dumps,
-        out,
-        subreddits=wanted,
-        start=_day(start, "--start"),
-        end=_day(end, "--end"),
-        bot_authors=DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
-        allow_authors=DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
-        chunk_rows=chunk_rows,
-        keep_edited=market.keep_edited if keep_edited is None else keep_edited,
-        id_column=id_column, text_column=text_column, time_column=time_column,
-        extra_columns=extra_columns.split(",") if extra_columns else (),
-    )
+    with cli_progress() as progress:
+        report = ingest_dumps(
+            dumps,
+            out,
+            subreddits=wanted,
+            start=_day(start, "--start"),
+            end=_day(end, "--end"),
+            bot_authors=DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
+            allow_authors=DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
+            chunk_rows=chunk_rows,
+            keep_edited=market.keep_edited if keep_edited is None else keep_edited,
+            id_column=id_column, text_column=text_column, time_column=time_column,
+            extra_columns=extra_columns.split(",") if extra_columns else (),
+            progress=progress,
+        )
     typer.echo(json.dumps(report.to_record(), indent=2))
     if report.kept == 0:
         record = report.to_record()
@@ -206,12 +209,20 @@ def backtest(
 
     market, panel_frame, price_frame = _chain_inputs(
         db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions})
-    result = run_chain(panel_frame, price_frame, market, out, forecaster=forecaster, chronos_model=chronos_model,
-                       progress=True)
+    import pandas as pd
+
+    from neurofin.progress import cli_progress
+    from neurofin.report.market import write_market_report
+
+    with cli_progress() as progress:
+        result = run_chain(panel_frame, price_frame, market, out, forecaster=forecaster, chronos_model=chronos_model,
+                           progress=progress)
+    report = write_market_report(out)
     shown = ["model", "same_as", "ic_mean", "perm_p", "cw_t", "cw_p", "cw_p_holm", "r2_vs_zero", "coverage_80"]
-    typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
+        typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
     typer.echo(result.verdict)
-    typer.echo(f"report: {result.files['report']}")
+    typer.echo(f"report: {report}")
 
 
 @app.command("demo-dump")

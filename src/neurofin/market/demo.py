@@ -70,7 +70,7 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
     out = Path(out)
     settings = MarketSettings(forecaster="linear", train_sessions=150, step_sessions=40, isc_null_shifts=100)
     n_lines = demo_dump(out / "RC_demo.jsonl", seed)
-    report = ingest_dumps([out / "RC_demo.jsonl"], out / "comments.parquet", settings.subreddits, progress=False)
+    report = ingest_dumps([out / "RC_demo.jsonl"], out / "comments.parquet", settings.subreddits)
     say(f"    ingest: {n_lines} lines -> {report.kept} comments (dropped {report.malformed} malformed, "
                f"{report.bot} bot, {report.deleted} deleted, {report.wrong_subreddit} off-subreddit)")
     comments = pd.read_parquet(out / "comments.parquet")
@@ -83,5 +83,4 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
     metrics = result.backtest.metrics
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
         say(metrics.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    say(f"    report: {result.files['report']}")
-    return {"comments": report.kept, "verdict": result.backtest.verdict, "report": str(result.files["report"])}
+    return {"comments": report.kept, "verdict": result.backtest.verdict, "backtest": str(out / "backtest")}

@@ -30,6 +30,8 @@ import numpy as np
 
 from neurofin.errors import InputError, TruncatedFileError
 from neurofin.io import atomic_path
+from neurofin.progress import Progress
+from neurofin.progress import report as report_progress
 
 DEFAULT_BOT_AUTHORS: frozenset[str] = frozenset(
     {"automoderator", "visualmod", "wsbvotebot", "remindmebot", "sneakpeekbot", "tickerbot"}
@@ -355,29 +357,6 @@ def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | 
     return lo, hi
 
 
-def _progress(show: bool) -> Any:
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TextColumn("{task.fields[comments]:,} comments kept"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not show,
-    )
-
-
 def ingest_dumps(
     dumps: Iterable[str | Path],
     out: str | Path,
@@ -386,7 +365,7 @@ def ingest_dumps(
     end: date | None = None,
     bot_authors: Iterable[str] = DEFAULT_BOT_AUTHORS,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    progress: bool = True,
+    progress: Progress | None = None,
     allow_authors: Iterable[str] = DEFAULT_ALLOWED_AUTHORS,
     keep_edited: bool = False,
     id_column: str = "id",
@@ -424,9 +403,10 @@ def ingest_dumps(
     seen = SeenIds()
     schema = comment_schema(extra)
     began = time.perf_counter()
+    tasks = report_progress(progress)
 
     with atomic_path(out) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer, _progress(progress) as bar:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
 
             def flush(chunk: _Chunk) -> None:
                 mask = seen.keep_new(np.asarray(chunk.keys, dtype=np.int64))
@@ -437,8 +417,9 @@ def ingest_dumps(
                     writer.write_table(table.filter(pa.array(mask)))
 
             for path in paths:
-                task = bar.add_task(path.name, total=path.stat().st_size, comments=report.kept)
+                advance = tasks.task(f"ingesting {path.name} (bytes)", total=path.stat().st_size)
                 raw, records = _records(path)
+                done = 0
                 chunk = _Chunk(names)
                 try:
                     for record in records:
@@ -450,7 +431,8 @@ def ingest_dumps(
                         if len(chunk) >= chunk_rows:
                             flush(chunk)
                             chunk = _Chunk(names)
-                            bar.update(task, completed=raw.tell(), comments=report.kept)
+                            advance(raw.tell() - done)
+                            done = raw.tell()
                 except TruncatedFileError:
                     report.truncated_files.append(str(path))  # keep what was decoded before the damage
                 finally:
@@ -458,7 +440,7 @@ def ingest_dumps(
                     report.bytes_read += raw.tell()
                     raw.close()
                 flush(chunk)
-                bar.update(task, completed=path.stat().st_size, comments=report.kept)
+                advance(path.stat().st_size - done)
             if report.kept == 0:
                 writer.write_table(schema.empty_table())
     report.seconds = time.perf_counter() - began

@@ -11,7 +11,7 @@ keeps the null affordable for Chronos-2); a contribution that is zero everywhere
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ MIN_DRAWS = 200
 
 @dataclass(frozen=True)
 class PermutationResult:
-    """Observed mean per-session IC, the null draws' mean and 95% quantile, and the permutation p-value."""
+    """Observed mean per-session IC, the null draws (their mean, 95% quantile, values) and the permutation p-value."""
 
     model: str
     reference: str
@@ -32,6 +32,7 @@ class PermutationResult:
     p_value: float
     draws: int
     sessions: int
+    values: list[float] = field(default_factory=list)  # the mean per-session IC of each permutation draw
 
     def to_record(self) -> dict[str, object]:
         """JSON-ready record."""
@@ -88,4 +89,4 @@ def permutation_ic_test(
     null_means = np.nanmean(np.vstack(null), axis=0)
     p_value = float((1 + np.sum(null_means >= stat - 1e-12)) / (1 + draws))
     return PermutationResult(model, reference, stat, float(null_means.mean()), float(np.quantile(null_means, 0.95)),
-                             p_value, draws, len(observed))
+                             p_value, draws, len(observed), [round(float(v), 6) for v in null_means])

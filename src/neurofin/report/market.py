@@ -1,98 +1,275 @@
-"""Market backtest report: a self-contained HTML page (figures embedded as PNG) plus the PNG files."""
+"""Market section: backtest table with confidence intervals, cumulative IC, forecast fans, ROI selection
+frequency, the permutation null (when the backtest records one) and a one-sentence verdict.
+
+Reads the output folder of `neurofin market backtest` (metrics.csv, daily_ic.csv, forecasts.parquet,
+selection_frequency.csv, summary.json). `write_market_report` is the backtest's own standalone page.
+Honesty rules kept here: a model whose per-date IC is undefined (constant forecasts, e.g. `zero`) is not drawn
+as a flat 0; models with identical forecasts are named together and drawn once; IC means carry a 95% CI
+from their Newey-West standard error; figures keep a bounded size whatever the number of tickers.
+The permutation null is drawn from summary.json's `permutation_null` (neurofin.market.null.PermutationResult).
+"""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from neurofin.errors import InputError
 from neurofin.io import write_bytes_atomic
+from neurofin.market.forecast import quantile_column
+from neurofin.report.figures import new_figure, to_png
+from neurofin.report.html import Figure, Section, esc, page, paragraph, table
 
+SIGNAL_MODELS = ("roi", "roi_known_future")
+Z95 = float(stats.norm.ppf(0.975))
+MAX_HEATMAP_TICKERS = 20
+N_FAN_TICKERS = 3
 METRIC_LABELS = {
-    "model": "model", "n": "forecasts", "ic_pooled": "IC pooled", "ic_mean": "IC mean/date", "ic_t": "IC t (HAC)",
-    "ic_p": "IC p", "perm_p": "IC permutation p", "same_as": "same as", "hit_rate": "hit rate",
+    "model": "model", "n": "forecasts", "ic_mean": "IC mean/date", "ic_ci": "IC 95% CI (HAC)", "ic_t": "IC t (HAC)",
+    "ic_p": "IC p", "perm_p": "IC permutation p", "ic_pooled": "IC pooled", "hit_rate": "hit rate",
     "base_rate": "base rate", "r2_vs_zero": "OOS R2 vs zero", "r2_vs_hist_mean": "OOS R2 vs mean",
     "pinball": "pinball", "coverage_80": "80% band coverage", "cw_t": "Clark-West t vs univariate",
-    "cw_p": "Clark-West p", "cw_p_holm": "Clark-West p (Holm)",
+    "cw_p": "Clark-West p", "cw_p_holm": "Clark-West p (Holm)", "same_as": "note",
 }
 
-LINE_STYLES = ("-", "--", ":", "-.")
-MAX_ANNOTATED_CELLS = 400
+
+@dataclass
+class Backtest:
+    """The files of one backtest folder, loaded."""
+
+    metrics: pd.DataFrame
+    daily_ic: pd.DataFrame  # sessions x models
+    frequencies: pd.DataFrame  # ROIs x tickers
+    summary: dict
+    forecasts: pd.DataFrame | None
+
+    @classmethod
+    def load(cls, folder: Path) -> Backtest:
+        folder = Path(folder)
+        needed = ["metrics.csv", "daily_ic.csv", "selection_frequency.csv", "summary.json"]
+        missing = [n for n in needed if not (folder / n).is_file()]
+        if missing:
+            raise InputError(f"{folder} lacks {', '.join(missing)}: pass the --out folder of `neurofin market backtest`")
+        forecasts = folder / "forecasts.parquet"
+        return cls(
+            pd.read_csv(folder / "metrics.csv"),
+            pd.read_csv(folder / "daily_ic.csv", index_col=0, parse_dates=True),
+            pd.read_csv(folder / "selection_frequency.csv", index_col=0),
+            json.loads((folder / "summary.json").read_text(encoding="utf-8")),
+            pd.read_parquet(forecasts) if forecasts.is_file() else None,
+        )
 
 
-def _png(figure) -> bytes:  # figure: matplotlib.figure.Figure
-    """Render a matplotlib figure to PNG bytes."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
+def identical_groups(frame: pd.DataFrame) -> list[list[str]]:
+    """Columns of `frame` grouped by equal values (NaN equals NaN), in column order; singletons included."""
+    groups: list[list[str]] = []
+    for column in frame.columns:
+        values = frame[column].to_numpy(float)
+        for group in groups:
+            if np.array_equal(frame[group[0]].to_numpy(float), values, equal_nan=True):
+                group.append(column)
+                break
+        else:
+            groups.append([column])
+    return groups
 
 
-def cumulative_ic_figure(ic_by_model: pd.DataFrame) -> bytes:
-    """PNG of the cumulative per-date IC of every model (columns) over sessions (index)."""
-    from matplotlib.figure import Figure
+def undefined_ic(daily_ic: pd.DataFrame) -> list[str]:
+    """Models whose per-date IC is undefined on every session (constant forecasts)."""
+    return [c for c in daily_ic.columns if not np.isfinite(daily_ic[c].to_numpy(float)).any()]
 
-    figure = Figure(figsize=(8, 4))
+
+def ic_interval(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Lower/upper 95% bounds of the mean per-date IC from its HAC t statistic (se = mean / t)."""
+    se = metrics["ic_mean"] / metrics["ic_t"]
+    return pd.DataFrame({"low": metrics["ic_mean"] - Z95 * se.abs(), "high": metrics["ic_mean"] + Z95 * se.abs()})
+
+
+def forecast_groups(forecasts: pd.DataFrame | None, daily_ic: pd.DataFrame) -> list[list[str]]:
+    """Models with identical point forecasts (from forecasts when present, else identical per-date IC)."""
+    if forecasts is None:
+        return identical_groups(daily_ic)
+    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean", dropna=False)
+    order = [m for m in daily_ic.columns if m in wide.columns] + [m for m in wide.columns if m not in daily_ic.columns]
+    return identical_groups(wide[order])
+
+
+def metrics_table(
+    metrics: pd.DataFrame, groups: list[list[str]], undefined: list[str], relation: str = "identical to"
+) -> pd.DataFrame:
+    """The backtest table for display: IC CI column and a note '<relation> <model>' on grouped / undefined models."""
+    shown = metrics.copy()
+    bounds = ic_interval(shown)
+    shown["ic_ci"] = [f"{lo:.3f} to {hi:.3f}" if np.isfinite(lo) and np.isfinite(hi) else "-"
+                      for lo, hi in zip(bounds["low"], bounds["high"], strict=True)]
+    notes = {}
+    for group in groups:
+        for model in group[1:]:
+            notes[model] = f"{relation} {group[0]}"
+    for model in undefined:
+        notes[model] = "IC undefined (constant forecast)"
+    shown["same_as"] = [notes.get(m, "") for m in shown["model"]]
+    columns = [c for c in METRIC_LABELS if c in shown.columns]
+    return shown[columns].rename(columns=METRIC_LABELS)
+
+
+def cumulative_ic_figure(daily_ic: pd.DataFrame, title: str = "Cumulative per-session IC") -> tuple[bytes, list[str]]:
+    """PNG of cumulative IC, one line per group of identical models (undefined ICs left out), and notes saying so.
+
+    The grey band is +-1.96 sigma sqrt(t): where the cumulative sum of zero-mean i.i.d. per-session ICs with the
+    pooled standard deviation sigma would stay 95% of the time at each session.
+    """
+    undefined = undefined_ic(daily_ic)
+    defined = daily_ic.drop(columns=undefined)
+    groups = identical_groups(defined)
+    figure = new_figure(9, 4.2, title)
     axes = figure.subplots()
-    for index, model in enumerate(ic_by_model.columns):  # styles differ so that identical curves stay visible
-        axes.plot(ic_by_model.index, ic_by_model[model].fillna(0.0).cumsum(), label=model,
-                  linestyle=LINE_STYLES[index % len(LINE_STYLES)])
+    notes = [f"{m}: IC undefined (constant forecasts), not drawn." for m in undefined]
+    if not defined.empty:
+        sigma = float(np.nanstd(defined.to_numpy(float)))
+        steps = np.arange(1, len(defined) + 1)
+        axes.fill_between(defined.index, -Z95 * sigma * np.sqrt(steps), Z95 * sigma * np.sqrt(steps), color="0.88",
+                          label="95% band of zero-mean noise")
+    for group in groups:
+        series = defined[group[0]].fillna(0.0).cumsum()
+        axes.plot(defined.index, series, label=" = ".join(group), linewidth=1.4 + 0.6 * (len(group) > 1))
+        if len(group) > 1:
+            notes.append(f"{', '.join(group)}: identical per-session IC, drawn as one line.")
     axes.axhline(0.0, color="grey", linewidth=0.8)
     axes.set_xlabel("session")
     axes.set_ylabel("cumulative Spearman IC")
     axes.legend(fontsize=8, ncols=2)
-    figure.autofmt_xdate()
-    return _png(figure)
+    return to_png(figure), notes
 
 
-def selection_heatmap_figure(frequencies: pd.DataFrame) -> bytes:
-    """PNG heatmap of how often each ROI (rows) was selected for each ticker (columns) across folds."""
-    from matplotlib.figure import Figure
+def selection_figure(frequencies: pd.DataFrame, title: str = "ROI selection frequency across folds") -> bytes:
+    """Mean selection share per ROI over all tickers, and a heatmap of at most MAX_HEATMAP_TICKERS tickers
+    (those selected most often): the figure size does not grow with the number of tickers."""
+    totals = frequencies.sum(axis=0).sort_values(ascending=False, kind="stable")
+    shown = frequencies[totals.index[:MAX_HEATMAP_TICKERS]]
+    n_rois, n_cols = frequencies.shape[0], shown.shape[1]
+    figure = new_figure(3.5 + 0.4 * n_cols, 1.5 + 0.3 * n_rois, title)
+    bars, heat = figure.subplots(1, 2, width_ratios=[1.2, max(n_cols, 2) * 0.35], sharey=True)
+    y = np.arange(n_rois)
+    bars.barh(y, frequencies.mean(axis=1).to_numpy(float))
+    bars.set_yticks(y, frequencies.index, fontsize=8)
+    bars.invert_yaxis()
+    bars.set_xlabel(f"mean over all {frequencies.shape[1]} tickers")
+    image = heat.imshow(shown.to_numpy(float), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+    heat.set_xticks(range(n_cols), shown.columns, rotation=90, fontsize=8)
+    heat.set_xlabel(f"{n_cols} most-selected tickers" if n_cols < frequencies.shape[1] else "tickers")
+    figure.colorbar(image, ax=heat, label="share of folds selected", shrink=0.8)
+    return to_png(figure)
 
-    figure = Figure(figsize=(1.2 + 0.45 * max(frequencies.shape[1], 1), 1.0 + 0.35 * max(frequencies.shape[0], 1)))
+
+def fan_figure(forecasts: pd.DataFrame, model: str, tickers: list[str], levels: list[float]) -> bytes:
+    """Quantile fans of `model`'s one-session-ahead forecasts and the realised log returns, one panel per ticker."""
+    levels = sorted(levels)
+    quantiles = [quantile_column(q) for q in levels]
+    figure = new_figure(10, 2.3 * len(tickers) + 0.6, f"Forecast fans: {model} model")
+    for axes, ticker in zip(np.atleast_1d(figure.subplots(len(tickers), 1, sharex=True)), tickers, strict=True):
+        rows = forecasts[(forecasts["model"] == model) & (forecasts["ticker"] == ticker)].sort_values("session")
+        for k in range(len(levels) // 2):
+            low, high = quantiles[k], quantiles[-1 - k]
+            axes.fill_between(rows["session"], rows[low], rows[high], color="#4a6fa5", alpha=0.18, linewidth=0,
+                              label=f"{levels[k]:g}-{levels[-1 - k]:g} quantiles" if k == 0 else None)
+        axes.plot(rows["session"], rows["mean"], color="#1f3b66", linewidth=1, label="forecast mean")
+        axes.scatter(rows["session"], rows["actual"], s=4, color="#c0392b", label="realised")
+        axes.set_ylabel(f"{ticker}\nlog return", fontsize=8)
+        axes.legend(fontsize=7, loc="upper left", ncols=3)
+    return to_png(figure)
+
+
+def fan_tickers(forecasts: pd.DataFrame, model: str, n: int = N_FAN_TICKERS) -> list[str]:
+    """The `n` tickers with the most forecasts of `model` (ties by name)."""
+    counts = forecasts[forecasts["model"] == model].groupby("ticker").size()
+    return sorted(counts.index, key=lambda t: (-counts[t], t))[:n]
+
+
+def null_figure(null: dict) -> bytes:
+    """Histogram of the permutation null with the observed statistic."""
+    values = np.asarray(null["values"], dtype=float)
+    observed = float(null["observed"])
+    statistic = f"mean per-session IC of {null['model']}"
+    figure = new_figure(7, 3.5, f"Permutation null of the {statistic} ({values.size} permutations)")
     axes = figure.subplots()
-    image = axes.imshow(frequencies.to_numpy(float), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
-    axes.set_xticks(range(frequencies.shape[1]), frequencies.columns, rotation=90, fontsize=8)
-    axes.set_yticks(range(frequencies.shape[0]), frequencies.index, fontsize=8)
-    if frequencies.size <= MAX_ANNOTATED_CELLS:
-        for (row, col), value in np.ndenumerate(frequencies.to_numpy(float)):
-            axes.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                      color="black" if value > 0.5 else "white")
-    figure.colorbar(image, ax=axes, label="selection frequency")
-    return _png(figure)
+    axes.hist(values, bins=40, color="0.6")
+    axes.axvline(observed, color="#c0392b", linewidth=2, label=f"observed {observed:.3f} (permutation p = {null['p_value']:.3f})")
+    axes.set_xlabel(statistic)
+    axes.legend(fontsize=8)
+    return to_png(figure)
 
 
-def write_market_report(
-    out_dir: str | Path, metrics: pd.DataFrame, ic_by_model: pd.DataFrame, frequencies: pd.DataFrame,
-    verdict: str, notes: list[str],
-) -> Path:
-    """Write cumulative_ic.png, selection_frequency.png and report.html (figures embedded) into out_dir."""
-    out_dir = Path(out_dir)
-    figures = {
-        "cumulative_ic.png": ("Cumulative per-date IC", cumulative_ic_figure(ic_by_model)),
-        "selection_frequency.png": ("Selection frequency (ROI x ticker, share of folds)",
-                                    selection_heatmap_figure(frequencies)),
-    }
-    for name, (_, png) in figures.items():
-        write_bytes_atomic(out_dir / name, png)
-    table = metrics.rename(columns=METRIC_LABELS).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
-    images = "".join(
-        f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
-        f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
-        for title, png in figures.values()
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>neurofin market backtest</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-        ".verdict{font-size:1.1em;font-weight:bold;padding:.6em;background:#f3f3f3}</style></head><body>"
-        f"<h1>neurofin market backtest</h1><p class='verdict'>{html.escape(verdict)}</p>"
-        f"<h2>Metrics (out of sample)</h2>{table}"
-        + "".join(f"<p>{html.escape(n)}</p>" for n in notes) + images + "</body></html>"
-    )
-    report = out_dir / "report.html"
-    write_bytes_atomic(report, page.encode("utf-8"))
+def short_verdict(verdict: str, metrics: pd.DataFrame, primary: str = "roi") -> str:
+    """One sentence: the verdict's head, the primary model's mean IC with its 95% CI, and its permutation p-value."""
+    head = verdict.split(" (", 1)[0].removeprefix("Verdict: ").strip()
+    table_ = metrics.set_index("model")
+    if primary not in table_.index or not np.isfinite(table_.loc[primary, "ic_mean"]):
+        return f"Verdict: {head}."
+    bounds = ic_interval(metrics).set_index(metrics["model"])
+    text = (f"Verdict: {head}; {primary} mean IC {table_.loc[primary, 'ic_mean']:.3f} "
+            f"(95% CI {bounds.loc[primary, 'low']:.3f} to {bounds.loc[primary, 'high']:.3f})")
+    perm_p = table_.loc[primary].get("perm_p", float("nan"))
+    if np.isfinite(perm_p):
+        text += f", permutation p {perm_p:.3f}"
+    return text + "."
+
+
+def market_section(folder: Path) -> tuple[Section, str]:
+    """The market section and its one-sentence verdict."""
+    backtest = Backtest.load(folder)
+    verdict = short_verdict(backtest.summary["verdict"], backtest.metrics, backtest.summary.get("primary_model", "roi"))
+    section = Section("market", "Market backtest")
+    rule = paragraph(backtest.summary["verdict"])
+    section.add(f"<p class='verdict'>{esc(verdict)}</p>",
+                f"<details><summary>Verdict rule and statistics</summary>{rule}</details>")
+    groups = forecast_groups(backtest.forecasts, backtest.daily_ic)
+    undefined = undefined_ic(backtest.daily_ic)
+    section.add("<h3>Backtest table (out of sample)</h3>", table(metrics_table(backtest.metrics, groups, undefined)))
+    same = [g for g in groups if len(g) > 1]
+    if same:
+        section.add(paragraph("Identical forecasts: " + "; ".join(" = ".join(g) for g in same)
+                              + " (e.g. no ROI was selected, or the forecaster ignores the covariates).", "note"))
+    png, notes = cumulative_ic_figure(backtest.daily_ic)
+    section.add("<h3>Cumulative IC</h3>", Figure("Cumulative IC", png, " ".join(notes)))
+    if backtest.forecasts is not None:
+        model = next((m for m in SIGNAL_MODELS if m in set(backtest.forecasts["model"])), "univariate")
+        tickers = fan_tickers(backtest.forecasts, model)
+        fans = fan_figure(backtest.forecasts, model, tickers, backtest.summary["settings"]["quantile_levels"])
+        section.add("<h3>Forecast fans</h3>",
+                    Figure(f"Forecast fans ({model})", fans, f"{len(tickers)} tickers with the most forecasts."))
+    section.add("<h3>ROI selection across folds</h3>",
+                Figure("ROI selection frequency", selection_figure(backtest.frequencies)))
+    null = backtest.summary.get("permutation_null")
+    if null and null.get("values"):
+        section.add("<h3>Permutation null</h3>", Figure("Permutation null", null_figure(null)))
+    else:
+        section.add(paragraph("No permutation null: the backtest had too few sessions with three or more tickers.", "note"))
+    return section, verdict
+
+
+def write_market_report(folder: str | Path) -> Path:
+    """The backtest's own page beside its outputs: cumulative_ic.png, selection_frequency.png and report.html."""
+    folder = Path(folder)
+    backtest = Backtest.load(folder)
+    ic_png, ic_notes = cumulative_ic_figure(backtest.daily_ic)
+    selection_png = selection_figure(backtest.frequencies)
+    write_bytes_atomic(folder / "cumulative_ic.png", ic_png)
+    write_bytes_atomic(folder / "selection_frequency.png", selection_png)
+    verdict = backtest.summary["verdict"]
+    primary = backtest.summary.get("primary_model", "roi")
+    section = Section("backtest", "Out-of-sample metrics and figures")
+    section.add(f"<p class='verdict'>{esc(short_verdict(verdict, backtest.metrics, primary))}</p>", paragraph(verdict),
+                table(metrics_table(backtest.metrics, identical_groups(backtest.daily_ic), undefined_ic(backtest.daily_ic),
+                                    "same per-session IC as")),
+                *(paragraph(n) for n in backtest.summary.get("notes", [])),
+                Figure("Cumulative per-session IC", ic_png, " ".join(ic_notes)),
+                Figure("ROI selection frequency", selection_png))
+    report = folder / "report.html"
+    write_bytes_atomic(report, page("neurofin market backtest", [], [section]).encode("utf-8"))
     return report

@@ -1,0 +1,24 @@
+"""Matplotlib helpers shared by the report sections: a titled figure and its PNG bytes (no pyplot state)."""
+
+from __future__ import annotations
+
+import io
+
+DPI = 96
+MAX_INCHES = (11.0, 9.0)  # no figure grows past this, whatever the number of tickers or ROIs
+
+
+def new_figure(width: float, height: float, title: str, layout: str | None = "constrained"):  # -> Figure
+    """A figure of at most MAX_INCHES with a suptitle (figures always name their subject or model)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(min(width, MAX_INCHES[0]), min(height, MAX_INCHES[1])), layout=layout)
+    figure.suptitle(title, fontsize=11, fontweight="bold")
+    return figure
+
+
+def to_png(figure) -> bytes:
+    """Render a figure to PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()

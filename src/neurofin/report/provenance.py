@@ -1,0 +1,76 @@
+"""Provenance block of the report: when and with what it was made, which models, data span and tickers."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from neurofin.report.html import key_value_table
+
+LIBRARIES = ("numpy", "scipy", "pandas", "matplotlib", "nilearn", "nibabel", "pycortex", "statsmodels")
+MAX_LISTED_TICKERS = 20
+
+
+def versions() -> str:
+    """'lib version' of neurofin, Python and the plotting/statistics libraries that are installed."""
+    found = [f"neurofin {_version('neurofin')}", f"Python {platform.python_version()}"]
+    found += [f"{lib} {_version(lib)}" for lib in LIBRARIES if _version(lib) != "absent"]
+    return ", ".join(found)
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        if name == "neurofin":
+            from neurofin import __version__
+
+            return __version__
+        return "absent"
+
+
+def package_line(package: Path) -> str:
+    """One line per encoding package: subject, language model and blocks, weights' SHA-256 prefix (the model id)."""
+    config = json.loads((package / "config.json").read_text(encoding="utf-8"))
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    features = config.get("features", {})
+    digest = manifest["files"]["weights.safetensors"]["sha256"][:12]
+    blocks = features.get("blocks", [])
+    line = f"{config['subject']}: {package.name} (weights sha256 {digest})"
+    model = str(features.get("model") or "")
+    if model:  # a hub id as is (org/name); a local file by its name only
+        line += f", LM {Path(model).name if Path(model).is_absolute() else model}"
+    return line + (f" blocks {blocks[0]}-{blocks[-1]}" if blocks else "")
+
+
+def market_lines(folder: Path) -> list[tuple[str, str]]:
+    """Date range, tickers and run settings of a backtest folder."""
+    import pandas as pd
+
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    sessions = pd.read_csv(folder / "daily_ic.csv", index_col=0, parse_dates=True).index
+    tickers = list(pd.read_csv(folder / "selection_frequency.csv", index_col=0, nrows=0).columns)
+    listed = ", ".join(tickers[:MAX_LISTED_TICKERS]) + (f" and {len(tickers) - MAX_LISTED_TICKERS} more"
+                                                        if len(tickers) > MAX_LISTED_TICKERS else "")
+    s = summary.get("settings", {})
+    return [
+        ("forecast sessions", f"{sessions.min():%Y-%m-%d} to {sessions.max():%Y-%m-%d} ({len(sessions)} sessions)"),
+        ("tickers", f"{len(tickers)}: {listed}"),
+        ("backtest", f"forecaster {summary.get('forecaster')}, {summary.get('n_folds')} folds, "
+                     f"{s.get('window')} window of {s.get('train_sessions')} sessions, step {s.get('step_sessions')}, embargo "
+                     f"{s.get('embargo_sessions')}, seed {s.get('seed')}"),
+    ]
+
+
+def provenance_block(packages: list[Path], rois: Path | None, backtest: Path | None) -> str:
+    """HTML <details> block with the report's provenance."""
+    rows: list[tuple[str, str]] = [("generated", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"), ("versions", versions())]
+    rows += [("encoding model", package_line(p)) for p in packages]
+    if rois is not None:
+        rows.append(("ROI scores", str(Path(rois).name)))
+    if backtest is not None:
+        rows += [("backtest folder", str(Path(backtest).name)), *market_lines(Path(backtest))]
+    return f"<details open><summary><b>Provenance</b></summary>{key_value_table(rows, 'prov')}</details>"

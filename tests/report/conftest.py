@@ -1,0 +1,146 @@
+"""Report fixtures: a tiny encoding package, an infer output and a backtest folder, each with planted properties."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurofin.config import Settings
+from neurofin.encoding.design import StorySplit
+from neurofin.encoding.package import EncodingModel
+from neurofin.encoding.record import FitRecord
+from records import make_record
+from neurofin.market.backtest import daily_ic, evaluate, verdict
+from neurofin.market.null import permutation_ic_test
+from neurofin.market.forecast import quantile_column
+
+ALPHA_GRID = [10.0**k for k in range(0, 11)]
+QUANTILES = [0.1, 0.5, 0.9]
+TICKERS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]
+ROIS = ["language", "limbic", "nacc"]
+
+
+def write_package(root: Path, subject: str, n_voxels: int = 120, seed: int = 0) -> Path:
+    """A saved package with planted per-voxel arrays: test r ~ 0.5 * validation r, a repeat story's cc_max."""
+    rng = np.random.default_rng(seed)
+    validation_r = rng.uniform(-0.1, 0.6, n_voxels).astype(np.float32)
+    test_r = (0.5 * validation_r + rng.normal(0, 0.05, n_voxels)).astype(np.float64)
+    cc_max = np.where(rng.random(n_voxels) < 0.8, rng.uniform(0.3, 0.9, n_voxels), np.nan)
+    settings = Settings.model_validate({"timing": {"delays": [1, 2]}, "encoding": {"alphas": ALPHA_GRID},
+                                        "features": {"model": "/models/tiny-lm.gguf", "blocks": [2, 3]}})
+    record = make_record(subject, settings, n_blocks=2, dim=2).model_copy(update={
+        "split": StorySplit(train=["story_a"], validation=["story_v"], test=["story_t"]),
+        "fit": FitRecord(solver="ridge", backend="numpy", alphas_grid=ALPHA_GRID, wall_s={})})
+    model = EncodingModel(
+        record=record, weights=rng.normal(size=(4 * 2, n_voxels)).astype(np.float32),
+        feature_mean=np.zeros(4, np.float32), feature_std=np.ones(4, np.float32),
+        arrays={"alphas": rng.choice(ALPHA_GRID, n_voxels), "cv_r": rng.normal(0, 0.1, n_voxels),
+                "validation_r": validation_r},
+        scores={"test_r": test_r, "cc_max/story_t": cc_max},
+    )
+    return model.save(root / subject)
+
+
+def write_rois(path: Path, n: int = 300, seed: int = 0) -> Path:
+    """infer-style output: 'language' planted to rise with n_words, 'limbic' independent of it, 'nacc' all NaN."""
+    rng = np.random.default_rng(seed)
+    n_words = rng.integers(3, 120, n)
+    frames = []
+    for subject in ("UTS01", "ensemble"):
+        frames.append(pd.DataFrame({
+            "id": [f"c{i}" for i in range(n)], "subject": subject, "n_words": n_words, "truncated": False, "error": None,
+            "language": 0.01 * n_words + rng.normal(0, 0.2, n), "limbic": rng.normal(0, 1, n), "nacc": np.nan,
+        }))
+    pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
+    return path
+
+
+def planted_forecasts(n_sessions: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Forecast rows of every backtest model: zero is constant, univariate == hist_mean, roi_known_future == roi,
+    and roi carries planted signal (half the realised return plus noise)."""
+    rng = np.random.default_rng(seed)
+    sessions = pd.bdate_range("2022-01-03", periods=n_sessions)
+    index = pd.MultiIndex.from_product([sessions, TICKERS], names=["session", "ticker"]).to_frame(index=False)
+    actual = rng.normal(0, 0.02, len(index))
+    hist = rng.normal(0, 0.001, len(index))
+    roi = 0.5 * actual + rng.normal(0, 0.02, len(index))
+    means = {"zero": np.zeros(len(index)), "hist_mean": hist, "univariate": hist, "lexicon": rng.normal(0, 0.01, len(index)),
+             "roi": roi, "roi_known_future": roi}
+    parts = []
+    for model, mean in means.items():
+        part = index.assign(model=model, mean=mean, actual=actual, origin=index["session"] - pd.Timedelta(days=1), fold=0)
+        for q in QUANTILES:
+            part[quantile_column(q)] = mean + (q - 0.5) * 0.05
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_backtest(folder: Path, n_tickers_frequency: int | None = None, seed: int = 0) -> Path:
+    """A backtest folder in the layout of `neurofin market backtest`, metrics from the real evaluation code."""
+    folder.mkdir(parents=True, exist_ok=True)
+    forecasts = planted_forecasts(seed=seed)
+    metrics = evaluate(forecasts, QUANTILES)
+    tickers = TICKERS if n_tickers_frequency is None else [f"T{i:03d}" for i in range(n_tickers_frequency)]
+    frequencies = pd.DataFrame(np.random.default_rng(seed).random((len(ROIS), len(tickers))) < 0.3,
+                               index=ROIS, columns=tickers).astype(float)
+    forecasts.to_parquet(folder / "forecasts.parquet", index=False)
+    metrics.to_csv(folder / "metrics.csv", index=False)
+    daily_ic(forecasts).to_csv(folder / "daily_ic.csv", index=True)
+    frequencies.to_csv(folder / "selection_frequency.csv", index=True)
+    settings = {"window": "expanding", "train_sessions": 100, "step_sessions": 20, "embargo_sessions": 1, "seed": 0,
+                "quantile_levels": QUANTILES}
+    null = permutation_ic_test(forecasts, "roi", "univariate", draws=200).to_record()
+    (folder / "summary.json").write_text(json.dumps({"verdict": verdict(metrics), "forecaster": "linear", "n_folds": 3,
+                                                     "settings": settings, "primary_model": "roi",
+                                                     "permutation_null": null}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def report_inputs(tmp_path_factory) -> dict[str, Path]:
+    """Packages (two subjects), an infer output and a backtest folder, written once per session."""
+    root = tmp_path_factory.mktemp("report-inputs")
+    for k, subject in enumerate(("UTS01", "UTS02")):
+        write_package(root / "models", subject, seed=k)
+    return {"packages": root / "models", "rois": write_rois(root / "rois.parquet"),
+            "backtest": write_backtest(root / "backtest")}
+
+
+class IdentityMap:
+    """The synthetic twin's anatomy IS the MNI template: the exact registration is the identity (no ANTs run)."""
+
+    @contextlib.contextmanager
+    def __call__(self, anat_path, mode):
+        yield self
+
+    def subject_to_mni(self, points_mm: np.ndarray) -> np.ndarray:
+        return np.asarray(points_mm, dtype=np.float64)
+
+    def mni_to_subject(self, points_mni: np.ndarray) -> np.ndarray:
+        return np.asarray(points_mni, dtype=np.float64)
+
+
+@pytest.fixture(scope="session")
+def full_report(tmp_path_factory, report_inputs) -> dict[str, Path]:
+    """A report over a tiny synthetic twin (2 subjects, identity registration), its infer output and a backtest."""
+    from neurofin.atlas import subject as subject_module
+    from neurofin.data.synth import make_synthetic_dataset
+    from neurofin.report.build import build_report
+
+    root = tmp_path_factory.mktemp("full-report")
+    dataset = make_synthetic_dataset(root / "synth", n_subjects=2, n_stories=1, n_voxels=300)
+    for k, subject in enumerate(dataset.subjects()):
+        write_package(root / "models", subject, n_voxels=int(dataset.mask(subject).sum()), seed=k)
+    saved = subject_module.register_to_mni
+    subject_module.register_to_mni = IdentityMap()
+    try:
+        out = build_report(root / "report.html", root / "models", dataset.root, root / "atlas-cache",
+                           report_inputs["rois"], report_inputs["backtest"], flatmap_cache=root / "flat-cache")
+    finally:
+        subject_module.register_to_mni = saved
+    return {"html": out, "root": root}
