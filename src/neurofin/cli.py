@@ -28,6 +28,7 @@ def _register() -> None:
     from neurofin.features import cli as features_cli
     from neurofin.infer import cli as infer_cli
     from neurofin.market import cli as market_cli
+    from neurofin import serve
 
     app.add_typer(data_cli.app, name="data")
     app.add_typer(features_cli.app, name="features")
@@ -36,6 +37,7 @@ def _register() -> None:
     infer_cli.register(app)
     app.add_typer(market_cli.app, name="market")
     demo.register(app)
+    serve.register(app)
 
 
 @app.command("config")
