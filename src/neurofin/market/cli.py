@@ -33,6 +33,8 @@ def ingest(
     end: str = typer.Option(None, "--end", help="Last UTC day kept (YYYY-MM-DD), inclusive."),
     chunk_rows: int = typer.Option(DEFAULT_CHUNK_ROWS, "--chunk-rows", help="Comments per Parquet row group (memory)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
+    workers: int = typer.Option(1, "--workers", help="Dumps ingested at once (local processes); same output."),
+    ray_address: str = typer.Option(None, "--ray-address", help="Ingest the dumps as Ray tasks: local | auto | ADDRESS."),
 ) -> None:
     """Stream Reddit dumps into a filtered, deduplicated Parquet table of comments.
 
@@ -43,15 +45,16 @@ def ingest(
 
     market = Settings.load(config).market
     wanted = subreddits.split(",") if subreddits else market.subreddits
-    report = ingest_dumps(
-        dumps,
-        out,
-        subreddits=wanted,
-        start=_day(start, "--start"),
-        end=_day(end, "--end"),
-        bot_authors=DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
-        chunk_rows=chunk_rows,
-    )
+    options = {
+        "subreddits": wanted, "start": _day(start, "--start"), "end": _day(end, "--end"),
+        "bot_authors": DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors}, "chunk_rows": chunk_rows,
+    }
+    if workers > 1 or ray_address:
+        from neurofin.scale.ingest import ingest_parallel
+
+        report = ingest_parallel(dumps, out, workers=workers, ray_address=ray_address, **options)
+    else:
+        report = ingest_dumps(dumps, out, **options)
     typer.echo(json.dumps(report.to_record(), indent=2))
     if report.truncated_files:
         typer.secho(f"warning: truncated dumps kept partially: {report.truncated_files}", fg="yellow", err=True)
