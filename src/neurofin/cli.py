@@ -29,6 +29,7 @@ def _register() -> None:
     from neurofin.infer import cli as infer_cli
     from neurofin.market import cli as market_cli
     from neurofin import serve
+    from neurofin.scale import reproduce
 
     app.add_typer(data_cli.app, name="data")
     app.add_typer(features_cli.app, name="features")
@@ -38,6 +39,7 @@ def _register() -> None:
     app.add_typer(market_cli.app, name="market")
     demo.register(app)
     serve.register(app)
+    reproduce.register(app)
 
 
 @app.command("config")
