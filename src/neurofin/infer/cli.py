@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder."),
         batch_size: int = typer.Option(256, "--batch-size", help="Texts per batch (each finished batch is kept for resuming)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Score on Ray (local | auto | ADDRESS): --input file or folder of shards, --out a folder of Parquet shards."),
+        actors: int = typer.Option(None, "--actors", help="With --ray-address: predictor actors (default one per GPU, else per CPU)."),
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
@@ -53,6 +55,14 @@ def register(app: typer.Typer) -> None:
             "level": level,
             "threshold": threshold,
         }
+        if ray_address:
+            from neurofin.scale.infer import infer_ray
+
+            spec = {"packages": folders, "data_root": data_root, "roi_file": roi_file, "level": level,
+                    "threshold": threshold, "atlas_cache": atlas_cache, "feature_overrides": overrides}
+            shards = infer_ray(spec, input_path, out, ray_address, text_column, batch_size, actors=actors, predictor_record=record)
+            typer.echo(f"{len(shards)} Parquet shards x {len(predictor.subjects)} subjects -> {out}")
+            return
         texts = read_texts(input_path, text_column)
         total = len(texts)
         columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
