@@ -16,6 +16,8 @@ import pytest
 
 from neurofin.infer.predictor import Predictor
 
+pytestmark = pytest.mark.slow  # trains SmolLM2 packages and starts a server: ~2 min on 2 shared cores
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 TEXTS = ["buying more calls on $TSLA before earnings", "", "I sold everything and feel sick", "🚀🚀"]
 
