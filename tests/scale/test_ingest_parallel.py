@@ -89,3 +89,19 @@ def test_truncated_month_is_reported_like_the_sequential_ingest(tmp_path):
 def test_missing_dump_is_a_user_error(tmp_path):
     with pytest.raises(InputError, match="not found"):
         ingest_parallel([tmp_path / "RC_missing.zst"], tmp_path / "out.parquet", workers=2)
+
+
+def test_cli_workers_flag_gives_the_sequential_table(tmp_path):
+    from typer.testing import CliRunner
+
+    from neurofin import cli
+
+    dumps, kept = write_months(tmp_path)
+    cli._register()
+    args = ["market", "ingest", *map(str, dumps), "--subreddits", "wallstreetbets,stocks", "--start", "2021-01-01",
+            "--end", "2021-04-30"]
+    for name, extra in (("seq", []), ("par", ["--workers", "2"])):
+        result = CliRunner().invoke(cli.app, [*args, "--out", str(tmp_path / f"{name}.parquet"), *extra])
+        assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "par.parquet"), pd.read_parquet(tmp_path / "seq.parquet"))
+    assert pd.read_parquet(tmp_path / "par.parquet")["id"].tolist() == kept
