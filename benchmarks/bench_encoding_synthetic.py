@@ -26,7 +26,7 @@ from neurofin.features.smollm2 import SMOLLM2_GGUF, smollm2_gguf
 from neurofin.config import FeatureSettings, Settings
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import downsampled_stories, pooled_feature_stats, stack_design, stack_zscored
-from neurofin.encoding.evaluate import score_package
+from neurofin.encoding.evaluate import score_model, validation_r
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.reduce import fit_pca_basis
 from neurofin.encoding.responses import read_story_responses
@@ -80,8 +80,8 @@ def seed_method(package: Path, dataset: Dataset, subject: str, features, alphas:
     from sklearn.model_selection import PredefinedSplit
 
     ours = EncodingModel.load(package)
-    timing = Settings.model_validate(ours.config["settings"]).timing
-    train = ours.config["split"]["train"]
+    timing = ours.record.timing
+    train = ours.record.split.train
     rows = downsampled_stories(features(train), dataset.respdict, train, timing)
     zrows = stack_zscored(rows, train)
     basis = fit_pca_basis(zrows, SEED_PCA)
@@ -95,10 +95,17 @@ def seed_method(package: Path, dataset: Dataset, subject: str, features, alphas:
     ridge.fit(design, np.concatenate([resp[s] for s in train]))
     mean, std = pooled_feature_stats(rows, train)
     return EncodingModel(
-        config=ours.config | {"fit": {"solver": "seed: whitened PCA-500, single alpha", "alphas_grid": alphas}},
+        record=ours.record.model_copy(update={"fit": ours.record.fit.model_copy(
+            update={"solver": "seed: whitened PCA-500, single alpha", "alphas_grid": alphas})}),
         weights=np.asarray(ridge.coef_, dtype=np.float32), feature_mean=mean, feature_std=std, basis=basis,
         arrays={"alphas": np.asarray(ridge.best_alphas_, dtype=np.float64), "cv_r": np.asarray(ridge.cv_scores_)},
     )
+
+
+def scored(model: EncodingModel, dataset: Dataset, features) -> tuple[dict, dict]:
+    """Metrics and every per-voxel array (training-time, validation r and evaluation scores) of a model."""
+    metrics, scores = score_model(model, dataset, features)
+    return metrics, {**model.arrays, **scores, "validation_r": validation_r(model, dataset, features)}
 
 
 def summarise(metrics: dict, arrays: dict, oracle: np.ndarray, good: np.ndarray, fraction: float) -> dict:
@@ -161,25 +168,25 @@ def main() -> None:
     settings = Settings()  # our defaults: the method under test
     t0 = time.perf_counter()
     package = train_subject(dataset, "UTS01", settings, work / "models", features)
-    ours_metrics, ours_arrays = score_package(EncodingModel.load(package), dataset, features)
+    ours_metrics, ours_arrays = scored(EncodingModel.load(package), dataset, features)
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     seed_model = seed_method(package, dataset, "UTS01", features, settings.encoding.alphas)
-    seed_metrics, seed_arrays = score_package(seed_model, dataset, features)
+    seed_metrics, seed_arrays = scored(seed_model, dataset, features)
     t_seed = time.perf_counter() - t0
 
-    config = EncodingModel.load(package).config
+    record = EncodingModel.load(package).record
     fraction = settings.encoding.top_fraction
     result = {
         "benchmark": "encoding_synthetic",
         "features": feature_desc,
         "dataset": {"n_stories": args.n_stories, "n_voxels": args.n_voxels, "seed": args.seed,
-                    "n_train_stories": len(config["split"]["train"]),
-                    "n_validation_stories": len(config["split"]["validation"]), "test": config["split"]["test"],
+                    "n_train_stories": len(record.split.train),
+                    "n_validation_stories": len(record.split.validation), "test": record.split.test,
                     "n_good_voxels": int(good.sum())},
         "ours": {"method": f"pca {settings.encoding.pca_components} (variances kept), per-voxel alpha, "
                            f"{settings.encoding.cv_folds}-fold leave-stories-out CV by correlation",
-                 "solver": config["fit"]["solver"], "backend": config["fit"]["backend"], "fit_eval_s": round(t_ours, 1),
+                 "solver": record.fit.solver, "backend": record.fit.backend, "fit_eval_s": round(t_ours, 1),
                  **summarise(ours_metrics, ours_arrays, oracle, good, fraction)},
         "seed": {"method": "pca 500 + per-component z-score (whitening), single alpha on one held-out story",
                  "fit_eval_s": round(t_seed, 1), **summarise(seed_metrics, seed_arrays, oracle, good, fraction)},

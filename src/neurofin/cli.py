@@ -29,6 +29,8 @@ def _register() -> None:
     from neurofin.features import cli as features_cli
     from neurofin.infer import cli as infer_cli
     from neurofin.market import cli as market_cli
+    from neurofin import serve
+    from neurofin.scale import reproduce
 
     app.add_typer(data_cli.app, name="data")
     app.add_typer(features_cli.app, name="features")
@@ -39,6 +41,8 @@ def _register() -> None:
     demo.register(app)
     from neurofin.report import cli as report_cli
     report_cli.register(app)
+    serve.register(app)
+    reproduce.register(app)
 
 
 def _version(value: bool) -> None:

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         n_targets_batch: int = typer.Option(None, "--n-targets-batch", help="Voxels per batch during CV (memory)."),
         n_alphas_batch: int = typer.Option(None, "--n-alphas-batch", help="Alphas per batch during CV (memory)."),
         n_targets_batch_refit: int = typer.Option(None, "--n-targets-batch-refit", help="Voxels per batch in the refit."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Subjects as Ray tasks, one per GPU: local | auto | ADDRESS."),
     ) -> None:
         """Fit one encoding model package per subject (per-voxel alphas, leave-stories-out CV), then evaluate it.
 
@@ -47,8 +48,14 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(config, overrides)
         dataset = open_dataset(data_root, settings)
         features = cached_feature_source(dataset, settings)
-        for subject in chosen_subjects(subjects, settings, dataset.subjects()):
-            package = train_subject(dataset, subject, settings, out, features)
+        chosen = chosen_subjects(subjects, settings, dataset.subjects())
+        trained = {}
+        if ray_address:
+            from neurofin.scale.tasks import train_subjects
+
+            trained = dict(zip(chosen, train_subjects(dataset, chosen, settings, out, ray_address)))
+        for subject in chosen:
+            package = trained.get(subject) or train_subject(dataset, subject, settings, out, features)
             metrics = evaluate_package(package, dataset, features)
             echo(
                 f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "

@@ -33,6 +33,7 @@ def extract(
     dtype: str = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights via bitsandbytes (CUDA only)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder (default ~/.cache/neurofin/features)."),
+    ray_address: str = typer.Option(None, "--ray-address", help="Stories as Ray tasks, one per GPU: local | auto | ADDRESS (shared cache)."),
 ) -> None:
     """Compute every story's word features into the subject-independent cache (resumes; cached stories are skipped).
 
@@ -63,6 +64,12 @@ def extract(
     if missing:
         raise DataError(f"no TextGrid for stories {missing[:5]} under {dataset.textgrid_dir}: check --stories")
     target = Path(settings.cache_dir or default_cache_dir())
+    if ray_address:
+        from neurofin.scale.tasks import extract_features
+
+        n_words = extract_features(dataset, chosen, settings, ray_address)
+        echo(f"{len(chosen)} stories, {n_words} words (Ray) -> {target}")
+        return
     before = set(target.glob("*.safetensors"))
     with cli_progress() as progress:
         features = story_features(dataset, chosen, settings, target, progress=progress)

@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
         atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
         batch_size: int = typer.Option(None, "--batch-size", help="Texts per batch; each finished batch is kept for resuming (infer.batch_size)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Score on Ray (local | auto | ADDRESS): --input file or folder of shards, --out a folder of Parquet shards."),
+        actors: int = typer.Option(None, "--actors", help="With --ray-address: predictor actors (default one per GPU, else per CPU)."),
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
@@ -61,6 +63,16 @@ def register(app: typer.Typer) -> None:
             "level": run.level,
             "threshold": run.voxel_r_threshold,
         }
+        if ray_address:
+            from neurofin.scale.infer import infer_ray
+
+            spec = {"packages": folders, "data_root": settings.data.data_root, "roi_file": settings.atlas.roi_file,
+                    "level": run.level, "threshold": run.voxel_r_threshold, "atlas_cache": settings.atlas.cache_dir,
+                    "feature_overrides": {"device": settings.features.device}, "max_words": run.max_words}
+            shards = infer_ray(spec, input_path, out, ray_address, text_column, run.batch_size, actors=actors,
+                               predictor_record=record)
+            echo(f"{len(shards)} Parquet shards x {len(predictor.subjects)} subjects -> {out}")
+            return
         texts = read_texts(input_path, text_column)
         with cli_progress() as progress:
             frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress)

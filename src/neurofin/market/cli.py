@@ -38,6 +38,8 @@ def ingest(
     extra_columns: str = typer.Option(None, "--extra-columns", help="Comma-separated fields to pass through."),
     keep_edited: bool = typer.Option(None, "--keep-edited/--drop-edited", help="Keep edited comments (default: settings)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
+    workers: int = typer.Option(1, "--workers", help="Dumps ingested at once (local processes); same output."),
+    ray_address: str = typer.Option(None, "--ray-address", help="Ingest the dumps as Ray tasks: local | auto | ADDRESS."),
 ) -> None:
     """Stream Reddit dumps into a filtered, deduplicated Parquet table of comments.
 
@@ -50,21 +52,21 @@ def ingest(
 
     market = Settings.load(config).market
     wanted = subreddits.split(",") if subreddits else market.subreddits
-    with cli_progress() as progress:
-        report = ingest_dumps(
-            dumps,
-            out,
-            subreddits=wanted,
-            start=_day(start, "--start"),
-            end=_day(end, "--end"),
-            bot_authors=DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
-            allow_authors=DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
-            chunk_rows=chunk_rows,
-            keep_edited=market.keep_edited if keep_edited is None else keep_edited,
-            id_column=id_column, text_column=text_column, time_column=time_column,
-            extra_columns=extra_columns.split(",") if extra_columns else (),
-            progress=progress,
-        )
+    options = {
+        "subreddits": wanted, "start": _day(start, "--start"), "end": _day(end, "--end"),
+        "bot_authors": DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
+        "allow_authors": DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
+        "chunk_rows": chunk_rows, "keep_edited": market.keep_edited if keep_edited is None else keep_edited,
+        "id_column": id_column, "text_column": text_column, "time_column": time_column,
+        "extra_columns": extra_columns.split(",") if extra_columns else (),
+    }
+    if workers > 1 or ray_address:
+        from neurofin.scale.ingest import ingest_parallel
+
+        report = ingest_parallel(dumps, out, workers=workers, ray_address=ray_address, **options)
+    else:
+        with cli_progress() as progress:
+            report = ingest_dumps(dumps, out, progress=progress, **options)
     typer.echo(json.dumps(report.to_record(), indent=2))
     if report.kept == 0:
         record = report.to_record()

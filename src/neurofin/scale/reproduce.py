@@ -1,0 +1,207 @@
+"""`neurofin reproduce`: the published protocol in one command, for chosen ds003020 subjects.
+
+download (anonymous S3) -> check -> features for every story the subjects heard -> per-subject train and
+evaluate -> per-ROI test r where the subject's anatomy registers to the atlas -> a table against the reference
+protocol and the success criteria, written to OUT/reproduce.json and OUT/reproduce.md.
+
+Reference protocol (REFERENCE.md section 4): the test story `wheretheressmoke` is scored against the mean of its
+repeats; the HuthLab tutorial reports an all-voxel mean r of 0.172 for UTS03 with OPT-30B layer-33 features.
+Success criteria of this project: whole-brain (all-voxel) mean test r > 0.10, language-cortex ROI mean r > 0.20,
+NAcc ROI mean r > 0.05 (cortical data: the NAcc sphere samples the mask's edge, not the nucleus).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurofin.config import TEST_STORY, Settings
+from neurofin.errors import AtlasError, DataError
+from neurofin.io import write_bytes_atomic, write_json_atomic
+
+DEFAULT_SUBJECTS = ("UTS01", "UTS02", "UTS03")
+REFERENCE = {
+    "test_story": TEST_STORY,
+    "scored_against": "repeat_mean",
+    "tutorial": {"subject": "UTS03", "features": "OPT-30B layer 33", "all_voxel_mean_r": 0.172},
+}
+# (name, metric key in a subject row, threshold): passes when the value is > threshold
+CRITERIA = (
+    ("whole-brain mean r > 0.10", "test_mean_r", 0.10),
+    ("language-cortex r > 0.20", "roi_r/language", 0.20),
+    ("NAcc r > 0.05", "roi_r/nacc", 0.05),
+)
+
+
+@dataclass
+class ReproduceResult:
+    """Per-subject rows (metrics and ROI r), criteria verdicts, and where the packages are."""
+
+    rows: list[dict[str, Any]]
+    criteria: dict[str, dict[str, bool | None]] = field(default_factory=dict)
+    packages: list[str] = field(default_factory=list)
+    roi_note: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"reference": REFERENCE, "rows": self.rows, "criteria": self.criteria, "packages": self.packages,
+                "roi_note": self.roi_note}
+
+
+def roi_test_r(dataset: Any, subject: str, test_r: np.ndarray, cache: Path) -> dict[str, float | None]:
+    """Mean test r over every voxel of each ROI (no voxel selection) in the subject's registered atlas."""
+    from neurofin.atlas import load_atlas, load_rois, roi_matrix, subject_atlas
+
+    atlas = load_atlas()
+    rois = load_rois(None, atlas)
+    maps = subject_atlas(dataset, subject, cache, atlas=atlas)
+    regions = roi_matrix(maps.parcels(atlas), rois, None, maps.voxel_mni)
+    means = regions.average(test_r[None, :])[0]
+    return {name: (None if empty else float(m)) for name, m, empty in zip(regions.names, means, regions.empty)}
+
+
+def subject_row(metrics: dict[str, Any], roi_r: dict[str, float | None] | None) -> dict[str, Any]:
+    """One table row: the protocol's metrics of a subject and its ROI means."""
+    ceiling = metrics.get(f"noise_ceiling/{TEST_STORY}", {})
+    row = {
+        "subject": metrics["subject"],
+        "n_voxels": metrics["n_voxels"],
+        "test_stories": metrics["test_stories"],
+        "scored_against": metrics["scored_against"],
+        "test_mean_r": metrics["test_mean_r"],
+        "test_top_mean_r": metrics["test_top_mean_r"],
+        "mean_cc_norm": ceiling.get("mean_cc_norm"),
+    }
+    for name, value in (roi_r or {}).items():
+        row[f"roi_r/{name}"] = value
+    return row
+
+
+def verdicts(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, bool | None]]:
+    """Per criterion and subject: passed, failed, or None when the value is unavailable."""
+    out: dict[str, dict[str, bool | None]] = {}
+    for name, key, threshold in CRITERIA:
+        out[name] = {r["subject"]: (None if r.get(key) is None else bool(r[key] > threshold)) for r in rows}
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(result: ReproduceResult) -> str:
+    """The printed report: per-subject metrics and ROI r, reference protocol, criteria verdicts."""
+    roi_keys = sorted({k for r in result.rows for k in r if k.startswith("roi_r/")},
+                      key=lambda k: (k not in ("roi_r/language", "roi_r/nacc"), k))
+    head = ["subject", "voxels", "test story (scored against)", "all-voxel r", "top-5% r", "cc_norm",
+            *[k.removeprefix("roi_r/") for k in roi_keys]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result.rows:
+        scored = ", ".join(f"{s} ({how})" for s, how in r["scored_against"].items())
+        cells = [r["subject"], str(r["n_voxels"]), scored, _fmt(r["test_mean_r"]), _fmt(r["test_top_mean_r"]),
+                 _fmt(r["mean_cc_norm"]), *[_fmt(r.get(k)) for k in roi_keys]]
+        lines.append("| " + " | ".join(cells) + " |")
+    tutorial = REFERENCE["tutorial"]
+    lines += [
+        "",
+        f"Reference protocol: test story `{REFERENCE['test_story']}` scored against its repeat mean; HuthLab tutorial "
+        f"{tutorial['subject']} with {tutorial['features']}: all-voxel mean r {tutorial['all_voxel_mean_r']}.",
+        "",
+        "| criterion | " + " | ".join(r["subject"] for r in result.rows) + " |",
+        "|---|" + "---|" * len(result.rows),
+    ]
+    for name, per_subject in result.criteria.items():
+        marks = ["n/a" if ok is None else ("pass" if ok else "FAIL") for ok in per_subject.values()]
+        lines.append(f"| {name} | " + " | ".join(marks) + " |")
+    if result.roi_note:
+        lines += ["", result.roi_note]
+    return "\n".join(lines) + "\n"
+
+
+def reproduce(
+    subjects: Sequence[str],
+    dest: Path,
+    out: Path,
+    settings: Settings,
+    endpoint_url: str | None = None,
+    download: bool = True,
+    rois: bool = True,
+    ray_address: str | None = None,
+    say: Callable[[str], None] | None = None,
+) -> ReproduceResult:
+    """Run the protocol for `subjects` with data under `dest`; packages and the report go under `out` (`say` gets progress lines)."""
+    say = say or (lambda text: None)
+    from neurofin.data.check import check_dataset
+    from neurofin.data.download import download_dataset
+    from neurofin.data.layout import find_dataset
+    from neurofin.encoding.evaluate import evaluate_package
+    from neurofin.encoding.package import EncodingModel
+    from neurofin.encoding.train import cached_feature_source
+    from neurofin.scale.tasks import extract_features, train_subjects
+
+    subjects = list(dict.fromkeys(subjects))
+    if download:
+        say(f"1/5 download ds003020 for {', '.join(subjects)} -> {dest}")
+        report = download_dataset(subjects, dest, endpoint_url=endpoint_url)
+        say(f"    {len(report.downloaded)} files fetched, {len(report.skipped)} already complete")
+    dataset = find_dataset(dest)
+    say("2/5 check")
+    check = check_dataset(dataset.root, subjects, allow_missing_stories=True)
+    if check.problems:
+        shown = "; ".join(str(p.message) for p in check.problems[:5])
+        raise DataError(f"data check found {len(check.problems)} problems ({shown}): run `neurofin data check {dataset.root}`")
+    stories = sorted({s for subject in subjects for s in dataset.stories(subject)})
+    say(f"3/5 features of {len(stories)} stories ({settings.features.model})")
+    extract_features(dataset, stories, settings.features, ray_address)
+    say(f"4/5 train and evaluate {len(subjects)} subjects")
+    packages = train_subjects(dataset, subjects, settings, out / "models", ray_address)
+    features = cached_feature_source(dataset, settings)
+    rows, note = [], None
+    for subject, package in zip(subjects, packages):
+        metrics = evaluate_package(package, dataset, features)
+        roi_r = None
+        if rois:
+            try:
+                roi_r = roi_test_r(dataset, subject, EncodingModel.load(package).scores["test_r"], out / "atlas-cache")
+            except (AtlasError, DataError) as exc:
+                note = f"per-ROI r not available: {exc}"
+        rows.append(subject_row(metrics, roi_r))
+        say(f"    {subject}: all-voxel test r {metrics['test_mean_r']:.3f}")
+    if rois and note is None:
+        say("5/5 per-ROI test r from each subject's registered atlas")
+    result = ReproduceResult(rows, verdicts(rows), [str(p) for p in packages], note)
+    write_json_atomic(out / "reproduce.json", result.to_record())
+    write_bytes_atomic(out / "reproduce.md", markdown_table(result).encode("utf-8"))
+    return result
+
+
+def register(app: Any) -> None:
+    """Attach the `reproduce` command."""
+    import typer
+
+    @app.command("reproduce")
+    def reproduce_command(
+        subjects: str = typer.Option(",".join(DEFAULT_SUBJECTS), "--subjects", help="Comma-separated subjects."),
+        dest: Path = typer.Option(Path("data"), "--dest", help="Where ds003020 is (or is downloaded to)."),
+        out: Path = typer.Option(Path("reproduce_out"), "--out", help="Packages, reproduce.json and reproduce.md."),
+        config: Path = typer.Option(None, "--config", help="TOML settings (model, blocks, encoding) over the defaults."),
+        model: str = typer.Option(None, "--model", help="Feature model (default: the settings' Llama-3.1-8B)."),
+        endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3 endpoint (tests, mirrors)."),
+        no_download: bool = typer.Option(False, "--no-download", help="Use the data under --dest as it is."),
+        no_rois: bool = typer.Option(False, "--no-rois", help="Skip atlas registration and the per-ROI columns."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Run stories and subjects as Ray tasks: local | auto | ADDRESS."),
+    ) -> None:
+        """Download, check, extract features, train and evaluate, then print the table against the reference protocol.
+
+        Example: neurofin reproduce --subjects UTS01,UTS02,UTS03 --dest data --out reproduce_out
+        """
+        chosen = [s.strip() for s in subjects.split(",") if s.strip()]
+        settings = Settings.load(config, {"features.model": model})
+        result = reproduce(chosen, dest, out, settings, endpoint_url, not no_download, not no_rois, ray_address, typer.echo)
+        typer.echo(markdown_table(result))
+        typer.echo(f"-> {out / 'reproduce.json'}, {out / 'reproduce.md'}")
