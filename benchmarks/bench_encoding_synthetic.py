@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from neurofin.features.smollm2 import SMOLLM2_GGUF, smollm2_gguf
 from neurofin.config import FeatureSettings, Settings
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import downsampled_stories, pooled_feature_stats, stack_design, stack_zscored
@@ -31,6 +30,7 @@ from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.reduce import fit_pca_basis
 from neurofin.encoding.responses import read_story_responses
 from neurofin.encoding.train import train_subject
+from neurofin.features.smollm2 import SMOLLM2_GGUF, smollm2_gguf
 from neurofin.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "encoding_synthetic.json"

@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 
-from neurofin.features.smollm2 import smollm2_gguf
 from neurofin.config import FeatureSettings
 from neurofin.data.synth import SynthSpec, build_vocabulary, generate_story
 from neurofin.data.textgrid import is_word
@@ -55,6 +54,7 @@ from neurofin.data.transcript import Transcript
 from neurofin.features.align import align_words
 from neurofin.features.cache import transcript_features
 from neurofin.features.model import LoadedModel, load_language_model, pick_device
+from neurofin.features.smollm2 import smollm2_gguf
 from neurofin.features.windows import strided_windows
 from neurofin.io import write_json_atomic
 

@@ -28,11 +28,7 @@ from neurofin.infer.readout import RegionReadout
 from neurofin.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
-VOCABULARY = (
-    "the stock market calls puts shares earnings guidance revenue margin short squeeze holding selling buying "
-    "moon crash dip rally options expiry volume analyst upgrade downgrade dividend buyback valuation growth "
-    "risk hedge fund retail traders bullish bearish price target quarter report beat miss cash debt"
-).split()
+VOCABULARY = ["the", "stock", "market", "calls", "puts", "shares", "earnings", "guidance", "revenue", "margin", "short", "squeeze", "holding", "selling", "buying", "moon", "crash", "dip", "rally", "options", "expiry", "volume", "analyst", "upgrade", "downgrade", "dividend", "buyback", "valuation", "growth", "risk", "hedge", "fund", "retail", "traders", "bullish", "bearish", "price", "target", "quarter", "report", "beat", "miss", "cash", "debt"]
 
 
 def comments(n: int, n_words: int, seed: int) -> list[str]:
@@ -57,9 +53,8 @@ def load_model(args: argparse.Namespace):
     from neurofin.features.model import load_language_model
 
     if args.random_llama_8b:
-        from bench_features import random_llama_8b  # the features benchmark builds the 8B-shaped model
-
         import torch
+        from bench_features import random_llama_8b  # the features benchmark builds the 8B-shaped model
 
         settings = FeatureSettings(model="random-llama-3.1-8b", blocks="24-31", device=args.device, batch_size=args.batch_size)
         loaded = random_llama_8b(settings.blocks, torch.device(args.device), args.tokenizer)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from bench_infer import comments
+
 from neurofin.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "infer_ray_cpu.json"

@@ -40,12 +40,7 @@ OTHER_SUBREDDITS = ("AskReddit", "pics", "gaming", "worldnews", "soccer", "perso
 # category -> share of lines; the rest are valid comments in KEEP_SUBREDDITS
 SHARES = {"wrong_subreddit": 0.45, "out_of_range": 0.01, "deleted": 0.04, "bot": 0.015, "empty": 0.003,
           "duplicate": 0.005, "malformed": 0.002}  # fmt: skip
-WORDS = (
-    "the to and a of is in it that for on this be with you just buy sell calls puts moon tendies hold "
-    "market price earnings week today tomorrow squeeze short shares bought sold dip rally red green "
-    "going up down guys think long strike expiry volume gap options premium retard ape diamond hands "
-    "rocket bears bulls fed rates inflation cpi print money loss gain yolo portfolio account margin"
-).split()
+WORDS = ["the", "to", "and", "a", "of", "is", "in", "it", "that", "for", "on", "this", "be", "with", "you", "just", "buy", "sell", "calls", "puts", "moon", "tendies", "hold", "market", "price", "earnings", "week", "today", "tomorrow", "squeeze", "short", "shares", "bought", "sold", "dip", "rally", "red", "green", "going", "up", "down", "guys", "think", "long", "strike", "expiry", "volume", "gap", "options", "premium", "retard", "ape", "diamond", "hands", "rocket", "bears", "bulls", "fed", "rates", "inflation", "cpi", "print", "money", "loss", "gain", "yolo", "portfolio", "account", "margin"]
 TICKERS = ("GME", "$GME", "AMC", "$AMC", "TSLA", "$TSLA", "PLTR", "NOK", "BB", "AAPL", "SPY", "Tesla")
 
 

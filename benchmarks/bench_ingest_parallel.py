@@ -20,8 +20,8 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-
 from bench_ingest import KEEP_SUBREDDITS, generate_dump, hardware
+
 from neurofin.io import write_json_atomic
 from neurofin.market.ingest import ingest_dumps
 from neurofin.scale.ingest import ingest_parallel

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench_infer import _hardware, comments, load_model, random_readouts
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -36,6 +36,7 @@ Import use:  from browser_check import check; res = check("r.html", png="r.png")
 from __future__ import annotations
 
 import argparse
+import base64
 import fcntl
 import glob
 import json
@@ -49,7 +50,6 @@ import tarfile
 import tempfile
 import threading
 import time
-import base64
 from pathlib import Path
 
 SPARTICUZ_VERSION = os.environ.get("BROWSER_CHECK_SPARTICUZ_VERSION", "153.0.0")

@@ -22,15 +22,15 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach every stage's commands (each stage owns its own CLI module)."""
-    from neurofin import demo
+    from neurofin import demo, serve
     from neurofin.atlas import cli as atlas_cli
     from neurofin.data import cli as data_cli
     from neurofin.encoding import cli as encoding_cli
     from neurofin.features import cli as features_cli
     from neurofin.infer import cli as infer_cli
     from neurofin.market import cli as market_cli
-    from neurofin import serve
-    from neurofin.scale import reproduce
+    from neurofin.report import cli as report_cli
+    from neurofin.scale.reproduce import register as register_reproduce
 
     app.add_typer(data_cli.app, name="data")
     app.add_typer(features_cli.app, name="features")
@@ -39,10 +39,9 @@ def _register() -> None:
     infer_cli.register(app)
     app.add_typer(market_cli.app, name="market")
     demo.register(app)
-    from neurofin.report import cli as report_cli
     report_cli.register(app)
     serve.register(app)
-    reproduce.register(app)
+    register_reproduce(app)
 
 
 def _version(value: bool) -> None:

@@ -21,9 +21,13 @@ class Progress(Protocol):
     def task(self, label: str, total: float | None = None) -> Advance: ...
 
 
+def _ignore(n: float = 1) -> None:
+    """Advance nothing."""
+
+
 class _Silent:
     def task(self, label: str, total: float | None = None) -> Advance:
-        return lambda n=1: None
+        return _ignore
 
 
 SILENT: Progress = _Silent()
@@ -49,7 +53,11 @@ class _RichLines:
 
     def task(self, label: str, total: float | None = None) -> Advance:
         task_id = self._bar.add_task(label, total=total)
-        return lambda n=1: self._bar.advance(task_id, n)
+
+        def advance(n: float = 1) -> None:
+            self._bar.advance(task_id, n)
+
+        return advance
 
 
 @contextlib.contextmanager
@@ -59,7 +67,8 @@ def cli_progress(enabled: bool = True) -> Iterator[Progress]:
         yield SILENT
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with RichProgress(*columns, console=Console(stderr=True)) as bar:

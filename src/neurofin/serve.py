@@ -85,6 +85,7 @@ class Batcher:
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
+        assert self._queue is not None
         while True:
             batch = [await self._queue.get()]
             size = len(batch[0].texts)
@@ -108,7 +109,7 @@ class Batcher:
         keys = [str(i) for i in range(len(texts))]  # positions: users' ids may repeat across requests
         try:
             frame = await loop.run_in_executor(self._executor, self.predict, texts, keys)
-        except Exception as exc:  # noqa: BLE001 - every waiting request learns of the failure
+        except Exception as exc:
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)

@@ -43,7 +43,7 @@ def lanczos_matrix(old_times: np.ndarray, new_times: np.ndarray, window: int = 3
     """The (n_new, n_old) Lanczos interpolation matrix of the reference `lanczosinterp2D`."""
     old_times = np.asarray(old_times, dtype=np.float64)
     new_times = np.asarray(new_times, dtype=np.float64)
-    cutoff = cutoff_mult / np.mean(np.diff(new_times))
+    cutoff = float(cutoff_mult / np.mean(np.diff(new_times)))
     return lanczos_kernel(new_times[:, None] - old_times[None, :], cutoff, window)
 
 

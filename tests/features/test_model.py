@@ -14,7 +14,7 @@ from neurofin.features import model as model_module
 from neurofin.features.extract import extract_word_features
 from neurofin.features.model import load_language_model
 
-WORDS = "It was 3 a.m. when the café's lights went out, and nobody said a word.".split()
+WORDS = ["It", "was", "3", "a.m.", "when", "the", "café's", "lights", "went", "out,", "and", "nobody", "said", "a", "word."]
 
 
 def load(model: str | Path, blocks: list[int] | str = "0") -> object:

@@ -12,15 +12,15 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 
-from tokenizers_offline import byte_level_bpe, save_tiny_llama  # noqa: E402
+from tokenizers_offline import byte_level_bpe, save_tiny_llama
 
-from neurofin import cli  # noqa: E402
-from neurofin.atlas import load_rois  # noqa: E402
-from neurofin.config import Settings  # noqa: E402
-from neurofin.data.synth import make_synthetic_dataset  # noqa: E402
-from neurofin.encoding.train import cached_feature_source, train_subject  # noqa: E402
+from neurofin import cli
+from neurofin.atlas import load_rois
+from neurofin.config import Settings
+from neurofin.data.synth import make_synthetic_dataset
+from neurofin.encoding.train import cached_feature_source, train_subject
 from neurofin.schema import ENSEMBLE
-from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS  # noqa: E402
+from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 
 
 def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):

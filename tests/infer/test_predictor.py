@@ -11,17 +11,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 
-from tokenizers_offline import byte_level_bpe, save_tiny_llama  # noqa: E402
+from records import make_record
+from tokenizers_offline import byte_level_bpe, save_tiny_llama
 
-from neurofin.atlas import load_atlas, load_rois, roi_matrix  # noqa: E402
-from neurofin.config import Settings, TimingSettings  # noqa: E402
-from neurofin.encoding.package import EncodingModel  # noqa: E402
-from neurofin.infer.predictor import Predictor  # noqa: E402
-from neurofin.infer.pseudotime import text_rows  # noqa: E402
-from neurofin.infer.readout import RegionReadout, window_weights  # noqa: E402
-from neurofin.schema import ENSEMBLE  # noqa: E402
-from neurofin.infer.text import comment_words  # noqa: E402
-from records import make_record  # noqa: E402
+from neurofin.atlas import load_atlas, load_rois, roi_matrix
+from neurofin.config import Settings, TimingSettings
+from neurofin.encoding.package import EncodingModel
+from neurofin.infer.predictor import Predictor
+from neurofin.infer.pseudotime import text_rows
+from neurofin.infer.readout import RegionReadout, window_weights
+from neurofin.infer.text import comment_words
+from neurofin.schema import ENSEMBLE
 
 TIMING = TimingSettings()
 RATE = 2.4  # words per second

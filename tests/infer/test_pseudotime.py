@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from neurofin.config import TimingSettings
-from neurofin.timing import median_speech_rate
 from neurofin.infer.pseudotime import (
     pseudo_tr_centres,
     pseudo_word_times,
@@ -12,7 +11,7 @@ from neurofin.infer.pseudotime import (
     text_rows,
     window_mean_delayed,
 )
-from neurofin.timing import downsample_story, make_delayed, tr_centres, trim, zscore
+from neurofin.timing import downsample_story, make_delayed, median_speech_rate, tr_centres, trim, zscore
 
 
 def test_text_rows_equal_training_path_on_the_same_grid():

@@ -52,7 +52,7 @@ def test_market_failures_are_one_line_errors(tmp_path):
 
 
 def test_a_panel_update_that_writes_no_row_says_why(tmp_path):
-    panel, _ = planted_panel(n_sessions=5, tickers=("AAPL",), n_subjects=2, seed=0)
+    _ = planted_panel(n_sessions=5, tickers=("AAPL",), n_subjects=2, seed=0)
     comments = pd.DataFrame({"id": ["a", "b"], "author": "u", "created_utc": 1_614_600_000,
                              "body": ["$AAPL calls", "$AAPL puts"]})
     rois = pd.DataFrame({"id": ["x", "y"], "subject": "UTS01", **{roi: [0.1, 0.2] for roi in DEFAULT_ROIS}})

@@ -1,11 +1,10 @@
 """Issue 12 points 6, 10, 14: edited comments, millisecond timestamps, bot rules, user files without subreddit."""
 
 import json
-from datetime import UTC, datetime
-
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.schema import ENSEMBLE
-from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 from neurofin.market.lexicon import Lexicon, comment_sentiment, load_lexicon
 from neurofin.market.panel import PanelStore, roi_columns_of
+from neurofin.schema import ENSEMBLE
+from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 
 ET = ZoneInfo("America/New_York")
 ROIS = ["roi_a", "roi_b"]
@@ -45,7 +45,7 @@ def comments_frame(ids: list[str] | None = None) -> pd.DataFrame:
         {
             "id": [c[0] for c in rows], "author": [c[1] for c in rows], "created_utc": [c[2] for c in rows],
             "body": [c[3] for c in rows], "subreddit": "wallstreetbets",
-        }  # fmt: skip
+        }
     )
 
 

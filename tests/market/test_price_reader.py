@@ -14,7 +14,7 @@ DAYS = pd.DatetimeIndex(trading_sessions("2020-08-24", "2020-09-04"))  # AAPL sp
 def _ohlcv(split_day="2020-08-31"):
     """One ticker's OHLCV with a 4:1 split: Close drops 4x on the split day, Adj Close is continuous."""
     adj = np.linspace(120.0, 125.0, DAYS.size)
-    close = np.where(DAYS < pd.Timestamp(split_day), adj * 4, adj)
+    close = np.where(pd.Timestamp(split_day) > DAYS, adj * 4, adj)
     return pd.DataFrame({"Date": DAYS.strftime("%Y-%m-%d"), "Open": close, "High": close * 1.01, "Low": close * 0.99,
                          "Close": close, "Adj Close": adj, "Volume": 1_000_000})
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from records import make_record
 
 from neurofin.config import Settings
 from neurofin.encoding.design import StorySplit
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FitRecord
-from records import make_record
 from neurofin.market.backtest import daily_ic, evaluate, verdict
-from neurofin.market.null import permutation_ic_test
 from neurofin.market.forecast import quantile_column
+from neurofin.market.null import permutation_ic_test
 
 ALPHA_GRID = [10.0**k for k in range(0, 11)]
 QUANTILES = [0.1, 0.5, 0.9]

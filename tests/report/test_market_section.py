@@ -1,11 +1,9 @@
 """Market section: undefined IC not drawn as 0, identical models named, HAC CIs, bounded figures, short verdict."""
 
-import io
 import json
 import struct
 
 import numpy as np
-import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 

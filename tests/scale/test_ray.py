@@ -7,7 +7,6 @@ feature cache files, equal package weights, equal ingest tables.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,13 +14,13 @@ import pytest
 
 pytest.importorskip("ray")
 
-from neurofin.encoding.package import EncodingModel  # noqa: E402
-from neurofin.infer.predictor import Predictor  # noqa: E402
-from neurofin.infer.run import infer_file  # noqa: E402
-from neurofin.schema import ROI_KEY_COLUMNS as KEY_COLUMNS  # noqa: E402
-from neurofin.scale.infer import infer_ray  # noqa: E402
+from neurofin.encoding.package import EncodingModel
+from neurofin.infer.predictor import Predictor
+from neurofin.infer.run import infer_file
+from neurofin.scale.infer import infer_ray
+from neurofin.schema import ROI_KEY_COLUMNS as KEY_COLUMNS
 
-WORDS = "the stock market calls puts shares earnings moon crash dip rally options hedge retail bullish bearish".split()
+WORDS = ["the", "stock", "market", "calls", "puts", "shares", "earnings", "moon", "crash", "dip", "rally", "options", "hedge", "retail", "bullish", "bearish"]
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
 import pytest
 import tomli_w
 from typer.testing import CliRunner

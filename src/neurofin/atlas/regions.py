@@ -34,7 +34,7 @@ def roi_membership(parcels: np.ndarray, rois: RoiSet, voxel_mni: np.ndarray | No
     """(n_voxels, n_rois) bool: parcel ROIs by parcel id; sphere ROIs by voxel MNI position (none without it)."""
     out = np.zeros((len(parcels), len(rois)), dtype=bool)
     for k, roi in enumerate(rois.rois):
-        if roi.is_sphere:
+        if roi.sphere_centers_mni is not None:
             if voxel_mni is not None:
                 out[:, k] = within_spheres(np.asarray(voxel_mni, np.float64), roi.sphere_centers_mni, roi.sphere_radius_mm)
         else:

@@ -49,7 +49,7 @@ class Roi:
 
     def mni_mask(self, atlas: Atlas) -> np.ndarray:
         """Boolean volume on the atlas grid: the ROI's voxels in MNI space."""
-        if self.is_sphere:
+        if self.sphere_centers_mni is not None:
             return within_spheres(grid_mni(atlas), self.sphere_centers_mni, self.sphere_radius_mm).reshape(
                 atlas.volume.shape
             )
@@ -81,7 +81,7 @@ class RoiSet:
             "rois": {
                 roi.name: (
                     {"sphere_centers_mni": roi.sphere_centers_mni.tolist(), "radius_mm": roi.sphere_radius_mm}
-                    if roi.is_sphere
+                    if roi.sphere_centers_mni is not None
                     else {"parcels": roi.parcel_ids.tolist()}
                 )
                 for roi in self.rois

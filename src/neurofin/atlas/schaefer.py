@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurofin.errors import AtlasError
 from neurofin.atlas.xfm import apply_affine
+from neurofin.errors import AtlasError
 from neurofin.io import sha256_file
 
 VOLUME_7NET = "Schaefer2018_1000Parcels_7Networks_order_FSLMNI152_2mm.nii.gz"

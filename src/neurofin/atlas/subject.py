@@ -134,9 +134,8 @@ def subject_atlas(
     with register_to_mni(inputs["anatomy"], mode) as registration:
         voxel_mni, mni_column = map_subject(mask, transform, registration, atlas)
     done(1)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh, voxel_mni=voxel_mni, mni_column=mni_column, record=np.array(json.dumps(record, sort_keys=True))
-            )
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh, voxel_mni=voxel_mni, mni_column=mni_column, record=np.array(json.dumps(record, sort_keys=True))
+        )
     return SubjectAtlas(subject, voxel_mni, mni_column, record)

@@ -55,7 +55,8 @@ def read_functional_transform(transform_dir: Path) -> FunctionalTransform:
     if coord.shape != (4, 4) or not np.isfinite(coord).all() or abs(np.linalg.det(coord[:3, :3])) < 1e-12:
         raise AtlasError(f"{xfm_path}: 'coord' must be an invertible 4x4 matrix; download it again")
     try:
-        shape_xyz = nib.load(ref_path).shape[:3]
+        shape_xyz = nib.load(ref_path).shape[:3]  # type: ignore[attr-defined]
     except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as exc:
         raise AtlasError(f"cannot read {ref_path} as NIfTI ({exc}); download it again") from None
-    return FunctionalTransform(coord, tuple(int(n) for n in shape_xyz[::-1]))
+    n_z, n_y, n_x = (int(n) for n in shape_xyz[::-1])
+    return FunctionalTransform(coord, (n_z, n_y, n_x))

@@ -14,7 +14,7 @@ def is_annex_pointer(path: str | Path) -> bool:
     path = Path(path)
     if path.is_symlink():
         target = os.readlink(path)
-        return not path.exists() or "annex/objects" in target and path.stat().st_size == 0
+        return not path.exists() or ("annex/objects" in target and path.stat().st_size == 0)
     if not path.is_file() or path.stat().st_size > POINTER_MAX_BYTES:
         return False
     head = path.read_bytes()

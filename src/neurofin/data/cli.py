@@ -54,9 +54,8 @@ def check(
 
     Example: neurofin data check ~/data --subjects UTS01,UTS02
     """
-    from neurofin.data.check import check_dataset
-
     from neurofin.config import parse_subjects
+    from neurofin.data.check import check_dataset
 
     report = check_dataset(root, parse_subjects(subjects), allow_missing_stories)
     typer.echo(f"ds003020 at {report.root}")

@@ -25,7 +25,7 @@ RESPONSE_KEY = "data"
 REPEATS_KEY = "individual_repeats"
 
 
-def find_dataset(path: str | Path) -> "Dataset":
+def find_dataset(path: str | Path) -> Dataset:
     """Locate ds003020 from the dataset folder itself, its parent, or its `derivative` folder."""
     path = Path(path).expanduser()
     for candidate in (path, path / DATASET_NAME, path.parent):
@@ -135,4 +135,4 @@ class Dataset:
         path = self.transform_dir(subject) / "mask_thick.nii.gz"
         if not path.is_file():
             raise DataError(f"{path} is missing: download {subject}'s pycortex-db with `neurofin data download`")
-        return np.asarray(nib.load(path).get_fdata()).T > 0
+        return np.asarray(nib.load(path).get_fdata()).T > 0  # type: ignore[attr-defined]

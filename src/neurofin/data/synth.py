@@ -154,7 +154,7 @@ FALLBACK_SLOTS = {"noun": ("places", "noun"), "verb": ("actions", "verb"), "adj"
 LETTER_PHONES = dict(
     zip(
         "abcdefghijklmnopqrstuvwxyz0123456789'",
-        "AE1 B K D EH1 F G HH IH1 JH K L M N AA1 P K R S T AH1 V W K Y Z W T T F F S S EY1 N".split()
+        ["AE1", "B", "K", "D", "EH1", "F", "G", "HH", "IH1", "JH", "K", "L", "M", "N", "AA1", "P", "K", "R", "S", "T", "AH1", "V", "W", "K", "Y", "Z", "W", "T", "T", "F", "F", "S", "S", "EY1", "N"]
         + ["T"],
     )
 )
@@ -268,7 +268,8 @@ def _sentence(rng: np.random.Generator, vocab: Vocabulary, topics: list[str]) ->
             out.append(NUMBER_UNITS[int(rng.integers(len(NUMBER_UNITS)))])
             continue
         if ":" in slot:
-            choices = vocab.by_slot[tuple(slot.split(":"))]
+            kind, name = slot.split(":", 1)
+            choices = vocab.by_slot[(kind, name)]
         else:
             topical = [vocab.by_slot[(t, slot)] for t in topics if (t, slot) in vocab.by_slot]
             choices = topical[int(rng.integers(len(topical)))] if topical else vocab.by_slot[FALLBACK_SLOTS[slot]]
@@ -499,8 +500,10 @@ def plant_subject(
     preference = np.where(network_idx == networks.index("Default"), spec.default_network_preference, 1.0)
     good_idx = rng.choice(n_voxels, size=n_good, replace=False, p=preference / preference.sum())
     rest = rng.permutation(np.setdiff1d(np.arange(n_voxels), good_idx))
-    snr = np.exp(rng.uniform(*np.log(spec.weak_snr), size=n_voxels))
-    snr[good_idx] = np.exp(rng.uniform(*np.log(spec.good_snr), size=n_good))
+    weak_lo, weak_hi = (float(v) for v in np.log(spec.weak_snr))
+    good_lo, good_hi = (float(v) for v in np.log(spec.good_snr))
+    snr = np.exp(rng.uniform(weak_lo, weak_hi, size=n_voxels))
+    snr[good_idx] = np.exp(rng.uniform(good_lo, good_hi, size=n_good))
     snr[rest[:n_noise]] = 0.0
     good = np.zeros(n_voxels, dtype=bool)
     good[good_idx] = True
@@ -512,11 +515,10 @@ def plant_subject(
 def _write_hf5(path: Path, data: np.ndarray, repeats: np.ndarray | None = None) -> None:
     import h5py
 
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as fh:
-            fh.create_dataset(RESPONSE_KEY, data=data.astype(np.float32))
-            if repeats is not None:
-                fh.create_dataset(REPEATS_KEY, data=repeats.astype(np.float64))
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+        fh.create_dataset(RESPONSE_KEY, data=data.astype(np.float32))
+        if repeats is not None:
+            fh.create_dataset(REPEATS_KEY, data=repeats.astype(np.float64))
 
 
 def write_textgrid(path: Path, story: Story) -> None:

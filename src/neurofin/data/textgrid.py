@@ -227,7 +227,7 @@ def _tier_entries(kind: str, name: str, block: list[str | float]) -> list[Interv
         item = body[j * width : (j + 1) * width]
         if not all(isinstance(t, float) for t in item[:-1]) or not isinstance(item[-1], str):
             raise _ParseFailure(f"tier {name!r} entry {j + 1} is not times followed by a label: {item}")
-        entries.append(Interval(item[0], item[-2], item[-1]))
+        entries.append(Interval(float(item[0]), float(item[-2]), str(item[-1])))
     return entries
 
 
@@ -251,7 +251,7 @@ def _chronological_tiers(tokens: list[str | float]) -> list[Tier]:
         item = tokens[i + 1 : i + 1 + width]
         if len(item) != width or not all(isinstance(t, float) for t in item[:-1]) or not isinstance(item[-1], str):
             raise _ParseFailure(f"chronological entry of tier {tier.name!r} is malformed: {item}")
-        tier.intervals.append(Interval(item[0], item[-2], item[-1]))
+        tier.intervals.append(Interval(float(item[0]), float(item[-2]), str(item[-1])))
         i += 1 + width
     return tiers
 
@@ -271,7 +271,7 @@ def _pick_word_tier(tiers: list[Tier]) -> list[Interval]:
     if tier.problem:
         raise _ParseFailure(tier.problem)
     reached = max((iv.stop for iv in tier.intervals), default=tier.end)
-    if tier.end is not None and reached < tier.end - 1e-6:
+    if tier.end is not None and reached is not None and reached < tier.end - 1e-6:
         # Praat interval tiers tile [xmin, xmax]; praatio's short-format parser silently stops at a truncation.
         raise _ParseFailure(f"words tier {tier.name!r} stops at {reached} s but ends at {tier.end} s (truncated?)")
     return list(tier.intervals)

@@ -22,8 +22,13 @@ from neurofin.timing import downsample_story, expected_rows, make_delayed, zscor
 class WordFeatureLike(Protocol):
     """What the design needs from a story's word features (neurofin.features.cache.WordFeatures)."""
 
-    times: np.ndarray  # (n_words,) word midpoints in seconds from sound onset
-    values: np.ndarray  # (n_words, n_blocks, dim) or (n_words, n_features)
+    @property
+    def times(self) -> np.ndarray:
+        """(n_words,) word midpoints in seconds from sound onset."""
+
+    @property
+    def values(self) -> np.ndarray:
+        """(n_words, n_blocks, dim) or (n_words, n_features)."""
 
 
 FeatureSource = Callable[[Sequence[str]], Mapping[str, WordFeatureLike]]  # story names -> their word features

@@ -67,7 +67,7 @@ class VoxelSelection(_Record):
 class PackageRecord(_Record):
     """config.json of an encoding package."""
 
-    format_version: Literal[2] = FORMAT_VERSION
+    format_version: Literal[2] = 2  # FORMAT_VERSION
     neurofin_version: str
     subject: str
     mask_sha256: str | None  # SHA-256 of the subject's cortical mask (None without a pycortex-db)

@@ -76,7 +76,7 @@ def save_word_features(path: Path, features: WordFeatures, metadata: dict[str, A
     """Write one story's features atomically as safetensors with a JSON metadata record."""
     from safetensors.numpy import save_file
 
-    tensors = {"values": np.ascontiguousarray(features.values, dtype=np.float16),
+    tensors: dict[str, np.ndarray] = {"values": np.ascontiguousarray(features.values, dtype=np.float16),
                "times": np.ascontiguousarray(features.times, dtype=np.float64)}
     header = {METADATA_KEY: json.dumps({**metadata, "words": features.words}, ensure_ascii=False)}
     with atomic_path(path) as tmp:

@@ -135,7 +135,8 @@ def validate_blocks(blocks: list[int], n_blocks: int) -> None:
 
 def _hub_failure(source: ModelSource, exc: BaseException) -> ModelLoadError:
     """Turn a transformers/huggingface_hub loading failure into a message that says what to do."""
-    chain, node = [], exc
+    chain: list[BaseException] = []
+    node: BaseException | None = exc
     while node is not None and len(chain) < 8:
         chain.append(node)
         node = node.__cause__ or node.__context__

@@ -146,11 +146,12 @@ class Predictor:
         names: list[str] | None = None
         for model in models:
             subject = model.subject
-            if atlas_regions is None:
+            if region_matrices is not None:
                 if subject not in region_matrices:
                     raise InputError(f"no region matrix for subject {subject}: region_matrices has {sorted(region_matrices)}")
                 matrix, region_names = region_matrices[subject]
             else:
+                assert atlas_regions is not None
                 matrix, region_names = atlas_regions.matrix(model, subject)
             if names is not None and list(region_names) != names:
                 raise InputError(f"the model of {subject} has other regions than the first model's; use one ROI file for all")
@@ -174,7 +175,7 @@ class Predictor:
             raise InputError(f"{len(ids)} ids for {len(texts)} texts")
         slots: dict[object, int] = {}
         inverse = [slots.setdefault(t if isinstance(t, str) else ("not a text", i), len(slots)) for i, t in enumerate(texts)]
-        unique = [None] * len(slots)
+        unique: list[object] = [None] * len(slots)
         for text, slot in zip(texts, inverse):
             unique[slot] = text
         words = [comment_words(t, self.max_words) for t in unique]
@@ -219,12 +220,12 @@ class Predictor:
 
         try:
             return list(run(word_lists))
-        except Exception:  # noqa: BLE001 - isolate the failing text below; the batch must not die
+        except Exception:
             out: list[np.ndarray | None] = []
             for i, single in zip(rows, word_lists):
                 try:
                     out.append(run([single])[0])
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     errors[i] = f"feature extraction failed: {type(exc).__name__}: {exc}"
                     out.append(None)
             return out

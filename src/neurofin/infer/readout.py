@@ -59,7 +59,7 @@ class RegionReadout:
             per_delay = np.einsum("fk,dkr->dfr", model.basis.astype(np.float64), per_delay)
         gain = per_delay / model.feature_std.astype(np.float64)[None, :, None]
         offset = np.einsum("f,dfr->dr", model.feature_mean.astype(np.float64), gain)
-        empty = ~np.asarray(region_matrix != 0).any(axis=0)
+        empty = np.asarray(~np.asarray(region_matrix != 0).any(axis=0))
         return cls(subject, gain.astype(np.float32), offset, empty)
 
     def apply(self, window_features: np.ndarray, coverage: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ import pandas as pd
 
 from neurofin.errors import InputError
 from neurofin.infer.predictor import Predictor
-from neurofin.progress import Progress, report
 from neurofin.io import content_hash, sha256_bytes, write_json_atomic, write_table_atomic
+from neurofin.progress import Progress, report
 
 
 def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int) -> str:

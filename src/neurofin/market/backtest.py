@@ -26,7 +26,6 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.progress import Progress, report
 from neurofin.market import metrics as m
 from neurofin.market.forecast import (
     LAG_SUFFIX,
@@ -46,6 +45,7 @@ from neurofin.market.selection import (
     selection_frequencies,
     session_frame,
 )
+from neurofin.progress import Progress, report
 
 MODELS = ("zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future")
 REFERENCE_MODEL = "univariate"
@@ -86,7 +86,8 @@ def walk_forward_folds(
     if train_sessions < 2 or step < 1 or embargo < 0:
         raise InputError("need train_sessions >= 2, step_sessions >= 1 and embargo_sessions >= 0")
     sessions = list(sessions)
-    folds, end = [], train_sessions - 1
+    folds: list[Fold] = []
+    end = train_sessions - 1
     while end + 1 + embargo < len(sessions):
         start = 0 if window == "expanding" else end - train_sessions + 1
         test = tuple(sessions[end + 1 + embargo : end + 1 + embargo + step])

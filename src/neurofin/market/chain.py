@@ -16,7 +16,6 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.progress import Progress
 from neurofin.io import write_json_atomic, write_table_atomic
 from neurofin.market.backtest import (
     MODELS,
@@ -31,6 +30,7 @@ from neurofin.market.calendar import EXCHANGE
 from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame
 from neurofin.market.panel import PanelStore
 from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
+from neurofin.progress import Progress
 
 FORECASTER_KINDS = ("linear", "ridge", "chronos")  # "ridge" is another name for the linear forecaster
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -52,7 +53,7 @@ def ingest(
 
     market = Settings.load(config).market
     wanted = subreddits.split(",") if subreddits else market.subreddits
-    options = {
+    options: dict[str, Any] = {
         "subreddits": wanted, "start": _day(start, "--start"), "end": _day(end, "--end"),
         "bot_authors": DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
         "allow_authors": DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},

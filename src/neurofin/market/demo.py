@@ -37,7 +37,7 @@ def demo_dump(path: Path, seed: int) -> int:
     """Write a JSONL comment dump around the demo sessions; return its number of lines."""
     rng = np.random.default_rng(seed)
     days = pd.bdate_range(DEMO_START, DEMO_END)
-    lines = []
+    lines: list[dict[str, object]] = []
     for day in days:
         for ticker in DEMO_TICKERS:
             for _ in range(rng.poisson(1.2)):

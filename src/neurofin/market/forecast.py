@@ -126,7 +126,7 @@ class RidgeForecaster:
         target = context["target"].to_numpy(float)[order]
         past_values = context[past].to_numpy(float)[order]
         known_values = context[known].to_numpy(float)[order]
-        if known:  # known-future covariates at step `horizon`: the last future row of each ticker
+        if known and future is not None:  # known-future covariates at step `horizon`: the last future row of each ticker
             future_codes = tickers.get_indexer(future["ticker"])
             last = np.lexsort((future["timestamp"].to_numpy(), future_codes))
             last = last[np.r_[future_codes[last][1:] != future_codes[last][:-1], True]]

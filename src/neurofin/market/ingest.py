@@ -405,43 +405,42 @@ def ingest_dumps(
     began = time.perf_counter()
     tasks = report_progress(progress)
 
-    with atomic_path(out) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
 
-            def flush(chunk: _Chunk) -> None:
-                mask = seen.keep_new(np.asarray(chunk.keys, dtype=np.int64))
-                report.duplicate += int(mask.size - mask.sum())
-                report.kept += int(mask.sum())
-                if mask.any():
-                    table = pa.table(chunk.columns, schema=schema)
-                    writer.write_table(table.filter(pa.array(mask)))
+        def flush(chunk: _Chunk) -> None:
+            mask = seen.keep_new(np.asarray(chunk.keys, dtype=np.int64))
+            report.duplicate += int(mask.size - mask.sum())
+            report.kept += int(mask.sum())
+            if mask.any():
+                table = pa.table(chunk.columns, schema=schema)
+                writer.write_table(table.filter(pa.array(mask)))
 
-            for path in paths:
-                advance = tasks.task(f"ingesting {path.name} (bytes)", total=path.stat().st_size)
-                raw, records = _records(path)
-                done = 0
-                chunk = _Chunk(names)
-                try:
-                    for record in records:
-                        report.lines += 1
-                        row = keep.row(record)
-                        if row is None:
-                            continue
-                        chunk.append(row)
-                        if len(chunk) >= chunk_rows:
-                            flush(chunk)
-                            chunk = _Chunk(names)
-                            advance(raw.tell() - done)
-                            done = raw.tell()
-                except TruncatedFileError:
-                    report.truncated_files.append(str(path))  # keep what was decoded before the damage
-                finally:
-                    records.close()
-                    report.bytes_read += raw.tell()
-                    raw.close()
-                flush(chunk)
-                advance(path.stat().st_size - done)
-            if report.kept == 0:
-                writer.write_table(schema.empty_table())
+        for path in paths:
+            advance = tasks.task(f"ingesting {path.name} (bytes)", total=path.stat().st_size)
+            raw, records = _records(path)
+            done = 0
+            chunk = _Chunk(names)
+            try:
+                for record in records:
+                    report.lines += 1
+                    row = keep.row(record)
+                    if row is None:
+                        continue
+                    chunk.append(row)
+                    if len(chunk) >= chunk_rows:
+                        flush(chunk)
+                        chunk = _Chunk(names)
+                        advance(raw.tell() - done)
+                        done = raw.tell()
+            except TruncatedFileError:
+                report.truncated_files.append(str(path))  # keep what was decoded before the damage
+            finally:
+                records.close()
+                report.bytes_read += raw.tell()
+                raw.close()
+            flush(chunk)
+            advance(path.stat().st_size - done)
+        if report.kept == 0:
+            writer.write_table(schema.empty_table())
     report.seconds = time.perf_counter() - began
     return report

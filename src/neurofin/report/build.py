@@ -46,7 +46,8 @@ def build_report(
 
         anatomy = None
         if data_root is not None:
-            anatomy = Anatomy.open(Path(data_root), atlas_cache, roi_file,
+            anatomy = Anatomy.open(Path(data_root), Path(atlas_cache) if atlas_cache else None,
+                                   Path(roi_file) if roi_file else None,
                                    Path(flatmap_cache) if flatmap_cache else default_flatmap_cache())
         sections.append(encoding_section(package_list, anatomy))
     if rois is not None:

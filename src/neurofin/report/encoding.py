@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neurofin.atlas import Atlas, RoiSet
+from neurofin.data.layout import Dataset
 from neurofin.encoding.metrics import top_voxels
 from neurofin.encoding.package import EncodingModel
 from neurofin.errors import InputError
@@ -29,9 +31,9 @@ EDGE_WARN_SHARE = 0.05
 class Anatomy:
     """What the per-ROI scores and brain maps need: dataset, atlas, ROI set and the registration cache folder."""
 
-    dataset: object  # neurofin.data.layout.Dataset
-    atlas: object  # neurofin.atlas.Atlas
-    rois: object  # neurofin.atlas.RoiSet
+    dataset: Dataset
+    atlas: Atlas
+    rois: RoiSet
     atlas_cache: Path
     flatmap_cache: Path
 

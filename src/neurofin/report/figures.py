@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from typing import Literal
 
 DPI = 96
 MAX_INCHES = (11.0, 9.0)  # no figure grows past this, whatever the number of tickers or ROIs
 
 
-def new_figure(width: float, height: float, title: str, layout: str | None = "constrained"):  # -> Figure
+def new_figure(width: float, height: float, title: str, layout: Literal["constrained", "compressed", "tight"] | None = "constrained"):  # -> Figure
     """A figure of at most MAX_INCHES with a suptitle (figures always name their subject or model)."""
     from matplotlib.figure import Figure
 

@@ -16,11 +16,11 @@ import pandas as pd
 from scipy import stats
 
 from neurofin.errors import InputError
+from neurofin.report.figures import new_figure, to_png
+from neurofin.report.html import Figure, Section, paragraph, table
 from neurofin.schema import ENSEMBLE
 from neurofin.schema import ROI_KEY_COLUMNS as KEY_COLUMNS
 from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
-from neurofin.report.figures import new_figure, to_png
-from neurofin.report.html import Figure, Section, paragraph, table
 
 CONFIDENCE = 0.95
 

@@ -132,25 +132,26 @@ def _run_pipeline(
 ) -> None:
     """Stream the pending shards through the actor pool; write each shard as soon as all its rows are back."""
     ray = connect(ray_address)
-    import ray.data
+    from ray import data as ray_data
 
     gpus = gpus_available(ray)
     size = actors or gpus or max(1, int(ray.cluster_resources().get("CPU", 1)))
     resources = {"num_gpus": 1} if gpus else {"num_cpus": 1}
     rows = pd.concat([s.texts.assign(**{SHARD_COLUMN: i}) for i, s in todo], ignore_index=True)
-    context = ray.data.DataContext.get_current()
+    context = ray_data.DataContext.get_current()
     context.execution_options.preserve_order = True  # shards complete one after another
     context.enable_progress_bars = False
     # one in-memory block per batch: the actors share the work with no repartition task competing for their CPUs
     blocks = [rows.iloc[start : start + batch_size] for start in range(0, len(rows), batch_size)]
-    dataset = ray.data.from_pandas(blocks)
+    dataset = ray_data.from_pandas(blocks)
     scored = dataset.map_batches(
         PredictorActor, fn_constructor_kwargs={"spec": spec}, batch_size=batch_size, batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=size), **resources,
+        compute=ray_data.ActorPoolStrategy(size=size), **resources,  # type: ignore[arg-type]
     )
     missing = {i: len(s.texts) * rows_per_text for i, s in todo}  # output rows each shard still waits for
     pending: dict[int, list[pd.DataFrame]] = {}
     for batch in scored.iter_batches(batch_format="pandas", batch_size=None):
+        assert isinstance(batch, pd.DataFrame)
         for shard, rows in batch.groupby(SHARD_COLUMN, sort=False):
             shard = int(shard)
             pending.setdefault(shard, []).append(rows.drop(columns=SHARD_COLUMN))

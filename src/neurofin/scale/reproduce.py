@@ -24,7 +24,7 @@ from neurofin.errors import AtlasError, DataError
 from neurofin.io import write_bytes_atomic, write_json_atomic
 
 DEFAULT_SUBJECTS = ("UTS01", "UTS02", "UTS03")
-REFERENCE = {
+REFERENCE: dict[str, Any] = {
     "test_story": TEST_STORY,
     "scored_against": "repeat_mean",
     "tutorial": {"subject": "UTS03", "features": "OPT-30B layer 33", "all_voxel_mean_r": 0.172},
