@@ -28,6 +28,23 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def require_writable(folder: str | Path, what: str) -> Path:
+    """Create `folder` if needed and prove a file can be written in it; else InputError naming it and `what` to change."""
+    from neurofin.errors import InputError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".neurofin-write-test."):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"cannot write to {folder} ({exc.strerror or exc}): choose another {what}, or fix the folder "
+            "(a file in the way, permissions, a full or read-only disk)"
+        ) from None
+    return folder
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes to `path` atomically."""
     with atomic_path(path) as tmp:

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.predictor import Predictor
-        from neurofin.infer.run import infer_file
+        from neurofin.infer.run import check_output, infer_file
         from neurofin.io import sha256_file
         from neurofin.progress import cli_progress
         from neurofin.schema import ENSEMBLE
@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
             "data.data_root": data_root,
         })
         run = settings.infer
+        check_output(out)  # before loading packages and the language model
         folders = [p for given in packages for p in package_dirs(given)]
         predictor = Predictor.from_packages(
             folders, data_root=settings.data.data_root, roi_file=settings.atlas.roi_file, level=run.level,

@@ -18,7 +18,7 @@ from neurofin.errors import InputError
 from neurofin.infer.predictor import Predictor
 from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
-from neurofin.io import content_hash, sha256_bytes, write_table_atomic
+from neurofin.io import content_hash, require_writable, sha256_bytes, write_table_atomic
 
 
 def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int) -> str:
@@ -26,6 +26,15 @@ def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: i
     text_hash = sha256_bytes(pd.util.hash_pandas_object(texts, index=False).to_numpy().tobytes())
     record = {"texts": text_hash, "predictor": predictor_record, "batch": batch_size}
     return content_hash(record)
+
+
+def check_output(out: str | Path) -> Path:
+    """The output path, once it ends in .parquet and its folder is writable (checked before any scoring)."""
+    out = Path(out)
+    if out.suffix.lower() != ".parquet":
+        raise InputError(f"output {out} must end in .parquet")
+    require_writable(out.parent, "--out")
+    return out
 
 
 def infer_file(
@@ -37,9 +46,7 @@ def infer_file(
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Predict ROIs for `texts` (columns id, text; see read_texts) into `out` (Parquet); batches an earlier run finished are reused."""
-    out = Path(out)
-    if out.suffix.lower() != ".parquet":
-        raise InputError(f"output {out} must end in .parquet")
+    out = check_output(out)
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size} must be at least 1 (infer.batch_size)")
     key = run_key(texts, predictor_record or {"subjects": predictor.subjects}, batch_size)

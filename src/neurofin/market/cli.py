@@ -39,9 +39,11 @@ def ingest(
     Example: neurofin market ingest RC_2021-01.zst --subreddits wallstreetbets,stocks --start 2021-01-01 --end 2021-12-31 --out comments.parquet
     """
     from neurofin.config import Settings
+    from neurofin.io import require_writable
     from neurofin.market.ingest import DEFAULT_BOT_AUTHORS, ingest_dumps
 
     market = Settings.load(config).market
+    require_writable(out.parent, "--out")
     wanted = subreddits.split(",") if subreddits else market.subreddits
     report = ingest_dumps(
         dumps,
@@ -75,6 +77,7 @@ def panel(
 
     from neurofin.config import Settings
     from neurofin.errors import InputError
+    from neurofin.io import require_writable
     from neurofin.market import prices as price_io
     from neurofin.market.lexicon import load_lexicon
     from neurofin.market.panel import PanelStore
@@ -85,6 +88,8 @@ def panel(
     if prices is not None and demo_prices:
         raise InputError("pass either --prices FILE or --demo-prices, not both")
     market = Settings.load(config).market
+    if export is not None:
+        require_writable(export, "--export")
     store = PanelStore(db, exchange=market.exchange)
     summary: dict[str, object] = {}
     if comments is not None and roi is not None:
