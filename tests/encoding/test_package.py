@@ -175,6 +175,7 @@ def test_folder_without_manifest_is_an_error_naming_it(tmp_path, damage, tiny):
     with pytest.raises(PackageIntegrityError, match="UTS02") as info:
         package_dirs(models)
     assert MANIFEST_FILE in str(info.value) and "neurofin train" in str(info.value)
+    (tmp_path / "c.jsonl").write_text('{"id": "a", "body": "some text"}\n')
     cli._register()
     for args in (["evaluate", str(models), "--data-root", str(tiny.dataset.root)],
                  ["infer", "--packages", str(models), "--input", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "o.parquet")]):

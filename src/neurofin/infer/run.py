@@ -23,7 +23,8 @@ from neurofin.io import content_hash, require_writable, sha256_bytes, write_tabl
 
 def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int) -> str:
     """Identity of one scoring run: the texts and everything that shapes the output."""
-    text_hash = sha256_bytes(pd.util.hash_pandas_object(texts, index=False).to_numpy().tobytes())
+    cells = texts.map(lambda v: v if isinstance(v, str) else f"\0{type(v).__name__}:{v!r}")  # dict/list cells hash too
+    text_hash = sha256_bytes(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
     record = {"texts": text_hash, "predictor": predictor_record, "batch": batch_size}
     return content_hash(record)
 
