@@ -69,6 +69,8 @@ def check(
         typer.echo(f"{row.subject:<10}{row.stories:>8}{row.trs:>9}{voxels:>9}{row.problems:>10}")
     shared = sum(p.subject is None for p in report.problems)
     typer.echo(f"TextGrids: {report.textgrids} checked; problems not tied to one subject: {shared}")
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning.message}")
     if report.ok:
         typer.echo("OK: no problems")
         return
