@@ -96,7 +96,7 @@ def word_tier_intervals(path: Path) -> list[Interval]:
     for name, reader in readers:
         try:
             return _pick_word_tier(reader(path))
-        except (ValueError, IndexError, KeyError, TypeError, _praatio_error()) as exc:
+        except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError, _praatio_error()) as exc:
             kind = "" if isinstance(exc, _ParseFailure) else f"{type(exc).__name__}: "
             failures.append(f"{name}: {kind}{exc}".strip())
     raise DataError(
