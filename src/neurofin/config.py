@@ -203,7 +203,7 @@ class Settings(_Section):
             try:
                 raw = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"config file {path} is not valid UTF-8 TOML ({exc}); fix the line it names") from None
+                raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix the line it names (UTF-8 text)") from None
         for dotted, value in (overrides or {}).items():
             if value is None:
                 continue
