@@ -10,6 +10,7 @@ Whatever reader succeeds, the words are then filtered and repaired the same way 
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -136,7 +137,7 @@ def textgrid_warnings(path: str | Path) -> list[str]:
         found.append(f"{path} is neither UTF-8 nor UTF-16: it was read as Latin-1, so non-ASCII words may be wrong; "
                      "re-download it or re-save it as UTF-8")
     words = sorted((iv for iv in word_tier_intervals(path) if is_word(iv.label)), key=lambda iv: (iv.start, iv.stop))
-    overlaps = [(a, b) for a, b in zip(words, words[1:]) if a.stop > b.start + OVERLAP_TOLERANCE_S]
+    overlaps = [(a, b) for a, b in itertools.pairwise(words) if a.stop > b.start + OVERLAP_TOLERANCE_S]
     if overlaps:
         a, b = overlaps[0]
         found.append(f"{path}: {len(overlaps)} word(s) overlap the next word in time (first: {a.label.strip()!r} "

@@ -16,9 +16,9 @@ import pandas as pd
 
 from neurofin.errors import InputError
 from neurofin.infer.predictor import Predictor
+from neurofin.io import content_hash, require_writable, sha256_bytes, write_table_atomic
 from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
-from neurofin.io import content_hash, require_writable, sha256_bytes, write_table_atomic
 
 
 def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int) -> str:
