@@ -48,3 +48,12 @@ def test_user_error_exits_2_with_one_clear_line(tmp_path):
 def test_help_runs(args):
     proc = subprocess.run([sys.executable, "-m", "neurofin.cli", *args], capture_output=True, text=True)
     assert proc.returncode == 0 and "Usage" in proc.stdout
+
+
+def test_error_messages_are_printed_as_plain_text_not_markup(tmp_path):
+    """Issue 16.5: rich markup ate `[i + 1]` and crashed on a path containing `[/x]`."""
+    path = tmp_path / "odd[/x]name" / "run[i + 1][bold].toml"
+    proc = subprocess.run([sys.executable, "-m", "neurofin.cli", "config", "--config", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: config file {path} not found")

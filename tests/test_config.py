@@ -53,3 +53,34 @@ def test_parse_index_list(spec, expected):
 def test_parse_index_list_rejects_garbage(spec):
     with pytest.raises(ConfigError):
         parse_index_list(spec)
+
+
+BAD_SETTINGS = [
+    (["train"], "[encoding]\ncv_folds = 0\n", "encoding.cv_folds"),
+    (["train"], "[encoding]\nalphas = []\n", "encoding.alphas"),
+    (["train"], "[encoding]\nalphas = [-1, 0]\n", "encoding.alphas"),
+    (["train"], "[encoding]\npca_components = 0\n", "encoding.pca_components"),
+    (["features", "extract", "--context-tokens", "-5"], "", "features.context_tokens"),
+    (["features", "extract", "--batch-size", "0"], "", "features.batch_size"),
+    (["infer", "--packages", "p", "--input", "c.jsonl", "--out", "o.parquet", "--batch-size", "0"], "", "infer.batch_size"),
+]
+
+
+@pytest.mark.parametrize(("command", "toml", "key"), BAD_SETTINGS, ids=[k + ":" + t.strip() for _, t, k in BAD_SETTINGS])
+def test_out_of_range_settings_are_one_line_errors_before_any_work(tmp_path, command, toml, key):
+    """Issue 16.8: each bad value is refused as one line, exit 2, before any data, model or package is touched."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "run.toml"
+    config.write_text(toml)
+    args = [*command, "--config", str(config)]
+    if command[0] in ("train", "features"):
+        args += ["--data-root", str(tmp_path / "no-data")]  # a dataset error here would mean settings came second
+    if command[0] == "train":
+        args += ["--out", str(tmp_path / "models")]
+    proc = subprocess.run([sys.executable, "-m", "neurofin.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: invalid settings") and key in proc.stderr
+    assert not (tmp_path / "models").exists()

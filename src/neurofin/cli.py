@@ -98,6 +98,10 @@ def main() -> None:
     except NeurofinError as exc:
         sys.stderr.write(f"error: {exc}\n")  # plain text: paths and messages may contain [brackets]
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file-system problem the user can fix: still one line, no traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"error: cannot access{where} ({exc.strerror or exc}): check the path, its permissions and free disk space\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ def parse_subjects(spec: str | list[str] | None) -> list[str] | None:
 def parse_index_list(spec: str | list[int] | tuple[int, ...]) -> list[int]:
     """Parse '24-31', '0,2,5-7' or a list of ints into a sorted list of unique ints."""
     if isinstance(spec, (list, tuple)):
-        return sorted({int(v) for v in spec})
+        try:
+            return sorted({int(v) for v in spec})
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"cannot read index list {spec!r}: use whole numbers, e.g. [24, 25] or '24-31'") from None
     out: set[int] = set()
     for part in str(spec).replace(" ", "").split(","):
         if not part:
@@ -211,8 +214,8 @@ class Settings(_Section):
                 raise ConfigError(f"config file {path} not found: give an existing TOML file")
             try:
                 raw = tomllib.loads(path.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix the line it names") from None
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix the line it names (UTF-8 text)") from None
         for dotted, value in (overrides or {}).items():
             if value is None:
                 continue
@@ -220,6 +223,8 @@ class Settings(_Section):
             *parents, leaf = dotted.split(".")
             for key in parents:
                 node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    raise ConfigError(f"cannot set {dotted}: {key} is not a [section] in the --config file; fix that file")
             node[leaf] = value
         try:
             return cls.model_validate(raw)

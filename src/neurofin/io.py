@@ -14,7 +14,10 @@ from typing import Any
 
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds."""
+    """Yield a temporary path beside `final`; rename it onto `final` only if the block succeeds.
+
+    The file gets the mode a plain `open` would give (0666 less the umask), not mkstemp's private 0600.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -22,10 +25,39 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, final)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask sets it while reading)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def require_writable(folder: str | Path, what: str) -> Path:
+    """Create `folder` if needed and prove a file can be written in it; else InputError naming it and `what` to change."""
+    from neurofin.errors import InputError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".neurofin-write-test."):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"cannot write to {folder} ({exc.strerror or exc}): choose another {what}, or fix the folder "
+            "(a file in the way, permissions, a full or read-only disk)"
+        ) from None
+    return folder
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

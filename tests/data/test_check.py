@@ -178,3 +178,37 @@ def test_unknown_subject_is_reported(data):
     assert set(_table(result.output)) == {"UTS01", "UTS09"}
     assert "[missing_subject] UTS09 has no response folder" in result.output
     assert "neurofin data download --subjects UTS09" in result.output
+
+
+def _words_tier_edit(path: Path, old: bytes, new: bytes) -> None:
+    """Replace the first `old` after the words tier's name (bytes, so any encoding can be planted)."""
+    raw = path.read_bytes()
+    at = raw.index(b'name = "words"')
+    assert old in raw[at:]
+    path.write_bytes(raw[:at] + raw[at:].replace(old, new, 1))
+
+
+@pytest.mark.parametrize("damage", ["overlapping words", "latin-1 bytes"])
+def test_textgrid_oddities_are_warned_but_do_not_fail(data, damage):
+    """Issue 16.12: overlapping words (clipped when read) and non-UTF-8 bytes (read as Latin-1) passed silently."""
+    import re
+
+    path = sorted((_derivative(data) / "TextGrids").glob("*.TextGrid"))[0]
+    text = path.read_bytes()[path.read_bytes().index(b'name = "words"'):].decode()
+    first, second = re.findall(r'xmin = (\S+) \n\s+xmax = (\S+) \n\s+text = "([^"]+)"', text)[:2]
+    if damage == "overlapping words":
+        _words_tier_edit(path, f'xmax = {first[1]} \n            text = "{first[2]}"'.encode(),
+                         f'xmax = {float(second[0]) + 0.05:.4f} \n            text = "{first[2]}"'.encode())
+        expected = "overlap"
+    else:
+        _words_tier_edit(path, f'text = "{first[2]}"'.encode(), b'text = "caf\xe9"')
+        expected = "Latin-1"
+    result = _run(data)
+    assert result.exit_code == 0, result.output  # a warning, not a problem: the file is still usable
+    warnings = check_dataset(data).warnings
+    assert len(warnings) == 1 and expected in warnings[0].message and str(path) in warnings[0].message
+    assert f"warning: {warnings[0].message}" in result.output
+
+
+def test_clean_dataset_has_no_warnings(data):
+    assert check_dataset(data).warnings == []

@@ -247,3 +247,60 @@ def test_object_changed_since_listing_drops_the_part(tmp_path: Path, endpoint: s
     with pytest.raises(DataError, match="changed on the server"):
         dl.fetch_file(dl.make_s3_client(endpoint), listed, tmp_path, lambda n: None)
     assert not part.exists() and not listed.local_path(tmp_path).exists()
+
+
+class _StubPaginator:
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    def paginate(self, Bucket: str, Prefix: str, Delimiter: str | None = None) -> list[dict[str, Any]]:
+        under = [k for k in self.keys if k.startswith(Prefix)]
+        if Delimiter:
+            return [{"CommonPrefixes": [{"Prefix": Prefix + k[len(Prefix):].split("/")[0] + "/"} for k in under]}]
+        return [{"Contents": [{"Key": k, "Size": 3, "ETag": '"x"'} for k in under]}]
+
+
+class _StubClient:
+    """A bucket listing only (enough for plan_download); any GET fails the test."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    def get_paginator(self, name: str) -> _StubPaginator:
+        return _StubPaginator(self.keys)
+
+    def get_object(self, **request: Any) -> None:
+        raise AssertionError(f"unsafe key fetched: {request}")
+
+
+HOSTILE_KEYS = [
+    f"{D}pycortex-db/UTS01/transforms/../../../../../../escaped.txt",
+    f"{D}pycortex-db/UTS01/anatomicals/../../../../../../../../../../tmp/neurofin-escaped.txt",
+    f"{D}TextGrids/..",
+    f"{D}pycortex-db/UTS01/transforms/./x",
+    f"{D}pycortex-db/UTS01/anatomicals//abs",
+]
+
+
+@pytest.mark.parametrize("bad", HOSTILE_KEYS)
+def test_keys_leaving_dest_are_refused_even_in_dry_run(tmp_path: Path, bad: str, monkeypatch) -> None:
+    """Issue 16.2: an object key with '..' (or an empty or '.' part) must never be written, listed or cleaned."""
+    keys = [D + "respdict.json", f"{D}preprocessed_data/UTS01/souls.hf5", bad]
+    monkeypatch.setattr(dl, "make_s3_client", lambda *a, **k: _StubClient(keys))
+    dest = tmp_path / "a" / "b" / "c" / "d" / "e" / "f" / "dest"
+    for dry_run in (True, False):
+        with pytest.raises(DataError, match="unsafe"):
+            dl.download_dataset(["UTS01"], dest, dry_run=dry_run, workers=1)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("bad", HOSTILE_KEYS)
+def test_stale_part_cleanup_never_runs_outside_dest(tmp_path: Path, bad: str) -> None:
+    dest = tmp_path / "dest"
+    target = Path(os.path.normpath(dest.joinpath(*bad.split("/"))))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    victim = target.with_name(target.name + ".0123456789ab.part")
+    victim.write_bytes(b"keep me")
+    with pytest.raises(DataError, match="unsafe"):
+        dl.fetch_file(_StubClient([]), dl.RemoteFile(bad, 3, '"x"'), dest, lambda n: None)
+    assert victim.read_bytes() == b"keep me"

@@ -150,3 +150,42 @@ def test_any_edited_or_missing_file_is_refused(tmp_path, edit):
         (pkg / ARRAYS_FILE).unlink()
     with pytest.raises(PackageIntegrityError, match="SHA-256|missing"):
         EncodingModel.load(pkg)
+
+
+@pytest.mark.parametrize("damage", ["manifest deleted", "train stopped before the manifest", "empty folder"])
+def test_folder_without_manifest_is_an_error_naming_it(tmp_path, damage, tiny):
+    """Issue 16.4: a sub-folder that is not a complete package was skipped silently by evaluate and infer."""
+    from typer.testing import CliRunner
+
+    from neurofin import cli
+    from neurofin.encoding.package import CONFIG_FILE, package_dirs
+
+    models = tmp_path / "models"
+    _model(1).save(models / "UTS01")
+    broken = models / "UTS02"
+    if damage == "manifest deleted":
+        _model(2).save(broken)
+        (broken / MANIFEST_FILE).unlink()
+    elif damage == "train stopped before the manifest":
+        broken.mkdir()
+        (broken / CONFIG_FILE).write_text("{}")
+    else:
+        broken.mkdir()
+    with pytest.raises(PackageIntegrityError, match="UTS02") as info:
+        package_dirs(models)
+    assert MANIFEST_FILE in str(info.value) and "neurofin train" in str(info.value)
+    (tmp_path / "c.jsonl").write_text('{"id": "a", "body": "some text"}\n')
+    cli._register()
+    for args in (["evaluate", str(models), "--data-root", str(tiny.dataset.root)],
+                 ["infer", "--packages", str(models), "--input", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "o.parquet")]):
+        result = CliRunner().invoke(cli.app, args)
+        assert result.exit_code != 0 and isinstance(result.exception, PackageIntegrityError), result.output
+        assert str(broken) in str(result.exception)
+
+
+def test_hidden_folders_beside_packages_are_ignored(tmp_path):
+    from neurofin.encoding.package import package_dirs
+
+    _model(1).save(tmp_path / "UTS01")
+    (tmp_path / ".cache").mkdir()
+    assert package_dirs(tmp_path) == [tmp_path / "UTS01"]

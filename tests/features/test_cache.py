@@ -169,3 +169,38 @@ def test_smollm2_gguf_cache_is_found_again_without_loading_the_model(smollm2_ggu
     assert counter.loads == 0 and counter.extracted == 0
     np.testing.assert_array_equal(again["s"].values, first["s"].values)
     np.testing.assert_array_equal(again["s"].times, (np.arange(len(words)) * 2 + 0.5) / 2)
+
+
+def _flip(path: Path, where: str) -> None:
+    """Flip one byte of a safetensors file: in its tensor data or inside a word of its JSON header."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    header_len = struct.unpack("<Q", data[:8])[0]
+    if where == "tensor":
+        data[8 + header_len + (len(data) - 8 - header_len) // 3] ^= 0x01
+    else:
+        header = data[8 : 8 + header_len].decode()
+        at = 8 + header.index('\\"words\\": [\\"') + len('\\"words\\": [\\"')  # first letter of the first word
+        data[at] = ord("Q") if data[at] != ord("Q") else ord("R")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", ["tensor", "word"])
+def test_byte_flipped_cache_file_is_detected_and_recomputed(dataset: Dataset, settings: FeatureSettings,
+                                                            monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Issue 16.10: a flipped byte in a cache file was used silently."""
+    first = story_features(dataset, STORIES, settings)
+    victim = sorted(settings.cache_dir.glob("*.safetensors"))[0]
+    before = victim.read_bytes()
+    _flip(victim, where)
+    assert victim.read_bytes() != before
+    with pytest.raises(DataError, match="checksum"):
+        cache.load_word_features(victim)
+    counter = CountingModelWork(monkeypatch)
+    second = story_features(dataset, STORIES, settings)
+    assert counter.extracted == 1  # the damaged story only
+    for story in STORIES:
+        np.testing.assert_array_equal(second[story].values, first[story].values)
+        assert second[story].words == first[story].words
+    cache.load_word_features(victim)  # replaced by a good file

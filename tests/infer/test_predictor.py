@@ -160,3 +160,18 @@ def test_roi_file_edits_change_outputs_as_expected(tiny_dir, tmp_path):
     # the edited ROI is exactly the mean of the voxel predictions over its (left-hemisphere) voxels
     lh_default = np.isin(parcels, [p.parcel_id for p in atlas.labels if p.network == "Default" and p.hemisphere == "LH"])
     assert after_regions.n_voxels_per_region[0] == lh_default.sum()
+
+
+def test_two_packages_for_one_subject_are_refused(tiny_dir, tmp_path):
+    """Issue 16.3: two packages of one subject overwrote each other and the ensemble counted a subject twice."""
+    from neurofin.errors import InputError
+
+    first = write_package(tmp_path / "run1", "UTS01", tiny_dir, seed=1)
+    second = write_package(tmp_path / "run2", "UTS01", tiny_dir, seed=2)
+    other = write_package(tmp_path / "run2", "UTS02", tiny_dir, seed=3)
+    regions = {s: (np.eye(30)[:, :4], ["a", "b", "c", "d"]) for s in ("UTS01", "UTS02")}
+    with pytest.raises(InputError, match="UTS01") as info:
+        Predictor.from_packages([first, other, second], region_matrices=regions)
+    assert str(first) in str(info.value) and str(second) in str(info.value)
+    with pytest.raises(InputError, match="one model per subject"):
+        Predictor.from_models([EncodingModel.load(first), EncodingModel.load(second)], region_matrices=regions)

@@ -62,7 +62,7 @@ def test_interrupted_run_resumes_from_finished_batches(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         infer_file(CountingPredictor(fail_on_call=3), texts, out, batch_size=3)
     assert not out.exists()
-    assert sorted(p.name for p in (tmp_path / "rois.parquet.parts").glob("part-*")) == ["part-000000.parquet", "part-000001.parquet"]
+    assert sorted(p.name for p in (tmp_path / "rois.parquet.parts").glob("*/part-*")) == ["part-000000.parquet", "part-000001.parquet"]
     resumed = CountingPredictor()
     result = infer_file(resumed, texts, out, batch_size=3)
     assert resumed.calls == 2  # batches 3 and 4 only
@@ -86,3 +86,54 @@ def test_leftover_batches_of_other_texts_are_not_reused(tmp_path):
 def test_output_must_be_parquet(tmp_path):
     with pytest.raises(InputError, match=".parquet"):
         infer_file(CountingPredictor(), COMMENTS.rename(columns={"body": "text"}), tmp_path / "out.csv")
+
+
+def _start(tmp_path, name, texts, out, delay):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    texts_path = tmp_path / f"{name}.json"
+    texts.to_json(texts_path)
+    script = Path(__file__).with_name("slow_infer.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
+    result = tmp_path / f"{name}.result.parquet"
+    proc = subprocess.Popen([sys.executable, str(script), str(texts_path), str(out), str(result), str(delay)], env=env,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, result
+
+
+def test_two_processes_on_one_output_never_mix_their_parts(tmp_path):
+    """Issue 16.1: a second run on the same --out must neither delete nor adopt the first run's batches."""
+    import time
+
+    out = tmp_path / "rois.parquet"
+    first = pd.DataFrame({"id": [f"a{i}" for i in range(12)], "text": ["a" * i for i in range(12)]})
+    second = pd.DataFrame({"id": [f"b{i}" for i in range(12)], "text": ["b" * (20 + i) for i in range(12)]})
+    proc_a, result_a = _start(tmp_path, "a", first, out, 0.3)
+    time.sleep(0.8)  # the first run has written some parts
+    proc_b, result_b = _start(tmp_path, "b", second, out, 0.1)
+    for proc in (proc_a, proc_b):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    for texts, result in ((first, result_a), (second, result_b)):
+        frame = pd.read_parquet(result)
+        assert frame["id"].tolist() == texts["id"].tolist()
+        assert frame["x"].tolist() == [float(len(t)) for t in texts["text"]]
+    final = pd.read_parquet(out)  # whichever run finished last, whole and unmixed
+    assert final["id"].tolist() in (first["id"].tolist(), second["id"].tolist())
+    assert not (tmp_path / "rois.parquet.parts").exists()
+
+
+def test_two_processes_with_the_same_texts_agree(tmp_path):
+    out = tmp_path / "rois.parquet"
+    texts = pd.DataFrame({"id": [str(i) for i in range(8)], "text": ["w" * i for i in range(8)]})
+    runs = [_start(tmp_path, name, texts, out, 0.2) for name in ("a", "b")]
+    for proc, _ in runs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    for _, result in runs:
+        assert pd.read_parquet(result)["x"].tolist() == [float(i) for i in range(8)]
+    assert pd.read_parquet(out)["x"].tolist() == [float(i) for i in range(8)]
+    assert not (tmp_path / "rois.parquet.parts").exists()

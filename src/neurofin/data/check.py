@@ -2,7 +2,8 @@
 
 Per subject and story: the response file is real data (not a git-annex pointer), opens with h5py and
 holds a 2-D "data" dataset whose last row is readable, has respdict - 20 rows (docs/REFERENCE.md section 2)
-and as many voxel columns as the subject's `mask_thick`. Per story: the TextGrid is real and parses.
+and as many voxel columns as the subject's `mask_thick`. Per story: the TextGrid is real and parses;
+words overlapping in time or non-UTF-8 bytes are warnings (the file is usable, repaired on reading).
 Stories listed in respdict.json without a response file for a subject are reported as missing (one
 problem per subject), unless the caller allows partial story sets.
 """
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from neurofin.data.annex import annex_fix_hint, is_annex_pointer
 from neurofin.data.layout import RESPONSE_KEY, Dataset, find_dataset
-from neurofin.data.textgrid import read_textgrid
+from neurofin.data.textgrid import read_textgrid, textgrid_warnings
 from neurofin.errors import DataError
 from neurofin.timing import expected_rows
 
@@ -30,6 +31,7 @@ MISSING_STORY = "missing_story"
 MISSING_SUBJECT = "missing_subject"
 MISSING_TEXTGRID = "missing_textgrid"
 ROW_COUNT = "row_count"
+TEXTGRID_ODDITY = "textgrid_oddity"  # a warning: overlapping words, non-UTF-8 bytes
 TRUNCATED_HF5 = "truncated_hf5"
 UNLISTED_STORY = "unlisted_story"
 VOXEL_COUNT = "voxel_count"
@@ -64,6 +66,7 @@ class CheckReport:
     subjects: list[SubjectSummary]
     textgrids: int
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)  # usable, but repaired on reading: worth a look
 
     @property
     def ok(self) -> bool:
@@ -77,6 +80,7 @@ class _Checker:
         self.ds = dataset
         self.dest = dataset.root.parent
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.respdict: dict[str, int] | None = None  # None: unusable, row counts are not checked
 
     def fetch(self, subject: str) -> str:
@@ -187,6 +191,7 @@ class _Checker:
             if n_words == 0:
                 self.add(BAD_TEXTGRID, f"{story}: {path} has no spoken words in its words tier: fetch it again "
                          f"with {self.fetch(subject)}", story=story)
+            self.warnings += [Problem(TEXTGRID_ODDITY, message, story=story) for message in textgrid_warnings(path)]
 
 
 def check_dataset(root: str | Path, subjects: Iterable[str] | None = None, allow_missing_stories: bool = False) -> CheckReport:
@@ -224,4 +229,4 @@ def check_dataset(root: str | Path, subjects: Iterable[str] | None = None, allow
                                         len(checker.problems) - before))
     for story in sorted(textgrid_stories):
         checker.textgrid(story, chosen[0] if chosen else "UTS01")
-    return CheckReport(ds.root, summaries, len(textgrid_stories), checker.problems)
+    return CheckReport(ds.root, summaries, len(textgrid_stories), checker.problems, checker.warnings)

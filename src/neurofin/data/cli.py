@@ -24,7 +24,10 @@ def synth(
     from pathlib import Path
 
     from neurofin.data.synth import TRUTH_DIR, SynthSpec, make_synthetic_dataset
+    from neurofin.io import require_writable
     from neurofin.progress import cli_progress
+
+    require_writable(out, "--out")
 
     with cli_progress() as progress:
         dataset = make_synthetic_dataset(
@@ -65,6 +68,8 @@ def check(
         typer.echo(f"{row.subject:<10}{row.stories:>8}{row.trs:>9}{voxels:>9}{row.problems:>10}")
     shared = sum(p.subject is None for p in report.problems)
     typer.echo(f"TextGrids: {report.textgrids} checked; problems not tied to one subject: {shared}")
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning.message}")
     if report.ok:
         typer.echo("OK: no problems")
         return

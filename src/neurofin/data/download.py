@@ -53,8 +53,8 @@ class RemoteFile:
         return tag if _PLAIN_MD5.match(tag) else None
 
     def local_path(self, dest: Path) -> Path:
-        """Where the object lands under `dest`."""
-        return dest.joinpath(*self.key.split("/"))
+        """Where the object lands under `dest` (refused, DataError, if the key would leave `dest`)."""
+        return dest.joinpath(*safe_key_parts(self.key))
 
     def part_path(self, dest: Path) -> Path:
         """The in-progress file for this version of the object (its ETag is in the name)."""
@@ -75,6 +75,17 @@ class DownloadReport:
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+
+def safe_key_parts(key: str) -> list[str]:
+    """The path parts of an object key, after refusing any key that could resolve outside the destination."""
+    parts = key.split("/")
+    if any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
+        raise DataError(
+            f"the bucket lists an unsafe object key {key!r} (an empty, '.' or '..' part would place it outside "
+            "--dest); nothing was downloaded: check endpoint_url, or report the key to OpenNeuro"
+        )
+    return parts
 
 
 def make_s3_client(endpoint_url: str | None = None, workers: int = 8) -> Any:
@@ -238,6 +249,7 @@ def _list(client: Any, prefix: str, keep: Callable[[str], bool]) -> list[RemoteF
     out = []
     for page in _call(lambda: list(client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix))):
         for obj in page.get("Contents", []):
+            safe_key_parts(obj["Key"].removesuffix("/"))  # refused while listing, so a --dry-run names it too
             if not obj["Key"].endswith("/") and keep(obj["Key"]):
                 out.append(RemoteFile(obj["Key"], int(obj["Size"]), str(obj.get("ETag", ""))))
     return out

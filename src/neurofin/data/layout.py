@@ -11,18 +11,44 @@ column j is the j-th True voxel of the mask in C order over (z, y, x).
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from neurofin.errors import DataError
+from neurofin.errors import AnnexPointerError, DataError, TruncatedFileError
 
 DATASET_NAME = "ds003020"
 RESPONSE_KEY = "data"
 REPEATS_KEY = "individual_repeats"
+
+
+@contextlib.contextmanager
+def open_hf5(path: Path, root: Path) -> Iterator[Any]:
+    """An open response file; an annex pointer, or a file h5py cannot read to the end, is a DataError saying how to fix it."""
+    import h5py
+
+    from neurofin.data.annex import annex_fix_hint, is_annex_pointer
+
+    subject = path.parent.name
+    if is_annex_pointer(path):
+        raise AnnexPointerError(annex_fix_hint(path, subject, root.parent))
+    if not path.is_file():
+        raise DataError(f"{path} is missing: run `neurofin data check {root}` for the fix")
+    try:
+        with h5py.File(path, "r") as fh:
+            yield fh
+    except (OSError, KeyError) as exc:
+        raise TruncatedFileError(
+            f"{path} is not a readable ds003020 response file ({exc}): it is truncated or corrupt; delete it and "
+            f"download it again with `neurofin data download --subjects {subject} --dest {root.parent}` "
+            f"(`neurofin data check {root}` lists every such file)"
+        ) from None
 
 
 def find_dataset(path: str | Path) -> Dataset:
@@ -102,28 +128,19 @@ class Dataset:
 
     def n_voxels(self, subject: str, story: str) -> int:
         """Voxel count of one response file, read from its header only."""
-        import h5py
-
-        with h5py.File(self.response_path(subject, story), "r") as fh:
+        with open_hf5(self.response_path(subject, story), self.root) as fh:
             return int(fh[RESPONSE_KEY].shape[1])
 
     def read_responses(self, subject: str, story: str, voxels: np.ndarray | slice | None = None) -> np.ndarray:
         """(n_trs, n_voxels) float32 responses of one story; `voxels` reads a column subset lazily."""
-        import h5py
-
-        path = self.response_path(subject, story)
-        if not path.is_file():
-            raise DataError(f"{path} is missing: run `neurofin data check {self.root}` for the fix")
-        with h5py.File(path, "r") as fh:
+        with open_hf5(self.response_path(subject, story), self.root) as fh:
             dset = fh[RESPONSE_KEY]
             data = dset[:, voxels] if voxels is not None else dset[...]
         return np.asarray(data, dtype=np.float32)
 
     def read_repeats(self, subject: str, story: str) -> np.ndarray | None:
         """(n_repeats, n_trs, n_voxels) individual repeats of a test story, or None if the file has none."""
-        import h5py
-
-        with h5py.File(self.response_path(subject, story), "r") as fh:
+        with open_hf5(self.response_path(subject, story), self.root) as fh:
             if REPEATS_KEY not in fh:
                 return None
             return np.asarray(fh[REPEATS_KEY][...], dtype=np.float32)

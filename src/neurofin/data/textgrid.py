@@ -10,6 +10,7 @@ Whatever reader succeeds, the words are then filtered and repaired the same way 
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -27,6 +28,7 @@ WORD_TIER_INDEX = 1  # ds003020 TextGrids: tier 0 phones, tier 1 words
 INTERVAL_TIER = "IntervalTier"
 POINT_TIER = "TextTier"
 CHRONOLOGICAL_TITLE = "Praat chronological TextGrid text file"
+OVERLAP_TOLERANCE_S = 1e-6  # rounding in the file's decimal times is not an overlap
 
 
 class Interval(NamedTuple):
@@ -95,7 +97,7 @@ def word_tier_intervals(path: Path) -> list[Interval]:
     for name, reader in readers:
         try:
             return _pick_word_tier(reader(path))
-        except (ValueError, IndexError, KeyError, TypeError, _praatio_error()) as exc:
+        except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError, _praatio_error()) as exc:
             kind = "" if isinstance(exc, _ParseFailure) else f"{type(exc).__name__}: "
             failures.append(f"{name}: {kind}{exc}".strip())
     raise DataError(
@@ -107,18 +109,41 @@ def word_tier_intervals(path: Path) -> list[Interval]:
 
 def decode_textgrid(raw: bytes) -> str:
     """Decode TextGrid bytes (UTF-8 with or without BOM, UTF-16 LE/BE, Latin-1) to text with LF line ends."""
+    return _decode(raw)[0]
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    """(text with LF line ends, the encoding used)."""
     if raw.startswith(codecs.BOM_UTF8):
-        text = raw.decode("utf-8-sig")
+        encoding = "utf-8-sig"
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = raw.decode("utf-16")
+        encoding = "utf-16"
     elif b"\x00" in raw[:200]:
-        text = raw.decode("utf-16-be" if raw[:1] == b"\x00" else "utf-16-le")
+        encoding = "utf-16-be" if raw[:1] == b"\x00" else "utf-16-le"
     else:
         try:
-            text = raw.decode("utf-8")
+            raw.decode("utf-8")
+            encoding = "utf-8"
         except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+            encoding = "latin-1"
+    return raw.decode(encoding).replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+def textgrid_warnings(path: str | Path) -> list[str]:
+    """What `read_textgrid` repairs silently in a readable TextGrid: non-UTF-8 bytes, words overlapping in time."""
+    path = Path(path)
+    found = []
+    if _decode(path.read_bytes())[1] == "latin-1":
+        found.append(f"{path} is neither UTF-8 nor UTF-16: it was read as Latin-1, so non-ASCII words may be wrong; "
+                     "re-download it or re-save it as UTF-8")
+    words = sorted((iv for iv in word_tier_intervals(path) if is_word(iv.label)), key=lambda iv: (iv.start, iv.stop))
+    overlaps = [(a, b) for a, b in itertools.pairwise(words) if a.stop > b.start + OVERLAP_TOLERANCE_S]
+    if overlaps:
+        a, b = overlaps[0]
+        found.append(f"{path}: {len(overlaps)} word(s) overlap the next word in time (first: {a.label.strip()!r} "
+                     f"{a.start:g}-{a.stop:g} s and {b.label.strip()!r} from {b.start:g} s); each is clipped at the next "
+                     "word's start: check the alignment or re-download the file")
+    return found
 
 
 def _praatio_error() -> type[Exception]:

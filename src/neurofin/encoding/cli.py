@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.cli_common import chosen_subjects, echo, load_settings, open_dataset
         from neurofin.encoding.evaluate import evaluate_package
         from neurofin.encoding.train import cached_feature_source, train_subject
+        from neurofin.io import require_writable
 
         overrides = {
             "encoding.solver": solver,
@@ -46,6 +47,7 @@ def register(app: typer.Typer) -> None:
             "encoding.n_targets_batch_refit": n_targets_batch_refit,
         }
         settings = load_settings(config, overrides)
+        require_writable(out, "--out")  # before any fit
         dataset = open_dataset(data_root, settings)
         features = cached_feature_source(dataset, settings)
         chosen = chosen_subjects(subjects, settings, dataset.subjects())

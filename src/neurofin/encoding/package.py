@@ -242,11 +242,22 @@ def verify_manifest(directory: Path) -> dict[str, Any]:
 
 
 def package_dirs(directory: str | Path) -> list[Path]:
-    """A package directory itself, or every package directory one level below `directory`."""
+    """A package directory itself, or every package directory one level below `directory`.
+
+    Every non-hidden sub-folder must be a complete package: one without a manifest is an error, never skipped.
+    """
     directory = Path(directory)
     if (directory / MANIFEST_FILE).is_file():
         return [directory]
-    found = sorted(p.parent for p in directory.glob(f"*/{MANIFEST_FILE}"))
+    if not directory.is_dir():
+        raise PackageIntegrityError(f"{directory} is not a folder: give a package or the output folder of `neurofin train`")
+    found = sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not found:
         raise PackageIntegrityError(f"no encoding package under {directory}: give the output folder of `neurofin train`")
+    incomplete = [p for p in found if not (p / MANIFEST_FILE).is_file()]
+    if incomplete:
+        raise PackageIntegrityError(
+            f"{', '.join(map(str, incomplete))}: no {MANIFEST_FILE}, so not a complete package (deleted, or "
+            "`neurofin train` stopped before finishing it): re-run `neurofin train` for that subject, or move the folder away"
+        )
     return found

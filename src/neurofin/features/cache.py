@@ -2,14 +2,17 @@
 
 One safetensors file per story, named by the sha256 of (model identity, blocks, context tokens, mode,
 stride, transcript hash): tensors `values` (n_words, n_blocks, dim) float16 and `times` (n_words,) float64
-word midpoints; header metadata `neurofin` holds a JSON record (words, story, model, settings). Files
-are written atomically, so an interrupted run keeps every finished story and resumes with the next one,
+word midpoints; header metadata `neurofin` holds a JSON record (words, story, model, settings) and
+`neurofin_sha256` the SHA-256 of that record and both tensors' bytes, verified on every load: a damaged
+file (or one without the checksum) is computed again and replaced. Files are written atomically, so an interrupted run keeps every finished story and resumes with the next one,
 and a run whose stories are all cached loads no model and does no model work.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +29,11 @@ from neurofin.features.model import LoadedModel, load_language_model, model_iden
 from neurofin.io import atomic_path, content_hash
 from neurofin.progress import Progress, report
 
+logger = logging.getLogger(__name__)
+
 CACHE_FORMAT = 1
 METADATA_KEY = "neurofin"
+CHECKSUM_KEY = "neurofin_sha256"
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,8 @@ def save_word_features(path: Path, features: WordFeatures, metadata: dict[str, A
 
     tensors: dict[str, np.ndarray] = {"values": np.ascontiguousarray(features.values, dtype=np.float16),
                "times": np.ascontiguousarray(features.times, dtype=np.float64)}
-    header = {METADATA_KEY: json.dumps({**metadata, "words": features.words}, ensure_ascii=False)}
+    record = json.dumps({**metadata, "words": features.words}, ensure_ascii=False)
+    header = {METADATA_KEY: record, CHECKSUM_KEY: _checksum(record, tensors["values"], tensors["times"])}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=header)
 
@@ -89,12 +96,36 @@ def load_word_features(path: Path) -> tuple[WordFeatures, dict[str, Any]]:
 
     try:
         with safe_open(str(path), framework="numpy") as fh:
-            record = json.loads(fh.metadata()[METADATA_KEY])
+            header = fh.metadata() or {}
+            text = header[METADATA_KEY]
             values, times = fh.get_tensor("values"), fh.get_tensor("times")
+        record = json.loads(text)
     except (OSError, KeyError, TypeError, ValueError, SafetensorError) as exc:
         raise DataError(f"feature cache file {path} is unreadable ({exc}): delete it and rerun") from None
+    if header.get(CHECKSUM_KEY) != _checksum(text, values, times):
+        raise DataError(f"feature cache file {path} fails its checksum (damaged, or written without one): delete it and rerun")
     words = record.pop("words")
     return WordFeatures(words=words, times=times, values=values), record
+
+
+def _checksum(record: str, values: np.ndarray, times: np.ndarray) -> str:
+    """SHA-256 over a cache file's JSON record and tensor bytes (dtype and shape included)."""
+    digest = hashlib.sha256(record.encode("utf-8"))
+    for array in (values, times):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _cached(path: Path) -> WordFeatures | None:
+    """The features in a cache file, or None when it is absent or damaged (then it is computed again)."""
+    if not path.is_file():
+        return None
+    try:
+        return load_word_features(path)[0]
+    except DataError as exc:
+        logger.warning("%s; computing it again", exc)
+        return None
 
 
 def transcript_features(
@@ -114,17 +145,17 @@ def transcript_features(
         loaded = load_language_model(settings)
         identity = loaded.identity
     paths = {story: cache_path(cache_dir, feature_record(identity, settings, transcript_hash(t))) for story, t in transcripts.items()}
-    todo = [story for story, path in paths.items() if not path.is_file()]
+    out: dict[str, WordFeatures] = {}
+    for story, path in paths.items():
+        if (found := _cached(path)) is not None:
+            out[story] = found
+    todo = [story for story in transcripts if story not in out]
     advance = report(progress).task(
         f"word features ({len(transcripts) - len(todo)} of {len(transcripts)} stories cached)",
         total=sum(len(transcripts[s]) for s in todo),
     )
-    out: dict[str, WordFeatures] = {}
-    for story, transcript in transcripts.items():
-        path = paths[story]
-        if story not in todo:
-            out[story] = load_word_features(path)[0]
-            continue
+    for story in todo:
+        transcript, path = transcripts[story], paths[story]
         record = feature_record(identity, settings, transcript_hash(transcript))
         if loaded is None:
             loaded = load_language_model(settings)
@@ -135,7 +166,7 @@ def transcript_features(
         features = WordFeatures(list(transcript.words), transcript.times, values.astype(np.float16))
         save_word_features(path, features, {**record, "story": story, "hidden_size": int(values.shape[-1])})
         out[story] = features
-    return out
+    return {story: out[story] for story in transcripts}
 
 
 def story_features(

@@ -42,6 +42,7 @@ def extract(
     from neurofin.cli_common import echo, load_settings, open_dataset
     from neurofin.errors import DataError
     from neurofin.features.cache import default_cache_dir, story_features
+    from neurofin.io import require_writable
     from neurofin.progress import cli_progress
 
     overrides = {
@@ -53,6 +54,7 @@ def extract(
     }
     all_settings = load_settings(config, overrides)
     settings = all_settings.features
+    target = require_writable(settings.cache_dir or default_cache_dir(), "--cache-dir")  # before loading a model
     dataset = open_dataset(data_root, all_settings)
     if stories:
         chosen = [s.strip() for s in stories.split(",") if s.strip()]
@@ -63,7 +65,6 @@ def extract(
     missing = [s for s in chosen if not dataset.textgrid_path(s).is_file()]
     if missing:
         raise DataError(f"no TextGrid for stories {missing[:5]} under {dataset.textgrid_dir}: check --stories")
-    target = Path(settings.cache_dir or default_cache_dir())
     if ray_address:
         from neurofin.scale.tasks import extract_features
 

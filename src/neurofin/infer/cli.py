@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @app.command("infer")
     def infer(
         packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
-        input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .parquet or .csv."),
+        input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .json, .parquet or .csv."),
         out: Path = typer.Option(..., "--out", help="Output Parquet: rows per (id, subject) incl. 'ensemble'."),
         config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
         text_column: str = typer.Option("body", "--text-column", help="Column holding the text."),
@@ -31,8 +31,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
-        Texts with no usable words (empty, emoji-only) or that fail get NaN regions and an `error`; the run
-        never stops for one text. An interrupted run resumes from its finished batches.
+        Texts with no usable words (empty, emoji-only, not a string) or that fail get NaN regions and an `error`;
+        the run never stops for one text. Malformed JSONL lines are skipped and named (line numbers); missing ids
+        become row-<n>, repeated ids get #2, #3. An interrupted run resumes from its finished batches.
 
         Example: neurofin infer --packages models --data-root data/ds003020 --input comments.jsonl --out rois.parquet
         """
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.predictor import Predictor
-        from neurofin.infer.run import infer_file
+        from neurofin.infer.run import check_output, infer_file
         from neurofin.io import sha256_file
         from neurofin.progress import cli_progress
         from neurofin.schema import ENSEMBLE
@@ -51,6 +52,9 @@ def register(app: typer.Typer) -> None:
             "data.data_root": data_root,
         })
         run = settings.infer
+        if not ray_address:  # (Ray reads shards itself and writes a folder)
+            check_output(out)  # before loading packages and the language model
+            texts = read_texts(input_path, text_column, warn=lambda message: typer.echo(f"warning: {message}", err=True))
         folders = [p for given in packages for p in package_dirs(given)]
         predictor = Predictor.from_packages(
             folders, data_root=settings.data.data_root, roi_file=settings.atlas.roi_file, level=run.level,
@@ -73,7 +77,6 @@ def register(app: typer.Typer) -> None:
                                predictor_record=record)
             echo(f"{len(shards)} Parquet shards x {len(predictor.subjects)} subjects -> {out}")
             return
-        texts = read_texts(input_path, text_column)
         with cli_progress() as progress:
             frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress)
         n_errors = int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())

@@ -1,36 +1,156 @@
-"""Read texts to score from JSONL, Parquet or CSV files."""
+"""Read texts to score from JSONL, JSON, Parquet or CSV files, keeping every usable row.
+
+A JSONL line that is not a JSON object is skipped and reported with its line number (the rest is kept);
+cells that are not text (numbers, lists, objects, null) stay as they are and become error rows when scored;
+a missing or null id becomes `row-<n>` (n = the row's 1-based line or position); repeated ids get a
+`#2`, `#3`, ... suffix. Every such repair is reported through `warn` (default: `warnings.warn`).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from neurofin.errors import InputError
 
-READERS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".csv": "csv"}
+READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+SHOWN = 5  # problems named in one message
+_ABSENT = object()
 
 
-def read_texts(path: str | Path, text_column: str = "body", id_column: str = "id") -> pd.DataFrame:
-    """A DataFrame with columns `id` and `text`; ids default to the row number when the file has none."""
+class InputWarning(UserWarning):
+    """Rows of an input file were skipped or repaired."""
+
+
+def read_texts(
+    path: str | Path, text_column: str = "body", id_column: str = "id", warn: Callable[[str], None] | None = None
+) -> pd.DataFrame:
+    """A DataFrame with columns `id` (unique strings) and `text`; ids default to the row number when the file has none."""
     path = Path(path)
+    warn = warn or (lambda message: warnings.warn(message, InputWarning, stacklevel=3))
     kind = READERS.get(path.suffix.lower())
     if kind is None:
-        raise InputError(f"{path}: unsupported input type {path.suffix!r}; give a .jsonl, .parquet or .csv file")
+        raise InputError(f"{path}: unsupported input type {path.suffix!r}; give a .jsonl, .json, .parquet or .csv file")
     if not path.is_file():
         raise InputError(f"{path} not found: give the comments file written by `neurofin market ingest` or your own")
-    try:
-        if kind == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
-        elif kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except ValueError as exc:
-        raise InputError(f"{path} could not be read as {kind} ({exc}); check the file format") from None
-    if text_column not in frame.columns:
+    if kind == "jsonl":
+        records, columns, numbers = _jsonl_records(path, warn)
+    else:
+        frame = _read_frame(path, kind)
+        columns = [str(c) for c in frame.columns]
+        records = frame.to_dict("records")
+        numbers = list(range(1, len(records) + 1))
+    if text_column not in columns:
         raise InputError(
-            f"{path} has no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); give the text column's name (text_column)"
+            f"{path} has no column {text_column!r} (columns: {', '.join(columns)}); give the text column's name (text_column)"
         )
-    ids = frame[id_column].astype(str) if id_column in frame.columns else pd.Series(range(len(frame))).astype(str)
-    return pd.DataFrame({"id": ids.to_numpy(), "text": frame[text_column].to_numpy()})
+    texts = [_text_cell(r.get(text_column)) for r in records]
+    if id_column in columns:
+        ids = _ids([r.get(id_column, _ABSENT) for r in records], numbers, warn, path)
+    else:
+        ids = [str(i) for i in range(len(records))]
+    return pd.DataFrame({"id": pd.Series(_unique(ids, warn, path), dtype=object), "text": pd.Series(texts, dtype=object)})
+
+
+def _jsonl_records(path: Path, warn: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[str], list[int]]:
+    """The JSON objects of a JSONL file, their columns and line numbers; other lines are reported and skipped."""
+    records, numbers, bad = [], [], []
+    columns: dict[str, None] = {}
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                bad.append(f"line {number} ({type(exc).__name__})")
+                continue
+            if not isinstance(record, dict):
+                bad.append(f"line {number} (a JSON {type(record).__name__}, not an object)")
+                continue
+            records.append(record)
+            numbers.append(number)
+            columns.update(dict.fromkeys(map(str, record)))
+    if bad and not records:
+        raise InputError(f"{path}: no line is a JSON object ({_listing(bad)}); give one JSON object per line")
+    if bad:
+        warn(f"{path}: skipped {len(bad)} malformed line{'s' if len(bad) > 1 else ''}: {_listing(bad)}")
+    return records, list(columns), numbers
+
+
+def _read_frame(path: Path, kind: str) -> pd.DataFrame:
+    """A whole .json (records or columns), Parquet or CSV file as a DataFrame; unreadable files are InputErrors."""
+    try:
+        if kind == "json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, list) and not all(isinstance(item, dict) for item in data):
+                raise ValueError("a JSON list must hold one object per text")
+            frame = pd.DataFrame(data) if isinstance(data, (list, dict)) else None
+            if frame is None:
+                raise ValueError(f"a JSON {type(data).__name__} is neither a list of objects nor an object of columns")
+            return frame
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, TypeError, OSError, UnicodeDecodeError) as exc:
+        detail = "JSON: a list of objects or an object of columns" if kind == "json" else kind
+        raise InputError(f"{path} could not be read as {detail} ({exc}); check the file format") from None
+
+
+def _text_cell(value: Any) -> Any:
+    """Text cells pass unchanged; missing values become None (an error row when scored)."""
+    return None if _missing(value) else value
+
+
+def _ids(values: list[Any], numbers: list[int], warn: Callable[[str], None], path: Path) -> list[str]:
+    """String ids; a missing, null or empty id becomes row-<n>."""
+    ids, filled = [], []
+    for value, number in zip(values, numbers):
+        if value is _ABSENT or _missing(value) or value == "":
+            ids.append(f"row-{number}")
+            filled.append(str(number))
+        elif isinstance(value, str):
+            ids.append(value)
+        elif isinstance(value, float) and value.is_integer():
+            ids.append(str(int(value)))
+        elif isinstance(value, (dict, list)):
+            ids.append(json.dumps(value, sort_keys=True, default=str))
+        else:
+            ids.append(str(value))
+    if filled:
+        warn(f"{path}: {len(filled)} row{'s' if len(filled) > 1 else ''} with no id got row-<n> ids (rows {_listing(filled)})")
+    return ids
+
+
+def _unique(ids: list[str], warn: Callable[[str], None], path: Path) -> list[str]:
+    """Repeated ids get a #2, #3, ... suffix (never clashing with an id already present)."""
+    taken = set(ids)
+    seen: set[str] = set()
+    out, renamed = [], []
+    for value in ids:
+        if value in seen:
+            n = 2
+            while f"{value}#{n}" in taken:
+                n += 1
+            renamed.append(f"{value} -> {value}#{n}")
+            value = f"{value}#{n}"
+            taken.add(value)
+        seen.add(value)
+        out.append(value)
+    if renamed:
+        warn(f"{path}: {len(renamed)} duplicate id{'s' if len(renamed) > 1 else ''} made unique ({_listing(renamed)})")
+    return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
+
+
+def _listing(items: list[str]) -> str:
+    return ", ".join(items[:SHOWN]) + (f", ... ({len(items) - SHOWN} more)" if len(items) > SHOWN else "")

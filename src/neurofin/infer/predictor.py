@@ -118,7 +118,9 @@ class Predictor:
         """Load saved packages (checksums verified) and build the predictor; `options` as for `from_models`."""
         if not packages:
             raise InputError("give at least one model package directory (written by `neurofin train`)")
-        return cls.from_models([EncodingModel.load(p) for p in packages], **options)
+        models = [EncodingModel.load(p) for p in packages]
+        _one_per_subject([m.subject for m in models], [str(p) for p in packages])
+        return cls.from_models(models, **options)
 
     @classmethod
     def from_models(
@@ -141,6 +143,7 @@ class Predictor:
         """
         if not models:
             raise InputError("give at least one encoding model")
+        _one_per_subject([m.subject for m in models], [f"model {i + 1}" for i in range(len(models))])
         atlas_regions = None if region_matrices is not None else AtlasRegions.open(data_root, level, roi_file, threshold, atlas_cache)
         groups: dict[tuple[str, str], FeatureGroup] = {}
         names: list[str] | None = None
@@ -250,3 +253,14 @@ class Predictor:
             frame.insert(0, "id", ids)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+
+def _one_per_subject(subjects: list[str], sources: list[str]) -> None:
+    """Refuse two models of one subject (they would overwrite each other and weigh twice in the ensemble)."""
+    seen: dict[str, list[str]] = {}
+    for subject, source in zip(subjects, sources):
+        seen.setdefault(subject, []).append(source)
+    twice = {subject: where for subject, where in seen.items() if len(where) > 1}
+    if twice:
+        listed = "; ".join(f"{subject}: {', '.join(where)}" for subject, where in twice.items())
+        raise InputError(f"one model per subject please; given several for {listed}: pass only one package of each subject")

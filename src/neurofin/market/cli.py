@@ -48,10 +48,12 @@ def ingest(
     """
     from neurofin.config import Settings
     from neurofin.errors import InputError
+    from neurofin.io import require_writable
     from neurofin.market.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
     from neurofin.progress import cli_progress
 
     market = Settings.load(config).market
+    require_writable(out.parent, "--out")
     wanted = subreddits.split(",") if subreddits else market.subreddits
     options: dict[str, Any] = {
         "subreddits": wanted, "start": _day(start, "--start"), "end": _day(end, "--end"),
@@ -98,6 +100,7 @@ def panel(
 
     from neurofin.config import Settings
     from neurofin.errors import InputError
+    from neurofin.io import require_writable
     from neurofin.market import prices as price_io
     from neurofin.market.lexicon import load_lexicon
     from neurofin.market.panel import PanelStore
@@ -108,6 +111,8 @@ def panel(
     if prices is not None and demo_prices:
         raise InputError("pass either --prices FILE or --demo-prices, not both")
     market = Settings.load(config).market
+    if export is not None:
+        require_writable(export, "--export")
     store = PanelStore(db, exchange=market.exchange)
     summary: dict[str, object] = {}
     if comments is not None and roi is not None:

@@ -54,6 +54,8 @@ DROP_REASONS: tuple[str, ...] = (
 DUMP_SUFFIXES = {".zst", ".jsonl", ".ndjson", ".json", ".csv"}
 DEFAULT_CHUNK_ROWS = 10_000  # comments buffered per row group; peak memory grows with it, not with the dump size
 _MALFORMED = object()  # sentinel: a line that is not a JSON object / CSV row
+_INT64 = 2**63 - 1  # created_utc and score must fit the int64 Parquet columns
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def comment_schema(extra: tuple[str, ...] = ()) -> Any:
@@ -95,20 +97,17 @@ def parse_created_utc(value: Any) -> int | None:
     """Cast a dump's created_utc (int, float, numeric string or ISO-8601 string) to int UTC seconds."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
+    if isinstance(value, (int, float)):
+        return _epoch(value)
     if not isinstance(value, str):
         return None
     text = value.strip()
     try:
-        return int(text)
+        return _epoch(int(text))
     except ValueError:
         pass
     try:
-        number = float(text)
-        return int(number) if math.isfinite(number) else None
+        return _epoch(float(text))
     except ValueError:
         pass
     try:
@@ -116,6 +115,13 @@ def parse_created_utc(value: Any) -> int | None:
     except ValueError:
         return None
     return int((stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp())
+
+
+def _epoch(number: float) -> int | None:
+    """Whole seconds, or None for NaN, infinities and times beyond the years 1-9999 (int64 overflow otherwise)."""
+    if isinstance(number, float) and not math.isfinite(number):
+        return None
+    return int(number) if -62_135_596_800 <= number < 253_402_300_800 else None
 
 
 def id_key(comment_id: str) -> int:
@@ -238,9 +244,9 @@ def _as_score(value: Any) -> int | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return int(number) if math.isfinite(number) else None
+    return int(number) if math.isfinite(number) and abs(number) < 2**63 else None
 
 
 class _Chunk:
@@ -357,6 +363,24 @@ def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | 
     return lo, hi
 
 
+def _check_dump(path: Path) -> None:
+    """Refuse, before any work, a dump that is missing, a folder, of an unknown type or a .zst that is not zstd."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: pass the dump files inside it (e.g. {path}/RC_*.zst)")
+    if not path.is_file():
+        raise InputError(f"dump file {path} not found: check the path")
+    if path.suffix.lower() not in DUMP_SUFFIXES:
+        raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
+    if path.suffix.lower() == ".zst":
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head != ZSTD_MAGIC:
+            raise InputError(
+                f"{path} is not a zstd file (it starts with {head!r}, not the zstd magic bytes): give the RC_*.zst "
+                "dump itself, or rename an uncompressed file to .jsonl"
+            )
+
+
 def ingest_dumps(
     dumps: Iterable[str | Path],
     out: str | Path,
@@ -388,10 +412,7 @@ def ingest_dumps(
     if not paths:
         raise InputError("no dump files given: pass one or more RC_*.zst / .jsonl / .csv paths")
     for path in paths:
-        if not path.is_file():
-            raise InputError(f"dump file {path} not found: check the path")
-        if path.suffix.lower() not in DUMP_SUFFIXES:
-            raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
+        _check_dump(path)
     wanted = {s.strip().lower().removeprefix("r/") for s in subreddits or () if s.strip()}
     lo, hi = utc_bounds(start, end)
     extra = tuple(name for name in dict.fromkeys(extra_columns) if name not in COMMENT_COLUMNS)
@@ -419,6 +440,7 @@ def ingest_dumps(
             advance = tasks.task(f"ingesting {path.name} (bytes)", total=path.stat().st_size)
             raw, records = _records(path)
             done = 0
+            lines_before, malformed_before = report.lines, report.malformed
             chunk = _Chunk(names)
             try:
                 for record in records:
@@ -438,6 +460,12 @@ def ingest_dumps(
                 records.close()
                 report.bytes_read += raw.tell()
                 raw.close()
+            n_lines = report.lines - lines_before
+            if n_lines and report.malformed - malformed_before == n_lines:
+                raise InputError(
+                    f"{path}: all {n_lines} lines are malformed (not Reddit comments with an id and a created_utc): "
+                    "is it the right file? Nothing was written"
+                )
             flush(chunk)
             advance(path.stat().st_size - done)
         if report.kept == 0:

@@ -133,8 +133,14 @@ class PanelStore:
 
         if read_only and not self.path.is_file():
             raise InputError(f"panel database {self.path} not found: run `neurofin market panel` first")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(self.path), read_only=read_only)
+        except (OSError, duckdb.Error) as exc:
+            raise InputError(
+                f"cannot open {self.path} as a DuckDB panel ({exc}): give the --db file written by "
+                "`neurofin market panel`, or a new path in a writable folder"
+            ) from None
         try:
             yield con
         finally:

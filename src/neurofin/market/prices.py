@@ -106,8 +106,10 @@ def to_long(
         stamps = pd.to_datetime(long["session"])
         long["session"] = (stamps.dt.tz_localize(None) if stamps.dt.tz is not None else stamps).dt.normalize()
         long["close"] = pd.to_numeric(long["close"], errors="raise").astype(np.float64)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(f"{source}: cannot read dates/prices ({exc}); use ISO dates and numeric closes") from None
+    if long["session"].isna().any():
+        raise InputError(f"{source}: a row has no date; give every row an ISO date")
     long["ticker"] = long["ticker"].astype(str).str.strip().str.upper()
     long = long[np.isfinite(long["close"])]
     if (long["close"] <= 0).any():
@@ -130,12 +132,12 @@ def read_prices(
     path = Path(path)
     if not path.is_file():
         raise InputError(f"price file {path} not found: pass a .csv or .parquet of daily closes")
-    if path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path)
-    elif path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InputError(f"price file {path}: use .csv or .parquet")
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except (ValueError, OSError) as exc:  # pandas parser errors and pyarrow's ArrowInvalid are ValueErrors
+        raise InputError(f"price file {path} is not a readable {path.suffix[1:]} table ({exc}); check the file") from None
     return to_long(frame, source=str(path), exchange=exchange, column=column, ticker=ticker or path.stem)
 
 

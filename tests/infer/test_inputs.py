@@ -1,0 +1,94 @@
+"""Issue 16.7: hostile comment files for `infer` (cells, lines, ids, .json) never stop the run silently or loudly."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from neurofin.errors import InputError
+from neurofin.infer.inputs import read_texts
+from neurofin.infer.run import infer_file, run_key
+
+
+class LengthPredictor:
+    subjects = ["S1"]
+
+    def predict_rois(self, texts, ids):
+        x = [float(len(t)) if isinstance(t, str) else float("nan") for t in texts]
+        err = [None if isinstance(t, str) else f"not a text ({type(t).__name__})" for t in texts]
+        return pd.DataFrame({"id": list(ids), "subject": "S1", "error": err, "x": x})
+
+
+def _jsonl(tmp_path, lines: list[str | bytes], name="c.jsonl"):
+    path = tmp_path / name
+    path.write_bytes(b"\n".join(line if isinstance(line, bytes) else line.encode() for line in lines) + b"\n")
+    return path
+
+
+def test_dict_and_list_cells_become_error_rows_not_a_crash(tmp_path):
+    path = _jsonl(tmp_path, [json.dumps({"id": "a", "body": "fine text"}), json.dumps({"id": "b", "body": {"nested": 1}}),
+                             json.dumps({"id": "c", "body": [1, 2]}), json.dumps({"id": {"x": 1}, "body": "odd id"})])
+    texts = read_texts(path)
+    run_key(texts, {}, 2)  # was TypeError: unhashable type: 'dict'
+    out = infer_file(LengthPredictor(), texts, tmp_path / "o.parquet", batch_size=2)
+    assert out["id"].tolist() == ["a", "b", "c", '{"x": 1}']
+    assert out["error"].fillna("").tolist() == ["", "not a text (dict)", "not a text (list)", ""]
+
+
+def test_bad_jsonl_lines_are_skipped_counted_and_named_by_line_number(tmp_path):
+    warnings: list[str] = []
+    path = _jsonl(tmp_path, [json.dumps({"id": "a", "body": "one"}), "[1, 2, 3]", '{"id": "b", "body": "cut',
+                             b"\xff\xfe\xff", "", json.dumps({"id": "c", "body": "three"}), "42"])
+    texts = read_texts(path, warn=warnings.append)
+    assert texts["id"].tolist() == ["a", "c"]
+    assert len(warnings) == 1
+    for fragment in ("4 malformed lines", "line 2", "line 3", "line 4", "line 7"):
+        assert fragment in warnings[0]
+    assert "line 5" not in warnings[0]  # a blank line is not malformed
+
+
+def test_a_file_of_only_bad_lines_is_an_error(tmp_path):
+    with pytest.raises(InputError, match="line 1"):
+        read_texts(_jsonl(tmp_path, ["[1]", "not json"]), warn=lambda m: None)
+
+
+def test_missing_and_null_ids_get_distinct_row_ids(tmp_path):
+    warnings: list[str] = []
+    path = _jsonl(tmp_path, [json.dumps({"id": "a", "body": "x"}), json.dumps({"body": "no id"}),
+                             json.dumps({"id": None, "body": "null id"}), json.dumps({"id": 7, "body": "int id"})])
+    texts = read_texts(path, warn=warnings.append)
+    assert texts["id"].tolist() == ["a", "row-2", "row-3", "7"]
+    assert "nan" not in texts["id"].tolist() and any("no id" in w for w in warnings)
+
+
+def test_duplicate_ids_are_made_unique_with_a_warning(tmp_path):
+    warnings: list[str] = []
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"id": ["a", "b", "a", "a", "a#2"], "body": list("vwxyz")}).to_csv(path, index=False)
+    texts = read_texts(path, warn=warnings.append)
+    assert texts["id"].is_unique
+    assert texts["id"].tolist()[:2] == ["a", "b"] and texts["id"].tolist()[4] == "a#2"
+    assert texts["text"].tolist() == list("vwxyz")
+    assert any("duplicate" in w for w in warnings)
+
+
+def test_json_file_is_read_as_json(tmp_path):
+    records = [{"id": "a", "body": "first"}, {"id": "b", "body": "second"}]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(records, indent=2))  # one JSON document over several lines, not JSONL
+    assert read_texts(path)["text"].tolist() == ["first", "second"]
+    path.write_text(json.dumps({"id": ["a", "b"], "body": ["first", "second"]}))
+    assert read_texts(path)["id"].tolist() == ["a", "b"]
+    path.write_text("[1, 2")
+    with pytest.raises(InputError, match="JSON"):
+        read_texts(path)
+
+
+@pytest.mark.parametrize("content", [b"PAR1 not really", b"", b"\x00" * 64])
+def test_unreadable_parquet_is_an_input_error(tmp_path, content):
+    path = tmp_path / "c.parquet"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="c.parquet"):
+        read_texts(path)
