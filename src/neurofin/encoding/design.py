@@ -108,6 +108,20 @@ def pooled_feature_stats(rows: Mapping[str, np.ndarray], stories: Sequence[str])
     return zscore_stats(np.concatenate([rows[s] for s in stories], axis=0).astype(np.float64))
 
 
+def mean_word(features: Mapping[str, WordFeatureLike], stories: Sequence[str]) -> np.ndarray:
+    """(n_features_in,) mean flattened word feature over every word of `stories` (the readout's reference word)."""
+    total, count = None, 0
+    for story in stories:
+        values = np.asarray(features[story].values)
+        values = values.reshape(values.shape[0], -1)
+        story_sum = values.sum(axis=0, dtype=np.float64)
+        total = story_sum if total is None else total + story_sum
+        count += values.shape[0]
+    if not count:
+        raise DataError(f"no words in the training stories {list(stories)}: check the feature cache")
+    return total / count
+
+
 def stack_design(
     rows: Mapping[str, np.ndarray], stories: Sequence[str], delays: Sequence[int], basis: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

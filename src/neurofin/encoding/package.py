@@ -4,7 +4,8 @@ Layout of a package directory:
     config.json          the PackageRecord (record.py): settings, feature identity and shape, fit, split,
                          subject, mask hash, voxel-selection rule, speech_rate_wps, format and neurofin version
     weights.safetensors  basis (n_features_in, k) [absent = identity], weights (k * n_delays, n_voxels),
-                         feature_mean / feature_std (n_features_in,) pooled over training stories
+                         feature_mean / feature_std (n_features_in,) of the TR rows pooled over training
+                         stories, word_mean (n_features_in,) the training mean word (infer/readout.py)
     arrays.safetensors   per-voxel training-time arrays: alphas, cv_r, validation_r (r on the validation
                          stories: the voxel-selection score)
     scores.safetensors   per-voxel evaluation arrays: test_r, cc_max/<story> (written by `neurofin evaluate`)
@@ -72,6 +73,7 @@ class EncodingModel:
     feature_mean: np.ndarray  # (n_features_in,) pooled training mean of downsampled features
     feature_std: np.ndarray  # (n_features_in,)
     basis: np.ndarray | None = None  # (n_features_in, k); None = identity
+    word_mean: np.ndarray | None = None  # (n_features_in,) mean word feature over the training stories' words
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # training-time per-voxel arrays
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # evaluation per-voxel arrays (test_r, cc_max/...)
     metrics: dict[str, Any] | None = None
@@ -124,6 +126,8 @@ class EncodingModel:
         }
         if self.basis is not None:
             tensors["basis"] = self.basis.astype(np.float32)
+        if self.word_mean is not None:
+            tensors["word_mean"] = self.word_mean.astype(np.float32)
         return tensors
 
     def save(self, directory: str | Path) -> Path:
@@ -147,8 +151,9 @@ class EncodingModel:
         n_in = tensors["feature_mean"].shape[0]
         k = tensors["basis"].shape[1] if "basis" in tensors else n_in
         problems = []
-        if tensors["feature_std"].shape != (n_in,):
-            problems.append(f"feature_std {tensors['feature_std'].shape} != ({n_in},)")
+        for name in ("feature_std", "word_mean"):
+            if name in tensors and tensors[name].shape != (n_in,):
+                problems.append(f"{name} {tensors[name].shape} != ({n_in},)")
         if "basis" in tensors and tensors["basis"].shape[0] != n_in:
             problems.append(f"basis rows {tensors['basis'].shape[0]} != feature dim {n_in}")
         if tensors["weights"].ndim != 2 or tensors["weights"].shape[0] != k * len(self.delays):
@@ -185,6 +190,7 @@ class EncodingModel:
             feature_mean=weights["feature_mean"],
             feature_std=weights["feature_std"],
             basis=weights.get("basis"),
+            word_mean=weights.get("word_mean"),
             arrays=loaded.get(ARRAYS_FILE, {}),
             scores=loaded.get(SCORES_FILE, {}),
             metrics=json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None,

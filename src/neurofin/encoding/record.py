@@ -15,7 +15,7 @@ from neurofin.config import FeatureSettings, Settings, TimingSettings
 from neurofin.encoding.design import StorySplit
 from neurofin.errors import PackageIntegrityError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: word_mean tensor (the readout's reference word)
 
 
 class _Record(BaseModel):
@@ -67,7 +67,7 @@ class VoxelSelection(_Record):
 class PackageRecord(_Record):
     """config.json of an encoding package."""
 
-    format_version: Literal[2] = FORMAT_VERSION
+    format_version: Literal[3] = FORMAT_VERSION
     neurofin_version: str
     subject: str
     mask_sha256: str | None  # SHA-256 of the subject's cortical mask (None without a pycortex-db)

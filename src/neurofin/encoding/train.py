@@ -1,8 +1,9 @@
 """Fit one subject's encoding model from word features: `fit_subject` in memory, `train_subject` = fit + save.
 
 Besides the weights, a model carries what the inference stage needs: `validation_r` (per voxel, r on the
-validation stories: the voxel-selection score, never test r) and `speech_rate_wps` (median over training
-stories of words per second, the pace at which pseudo-time inference lays out text).
+validation stories: the voxel-selection score, never test r), `speech_rate_wps` (median over training
+stories of words per second, the pace at which pseudo-time inference lays out text) and `word_mean` (the
+training mean word, the reference of the region readout).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from neurofin.encoding.design import (
     WordFeatureLike,
     check_row_counts,
     downsampled_stories,
+    mean_word,
     pooled_feature_stats,
     split_stories,
     stack_design,
@@ -152,6 +154,7 @@ def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: Fe
         feature_mean=feature_mean,
         feature_std=feature_std,
         basis=fitted.basis,
+        word_mean=mean_word(word_features, split.train),
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
     return replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})

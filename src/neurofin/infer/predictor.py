@@ -21,11 +21,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from neurofin.config import FeatureSettings, InferSettings, TimingSettings
+from neurofin.config import FeatureSettings, InferSettings
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
-from neurofin.infer.readout import RegionReadout, window_weights
+from neurofin.infer.readout import RegionReadout
 from neurofin.infer.text import TextWords, comment_words
 from neurofin.schema import ENSEMBLE
 
@@ -35,18 +35,16 @@ DEFAULT_MAX_WORDS = InferSettings().max_words
 
 @dataclass
 class FeatureGroup:
-    """Subjects whose packages need the same LM features and pseudo-time grid."""
+    """Subjects whose packages need the same LM features; each readout keeps its own speech rate and timing."""
 
     settings: FeatureSettings
-    timing: TimingSettings
-    words_per_second: float
     readouts: list[RegionReadout]
     loaded: Any = None  # LoadedModel, loaded on first use
 
 
-def feature_key(model: EncodingModel) -> tuple[str, str]:
-    """Identity of what a model's features are made of (model, blocks, context) plus its timing."""
-    return (model.record.features.key(), model.record.timing.model_dump_json())
+def feature_key(model: EncodingModel) -> str:
+    """Identity of what a model's features are made of (model, blocks, context): one LM pass per key."""
+    return model.record.features.key()
 
 
 @dataclass
@@ -102,7 +100,7 @@ class AtlasRegions:
 
 
 class Predictor:
-    """Texts -> per-subject and ensemble region activity (mean predicted activity over the response window)."""
+    """Texts -> per-subject and ensemble region values (the mean per-word effect of readout.py)."""
 
     def __init__(self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS) -> None:
         self.groups = groups
@@ -142,7 +140,7 @@ class Predictor:
         if not models:
             raise InputError("give at least one encoding model")
         atlas_regions = None if region_matrices is not None else AtlasRegions.open(data_root, level, roi_file, threshold, atlas_cache)
-        groups: dict[tuple[str, str], FeatureGroup] = {}
+        groups: dict[str, FeatureGroup] = {}
         names: list[str] | None = None
         for model in models:
             subject = model.subject
@@ -158,9 +156,7 @@ class Predictor:
             key = feature_key(model)
             if key not in groups:
                 settings = model.record.settings.features.model_copy(update=dict(feature_overrides or {}))
-                groups[key] = FeatureGroup(
-                    FeatureSettings.model_validate(settings.model_dump()), model.record.timing, model.record.speech_rate_wps, []
-                )
+                groups[key] = FeatureGroup(FeatureSettings.model_validate(settings.model_dump()), [])
             groups[key].readouts.append(RegionReadout.from_model(subject, model, matrix))
         return cls(list(groups.values()), names or [], max_words)
 
@@ -194,14 +190,13 @@ class Predictor:
         done = [(i, f) for i, f in zip(rows, features) if f is not None]
         if not done:
             return
-        window_features, coverage = [], []
-        for _, feats in done:
-            weights, cover = window_weights(feats.shape[0], group.words_per_second, group.timing)
-            window_features.append(weights @ feats.reshape(feats.shape[0], -1).astype(np.float64))
-            coverage.append(cover)
         index = [i for i, _ in done]
-        for readout in group.readouts:
-            out[readout.subject][index] = readout.apply(np.stack(window_features), np.stack(coverage))
+        feats = [np.asarray(f.reshape(f.shape[0], -1), dtype=np.float64) for _, f in done]  # cast once for every pace
+        sums: dict[tuple[float, str], tuple[np.ndarray, np.ndarray]] = {}
+        for readout in group.readouts:  # word weights depend on each package's own speech rate and timing
+            if readout.pace not in sums:
+                sums[readout.pace] = readout.weighted_sums(feats)
+            out[readout.subject][index] = readout.apply(*sums[readout.pace])
 
     def _features(
         self, group: FeatureGroup, word_lists: list[list[str]], rows: list[int], errors: list[str | None]
