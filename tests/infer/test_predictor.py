@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tokenizers_offline import byte_level_bpe, save_tiny_llama  # noqa: E402
 
@@ -172,3 +173,25 @@ def test_roi_file_edits_change_outputs_as_expected(tiny_dir, tmp_path):
     # the edited ROI is exactly the mean of the voxel predictions over its (left-hemisphere) voxels
     lh_default = np.isin(parcels, [p.parcel_id for p in atlas.labels if p.network == "Default" and p.hemisphere == "LH"])
     assert after_regions.n_voxels_per_region[0] == lh_default.sum()
+
+
+def test_each_subject_uses_its_own_speech_rate(monkeypatch):
+    """Two packages with the same features but different speech rates, in one predictor: each keeps its own rate."""
+    from planted import fake_language_model
+
+    rng = np.random.default_rng(11)
+    vocabulary = (3 + rng.standard_normal((50, 12))).astype(np.float32)
+    fake_language_model(monkeypatch, vocabulary)
+    models = [random_model(rng, 12, 20, k=None, record=make_record(s, dim=12, speech_rate_wps=rate))
+              for s, rate in (("UTS01", 1.9), ("UTS02", 3.1))]
+    regions = {m.subject: (averaging_matrix(rng, 20, 3), ["a", "b", "c"]) for m in models}
+    tokens = [rng.integers(0, 50, n) for n in (1, 3, 17)]
+    texts = [" ".join(f"w{i}" for i in t) for t in tokens]
+    together = Predictor.from_models(models, region_matrices=regions).predict_rois(texts)
+    for model in models:
+        alone = Predictor.from_models([model], region_matrices=regions).predict_rois(texts)
+        got = together[together["subject"] == model.subject][["a", "b", "c"]].to_numpy(float)
+        np.testing.assert_allclose(got, alone[alone["subject"] == model.subject][["a", "b", "c"]].to_numpy(float), rtol=1e-12)
+        expected = [voxel_path(model, vocabulary[t].astype(np.float64), regions[model.subject][0], model.record.speech_rate_wps)
+                    for t in tokens]
+        np.testing.assert_allclose(got, np.array(expected), rtol=2e-4, atol=2e-4)
