@@ -156,3 +156,24 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     assert metrics["alpha_median"] == pytest.approx(float(np.median(model.arrays["alphas"])))
     assert sum(metrics["alpha_counts"].values()) == model.n_voxels
     assert set(model.record.fit.wall_s) == {"reduce", "design", "ridge"}
+
+
+def test_every_real_test_story_stays_out_of_fitting_by_default(tiny):
+    """ds003020's test stories (wheretheressmoke, and fromboyhoodtofatherhood for UTS01-03) never train or validate."""
+    from neurofin.data.layout import Dataset
+    from neurofin.encoding.train import fit_subject
+
+    root = tiny.dataset.root
+    respdict_path = root / "derivative" / "respdict.json"
+    respdict = json.loads(respdict_path.read_text())
+    respdict["fromboyhoodtofatherhood"] = respdict.pop("story00")
+    respdict_path.write_text(json.dumps(respdict))
+    folder = root / "derivative" / "preprocessed_data" / tiny.subject
+    (folder / "story00.hf5").rename(folder / "fromboyhoodtofatherhood.hf5")
+    features = dict(tiny.features)
+    features["fromboyhoodtofatherhood"] = features.pop("story00")
+    model = fit_subject(Dataset(root), tiny.subject, _settings(validation_stories=1), lambda s: {k: features[k] for k in s})
+    split = model.record.split
+    assert "fromboyhoodtofatherhood" not in split.train + split.validation + split.test
+    assert "wheretheressmoke" not in split.train + split.validation
+    assert len(split.train) + len(split.validation) == len(respdict) - 2

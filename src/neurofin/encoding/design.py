@@ -42,13 +42,18 @@ class StorySplit:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
-def split_stories(stories: Sequence[str], test_stories: Sequence[str], n_validation: int, seed: int) -> StorySplit:
-    """Split whole stories: named test stories, `n_validation` seeded-random others for voxel selection, rest train."""
+def split_stories(
+    stories: Sequence[str], test_stories: Sequence[str], n_validation: int, seed: int, held_out: Sequence[str] = ()
+) -> StorySplit:
+    """Split whole stories: named test stories, `n_validation` seeded-random others for voxel selection, rest train.
+
+    `held_out` stories (data.held_out_stories: every subject's test stories) are neither fitted nor validated on.
+    """
     available = sorted(set(stories))
     missing = [s for s in test_stories if s not in available]
     if missing:
         raise DataError(f"test stories {missing} have no response file; pick from {available[:5]}... in data.test_stories")
-    pool = [s for s in available if s not in set(test_stories)]
+    pool = [s for s in available if s not in set(test_stories) | set(held_out)]
     if len(pool) < n_validation + 2:
         raise DataError(
             f"{len(pool)} non-test stories cannot give {n_validation} validation stories and >= 2 training stories: "

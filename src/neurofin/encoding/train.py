@@ -138,7 +138,9 @@ def package_record(
 def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: FeatureSource) -> EncodingModel:
     """Fit `subject` on its training stories and score its validation stories; nothing is written."""
     enc, timing = settings.encoding, settings.timing
-    split = split_stories(dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed)
+    split = split_stories(
+        dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed, settings.data.held_out_stories
+    )
     word_features = features(split.train)
     n_blocks, dim = feature_shape(word_features)
     rows = downsampled_stories(word_features, dataset.respdict, split.train, timing)
