@@ -49,7 +49,8 @@ def test_train_and_evaluate_recover_planted_signal(tiny, tmp_path, solver):
     assert metrics["test_mean_r"] == pytest.approx(float(np.mean(test_r)))
     assert metrics["scored_against"] == {"wheretheressmoke": "repeat_mean"}
     ceiling = metrics["noise_ceiling/wheretheressmoke"]
-    assert ceiling["mean_cc_max"] == pytest.approx(float(np.nanmean(noise_ceiling(repeats))))
+    assert ceiling["mean_cc_max"] == pytest.approx(float(np.mean(noise_ceiling(repeats))))
+    assert ceiling["selected"]["n_voxels"] == int((model.arrays["validation_r"] > model.record.voxel_selection.threshold).sum())
     # a single repeat is noisier than the mean of four: lower r
     assert ceiling["mean_r_single_repeat"] < metrics["test_mean_r"]
     assert (package / "evaluation.png").stat().st_size > 1000
@@ -177,3 +178,33 @@ def test_every_real_test_story_stays_out_of_fitting_by_default(tiny):
     assert "fromboyhoodtofatherhood" not in split.train + split.validation + split.test
     assert "wheretheressmoke" not in split.train + split.validation
     assert len(split.train) + len(split.validation) == len(respdict) - 2
+
+
+def test_ceiling_summaries_recover_a_planted_ceiling_without_test_selection():
+    """Planted repeats: 300 signal voxels whose prediction correlates 0.6 with the true signal, 100 pure-noise
+    voxels of which 20 pass validation selection. The summaries over the selected voxels recover 0.6; the old
+    mean of per-voxel r/cc_max over the voxels with SP > 0 on the test repeats does not."""
+    from neurofin.encoding.metrics import ceiling_summary, signal_power
+
+    rng = np.random.default_rng(3)
+    n_rep, n_trs, n_signal, n_noise, rho = 10, 300, 300, 100, 0.6
+    signal = rng.standard_normal((n_trs, n_signal + n_noise)) * np.r_[rng.uniform(0.3, 1.5, n_signal), np.zeros(n_noise)]
+    repeats = signal[None] + rng.standard_normal((n_rep, n_trs, n_signal + n_noise))
+    unit = (signal - signal.mean(0)) / np.where(signal.std(0) > 0, signal.std(0), 1)
+    pred = rho * unit + np.sqrt(1 - rho**2) * rng.standard_normal(signal.shape)  # corr(pred, true signal) = 0.6
+    pred[:, n_signal:] = rng.standard_normal((n_trs, n_noise))
+    selected = np.r_[np.ones(n_signal, bool), np.arange(n_noise) < 20]  # as chosen on validation stories
+    r = voxel_correlation(repeats.mean(axis=0), pred)
+    cc_max = noise_ceiling(repeats)
+    summary = ceiling_summary(r, cc_max, selected)
+    assert summary["median_cc_norm"] == pytest.approx(rho, abs=0.05)
+    assert summary["ratio_of_means"] == pytest.approx(rho, abs=0.05)
+    power, _ = signal_power(repeats)
+    assert summary["n_voxels"] == 320 and summary["n_with_signal"] == int((power[selected] > 0).sum())
+    assert n_signal <= summary["n_with_signal"] < 320
+    assert np.isfinite(cc_max).all() and (cc_max[power <= 0] == 0).all()  # no voxel dropped by its test data
+    # the summary before issue 11: mean of r/cc_max over the voxels with SP > 0 on the test repeats (dropping
+    # voxels by their test data, mixing in noise voxels) misses the planted 0.6
+    with np.errstate(divide="ignore", invalid="ignore"):
+        old = np.where(power > 0, r / cc_max, np.nan)
+    assert np.isnan(old).sum() > 20 and abs(np.nanmean(old) - rho) > 0.05

@@ -14,7 +14,8 @@ import numpy as np
 
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import FeatureSource, check_row_counts, downsampled_stories
-from neurofin.encoding.metrics import noise_ceiling, signed_r2, top_voxels, voxel_correlation
+from neurofin.encoding.metrics import ceiling_summary, noise_ceiling, signed_r2, top_voxels, voxel_correlation
+from neurofin.encoding.selection import select_voxels
 from neurofin.encoding.package import EncodingModel, write_evaluation
 from neurofin.encoding.responses import read_story_responses, read_test_target
 
@@ -51,11 +52,6 @@ def alpha_histogram(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, int]
     return {f"{a:.0e}": int(c) for a, c in zip(grid_arr, counts, strict=True)}
 
 
-def _mean(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else None
-
-
 def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics and per-voxel scores (test_r, cc_max/<story>) of a model on its validation and test stories."""
     subject, split = model.subject, model.record.split
@@ -68,6 +64,8 @@ def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource)
     val_r = pooled_r(val_resp, preds, split.validation).astype(np.float32)
     test_r = pooled_r({s: t[0] for s, t in targets.items()}, preds, split.test)
     top = top_voxels(val_r, fraction)
+    threshold = model.record.voxel_selection.threshold
+    selected = select_voxels(model.arrays["validation_r"], threshold)
     per_story = {s: float(voxel_correlation(val_resp[s], preds[s]).mean()) for s in split.validation}
     per_story |= {s: float(voxel_correlation(targets[s][0], preds[s]).mean()) for s in split.test}
     scores = {"test_r": test_r}
@@ -96,10 +94,9 @@ def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource)
         metrics[f"noise_ceiling/{story}"] = {
             "mean_r_repeat_mean": float(story_r.mean()),
             "top_mean_r_repeat_mean": float(story_r[top].mean()),
-            "n_voxels_with_ceiling": int(np.isfinite(cc_max).sum()),
-            "mean_cc_max": _mean(cc_max),
-            "mean_cc_norm": _mean(story_r / cc_max),
-            "top_mean_cc_norm": _mean((story_r / cc_max)[top]),
+            "n_voxels_with_signal": int((cc_max > 0).sum()),
+            "mean_cc_max": float(cc_max.mean()),
+            "selected": {"rule": f"validation_r > {threshold}", **ceiling_summary(story_r, cc_max, selected)},
             "mean_r_single_repeat": float(single.mean()),
             "n_repeats": int(repeats.shape[0]),
         }
