@@ -103,6 +103,9 @@ def test_cli_trains_two_subjects_in_one_command_and_evaluates(tiny, tmp_path, mo
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "models" / "UTS02" / "metrics.json").read_text())
     assert metrics["test_top_mean_r"] > 0.5
+    # no registered atlas (the tiny dataset has no pycortex-db): the output says so, criteria table still printed
+    assert "per-ROI scores unavailable" in result.output and "pycortex-db" in metrics["rois"]["unavailable"]
+    assert "whole-brain mean r" in result.output and "not evaluated" in result.output
 
 
 def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independent_scores(tiny, tmp_path):

@@ -111,6 +111,20 @@ def cache_path(cache_dir: str | Path, record: dict[str, Any]) -> Path:
     return Path(cache_dir).expanduser() / f"{record['subject']}-{record['registration']['mode']}-{key}.npz"
 
 
+def cached_subject_atlas(
+    dataset: Dataset, subject: str, cache_dir: str | Path, mode: RegistrationMode = "syn", atlas: Atlas | None = None
+) -> SubjectAtlas | None:
+    """The subject's registered maps if the cache holds them for the current inputs, else None (nothing is computed)."""
+    atlas = atlas if atlas is not None else load_atlas()
+    record = _record(subject_inputs(dataset, subject), subject, atlas, mode)
+    path = cache_path(cache_dir, record)
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as arrays:
+            if json.loads(str(arrays["record"])) == record:
+                return SubjectAtlas(subject, arrays["voxel_mni"], arrays["mni_column"], record)
+    return None
+
+
 def subject_atlas(
     dataset: Dataset,
     subject: str,
@@ -121,13 +135,12 @@ def subject_atlas(
 ) -> SubjectAtlas:
     """The subject's registered atlas maps: from the cache when its inputs match, else computed and cached."""
     atlas = atlas if atlas is not None else load_atlas()
+    cached = cached_subject_atlas(dataset, subject, cache_dir, mode, atlas)
+    if cached is not None:
+        return cached
     inputs = subject_inputs(dataset, subject)
     record = _record(inputs, subject, atlas, mode)
     path = cache_path(cache_dir, record)
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as arrays:
-            if json.loads(str(arrays["record"])) == record:
-                return SubjectAtlas(subject, arrays["voxel_mni"], arrays["mni_column"], record)
     transform = read_functional_transform(inputs["transform"].parent)
     mask = dataset.mask(subject)
     done = report(progress).task(f"{subject}: registering anatomy to MNI ({mode}), mapping voxels", total=1)

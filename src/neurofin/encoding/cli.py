@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         """
         from neurofin.cli_common import chosen_subjects, echo, load_settings, open_dataset
         from neurofin.encoding.evaluate import evaluate_package
+        from neurofin.encoding.roi_scores import format_tables
         from neurofin.encoding.train import cached_feature_source, train_subject
 
         overrides = {
@@ -49,17 +50,18 @@ def register(app: typer.Typer) -> None:
         features = cached_feature_source(dataset, settings)
         for subject in chosen_subjects(subjects, settings, dataset.subjects()):
             package = train_subject(dataset, subject, settings, out, features)
-            metrics = evaluate_package(package, dataset, features)
+            metrics = evaluate_package(package, dataset, features, settings.atlas.cache_dir, settings.atlas.roi_file)
             echo(
                 f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "
                 f"(top {metrics['top_fraction']:.0%} by validation r) -> {package}"
             )
+            echo(format_tables(metrics))
 
     @app.command("evaluate")
     def evaluate(
         directory: Path = typer.Argument(..., help="A package folder, or the --out folder of `neurofin train`."),
         data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
-        config: Path = typer.Option(None, "--config", help=CONFIG_HELP + " Only features.cache_dir is used."),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP + " Only features.cache_dir and atlas.* are used."),
     ) -> None:
         """Score saved packages on their validation and test stories; add metrics.json, scores and evaluation.png.
 
@@ -68,6 +70,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.cli_common import echo, load_settings, open_dataset
         from neurofin.encoding.evaluate import evaluate_package
         from neurofin.encoding.package import EncodingModel, package_dirs
+        from neurofin.encoding.roi_scores import format_tables
         from neurofin.encoding.train import cached_feature_source
 
         base = load_settings(config)
@@ -76,5 +79,6 @@ def register(app: typer.Typer) -> None:
             recorded = EncodingModel.load(package).record.settings
             cache_dir = base.features.cache_dir or recorded.features.cache_dir
             settings = recorded.model_copy(update={"features": recorded.features.model_copy(update={"cache_dir": cache_dir})})
-            metrics = evaluate_package(package, dataset, cached_feature_source(dataset, settings))
+            metrics = evaluate_package(package, dataset, cached_feature_source(dataset, settings), base.atlas.cache_dir, base.atlas.roi_file)
             echo(json.dumps({"package": str(package), **metrics}, indent=2, default=str))
+            echo(format_tables(metrics))

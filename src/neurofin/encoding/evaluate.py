@@ -17,6 +17,8 @@ from neurofin.encoding.design import FeatureSource, check_row_counts, downsample
 from neurofin.encoding.metrics import ceiling_summary, noise_ceiling, signed_r2, top_voxels, voxel_correlation
 from neurofin.encoding.selection import select_voxels
 from neurofin.encoding.package import EncodingModel, write_evaluation
+from neurofin.encoding.roi_scores import VoxelRois, registered_rois, roi_scores, success_criteria
+from neurofin.errors import AtlasError, DataError
 from neurofin.encoding.responses import read_story_responses, read_test_target
 
 FIGURE_FILE = "evaluation.png"
@@ -52,8 +54,14 @@ def alpha_histogram(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, int]
     return {f"{a:.0e}": int(c) for a, c in zip(grid_arr, counts, strict=True)}
 
 
-def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics and per-voxel scores (test_r, cc_max/<story>) of a model on its validation and test stories."""
+def score_model(
+    model: EncodingModel, dataset: Dataset, features: FeatureSource, rois: VoxelRois | None = None, rois_note: str | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics and per-voxel scores (test_r, cc_max/<story>) of a model on its validation and test stories.
+
+    With `rois` (the subject's voxel -> ROI map) the metrics add per-ROI scores; the success criteria are
+    always reported (ROI criteria "not evaluated", with `rois_note` saying why, without a map).
+    """
     subject, split = model.subject, model.record.split
     fraction = model.record.voxel_selection.top_fraction
     val_resp = read_story_responses(dataset, subject, split.validation)
@@ -84,11 +92,13 @@ def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource)
         "alpha_counts": alpha_histogram(model.arrays["alphas"], model.record.fit.alphas_grid),
         "alpha_median": float(np.median(model.arrays["alphas"])),
     }
+    ceilings, story_rs = {}, {}
     for story, (_, repeats) in targets.items():
         if repeats is None:
             continue
         cc_max = noise_ceiling(repeats)
         story_r = voxel_correlation(targets[story][0], preds[story])
+        ceilings[story], story_rs[story] = cc_max, story_r
         single = np.mean([voxel_correlation(rep, preds[story]) for rep in repeats], axis=0)
         scores[f"cc_max/{story}"] = cc_max
         metrics[f"noise_ceiling/{story}"] = {
@@ -100,6 +110,11 @@ def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource)
             "mean_r_single_repeat": float(single.mean()),
             "n_repeats": int(repeats.shape[0]),
         }
+    if rois is not None:
+        metrics["rois"] = roi_scores(test_r, model.arrays["validation_r"], threshold, rois, ceilings, story_rs)
+    elif rois_note is not None:
+        metrics["rois"] = {"unavailable": rois_note}
+    metrics["success_criteria"] = success_criteria(metrics["test_mean_r"], metrics["rois"] if rois else None, rois_note)
     return metrics, scores
 
 
@@ -128,11 +143,24 @@ def plot_evaluation(path: Path, subject: str, test_r: np.ndarray, val_r: np.ndar
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def evaluate_package(directory: str | Path, dataset: Dataset, features: FeatureSource) -> dict[str, Any]:
-    """Score a saved package on its held-out stories; add metrics.json, scores.safetensors and the figure to it."""
+def evaluate_package(
+    directory: str | Path, dataset: Dataset, features: FeatureSource, atlas_cache: str | Path | None = None,
+    roi_file: str | Path | None = None, rois: VoxelRois | None = None,
+) -> dict[str, Any]:
+    """Score a saved package on its held-out stories; add metrics.json, scores.safetensors and the figure to it.
+
+    Per-ROI scores use `rois`, else the subject's registered atlas in `atlas_cache` (never registered here:
+    without one, metrics say how to make it).
+    """
     directory = Path(directory)
     model = EncodingModel.load(directory)
-    metrics, scores = score_model(model, dataset, features)
+    note = None
+    if rois is None:
+        try:
+            rois = registered_rois(dataset, model.subject, atlas_cache, roi_file)
+        except (AtlasError, DataError) as exc:  # no registered atlas, or no anatomy to register
+            note = str(exc)
+    metrics, scores = score_model(model, dataset, features, rois, note)
     plot_evaluation(directory / FIGURE_FILE, model.subject, scores["test_r"], model.arrays["validation_r"],
                     model.arrays["alphas"], model.record.voxel_selection.top_fraction)
     write_evaluation(directory, metrics, scores)
