@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
+
+
+def build_predictor(folders: list[Path], settings: Any) -> Any:
+    """A Predictor for package folders under the run's settings (regions, threshold, device, max words)."""
+    from neurofin.infer.predictor import Predictor
+
+    run = settings.infer
+    return Predictor.from_packages(
+        folders, data_root=settings.data.data_root, roi_file=settings.atlas.roi_file, level=run.level,
+        threshold=run.voxel_r_threshold, atlas_cache=settings.atlas.cache_dir,
+        feature_overrides={"device": settings.features.device}, max_words=run.max_words,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +50,6 @@ def register(app: typer.Typer) -> None:
         from neurofin.cli_common import echo, load_settings
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.inputs import read_texts
-        from neurofin.infer.predictor import Predictor
         from neurofin.infer.run import infer_file
         from neurofin.io import sha256_file
         from neurofin.progress import cli_progress
@@ -50,11 +62,7 @@ def register(app: typer.Typer) -> None:
         })
         run = settings.infer
         folders = [p for given in packages for p in package_dirs(given)]
-        predictor = Predictor.from_packages(
-            folders, data_root=settings.data.data_root, roi_file=settings.atlas.roi_file, level=run.level,
-            threshold=run.voxel_r_threshold, atlas_cache=settings.atlas.cache_dir,
-            feature_overrides={"device": settings.features.device}, max_words=run.max_words,
-        )
+        predictor = build_predictor(folders, settings)
         record = {
             "packages": [sha256_file(p / "manifest.json") for p in folders],
             "roi_file": sha256_file(settings.atlas.roi_file) if settings.atlas.roi_file else None,
@@ -66,3 +74,45 @@ def register(app: typer.Typer) -> None:
             frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress)
         n_errors = int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
         echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
+
+    @app.command("explain")
+    def explain(
+        text: str = typer.Argument(..., help="The text to explain."),
+        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed for the subjects' anatomy."),
+        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file)."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        subject: str = typer.Option("ensemble", "--subject", help="Whose contributions to show: a subject or 'ensemble'."),
+        html_out: Path = typer.Option(None, "--html", help="Also write an HTML snippet with the words shaded per region."),
+        csv_out: Path = typer.Option(None, "--csv", help="Also write every subject's contributions as CSV."),
+        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+    ) -> None:
+        """Exact per-word contributions to each region value of one text (they sum to what `neurofin infer` reports).
+
+        Example: neurofin explain "GME to the moon" --packages models --data-root data/ds003020 --html explain.html
+        """
+        import pandas as pd
+
+        from neurofin.cli_common import echo, load_settings
+        from neurofin.encoding.package import package_dirs
+        from neurofin.errors import InputError
+        from neurofin.infer.explain import explain_html
+        from neurofin.io import write_bytes_atomic
+
+        settings = load_settings(config, {"atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache,
+                                          "features.device": device, "data.data_root": data_root})
+        predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
+        frame = predictor.explain(text)
+        if subject not in set(frame["subject"]):
+            raise InputError(f"no subject {subject!r}: choose one of {sorted(set(frame['subject']))}")
+        rows = frame[frame["subject"] == subject].set_index("word")[predictor.region_names]
+        table = pd.concat([rows, rows.sum().to_frame("= value").T])
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
+            echo(table.T.round(4).to_string())
+        if html_out is not None:
+            write_bytes_atomic(html_out, explain_html(frame, predictor.region_names, subject).encode("utf-8"))
+            echo(f"HTML -> {html_out}")
+        if csv_out is not None:
+            write_bytes_atomic(csv_out, frame.to_csv(index=False).encode("utf-8"))
+            echo(f"CSV -> {csv_out}")

@@ -180,6 +180,31 @@ class Predictor:
             self._predict_group(group, words, errors, per_subject)
         return self._frame(ids, words, errors, per_subject, np.asarray(inverse, dtype=np.int64))
 
+    def explain(self, text: str) -> pd.DataFrame:
+        """Exact per-word contributions (infer/explain.py): rows per (subject incl. ensemble, word); they sum to predict_rois."""
+        words = comment_words(text, self.max_words)
+        if words.error is not None:
+            raise InputError(f"nothing to explain: {words.error}")
+        per_subject: dict[str, np.ndarray] = {}
+        for group in self.groups:
+            errors: list[str | None] = [None]
+            feats = self._features(group, [words.words], [0], errors)[0]
+            if feats is None:
+                raise InputError(f"the text could not be explained: {errors[0]}")
+            for readout in group.readouts:
+                per_subject[readout.subject] = readout.contributions(feats)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a region no subject covers
+            per_subject[ENSEMBLE] = np.nanmean(np.stack(list(per_subject.values())), axis=0)
+        frames = []
+        for subject, values in per_subject.items():
+            frame = pd.DataFrame(values, columns=self.region_names)
+            frame.insert(0, "word", words.words)
+            frame.insert(0, "position", np.arange(len(words.words)))
+            frame.insert(0, "subject", subject)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
     def _predict_group(
         self, group: FeatureGroup, words: list[TextWords], errors: list[str | None], out: dict[str, np.ndarray]
     ) -> None:
