@@ -195,3 +195,15 @@ def test_each_subject_uses_its_own_speech_rate(monkeypatch):
         expected = [voxel_path(model, vocabulary[t].astype(np.float64), regions[model.subject][0], model.record.speech_rate_wps)
                     for t in tokens]
         np.testing.assert_allclose(got, np.array(expected), rtol=2e-4, atol=2e-4)
+
+
+def test_comment_words_take_the_transcript_form(tiny_dir, tmp_path):
+    """'moon!!' and 'moon' (and case) give the same word feature: the LM sees the training word form."""
+    package = write_package(tmp_path, "UTS01", tiny_dir, seed=4)
+    regions = {"UTS01": (averaging_matrix(np.random.default_rng(6), 30, 4), ["a", "b", "c", "d"])}
+    predictor = Predictor.from_packages([package], region_matrices=regions)
+    frame = predictor.predict_rois(["To the MOON!!", "to the moon", "to the moon,"])
+    values = frame[frame["subject"] == "UTS01"][["a", "b", "c", "d"]].to_numpy(float)
+    np.testing.assert_array_equal(values[0], values[1])
+    np.testing.assert_array_equal(values[2], values[1])
+    assert EncodingModel.load(package).record.word_form == "transcript-v1"

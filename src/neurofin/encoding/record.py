@@ -77,6 +77,7 @@ class PackageRecord(_Record):
     split: StorySplit
     voxel_selection: VoxelSelection
     speech_rate_wps: float = Field(gt=0.0)  # median training-story words/s: the pace of pseudo-time inference
+    word_form: Literal["transcript-v1"] = "transcript-v1"  # how new text is cut into words (infer/text.py WORD_FORM)
 
     @property
     def timing(self) -> TimingSettings:

@@ -26,7 +26,7 @@ from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
 from neurofin.infer.readout import RegionReadout
-from neurofin.infer.text import TextWords, comment_words
+from neurofin.infer.text import WORD_FORM, TextWords, comment_words
 from neurofin.schema import ENSEMBLE
 
 Level = Literal["rois", "parcels"]
@@ -153,6 +153,9 @@ class Predictor:
             if names is not None and list(region_names) != names:
                 raise InputError(f"the model of {subject} has other regions than the first model's; use one ROI file for all")
             names = list(region_names)
+            if model.record.word_form != WORD_FORM:
+                raise InputError(f"the model of {subject} reads words of form {model.record.word_form!r}, this neurofin "
+                                 f"makes {WORD_FORM!r}: use the neurofin version that trained it, or re-train")
             key = feature_key(model)
             if key not in groups:
                 settings = model.record.settings.features.model_copy(update=dict(feature_overrides or {}))
