@@ -10,7 +10,7 @@ Mask voxels whose centre falls just off the 2 mm cortical ribbon of the atlas ta
 FILL_MM (default 4 mm): pycortex's `thick` mask holds every functional voxel within 8 mm of the mid-cortical
 surface, so on S1 only ~56% of mask voxel centres sit inside a labelled atlas voxel, ~83% within 4 mm.
 
-The cache is one `.npz` per subject, named by a hash of the inputs' contents (anatomy, transform, reference,
+The cache (default: the user cache dir) is one `.npz` per subject, named by a hash of the inputs' contents (anatomy, transform, reference,
 mask), the registration settings, the template and the atlas grid, written atomically.
 """
 
@@ -28,8 +28,9 @@ from neurofin.atlas.rois import grid_mni
 from neurofin.atlas.schaefer import Atlas, load_atlas
 from neurofin.atlas.xfm import FunctionalTransform, read_functional_transform
 from neurofin.data.layout import Dataset
-from neurofin.errors import AtlasError
+from neurofin.errors import AtlasError, DataError
 from neurofin.io import atomic_path, content_hash, sha256_file
+from neurofin.paths import user_cache_dir
 from neurofin.progress import Progress, report
 
 CACHE_VERSION = 2
@@ -100,9 +101,9 @@ def _record(inputs: dict[str, Path], subject: str, atlas: Atlas, mode: Registrat
     }
 
 
-def default_cache_dir(dataset: Dataset) -> Path:
-    """Where registered maps go unless told otherwise: beside the data, DATA_ROOT/derivatives/neurofin-atlas."""
-    return dataset.root / "derivatives" / "neurofin-atlas"
+def default_cache_dir() -> Path:
+    """Where registered maps go unless told otherwise: the user cache dir (neurofin.paths), never the dataset."""
+    return user_cache_dir("atlas")
 
 
 def cache_path(cache_dir: str | Path, record: dict[str, Any]) -> Path:
@@ -123,6 +124,20 @@ def cached_subject_atlas(
             if json.loads(str(arrays["record"])) == record:
                 return SubjectAtlas(subject, arrays["voxel_mni"], arrays["mni_column"], record)
     return None
+
+
+def package_voxel_atlas(
+    dataset: Dataset, subject: str, cache_dir: str | Path | None = None, atlas: Atlas | None = None
+) -> dict[str, np.ndarray]:
+    """What a model package stores of the subject's cached registration (parcel, voxel_mni), or {} without one."""
+    atlas = atlas if atlas is not None else load_atlas()
+    try:
+        maps = cached_subject_atlas(dataset, subject, cache_dir or default_cache_dir(), atlas=atlas)
+    except (AtlasError, DataError):  # no pycortex-db for this subject
+        return {}
+    if maps is None:
+        return {}
+    return {"parcel": maps.parcels(atlas).astype(np.int32), "voxel_mni": maps.voxel_mni.astype(np.float32)}
 
 
 def subject_atlas(

@@ -9,6 +9,9 @@ Layout of a package directory:
     arrays.safetensors   per-voxel training-time arrays: alphas, cv_r, validation_r (r on the validation
                          stories: the voxel-selection score)
     scores.safetensors   per-voxel evaluation arrays: test_r, cc_max/<story> (written by `neurofin evaluate`)
+    atlas.safetensors    the subject's registered atlas per voxel: parcel (n_voxels,) Schaefer id (0 = none),
+                         voxel_mni (n_voxels, 3) mm; written at train time when the registration is cached,
+                         or by `neurofin atlas register --packages`; with it, inference needs only the package
     metrics.json         evaluation summary (written by `neurofin evaluate`)
     manifest.json        SHA-256 + size of every other file and shape + dtype of every tensor
 
@@ -39,6 +42,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 ARRAYS_FILE = "arrays.safetensors"
 SCORES_FILE = "scores.safetensors"
+ATLAS_FILE = "atlas.safetensors"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
 
@@ -76,6 +80,7 @@ class EncodingModel:
     word_mean: np.ndarray | None = None  # (n_features_in,) mean word feature over the training stories' words
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # training-time per-voxel arrays
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # evaluation per-voxel arrays (test_r, cc_max/...)
+    voxel_atlas: dict[str, np.ndarray] = field(default_factory=dict)  # parcel, voxel_mni per voxel (ATLAS_FILE)
     metrics: dict[str, Any] | None = None
 
     @property
@@ -137,7 +142,7 @@ class EncodingModel:
         self._check_shapes(self.weight_tensors())
         write_json_atomic(directory / CONFIG_FILE, self.record.to_json())
         tensor_files = {WEIGHTS_FILE: self.weight_tensors()}
-        for name, arrays in ((ARRAYS_FILE, self.arrays), (SCORES_FILE, self.scores)):
+        for name, arrays in ((ARRAYS_FILE, self.arrays), (SCORES_FILE, self.scores), (ATLAS_FILE, self.voxel_atlas)):
             if arrays:
                 tensor_files[name] = {k: np.asarray(v) for k, v in arrays.items()}
         for name, tensors in tensor_files.items():
@@ -158,8 +163,8 @@ class EncodingModel:
             problems.append(f"basis rows {tensors['basis'].shape[0]} != feature dim {n_in}")
         if tensors["weights"].ndim != 2 or tensors["weights"].shape[0] != k * len(self.delays):
             problems.append(f"weights {tensors['weights'].shape} != ({k} x {len(self.delays)} delays, n_voxels)")
-        for name, arr in (self.arrays | self.scores).items():
-            if arr.ndim == 1 and arr.shape[0] != tensors["weights"].shape[1]:
+        for name, arr in (self.arrays | self.scores | self.voxel_atlas).items():
+            if (arr.ndim == 1 or name in self.voxel_atlas) and arr.shape[0] != tensors["weights"].shape[1]:
                 problems.append(f"array {name} has {arr.shape[0]} voxels, weights have {tensors['weights'].shape[1]}")
         if problems:
             raise PackageIntegrityError("inconsistent encoding package: " + "; ".join(problems) + "; re-run `neurofin train`")
@@ -193,6 +198,7 @@ class EncodingModel:
             word_mean=weights.get("word_mean"),
             arrays=loaded.get(ARRAYS_FILE, {}),
             scores=loaded.get(SCORES_FILE, {}),
+            voxel_atlas=loaded.get(ATLAS_FILE, {}),
             metrics=json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None,
         )
         model._check_shapes(weights)
@@ -210,6 +216,21 @@ def write_evaluation(directory: str | Path, metrics: dict[str, Any], scores: dic
     _write_tensors(directory / SCORES_FILE, scores)
     write_json_atomic(directory / METRICS_FILE, metrics)
     write_manifest(directory, {**tensors, SCORES_FILE: _tensor_record(scores)})
+
+
+def write_voxel_atlas(directory: str | Path, parcel: np.ndarray, voxel_mni: np.ndarray) -> None:
+    """Add (or replace) the subject's voxel -> parcel map in a saved package, then re-seal its manifest."""
+    directory = Path(directory)
+    manifest = verify_manifest(directory)
+    n_voxels = manifest["tensors"][WEIGHTS_FILE]["weights"]["shape"][1]
+    if len(parcel) != n_voxels or np.shape(voxel_mni) != (n_voxels, 3):
+        raise PackageIntegrityError(
+            f"{directory}: the atlas map has {len(parcel)} voxels, the model {n_voxels}: the package and the registration "
+            "belong to different subjects or masks"
+        )
+    tensors = {"parcel": np.asarray(parcel, dtype=np.int32), "voxel_mni": np.asarray(voxel_mni, dtype=np.float32)}
+    _write_tensors(directory / ATLAS_FILE, tensors)
+    write_manifest(directory, {**manifest["tensors"], ATLAS_FILE: _tensor_record(tensors)})
 
 
 def write_manifest(directory: Path, tensors: dict[str, dict[str, Any]]) -> None:

@@ -37,7 +37,7 @@ def registered_rois(dataset: Any, subject: str, cache_dir: str | Path | None, ro
     from neurofin.atlas.subject import cached_subject_atlas, default_cache_dir
 
     atlas = load_atlas()
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(dataset)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     maps = cached_subject_atlas(dataset, subject, cache, atlas=atlas)
     if maps is None:
         raise AtlasError(

@@ -3,7 +3,8 @@
 Besides the weights, a model carries what the inference stage needs: `validation_r` (per voxel, r on the
 validation stories: the voxel-selection score, never test r), `speech_rate_wps` (median over training
 stories of words per second, the pace at which pseudo-time inference lays out text) and `word_mean` (the
-training mean word, the reference of the region readout).
+training mean word, the reference of the region readout), plus the subject's voxel -> parcel map when its
+registration is cached (so inference needs only the package).
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def package_record(
 
 def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: FeatureSource) -> EncodingModel:
     """Fit `subject` on its training stories and score its validation stories; nothing is written."""
+    from neurofin.atlas.subject import package_voxel_atlas
+
     enc, timing = settings.encoding, settings.timing
     split = split_stories(
         dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed, settings.data.held_out_stories
@@ -157,6 +160,7 @@ def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: Fe
         feature_std=feature_std,
         basis=fitted.basis,
         word_mean=mean_word(word_features, split.train),
+        voxel_atlas=package_voxel_atlas(dataset, subject, settings.atlas.cache_dir),
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
     return replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})

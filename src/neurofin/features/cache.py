@@ -10,7 +10,6 @@ and a run whose stories are all cached loads no model and does no model work.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from neurofin.config import FeatureSettings
 from neurofin.data.layout import Dataset
 from neurofin.data.transcript import Transcript
+from neurofin.paths import user_cache_dir
 from neurofin.errors import DataError
 from neurofin.features.extract import extract_word_features
 from neurofin.features.model import LoadedModel, load_language_model, model_identity
@@ -41,10 +41,7 @@ class WordFeatures:
 
 def default_cache_dir() -> Path:
     """$NEUROFIN_CACHE/features, else $XDG_CACHE_HOME/neurofin/features, else ~/.cache/neurofin/features."""
-    if os.environ.get("NEUROFIN_CACHE"):
-        return Path(os.environ["NEUROFIN_CACHE"]) / "features"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "neurofin" / "features"
+    return user_cache_dir("features")
 
 
 def transcript_hash(transcript: Transcript) -> str:

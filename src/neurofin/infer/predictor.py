@@ -3,6 +3,8 @@
     predictor = Predictor.from_packages(["models/UTS01", "models/UTS02"], data_root="ds003020")
     frame = predictor.predict_rois(["$GME to the moon", "I sold everything"])
     # or, from models fitted in this session: Predictor.from_models([fit_subject(...), ...], data_root=...)
+    # packages that carry their voxel atlas (atlas.safetensors) need no data_root:
+    predictor = Predictor.from_pretrained("models")   # a local folder, or a Hugging Face Hub repo id
 
 Packages sharing a feature configuration (model, blocks, context) share one LM pass. Each subject's
 weights are collapsed onto its regions (ROIs by default, or parcels) over the voxels its validation r
@@ -51,7 +53,7 @@ def feature_key(model: EncodingModel) -> str:
 class AtlasRegions:
     """Regions placed in each subject's voxels by registration: the atlas, ROI set and dataset, loaded once."""
 
-    dataset: Any  # neurofin.data.layout.Dataset
+    dataset: Any  # neurofin.data.layout.Dataset, or None: every package carries its voxel atlas
     atlas: Any  # neurofin.atlas.Atlas
     rois: Any  # neurofin.atlas.RoiSet, or None for parcels
     cache: Path
@@ -66,15 +68,10 @@ class AtlasRegions:
         from neurofin.atlas.subject import default_cache_dir
         from neurofin.data.layout import find_dataset
 
-        if data_root is None:
-            raise InputError(
-                "give data_root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
-                "registering each subject's anatomy to the atlas"
-            )
-        dataset = find_dataset(data_root)
+        dataset = find_dataset(data_root) if data_root is not None else None
         atlas = load_atlas()
         rois = load_rois(roi_file, atlas) if level == "rois" else None
-        cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir(dataset)
+        cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir()
         return cls(dataset, atlas, rois, cache, threshold)
 
     def matrix(self, model: EncodingModel, subject: str) -> tuple[np.ndarray, list[str]]:
@@ -87,15 +84,23 @@ class AtlasRegions:
         if "validation_r" not in model.arrays:
             raise InputError(f"the model of {subject} lacks validation_r: re-train it with this neurofin version")
         threshold = model.record.voxel_selection.threshold if self.threshold is None else self.threshold
-        maps = subject_atlas(self.dataset, subject, self.cache, atlas=self.atlas)
-        if maps.n_voxels != model.n_voxels:
-            raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong data_root?")
+        if model.voxel_atlas:  # stored in the package: no dataset needed
+            parcels, voxel_mni = model.voxel_atlas["parcel"], model.voxel_atlas["voxel_mni"]
+        elif self.dataset is None:
+            raise InputError(
+                f"the package of {subject} has no voxel atlas: give data_root (the ds003020 folder with the subjects' "
+                "pycortex-db), or store the map in the package once with `neurofin atlas register --packages MODELS`"
+            )
+        else:
+            maps = subject_atlas(self.dataset, subject, self.cache, atlas=self.atlas)
+            parcels, voxel_mni = maps.parcels(self.atlas), maps.voxel_mni
+        if len(parcels) != model.n_voxels:
+            raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {len(parcels)}; wrong data_root?")
         keep = select_voxels(model.arrays["validation_r"], threshold)
-        parcels = maps.parcels(self.atlas)
         if self.rois is None:
             regions = parcel_matrix(parcels, self.atlas.n_parcels, keep)
         else:
-            regions = roi_matrix(parcels, self.rois, keep, maps.voxel_mni)
+            regions = roi_matrix(parcels, self.rois, keep, voxel_mni)
         return regions.matrix.toarray(), list(regions.names)
 
 
@@ -117,6 +122,21 @@ class Predictor:
         if not packages:
             raise InputError("give at least one model package directory (written by `neurofin train`)")
         return cls.from_models([EncodingModel.load(p) for p in packages], **options)
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path, revision: str | None = None, **options: Any) -> Predictor:
+        """Packages from a local folder (one package or a folder of them) or a Hugging Face Hub repo id."""
+        from neurofin.encoding.package import package_dirs
+
+        path = Path(source).expanduser()
+        if not path.exists():
+            from huggingface_hub import snapshot_download
+
+            try:
+                path = Path(snapshot_download(repo_id=str(source), revision=revision))
+            except Exception as exc:  # noqa: BLE001 - hub errors (not found, offline, gated) become one user error
+                raise InputError(f"{source} is neither a local folder nor a downloadable Hugging Face Hub repo ({type(exc).__name__}: {exc})") from None
+        return cls.from_packages(package_dirs(path), **options)
 
     @classmethod
     def from_models(
