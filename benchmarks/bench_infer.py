@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from neurofin.atlas import load_rois
-from neurofin.config import FeatureSettings, TimingSettings
+from neurofin.config import FeatureSettings, InferSettings, TimingSettings
 from neurofin.infer.predictor import FeatureGroup, Predictor
 from neurofin.infer.readout import RegionReadout
 from neurofin.io import write_json_atomic
@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--n-comments", type=int, default=256)
     parser.add_argument("--latency-runs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=8, help="LM windows-worth of tokens per forward pass")
+    parser.add_argument("--context-prefix", default=InferSettings().context_prefix, help="none | neutral_story | a text")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -91,7 +92,7 @@ def main() -> None:
     n_rois = len(load_rois())
     readouts = random_readouts(args.subjects, len(settings.blocks) * loaded.hidden_size, n_rois, 0)
     group = FeatureGroup(settings, readouts=readouts, loaded=loaded)
-    predictor = Predictor([group], [f"roi_{i}" for i in range(n_rois)])
+    predictor = Predictor([group], [f"roi_{i}" for i in range(n_rois)], context_prefix=args.context_prefix)
     sync = _synchronizer(args.device)
 
     single = comments(args.latency_runs + 5, args.words, 1)
@@ -118,6 +119,8 @@ def main() -> None:
         "subjects": args.subjects,
         "rois": n_rois,
         "words_per_comment": args.words,
+        "context_prefix": args.context_prefix,
+        "prefix_words": len(predictor.prefix),
         "batch_size": args.batch_size,
         "model_load_s": round(load_s, 2),
         "latency_ms": {

@@ -103,7 +103,8 @@ def fake_language_model(monkeypatch, vocabulary: np.ndarray) -> None:
     """The predictor reads token "w<i>" as vocabulary[i] (n_blocks = 1) instead of running a language model."""
 
     def extract_many(loaded, word_lists, *args, **kwargs):
-        return [vocabulary[[int(w.lstrip("w")) for w in words]][:, None, :] for words in word_lists]
+        rows = [[int(w[1:]) if w[:1] == "w" and w[1:].isdigit() else 0 for w in words] for words in word_lists]
+        return [vocabulary[r][:, None, :] for r in rows]  # a context prefix's words read as token 0
 
     monkeypatch.setattr("neurofin.features.extract.extract_many", extract_many)
     monkeypatch.setattr("neurofin.features.model.load_language_model", lambda settings: object())

@@ -130,7 +130,10 @@ def test_predictor_matches_reference_path_per_subject_and_ensemble(tiny_dir, tmp
             continue
         assert rows["error"].isna().all() and (rows["n_words"] == len(words.words)).all()
         assert rows["truncated"].all() == words.truncated
-        features = extract_word_features(loaded, words.words, BLOCKS, 16, "strided", 8).reshape(len(words.words), -1)
+        prefix = predictor.prefix  # the default context prefix: read first, not scored
+        assert len(prefix) > 50
+        features = extract_word_features(loaded, prefix + words.words, BLOCKS, 16, "strided", 8)[len(prefix):]
+        features = features.reshape(len(words.words), -1)
         expected = {}
         for package in packages:
             model = EncodingModel.load(package)

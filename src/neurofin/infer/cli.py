@@ -10,6 +10,9 @@ import typer
 from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
 
 
+PREFIX_HELP = "Text the LM reads before each text, never scored: none | neutral_story | any text (infer.context_prefix)."
+
+
 def build_predictor(folders: list[Path], settings: Any) -> Any:
     """A Predictor for package folders under the run's settings (regions, threshold, device, max words)."""
     from neurofin.infer.predictor import Predictor
@@ -19,6 +22,7 @@ def build_predictor(folders: list[Path], settings: Any) -> Any:
         folders, data_root=settings.data.data_root, roi_file=settings.atlas.roi_file, level=run.level,
         threshold=run.voxel_r_threshold, atlas_cache=settings.atlas.cache_dir,
         feature_overrides={"device": settings.features.device}, max_words=run.max_words,
+        context_prefix=run.context_prefix,
     )
 
 
@@ -39,6 +43,7 @@ def register(app: typer.Typer) -> None:
         atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
         batch_size: int = typer.Option(None, "--batch-size", help="Texts per batch; each finished batch is kept for resuming (infer.batch_size)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
@@ -58,7 +63,7 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(config, {
             "infer.level": level, "infer.voxel_r_threshold": threshold, "infer.batch_size": batch_size,
             "atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache, "features.device": device,
-            "data.data_root": data_root,
+            "data.data_root": data_root, "infer.context_prefix": context_prefix,
         })
         run = settings.infer
         folders = [p for given in packages for p in package_dirs(given)]
@@ -68,6 +73,7 @@ def register(app: typer.Typer) -> None:
             "roi_file": sha256_file(settings.atlas.roi_file) if settings.atlas.roi_file else None,
             "level": run.level,
             "threshold": run.voxel_r_threshold,
+            "context_prefix": run.context_prefix,
         }
         texts = read_texts(input_path, text_column)
         with cli_progress() as progress:
@@ -87,6 +93,7 @@ def register(app: typer.Typer) -> None:
         html_out: Path = typer.Option(None, "--html", help="Also write an HTML snippet with the words shaded per region."),
         csv_out: Path = typer.Option(None, "--csv", help="Also write every subject's contributions as CSV."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
     ) -> None:
         """Exact per-word contributions to each region value of one text (they sum to what `neurofin infer` reports).
 
@@ -101,7 +108,8 @@ def register(app: typer.Typer) -> None:
         from neurofin.io import write_bytes_atomic
 
         settings = load_settings(config, {"atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache,
-                                          "features.device": device, "data.data_root": data_root})
+                                          "features.device": device, "data.data_root": data_root,
+                                          "infer.context_prefix": context_prefix})
         predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
         frame = predictor.explain(text)
         if subject not in set(frame["subject"]):

@@ -28,11 +28,12 @@ from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
 from neurofin.infer.readout import RegionReadout
-from neurofin.infer.text import WORD_FORM, TextWords, comment_words
+from neurofin.infer.text import WORD_FORM, TextWords, comment_words, prefix_words
 from neurofin.schema import ENSEMBLE
 
 Level = Literal["rois", "parcels"]
 DEFAULT_MAX_WORDS = InferSettings().max_words
+DEFAULT_PREFIX = InferSettings().context_prefix
 
 
 @dataclass
@@ -107,10 +108,14 @@ class AtlasRegions:
 class Predictor:
     """Texts -> per-subject and ensemble region values (the mean per-word effect of readout.py)."""
 
-    def __init__(self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS) -> None:
+    def __init__(
+        self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS,
+        context_prefix: str | None = DEFAULT_PREFIX,
+    ) -> None:
         self.groups = groups
         self.region_names = region_names
         self.max_words = max_words
+        self.prefix = prefix_words(context_prefix)  # read by the LM before every text, never scored
 
     @property
     def subjects(self) -> list[str]:
@@ -150,12 +155,14 @@ class Predictor:
         region_matrices: Mapping[str, tuple[np.ndarray, list[str]]] | None = None,
         feature_overrides: Mapping[str, Any] | None = None,
         max_words: int = DEFAULT_MAX_WORDS,
+        context_prefix: str | None = DEFAULT_PREFIX,
     ) -> Predictor:
         """Collapse in-memory models (`fit_subject` or `EncodingModel.load`) onto regions.
 
         Regions are placed by registering each subject's anatomy (`data_root`); `region_matrices`
         (subject -> (n_voxels x n_regions matrix, names)) replaces that lookup (custom regions, tests).
         `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
+        `context_prefix` ("neutral_story", "none" or a text) is read by the LM before each text, never scored.
         """
         if not models:
             raise InputError("give at least one encoding model")
@@ -181,7 +188,7 @@ class Predictor:
                 settings = model.record.settings.features.model_copy(update=dict(feature_overrides or {}))
                 groups[key] = FeatureGroup(FeatureSettings.model_validate(settings.model_dump()), [])
             groups[key].readouts.append(RegionReadout.from_model(subject, model, matrix))
-        return cls(list(groups.values()), names or [], max_words)
+        return cls(list(groups.values()), names or [], max_words, context_prefix)
 
     def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Rows per (id, subject) incl. the ensemble (mean over the subjects covering each region): n_words, truncated, error, then one column per region.
@@ -258,7 +265,9 @@ class Predictor:
         s = group.settings
 
         def run(lists: list[list[str]]) -> list[np.ndarray]:
-            return extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size)
+            n = len(self.prefix)
+            out = extract_many(group.loaded, [self.prefix + w for w in lists], s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size)
+            return [f[n:] for f in out]
 
         try:
             return list(run(word_lists))

@@ -7,12 +7,16 @@ and markdown markup are removed, whitespace splits words, each word is lower-cas
 become ') and loses leading and trailing characters that are not letters or digits ("moon!!" -> "moon",
 "$GME" -> "gme", "it's" stays), and words without a letter or digit (emoji, punctuation) are dropped.
 Texts longer than `max_words` are cut to their first `max_words` words and flagged.
+
+A context prefix (infer.context_prefix) is read by the LM before each text but never scored, so a short
+comment's words are not each read with almost no context (benchmarks/bench_context_prefix.py).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
 
 WORD_FORM = "transcript-v1"  # the rules above; PackageRecord.word_form
 
@@ -45,3 +49,15 @@ def comment_words(text: object, max_words: int = 256) -> TextWords:
     if not words:
         return TextWords([], False, "no words (empty, emoji-only or markup-only text)")
     return TextWords(words[:max_words], len(words) > max_words, None)
+
+
+NEUTRAL_STORY = "neutral_story"  # infer.context_prefix keyword: the packaged passage resources/context_prefix.txt
+
+
+def prefix_words(prefix: str | None) -> list[str]:
+    """Words of a context prefix: "none"/None/"" -> none, "neutral_story" -> the packaged story passage, else the text."""
+    if prefix is None or prefix.strip().lower() in ("", "none"):
+        return []
+    if prefix == NEUTRAL_STORY:
+        prefix = resources.files("neurofin.resources").joinpath("context_prefix.txt").read_text(encoding="utf-8")
+    return comment_words(prefix, max_words=10_000).words
