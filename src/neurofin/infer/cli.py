@@ -33,9 +33,12 @@ def register(app: typer.Typer) -> None:
     def infer(
         packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
         input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .parquet or .csv."),
-        out: Path = typer.Option(..., "--out", help="Output Parquet: rows per (id, subject) incl. 'ensemble'."),
+        out: Path = typer.Option(..., "--out", help="Output .parquet or .csv: rows per (id, subject) incl. 'ensemble' (or one per text with --layout wide). Values: mean per-word effect, z-scored BOLD x TRs per word vs the training mean word (docs/infer.md)."),
         config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
         text_column: str = typer.Option("body", "--text-column", help="Column holding the text."),
+        id_column: str = typer.Option(None, "--id-column", help="Column holding each text's id (default: 'id' if present, else the row number)."),
+        keep_columns: str = typer.Option(None, "--keep-columns", help="Input columns passed through to the output, comma-separated (e.g. created_utc,ticker)."),
+        layout: str = typer.Option("long", "--layout", help="long: a row per (id, subject); wide: a row per text with <subject>/<region> columns."),
         data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed for the subjects' anatomy."),
         roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
         level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
@@ -75,10 +78,11 @@ def register(app: typer.Typer) -> None:
             "threshold": run.voxel_r_threshold,
             "context_prefix": run.context_prefix,
         }
-        texts = read_texts(input_path, text_column)
+        kept = [c.strip() for c in (keep_columns or "").split(",") if c.strip()]
+        texts = read_texts(input_path, text_column, id_column, kept)
         with cli_progress() as progress:
-            frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress)
-        n_errors = int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
+            frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress, layout=layout)  # type: ignore[arg-type]
+        n_errors = int(frame["error"].notna().sum()) if layout == "wide" else int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
         echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
 
     @app.command("explain")

@@ -1,18 +1,50 @@
-"""Score texts in batches into an ROI-feature Parquet; resumable (finished batches are kept)."""
+"""Score texts in batches into an ROI-feature table (Parquet or CSV by extension); resumable (finished batches are kept).
+
+Layouts: `long` (schema.py: one row per (id, subject), the ensemble included) or `wide` (one row per text:
+id, passed-through columns, n_words, truncated, error, then `<subject>/<region>` for the ensemble and every
+subject). Columns of the input other than id and text (read_texts' keep_columns) are passed through after id.
+Region values are mean per-word effects (infer/readout.py; docs/infer.md): z-scored BOLD x TRs per word,
+relative to the training mean word.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
 from neurofin.infer.predictor import Predictor
 from neurofin.progress import Progress, report
 from neurofin.io import content_hash, sha256_bytes, write_json_atomic, write_table_atomic
+from neurofin.schema import ENSEMBLE, ROI_META_COLUMNS
+
+
+Layout = Literal["long", "wide"]
+
+
+def with_kept_columns(frame: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
+    """Insert the batch's passed-through columns after `id` (predict_rois gives one block of rows per subject, in input order)."""
+    kept = [c for c in batch.columns if c not in ("id", "text")]
+    n_blocks = len(frame) // len(batch) if len(batch) else 0
+    for j, column in enumerate(kept):
+        frame.insert(1 + j, column, np.tile(batch[column].to_numpy(), n_blocks) if n_blocks else batch[column].iloc[:0].to_numpy())
+    return frame
+
+
+def wide_table(long: pd.DataFrame, kept: list[str]) -> pd.DataFrame:
+    """One row per text: id, kept columns, n_words, truncated, error, then `<subject>/<region>` (ensemble first)."""
+    meta = ["id", *kept, *ROI_META_COLUMNS]
+    regions = [c for c in long.columns if c not in meta and c != "subject"]
+    subjects = list(dict.fromkeys(long["subject"]))
+    subjects = [ENSEMBLE] + [s for s in subjects if s != ENSEMBLE] if ENSEMBLE in subjects else subjects
+    blocks = {s: long[long["subject"] == s].reset_index(drop=True) for s in subjects}
+    base = blocks[subjects[0]][meta] if subjects else long[meta]
+    return pd.concat([base] + [blocks[s][regions].add_prefix(f"{s}/") for s in subjects], axis=1)
 
 
 def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int) -> str:
@@ -29,11 +61,17 @@ def infer_file(
     batch_size: int = 256,
     predictor_record: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    layout: Layout = "long",
 ) -> pd.DataFrame:
-    """Predict ROIs for `texts` (columns id, text; see read_texts) into `out` (Parquet); batches an earlier run finished are reused."""
+    """Predict ROIs for `texts` (columns id, text, kept columns; see read_texts) into `out` (.parquet or .csv).
+
+    Batches an earlier run finished are reused.
+    """
     out = Path(out)
-    if out.suffix.lower() != ".parquet":
-        raise InputError(f"output {out} must end in .parquet")
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise InputError(f"output {out} must end in .parquet or .csv")
+    if layout not in ("long", "wide"):
+        raise InputError(f"layout {layout!r} is unknown: use long or wide")
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size} must be at least 1 (infer.batch_size)")
     parts = out.with_name(out.name + ".parts")
@@ -51,10 +89,12 @@ def infer_file(
         if part.is_file():
             frames.append(pd.read_parquet(part))
         else:
-            frames.append(predictor.predict_rois(batch["text"].tolist(), batch["id"].tolist()))
+            frames.append(with_kept_columns(predictor.predict_rois(batch["text"].tolist(), batch["id"].tolist()), batch))
             write_table_atomic(part, frames[-1])
         advance(len(batch))
-    result = pd.concat(frames, ignore_index=True) if frames else predictor.predict_rois([], [])
+    result = pd.concat(frames, ignore_index=True) if frames else with_kept_columns(predictor.predict_rois([], []), texts)
+    if layout == "wide":
+        result = wide_table(result, [c for c in texts.columns if c not in ("id", "text")])
     write_table_atomic(out, result)
     shutil.rmtree(parts)
     return result
