@@ -153,7 +153,12 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     assert metrics["test_top_mean_r"] == pytest.approx(test_r[top].mean(), abs=1e-4)
     ceiling = metrics["noise_ceiling/wheretheressmoke"]
     assert ceiling["mean_r_repeat_mean"] == pytest.approx(test_r.mean(), abs=1e-4)
-    assert ceiling["mean_cc_norm"] == pytest.approx(float(np.nanmean(test_r / noise_ceiling(repeats))), abs=1e-4)
+    cc = noise_ceiling(repeats)
+    chosen = val_r > model.record.voxel_selection.threshold
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(cc > 0, test_r / cc, np.where(test_r >= 0, np.inf, -np.inf))
+    assert ceiling["selected"]["median_cc_norm"] == pytest.approx(float(np.median(ratio[chosen])), abs=1e-4)
+    assert ceiling["selected"]["ratio_of_means"] == pytest.approx(float(test_r[chosen].mean() / cc[chosen].mean()), abs=1e-4)
     assert metrics["per_story_mean_r"]["wheretheressmoke"] == pytest.approx(test_r.mean(), abs=1e-4)
     for story in split.validation:
         assert metrics["per_story_mean_r"][story] == pytest.approx(pearson(zscored(story), reference_prediction(story)).mean(), abs=1e-4)
@@ -211,3 +216,20 @@ def test_ceiling_summaries_recover_a_planted_ceiling_without_test_selection():
     with np.errstate(divide="ignore", invalid="ignore"):
         old = np.where(power > 0, r / cc_max, np.nan)
     assert np.isnan(old).sum() > 20 and abs(np.nanmean(old) - rho) > 0.05
+
+
+def test_alpha_grid_edges_warn_and_say_how_to_extend(tiny):
+    from neurofin.encoding.evaluate import alpha_grid_check
+    from neurofin.encoding.train import AlphaGridWarning, fit_subject
+
+    grid = [10.0**e for e in range(0, 11)]
+    alphas = np.r_[np.full(214, 1e10), np.full(141, 1.0), np.full(445, 1e4)]  # the demo's counts (issue 11)
+    check = alpha_grid_check(alphas, grid)
+    assert (check["n_at_top"], check["n_at_bottom"]) == (214, 141)
+    assert "214 of 800" in check["warning"] and "141 of 800" in check["warning"] and "encoding.alphas" in check["warning"]
+    quiet = alpha_grid_check(np.r_[np.full(40, 1e10), np.full(760, 1e4)], grid)  # exactly 5% at the top: no warning
+    assert quiet["warning"] is None and quiet["n_at_top"] == 40
+    # a grid far too low for the planted noise: nearly every voxel sits at its top, and training says so
+    with pytest.warns(AlphaGridWarning, match="top of the grid"):
+        model = fit_subject(tiny.dataset, tiny.subject, _settings(alphas=[1e-6, 1e-5]), tiny.source)
+    assert np.isclose(model.arrays["alphas"], 1e-5, rtol=1e-4).mean() > 0.05

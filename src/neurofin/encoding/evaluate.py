@@ -54,6 +54,31 @@ def alpha_histogram(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, int]
     return {f"{a:.0e}": int(c) for a, c in zip(grid_arr, counts, strict=True)}
 
 
+EDGE_SHARE = 0.05  # warn when more voxels than this share pick the bottom or the top of the alpha grid
+
+
+def alpha_grid_check(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, Any]:
+    """Voxels whose selected alpha is the grid's bottom or top, and a warning saying how to extend the grid when
+    either share exceeds EDGE_SHARE (their best alpha may lie beyond the grid)."""
+    alphas, grid_arr = np.asarray(alphas, dtype=np.float64), np.sort(np.asarray(grid, dtype=np.float64))
+    n = len(alphas)
+    at_bottom = int(np.isclose(alphas, grid_arr[0], rtol=1e-6).sum())
+    at_top = int(np.isclose(alphas, grid_arr[-1], rtol=1e-6).sum()) if len(grid_arr) > 1 else 0
+    problems = []
+    if at_top > EDGE_SHARE * n:
+        problems.append(f"{at_top} of {n} voxels ({at_top / n:.0%}) chose the top of the grid ({grid_arr[-1]:.0e}): "
+                        f"add larger alphas (e.g. up to {grid_arr[-1] * 100:.0e})")
+    if at_bottom > EDGE_SHARE * n:
+        problems.append(f"{at_bottom} of {n} voxels ({at_bottom / n:.0%}) chose the bottom of the grid ({grid_arr[0]:.0e}): "
+                        f"add smaller alphas (e.g. down to {grid_arr[0] / 100:.0e})")
+    warning = None
+    if problems:
+        warning = ("alpha grid edge: " + "; ".join(problems) + ". Set encoding.alphas in a --config TOML, e.g. "
+                   f"[encoding] alphas = {[float(f'{a:.0e}') for a in np.logspace(np.log10(grid_arr[0]) - 2, np.log10(grid_arr[-1]) + 2, len(grid_arr) + 4)]}, "
+                   "and re-run `neurofin train`")
+    return {"n_at_bottom": at_bottom, "n_at_top": at_top, "edge_share_limit": EDGE_SHARE, "warning": warning}
+
+
 def score_model(
     model: EncodingModel, dataset: Dataset, features: FeatureSource, rois: VoxelRois | None = None, rois_note: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -91,6 +116,7 @@ def score_model(
         "per_story_mean_r": per_story,
         "alpha_counts": alpha_histogram(model.arrays["alphas"], model.record.fit.alphas_grid),
         "alpha_median": float(np.median(model.arrays["alphas"])),
+        "alpha_grid": alpha_grid_check(model.arrays["alphas"], model.record.fit.alphas_grid),
     }
     ceilings, story_rs = {}, {}
     for story, (_, repeats) in targets.items():

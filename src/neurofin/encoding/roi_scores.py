@@ -97,8 +97,10 @@ def success_criteria(test_mean_r: float, rois: Mapping[str, Mapping[str, Any]] |
 
 
 def format_tables(metrics: Mapping[str, Any]) -> str:
-    """Plain-text per-ROI table and success-criteria table of an evaluation's metrics."""
+    """Plain text of an evaluation's metrics: the alpha-grid warning if any, per-ROI table, success criteria."""
     lines = []
+    if (metrics.get("alpha_grid") or {}).get("warning"):
+        lines.append("WARNING " + metrics["alpha_grid"]["warning"])
     rois = metrics.get("rois")
     if isinstance(rois, dict) and "unavailable" not in rois:
         lines.append(f"{'roi':<32}{'voxels':>8}{'selected':>9}{'r all':>8}{'r sel':>8}")

@@ -10,6 +10,7 @@ registration is cached (so inference needs only the package).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ from neurofin.encoding.design import (
     stack_zscored,
     story_folds,
 )
-from neurofin.encoding.evaluate import validation_r
+from neurofin.encoding.evaluate import alpha_grid_check, validation_r
 from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FeatureRecord, FitRecord, PackageRecord, VoxelSelection
@@ -40,6 +41,10 @@ from neurofin.encoding.responses import read_story_responses
 from neurofin.errors import DataError
 from neurofin.io import sha256_bytes
 from neurofin.timing import median_speech_rate
+
+
+class AlphaGridWarning(UserWarning):
+    """Many voxels chose an end of the ridge alpha grid: their best alpha may lie beyond it (extend encoding.alphas)."""
 
 
 def cached_feature_source(dataset: Dataset, settings: Settings) -> FeatureSource:
@@ -163,6 +168,9 @@ def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: Fe
         voxel_atlas=package_voxel_atlas(dataset, subject, settings.atlas.cache_dir),
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
+    grid = alpha_grid_check(fitted.ridge.alphas, enc.alphas)
+    if grid["warning"]:
+        warnings.warn(f"{subject}: {grid['warning']}", AlphaGridWarning, stacklevel=2)
     return replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})
 
 
