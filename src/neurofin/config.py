@@ -15,6 +15,8 @@ from neurofin.errors import ConfigError
 
 PRODUCTION_MODEL = "meta-llama/Llama-3.1-8B"
 TEST_STORY = "wheretheressmoke"
+# Every story that is a test story for some ds003020 subject (docs/REFERENCE.md): never fitted on, for any subject.
+REAL_TEST_STORIES = [TEST_STORY, "fromboyhoodtofatherhood"]
 
 
 def parse_subjects(spec: str | list[str] | None) -> list[str] | None:
@@ -63,6 +65,7 @@ class DataSettings(_Section):
     data_root: Path | None = None  # default for every command's --data-root
     subjects: list[str] | None = None  # default for every command's --subjects; None = every subject found
     test_stories: list[str] = Field(default_factory=lambda: [TEST_STORY], min_length=1)
+    held_out_stories: list[str] = Field(default_factory=lambda: list(REAL_TEST_STORIES))  # never train or validate
 
     @field_validator("subjects", mode="before")
     @classmethod
@@ -150,6 +153,7 @@ class InferSettings(_Section):
     voxel_r_threshold: float | None = Field(None, ge=-1, lt=1)  # None = each package's recorded rule
     batch_size: int = Field(256, ge=1)  # texts per batch; each finished batch is kept for resuming
     max_words: int = Field(256, ge=1)  # longer texts are truncated (and flagged)
+    context_prefix: str = "neutral_story"  # read by the LM before each text, not scored: "none", "neutral_story" or a text
 
 
 class MarketSettings(_Section):

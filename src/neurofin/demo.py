@@ -1,7 +1,8 @@
 """`neurofin demo`: the whole pipeline on built-in synthetic data, in minutes on a CPU.
 
-synthetic ds003020 twin (planted truth) -> `data check` -> SmolLM2-135M word features -> per-subject
-encoding models (train + evaluate) -> atlas registration -> ROI predictions for example comments ->
+synthetic ds003020 twin (planted truth) -> `data check` -> atlas registration -> SmolLM2-135M word features ->
+per-subject encoding models (train, storing the voxel map; evaluate, per ROI) -> ROI predictions for example
+comments from the packages alone ->
 generated Reddit dump -> ingest -> ROI panel with real S&P 500 prices -> ISC/Granger selection ->
 walk-forward backtest -> one HTML report (`neurofin report`). The comments carry no planted market signal,
 so the honest verdict is "no signal".
@@ -45,12 +46,13 @@ def demo_model_path() -> Path:
     return path
 
 
-def demo_settings(cache_dir: Path | None = None, data_root: Path | None = None) -> Any:
-    """The demo's settings: the shipped SmolLM2-135M, 4 blocks, small CV (`neurofin config --demo --toml`)."""
+def demo_settings(out: Path | None = None, data_root: Path | None = None) -> Any:
+    """The demo's settings: the shipped SmolLM2-135M, 4 blocks, small CV, caches under `out` (`neurofin config --demo --toml`)."""
     from neurofin.config import Settings
 
     return Settings.load(overrides={**DEMO_OVERRIDES, "features.model": str(demo_model_path()),
-                                    "features.cache_dir": str(Path(cache_dir).resolve()) if cache_dir else None,
+                                    "features.cache_dir": str(Path(out).resolve() / "feature-cache") if out else None,
+                                    "atlas.cache_dir": str(Path(out).resolve() / "atlas-cache") if out else None,
                                     "data.data_root": str(data_root) if data_root else None})
 
 
@@ -60,12 +62,14 @@ def run_demo(
     """Run every stage under `out` and return its summary; `say` receives the lines to show (silent by default)."""
     import pandas as pd
 
+    from neurofin.atlas import subject_atlas
     from neurofin.data.check import check_dataset
     from neurofin.data.synth import make_synthetic_dataset
-    from neurofin.encoding.evaluate import evaluate_package
-    from neurofin.encoding.train import cached_feature_source, train_subject
+    from neurofin.encoding.roi_scores import format_tables
+    from neurofin.encoding.train import cached_feature_source
     from neurofin.infer.predictor import Predictor
     from neurofin.io import write_bytes_atomic
+    from neurofin.pipeline import evaluate_with_rois, train_package
     from neurofin.schema import ENSEMBLE
 
     say = say or (lambda text: None)
@@ -77,22 +81,23 @@ def run_demo(
     summary["check_problems"] = len(report.problems)
     say(f"    data check: {len(report.problems)} problems")
 
-    settings = demo_settings(out / "feature-cache", dataset.root)
+    settings = demo_settings(out, dataset.root)
     write_bytes_atomic(out / "settings.toml", settings.to_toml().encode("utf-8"))
     summary["settings"] = str(out / "settings.toml")
+    say("2/4 atlas registration, features (SmolLM2-135M) and encoding models")
+    for subject in dataset.subjects():  # registered first: training stores each subject's voxel map in its package
+        subject_atlas(dataset, subject, settings.atlas.cache_dir)
     features = cached_feature_source(dataset, settings)
-    say("2/4 features (SmolLM2-135M) and encoding models")
-    packages = []
     for subject in dataset.subjects():
-        package = train_subject(dataset, subject, settings, out / "models", features)
-        metrics = evaluate_package(package, dataset, features)
-        packages.append(package)
+        package = train_package(dataset, subject, settings, out / "models", features)
+        metrics = evaluate_with_rois(package, dataset, features, settings)
         summary[subject] = {k: metrics[k] for k in ("test_mean_r", "test_top_mean_r")}
         say(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "
             f"{metrics['test_top_mean_r']:.3f} top {metrics['top_fraction']:.0%} (by validation r)")
+        say("\n".join("    " + line for line in format_tables(metrics).splitlines()))
 
-    say("3/4 atlas registration and ROI predictions for example comments")
-    predictor = Predictor.from_packages(packages, data_root=dataset.root, atlas_cache=out / "atlas-cache")
+    say("3/4 ROI predictions for example comments (from the packages alone)")
+    predictor = Predictor.from_pretrained(out / "models")
     rois = predictor.predict_rois(EXAMPLE_COMMENTS)
     shown = rois[rois["subject"] == ENSEMBLE].set_index("id")[predictor.region_names].round(3).T
     shown.columns = [f"comment {i + 1}" for i in range(len(EXAMPLE_COMMENTS))]

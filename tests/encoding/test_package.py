@@ -24,6 +24,7 @@ def _model(seed=0, n_in=12, k=5, n_voxels=9, delays=(1, 2, 3, 4)):
         feature_mean=rng.standard_normal(n_in).astype(np.float32),
         feature_std=rng.uniform(0.5, 2, n_in).astype(np.float32),
         basis=rng.standard_normal((n_in, k)).astype(np.float32),
+        word_mean=rng.standard_normal(n_in).astype(np.float32),
         arrays={"alphas": rng.uniform(1, 100, n_voxels)},
         scores={"test_r": rng.uniform(-0.1, 0.5, n_voxels)},
         metrics={"test_mean_r": 0.1},
@@ -37,6 +38,7 @@ def test_round_trip_gives_identical_predictions(tmp_path):
     rows = np.random.default_rng(1).standard_normal((30, 12)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(loaded.delayed_design(rows)), model.predict(model.delayed_design(rows)))
     np.testing.assert_array_equal(loaded.arrays["alphas"], model.arrays["alphas"])
+    np.testing.assert_array_equal(loaded.word_mean, model.word_mean)
     np.testing.assert_array_equal(loaded.scores["test_r"], model.scores["test_r"])
     assert loaded.record == model.record and loaded.metrics == model.metrics
 

@@ -49,7 +49,8 @@ def test_train_and_evaluate_recover_planted_signal(tiny, tmp_path, solver):
     assert metrics["test_mean_r"] == pytest.approx(float(np.mean(test_r)))
     assert metrics["scored_against"] == {"wheretheressmoke": "repeat_mean"}
     ceiling = metrics["noise_ceiling/wheretheressmoke"]
-    assert ceiling["mean_cc_max"] == pytest.approx(float(np.nanmean(noise_ceiling(repeats))))
+    assert ceiling["mean_cc_max"] == pytest.approx(float(np.mean(noise_ceiling(repeats))))
+    assert ceiling["selected"]["n_voxels"] == int((model.arrays["validation_r"] > model.record.voxel_selection.threshold).sum())
     # a single repeat is noisier than the mean of four: lower r
     assert ceiling["mean_r_single_repeat"] < metrics["test_mean_r"]
     assert (package / "evaluation.png").stat().st_size > 1000
@@ -102,6 +103,9 @@ def test_cli_trains_two_subjects_in_one_command_and_evaluates(tiny, tmp_path, mo
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "models" / "UTS02" / "metrics.json").read_text())
     assert metrics["test_top_mean_r"] > 0.5
+    # no registered atlas (the tiny dataset has no pycortex-db): the output says so, criteria table still printed
+    assert "per-ROI scores unavailable" in result.output and "pycortex-db" in metrics["rois"]["unavailable"]
+    assert "whole-brain mean r" in result.output and "not evaluated" in result.output
 
 
 def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independent_scores(tiny, tmp_path):
@@ -134,6 +138,10 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     all_rates = [(len(w.times) - 1) / (w.times[-1] - w.times[0]) for w in tiny.features.values()]
     assert float(np.median(rates)) != pytest.approx(float(np.median(all_rates)), rel=1e-9)  # the story set matters
 
+    # training mean word: every word of the TRAINING stories, flattened, weighted equally (the readout's reference)
+    words = np.concatenate([tiny.features[s].values.reshape(len(tiny.features[s].times), -1) for s in split.train])
+    np.testing.assert_allclose(model.word_mean, words.astype(np.float64).mean(axis=0), rtol=1e-6, atol=1e-6)
+
     metrics = evaluate_package(package, tiny.dataset, tiny.source)
     evaluated = EncodingModel.load(package)
     np.testing.assert_array_equal(evaluated.arrays["validation_r"], val_r)  # evaluation leaves the training arrays alone
@@ -145,10 +153,83 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     assert metrics["test_top_mean_r"] == pytest.approx(test_r[top].mean(), abs=1e-4)
     ceiling = metrics["noise_ceiling/wheretheressmoke"]
     assert ceiling["mean_r_repeat_mean"] == pytest.approx(test_r.mean(), abs=1e-4)
-    assert ceiling["mean_cc_norm"] == pytest.approx(float(np.nanmean(test_r / noise_ceiling(repeats))), abs=1e-4)
+    cc = noise_ceiling(repeats)
+    chosen = val_r > model.record.voxel_selection.threshold
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(cc > 0, test_r / cc, np.where(test_r >= 0, np.inf, -np.inf))
+    assert ceiling["selected"]["median_cc_norm"] == pytest.approx(float(np.median(ratio[chosen])), abs=1e-4)
+    assert ceiling["selected"]["ratio_of_means"] == pytest.approx(float(test_r[chosen].mean() / cc[chosen].mean()), abs=1e-4)
     assert metrics["per_story_mean_r"]["wheretheressmoke"] == pytest.approx(test_r.mean(), abs=1e-4)
     for story in split.validation:
         assert metrics["per_story_mean_r"][story] == pytest.approx(pearson(zscored(story), reference_prediction(story)).mean(), abs=1e-4)
     assert metrics["alpha_median"] == pytest.approx(float(np.median(model.arrays["alphas"])))
     assert sum(metrics["alpha_counts"].values()) == model.n_voxels
     assert set(model.record.fit.wall_s) == {"reduce", "design", "ridge"}
+
+
+def test_every_real_test_story_stays_out_of_fitting_by_default(tiny):
+    """ds003020's test stories (wheretheressmoke, and fromboyhoodtofatherhood for UTS01-03) never train or validate."""
+    from neurofin.data.layout import Dataset
+    from neurofin.encoding.train import fit_subject
+
+    root = tiny.dataset.root
+    respdict_path = root / "derivative" / "respdict.json"
+    respdict = json.loads(respdict_path.read_text())
+    respdict["fromboyhoodtofatherhood"] = respdict.pop("story00")
+    respdict_path.write_text(json.dumps(respdict))
+    folder = root / "derivative" / "preprocessed_data" / tiny.subject
+    (folder / "story00.hf5").rename(folder / "fromboyhoodtofatherhood.hf5")
+    features = dict(tiny.features)
+    features["fromboyhoodtofatherhood"] = features.pop("story00")
+    model = fit_subject(Dataset(root), tiny.subject, _settings(validation_stories=1), lambda s: {k: features[k] for k in s})
+    split = model.record.split
+    assert "fromboyhoodtofatherhood" not in split.train + split.validation + split.test
+    assert "wheretheressmoke" not in split.train + split.validation
+    assert len(split.train) + len(split.validation) == len(respdict) - 2
+
+
+def test_ceiling_summaries_recover_a_planted_ceiling_without_test_selection():
+    """Planted repeats: 300 signal voxels whose prediction correlates 0.6 with the true signal, 100 pure-noise
+    voxels of which 20 pass validation selection. The summaries over the selected voxels recover 0.6; the old
+    mean of per-voxel r/cc_max over the voxels with SP > 0 on the test repeats does not."""
+    from neurofin.encoding.metrics import ceiling_summary, signal_power
+
+    rng = np.random.default_rng(3)
+    n_rep, n_trs, n_signal, n_noise, rho = 10, 300, 300, 100, 0.6
+    signal = rng.standard_normal((n_trs, n_signal + n_noise)) * np.r_[rng.uniform(0.3, 1.5, n_signal), np.zeros(n_noise)]
+    repeats = signal[None] + rng.standard_normal((n_rep, n_trs, n_signal + n_noise))
+    unit = (signal - signal.mean(0)) / np.where(signal.std(0) > 0, signal.std(0), 1)
+    pred = rho * unit + np.sqrt(1 - rho**2) * rng.standard_normal(signal.shape)  # corr(pred, true signal) = 0.6
+    pred[:, n_signal:] = rng.standard_normal((n_trs, n_noise))
+    selected = np.r_[np.ones(n_signal, bool), np.arange(n_noise) < 20]  # as chosen on validation stories
+    r = voxel_correlation(repeats.mean(axis=0), pred)
+    cc_max = noise_ceiling(repeats)
+    summary = ceiling_summary(r, cc_max, selected)
+    assert summary["median_cc_norm"] == pytest.approx(rho, abs=0.05)
+    assert summary["ratio_of_means"] == pytest.approx(rho, abs=0.05)
+    power, _ = signal_power(repeats)
+    assert summary["n_voxels"] == 320 and summary["n_with_signal"] == int((power[selected] > 0).sum())
+    assert n_signal <= summary["n_with_signal"] < 320
+    assert np.isfinite(cc_max).all() and (cc_max[power <= 0] == 0).all()  # no voxel dropped by its test data
+    # the summary before issue 11: mean of r/cc_max over the voxels with SP > 0 on the test repeats (dropping
+    # voxels by their test data, mixing in noise voxels) misses the planted 0.6
+    with np.errstate(divide="ignore", invalid="ignore"):
+        old = np.where(power > 0, r / cc_max, np.nan)
+    assert np.isnan(old).sum() > 20 and abs(np.nanmean(old) - rho) > 0.05
+
+
+def test_alpha_grid_edges_warn_and_say_how_to_extend(tiny):
+    from neurofin.encoding.evaluate import alpha_grid_check
+    from neurofin.encoding.train import AlphaGridWarning, fit_subject
+
+    grid = [10.0**e for e in range(0, 11)]
+    alphas = np.r_[np.full(214, 1e10), np.full(141, 1.0), np.full(445, 1e4)]  # the demo's counts (issue 11)
+    check = alpha_grid_check(alphas, grid)
+    assert (check["n_at_top"], check["n_at_bottom"]) == (214, 141)
+    assert "214 of 800" in check["warning"] and "141 of 800" in check["warning"] and "encoding.alphas" in check["warning"]
+    quiet = alpha_grid_check(np.r_[np.full(40, 1e10), np.full(760, 1e4)], grid)  # exactly 5% at the top: no warning
+    assert quiet["warning"] is None and quiet["n_at_top"] == 40
+    # a grid far too low for the planted noise: nearly every voxel sits at its top, and training says so
+    with pytest.warns(AlphaGridWarning, match="top of the grid"):
+        model = fit_subject(tiny.dataset, tiny.subject, _settings(alphas=[1e-6, 1e-5]), tiny.source)
+    assert np.isclose(model.arrays["alphas"], 1e-5, rtol=1e-4).mean() > 0.05

@@ -35,7 +35,8 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
     rule = json.loads((package / "config.json").read_text())["voxel_selection"]
     assert rule["threshold"] == 0.05 and rule["rule"] == "validation_r > threshold"
     comments = tmp_path / "comments.jsonl"
-    rows = [{"id": "a", "body": "buying more calls on $TSLA"}, {"id": "b", "body": ""}, {"id": "c", "body": "🚀"}]
+    rows = [{"id": "a", "body": "buying more calls on $TSLA", "ticker": "TSLA"}, {"id": "b", "body": "", "ticker": "X"},
+            {"id": "c", "body": "🚀", "ticker": "Y"}]
     comments.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     out = tmp_path / "rois.parquet"
 
@@ -58,3 +59,17 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
     np.testing.assert_allclose(valid.loc[valid["subject"] == ENSEMBLE, covered].to_numpy(), valid.loc[valid["subject"] == "UTS01", covered].to_numpy())
     assert frame.loc[frame["id"].isin(["b", "c"]), "error"].notna().all()
     assert not out.with_name(out.name + ".parts").exists()
+
+    # the same run as a wide CSV with a passed-through column: one row per text, joinable on id
+    wide_out = tmp_path / "rois.csv"
+    result = CliRunner().invoke(cli.app, [
+        "infer", "--packages", str(package.parent), "--input", str(comments), "--out", str(wide_out),
+        "--data-root", str(dataset.root), "--atlas-cache", str(tmp_path / "atlas"), "--layout", "wide",
+        "--id-column", "id", "--keep-columns", "ticker",
+    ])
+    assert result.exit_code == 0, result.output
+    wide = pd.read_csv(wide_out)
+    assert wide["id"].tolist() == ["a", "b", "c"] and wide["ticker"].tolist() == ["TSLA", "X", "Y"]
+    for subject in ("UTS01", ENSEMBLE):
+        np.testing.assert_allclose(wide.loc[0, [f"{subject}/{r}" for r in covered]].to_numpy(float),
+                                   valid.loc[valid["subject"] == subject, covered].to_numpy(float)[0], rtol=1e-6)

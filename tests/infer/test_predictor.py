@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from records import make_record
 from tokenizers_offline import byte_level_bpe, save_tiny_llama
@@ -18,10 +19,11 @@ from neurofin.atlas import load_atlas, load_rois, roi_matrix
 from neurofin.config import Settings, TimingSettings
 from neurofin.encoding.package import EncodingModel
 from neurofin.infer.predictor import Predictor
-from neurofin.infer.pseudotime import text_rows
-from neurofin.infer.readout import RegionReadout, window_weights
+from neurofin.infer.pseudotime import pseudo_word_times
+from neurofin.infer.readout import RegionReadout
 from neurofin.infer.text import comment_words
 from neurofin.schema import ENSEMBLE
+from neurofin.timing import lanczos_interp, tr_centres, zscore
 
 TIMING = TimingSettings()
 RATE = 2.4  # words per second
@@ -36,6 +38,7 @@ def random_model(rng: np.random.Generator, n_in: int, n_voxels: int, k: int | No
         feature_mean=rng.standard_normal(n_in).astype(np.float32),
         feature_std=rng.uniform(0.5, 2.0, n_in).astype(np.float32),
         basis=None if k is None else rng.standard_normal((n_in, k)).astype(np.float32) / np.sqrt(n_in),
+        word_mean=(3 + rng.standard_normal(n_in)).astype(np.float32),
         arrays={"validation_r": rng.uniform(-0.1, 0.4, n_voxels).astype(np.float32)},
     )
 
@@ -45,11 +48,20 @@ def averaging_matrix(rng: np.random.Generator, n_voxels: int, n_regions: int) ->
     return member / np.maximum(member.sum(axis=0), 1)
 
 
-def voxel_path(model: EncodingModel, features: np.ndarray, region_matrix: np.ndarray) -> np.ndarray:
-    """The training path, unfolded: rows -> delays -> all voxels -> window mean -> region average."""
-    rows, window = text_rows(features, RATE, TIMING, model.feature_mean, model.feature_std)
-    voxels = model.predict(model.delayed_design(rows.astype(np.float32)))
-    return voxels[window].mean(axis=0) @ region_matrix
+def voxel_path(model: EncodingModel, features: np.ndarray, region_matrix: np.ndarray, rate: float = RATE) -> np.ndarray:
+    """The definition, unfolded on a training-story TR grid: (response to the text - response to as many
+    training-mean words at the same times), summed over all TRs, per word, averaged over each region's voxels."""
+    n = features.shape[0]
+    times = pseudo_word_times(n, rate)
+    centres = tr_centres(int(np.ceil((times[-1] + 40) / TIMING.tr_s)) + 5, TIMING)  # from -9 s to well past the last delay
+
+    def summed_response(words: np.ndarray) -> np.ndarray:
+        rows = lanczos_interp(words.astype(np.float64), times, centres)
+        rows = zscore(rows, model.feature_mean.astype(np.float64), model.feature_std.astype(np.float64))
+        return model.predict(model.delayed_design(rows)).astype(np.float64).sum(axis=0)
+
+    reference = np.tile(model.word_mean, (n, 1))
+    return (summed_response(features) - summed_response(reference)) / n @ region_matrix
 
 
 @pytest.mark.parametrize("k", [None, 5])
@@ -58,10 +70,11 @@ def test_folded_readout_equals_voxel_prediction_then_averaging(k, n_words):
     rng = np.random.default_rng(n_words)
     model = random_model(rng, n_in=12, n_voxels=40, k=k)
     region_matrix = averaging_matrix(rng, 40, 6)
-    features = rng.standard_normal((n_words, 12))
-    weights, coverage = window_weights(n_words, RATE, TIMING)
-    folded = RegionReadout.from_model("S", model, region_matrix).apply((weights @ features)[None], coverage[None])[0]
+    features = 3 + rng.standard_normal((n_words, 12))
+    readout = RegionReadout.from_model("S", model, region_matrix)
+    folded = readout.values([features])[0]
     np.testing.assert_allclose(folded, voxel_path(model, features, region_matrix), rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(readout.contributions(features).sum(axis=0), folded, rtol=1e-9, atol=1e-9)
 
 
 # ---- end to end through a tiny random Llama -----------------------------------------------------------
@@ -117,7 +130,10 @@ def test_predictor_matches_reference_path_per_subject_and_ensemble(tiny_dir, tmp
             continue
         assert rows["error"].isna().all() and (rows["n_words"] == len(words.words)).all()
         assert rows["truncated"].all() == words.truncated
-        features = extract_word_features(loaded, words.words, BLOCKS, 16, "strided", 8).reshape(len(words.words), -1)
+        prefix = predictor.prefix  # the default context prefix: read first, not scored
+        assert len(prefix) > 50
+        features = extract_word_features(loaded, prefix + words.words, BLOCKS, 16, "strided", 8)[len(prefix):]
+        features = features.reshape(len(words.words), -1)
         expected = {}
         for package in packages:
             model = EncodingModel.load(package)
@@ -175,3 +191,37 @@ def test_two_packages_for_one_subject_are_refused(tiny_dir, tmp_path):
     assert str(first) in str(info.value) and str(second) in str(info.value)
     with pytest.raises(InputError, match="one model per subject"):
         Predictor.from_models([EncodingModel.load(first), EncodingModel.load(second)], region_matrices=regions)
+
+
+def test_each_subject_uses_its_own_speech_rate(monkeypatch):
+    """Two packages with the same features but different speech rates, in one predictor: each keeps its own rate."""
+    from planted import fake_language_model
+
+    rng = np.random.default_rng(11)
+    vocabulary = (3 + rng.standard_normal((50, 12))).astype(np.float32)
+    fake_language_model(monkeypatch, vocabulary)
+    models = [random_model(rng, 12, 20, k=None, record=make_record(s, dim=12, speech_rate_wps=rate))
+              for s, rate in (("UTS01", 1.9), ("UTS02", 3.1))]
+    regions = {m.subject: (averaging_matrix(rng, 20, 3), ["a", "b", "c"]) for m in models}
+    tokens = [rng.integers(0, 50, n) for n in (1, 3, 17)]
+    texts = [" ".join(f"w{i}" for i in t) for t in tokens]
+    together = Predictor.from_models(models, region_matrices=regions).predict_rois(texts)
+    for model in models:
+        alone = Predictor.from_models([model], region_matrices=regions).predict_rois(texts)
+        got = together[together["subject"] == model.subject][["a", "b", "c"]].to_numpy(float)
+        np.testing.assert_allclose(got, alone[alone["subject"] == model.subject][["a", "b", "c"]].to_numpy(float), rtol=1e-12)
+        expected = [voxel_path(model, vocabulary[t].astype(np.float64), regions[model.subject][0], model.record.speech_rate_wps)
+                    for t in tokens]
+        np.testing.assert_allclose(got, np.array(expected), rtol=2e-4, atol=2e-4)
+
+
+def test_comment_words_take_the_transcript_form(tiny_dir, tmp_path):
+    """'moon!!' and 'moon' (and case) give the same word feature: the LM sees the training word form."""
+    package = write_package(tmp_path, "UTS01", tiny_dir, seed=4)
+    regions = {"UTS01": (averaging_matrix(np.random.default_rng(6), 30, 4), ["a", "b", "c", "d"])}
+    predictor = Predictor.from_packages([package], region_matrices=regions)
+    frame = predictor.predict_rois(["To the MOON!!", "to the moon", "to the moon,"])
+    values = frame[frame["subject"] == "UTS01"][["a", "b", "c", "d"]].to_numpy(float)
+    np.testing.assert_array_equal(values[0], values[1])
+    np.testing.assert_array_equal(values[2], values[1])
+    assert EncodingModel.load(package).record.word_form == "transcript-v1"

@@ -83,9 +83,38 @@ def test_leftover_batches_of_other_texts_are_not_reused(tmp_path):
     assert pd.read_parquet(out)["x"].tolist() == [1.0, 1.0]
 
 
-def test_output_must_be_parquet(tmp_path):
-    with pytest.raises(InputError, match=".parquet"):
-        infer_file(CountingPredictor(), COMMENTS.rename(columns={"body": "text"}), tmp_path / "out.csv")
+def test_output_must_be_parquet_or_csv(tmp_path):
+    with pytest.raises(InputError, match=".parquet or .csv"):
+        infer_file(CountingPredictor(), COMMENTS.rename(columns={"body": "text"}), tmp_path / "out.txt")
+
+
+def test_id_column_and_kept_columns_pass_through_to_csv(tmp_path):
+    path = tmp_path / "c.csv"
+    COMMENTS.assign(post=["p1", "p2", "p3"]).to_csv(path, index=False)
+    texts = read_texts(path, "body", id_column="post", keep_columns=["score"])
+    assert texts.columns.tolist() == ["id", "text", "score"] and texts["id"].tolist() == ["p1", "p2", "p3"]
+    result = infer_file(CountingPredictor(), texts, tmp_path / "out.csv", batch_size=2)
+    written = pd.read_csv(tmp_path / "out.csv", dtype={"id": str, "score": str})
+    assert written.columns.tolist()[:2] == ["id", "score"] and written["score"].tolist() == ["1", "2", "3"]
+    assert result["x"].tolist() == [7.0, 0.0, 9.0]
+    with pytest.raises(InputError, match="id_column"):
+        read_texts(path, "body", id_column="nope")
+    with pytest.raises(InputError, match="keep_columns"):
+        read_texts(path, "body", keep_columns=["nope"])
+    with pytest.raises(InputError, match="collide"):
+        read_texts(path, "body", keep_columns=["id"])
+
+
+def test_wide_table_has_one_row_per_text_and_a_column_per_subject_region():
+    from neurofin.infer.run import wide_table
+
+    long = pd.DataFrame({
+        "id": ["a", "b", "a", "b"], "ticker": ["GME", "TSLA", "GME", "TSLA"], "subject": ["S1", "S1", "ensemble", "ensemble"],
+        "n_words": [3, 4, 3, 4], "truncated": [False] * 4, "error": [None] * 4, "r1": [1.0, 2.0, 1.5, 2.5], "r2": [3.0, 4.0, 3.5, 4.5],
+    })
+    wide = wide_table(long, ["ticker"])
+    assert wide.columns.tolist() == ["id", "ticker", "n_words", "truncated", "error", "ensemble/r1", "ensemble/r2", "S1/r1", "S1/r2"]
+    assert wide["S1/r2"].tolist() == [3.0, 4.0] and wide["ensemble/r1"].tolist() == [1.5, 2.5] and wide["ticker"].tolist() == ["GME", "TSLA"]
 
 
 def _start(tmp_path, name, texts, out, delay):

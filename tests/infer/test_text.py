@@ -8,10 +8,11 @@ from neurofin.infer.text import comment_words
 @pytest.mark.parametrize(
     "text,words",
     [
-        ("Buying $TSLA calls, it's going to the moon!", ["Buying", "$TSLA", "calls,", "it's", "going", "to", "the", "moon!"]),
-        ("**DD** on [Apple](https://apple.com) see https://x.com/a", ["DD", "on", "Apple", "see"]),
-        ("Die Aktie fällt 🚀🚀 heute", ["Die", "Aktie", "fällt", "heute"]),
-        ("株価が上がる 100%", ["株価が上がる", "100%"]),
+        ("Buying $TSLA calls, it's going to the moon!", ["buying", "tsla", "calls", "it's", "going", "to", "the", "moon"]),
+        ("**DD** on [Apple](https://apple.com) see https://x.com/a", ["dd", "on", "apple", "see"]),
+        ("Die Aktie fällt 🚀🚀 heute", ["die", "aktie", "fällt", "heute"]),
+        ("株価が上がる 100%", ["株価が上がる", "100"]),
+        ("MOON!!! (really) “don’t” sell... long-term", ["moon", "really", "don't", "sell", "long-term"]),
     ],
 )
 def test_words(text, words):

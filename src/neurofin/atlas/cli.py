@@ -40,9 +40,10 @@ def register(
     data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " It holds derivative/pycortex-db."),
     subjects: str = typer.Option(None, "--subjects", help=SUBJECTS_HELP),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
-    cache: Path = typer.Option(None, "--cache", help="Cache folder for the registered maps (atlas.cache_dir; default: DATA_ROOT/derivatives/neurofin-atlas)."),
+    cache: Path = typer.Option(None, "--cache", help="Cache folder for the registered maps (atlas.cache_dir; default: the user cache dir, ~/.cache/neurofin/atlas)."),
     mode: str = typer.Option("syn", "--mode", help="Registration: 'syn' (affine + fast SyN, default) or 'affine'."),
     roi_file: Path = typer.Option(None, "--roi-file", help=ROI_FILE_HELP + " (atlas.roi_file)"),
+    packages: Path = typer.Option(None, "--packages", help="Model package folder(s) (`neurofin train --out`): store each registered subject's voxel map in its package, so inference needs only the package."),
 ) -> None:
     """Register each subject's anatomy to MNI (ANTs, cached) and print per-ROI voxel counts and coverage.
 
@@ -54,6 +55,7 @@ def register(
     from neurofin.atlas.register import MODES
     from neurofin.atlas.subject import default_cache_dir
     from neurofin.cli_common import chosen_subjects, load_settings, open_dataset
+    from neurofin.encoding.package import EncodingModel, package_dirs, write_voxel_atlas
     from neurofin.errors import AtlasError
     from neurofin.progress import cli_progress
 
@@ -64,7 +66,8 @@ def register(
     chosen = chosen_subjects(subjects, settings, dataset.subjects())
     atlas = load_atlas()
     roi_set = load_rois(settings.atlas.roi_file, atlas)
-    cache_dir = settings.atlas.cache_dir or default_cache_dir(dataset)
+    cache_dir = settings.atlas.cache_dir or default_cache_dir()
+    stored = package_dirs(packages) if packages is not None else []
     for subject in chosen:
         with cli_progress() as progress:
             maps = subject_atlas(dataset, subject, cache_dir, mode=mode, atlas=atlas, progress=progress)  # type: ignore[arg-type]
@@ -76,4 +79,8 @@ def register(
         typer.echo(f"{'roi':<32}{'parcels':>8}{'voxels':>8}{'coverage':>10}  note")
         for row in roi_coverage(maps, roi_set, atlas):
             typer.echo(f"{row.name:<32}{row.n_parcels:>8}{row.n_voxels:>8}{row.coverage:>10.2f}  {row.note}")
+        for package in stored:
+            if EncodingModel.load(package).subject == subject:
+                write_voxel_atlas(package, maps.parcels(atlas), maps.voxel_mni)
+                typer.echo(f"voxel map stored in {package}")
     typer.echo(f"\nmaps cached in {cache_dir}")

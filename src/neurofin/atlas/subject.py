@@ -10,7 +10,7 @@ Mask voxels whose centre falls just off the 2 mm cortical ribbon of the atlas ta
 FILL_MM (default 4 mm): pycortex's `thick` mask holds every functional voxel within 8 mm of the mid-cortical
 surface, so on S1 only ~56% of mask voxel centres sit inside a labelled atlas voxel, ~83% within 4 mm.
 
-The cache is one `.npz` per subject, named by a hash of the inputs' contents (anatomy, transform, reference,
+The cache (default: the user cache dir) is one `.npz` per subject, named by a hash of the inputs' contents (anatomy, transform, reference,
 mask), the registration settings, the template and the atlas grid, written atomically.
 """
 
@@ -28,8 +28,9 @@ from neurofin.atlas.rois import grid_mni
 from neurofin.atlas.schaefer import Atlas, load_atlas
 from neurofin.atlas.xfm import FunctionalTransform, read_functional_transform
 from neurofin.data.layout import Dataset
-from neurofin.errors import AtlasError
+from neurofin.errors import AtlasError, DataError
 from neurofin.io import atomic_path, content_hash, sha256_file
+from neurofin.paths import user_cache_dir
 from neurofin.progress import Progress, report
 
 CACHE_VERSION = 2
@@ -100,15 +101,63 @@ def _record(inputs: dict[str, Path], subject: str, atlas: Atlas, mode: Registrat
     }
 
 
-def default_cache_dir(dataset: Dataset) -> Path:
-    """Where registered maps go unless told otherwise: beside the data, DATA_ROOT/derivatives/neurofin-atlas."""
-    return dataset.root / "derivatives" / "neurofin-atlas"
+def default_cache_dir() -> Path:
+    """Where registered maps go unless told otherwise: the user cache dir (neurofin.paths), never the dataset."""
+    return user_cache_dir("atlas")
 
 
 def cache_path(cache_dir: str | Path, record: dict[str, Any]) -> Path:
     """The cache file of one subject's maps: named by the hash of everything they depend on."""
     key = content_hash(record)[:20]
     return Path(cache_dir).expanduser() / f"{record['subject']}-{record['registration']['mode']}-{key}.npz"
+
+
+def cached_subject_atlas(
+    dataset: Dataset, subject: str, cache_dir: str | Path, mode: RegistrationMode = "syn", atlas: Atlas | None = None
+) -> SubjectAtlas | None:
+    """The subject's registered maps if the cache holds them for the current inputs, else None (nothing is computed)."""
+    atlas = atlas if atlas is not None else load_atlas()
+    record = _record(subject_inputs(dataset, subject), subject, atlas, mode)
+    path = cache_path(cache_dir, record)
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as arrays:
+            if json.loads(str(arrays["record"])) == record:
+                return SubjectAtlas(subject, arrays["voxel_mni"], arrays["mni_column"], record)
+    return None
+
+
+def package_voxel_atlas(
+    dataset: Dataset, subject: str, cache_dir: str | Path | None = None, atlas: Atlas | None = None
+) -> dict[str, np.ndarray]:
+    """What a model package stores of the subject's cached registration (parcel, voxel_mni), or {} without one."""
+    atlas = atlas if atlas is not None else load_atlas()
+    try:
+        maps = cached_subject_atlas(dataset, subject, cache_dir or default_cache_dir(), atlas=atlas)
+    except (AtlasError, DataError):  # no pycortex-db for this subject
+        return {}
+    if maps is None:
+        return {}
+    return {"parcel": maps.parcels(atlas).astype(np.int32), "voxel_mni": maps.voxel_mni.astype(np.float32)}
+
+
+def registered_rois(
+    dataset: Dataset, subject: str, cache_dir: str | Path | None, roi_file: str | Path | None = None
+) -> tuple[list[str], np.ndarray]:
+    """ROI names and the (n_voxels, n_rois) bool membership of `subject`'s voxels, from its cached registration
+    (nothing is registered here)."""
+    from neurofin.atlas.regions import roi_membership
+    from neurofin.atlas.rois import load_rois
+
+    atlas = load_atlas()
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    maps = cached_subject_atlas(dataset, subject, cache, atlas=atlas)
+    if maps is None:
+        raise AtlasError(
+            f"{subject} has no registered atlas in {cache}: run `neurofin atlas register --data-root {dataset.root} "
+            f"--subjects {subject} --cache {cache}`, then `neurofin evaluate` again"
+        )
+    rois = load_rois(roi_file, atlas)
+    return rois.names, roi_membership(maps.parcels(atlas), rois, maps.voxel_mni)
 
 
 def subject_atlas(
@@ -121,13 +170,12 @@ def subject_atlas(
 ) -> SubjectAtlas:
     """The subject's registered atlas maps: from the cache when its inputs match, else computed and cached."""
     atlas = atlas if atlas is not None else load_atlas()
+    cached = cached_subject_atlas(dataset, subject, cache_dir, mode, atlas)
+    if cached is not None:
+        return cached
     inputs = subject_inputs(dataset, subject)
     record = _record(inputs, subject, atlas, mode)
     path = cache_path(cache_dir, record)
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as arrays:
-            if json.loads(str(arrays["record"])) == record:
-                return SubjectAtlas(subject, arrays["voxel_mni"], arrays["mni_column"], record)
     transform = read_functional_transform(inputs["transform"].parent)
     mask = dataset.mask(subject)
     done = report(progress).task(f"{subject}: registering anatomy to MNI ({mode}), mapping voxels", total=1)

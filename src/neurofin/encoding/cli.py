@@ -34,9 +34,10 @@ def register(app: typer.Typer) -> None:
         Example: neurofin train --data-root data/ds003020 --subjects UTS01,UTS02 --out models
         """
         from neurofin.cli_common import chosen_subjects, echo, load_settings, open_dataset
-        from neurofin.encoding.evaluate import evaluate_package
-        from neurofin.encoding.train import cached_feature_source, train_subject
+        from neurofin.encoding.roi_scores import format_tables
+        from neurofin.encoding.train import cached_feature_source
         from neurofin.io import require_writable
+        from neurofin.pipeline import evaluate_with_rois, train_package
 
         overrides = {
             "encoding.solver": solver,
@@ -57,27 +58,29 @@ def register(app: typer.Typer) -> None:
 
             trained = dict(zip(chosen, train_subjects(dataset, chosen, settings, out, ray_address)))
         for subject in chosen:
-            package = trained.get(subject) or train_subject(dataset, subject, settings, out, features)
-            metrics = evaluate_package(package, dataset, features)
+            package = trained.get(subject) or train_package(dataset, subject, settings, out, features)
+            metrics = evaluate_with_rois(package, dataset, features, settings)
             echo(
                 f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "
                 f"(top {metrics['top_fraction']:.0%} by validation r) -> {package}"
             )
+            echo(format_tables(metrics))
 
     @app.command("evaluate")
     def evaluate(
         directory: Path = typer.Argument(..., help="A package folder, or the --out folder of `neurofin train`."),
         data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
-        config: Path = typer.Option(None, "--config", help=CONFIG_HELP + " Only features.cache_dir is used."),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP + " Only features.cache_dir and atlas.* are used."),
     ) -> None:
         """Score saved packages on their validation and test stories; add metrics.json, scores and evaluation.png.
 
         Example: neurofin evaluate models/UTS01 --data-root data/ds003020
         """
         from neurofin.cli_common import echo, load_settings, open_dataset
-        from neurofin.encoding.evaluate import evaluate_package
         from neurofin.encoding.package import EncodingModel, package_dirs
+        from neurofin.encoding.roi_scores import format_tables
         from neurofin.encoding.train import cached_feature_source
+        from neurofin.pipeline import evaluate_with_rois
 
         base = load_settings(config)
         dataset = open_dataset(data_root, base)
@@ -85,5 +88,6 @@ def register(app: typer.Typer) -> None:
             recorded = EncodingModel.load(package).record.settings
             cache_dir = base.features.cache_dir or recorded.features.cache_dir
             settings = recorded.model_copy(update={"features": recorded.features.model_copy(update={"cache_dir": cache_dir})})
-            metrics = evaluate_package(package, dataset, cached_feature_source(dataset, settings))
+            metrics = evaluate_with_rois(package, dataset, cached_feature_source(dataset, settings), base)
             echo(json.dumps({"package": str(package), **metrics}, indent=2, default=str))
+            echo(format_tables(metrics))

@@ -47,13 +47,18 @@ class StorySplit:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
-def split_stories(stories: Sequence[str], test_stories: Sequence[str], n_validation: int, seed: int) -> StorySplit:
-    """Split whole stories: named test stories, `n_validation` seeded-random others for voxel selection, rest train."""
+def split_stories(
+    stories: Sequence[str], test_stories: Sequence[str], n_validation: int, seed: int, held_out: Sequence[str] = ()
+) -> StorySplit:
+    """Split whole stories: named test stories, `n_validation` seeded-random others for voxel selection, rest train.
+
+    `held_out` stories (data.held_out_stories: every subject's test stories) are neither fitted nor validated on.
+    """
     available = sorted(set(stories))
     missing = [s for s in test_stories if s not in available]
     if missing:
         raise DataError(f"test stories {missing} have no response file; pick from {available[:5]}... in data.test_stories")
-    pool = [s for s in available if s not in set(test_stories)]
+    pool = [s for s in available if s not in set(test_stories) | set(held_out)]
     if len(pool) < n_validation + 2:
         raise DataError(
             f"{len(pool)} non-test stories cannot give {n_validation} validation stories and >= 2 training stories: "
@@ -111,6 +116,21 @@ def check_row_counts(rows: Mapping[str, np.ndarray], resp_rows: Mapping[str, int
 def pooled_feature_stats(rows: Mapping[str, np.ndarray], stories: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of the downsampled features pooled over `stories` (z-scores new text at inference)."""
     return zscore_stats(np.concatenate([rows[s] for s in stories], axis=0).astype(np.float64))
+
+
+def mean_word(features: Mapping[str, WordFeatureLike], stories: Sequence[str]) -> np.ndarray:
+    """(n_features_in,) mean flattened word feature over every word of `stories` (the readout's reference word)."""
+    total: np.ndarray | None = None
+    count = 0
+    for story in stories:
+        values = np.asarray(features[story].values)
+        values = values.reshape(values.shape[0], -1)
+        story_sum = values.sum(axis=0, dtype=np.float64)
+        total = story_sum if total is None else total + story_sum
+        count += values.shape[0]
+    if total is None or not count:
+        raise DataError(f"no words in the training stories {list(stories)}: check the feature cache")
+    return total / count
 
 
 def stack_design(

@@ -14,9 +14,11 @@ import numpy as np
 
 from neurofin.data.layout import Dataset
 from neurofin.encoding.design import FeatureSource, check_row_counts, downsampled_stories
-from neurofin.encoding.metrics import noise_ceiling, signed_r2, top_voxels, voxel_correlation
+from neurofin.encoding.metrics import ceiling_summary, noise_ceiling, signed_r2, top_voxels, voxel_correlation
 from neurofin.encoding.package import EncodingModel, write_evaluation
 from neurofin.encoding.responses import read_story_responses, read_test_target
+from neurofin.encoding.roi_scores import VoxelRois, roi_scores, success_criteria
+from neurofin.encoding.selection import select_voxels
 
 FIGURE_FILE = "evaluation.png"
 
@@ -51,13 +53,39 @@ def alpha_histogram(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, int]
     return {f"{a:.0e}": int(c) for a, c in zip(grid_arr, counts, strict=True)}
 
 
-def _mean(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else None
+EDGE_SHARE = 0.05  # warn when more voxels than this share pick the bottom or the top of the alpha grid
 
 
-def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics and per-voxel scores (test_r, cc_max/<story>) of a model on its validation and test stories."""
+def alpha_grid_check(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, Any]:
+    """Voxels whose selected alpha is the grid's bottom or top, and a warning saying how to extend the grid when
+    either share exceeds EDGE_SHARE (their best alpha may lie beyond the grid)."""
+    alphas, grid_arr = np.asarray(alphas, dtype=np.float64), np.sort(np.asarray(grid, dtype=np.float64))
+    n = len(alphas)
+    at_bottom = int(np.isclose(alphas, grid_arr[0], rtol=1e-6).sum())
+    at_top = int(np.isclose(alphas, grid_arr[-1], rtol=1e-6).sum()) if len(grid_arr) > 1 else 0
+    problems = []
+    if at_top > EDGE_SHARE * n:
+        problems.append(f"{at_top} of {n} voxels ({at_top / n:.0%}) chose the top of the grid ({grid_arr[-1]:.0e}): "
+                        f"add larger alphas (e.g. up to {grid_arr[-1] * 100:.0e})")
+    if at_bottom > EDGE_SHARE * n:
+        problems.append(f"{at_bottom} of {n} voxels ({at_bottom / n:.0%}) chose the bottom of the grid ({grid_arr[0]:.0e}): "
+                        f"add smaller alphas (e.g. down to {grid_arr[0] / 100:.0e})")
+    warning = None
+    if problems:
+        warning = ("alpha grid edge: " + "; ".join(problems) + ". Set encoding.alphas in a --config TOML, e.g. "
+                   f"[encoding] alphas = {[float(f'{a:.0e}') for a in np.logspace(np.log10(grid_arr[0]) - 2, np.log10(grid_arr[-1]) + 2, len(grid_arr) + 4)]}, "
+                   "and re-run `neurofin train`")
+    return {"n_at_bottom": at_bottom, "n_at_top": at_top, "edge_share_limit": EDGE_SHARE, "warning": warning}
+
+
+def score_model(
+    model: EncodingModel, dataset: Dataset, features: FeatureSource, rois: VoxelRois | None = None, rois_note: str | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics and per-voxel scores (test_r, cc_max/<story>) of a model on its validation and test stories.
+
+    With `rois` (the subject's voxel -> ROI map) the metrics add per-ROI scores; the success criteria are
+    always reported (ROI criteria "not evaluated", with `rois_note` saying why, without a map).
+    """
     subject, split = model.subject, model.record.split
     fraction = model.record.voxel_selection.top_fraction
     val_resp = read_story_responses(dataset, subject, split.validation)
@@ -68,6 +96,8 @@ def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource)
     val_r = pooled_r(val_resp, preds, split.validation).astype(np.float32)
     test_r = pooled_r({s: t[0] for s, t in targets.items()}, preds, split.test)
     top = top_voxels(val_r, fraction)
+    threshold = model.record.voxel_selection.threshold
+    selected = select_voxels(model.arrays["validation_r"], threshold)
     per_story = {s: float(voxel_correlation(val_resp[s], preds[s]).mean()) for s in split.validation}
     per_story |= {s: float(voxel_correlation(targets[s][0], preds[s]).mean()) for s in split.test}
     scores = {"test_r": test_r}
@@ -85,24 +115,31 @@ def score_model(model: EncodingModel, dataset: Dataset, features: FeatureSource)
         "per_story_mean_r": per_story,
         "alpha_counts": alpha_histogram(model.arrays["alphas"], model.record.fit.alphas_grid),
         "alpha_median": float(np.median(model.arrays["alphas"])),
+        "alpha_grid": alpha_grid_check(model.arrays["alphas"], model.record.fit.alphas_grid),
     }
+    ceilings, story_rs = {}, {}
     for story, (_, repeats) in targets.items():
         if repeats is None:
             continue
         cc_max = noise_ceiling(repeats)
         story_r = voxel_correlation(targets[story][0], preds[story])
+        ceilings[story], story_rs[story] = cc_max, story_r
         single = np.mean([voxel_correlation(rep, preds[story]) for rep in repeats], axis=0)
         scores[f"cc_max/{story}"] = cc_max
         metrics[f"noise_ceiling/{story}"] = {
             "mean_r_repeat_mean": float(story_r.mean()),
             "top_mean_r_repeat_mean": float(story_r[top].mean()),
-            "n_voxels_with_ceiling": int(np.isfinite(cc_max).sum()),
-            "mean_cc_max": _mean(cc_max),
-            "mean_cc_norm": _mean(story_r / cc_max),
-            "top_mean_cc_norm": _mean((story_r / cc_max)[top]),
+            "n_voxels_with_signal": int((cc_max > 0).sum()),
+            "mean_cc_max": float(cc_max.mean()),
+            "selected": {"rule": f"validation_r > {threshold}", **ceiling_summary(story_r, cc_max, selected)},
             "mean_r_single_repeat": float(single.mean()),
             "n_repeats": int(repeats.shape[0]),
         }
+    if rois is not None:
+        metrics["rois"] = roi_scores(test_r, model.arrays["validation_r"], threshold, rois, ceilings, story_rs)
+    elif rois_note is not None:
+        metrics["rois"] = {"unavailable": rois_note}
+    metrics["success_criteria"] = success_criteria(metrics["test_mean_r"], metrics["rois"] if rois else None, rois_note)
     return metrics, scores
 
 
@@ -131,11 +168,18 @@ def plot_evaluation(path: Path, subject: str, test_r: np.ndarray, val_r: np.ndar
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def evaluate_package(directory: str | Path, dataset: Dataset, features: FeatureSource) -> dict[str, Any]:
-    """Score a saved package on its held-out stories; add metrics.json, scores.safetensors and the figure to it."""
+def evaluate_package(
+    directory: str | Path, dataset: Dataset, features: FeatureSource, rois: VoxelRois | None = None,
+    rois_note: str | None = None,
+) -> dict[str, Any]:
+    """Score a saved package on its held-out stories; add metrics.json, scores.safetensors and the figure to it.
+
+    Per-ROI scores need `rois` (the subject's voxels per ROI, e.g. from neurofin.pipeline.evaluation_rois);
+    without them `rois_note` says why they are missing.
+    """
     directory = Path(directory)
     model = EncodingModel.load(directory)
-    metrics, scores = score_model(model, dataset, features)
+    metrics, scores = score_model(model, dataset, features, rois, rois_note)
     plot_evaluation(directory / FIGURE_FILE, model.subject, scores["test_r"], model.arrays["validation_r"],
                     model.arrays["alphas"], model.record.voxel_selection.top_fraction)
     write_evaluation(directory, metrics, scores)

@@ -23,19 +23,46 @@ def top_voxels(selection_r: np.ndarray, fraction: float) -> np.ndarray:
     return np.argsort(-selection_r, kind="stable")[:n_top]
 
 
-def noise_ceiling(repeats: np.ndarray) -> np.ndarray:
-    """Per-voxel cc_max = 1/sqrt(1 + (1/N)(TP/SP - 1)) from (N, n_trs, n_voxels) repeats (Schoppe et al. 2016).
-
-    Signal power SP = (N*Var(mean) - TP)/(N - 1), total power TP = mean over repeats of Var(repeat);
-    voxels with SP <= 0 have no measurable signal and get NaN.
-    """
+def signal_power(repeats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(SP, TP) per voxel from (N, n_trs, n_voxels) repeats: SP = (N*Var(mean) - TP)/(N - 1), TP = mean Var(repeat)."""
     repeats = np.asarray(repeats, dtype=np.float64)
     n_rep = repeats.shape[0]
     total_power = repeats.var(axis=1).mean(axis=0)
-    signal_power = (n_rep * repeats.mean(axis=0).var(axis=0) - total_power) / (n_rep - 1)
+    return (n_rep * repeats.mean(axis=0).var(axis=0) - total_power) / (n_rep - 1), total_power
+
+
+def noise_ceiling(repeats: np.ndarray) -> np.ndarray:
+    """Per-voxel cc_max = 1/sqrt(1 + (1/N)(TP/SP - 1)) from (N, n_trs, n_voxels) repeats (Schoppe et al. 2016).
+
+    Voxels with SP <= 0 have no measurable signal: SP is clipped at 0, so their ceiling is 0 (never NaN, so no
+    voxel is dropped by a property of the test data).
+    """
+    power, total = signal_power(repeats)
+    n_rep = np.asarray(repeats).shape[0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cc_max = 1.0 / np.sqrt(1.0 + (total_power / signal_power - 1.0) / n_rep)
-    return np.where(signal_power > 0, cc_max, np.nan)
+        cc_max = 1.0 / np.sqrt(1.0 + (total / power - 1.0) / n_rep)
+    return np.where(power > 0, cc_max, 0.0)
+
+
+def ceiling_summary(r: np.ndarray, cc_max: np.ndarray, selected: np.ndarray) -> dict[str, float | int | None]:
+    """Noise-ceiling summaries over voxels `selected` on validation data (never on the test story).
+
+    median_cc_norm: median of r / cc_max (a voxel without measurable signal gives +-inf, which the median
+    tolerates); ratio_of_means: mean(r) / mean(cc_max), stable where per-voxel ratios are heavy-tailed;
+    n_with_signal: selected voxels whose test repeats show signal power > 0.
+    """
+    r, cc_max = np.asarray(r, dtype=np.float64)[selected], np.asarray(cc_max, dtype=np.float64)[selected]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(cc_max > 0, r / np.where(cc_max > 0, cc_max, 1.0), np.where(r >= 0, np.inf, -np.inf))
+    mean_ceiling = float(cc_max.mean()) if r.size else 0.0
+    return {
+        "n_voxels": int(r.size),
+        "n_with_signal": int((cc_max > 0).sum()),
+        "mean_r": float(r.mean()) if r.size else None,
+        "mean_cc_max": mean_ceiling if r.size else None,
+        "median_cc_norm": float(np.median(ratio)) if r.size and np.isfinite(np.median(ratio)) else None,
+        "ratio_of_means": float(r.mean() / mean_ceiling) if mean_ceiling > 0 else None,
+    }
 
 
 def signed_r2(r: np.ndarray) -> float:

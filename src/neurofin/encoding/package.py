@@ -4,10 +4,14 @@ Layout of a package directory:
     config.json          the PackageRecord (record.py): settings, feature identity and shape, fit, split,
                          subject, mask hash, voxel-selection rule, speech_rate_wps, format and neurofin version
     weights.safetensors  basis (n_features_in, k) [absent = identity], weights (k * n_delays, n_voxels),
-                         feature_mean / feature_std (n_features_in,) pooled over training stories
+                         feature_mean / feature_std (n_features_in,) of the TR rows pooled over training
+                         stories, word_mean (n_features_in,) the training mean word (infer/readout.py)
     arrays.safetensors   per-voxel training-time arrays: alphas, cv_r, validation_r (r on the validation
                          stories: the voxel-selection score)
     scores.safetensors   per-voxel evaluation arrays: test_r, cc_max/<story> (written by `neurofin evaluate`)
+    atlas.safetensors    the subject's registered atlas per voxel: parcel (n_voxels,) Schaefer id (0 = none),
+                         voxel_mni (n_voxels, 3) mm; written at train time when the registration is cached,
+                         or by `neurofin atlas register --packages`; with it, inference needs only the package
     metrics.json         evaluation summary (written by `neurofin evaluate`)
     manifest.json        SHA-256 + size of every other file and shape + dtype of every tensor
 
@@ -38,6 +42,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 ARRAYS_FILE = "arrays.safetensors"
 SCORES_FILE = "scores.safetensors"
+ATLAS_FILE = "atlas.safetensors"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
 
@@ -72,8 +77,10 @@ class EncodingModel:
     feature_mean: np.ndarray  # (n_features_in,) pooled training mean of downsampled features
     feature_std: np.ndarray  # (n_features_in,)
     basis: np.ndarray | None = None  # (n_features_in, k); None = identity
+    word_mean: np.ndarray | None = None  # (n_features_in,) mean word feature over the training stories' words
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # training-time per-voxel arrays
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # evaluation per-voxel arrays (test_r, cc_max/...)
+    voxel_atlas: dict[str, np.ndarray] = field(default_factory=dict)  # parcel, voxel_mni per voxel (ATLAS_FILE)
     metrics: dict[str, Any] | None = None
 
     @property
@@ -124,6 +131,8 @@ class EncodingModel:
         }
         if self.basis is not None:
             tensors["basis"] = self.basis.astype(np.float32)
+        if self.word_mean is not None:
+            tensors["word_mean"] = self.word_mean.astype(np.float32)
         return tensors
 
     def save(self, directory: str | Path) -> Path:
@@ -133,7 +142,7 @@ class EncodingModel:
         self._check_shapes(self.weight_tensors())
         write_json_atomic(directory / CONFIG_FILE, self.record.to_json())
         tensor_files = {WEIGHTS_FILE: self.weight_tensors()}
-        for name, arrays in ((ARRAYS_FILE, self.arrays), (SCORES_FILE, self.scores)):
+        for name, arrays in ((ARRAYS_FILE, self.arrays), (SCORES_FILE, self.scores), (ATLAS_FILE, self.voxel_atlas)):
             if arrays:
                 tensor_files[name] = {k: np.asarray(v) for k, v in arrays.items()}
         for name, tensors in tensor_files.items():
@@ -147,14 +156,15 @@ class EncodingModel:
         n_in = tensors["feature_mean"].shape[0]
         k = tensors["basis"].shape[1] if "basis" in tensors else n_in
         problems = []
-        if tensors["feature_std"].shape != (n_in,):
-            problems.append(f"feature_std {tensors['feature_std'].shape} != ({n_in},)")
+        for name in ("feature_std", "word_mean"):
+            if name in tensors and tensors[name].shape != (n_in,):
+                problems.append(f"{name} {tensors[name].shape} != ({n_in},)")
         if "basis" in tensors and tensors["basis"].shape[0] != n_in:
             problems.append(f"basis rows {tensors['basis'].shape[0]} != feature dim {n_in}")
         if tensors["weights"].ndim != 2 or tensors["weights"].shape[0] != k * len(self.delays):
             problems.append(f"weights {tensors['weights'].shape} != ({k} x {len(self.delays)} delays, n_voxels)")
-        for name, arr in (self.arrays | self.scores).items():
-            if arr.ndim == 1 and arr.shape[0] != tensors["weights"].shape[1]:
+        for name, arr in (self.arrays | self.scores | self.voxel_atlas).items():
+            if (arr.ndim == 1 or name in self.voxel_atlas) and arr.shape[0] != tensors["weights"].shape[1]:
                 problems.append(f"array {name} has {arr.shape[0]} voxels, weights have {tensors['weights'].shape[1]}")
         if problems:
             raise PackageIntegrityError("inconsistent encoding package: " + "; ".join(problems) + "; re-run `neurofin train`")
@@ -185,8 +195,10 @@ class EncodingModel:
             feature_mean=weights["feature_mean"],
             feature_std=weights["feature_std"],
             basis=weights.get("basis"),
+            word_mean=weights.get("word_mean"),
             arrays=loaded.get(ARRAYS_FILE, {}),
             scores=loaded.get(SCORES_FILE, {}),
+            voxel_atlas=loaded.get(ATLAS_FILE, {}),
             metrics=json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None,
         )
         model._check_shapes(weights)
@@ -204,6 +216,21 @@ def write_evaluation(directory: str | Path, metrics: dict[str, Any], scores: dic
     _write_tensors(directory / SCORES_FILE, scores)
     write_json_atomic(directory / METRICS_FILE, metrics)
     write_manifest(directory, {**tensors, SCORES_FILE: _tensor_record(scores)})
+
+
+def write_voxel_atlas(directory: str | Path, parcel: np.ndarray, voxel_mni: np.ndarray) -> None:
+    """Add (or replace) the subject's voxel -> parcel map in a saved package, then re-seal its manifest."""
+    directory = Path(directory)
+    manifest = verify_manifest(directory)
+    n_voxels = manifest["tensors"][WEIGHTS_FILE]["weights"]["shape"][1]
+    if len(parcel) != n_voxels or np.shape(voxel_mni) != (n_voxels, 3):
+        raise PackageIntegrityError(
+            f"{directory}: the atlas map has {len(parcel)} voxels, the model {n_voxels}: the package and the registration "
+            "belong to different subjects or masks"
+        )
+    tensors = {"parcel": np.asarray(parcel, dtype=np.int32), "voxel_mni": np.asarray(voxel_mni, dtype=np.float32)}
+    _write_tensors(directory / ATLAS_FILE, tensors)
+    write_manifest(directory, {**manifest["tensors"], ATLAS_FILE: _tensor_record(tensors)})
 
 
 def write_manifest(directory: Path, tensors: dict[str, dict[str, Any]]) -> None:

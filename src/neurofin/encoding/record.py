@@ -15,7 +15,7 @@ from neurofin.config import FeatureSettings, Settings, TimingSettings
 from neurofin.encoding.design import StorySplit
 from neurofin.errors import PackageIntegrityError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: word_mean tensor (the readout's reference word)
 
 
 class _Record(BaseModel):
@@ -67,7 +67,7 @@ class VoxelSelection(_Record):
 class PackageRecord(_Record):
     """config.json of an encoding package."""
 
-    format_version: Literal[2] = 2  # FORMAT_VERSION
+    format_version: Literal[3] = 3  # FORMAT_VERSION
     neurofin_version: str
     subject: str
     mask_sha256: str | None  # SHA-256 of the subject's cortical mask (None without a pycortex-db)
@@ -77,6 +77,7 @@ class PackageRecord(_Record):
     split: StorySplit
     voxel_selection: VoxelSelection
     speech_rate_wps: float = Field(gt=0.0)  # median training-story words/s: the pace of pseudo-time inference
+    word_form: Literal["transcript-v1"] = "transcript-v1"  # how new text is cut into words (infer/text.py WORD_FORM)
 
     @property
     def timing(self) -> TimingSettings:

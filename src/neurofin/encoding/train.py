@@ -1,13 +1,16 @@
 """Fit one subject's encoding model from word features: `fit_subject` in memory, `train_subject` = fit + save.
 
 Besides the weights, a model carries what the inference stage needs: `validation_r` (per voxel, r on the
-validation stories: the voxel-selection score, never test r) and `speech_rate_wps` (median over training
-stories of words per second, the pace at which pseudo-time inference lays out text).
+validation stories: the voxel-selection score, never test r), `speech_rate_wps` (median over training
+stories of words per second, the pace at which pseudo-time inference lays out text) and `word_mean` (the
+training mean word, the reference of the region readout), plus the subject's voxel -> parcel map when its
+registration is cached (so inference needs only the package).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,13 +26,14 @@ from neurofin.encoding.design import (
     WordFeatureLike,
     check_row_counts,
     downsampled_stories,
+    mean_word,
     pooled_feature_stats,
     split_stories,
     stack_design,
     stack_zscored,
     story_folds,
 )
-from neurofin.encoding.evaluate import validation_r
+from neurofin.encoding.evaluate import alpha_grid_check, validation_r
 from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FeatureRecord, FitRecord, PackageRecord, VoxelSelection
@@ -38,6 +42,10 @@ from neurofin.encoding.responses import read_story_responses
 from neurofin.errors import DataError
 from neurofin.io import sha256_bytes
 from neurofin.timing import median_speech_rate
+
+
+class AlphaGridWarning(UserWarning):
+    """Many voxels chose an end of the ridge alpha grid: their best alpha may lie beyond it (extend encoding.alphas)."""
 
 
 def cached_feature_source(dataset: Dataset, settings: Settings) -> FeatureSource:
@@ -134,10 +142,19 @@ def package_record(
     )
 
 
-def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: FeatureSource) -> EncodingModel:
-    """Fit `subject` on its training stories and score its validation stories; nothing is written."""
+def fit_subject(
+    dataset: Dataset, subject: str, settings: Settings, features: FeatureSource,
+    voxel_atlas: Mapping[str, np.ndarray] | None = None,
+) -> EncodingModel:
+    """Fit `subject` on its training stories and score its validation stories; nothing is written.
+
+    `voxel_atlas` (neurofin.atlas.package_voxel_atlas: parcel and MNI position per voxel) is stored in the
+    model so that inference needs no dataset; without it, inference registers the subject's anatomy.
+    """
     enc, timing = settings.encoding, settings.timing
-    split = split_stories(dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed)
+    split = split_stories(
+        dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed, settings.data.held_out_stories
+    )
     word_features = features(split.train)
     n_blocks, dim = feature_shape(word_features)
     rows = downsampled_stories(word_features, dataset.respdict, split.train, timing)
@@ -153,11 +170,19 @@ def fit_subject(dataset: Dataset, subject: str, settings: Settings, features: Fe
         feature_mean=feature_mean,
         feature_std=feature_std,
         basis=fitted.basis,
+        word_mean=mean_word(word_features, split.train),
+        voxel_atlas=dict(voxel_atlas or {}),
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
+    grid = alpha_grid_check(fitted.ridge.alphas, enc.alphas)
+    if grid["warning"]:
+        warnings.warn(f"{subject}: {grid['warning']}", AlphaGridWarning, stacklevel=2)
     return replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})
 
 
-def train_subject(dataset: Dataset, subject: str, settings: Settings, out: str | Path, features: FeatureSource) -> Path:
+def train_subject(
+    dataset: Dataset, subject: str, settings: Settings, out: str | Path, features: FeatureSource,
+    voxel_atlas: Mapping[str, np.ndarray] | None = None,
+) -> Path:
     """Fit `subject` (fit_subject) and save its package under out/<subject>; returns the package directory."""
-    return fit_subject(dataset, subject, settings, features).save(Path(out) / subject)
+    return fit_subject(dataset, subject, settings, features, voxel_atlas).save(Path(out) / subject)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from neurofin.errors import DataError
 from neurofin.features.extract import extract_word_features
 from neurofin.features.model import LoadedModel, load_language_model, model_identity
 from neurofin.io import atomic_path, content_hash
+from neurofin.paths import user_cache_dir
 from neurofin.progress import Progress, report
 
 logger = logging.getLogger(__name__)
@@ -47,10 +47,7 @@ class WordFeatures:
 
 def default_cache_dir() -> Path:
     """$NEUROFIN_CACHE/features, else $XDG_CACHE_HOME/neurofin/features, else ~/.cache/neurofin/features."""
-    if os.environ.get("NEUROFIN_CACHE"):
-        return Path(os.environ["NEUROFIN_CACHE"]) / "features"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "neurofin" / "features"
+    return user_cache_dir("features")
 
 
 def transcript_hash(transcript: Transcript) -> str:

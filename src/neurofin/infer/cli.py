@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
+
+PREFIX_HELP = "Text the LM reads before each text, never scored: none | neutral_story | any text (infer.context_prefix)."
+
+
+def predictor_options(settings: Any) -> dict[str, Any]:
+    """Keyword arguments of `Predictor.from_packages` under the run's settings (regions, threshold, device, words, prefix)."""
+    run = settings.infer
+    return {"data_root": settings.data.data_root, "roi_file": settings.atlas.roi_file, "level": run.level,
+            "threshold": run.voxel_r_threshold, "atlas_cache": settings.atlas.cache_dir,
+            "feature_overrides": {"device": settings.features.device}, "max_words": run.max_words,
+            "context_prefix": run.context_prefix}
+
+
+def build_predictor(folders: list[Path], settings: Any) -> Any:
+    """A Predictor for package folders under the run's settings."""
+    from neurofin.infer.predictor import Predictor
+
+    return Predictor.from_packages(folders, **predictor_options(settings))
 
 
 def register(app: typer.Typer) -> None:
@@ -15,11 +34,14 @@ def register(app: typer.Typer) -> None:
     @app.command("infer")
     def infer(
         packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
-        input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .json, .parquet or .csv."),
-        out: Path = typer.Option(..., "--out", help="Output Parquet: rows per (id, subject) incl. 'ensemble'."),
+        input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .json, .parquet or .csv (with --ray-address also a folder of shards)."),
+        out: Path = typer.Option(..., "--out", help="Output .parquet or .csv: rows per (id, subject) incl. 'ensemble' (or one per text with --layout wide). Values: mean per-word effect, z-scored BOLD x TRs per word vs the training mean word (docs/infer.md)."),
         config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
         text_column: str = typer.Option("body", "--text-column", help="Column holding the text."),
-        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed for the subjects' anatomy."),
+        id_column: str = typer.Option(None, "--id-column", help="Column holding each text's id (default: 'id' if present, else the row number)."),
+        keep_columns: str = typer.Option(None, "--keep-columns", help="Input columns passed through to the output, comma-separated (e.g. created_utc,ticker)."),
+        layout: str = typer.Option("long", "--layout", help="long: a row per (id, subject); wide: a row per text with <subject>/<region> columns."),
+        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed only for packages without a stored voxel map (`neurofin atlas register --packages`)."),
         roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
         level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
         threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: each package's)."),
@@ -28,6 +50,7 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
         ray_address: str = typer.Option(None, "--ray-address", help="Score on Ray (local | auto | ADDRESS): --input file or folder of shards, --out a folder of Parquet shards."),
         actors: int = typer.Option(None, "--actors", help="With --ray-address: predictor actors (default one per GPU, else per CPU)."),
+        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
@@ -40,7 +63,6 @@ def register(app: typer.Typer) -> None:
         from neurofin.cli_common import echo, load_settings
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.inputs import read_texts
-        from neurofin.infer.predictor import Predictor
         from neurofin.infer.run import check_output, infer_file
         from neurofin.io import sha256_file
         from neurofin.progress import cli_progress
@@ -49,35 +71,76 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(config, {
             "infer.level": level, "infer.voxel_r_threshold": threshold, "infer.batch_size": batch_size,
             "atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache, "features.device": device,
-            "data.data_root": data_root,
+            "data.data_root": data_root, "infer.context_prefix": context_prefix,
         })
         run = settings.infer
         if not ray_address:  # (Ray reads shards itself and writes a folder)
             check_output(out)  # before loading packages and the language model
-            texts = read_texts(input_path, text_column, warn=lambda message: typer.echo(f"warning: {message}", err=True))
+            kept = [c.strip() for c in (keep_columns or "").split(",") if c.strip()]
+            texts = read_texts(input_path, text_column, id_column, kept,
+                               warn=lambda message: typer.echo(f"warning: {message}", err=True))
         folders = [p for given in packages for p in package_dirs(given)]
-        predictor = Predictor.from_packages(
-            folders, data_root=settings.data.data_root, roi_file=settings.atlas.roi_file, level=run.level,
-            threshold=run.voxel_r_threshold, atlas_cache=settings.atlas.cache_dir,
-            feature_overrides={"device": settings.features.device}, max_words=run.max_words,
-        )
+        predictor = build_predictor(folders, settings)
         record = {
             "packages": [sha256_file(p / "manifest.json") for p in folders],
             "roi_file": sha256_file(settings.atlas.roi_file) if settings.atlas.roi_file else None,
             "level": run.level,
             "threshold": run.voxel_r_threshold,
+            "context_prefix": run.context_prefix,
         }
         if ray_address:
             from neurofin.scale.infer import infer_ray
 
-            spec = {"packages": folders, "data_root": settings.data.data_root, "roi_file": settings.atlas.roi_file,
-                    "level": run.level, "threshold": run.voxel_r_threshold, "atlas_cache": settings.atlas.cache_dir,
-                    "feature_overrides": {"device": settings.features.device}, "max_words": run.max_words}
+            spec = {"packages": folders, **predictor_options(settings)}
             shards = infer_ray(spec, input_path, out, ray_address, text_column, run.batch_size, actors=actors,
                                predictor_record=record)
             echo(f"{len(shards)} Parquet shards x {len(predictor.subjects)} subjects -> {out}")
             return
         with cli_progress() as progress:
-            frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress)
-        n_errors = int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
+            frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress, layout=layout)  # type: ignore[arg-type]
+        n_errors = int(frame["error"].notna().sum()) if layout == "wide" else int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
         echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
+
+    @app.command("explain")
+    def explain(
+        text: str = typer.Argument(..., help="The text to explain."),
+        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed only for packages without a stored voxel map (`neurofin atlas register --packages`)."),
+        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file)."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        subject: str = typer.Option("ensemble", "--subject", help="Whose contributions to show: a subject or 'ensemble'."),
+        html_out: Path = typer.Option(None, "--html", help="Also write an HTML snippet with the words shaded per region."),
+        csv_out: Path = typer.Option(None, "--csv", help="Also write every subject's contributions as CSV."),
+        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
+    ) -> None:
+        """Exact per-word contributions to each region value of one text (they sum to what `neurofin infer` reports).
+
+        Example: neurofin explain "GME to the moon" --packages models --data-root data/ds003020 --html explain.html
+        """
+        import pandas as pd
+
+        from neurofin.cli_common import echo, load_settings
+        from neurofin.encoding.package import package_dirs
+        from neurofin.errors import InputError
+        from neurofin.infer.explain import explain_html
+        from neurofin.io import write_bytes_atomic
+
+        settings = load_settings(config, {"atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache,
+                                          "features.device": device, "data.data_root": data_root,
+                                          "infer.context_prefix": context_prefix})
+        predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
+        frame = predictor.explain(text)
+        if subject not in set(frame["subject"]):
+            raise InputError(f"no subject {subject!r}: choose one of {sorted(set(frame['subject']))}")
+        rows = frame[frame["subject"] == subject].set_index("word")[predictor.region_names]
+        table = pd.concat([rows, rows.sum().to_frame("= value").T])
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
+            echo(table.T.round(4).to_string())
+        if html_out is not None:
+            write_bytes_atomic(html_out, explain_html(frame, predictor.region_names, subject).encode("utf-8"))
+            echo(f"HTML -> {html_out}")
+        if csv_out is not None:
+            write_bytes_atomic(csv_out, frame.to_csv(index=False).encode("utf-8"))
+            echo(f"CSV -> {csv_out}")

@@ -4,6 +4,7 @@ A JSONL line that is not a JSON object is skipped and reported with its line num
 cells that are not text (numbers, lists, objects, null) stay as they are and become error rows when scored;
 a missing or null id becomes `row-<n>` (n = the row's 1-based line or position); repeated ids get a
 `#2`, `#3`, ... suffix. Every such repair is reported through `warn` (default: `warnings.warn`).
+`keep_columns` (e.g. timestamp, ticker) pass through to the output unchanged.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from neurofin.errors import InputError
 READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SHOWN = 5  # problems named in one message
 _ABSENT = object()
+RESERVED = ("id", "text", "subject", "n_words", "truncated", "error")  # output columns a kept column may not shadow
 
 
 class InputWarning(UserWarning):
@@ -29,9 +31,13 @@ class InputWarning(UserWarning):
 
 
 def read_texts(
-    path: str | Path, text_column: str = "body", id_column: str = "id", warn: Callable[[str], None] | None = None
+    path: str | Path, text_column: str = "body", id_column: str | None = None, keep_columns: Sequence[str] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """A DataFrame with columns `id` (unique strings) and `text`; ids default to the row number when the file has none."""
+    """Columns `id` (unique strings), `text`, then `keep_columns` as they are.
+
+    `id_column` names the id (it must exist when given); by default `id` if present, else the row number.
+    """
     path = Path(path)
     warn = warn or (lambda message: warnings.warn(message, InputWarning, stacklevel=3))
     kind = READERS.get(path.suffix.lower())
@@ -50,12 +56,22 @@ def read_texts(
         raise InputError(
             f"{path} has no column {text_column!r} (columns: {', '.join(columns)}); give the text column's name (text_column)"
         )
+    for column, option in [(id_column, "id_column")] + [(c, "keep_columns") for c in keep_columns]:
+        if column is not None and column not in columns:
+            raise InputError(f"{path} has no column {column!r} (columns: {', '.join(columns)}); fix {option}")
+    clash = [c for c in keep_columns if c in RESERVED]
+    if clash:
+        raise InputError(f"kept columns {clash} would collide with output columns {list(RESERVED)}; rename them first")
+    id_column = id_column or ("id" if "id" in columns else None)
     texts = [_text_cell(r.get(text_column)) for r in records]
-    if id_column in columns:
+    if id_column is not None:
         ids = _ids([r.get(id_column, _ABSENT) for r in records], numbers, warn, path)
     else:
         ids = [str(i) for i in range(len(records))]
-    return pd.DataFrame({"id": pd.Series(_unique(ids, warn, path), dtype=object), "text": pd.Series(texts, dtype=object)})
+    out = pd.DataFrame({"id": pd.Series(_unique(ids, warn, path), dtype=object), "text": pd.Series(texts, dtype=object)})
+    for column in keep_columns:
+        out[column] = pd.Series([r.get(column) for r in records], dtype=object)
+    return out
 
 
 def _jsonl_records(path: Path, warn: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[str], list[int]]:

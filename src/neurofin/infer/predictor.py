@@ -3,6 +3,8 @@
     predictor = Predictor.from_packages(["models/UTS01", "models/UTS02"], data_root="ds003020")
     frame = predictor.predict_rois(["$GME to the moon", "I sold everything"])
     # or, from models fitted in this session: Predictor.from_models([fit_subject(...), ...], data_root=...)
+    # packages that carry their voxel atlas (atlas.safetensors) need no data_root:
+    predictor = Predictor.from_pretrained("models")   # a local folder, or a Hugging Face Hub repo id
 
 Packages sharing a feature configuration (model, blocks, context) share one LM pass. Each subject's
 weights are collapsed onto its regions (ROIs by default, or parcels) over the voxels its validation r
@@ -21,39 +23,38 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from neurofin.config import FeatureSettings, InferSettings, TimingSettings
+from neurofin.config import FeatureSettings, InferSettings
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
-from neurofin.infer.readout import RegionReadout, window_weights
-from neurofin.infer.text import TextWords, comment_words
+from neurofin.infer.readout import RegionReadout
+from neurofin.infer.text import WORD_FORM, TextWords, comment_words, prefix_words
 from neurofin.schema import ENSEMBLE
 
 Level = Literal["rois", "parcels"]
 DEFAULT_MAX_WORDS = InferSettings().max_words
+DEFAULT_PREFIX = InferSettings().context_prefix
 
 
 @dataclass
 class FeatureGroup:
-    """Subjects whose packages need the same LM features and pseudo-time grid."""
+    """Subjects whose packages need the same LM features; each readout keeps its own speech rate and timing."""
 
     settings: FeatureSettings
-    timing: TimingSettings
-    words_per_second: float
     readouts: list[RegionReadout]
     loaded: Any = None  # LoadedModel, loaded on first use
 
 
-def feature_key(model: EncodingModel) -> tuple[str, str]:
-    """Identity of what a model's features are made of (model, blocks, context) plus its timing."""
-    return (model.record.features.key(), model.record.timing.model_dump_json())
+def feature_key(model: EncodingModel) -> str:
+    """Identity of what a model's features are made of (model, blocks, context): one LM pass per key."""
+    return model.record.features.key()
 
 
 @dataclass
 class AtlasRegions:
     """Regions placed in each subject's voxels by registration: the atlas, ROI set and dataset, loaded once."""
 
-    dataset: Any  # neurofin.data.layout.Dataset
+    dataset: Any  # neurofin.data.layout.Dataset, or None: every package carries its voxel atlas
     atlas: Any  # neurofin.atlas.Atlas
     rois: Any  # neurofin.atlas.RoiSet, or None for parcels
     cache: Path
@@ -68,15 +69,10 @@ class AtlasRegions:
         from neurofin.atlas.subject import default_cache_dir
         from neurofin.data.layout import find_dataset
 
-        if data_root is None:
-            raise InputError(
-                "give data_root (the ds003020 folder with the subjects' pycortex-db): regions are placed by "
-                "registering each subject's anatomy to the atlas"
-            )
-        dataset = find_dataset(data_root)
+        dataset = find_dataset(data_root) if data_root is not None else None
         atlas = load_atlas()
         rois = load_rois(roi_file, atlas) if level == "rois" else None
-        cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir(dataset)
+        cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir()
         return cls(dataset, atlas, rois, cache, threshold)
 
     def matrix(self, model: EncodingModel, subject: str) -> tuple[np.ndarray, list[str]]:
@@ -89,25 +85,37 @@ class AtlasRegions:
         if "validation_r" not in model.arrays:
             raise InputError(f"the model of {subject} lacks validation_r: re-train it with this neurofin version")
         threshold = model.record.voxel_selection.threshold if self.threshold is None else self.threshold
-        maps = subject_atlas(self.dataset, subject, self.cache, atlas=self.atlas)
-        if maps.n_voxels != model.n_voxels:
-            raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {maps.n_voxels}; wrong data_root?")
+        if model.voxel_atlas:  # stored in the package: no dataset needed
+            parcels, voxel_mni = model.voxel_atlas["parcel"], model.voxel_atlas["voxel_mni"]
+        elif self.dataset is None:
+            raise InputError(
+                f"the package of {subject} has no voxel atlas: give data_root (the ds003020 folder with the subjects' "
+                "pycortex-db), or store the map in the package once with `neurofin atlas register --packages MODELS`"
+            )
+        else:
+            maps = subject_atlas(self.dataset, subject, self.cache, atlas=self.atlas)
+            parcels, voxel_mni = maps.parcels(self.atlas), maps.voxel_mni
+        if len(parcels) != model.n_voxels:
+            raise InputError(f"{subject}: the model has {model.n_voxels} voxels, the subject's mask {len(parcels)}; wrong data_root?")
         keep = select_voxels(model.arrays["validation_r"], threshold)
-        parcels = maps.parcels(self.atlas)
         if self.rois is None:
             regions = parcel_matrix(parcels, self.atlas.n_parcels, keep)
         else:
-            regions = roi_matrix(parcels, self.rois, keep, maps.voxel_mni)
+            regions = roi_matrix(parcels, self.rois, keep, voxel_mni)
         return regions.matrix.toarray(), list(regions.names)
 
 
 class Predictor:
-    """Texts -> per-subject and ensemble region activity (mean predicted activity over the response window)."""
+    """Texts -> per-subject and ensemble region values (the mean per-word effect of readout.py)."""
 
-    def __init__(self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS) -> None:
+    def __init__(
+        self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS,
+        context_prefix: str | None = DEFAULT_PREFIX,
+    ) -> None:
         self.groups = groups
         self.region_names = region_names
         self.max_words = max_words
+        self.prefix = prefix_words(context_prefix)  # read by the LM before every text, never scored
 
     @property
     def subjects(self) -> list[str]:
@@ -123,6 +131,21 @@ class Predictor:
         return cls.from_models(models, **options)
 
     @classmethod
+    def from_pretrained(cls, source: str | Path, revision: str | None = None, **options: Any) -> Predictor:
+        """Packages from a local folder (one package or a folder of them) or a Hugging Face Hub repo id."""
+        from neurofin.encoding.package import package_dirs
+
+        path = Path(source).expanduser()
+        if not path.exists():
+            from huggingface_hub import snapshot_download
+
+            try:
+                path = Path(snapshot_download(repo_id=str(source), revision=revision))
+            except Exception as exc:
+                raise InputError(f"{source} is neither a local folder nor a downloadable Hugging Face Hub repo ({type(exc).__name__}: {exc})") from None
+        return cls.from_packages(package_dirs(path), **options)
+
+    @classmethod
     def from_models(
         cls,
         models: Sequence[EncodingModel],
@@ -134,18 +157,20 @@ class Predictor:
         region_matrices: Mapping[str, tuple[np.ndarray, list[str]]] | None = None,
         feature_overrides: Mapping[str, Any] | None = None,
         max_words: int = DEFAULT_MAX_WORDS,
+        context_prefix: str | None = DEFAULT_PREFIX,
     ) -> Predictor:
         """Collapse in-memory models (`fit_subject` or `EncodingModel.load`) onto regions.
 
         Regions are placed by registering each subject's anatomy (`data_root`); `region_matrices`
         (subject -> (n_voxels x n_regions matrix, names)) replaces that lookup (custom regions, tests).
         `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
+        `context_prefix` ("neutral_story", "none" or a text) is read by the LM before each text, never scored.
         """
         if not models:
             raise InputError("give at least one encoding model")
         _one_per_subject([m.subject for m in models], [f"model {i + 1}" for i in range(len(models))])
         atlas_regions = None if region_matrices is not None else AtlasRegions.open(data_root, level, roi_file, threshold, atlas_cache)
-        groups: dict[tuple[str, str], FeatureGroup] = {}
+        groups: dict[str, FeatureGroup] = {}
         names: list[str] | None = None
         for model in models:
             subject = model.subject
@@ -159,14 +184,15 @@ class Predictor:
             if names is not None and list(region_names) != names:
                 raise InputError(f"the model of {subject} has other regions than the first model's; use one ROI file for all")
             names = list(region_names)
+            if model.record.word_form != WORD_FORM:
+                raise InputError(f"the model of {subject} reads words of form {model.record.word_form!r}, this neurofin "
+                                 f"makes {WORD_FORM!r}: use the neurofin version that trained it, or re-train")
             key = feature_key(model)
             if key not in groups:
                 settings = model.record.settings.features.model_copy(update=dict(feature_overrides or {}))
-                groups[key] = FeatureGroup(
-                    FeatureSettings.model_validate(settings.model_dump()), model.record.timing, model.record.speech_rate_wps, []
-                )
+                groups[key] = FeatureGroup(FeatureSettings.model_validate(settings.model_dump()), [])
             groups[key].readouts.append(RegionReadout.from_model(subject, model, matrix))
-        return cls(list(groups.values()), names or [], max_words)
+        return cls(list(groups.values()), names or [], max_words, context_prefix)
 
     def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Rows per (id, subject) incl. the ensemble (mean over the subjects covering each region): n_words, truncated, error, then one column per region.
@@ -188,6 +214,31 @@ class Predictor:
             self._predict_group(group, words, errors, per_subject)
         return self._frame(ids, words, errors, per_subject, np.asarray(inverse, dtype=np.int64))
 
+    def explain(self, text: str) -> pd.DataFrame:
+        """Exact per-word contributions (infer/explain.py): rows per (subject incl. ensemble, word); they sum to predict_rois."""
+        words = comment_words(text, self.max_words)
+        if words.error is not None:
+            raise InputError(f"nothing to explain: {words.error}")
+        per_subject: dict[str, np.ndarray] = {}
+        for group in self.groups:
+            errors: list[str | None] = [None]
+            feats = self._features(group, [words.words], [0], errors)[0]
+            if feats is None:
+                raise InputError(f"the text could not be explained: {errors[0]}")
+            for readout in group.readouts:
+                per_subject[readout.subject] = readout.contributions(feats)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a region no subject covers
+            per_subject[ENSEMBLE] = np.nanmean(np.stack(list(per_subject.values())), axis=0)
+        frames = []
+        for subject, values in per_subject.items():
+            frame = pd.DataFrame(values, columns=self.region_names)
+            frame.insert(0, "word", words.words)
+            frame.insert(0, "position", np.arange(len(words.words)))
+            frame.insert(0, "subject", subject)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
     def _predict_group(
         self, group: FeatureGroup, words: list[TextWords], errors: list[str | None], out: dict[str, np.ndarray]
     ) -> None:
@@ -198,14 +249,13 @@ class Predictor:
         done = [(i, f) for i, f in zip(rows, features) if f is not None]
         if not done:
             return
-        window_features, coverage = [], []
-        for _, feats in done:
-            weights, cover = window_weights(feats.shape[0], group.words_per_second, group.timing)
-            window_features.append(weights @ feats.reshape(feats.shape[0], -1).astype(np.float64))
-            coverage.append(cover)
         index = [i for i, _ in done]
-        for readout in group.readouts:
-            out[readout.subject][index] = readout.apply(np.stack(window_features), np.stack(coverage))
+        feats = [np.asarray(f.reshape(f.shape[0], -1), dtype=np.float64) for _, f in done]  # cast once for every pace
+        sums: dict[tuple[float, str], tuple[np.ndarray, np.ndarray]] = {}
+        for readout in group.readouts:  # word weights depend on each package's own speech rate and timing
+            if readout.pace not in sums:
+                sums[readout.pace] = readout.weighted_sums(feats)
+            out[readout.subject][index] = readout.apply(*sums[readout.pace])
 
     def _features(
         self, group: FeatureGroup, word_lists: list[list[str]], rows: list[int], errors: list[str | None]
@@ -219,7 +269,9 @@ class Predictor:
         s = group.settings
 
         def run(lists: list[list[str]]) -> list[np.ndarray]:
-            return extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size)
+            n = len(self.prefix)
+            out = extract_many(group.loaded, [self.prefix + w for w in lists], s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size)
+            return [f[n:] for f in out]
 
         try:
             return list(run(word_lists))

@@ -1,4 +1,10 @@
-"""Score texts in batches into an ROI-feature Parquet; resumable (finished batches are kept).
+"""Score texts in batches into an ROI-feature table (Parquet or CSV by extension); resumable (finished batches are kept).
+
+Layouts: `long` (schema.py: one row per (id, subject), the ensemble included) or `wide` (one row per text:
+id, passed-through columns, n_words, truncated, error, then `<subject>/<region>` for the ensemble and every
+subject). Columns of the input other than id and text (read_texts' keep_columns) are passed through after id.
+Region values are mean per-word effects (infer/readout.py; docs/infer.md): z-scored BOLD x TRs per word,
+relative to the training mean word.
 
 Finished batches live in `OUT.parts/<run key>/`, the key being the hash of the texts, the packages and
 the settings: a rerun of the same run resumes from them, a run of other texts on the same `--out` keeps
@@ -10,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
@@ -19,6 +26,29 @@ from neurofin.infer.predictor import Predictor
 from neurofin.io import content_hash, require_writable, sha256_bytes, write_table_atomic
 from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
+from neurofin.schema import ENSEMBLE, ROI_META_COLUMNS
+
+Layout = Literal["long", "wide"]
+
+
+def with_kept_columns(frame: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
+    """Insert the batch's passed-through columns after `id` (predict_rois gives one block of rows per subject, in input order)."""
+    kept = [c for c in batch.columns if c not in ("id", "text")]
+    n_blocks = len(frame) // len(batch) if len(batch) else 0
+    for j, column in enumerate(kept):
+        frame.insert(1 + j, column, np.tile(batch[column].to_numpy(), n_blocks) if n_blocks else batch[column].iloc[:0].to_numpy())
+    return frame
+
+
+def wide_table(long: pd.DataFrame, kept: list[str]) -> pd.DataFrame:
+    """One row per text: id, kept columns, n_words, truncated, error, then `<subject>/<region>` (ensemble first)."""
+    meta = ["id", *kept, *ROI_META_COLUMNS]
+    regions = [c for c in long.columns if c not in meta and c != "subject"]
+    subjects = list(dict.fromkeys(long["subject"]))
+    subjects = [ENSEMBLE] + [s for s in subjects if s != ENSEMBLE] if ENSEMBLE in subjects else subjects
+    blocks = {s: long[long["subject"] == s].reset_index(drop=True) for s in subjects}
+    base = blocks[subjects[0]][meta] if subjects else long[meta]
+    return pd.concat([base] + [blocks[s][regions].add_prefix(f"{s}/") for s in subjects], axis=1)
 
 
 def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int) -> str:
@@ -30,10 +60,10 @@ def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: i
 
 
 def check_output(out: str | Path) -> Path:
-    """The output path, once it ends in .parquet and its folder is writable (checked before any scoring)."""
+    """The output path, once it ends in .parquet or .csv and its folder is writable (checked before any scoring)."""
     out = Path(out)
-    if out.suffix.lower() != ".parquet":
-        raise InputError(f"output {out} must end in .parquet")
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise InputError(f"output {out} must end in .parquet or .csv")
     require_writable(out.parent, "--out")
     return out
 
@@ -45,9 +75,15 @@ def infer_file(
     batch_size: int = 256,
     predictor_record: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    layout: Layout = "long",
 ) -> pd.DataFrame:
-    """Predict ROIs for `texts` (columns id, text; see read_texts) into `out` (Parquet); batches an earlier run finished are reused."""
+    """Predict ROIs for `texts` (columns id, text, kept columns; see read_texts) into `out` (.parquet or .csv).
+
+    Batches an earlier run finished are reused.
+    """
     out = check_output(out)
+    if layout not in ("long", "wide"):
+        raise InputError(f"layout {layout!r} is unknown: use long or wide")
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size} must be at least 1 (infer.batch_size)")
     key = run_key(texts, predictor_record or {"subjects": predictor.subjects}, batch_size)
@@ -55,6 +91,8 @@ def infer_file(
     parts = root / key[:24]  # one folder per run identity: runs on other texts never touch these parts
     with exclusive_lock(root / f"{key[:24]}.lock") as lock:  # a run of the same texts waits for this one
         result = _score_batches(predictor, texts, parts, batch_size, progress)
+        if layout == "wide":
+            result = wide_table(result, [c for c in texts.columns if c not in ("id", "text")])
         write_table_atomic(out, result)
         shutil.rmtree(parts, ignore_errors=True)
         lock.unlink()
@@ -76,7 +114,7 @@ def _score_batches(
         if part.is_file():
             frames.append(pd.read_parquet(part))
         else:
-            frames.append(predictor.predict_rois(batch["text"].tolist(), batch["id"].tolist()))
+            frames.append(with_kept_columns(predictor.predict_rois(batch["text"].tolist(), batch["id"].tolist()), batch))
             write_table_atomic(part, frames[-1])
         advance(len(batch))
-    return pd.concat(frames, ignore_index=True) if frames else predictor.predict_rois([], [])
+    return pd.concat(frames, ignore_index=True) if frames else with_kept_columns(predictor.predict_rois([], []), texts)

@@ -1,20 +1,29 @@
 """Turn a comment into transcript-like words for the LM (one text = one context).
 
-Rules (documented choice, tested): markdown links keep their text, bare URLs and markdown markup are
-removed, whitespace splits words, a word must contain at least one letter or digit (emoji-only and
-punctuation-only tokens are dropped), case and attached punctuation are kept because the LM reads real
-text. Texts longer than `max_words` are cut to their first `max_words` words and flagged.
+The word form matches the training transcripts (ds003020 TextGrid words: lower case, no attached
+punctuation), so a comment's words sit at the positions the encoding model was fitted on. Rules of word
+form WORD_FORM (recorded in every package, checked at inference): markdown links keep their text, bare URLs
+and markdown markup are removed, whitespace splits words, each word is lower-cased (curly apostrophes
+become ') and loses leading and trailing characters that are not letters or digits ("moon!!" -> "moon",
+"$GME" -> "gme", "it's" stays), and words without a letter or digit (emoji, punctuation) are dropped.
+Texts longer than `max_words` are cut to their first `max_words` words and flagged.
+
+A context prefix (infer.context_prefix) is read by the LM before each text but never scored, so a short
+comment's words are not each read with almost no context (benchmarks/bench_context_prefix.py).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
+
+WORD_FORM = "transcript-v1"  # the rules above; PackageRecord.word_form
 
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MARKUP = re.compile(r"[*_~`>#]+")
-_HAS_ALNUM = re.compile(r"\w", re.UNICODE)
+_EDGES = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -26,12 +35,29 @@ class TextWords:
     error: str | None
 
 
+def transcript_word(token: str) -> str:
+    """One whitespace token in the transcripts' word form ('' when nothing of it is a word)."""
+    return _EDGES.sub("", token.lower().replace("\u2019", "'").replace("\u2018", "'"))
+
+
 def comment_words(text: object, max_words: int = 256) -> TextWords:
     """Words of a comment, or an error string for texts with no usable words (never raises)."""
     if not isinstance(text, str):
         return TextWords([], False, f"not a text ({type(text).__name__})")
     cleaned = _MARKUP.sub(" ", _URL.sub(" ", _MD_LINK.sub(r"\1", text)))
-    words = [w for w in cleaned.split() if _HAS_ALNUM.search(w)]
+    words = [w for w in (transcript_word(t) for t in cleaned.split()) if w]
     if not words:
         return TextWords([], False, "no words (empty, emoji-only or markup-only text)")
     return TextWords(words[:max_words], len(words) > max_words, None)
+
+
+NEUTRAL_STORY = "neutral_story"  # infer.context_prefix keyword: the packaged passage resources/context_prefix.txt
+
+
+def prefix_words(prefix: str | None) -> list[str]:
+    """Words of a context prefix: "none"/None/"" -> none, "neutral_story" -> the packaged story passage, else the text."""
+    if prefix is None or prefix.strip().lower() in ("", "none"):
+        return []
+    if prefix == NEUTRAL_STORY:
+        prefix = resources.files("neurofin.resources").joinpath("context_prefix.txt").read_text(encoding="utf-8")
+    return comment_words(prefix, max_words=10_000).words

@@ -45,7 +45,7 @@ class Anatomy:
 
         dataset = find_dataset(data_root)
         atlas = load_atlas()
-        cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir(dataset)
+        cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir()
         return cls(dataset, atlas, load_rois(roi_file, atlas), cache, flatmap_cache)
 
 

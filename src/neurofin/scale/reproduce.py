@@ -139,9 +139,9 @@ def reproduce(
     from neurofin.data.check import check_dataset
     from neurofin.data.download import download_dataset
     from neurofin.data.layout import find_dataset
-    from neurofin.encoding.evaluate import evaluate_package
     from neurofin.encoding.package import EncodingModel
     from neurofin.encoding.train import cached_feature_source
+    from neurofin.pipeline import evaluate_with_rois
     from neurofin.scale.tasks import extract_features, train_subjects
 
     subjects = list(dict.fromkeys(subjects))
@@ -163,7 +163,7 @@ def reproduce(
     features = cached_feature_source(dataset, settings)
     rows, note = [], None
     for subject, package in zip(subjects, packages):
-        metrics = evaluate_package(package, dataset, features)
+        metrics = evaluate_with_rois(package, dataset, features, settings)
         roi_r = None
         if rois:
             try:

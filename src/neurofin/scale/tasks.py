@@ -52,10 +52,11 @@ def extract_features(dataset: Dataset, stories: Sequence[str], settings: Feature
 
 
 def _train_one(root: str, subject: str, settings: Settings, out: str) -> Path:
-    from neurofin.encoding.train import cached_feature_source, train_subject
+    from neurofin.encoding.train import cached_feature_source
+    from neurofin.pipeline import train_package
 
     dataset = find_dataset(root)
-    return train_subject(dataset, subject, settings, Path(out), cached_feature_source(dataset, settings))
+    return train_package(dataset, subject, settings, Path(out), cached_feature_source(dataset, settings))
 
 
 def train_subjects(dataset: Dataset, subjects: Sequence[str], settings: Settings, out: Path, ray_address: str | None = None) -> list[Path]:

@@ -1,0 +1,99 @@
+"""Per-ROI evaluation and the project's success criteria, from per-voxel scores and a voxel -> ROI membership.
+
+`roi_scores` is the one place per-ROI numbers are computed (evaluate and reports call it): per ROI of the ROI
+file, its voxel count, mean test r over all its voxels and over those passing the package's validation-r rule
+(the voxels its ROI feature averages), and noise-ceiling summaries over the latter. `success_criteria` turns
+them into the brief's pass/fail table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neurofin.encoding.metrics import ceiling_summary
+from neurofin.encoding.selection import select_voxels
+from neurofin.errors import AtlasError
+
+# (criterion, ROI name or None for every voxel, threshold on mean test r): the brief's success criteria
+CRITERIA = [("whole-brain mean r", None, 0.10), ("language-cortex r", "language", 0.20), ("NAcc r", "nacc", 0.05)]
+
+
+@dataclass(frozen=True)
+class VoxelRois:
+    """Which ROI each response column (voxel) of one subject belongs to."""
+
+    names: list[str]
+    membership: np.ndarray  # (n_voxels, n_rois) bool
+
+
+def roi_scores(
+    test_r: np.ndarray, validation_r: np.ndarray, threshold: float, rois: VoxelRois,
+    cc_max: Mapping[str, np.ndarray] | None = None, story_r: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per ROI: n_voxels, n_selected (validation r > threshold), mean test r of all and of selected voxels, and per
+    repeated test story the ceiling summaries (metrics.ceiling_summary) of its r against the repeat mean."""
+    test_r = np.asarray(test_r, dtype=np.float64)
+    if rois.membership.shape[0] != test_r.shape[0]:
+        raise AtlasError(f"the ROI map has {rois.membership.shape[0]} voxels, the model {test_r.shape[0]}: wrong subject or atlas")
+    selected = select_voxels(validation_r, threshold)
+    out: dict[str, dict[str, Any]] = {}
+    for k, name in enumerate(rois.names):
+        member = rois.membership[:, k]
+        chosen = member & selected
+        row: dict[str, Any] = {
+            "n_voxels": int(member.sum()),
+            "n_selected": int(chosen.sum()),
+            "mean_test_r": float(test_r[member].mean()) if member.any() else None,
+            "mean_test_r_selected": float(test_r[chosen].mean()) if chosen.any() else None,
+        }
+        for story, ceiling in (cc_max or {}).items():
+            row[f"ceiling/{story}"] = ceiling_summary((story_r or {})[story], ceiling, chosen)
+        out[name] = row
+    return out
+
+
+def success_criteria(test_mean_r: float, rois: Mapping[str, Mapping[str, Any]] | None, note: str | None = None) -> list[dict[str, Any]]:
+    """The brief's criteria as rows (criterion, roi, value, threshold, status pass | fail | not evaluated).
+
+    ROI criteria use the mean test r of the ROI's selected voxels (those its ROI feature averages).
+    """
+    rows = []
+    for criterion, roi, threshold in CRITERIA:
+        if roi is None:
+            value, why = test_mean_r, None
+        elif rois is None:
+            value, why = None, note or "no ROI map"
+        elif roi not in rois:
+            value, why = None, f"the ROI file has no ROI named {roi!r}"
+        else:
+            value = rois[roi]["mean_test_r_selected"]
+            why = None if value is not None else f"no voxel of {roi!r} passes the validation-r rule"
+        status = "not evaluated" if value is None else ("pass" if value > threshold else "fail")
+        rows.append({"criterion": criterion, "roi": roi or "all voxels", "value": value, "threshold": threshold,
+                     "status": status, **({"note": why} if why else {})})
+    return rows
+
+
+def format_tables(metrics: Mapping[str, Any]) -> str:
+    """Plain text of an evaluation's metrics: the alpha-grid warning if any, per-ROI table, success criteria."""
+    lines = []
+    if (metrics.get("alpha_grid") or {}).get("warning"):
+        lines.append("WARNING " + metrics["alpha_grid"]["warning"])
+    rois = metrics.get("rois")
+    if isinstance(rois, dict) and "unavailable" not in rois:
+        lines.append(f"{'roi':<32}{'voxels':>8}{'selected':>9}{'r all':>8}{'r sel':>8}")
+        fmt = lambda v: f"{v:>8.3f}" if v is not None else f"{'-':>8}"  # noqa: E731
+        for name, row in rois.items():
+            lines.append(f"{name:<32}{row['n_voxels']:>8}{row['n_selected']:>9}{fmt(row['mean_test_r'])}{fmt(row['mean_test_r_selected'])}")
+    elif isinstance(rois, dict):
+        lines.append(f"per-ROI scores unavailable: {rois['unavailable']}")
+    lines.append(f"{'success criterion':<24}{'value':>8}{'>':>3}{'threshold':>10}  status")
+    for row in metrics.get("success_criteria", []):
+        value = f"{row['value']:>8.3f}" if row["value"] is not None else f"{'-':>8}"
+        lines.append(f"{row['criterion']:<24}{value}{'':>3}{row['threshold']:>10.2f}  {row['status']}"
+                     + (f" ({row['note']})" if "note" in row else ""))
+    return "\n".join(lines)
