@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from neurofin.encoding.roi_scores import CRITERIA as ENCODING_CRITERIA
+
 WHOLE_BRAIN = "whole_brain"
 
 
@@ -26,10 +28,8 @@ class Criterion:
     threshold: float
 
 
-CRITERIA = (
-    Criterion("whole-brain mean r > 0.10", WHOLE_BRAIN, 0.10),
-    Criterion("language-cortex r > 0.20", "language", 0.20),
-    Criterion("NAcc r > 0.05", "nacc", 0.05),
+CRITERIA = tuple(  # the thresholds `neurofin evaluate` judges (neurofin.encoding.roi_scores), shown in the report
+    Criterion(f"{name} > {threshold:.2f}", region or WHOLE_BRAIN, threshold) for name, region, threshold in ENCODING_CRITERIA
 )
 
 
