@@ -8,7 +8,6 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.backtest import (
     MODELS,
-    Fold,
     evaluate,
     run_backtest,
     walk_forward_folds,
