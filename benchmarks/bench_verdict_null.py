@@ -58,8 +58,11 @@ def tiny_chronos(directory: Path) -> Path:
     return path
 
 
-def run_scenario(name: str, panels: int, args: argparse.Namespace, garch: bool, forecaster, seed0: int) -> dict:
-    """Backtest `panels` null panels; count "signal" verdicts and keep the two p-values of each."""
+def run_scenario(name: str, panels: int, args: argparse.Namespace, garch: bool, forecaster, seed0: int,
+                 checkpoint=None) -> dict:
+    """Backtest `panels` null panels; count "signal" verdicts and keep the two p-values of each.
+
+    `checkpoint(row)` is called with the summary of the panels done so far after each panel."""
     settings = MarketSettings(train_sessions=args.train, step_sessions=args.step, isc_null_shifts=50,
                               granger_max_lag=2, quantile_levels=[0.1, 0.5, 0.9], null_draws=args.draws)
     signals, perm_p, cw_p = 0, [], []
@@ -73,10 +76,19 @@ def run_scenario(name: str, panels: int, args: argparse.Namespace, garch: bool, 
         perm_p.append(float(row["perm_p"]))
         cw_p.append(float(row["cw_p"]))
         print(f"{name} {k + 1}/{panels}: signals so far {signals}", file=sys.stderr, flush=True)
+        if checkpoint is not None:
+            checkpoint(summary(name, k + 1, panels, signals, perm_p, cw_p, start))
+    return summary(name, panels, panels, signals, perm_p, cw_p, start)
+
+
+def summary(name: str, done: int, planned: int, signals: int, perm_p: list, cw_p: list, start: float) -> dict:
+    """Scenario record after `done` of `planned` panels."""
+    panels = done
     ci = stats.binomtest(signals, panels).proportion_ci(0.95, method="exact")
     perm, cw = np.asarray(perm_p), np.asarray(cw_p)
     return {
-        "scenario": name, "panels": panels, "signal_verdicts": signals, "false_signal_rate": signals / panels,
+        "scenario": name, "panels": panels, "planned_panels": planned, "complete": done == planned,
+        "signal_verdicts": signals, "false_signal_rate": signals / panels,
         "false_signal_rate_ci95": [ci.low, ci.high], "ci_upper_at_or_below_5pct": ci.high <= LEVEL,
         "p_value_rate_above_5pct": stats.binomtest(signals, panels, LEVEL, alternative="greater").pvalue,
         "permutation_p_below_0.05": float(np.mean(perm < LEVEL)),
@@ -93,7 +105,7 @@ def pooled(rows: list[dict]) -> dict | None:
     if not n:
         return None
     ci = stats.binomtest(total, n).proportion_ci(0.95, method="exact")
-    return {"panels": n, "signal_verdicts": total, "false_signal_rate": total / n,
+    return {"panels": n, "complete": all(r["complete"] for r in linear), "signal_verdicts": total, "false_signal_rate": total / n,
             "false_signal_rate_ci95": [ci.low, ci.high], "ci_upper_at_or_below_5pct": ci.high <= LEVEL}
 
 
@@ -104,7 +116,7 @@ def combine(paths: list[Path], out: Path) -> None:
     parts = [json.loads(p.read_text()) for p in paths]
     rows = [dict(row, design=part["design"], command=part["command"]) for part in parts for row in part["scenarios"]]
     write_json_atomic(out, {"benchmark": "verdict_null", "command": " ".join(sys.argv), "linear_pooled": pooled(rows),
-                            "scenarios": rows, "machine": parts[0]["machine"]})
+                            "complete": all(r["complete"] for r in rows), "scenarios": rows, "machine": parts[0]["machine"]})
     print(json.dumps(pooled(rows)))
 
 
@@ -119,6 +131,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=30)
     parser.add_argument("--tickers", type=int, default=6, choices=range(3, len(TICKERS) + 1))
     parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--seed-offset", type=int, default=0, help="added to every panel seed (extra batches)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--combine", type=Path, nargs="+", help="pool these result files instead of running")
     args = parser.parse_args()
@@ -126,32 +139,42 @@ def main() -> None:
         combine(args.combine, args.out)
         return
 
-    rows = []
+    rows: list[dict] = []
+
+    def checkpoint(partial: dict) -> None:  # results so far survive an interrupted run (marked complete: false)
+        write_json_atomic(args.out, make_record(args, [*rows, partial]))
+
     ridge = RidgeForecaster(name="linear")
     if args.iid:
-        rows.append(run_scenario("linear_iid", args.iid, args, False, ridge, 0))
+        rows.append(run_scenario("linear_iid", args.iid, args, False, ridge, args.seed_offset, checkpoint))
     if args.garch:
-        rows.append(run_scenario("linear_garch", args.garch, args, True, ridge, 100_000))
+        rows.append(run_scenario("linear_garch", args.garch, args, True, ridge, 100_000 + args.seed_offset, checkpoint))
     if args.chronos:
         with tempfile.TemporaryDirectory() as tmp:
             chronos = ChronosForecaster(tiny_chronos(Path(tmp)), device="cpu")
             half = args.chronos // 2
-            rows.append(run_scenario("chronos_tiny_iid", half, args, False, chronos, 200_000))
-            rows.append(run_scenario("chronos_tiny_garch", args.chronos - half, args, True, chronos, 300_000))
-    record = {
-        "benchmark": "verdict_null", "command": " ".join(sys.argv),
-        "design": {"sessions": args.sessions, "train_sessions": args.train, "step_sessions": args.step,
-                   "tickers": args.tickers, "null_draws": args.draws, "level": LEVEL},
-        "linear_pooled": pooled(rows),
-        "scenarios": rows,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-    }
+            rows.append(run_scenario("chronos_tiny_iid", half, args, False, chronos, 200_000 + args.seed_offset, checkpoint))
+            rows.append(run_scenario("chronos_tiny_garch", args.chronos - half, args, True, chronos, 300_000 + args.seed_offset,
+                                     checkpoint))
+    record = make_record(args, rows)
     for row in rows:
         print(f"{row['scenario']:>20}: {row['signal_verdicts']}/{row['panels']} false signals, rate "
               f"{row['false_signal_rate']:.3f} (95% CI {row['false_signal_rate_ci95'][0]:.3f}-"
               f"{row['false_signal_rate_ci95'][1]:.3f}), {row['seconds']} s")
     write_json_atomic(args.out, record)
     print(f"wrote {args.out}")
+
+
+def make_record(args: argparse.Namespace, rows: list[dict]) -> dict:
+    """The JSON record of one run."""
+    return {
+        "benchmark": "verdict_null", "command": " ".join(sys.argv),
+        "design": {"sessions": args.sessions, "train_sessions": args.train, "step_sessions": args.step,
+                   "tickers": args.tickers, "null_draws": args.draws, "level": LEVEL, "seed_offset": args.seed_offset},
+        "linear_pooled": pooled(rows), "complete": all(r["complete"] for r in rows),
+        "scenarios": rows,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    }
 
 
 if __name__ == "__main__":

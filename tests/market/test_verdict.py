@@ -61,8 +61,9 @@ def test_derangements_never_keep_a_ticker_in_place():
 
 
 def test_permutation_p_value_is_calibrated_under_the_null_and_small_with_a_signal():
-    p_null = [permutation_ic_test(_rows(seed), "roi", "univariate", draws=200, seed=seed).p_value for seed in range(60)]
-    assert np.mean(np.array(p_null) < 0.05) <= 0.12  # about 5% (binomial 60 draws)
+    p_null = [permutation_ic_test(_rows(seed, n_dates=80), "roi", "univariate", draws=200, seed=seed).p_value
+              for seed in range(40)]
+    assert np.mean(np.array(p_null) < 0.05) <= 0.15  # about 5% (binomial, 40 runs)
     assert 0.35 < np.mean(p_null) < 0.65  # roughly uniform
     strong = permutation_ic_test(_rows(1, lead=0.3), "roi", "univariate", draws=200, seed=1)
     assert strong.p_value == pytest.approx(1 / 201) and strong.observed > 0.1
