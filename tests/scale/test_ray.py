@@ -63,9 +63,13 @@ def test_ray_inference_equals_single_process_and_resumes_per_shard(tmp_path, smo
     assert list(ray_rows.columns) == list(single.columns)
     a = ray_rows.sort_values(list(KEY_COLUMNS)).reset_index(drop=True)
     b = single.sort_values(list(KEY_COLUMNS)).reset_index(drop=True)
-    pd.testing.assert_frame_equal(a.drop(columns=regions(b)), b.drop(columns=regions(b)))
-    np.testing.assert_allclose(a[regions(b)].to_numpy(), b[regions(b)].to_numpy(), rtol=0, atol=1e-6)
-    assert a["error"].notna().sum() == len(smollm2_models.packages) + 1  # the empty text, per subject + ensemble
+    meta = ["error", *regions(b)]
+    pd.testing.assert_frame_equal(a.drop(columns=meta), b.drop(columns=meta))
+    errors = lambda f: [None if pd.isna(e) else e for e in f["error"]]  # noqa: E731 - all-null shards read back as object
+    assert errors(a) == errors(b)
+    # float32 round-off differs with the thread count (actors run one torch thread each): 1e-6 relative + absolute
+    np.testing.assert_allclose(a[regions(b)].to_numpy(), b[regions(b)].to_numpy(), rtol=1e-6, atol=1e-6)
+    assert a["error"].notna().sum() == 2 * (len(smollm2_models.packages) + 1)  # an empty text per file, per subject + ensemble
 
     # resume: a lost shard is recomputed, finished ones are kept untouched
     kept = paths[0].stat().st_mtime_ns

@@ -1,4 +1,5 @@
-"""Scale-out: the same stages as Ray tasks or actors (Ray is optional: `pip install 'neurofin[scale]'`).
+"""Scale-out: the same stages as Ray tasks or local processes (Ray is optional, imported only with a Ray address;
+`pip install 'neurofin[scale]'`; docs/scale.md).
 
     ingest_parallel(dumps, "comments.parquet", workers=4)                 # processes, or ray_address="auto"
     extract_features(dataset, stories, settings.features, "auto")         # stories as tasks, shared cache

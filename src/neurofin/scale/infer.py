@@ -5,7 +5,8 @@ Input: one comments file or a folder of them (.parquet / .jsonl / .csv). Each fi
 single-process `neurofin infer` output. Shards already written by an earlier run with the same inputs and settings
 are skipped (resume per shard); the others stream through a Ray Data pipeline whose `map_batches` runs on an
 actor pool: one Predictor (LM + collapsed readouts) per actor, `num_gpus=1` each on a GPU cluster, one CPU each
-otherwise. Per text the rows equal the single-process path's (same rows; values to float round-off of batching).
+otherwise. Per text the rows equal the single-process path's (same rows; values to 1e-6, the float32 round-off
+of a different torch thread count).
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ def plan_shards(path: Path, text_column: str, shard_rows: int) -> list[Shard]:
     return shards
 
 
+def absolute_paths(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with its paths made absolute: actors may not share the driver's working directory."""
+    fixed = dict(spec)
+    fixed["packages"] = [str(Path(p).resolve()) for p in spec["packages"]]
+    for key in ("data_root", "roi_file", "atlas_cache"):
+        if spec.get(key) is not None:
+            fixed[key] = str(Path(spec[key]).resolve())
+    return fixed
+
+
 def _stamp(out: Path, key: str) -> None:
     """Keep `out`'s shards only if they come from the same run (inputs and settings); record the run."""
     stamp = out / "run.json"
@@ -108,6 +119,7 @@ def infer_ray(
         raise InputError(f"output {out}: on Ray the output is a folder of Parquet shards; drop the .parquet")
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size} must be at least 1 (infer.batch_size)")
+    spec = absolute_paths(spec)
     predictor = Predictor.from_packages(**spec)
     shards = plan_shards(Path(input_path), text_column, shard_rows)
     record = predictor_record or {"subjects": predictor.subjects}
@@ -137,6 +149,9 @@ def _run_pipeline(
     gpus = gpus_available(ray)
     size = actors or gpus or max(1, int(ray.cluster_resources().get("CPU", 1)))
     resources = {"num_gpus": 1} if gpus else {"num_cpus": 1}
+    overrides = spec.get("feature_overrides") or {}
+    if gpus and "device" not in overrides:  # each actor owns one GPU (Ray sets CUDA_VISIBLE_DEVICES)
+        spec = {**spec, "feature_overrides": {**overrides, "device": "cuda"}}
     rows = pd.concat([s.texts.assign(**{SHARD_COLUMN: i}) for i, s in todo], ignore_index=True)
     context = ray_data.DataContext.get_current()
     context.execution_options.preserve_order = True  # shards complete one after another
