@@ -95,7 +95,7 @@ def test_reproduce_downloads_trains_and_reports_the_protocol_table(tmp_path, smo
             else:
                 assert row[f"roi_r/{name}"] is None, name  # an ROI the subject's voxels miss: n/a, never 0
     for name, key, threshold in CRITERIA:
-        assert record["criteria"][name] == {s: rows[s][key] > threshold for s in rows}
+        assert record["criteria"][name] == {s: None if rows[s][key] is None else rows[s][key] > threshold for s in rows}
     table = (out / "reproduce.md").read_text()
     assert "wheretheressmoke (repeat_mean)" in table and "0.172" in table and "OPT-30B" in table
     assert "| language-cortex r > 0.20 |" in table and table in result.output
