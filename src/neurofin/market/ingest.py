@@ -118,10 +118,11 @@ def parse_created_utc(value: Any) -> int | None:
 
 
 def _epoch(number: float) -> int | None:
-    """Whole seconds, or None for NaN, infinities and times beyond the years 1-9999 (int64 overflow otherwise)."""
+    """Whole seconds (or milliseconds, converted later), or None for NaN, infinities and values no int64 holds
+    with room to spare (|n| >= 2**62); the plausibility of the time itself is judged afterwards (2005..2100)."""
     if isinstance(number, float) and not math.isfinite(number):
         return None
-    return int(number) if -62_135_596_800 <= number < 253_402_300_800 else None
+    return int(number) if -(2**62) < number < 2**62 else None
 
 
 def id_key(comment_id: str) -> int:
