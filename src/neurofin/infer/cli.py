@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.run import check_output, infer_file
-        from neurofin.io import sha256_file
+        from neurofin.io import sha256_file, write_table_atomic
         from neurofin.progress import cli_progress
         from neurofin.schema import ENSEMBLE
 
@@ -98,6 +98,9 @@ def register(app: typer.Typer) -> None:
             return
         with cli_progress() as progress:
             frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress, layout=layout)  # type: ignore[arg-type]
+        quality = Path(out).with_name(Path(out).stem + ".roi_quality.csv")
+        write_table_atomic(quality, predictor.roi_quality())
+        echo(f"ROI encoding quality (mean validation r per subject) -> {quality}: pass it to `neurofin market backtest --roi-quality`")
         n_errors = int(frame["error"].notna().sum()) if layout == "wide" else int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
         echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
 

@@ -158,11 +158,14 @@ OUT_OPTION = typer.Option(..., "--out", help="Output folder (files are written a
 CONFIG_OPTION = typer.Option(None, "--config", help="TOML settings file.")
 FORECASTER_OPTION = typer.Option(None, "--forecaster", help="linear or chronos; default from settings.")
 CHRONOS_OPTION = typer.Option(None, "--chronos-model", help="Chronos-2 Hugging Face id or local directory.")
+QUALITY_OPTION = typer.Option(None, "--roi-quality", help="roi,subject,validation_r table (`neurofin infer` writes "
+                              "OUT.roi_quality.csv): ROIs the encoding models predict poorly are never selected.")
 
 
 @app.command("select")
 def select(
     db: Path = DB_OPTION, prices: Path = PRICES_OPTION, out: Path = OUT_OPTION, config: Path = CONFIG_OPTION,
+    roi_quality: Path = QUALITY_OPTION,
     train_sessions: int = typer.Option(None, "--train-sessions", help="Training window length (sessions)."),
 ) -> None:
     """Run the ISC and Granger filters inside every walk-forward training window; write selection frequencies.
@@ -173,7 +176,7 @@ def select(
     """
     from neurofin.market.chain import run_selection
 
-    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {"train_sessions": train_sessions})
+    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {"train_sessions": train_sessions, "roi_quality_file": roi_quality})
     selections, frequencies = run_selection(panel_frame, price_frame, market, out)
     typer.echo(f"{len(selections)} folds; share of folds each ROI was selected per ticker:")
     typer.echo(frequencies.round(2).to_string())
@@ -202,6 +205,7 @@ def forecast(
 @app.command("backtest")
 def backtest(
     db: Path = DB_OPTION, prices: Path = PRICES_OPTION, out: Path = OUT_OPTION, config: Path = CONFIG_OPTION,
+    roi_quality: Path = QUALITY_OPTION,
     forecaster: str = FORECASTER_OPTION, chronos_model: str = CHRONOS_OPTION,
     train_sessions: int = typer.Option(None, "--train-sessions", help="Training window length (sessions)."),
     step_sessions: int = typer.Option(None, "--step-sessions", help="Test sessions per fold."),
@@ -216,7 +220,7 @@ def backtest(
     from neurofin.market.chain import run_chain
 
     market, panel_frame, price_frame = _chain_inputs(
-        db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions})
+        db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions, "roi_quality_file": roi_quality})
     import pandas as pd
 
     from neurofin.progress import cli_progress
