@@ -32,6 +32,7 @@ def demo(tmp_path_factory):
     return root, summary, loads, lines
 
 
+@pytest.mark.timeout(1800)  # this test builds the module's demo run (a few minutes on 2 idle cores)
 def test_demo_recovers_planted_brain_signal_and_reports_no_market_signal(demo):
     _, summary, _, _ = demo
     assert summary["check_problems"] == 0
