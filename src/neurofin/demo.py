@@ -9,6 +9,7 @@ walk-forward backtest. The comments carry no planted market signal, so the hones
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def run_demo(
     from neurofin.data.synth import make_synthetic_dataset
     from neurofin.encoding.evaluate import evaluate_package
     from neurofin.encoding.roi_scores import format_tables
-    from neurofin.encoding.train import cached_feature_source, train_subject
+    from neurofin.encoding.train import AlphaGridWarning, cached_feature_source, train_subject
     from neurofin.infer.predictor import Predictor
     from neurofin.io import write_bytes_atomic
     from neurofin.schema import ENSEMBLE
@@ -88,7 +89,9 @@ def run_demo(
         subject_atlas(dataset, subject, settings.atlas.cache_dir)
     features = cached_feature_source(dataset, settings)
     for subject in dataset.subjects():
-        package = train_subject(dataset, subject, settings, out / "models", features)
+        with warnings.catch_warnings():  # an alpha-grid warning is printed with the tables below
+            warnings.simplefilter("ignore", AlphaGridWarning)
+            package = train_subject(dataset, subject, settings, out / "models", features)
         metrics = evaluate_package(package, dataset, features, settings.atlas.cache_dir)
         summary[subject] = {k: metrics[k] for k in ("test_mean_r", "test_top_mean_r")}
         say(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import typer
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.cli_common import chosen_subjects, echo, load_settings, open_dataset
         from neurofin.encoding.evaluate import evaluate_package
         from neurofin.encoding.roi_scores import format_tables
-        from neurofin.encoding.train import cached_feature_source, train_subject
+        from neurofin.encoding.train import AlphaGridWarning, cached_feature_source, train_subject
 
         overrides = {
             "encoding.solver": solver,
@@ -49,7 +50,9 @@ def register(app: typer.Typer) -> None:
         dataset = open_dataset(data_root, settings)
         features = cached_feature_source(dataset, settings)
         for subject in chosen_subjects(subjects, settings, dataset.subjects()):
-            package = train_subject(dataset, subject, settings, out, features)
+            with warnings.catch_warnings():  # an alpha-grid warning is printed with the tables below
+                warnings.simplefilter("ignore", AlphaGridWarning)
+                package = train_subject(dataset, subject, settings, out, features)
             metrics = evaluate_package(package, dataset, features, settings.atlas.cache_dir, settings.atlas.roi_file)
             echo(
                 f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "
