@@ -10,6 +10,7 @@ so the honest verdict is "no signal".
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def run_demo(
     from neurofin.data.check import check_dataset
     from neurofin.data.synth import make_synthetic_dataset
     from neurofin.encoding.roi_scores import format_tables
-    from neurofin.encoding.train import cached_feature_source
+    from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
     from neurofin.infer.predictor import Predictor
     from neurofin.io import write_bytes_atomic
     from neurofin.pipeline import evaluate_with_rois, train_package
@@ -89,7 +90,9 @@ def run_demo(
         subject_atlas(dataset, subject, settings.atlas.cache_dir)
     features = cached_feature_source(dataset, settings)
     for subject in dataset.subjects():
-        package = train_package(dataset, subject, settings, out / "models", features)
+        with warnings.catch_warnings():  # an alpha-grid warning is printed with the tables below
+            warnings.simplefilter("ignore", AlphaGridWarning)
+            package = train_package(dataset, subject, settings, out / "models", features)
         metrics = evaluate_with_rois(package, dataset, features, settings)
         summary[subject] = {k: metrics[k] for k in ("test_mean_r", "test_top_mean_r")}
         say(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import typer
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
         """
         from neurofin.cli_common import chosen_subjects, echo, load_settings, open_dataset
         from neurofin.encoding.roi_scores import format_tables
-        from neurofin.encoding.train import cached_feature_source
+        from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
         from neurofin.io import require_writable
         from neurofin.pipeline import evaluate_with_rois, train_package
 
@@ -58,7 +59,9 @@ def register(app: typer.Typer) -> None:
 
             trained = dict(zip(chosen, train_subjects(dataset, chosen, settings, out, ray_address)))
         for subject in chosen:
-            package = trained.get(subject) or train_package(dataset, subject, settings, out, features)
+            with warnings.catch_warnings():  # an alpha-grid warning is printed with the tables below
+                warnings.simplefilter("ignore", AlphaGridWarning)
+                package = trained.get(subject) or train_package(dataset, subject, settings, out, features)
             metrics = evaluate_with_rois(package, dataset, features, settings)
             echo(
                 f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "

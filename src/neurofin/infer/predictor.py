@@ -257,12 +257,17 @@ class Predictor:
         if not done:
             return
         index = [i for i, _ in done]
-        feats = [np.asarray(f.reshape(f.shape[0], -1), dtype=np.float64) for _, f in done]  # cast once for every pace
-        sums: dict[tuple[float, str], tuple[np.ndarray, np.ndarray]] = {}
-        for readout in group.readouts:  # word weights depend on each package's own speech rate and timing
-            if readout.pace not in sums:
-                sums[readout.pace] = readout.weighted_sums(feats)
-            out[readout.subject][index] = readout.apply(*sums[readout.pace])
+        paces = list({r.pace: r for r in group.readouts}.values())  # word weights depend on each package's rate and timing
+        sums = np.empty((len(paces), len(done), done[0][1].reshape(done[0][1].shape[0], -1).shape[1]))
+        coverage = np.empty((len(paces), len(done)))
+        for t, (_, feats) in enumerate(done):  # one pass over each text's features serves every pace
+            weights = np.stack([r.weights(feats.shape[0]) for r in paces])
+            sums[:, t] = weights @ np.asarray(feats.reshape(feats.shape[0], -1), dtype=np.float64)
+            coverage[:, t] = weights.sum(axis=1)
+        position = {r.pace: p for p, r in enumerate(paces)}
+        for readout in group.readouts:
+            p = position[readout.pace]
+            out[readout.subject][index] = readout.apply(sums[p], coverage[p])
 
     def _features(
         self, group: FeatureGroup, word_lists: list[list[str]], rows: list[int], errors: list[str | None]

@@ -23,6 +23,7 @@ Speech rate enters only through the words' phases on the TR grid; each readout u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,12 +36,19 @@ from neurofin.timing import lanczos_matrix
 
 def word_weights(n_words: int, words_per_second: float, timing: TimingSettings) -> np.ndarray:
     """(n_words,) each word's total Lanczos weight s_i over a TR grid that covers its whole kernel support."""
+    return _word_weights(n_words, words_per_second, timing.tr_s, timing.lanczos_window, timing.lanczos_cutoff_mult)
+
+
+@lru_cache(maxsize=4096)  # texts repeat lengths; the weights depend only on these numbers
+def _word_weights(n_words: int, words_per_second: float, tr_s: float, window: int, cutoff_mult: float) -> np.ndarray:
     times = pseudo_word_times(n_words, words_per_second)
-    reach = timing.lanczos_window / timing.lanczos_cutoff_mult + 1  # kernel support in TRs, plus one
-    first = int(np.floor(times[0] / timing.tr_s - reach))
-    last = int(np.ceil(times[-1] / timing.tr_s + reach))
-    centres = timing.tr_s * np.arange(first, last + 1) + timing.tr_s / 2.0  # the training grid's phase
-    return lanczos_matrix(times, centres, timing.lanczos_window, timing.lanczos_cutoff_mult).sum(axis=0)
+    reach = window / cutoff_mult + 1  # kernel support in TRs, plus one
+    first = int(np.floor(times[0] / tr_s - reach))
+    last = int(np.ceil(times[-1] / tr_s + reach))
+    centres = tr_s * np.arange(first, last + 1) + tr_s / 2.0  # the training grid's phase
+    weights = lanczos_matrix(times, centres, window, cutoff_mult).sum(axis=0)
+    weights.flags.writeable = False
+    return weights
 
 
 @dataclass(frozen=True)
