@@ -163,7 +163,7 @@ def ingest(name: str, data: bytes):
 
     def run(path, folder):
         out = folder / "out.parquet"
-        report = outcome("dumps", lambda: ingest_dumps([path], out, progress=False))
+        report = outcome("dumps", lambda: ingest_dumps([path], out))
         if report is not None:
             kept = pd.read_parquet(out)
             assert len(kept) == report.kept and kept["id"].is_unique and report.kept <= report.lines

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import typer
 
 from neurofin.config import Settings, parse_subjects
 from neurofin.data.layout import Dataset, find_dataset
@@ -14,11 +11,6 @@ from neurofin.errors import ConfigError
 CONFIG_HELP = "TOML settings merged over the defaults (start from `neurofin config --toml > run.toml`)."
 DATA_ROOT_HELP = "ds003020 folder (or its parent); default: data.data_root of the settings."
 SUBJECTS_HELP = "Comma-separated subject ids, e.g. UTS01,UTS02; default: data.subjects of the settings, else every subject found."
-
-
-def load_settings(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Defaults <- the TOML file <- the flags given (None flags are ignored)."""
-    return Settings.load(config, overrides)
 
 
 def open_dataset(data_root: Path | None, settings: Settings) -> Dataset:
@@ -36,7 +28,3 @@ def chosen_subjects(subjects: str | None, settings: Settings, available: list[st
         raise ConfigError("no subjects found: pass --subjects UTS01,... or check --data-root")
     return chosen
 
-
-def echo(text: str = "") -> None:
-    """Print a line of command output to stdout (machine-readable output stays clean of progress bars)."""
-    typer.echo(text)

@@ -41,8 +41,8 @@ def set_quiet(quiet: bool) -> None:
 
 
 def report(progress: Progress | None) -> Progress:
-    """`progress`, or the silent reporter when None (or False, as older callers pass)."""
-    return progress if progress else SILENT
+    """`progress`, or the silent reporter when None."""
+    return progress if progress is not None else SILENT
 
 
 class _RichLines:

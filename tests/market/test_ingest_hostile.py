@@ -22,7 +22,7 @@ def _record(cid: str, **fields) -> dict:
 def test_absurd_created_utc_is_a_malformed_line_not_a_lost_ingest(tmp_path, value):
     dump = tmp_path / "d.jsonl"
     dump.write_text("\n".join(json.dumps(r) for r in [_record("a"), _record("b", created_utc=value), _record("c")]))
-    report = ingest_dumps([dump], tmp_path / "out.parquet", progress=False)
+    report = ingest_dumps([dump], tmp_path / "out.parquet")
     assert (report.kept, report.malformed) == (2, 1)
     assert pd.read_parquet(tmp_path / "out.parquet")["id"].tolist() == ["a", "c"]
     assert parse_created_utc(value) is None
@@ -31,7 +31,7 @@ def test_absurd_created_utc_is_a_malformed_line_not_a_lost_ingest(tmp_path, valu
 def test_absurd_score_is_dropped_not_fatal(tmp_path):
     dump = tmp_path / "d.jsonl"
     dump.write_text(json.dumps(_record("a", score=1e300)) + "\n" + json.dumps(_record("b", score=-(10**40))))
-    ingest_dumps([dump], tmp_path / "out.parquet", progress=False)
+    ingest_dumps([dump], tmp_path / "out.parquet")
     assert pd.read_parquet(tmp_path / "out.parquet")["score"].isna().all()
 
 
@@ -44,7 +44,7 @@ def test_a_file_that_is_not_zstd_is_named_as_such_before_any_work(tmp_path, cont
     out = tmp_path / "out.parquet"
     out.write_bytes(b"earlier output")
     with pytest.raises(InputError, match="not a zstd") as info:
-        ingest_dumps([good, bad], out, progress=False)
+        ingest_dumps([good, bad], out)
     assert str(bad) in str(info.value)
     assert out.read_bytes() == b"earlier output"  # nothing already written is lost
 
@@ -60,7 +60,7 @@ def test_a_file_of_only_malformed_lines_is_an_error(tmp_path, suffix):
     dump = tmp_path / f"d{suffix}"
     dump.write_bytes(data)
     with pytest.raises(InputError, match="malformed") as info:
-        ingest_dumps([dump], tmp_path / "out.parquet", progress=False)
+        ingest_dumps([dump], tmp_path / "out.parquet")
     assert str(dump) in str(info.value)
     assert not (tmp_path / "out.parquet").exists()
 
@@ -69,4 +69,4 @@ def test_a_folder_argument_is_named_as_a_folder(tmp_path):
     folder = tmp_path / "dumps"
     folder.mkdir()
     with pytest.raises(InputError, match="is a folder"):
-        ingest_dumps([folder], tmp_path / "out.parquet", progress=False)
+        ingest_dumps([folder], tmp_path / "out.parquet")

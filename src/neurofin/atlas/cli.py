@@ -54,14 +54,15 @@ def register(
     from neurofin.atlas import coverage_summary, load_atlas, load_rois, roi_coverage, subject_atlas
     from neurofin.atlas.register import MODES
     from neurofin.atlas.subject import default_cache_dir
-    from neurofin.cli_common import chosen_subjects, load_settings, open_dataset
+    from neurofin.cli_common import chosen_subjects, open_dataset
+    from neurofin.config import Settings
     from neurofin.encoding.package import EncodingModel, package_dirs, write_voxel_atlas
     from neurofin.errors import AtlasError
     from neurofin.progress import cli_progress
 
     if mode not in MODES:
         raise AtlasError(f"--mode {mode!r} is unknown: use one of {list(MODES)}")
-    settings = load_settings(config, {"atlas.cache_dir": cache, "atlas.roi_file": roi_file})
+    settings = Settings.load(config, {"atlas.cache_dir": cache, "atlas.roi_file": roi_file})
     dataset = open_dataset(data_root, settings)
     chosen = chosen_subjects(subjects, settings, dataset.subjects())
     atlas = load_atlas()

@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
 
         Example: neurofin train --data-root data/ds003020 --subjects UTS01,UTS02 --out models
         """
-        from neurofin.cli_common import chosen_subjects, echo, load_settings, open_dataset
+        from neurofin.cli_common import chosen_subjects, open_dataset
+        from neurofin.config import Settings
         from neurofin.encoding.roi_scores import format_tables
         from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
         from neurofin.io import require_writable
@@ -48,7 +49,7 @@ def register(app: typer.Typer) -> None:
             "encoding.n_alphas_batch": n_alphas_batch,
             "encoding.n_targets_batch_refit": n_targets_batch_refit,
         }
-        settings = load_settings(config, overrides)
+        settings = Settings.load(config, overrides)
         require_writable(out, "--out")  # before any fit
         dataset = open_dataset(data_root, settings)
         features = cached_feature_source(dataset, settings)
@@ -63,11 +64,11 @@ def register(app: typer.Typer) -> None:
                 warnings.simplefilter("ignore", AlphaGridWarning)
                 package = trained.get(subject) or train_package(dataset, subject, settings, out, features)
             metrics = evaluate_with_rois(package, dataset, features, settings)
-            echo(
+            typer.echo(
                 f"{subject}: test r {metrics['test_mean_r']:.4f} (all voxels), {metrics['test_top_mean_r']:.4f} "
                 f"(top {metrics['top_fraction']:.0%} by validation r) -> {package}"
             )
-            echo(format_tables(metrics))
+            typer.echo(format_tables(metrics))
 
     @app.command("evaluate")
     def evaluate(
@@ -79,18 +80,19 @@ def register(app: typer.Typer) -> None:
 
         Example: neurofin evaluate models/UTS01 --data-root data/ds003020
         """
-        from neurofin.cli_common import echo, load_settings, open_dataset
+        from neurofin.cli_common import open_dataset
+        from neurofin.config import Settings
         from neurofin.encoding.package import EncodingModel, package_dirs
         from neurofin.encoding.roi_scores import format_tables
         from neurofin.encoding.train import cached_feature_source
         from neurofin.pipeline import evaluate_with_rois
 
-        base = load_settings(config)
+        base = Settings.load(config)
         dataset = open_dataset(data_root, base)
         for package in package_dirs(directory):
             recorded = EncodingModel.load(package).record.settings
             cache_dir = base.features.cache_dir or recorded.features.cache_dir
             settings = recorded.model_copy(update={"features": recorded.features.model_copy(update={"cache_dir": cache_dir})})
             metrics = evaluate_with_rois(package, dataset, cached_feature_source(dataset, settings), base)
-            echo(json.dumps({"package": str(package), **metrics}, indent=2, default=str))
-            echo(format_tables(metrics))
+            typer.echo(json.dumps({"package": str(package), **metrics}, indent=2, default=str))
+            typer.echo(format_tables(metrics))

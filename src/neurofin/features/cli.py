@@ -39,7 +39,8 @@ def extract(
 
     Example: neurofin features extract --data-root data/ds003020 --model meta-llama/Llama-3.1-8B --blocks 24-31 --context-tokens 512
     """
-    from neurofin.cli_common import echo, load_settings, open_dataset
+    from neurofin.cli_common import open_dataset
+    from neurofin.config import Settings
     from neurofin.errors import DataError
     from neurofin.features.cache import default_cache_dir, story_features
     from neurofin.io import require_writable
@@ -52,7 +53,7 @@ def extract(
         "features.dtype": dtype, "features.load_in_4bit": load_in_4bit or None,
         "features.cache_dir": str(cache_dir) if cache_dir else None,
     }
-    all_settings = load_settings(config, overrides)
+    all_settings = Settings.load(config, overrides)
     settings = all_settings.features
     target = require_writable(settings.cache_dir or default_cache_dir(), "--cache-dir")  # before loading a model
     dataset = open_dataset(data_root, all_settings)
@@ -69,11 +70,11 @@ def extract(
         from neurofin.scale.tasks import extract_features
 
         n_words = extract_features(dataset, chosen, settings, ray_address)
-        echo(f"{len(chosen)} stories, {n_words} words (Ray) -> {target}")
+        typer.echo(f"{len(chosen)} stories, {n_words} words (Ray) -> {target}")
         return
     before = set(target.glob("*.safetensors"))
     with cli_progress() as progress:
         features = story_features(dataset, chosen, settings, target, progress=progress)
     computed = len(set(target.glob("*.safetensors")) - before)
     n_words = sum(len(f.words) for f in features.values())
-    echo(f"{len(features)} stories, {n_words} words ({computed} computed, {len(features) - computed} cached) -> {target}")
+    typer.echo(f"{len(features)} stories, {n_words} words ({computed} computed, {len(features) - computed} cached) -> {target}")
