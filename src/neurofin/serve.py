@@ -219,10 +219,11 @@ def package_records(folders: list[Path]) -> list[dict[str, Any]]:
     """What /health reports per loaded package: path, subject, manifest sha256."""
     import json
 
+    from neurofin.encoding.record import PackageRecord
     from neurofin.io import sha256_file
 
     return [
-        {"path": str(p), "subject": json.loads((p / "config.json").read_text())["subject"],
+        {"path": str(p), "subject": PackageRecord.from_json(json.loads((p / "config.json").read_text()), str(p)).subject,
          "manifest_sha256": sha256_file(p / "manifest.json")}
         for p in folders
     ]
@@ -234,12 +235,13 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
-        data_root: Path = typer.Option(None, "--data-root", help="ds003020 folder: subjects' anatomy/transforms for the atlas."),
-        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML); default: the packaged rois.toml."),
-        level: str = typer.Option("rois", "--level", help="rois | parcels."),
-        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (default: the package's)."),
-        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder."),
-        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model."),
+        config: Path = typer.Option(None, "--config", help="TOML settings merged over the defaults (as for `neurofin infer`)."),
+        data_root: Path = typer.Option(None, "--data-root", help="ds003020 folder: needed only for packages without a stored voxel map."),
+        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
+        level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
+        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: the package's)."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all)."),
         port: int = typer.Option(8000, "--port", help="TCP port."),
         max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help="How long a batch waits for more requests."),
@@ -250,22 +252,23 @@ def register(app: typer.Typer) -> None:
         Example: neurofin serve --packages models --data-root data/ds003020 --port 8000
         then: curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"texts": ["$GME to the moon"]}'
         """
+        from neurofin.config import Settings
         from neurofin.encoding.package import package_dirs
         from neurofin.errors import InputError
-        from neurofin.infer.predictor import Predictor
+        from neurofin.infer.predictor import Predictor, predictor_options
 
         try:
             import uvicorn
         except ImportError:
             raise InputError("`neurofin serve` needs FastAPI and uvicorn: pip install 'neurofin[serve]'") from None
-        if level not in ("rois", "parcels"):
-            raise InputError(f"--level {level!r}: use rois or parcels")
         if max_wait_ms < 0 or max_batch < 1:
             raise InputError("--max-wait-ms must be >= 0 and --max-batch >= 1")
+        settings = Settings.load(config, {
+            "infer.level": level, "infer.voxel_r_threshold": threshold, "atlas.roi_file": roi_file,
+            "atlas.cache_dir": atlas_cache, "features.device": device, "data.data_root": data_root,
+        })
         folders = [p for given in packages for p in package_dirs(given)]
-        overrides = {"device": device} if device else None
-        predictor = Predictor.from_packages(folders, data_root=data_root, roi_file=roi_file, level=level, threshold=threshold,
-                                            atlas_cache=atlas_cache, feature_overrides=overrides)
+        predictor = Predictor.from_packages(folders, **predictor_options(settings))  # as `neurofin infer` builds it
         predictor.predict_rois(["warm up the language model"])  # load it now, not on the first request
         app_ = create_app(predictor, package_records(folders), max_wait_ms, max_batch)
         typer.echo(f"serving {len(predictor.subjects)} subjects x {len(predictor.region_names)} regions on http://{host}:{port}")

@@ -12,18 +12,9 @@ from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
 PREFIX_HELP = "Text the LM reads before each text, never scored: none | neutral_story | any text (infer.context_prefix)."
 
 
-def predictor_options(settings: Any) -> dict[str, Any]:
-    """Keyword arguments of `Predictor.from_packages` under the run's settings (regions, threshold, device, words, prefix)."""
-    run = settings.infer
-    return {"data_root": settings.data.data_root, "roi_file": settings.atlas.roi_file, "level": run.level,
-            "threshold": run.voxel_r_threshold, "atlas_cache": settings.atlas.cache_dir,
-            "feature_overrides": {"device": settings.features.device}, "max_words": run.max_words,
-            "context_prefix": run.context_prefix}
-
-
 def build_predictor(folders: list[Path], settings: Any) -> Any:
     """A Predictor for package folders under the run's settings."""
-    from neurofin.infer.predictor import Predictor
+    from neurofin.infer.predictor import Predictor, predictor_options
 
     return Predictor.from_packages(folders, **predictor_options(settings))
 
@@ -60,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
         Example: neurofin infer --packages models --data-root data/ds003020 --input comments.jsonl --out rois.parquet
         """
-        from neurofin.cli_common import echo, load_settings
+        from neurofin.config import Settings
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.run import check_output, infer_file
@@ -68,7 +59,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.progress import cli_progress
         from neurofin.schema import ENSEMBLE
 
-        settings = load_settings(config, {
+        settings = Settings.load(config, {
             "infer.level": level, "infer.voxel_r_threshold": threshold, "infer.batch_size": batch_size,
             "atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache, "features.device": device,
             "data.data_root": data_root, "infer.context_prefix": context_prefix,
@@ -89,20 +80,21 @@ def register(app: typer.Typer) -> None:
             "context_prefix": run.context_prefix,
         }
         if ray_address:
+            from neurofin.infer.predictor import predictor_options
             from neurofin.scale.infer import infer_ray
 
             spec = {"packages": folders, **predictor_options(settings)}
             shards = infer_ray(spec, input_path, out, ray_address, text_column, run.batch_size, actors=actors,
                                predictor_record=record)
-            echo(f"{len(shards)} Parquet shards x {len(predictor.subjects)} subjects -> {out}")
+            typer.echo(f"{len(shards)} Parquet shards x {len(predictor.subjects)} subjects -> {out}")
             return
         with cli_progress() as progress:
             frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress, layout=layout)  # type: ignore[arg-type]
         quality = Path(out).with_name(Path(out).stem + ".roi_quality.csv")
         write_table_atomic(quality, predictor.roi_quality())
-        echo(f"ROI encoding quality (mean validation r per subject) -> {quality}: pass it to `neurofin market backtest --roi-quality`")
+        typer.echo(f"ROI encoding quality (mean validation r per subject) -> {quality}: pass it to `neurofin market backtest --roi-quality`")
         n_errors = int(frame["error"].notna().sum()) if layout == "wide" else int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
-        echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
+        typer.echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
 
     @app.command("explain")
     def explain(
@@ -124,13 +116,13 @@ def register(app: typer.Typer) -> None:
         """
         import pandas as pd
 
-        from neurofin.cli_common import echo, load_settings
+        from neurofin.config import Settings
         from neurofin.encoding.package import package_dirs
         from neurofin.errors import InputError
         from neurofin.infer.explain import explain_html
         from neurofin.io import write_bytes_atomic
 
-        settings = load_settings(config, {"atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache,
+        settings = Settings.load(config, {"atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache,
                                           "features.device": device, "data.data_root": data_root,
                                           "infer.context_prefix": context_prefix})
         predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
@@ -140,10 +132,10 @@ def register(app: typer.Typer) -> None:
         rows = frame[frame["subject"] == subject].set_index("word")[predictor.region_names]
         table = pd.concat([rows, rows.sum().to_frame("= value").T])
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
-            echo(table.T.round(4).to_string())
+            typer.echo(table.T.round(4).to_string())
         if html_out is not None:
             write_bytes_atomic(html_out, explain_html(frame, predictor.region_names, subject).encode("utf-8"))
-            echo(f"HTML -> {html_out}")
+            typer.echo(f"HTML -> {html_out}")
         if csv_out is not None:
             write_bytes_atomic(csv_out, frame.to_csv(index=False).encode("utf-8"))
-            echo(f"CSV -> {csv_out}")
+            typer.echo(f"CSV -> {csv_out}")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from neurofin.config import FeatureSettings, InferSettings
+from neurofin.config import FeatureSettings, InferSettings, Settings
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
@@ -103,6 +103,16 @@ class AtlasRegions:
         else:
             regions = roi_matrix(parcels, self.rois, keep, voxel_mni)
         return regions.matrix.toarray(), list(regions.names)
+
+
+def predictor_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of `Predictor.from_packages` under a run's settings (regions, threshold, device, words, prefix):
+    `neurofin infer`, `explain`, `serve` and the Ray actors build the same predictor from the same settings."""
+    run = settings.infer
+    return {"data_root": settings.data.data_root, "roi_file": settings.atlas.roi_file, "level": run.level,
+            "threshold": run.voxel_r_threshold, "atlas_cache": settings.atlas.cache_dir,
+            "feature_overrides": {"device": settings.features.device}, "max_words": run.max_words,
+            "context_prefix": run.context_prefix}
 
 
 class Predictor:
