@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import typer
+from s3_server import public_bucket
 from typer.testing import CliRunner
 
 from neurofin.data import download as dl
@@ -56,36 +56,11 @@ def _seed_objects() -> tuple[dict[str, bytes], set[str]]:
 OBJECTS, NEEDED = _seed_objects()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     """A local moto S3 server holding the fake bucket; dummy credentials, no real network."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            env.setenv(name, "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_CONFIG_FILE", os.devnull)
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        url = f"http://127.0.0.1:{port}"
-        try:
-            seeder = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-            seeder.create_bucket(Bucket=dl.BUCKET, ACL="public-read")  # like OpenNeuro's: anonymous reads
-            for key, data in OBJECTS.items():
-                seeder.put_object(Bucket=dl.BUCKET, Key=key, Body=data, ACL="public-read")
-            yield url
-        finally:
-            server.stop()
+    with public_bucket(dl.BUCKET, OBJECTS) as url:
+        yield url
 
 
 @pytest.fixture

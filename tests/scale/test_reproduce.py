@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 import tomli_w
+from s3_server import public_bucket
 from typer.testing import CliRunner
 
 from neurofin import cli
@@ -20,37 +19,14 @@ from neurofin.encoding.train import cached_feature_source
 from neurofin.scale.reproduce import CRITERIA
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_twin(smollm2_models) -> Iterator[str]:
     """A moto S3 server whose `openneuro.org` bucket holds the synthetic twin under ds003020/."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            env.setenv(name, "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_CONFIG_FILE", os.devnull)
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        url = f"http://127.0.0.1:{port}"
-        s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=url)
-        s3.create_bucket(Bucket=BUCKET, ACL="public-read")  # like OpenNeuro: anonymous reads
-        root = smollm2_models.dataset.root
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            s3.put_object(Bucket=BUCKET, Key="ds003020/" + path.relative_to(root).as_posix(), Body=path.read_bytes(), ACL="public-read")
-        try:
-            yield url
-        finally:
-            server.stop()
+    root = smollm2_models.dataset.root
+    objects = {"ds003020/" + path.relative_to(root).as_posix(): path.read_bytes()
+               for path in sorted(p for p in root.rglob("*") if p.is_file())}
+    with public_bucket(BUCKET, objects) as url:
+        yield url
 
 
 @pytest.mark.slow
