@@ -69,7 +69,7 @@ def ingest(paths: list[Path], tmp_path: Path, **kwargs: object) -> tuple[pd.Data
     """Run ingestion over the standard filters; return the output table and the report record."""
     options = {
         "subreddits": ["r/WallStreetBets", "stocks"], "start": date(2021, 1, 28), "end": date(2021, 1, 30),
-        "progress": False, "chunk_rows": 4,
+        "chunk_rows": 4,
     }  # fmt: skip
     options.update(kwargs)
     out = tmp_path / "comments.parquet"
