@@ -154,6 +154,7 @@ class InferSettings(_Section):
     batch_size: int = Field(256, ge=1)  # texts per batch; each finished batch is kept for resuming
     max_words: int = Field(256, ge=1)  # longer texts are truncated (and flagged)
     context_prefix: str = "neutral_story"  # read by the LM before each text, not scored: "none", "neutral_story" or a text
+    embedding_dims: int = Field(64, ge=0)  # no-brain control: `emb_*` columns of the LM features (0 = none written)
 
 
 class MarketSettings(_Section):
@@ -195,6 +196,19 @@ class MarketSettings(_Section):
     isc_min_loo: float = 0.3  # absolute floor on the mean leave-one-out ISC (besides the shift-null quantile)
     roi_quality_file: Path | None = None  # roi,subject,validation_r table: the encoding-quality gate
     min_roi_validation_r: float = 0.05  # ROIs whose median validation r is below this are never selected
+    # issue 13: tradable timing, targets, controls, portfolio (docs/backtest.md)
+    cutoff_minutes: int = Field(30, ge=0)  # comments this close to the session close count for the next session
+    targets: list[Literal["raw", "market_adjusted", "absolute", "open_to_close"]] = Field(
+        default_factory=lambda: ["raw", "market_adjusted", "absolute", "open_to_close"], min_length=1
+    )  # open_to_close is skipped (with a note) when the prices have no open
+    horizons: list[int] = Field(default_factory=lambda: [1, 5], min_length=1)  # sessions per forecast target
+    primary_target: Literal["raw", "market_adjusted", "absolute", "open_to_close"] = "raw"  # the verdict's target (horizon 1)
+    index_file: Path | None = None  # market index prices for market_adjusted; None = equal-weight universe mean
+    attention_window: int = Field(20, ge=2)  # trailing sessions of the attention control's "change vs mean"
+    portfolio_quantiles: int = Field(5, ge=2)  # long the top, short the bottom of this many forecast buckets
+    cost_bps: float = Field(10.0, ge=0)  # one-way trading cost per unit of turnover, in basis points
+    cost_sweep_bps: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0, 50.0])
+    bootstrap_draws: int = Field(1000, ge=100)  # block-bootstrap draws of the Sharpe ratio's 95% CI
 
 
 class Settings(_Section):

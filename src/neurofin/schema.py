@@ -6,7 +6,8 @@ truncated, error: None when valid, else the ROI values are NaN), then one float 
 
 Panel (`neurofin market panel` -> selection, forecasting, backtest): one row per (session, ticker, subject);
 PANEL_COUNT_COLUMNS, then per ROI `<roi>` (mean over the session's comments) and `<roi>__sd` (their
-dispersion), then `lex_<name>` lexicon baselines. Prices: session, ticker, close, log_return.
+dispersion), then `lex_<name>` lexicon baselines, then `emb_<k>` LM-feature controls (EMB_PREFIX; the same in every
+subject row of a session/ticker, also carried by the ensemble rows of the ROI-feature table). Prices: session, ticker, close, log_return.
 """
 
 ENSEMBLE = "ensemble"
@@ -19,4 +20,5 @@ PANEL_COUNT_COLUMNS = ("n_comments", "n_authors")
 PANEL_META_COLUMNS = PANEL_KEY_COLUMNS + PANEL_COUNT_COLUMNS
 SD_SUFFIX = "__sd"
 LEX_PREFIX = "lex_"
+EMB_PREFIX = "emb_"  # no-brain control: the LM features the encoding models read, reduced (infer.embedding_dims)
 PRICES_REQUIRED = ("session", "ticker", "log_return")
