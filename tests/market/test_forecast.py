@@ -7,7 +7,7 @@ from sklearn.linear_model import Ridge
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError, ModelLoadError
-from neurofin.market.backtest import run_backtest
+from neurofin.market.backtest import MODELS, run_backtest
 from neurofin.market.forecast import (
     ChronosForecaster,
     RidgeForecaster,
@@ -151,7 +151,7 @@ def test_chronos_runs_in_the_walk_forward_backtest(tiny_chronos):
                               granger_max_lag=1, granger_lag_criterion="fixed", quantile_levels=LEVELS)
     result = run_backtest(panel, prices, settings, ChronosForecaster(tiny_chronos, device="cpu"))
     forecasts = result.forecasts
-    assert set(forecasts["model"]) == {"zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future"}
+    assert set(forecasts["model"]) == {m for m in MODELS if not m.startswith("embedding")}  # no emb_ columns
     assert forecasts.groupby("model").size().nunique() == 1
     chronos_rows = forecasts[forecasts["model"].isin(["univariate", "roi", "roi_known_future"])]
     assert np.isfinite(chronos_rows[["mean", "q0.1", "q0.9"]].to_numpy()).all()

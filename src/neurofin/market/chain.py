@@ -18,17 +18,20 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.io import write_json_atomic, write_table_atomic
 from neurofin.market.backtest import (
-    MODELS,
     BacktestResult,
+    available_models,
     daily_ic,
+    fold_grid,
     forecast_models,
     prepare_data,
     run_backtest,
+    target_rows,
     walk_forward_selection,
 )
 from neurofin.market.calendar import EXCHANGE
-from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame
+from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
 from neurofin.market.panel import PanelStore
+from neurofin.market.targets import TargetSpec
 from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
 from neurofin.progress import Progress
 
@@ -128,7 +131,7 @@ def forecast_next_session(
     panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, forecaster: Forecaster,
     out_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, Selection]:
-    """Select ROIs on the latest training window and forecast the next session's return of every ticker.
+    """Select ROIs on the latest training window and forecast the primary target of the next session for every ticker.
 
     Rows: ticker, model (every variant), session (the forecast session), origin
     (the last session with data), mean and quantile columns.
@@ -136,13 +139,18 @@ def forecast_next_session(
     data = prepare_data(panel, prices, settings)
     last = data.sessions[-1]
     start = data.sessions[0] if settings.window == "expanding" else data.sessions[max(0, len(data.sessions) - settings.train_sessions)]
-    selection = select_features(panel, data.frame, start, last, settings)
+    primary = f"target:{settings.primary_target}:1"
+    selection = select_features(panel, data.frame.assign(target=data.frame[primary]), start, last, settings)
     target = next_session(last, settings.exchange)
     tickers = sorted(data.frame["ticker"].unique())
     extended = pd.concat([data.frame, pd.DataFrame({"ticker": tickers, "session": target})], ignore_index=True)
-    grid = business_day_frame(extended, [*data.rois, *data.lexicons])
-    forecasts = forecast_models(MODELS, forecaster, {"": grid}, last, target, selection.selected,
-                                data.lexicons, settings)
+    data.grid = business_day_frame(extended, [*data.rois, *data.lexicons, *data.attention, *data.embedding],
+                                   targets=("target", primary), lagged=data.rois)
+    grid, components = fold_grid(data, start, last, settings)
+    controls = {"lexicon": data.lexicons, "attention": data.attention, "embedding": components}
+    view = origin_view(grid, last, target, primary)
+    forecasts = forecast_models(available_models(data, components), forecaster, view, selection.selected, controls,
+                                settings).assign(session=target, origin=last, target=settings.primary_target, horizon=1)
     if out_dir is not None:
         out_dir = Path(out_dir)
         write_table_atomic(out_dir / "forecasts.csv", forecasts)
@@ -174,20 +182,27 @@ def run_chain(
     settings = settings.model_copy(update=used_forecaster(model))  # record what actually ran, not the defaults
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
     out_dir = Path(out_dir)
-    ic_per_date = daily_ic(result.forecasts)
+    primary = target_rows(result.forecasts, TargetSpec(settings.primary_target, 1))
     files = write_selections(out_dir, result.selections, result.frequencies)
-    files["forecasts"] = out_dir / "forecasts.parquet"
-    write_table_atomic(files["forecasts"], result.forecasts)
-    files["metrics"] = out_dir / "metrics.csv"
-    write_table_atomic(files["metrics"], result.metrics)
+    tables = {"forecasts": ("forecasts.parquet", result.forecasts), "metrics": ("metrics.csv", result.metrics),
+              "results": ("results.parquet", result.results), "results_csv": ("results.csv", result.results),
+              "increments": ("increments.csv", result.increments),
+              **{name: (f"{name}{'.parquet' if name == 'portfolio_daily' else '.csv'}", frame)
+                 for name, frame in result.portfolio.items() if name != "portfolio_metrics"}}
+    for name, (filename, frame) in tables.items():
+        files[name] = out_dir / filename
+        write_table_atomic(files[name], frame)
     files["daily_ic"] = out_dir / "daily_ic.csv"
-    write_table_atomic(files["daily_ic"], ic_per_date, index=True)
+    write_table_atomic(files["daily_ic"], daily_ic(primary), index=True)
     files["summary"] = out_dir / "summary.json"
     write_json_atomic(files["summary"], {
         "verdict": result.verdict, "forecaster": settings.forecaster, "forecaster_name": model.name,
         "model": settings.chronos_model if settings.forecaster == "chronos" else None, "n_folds": len(result.folds),
-        "primary_model": settings.primary_model, "permutation_null": result.null,
+        "primary_model": settings.primary_model, "primary_target": settings.primary_target,
+        "targets": sorted({f"{k}:{h}" for k, h in zip(result.forecasts["target"], result.forecasts["horizon"])}),
+        "permutation_null": result.null,
         "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
+        "increments": result.increments.replace({np.nan: None}).to_dict(orient="records"),
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
         "notes": backtest_notes(result, model.name), "files": {k: p.name for k, p in files.items()},
     })

@@ -15,6 +15,7 @@ the origin session to the next session (h = 2 across a weekday holiday).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -33,12 +34,16 @@ def quantile_column(level: float) -> str:
     return f"q{level:g}"
 
 
-def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """Reindex a session frame onto business days: NaN target off-session, features of the last session, lag-1 copies.
+def business_day_frame(
+    frame: pd.DataFrame, features: Sequence[str], targets: Sequence[str] = ("target",),
+    lagged: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Reindex a session frame onto business days: NaN targets off-session, features of the last session, lag-1 copies.
 
-    Input rows (ticker, session, target, features...); output rows (ticker, timestamp, is_session,
-    target, features..., `<feature>__lag1`), where the lag-1 column at day t holds the feature of day
-    t-1 and is therefore known at the close of t-1 (usable as a known-future covariate).
+    Input rows (ticker, session, targets..., features...); output rows (ticker, timestamp, is_session,
+    targets..., features..., `<feature>__lag1` for each feature in `lagged` (default: all)), where the lag-1
+    column at day t holds the feature of day t-1 and is therefore known at the close of t-1 (usable as a
+    known-future covariate).
     """
     sessions = pd.DatetimeIndex(sorted(frame["session"].unique()))
     days = pd.bdate_range(sessions[0], sessions[-1], name="timestamp")
@@ -49,11 +54,11 @@ def business_day_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataF
     on_session = days.isin(sessions)
     parts = []
     for ticker, rows in frame.groupby("ticker", sort=True):
-        daily = rows.set_index("session")[["target", *features]].reindex(days)
+        daily = rows.set_index("session")[[*targets, *features]].reindex(days)
         last_session = np.maximum.accumulate(np.where(on_session, np.arange(days.size), 0))
         daily[list(features)] = daily[list(features)].to_numpy()[last_session]  # off-session days: last session's
-        for feature in features:
-            daily[feature + LAG_SUFFIX] = daily[feature].shift(1)
+        lags = {feature + LAG_SUFFIX: daily[feature].shift(1) for feature in (features if lagged is None else lagged)}
+        daily = daily.assign(**lags)
         daily.insert(0, "is_session", on_session)
         daily.insert(0, "ticker", ticker)
         parts.append(daily.reset_index())
@@ -229,6 +234,60 @@ class ChronosForecaster:
         return out.reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class OriginView:
+    """The grid rows a forecast made at `origin` may read: `context` (up to the origin, `target` = the chosen
+    target, NaN where not yet realised) and `future` (after the origin up to the target session)."""
+
+    context: pd.DataFrame
+    future: pd.DataFrame
+    horizon: int
+
+
+def origin_view(
+    grid: pd.DataFrame, origin: pd.Timestamp, target_session: pd.Timestamp, target_column: str = "target",
+    known_through: pd.Timestamp | None = None,
+) -> OriginView:
+    """Split the grid at `origin`; context targets come from `target_column`, realised ones only (timestamp <=
+    `known_through`, default the origin: a multi-session target is realised sessions after its row)."""
+    stamps = grid["timestamp"].to_numpy()
+    in_context = stamps <= np.datetime64(origin)
+    in_future = ~in_context & (stamps <= np.datetime64(target_session))
+    horizon = np.unique(stamps[in_future]).size
+    if horizon < 1:
+        raise ValueError(f"target session {target_session.date()} is not after origin {origin.date()}")
+    context = grid.loc[in_context]
+    limit = np.datetime64(known_through if known_through is not None else origin)
+    target = np.where(context["timestamp"].to_numpy() <= limit, context[target_column].to_numpy(float), np.nan)
+    return OriginView(context.assign(target=target).reset_index(drop=True),
+                      grid.loc[in_future].reset_index(drop=True), horizon)
+
+
+def forecast_view(
+    forecaster: Forecaster,
+    view: OriginView,
+    covariates: Mapping[str, tuple[Sequence[str], Sequence[str]]],
+    quantile_levels: Sequence[float],
+) -> pd.DataFrame:
+    """Forecast the target session of `view` for each ticker of `covariates`.
+
+    `covariates` maps ticker -> (past covariate columns, known-future covariate columns); tickers that
+    share a covariate set are forecast together. Known-future columns are read from the future rows, so
+    they must be columns known at the origin (the lag-1 copies).
+    """
+    context_tickers, future_tickers = view.context["ticker"].to_numpy(), view.future["ticker"].to_numpy()
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for ticker, (past, known) in covariates.items():
+        groups.setdefault((tuple(past), tuple(known)), []).append(ticker)
+    parts = []
+    for (past, known), tickers in groups.items():
+        context = view.context.loc[np.isin(context_tickers, tickers), ["ticker", "timestamp", "target", *past, *known]]
+        future = (view.future.loc[np.isin(future_tickers, tickers), ["ticker", "timestamp", *known]].reset_index(drop=True)
+                  if known else None)
+        parts.append(forecaster.forecast(context.reset_index(drop=True), future, view.horizon, quantile_levels))
+    return pd.concat(parts, ignore_index=True).sort_values("ticker", ignore_index=True)
+
+
 def forecast_at_origin(
     forecaster: Forecaster,
     grid: pd.DataFrame,
@@ -237,26 +296,5 @@ def forecast_at_origin(
     covariates: Mapping[str, tuple[Sequence[str], Sequence[str]]],
     quantile_levels: Sequence[float],
 ) -> pd.DataFrame:
-    """Forecast the return of `target_session` for each ticker from grid rows up to `origin` only.
-
-    `covariates` maps ticker -> (past covariate columns, known-future covariate columns); tickers that
-    share a covariate set are forecast together. Known-future columns are read from the grid rows
-    between origin and target session, so they must be columns known at the origin (the lag-1 copies).
-    """
-    stamps = grid["timestamp"].to_numpy()
-    in_context = stamps <= np.datetime64(origin)
-    in_future = ~in_context & (stamps <= np.datetime64(target_session))
-    horizon = np.unique(stamps[in_future]).size
-    if horizon < 1:
-        raise ValueError(f"target session {target_session.date()} is not after origin {origin.date()}")
-    ticker_of_row = grid["ticker"].to_numpy()
-    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
-    for ticker, (past, known) in covariates.items():
-        groups.setdefault((tuple(past), tuple(known)), []).append(ticker)
-    parts = []
-    for (past, known), tickers in groups.items():
-        in_group = np.isin(ticker_of_row, tickers)
-        context = grid.loc[in_context & in_group, ["ticker", "timestamp", "target", *past, *known]]
-        future = grid.loc[in_future & in_group, ["ticker", "timestamp", *known]].reset_index(drop=True) if known else None
-        parts.append(forecaster.forecast(context.reset_index(drop=True), future, horizon, quantile_levels))
-    return pd.concat(parts, ignore_index=True).sort_values("ticker", ignore_index=True)
+    """Forecast the return of `target_session` for each ticker from grid rows up to `origin` only (`forecast_view`)."""
+    return forecast_view(forecaster, origin_view(grid, origin, target_session), covariates, quantile_levels)

@@ -32,8 +32,11 @@ def newey_west_lags(n: int) -> int:
     return int(np.floor(4.0 * (n / 100.0) ** (2.0 / 9.0)))
 
 
-def hac_mean_test(series: Sequence[float] | np.ndarray, lags: int | None = None) -> MeanTest:
-    """Test mean(series) = 0 with a HAC (Newey-West, Bartlett kernel) variance; NaNs are dropped."""
+def hac_mean_test(series: Sequence[float] | np.ndarray, lags: int | None = None, min_lags: int = 0) -> MeanTest:
+    """Test mean(series) = 0 with a HAC (Newey-West, Bartlett kernel) variance; NaNs are dropped.
+
+    `min_lags`: a floor on the automatic bandwidth, h - 1 for overlapping h-session targets (an MA(h-1) error).
+    """
     import statsmodels.api as sm
 
     values = np.asarray(series, dtype=float)
@@ -42,7 +45,7 @@ def hac_mean_test(series: Sequence[float] | np.ndarray, lags: int | None = None)
     if n < 3 or np.allclose(values, values[0]):
         mean = float(values.mean()) if n else float("nan")
         return MeanTest(mean, float("nan"), float("nan"), n, 0)
-    lags = newey_west_lags(n) if lags is None else lags
+    lags = max(newey_west_lags(n), min_lags) if lags is None else lags
     fit = sm.OLS(values, np.ones((n, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
     t_stat = float(fit.tvalues[0])
     return MeanTest(float(fit.params[0]), t_stat, float(2.0 * stats.norm.sf(abs(t_stat))), n, lags)
@@ -87,7 +90,7 @@ def pinball_loss(quantile_preds: np.ndarray, actual: np.ndarray, levels: Sequenc
     return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff))) if ok.any() else float("nan")
 
 
-def clark_west(forecasts: pd.DataFrame, big_col: str, small_col: str) -> MeanTest:
+def clark_west(forecasts: pd.DataFrame, big_col: str, small_col: str, min_lags: int = 0) -> MeanTest:
     """Clark-West (2007) test that the larger, nesting model `big_col` forecasts better than `small_col`.
 
     Per row f = (y - small)^2 - [(y - big)^2 - (small - big)^2] (the MSPE difference adjusted for the
@@ -98,7 +101,7 @@ def clark_west(forecasts: pd.DataFrame, big_col: str, small_col: str) -> MeanTes
     y, small, big = forecasts["actual"], forecasts[small_col], forecasts[big_col]
     adjusted = (y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)
     per_date = adjusted.groupby(forecasts["session"]).mean().sort_index()
-    test = hac_mean_test(per_date.to_numpy())
+    test = hac_mean_test(per_date.to_numpy(), min_lags=min_lags)
     return replace(test, p_value=float(stats.norm.sf(test.t_stat)) if np.isfinite(test.t_stat) else float("nan"))
 
 

@@ -16,16 +16,17 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.granger import granger_table
 from neurofin.market.isc import POOLED, isc_table
-from neurofin.schema import ENSEMBLE, LEX_PREFIX, PRICES_REQUIRED, SD_SUFFIX
+from neurofin.market.targets import INTRADAY, intraday_returns, market_returns
+from neurofin.schema import EMB_PREFIX, ENSEMBLE, LEX_PREFIX, PRICES_REQUIRED, SD_SUFFIX
 from neurofin.schema import PANEL_KEY_COLUMNS as PANEL_REQUIRED
 from neurofin.schema import PANEL_META_COLUMNS as META_COLUMNS
 
 
 def roi_columns(panel: pd.DataFrame) -> list[str]:
-    """ROI mean columns of a panel: numeric, not metadata, not `__sd` dispersion, not `lex_` baselines."""
+    """ROI mean columns of a panel: numeric, not metadata, not `__sd` dispersion, not `lex_`/`emb_` controls."""
     return [
         c for c in panel.columns
-        if c not in META_COLUMNS and not c.endswith(SD_SUFFIX) and not c.startswith(LEX_PREFIX)
+        if c not in META_COLUMNS and not c.endswith(SD_SUFFIX) and not c.startswith((LEX_PREFIX, EMB_PREFIX))
         and pd.api.types.is_numeric_dtype(panel[c])
     ]
 
@@ -68,9 +69,12 @@ def session_frame(
     "comments", the default; "prices" spans all prices). With closes present the returns are recomputed
     between consecutive sessions only, so a missing close never yields a multi-session return. Cells with
     fewer than `min_comments` comments count as missing; a missing cell keeps the ticker's last value for
-    at most `max_stale_sessions` sessions (causal), then is NaN.
+    at most `max_stale_sessions` sessions (causal), then is NaN. Also: `market` (the session's market log
+    return, targets.market_returns), `intraday` (ln close/open, when the prices have opens) and the
+    attention controls (controls.attention_features).
     """
     from neurofin.market.calendar import trading_sessions
+    from neurofin.market.controls import attention_features
     from neurofin.market.prices import log_returns
 
     settings = settings or MarketSettings()
@@ -80,7 +84,10 @@ def session_frame(
         raise InputError("no ticker has both prices and panel rows: check that tickers are spelled the same")
     px = prices.assign(session=pd.to_datetime(prices["session"]))
     if "close" in px.columns:
-        px = log_returns(px[["session", "ticker", "close"]], settings.exchange)
+        px = log_returns(px[[c for c in ("session", "ticker", "close", "open") if c in px.columns]], settings.exchange)
+    intraday = intraday_returns(px)
+    px = px.assign(**{INTRADAY: intraday}) if intraday is not None else px
+    market = market_returns(px, index_returns(settings))
     lo, hi = px["session"].min(), px["session"].max()
     if settings.session_span == "comments":
         panel_days = pd.to_datetime(panel["session"])
@@ -93,11 +100,27 @@ def session_frame(
     counted = panel[panel["n_comments"] >= settings.min_comments] if "n_comments" in panel.columns else panel
     feats = ensemble_features(counted, features)
     feats = feats.assign(session=pd.to_datetime(feats["session"]))
-    px = px[["ticker", "session", "log_return"]]
+    px = px[["ticker", "session", "log_return", *([INTRADAY] if intraday is not None else [])]]
     frame = grid.merge(px, on=["ticker", "session"], how="left").merge(feats, on=["ticker", "session"], how="left")
+    frame = frame.merge(market.reset_index(), on="session", how="left")
     frame = frame.rename(columns={"log_return": "target"}).sort_values(["ticker", "session"], ignore_index=True)
     frame[list(features)] = frame.groupby("ticker")[list(features)].ffill(limit=settings.max_stale_sessions)
+    if "n_comments" in panel.columns and "n_authors" in panel.columns:
+        frame = attention_features(frame, panel, settings.attention_window)
     return frame
+
+
+def index_returns(settings: MarketSettings) -> pd.DataFrame | None:
+    """The market index's (session, log_return) from market.index_file (None: use the equal-weight universe)."""
+    from neurofin.market.prices import log_returns, read_prices
+
+    if settings.index_file is None:
+        return None
+    index = read_prices(settings.index_file, ticker="INDEX", exchange=settings.exchange)
+    if index["ticker"].nunique() != 1:
+        raise InputError(f"market.index_file {settings.index_file} holds {index['ticker'].nunique()} series: "
+                         "give one index price series (date and close columns)")
+    return log_returns(index[["session", "ticker", "close"]], settings.exchange)
 
 
 def load_roi_quality(path: str | Path) -> pd.DataFrame:
@@ -131,10 +154,19 @@ class Selection:
     selected: dict[str, list[str]] = field(default_factory=dict)
 
 
-def select_features(
+@dataclass(frozen=True)
+class Screen:
+    """The target-independent part of one window's selection: the ISC table and the (ROI, ticker) pairs that pass
+    the ISC filter and the encoding-quality gate (the candidates for Granger)."""
+
+    isc: pd.DataFrame
+    candidates: list[tuple[str, str]]
+
+
+def screen_features(
     panel: pd.DataFrame, frame: pd.DataFrame, train_start: pd.Timestamp, train_end: pd.Timestamp, settings: MarketSettings
-) -> Selection:
-    """ISC filter then BH-FDR robust Granger filter, using only sessions in [train_start, train_end]."""
+) -> Screen:
+    """ISC filter and encoding-quality gate on sessions [train_start, train_end] only."""
     rois = roi_columns(panel)
     quality = roi_validation_r(settings.roi_quality_file, rois)
     sessions = pd.to_datetime(panel["session"])
@@ -160,13 +192,25 @@ def select_features(
         (roi, ticker) for ticker in tickers for roi in rois
         if ((passed["roi"] == roi) & passed["ticker"].isin([POOLED, ticker])).any()
     ]
+    return Screen(isc, candidates)
+
+
+def select_features(
+    panel: pd.DataFrame, frame: pd.DataFrame, train_start: pd.Timestamp, train_end: pd.Timestamp,
+    settings: MarketSettings, screen: Screen | None = None,
+) -> Selection:
+    """ISC filter then BH-FDR robust Granger filter (on the frame's `target`), using only sessions in
+    [train_start, train_end]; `screen` reuses the window's ISC result for another target."""
+    screen = screen or screen_features(panel, frame, train_start, train_end, settings)
+    window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
+    tickers = sorted(window_frame["ticker"].unique())
     granger = granger_table(
-        window_frame, candidates, max_lag=settings.granger_max_lag,
+        window_frame, screen.candidates, max_lag=settings.granger_max_lag,
         lag_criterion=settings.granger_lag_criterion, fdr_alpha=settings.fdr_alpha,
     )
     chosen = granger[granger["selected"]]
     selected = {t: sorted(chosen.loc[chosen["ticker"] == t, "feature"]) for t in tickers}
-    return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), isc, granger, selected)
+    return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), screen.isc, granger, selected)
 
 
 def selection_frequencies(selections: Sequence[Selection], rois: Sequence[str], tickers: Sequence[str]) -> pd.DataFrame:
