@@ -75,8 +75,10 @@ def with_targets(frame: pd.DataFrame, specs: Sequence[TargetSpec]) -> pd.DataFra
             values = _forward_sum(log_return - frame[MARKET], tickers, spec.horizon)
         elif spec.kind == "absolute":
             values = raw.abs()
-        elif spec.kind == "open_to_close":
-            values = frame[INTRADAY] + (raw - log_return)
+        elif spec.kind == "open_to_close":  # the session's open-to-close, then the next h-1 close-to-close returns
+            values = frame[INTRADAY]
+            if spec.horizon > 1:
+                values = values + _forward_sum(log_return.groupby(tickers, sort=False).shift(-1), tickers, spec.horizon - 1)
         else:
             raise ValueError(f"unknown target {spec.kind!r}; choose from {TARGETS}")
         out[spec.column] = values.to_numpy(float)

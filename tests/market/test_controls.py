@@ -1,0 +1,98 @@
+"""Controls and nested increments: an ROI signal that only mirrors a control must not count as an increment over it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurofin.config import MarketSettings
+from neurofin.market.backtest import increment_tests, prepare_data, run_backtest
+from neurofin.market.controls import ATTENTION, fit_embedding_pca
+from neurofin.market.forecast import RidgeForecaster
+from neurofin.market.planted import planted_panel
+from neurofin.schema import ENSEMBLE
+
+TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
+SIGNAL = {"AAA": "Limbic_OFC", "BBB": "Limbic_OFC", "CCC": "Limbic_OFC"}
+SETTINGS = MarketSettings(train_sessions=120, step_sessions=25, isc_null_shifts=50, granger_max_lag=2,
+                          forecaster="linear", quantile_levels=[0.1, 0.5, 0.9], null_draws=200, targets=["raw"],
+                          horizons=[1])
+
+
+def _increments(confound, signal, seed=0):
+    panel, prices = planted_panel(n_sessions=220, tickers=TICKERS, signal=signal, strength=0.5, n_subjects=3,
+                                  seed=seed, embedding_dims=4, confound=confound)
+    result = run_backtest(panel, prices, SETTINGS, RidgeForecaster(name="linear"))
+    return result, result.increments.set_index("base")
+
+
+@pytest.mark.parametrize("confound", ["attention", "embedding"])
+def test_an_roi_that_mirrors_a_control_finds_a_signal_but_no_increment_over_that_control(confound):
+    result, increments = _increments(confound, SIGNAL)
+    metrics = result.metrics.set_index("model")
+    assert result.verdict.startswith("Verdict: signal in roi")  # alone, the ROI looks predictive ...
+    assert metrics.loc[confound, "cw_p"] < 0.01  # ... because the control it mirrors is
+    assert not increments.loc[confound, "holds"] and increments.loc[confound, "p_holm"] > 0.05
+    others = [c for c in ("lexicon", "attention", "embedding") if c != confound]
+    assert increments.loc[others, "holds"].all()  # over the controls it does not mirror, it adds
+    assert f"{confound} (Holm" not in result.verdict and all(f"{c} (Holm" in result.verdict for c in others)
+
+
+def test_a_genuine_roi_signal_adds_to_every_control_and_none_under_the_null():
+    result, increments = _increments(None, SIGNAL)
+    assert increments["holds"].all() and (increments["cw_t"] > 3).all()
+    assert "ROI features add to: lexicon" in result.verdict
+    null, null_increments = _increments(None, {}, seed=3)
+    assert not null_increments["holds"].any()
+    assert "add to none of the controls" in null.verdict
+
+
+def test_increments_are_holm_adjusted_over_the_controls_and_need_both_tests():
+    rng = np.random.default_rng(0)
+    sessions = np.repeat(pd.bdate_range("2022-01-03", periods=80), 8)
+    actual = rng.standard_normal(sessions.size)
+    base = rng.standard_normal(sessions.size)
+    rows = []
+    for control, lead in (("lexicon", 0.5), ("attention", 0.0), ("embedding", 0.02)):
+        rows.append(pd.DataFrame({"session": sessions, "ticker": np.tile(list("ABCDEFGH"), 80), "model": control,
+                                  "mean": base, "actual": actual}))
+        rows.append(rows[-1].assign(model=f"{control}+roi", mean=base + lead * actual + 0.3 * rng.standard_normal(actual.size)))
+    table = increment_tests(pd.concat(rows, ignore_index=True), {}, draws=200, seed=0).set_index("base")
+    p = np.maximum(table["cw_p"], table["perm_p"])
+    np.testing.assert_allclose(table["p"], p)
+    order = np.argsort(p.to_numpy())  # Holm by hand
+    expected = np.maximum.accumulate(np.minimum(1, p.to_numpy()[order] * (3 - np.arange(3))))
+    np.testing.assert_allclose(table["p_holm"].to_numpy()[order], expected)
+    assert table.loc["lexicon", "holds"] and not table.loc["attention", "holds"]
+
+
+def test_attention_features_count_silence_as_zero_and_change_against_the_trailing_mean():
+    panel, prices = planted_panel(n_sessions=80, tickers=("AAA", "BBB"), n_subjects=2, missing_fraction=0.2, seed=5)
+    settings = MarketSettings(attention_window=10)
+    frame = prepare_data(panel, prices, settings).frame
+    counts = panel[panel["subject"] == ENSEMBLE].assign(session=lambda d: pd.to_datetime(d["session"]))
+    for ticker, rows in frame.groupby("ticker"):
+        n = rows[["session"]].merge(counts[counts["ticker"] == ticker], on="session", how="left")["n_comments"]
+        level = np.log1p(n.fillna(0).to_numpy())
+        assert (level == 0).any()  # sessions without comments: attention 0, never missing
+        np.testing.assert_allclose(rows["att_comments"], level)
+        for i in (30, 55, 79):
+            np.testing.assert_allclose(rows["att_comments_change"].iloc[i], level[i] - level[i - 10 : i].mean())
+    assert set(ATTENTION) <= set(frame.columns)
+
+
+def test_the_embedding_pca_reads_only_its_training_window():
+    panel, prices = planted_panel(n_sessions=150, tickers=("AAA", "BBB", "CCC"), n_subjects=2, embedding_dims=6, seed=2)
+    data = prepare_data(panel, prices, MarketSettings())
+    columns = data.embedding
+    start, end = data.sessions[0], data.sessions[99]
+    before = fit_embedding_pca(data.frame, columns, start, end, 4)
+    late = data.frame["session"] > end
+    changed = data.frame.copy()
+    changed.loc[late, columns] = 100.0 * np.random.default_rng(0).standard_normal((late.sum(), len(columns)))
+    after = fit_embedding_pca(changed, columns, start, end, 4)
+    np.testing.assert_allclose(before.components, after.components)
+    np.testing.assert_allclose(before.mean, after.mean)
+    moved = fit_embedding_pca(changed, columns, start, data.sessions[-1], 4)
+    assert not np.allclose(np.abs(moved.components), np.abs(before.components), atol=1e-3)
+    scores = before.transform(data.frame)
+    assert scores.shape[1] == 4 and np.isfinite(scores.to_numpy()).mean() > 0.9
