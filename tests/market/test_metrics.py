@@ -97,3 +97,18 @@ def test_hac_mean_test_matches_hand_newey_west():
     assert result.hac_lags == lags
     assert result.t_stat == pytest.approx(_newey_west_t(series, lags), rel=1e-10)
     assert result.p_value == pytest.approx(2 * stats.norm.sf(abs(result.t_stat)), rel=1e-12)
+
+
+def test_vectorised_ic_by_date_equals_spearman_per_session_with_ties_gaps_and_constants():
+    rng = np.random.default_rng(3)
+    sessions = np.repeat(pd.bdate_range("2022-01-03", periods=40), 7)
+    rows = pd.DataFrame({"session": sessions, "ticker": np.tile(list("ABCDEFG"), 40),
+                         "mean": rng.integers(0, 4, sessions.size).astype(float),  # many ties
+                         "actual": rng.standard_normal(sessions.size)})
+    rows.loc[rng.random(len(rows)) < 0.15, "actual"] = np.nan
+    rows.loc[rows["session"] == sessions[0], "mean"] = 1.0  # constant forecasts: undefined IC
+    rows.loc[(rows["session"] == sessions[7]) & (rows["ticker"] > "B"), "mean"] = np.nan  # two usable rows
+    per_date = m.ic_by_date(rows)
+    expected = {s: m.spearman(g["mean"].to_numpy(float), g["actual"].to_numpy(float)) for s, g in rows.groupby("session")}
+    np.testing.assert_allclose(per_date.to_numpy(), pd.Series(expected).sort_index().to_numpy(), rtol=1e-10, equal_nan=True)
+    assert np.isnan(per_date.iloc[0]) and np.isnan(per_date.iloc[1]) and per_date.notna().sum() >= 35

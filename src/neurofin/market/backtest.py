@@ -207,9 +207,10 @@ def walk_forward_selection(data: MarketData, settings: MarketSettings) -> tuple[
 def fold_grid(data: MarketData, start: pd.Timestamp, end: pd.Timestamp, settings: MarketSettings) -> tuple[pd.DataFrame, list[str]]:
     """The grid plus the embedding control's components, PCA fitted on sessions [start, end] (and their names)."""
     pca = fit_embedding_pca(data.frame, data.embedding, start, end, len(data.rois), settings.seed) if data.embedding else None
+    grid = data.grid.drop(columns=data.embedding)  # the models read the components, never the raw columns
     if pca is None:
-        return data.grid, []
-    return pd.concat([data.grid, pca.transform(data.grid)], axis=1), pca.names
+        return grid, []
+    return pd.concat([grid, pca.transform(data.grid)], axis=1), pca.names
 
 
 def available_models(data: MarketData, embedding: Sequence[str]) -> list[str]:

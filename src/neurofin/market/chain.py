@@ -224,6 +224,21 @@ def backtest_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
         + f"then HC3-robust Granger tests (lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with "
         f"Benjamini-Hochberg FDR {s['fdr_alpha']:g} over ROIs x tickers. Features: the ticker's last value carried "
         f"at most {s['max_stale_sessions']} sessions; cells with fewer than {s['min_comments']} comments count as missing.",
+        f"Targets: {', '.join(sorted(set(result.forecasts['target'])))} at horizons "
+        f"{', '.join(str(h) for h in sorted(set(result.forecasts['horizon'])))} sessions (an h-session target is "
+        "fitted only on windows realised at the origin; HAC bandwidth at least h-1); the verdict reads the primary "
+        f"target ({s['primary_target']}, 1 session). Market-adjusted: minus "
+        + (f"the index in {s['index_file']}" if s["index_file"] else "the equal-weight mean of every priced ticker")
+        + f". Features use comments up to {s['cutoff_minutes']} minutes before each session's close.",
+        "Controls: attention (log comment and author counts and their change against the previous "
+        f"{s['attention_window']} sessions; no comments = 0), lexicon sentiment, and the embedding (the LM features "
+        "the encoding models read, PCA fitted in each training window to as many components as ROIs). Increments: "
+        "control+ROI vs control, Clark-West (HAC) and the permutation null of the ROI contribution, the larger p "
+        "Holm-adjusted over the controls.",
+        f"Portfolio (directional targets, 1 session): long the top and short the bottom of {s['portfolio_quantiles']} "
+        f"forecast buckets each session, equal weights; net of {s['cost_bps']:g} bps per unit of turnover; Sharpe "
+        f"annualised (252) with a block-bootstrap 95% CI ({s['bootstrap_draws']} draws).",
+        *result.notes,
         "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
         "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
         "coverage_80: share of returns inside the 10%-90% forecast band.",

@@ -146,12 +146,10 @@ class RidgeForecaster:
             means.append(mean)
             medians.append(mean + np.median(residuals))
             bands.append(mean + np.quantile(residuals, levels))
-        out = pd.DataFrame(np.asarray(bands).reshape(len(tickers), levels.size),
-                           columns=[quantile_column(q) for q in quantile_levels])
-        out.insert(0, "median", np.asarray(medians, dtype=float))
-        out.insert(0, "mean", means)
-        out.insert(0, "ticker", np.asarray(tickers, dtype=object))
-        return out
+        bands_array = np.asarray(bands).reshape(len(tickers), levels.size)
+        return pd.DataFrame({"ticker": np.asarray(tickers, dtype=object), "mean": np.asarray(means, dtype=float),
+                             "median": np.asarray(medians, dtype=float),
+                             **{quantile_column(q): bands_array[:, j] for j, q in enumerate(quantile_levels)}})
 
     def _fit_predict(self, target: np.ndarray, regressors: np.ndarray, query: np.ndarray) -> tuple[float, np.ndarray]:
         """Ridge fit on complete rows and its leave-one-out residuals; the mean when covariates are missing or too few rows."""
@@ -281,10 +279,14 @@ def forecast_view(
         groups.setdefault((tuple(past), tuple(known)), []).append(ticker)
     parts = []
     for (past, known), tickers in groups.items():
-        context = view.context.loc[np.isin(context_tickers, tickers), ["ticker", "timestamp", "target", *past, *known]]
-        future = (view.future.loc[np.isin(future_tickers, tickers), ["ticker", "timestamp", *known]].reset_index(drop=True)
-                  if known else None)
-        parts.append(forecaster.forecast(context.reset_index(drop=True), future, view.horizon, quantile_levels))
+        columns = ["ticker", "timestamp", "target", *past, *known]
+        if len(groups) == 1 and set(tickers) >= set(context_tickers):  # one covariate set for every ticker
+            context, future = view.context[columns], view.future[["ticker", "timestamp", *known]] if known else None
+        else:
+            context = view.context.loc[np.isin(context_tickers, tickers), columns].reset_index(drop=True)
+            future = (view.future.loc[np.isin(future_tickers, tickers), ["ticker", "timestamp", *known]].reset_index(drop=True)
+                      if known else None)
+        parts.append(forecaster.forecast(context, future, view.horizon, quantile_levels))
     return pd.concat(parts, ignore_index=True).sort_values("ticker", ignore_index=True)
 
 
