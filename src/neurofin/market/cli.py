@@ -212,8 +212,9 @@ def backtest(
 ) -> None:
     """Walk-forward backtest: selection per fold, forecasts, baselines, metrics, report and a plain verdict.
 
-    Writes forecasts.parquet, metrics.csv, daily_ic.csv, selections.json, selection_frequency.csv,
-    summary.json, report.html and its PNG figures.
+    Writes forecasts.parquet, metrics.csv (primary target), results.parquet/.csv (every model x target x
+    horizon x metric), increments.csv, portfolio_daily.parquet, cost_sweep.csv, ticker_ic.csv, daily_ic.csv,
+    selections.json, selection_frequency.csv, summary.json, report.html and its PNG figures.
 
     Example: neurofin market backtest --db panel.duckdb --forecaster linear --out market_out
     """
@@ -233,6 +234,7 @@ def backtest(
     shown = ["model", "same_as", "ic_mean", "perm_p", "cw_t", "cw_p", "cw_p_holm", "r2_vs_zero", "coverage_80"]
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
         typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
+        typer.echo(result.backtest.increments.round(4).to_string(index=False))
     typer.echo(result.verdict)
     typer.echo(f"report: {report}")
 
