@@ -56,7 +56,15 @@ from neurofin.market.selection import (
     selection_frequencies,
     session_frame,
 )
-from neurofin.market.targets import DIRECTIONAL, INTRADAY, TargetSpec, known_through, realized_trade_return, target_specs, with_targets
+from neurofin.market.targets import (
+    DIRECTIONAL,
+    INTRADAY,
+    TargetSpec,
+    known_through,
+    realized_trade_return,
+    target_specs,
+    with_targets,
+)
 from neurofin.progress import Progress, report
 
 BASELINES = ("zero", "hist_mean", "univariate")

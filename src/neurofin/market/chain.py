@@ -31,8 +31,8 @@ from neurofin.market.backtest import (
 from neurofin.market.calendar import EXCHANGE
 from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
 from neurofin.market.panel import PanelStore
-from neurofin.market.targets import TargetSpec
 from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
+from neurofin.market.targets import TargetSpec
 from neurofin.progress import Progress
 
 FORECASTER_KINDS = ("linear", "ridge", "chronos")  # "ridge" is another name for the linear forecaster

@@ -17,6 +17,7 @@ import pandas as pd
 
 DEMO_TICKERS = ["AAPL", "AMD", "MSFT", "JPM", "XOM"]
 DEMO_START, DEMO_END = "2021-03-01", "2022-12-28"
+DEMO_MARKET_SETTINGS = {"forecaster": "linear", "train_sessions": 150, "step_sessions": 40, "isc_null_shifts": 100}
 TEMPLATES = [
     "{t} is going to rip after earnings, loading calls",
     "sold my {t} shares today, the chart looks terrible",
@@ -68,7 +69,7 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
 
     say = say or (lambda text: None)
     out = Path(out)
-    settings = MarketSettings(forecaster="linear", train_sessions=150, step_sessions=40, isc_null_shifts=100)
+    settings = MarketSettings(**DEMO_MARKET_SETTINGS)
     n_lines = demo_dump(out / "RC_demo.jsonl", seed)
     report = ingest_dumps([out / "RC_demo.jsonl"], out / "comments.parquet", settings.subreddits)
     say(f"    ingest: {n_lines} lines -> {report.kept} comments (dropped {report.malformed} malformed, "
