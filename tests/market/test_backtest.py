@@ -58,7 +58,7 @@ class SpyForecaster(RidgeForecaster):
 
 def _small_settings(**extra):
     base = dict(train_sessions=60, step_sessions=15, embargo_sessions=2, isc_null_shifts=30, granger_max_lag=2,
-                quantile_levels=[0.1, 0.5, 0.9])
+                quantile_levels=[0.1, 0.5, 0.9], targets=["raw"], horizons=[1])  # other targets: test_targets.py
     return MarketSettings(**{**base, **extra})
 
 

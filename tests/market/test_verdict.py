@@ -95,6 +95,7 @@ def test_only_the_primary_model_decides_and_secondaries_get_holm():
 def test_the_linear_backtest_computes_identical_models_once_and_records_the_null():
     panel, prices = planted_panel(n_sessions=120, tickers=("AAA", "BBB", "CCC"), n_subjects=2, seed=7)
     settings = MarketSettings(train_sessions=60, step_sessions=20, isc_null_shifts=30, granger_max_lag=2,
+                              targets=["raw"], horizons=[1],
                               quantile_levels=[0.1, 0.5, 0.9], null_draws=200)
     result = run_backtest(panel, prices, settings, RidgeForecaster(name="linear"))
     table = result.metrics.set_index("model")
