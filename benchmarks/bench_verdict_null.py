@@ -31,31 +31,12 @@ from scipy import stats
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
 from neurofin.market.backtest import run_backtest
-from neurofin.market.forecast import ChronosForecaster, RidgeForecaster
+from neurofin.market.forecast import ChronosForecaster, RidgeForecaster, save_random_chronos2
 from neurofin.market.planted import planted_panel
 
 RESULTS = Path(__file__).resolve().parent / "results" / "verdict_null.json"
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
 LEVEL = 0.05
-
-
-def tiny_chronos(directory: Path) -> Path:
-    """Save a randomly initialised ~25k-parameter Chronos-2 (no download) and return its directory."""
-    import torch
-    from chronos.chronos2 import Chronos2Model
-    from chronos.chronos2.config import Chronos2CoreConfig
-
-    torch.manual_seed(0)
-    config = Chronos2CoreConfig(
-        d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0,
-        chronos_config={"context_length": 128, "input_patch_size": 8, "input_patch_stride": 8,
-                        "output_patch_size": 8, "quantiles": [0.05, *[round(0.1 * k, 1) for k in range(1, 10)], 0.95],
-                        "use_reg_token": True, "use_arcsinh": True, "max_output_patches": 4},
-        architectures=["Chronos2Model"], chronos_pipeline_class="Chronos2Pipeline",
-    )
-    path = directory / "tiny-chronos2"
-    Chronos2Model(config).save_pretrained(path)
-    return path
 
 
 def run_scenario(name: str, panels: int, args: argparse.Namespace, garch: bool, forecaster, seed0: int,
@@ -151,7 +132,7 @@ def main() -> None:
         rows.append(run_scenario("linear_garch", args.garch, args, True, ridge, 100_000 + args.seed_offset, checkpoint))
     if args.chronos:
         with tempfile.TemporaryDirectory() as tmp:
-            chronos = ChronosForecaster(tiny_chronos(Path(tmp)), device="cpu")
+            chronos = ChronosForecaster(save_random_chronos2(Path(tmp) / "tiny-chronos2"), device="cpu")
             half = args.chronos // 2
             rows.append(run_scenario("chronos_tiny_iid", half, args, False, chronos, 200_000 + args.seed_offset, checkpoint))
             rows.append(run_scenario("chronos_tiny_garch", args.chronos - half, args, True, chronos, 300_000 + args.seed_offset,

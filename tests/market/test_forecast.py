@@ -14,6 +14,7 @@ from neurofin.market.forecast import (
     business_day_frame,
     forecast_at_origin,
     load_chronos,
+    save_random_chronos2,
 )
 from neurofin.market.planted import planted_panel
 
@@ -71,21 +72,7 @@ def test_ridge_forecaster_matches_sklearn_on_standardised_lagged_covariates():
 @pytest.fixture(scope="module")
 def tiny_chronos(tmp_path_factory):
     """A randomly initialised Chronos-2 with ~25k parameters, saved like a downloaded checkpoint."""
-    import torch
-    from chronos.chronos2 import Chronos2Model
-    from chronos.chronos2.config import Chronos2CoreConfig
-
-    torch.manual_seed(0)
-    config = Chronos2CoreConfig(
-        d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=2, dropout_rate=0.0,
-        chronos_config={"context_length": 128, "input_patch_size": 8, "input_patch_stride": 8,
-                        "output_patch_size": 8, "quantiles": [0.05, *[round(0.1 * k, 1) for k in range(1, 10)], 0.95],
-                        "use_reg_token": True, "use_arcsinh": True, "max_output_patches": 4},
-        architectures=["Chronos2Model"], chronos_pipeline_class="Chronos2Pipeline",
-    )
-    path = tmp_path_factory.mktemp("chronos") / "tiny-chronos2"
-    Chronos2Model(config).save_pretrained(path)
-    return path
+    return save_random_chronos2(tmp_path_factory.mktemp("chronos") / "tiny-chronos2")
 
 
 def test_chronos_forecasts_with_past_and_known_future_covariates(tiny_chronos, tmp_path):
