@@ -45,7 +45,8 @@ def run_scenario(name: str, panels: int, args: argparse.Namespace, garch: bool, 
 
     `checkpoint(row)` is called with the summary of the panels done so far after each panel."""
     settings = MarketSettings(train_sessions=args.train, step_sessions=args.step, isc_null_shifts=50,
-                              granger_max_lag=2, quantile_levels=[0.1, 0.5, 0.9], null_draws=args.draws)
+                              granger_max_lag=2, quantile_levels=[0.1, 0.5, 0.9], null_draws=args.draws,
+                              targets=["raw"], horizons=[1])  # the verdict's target; the others never decide it
     signals, perm_p, cw_p = 0, [], []
     start = time.perf_counter()
     for k in range(panels):
