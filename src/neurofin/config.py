@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -157,6 +157,9 @@ class InferSettings(_Section):
     embedding_dims: int = Field(64, ge=0)  # no-brain control: `emb_*` columns of the LM features (0 = none written)
 
 
+TargetKind = Literal["raw", "market_adjusted", "absolute", "open_to_close"]  # forecast targets (docs/backtest.md)
+
+
 class MarketSettings(_Section):
     """Market stage: feature filters (ISC, Granger), forecasting and the walk-forward backtest (docs/REFERENCE.md section 7)."""
 
@@ -198,11 +201,11 @@ class MarketSettings(_Section):
     min_roi_validation_r: float = 0.05  # ROIs whose median validation r is below this are never selected
     # issue 13: tradable timing, targets, controls, portfolio (docs/backtest.md)
     cutoff_minutes: int = Field(30, ge=0)  # comments this close to the session close count for the next session
-    targets: list[Literal["raw", "market_adjusted", "absolute", "open_to_close"]] = Field(
-        default_factory=lambda: ["raw", "market_adjusted", "absolute", "open_to_close"], min_length=1
+    targets: list[TargetKind] = Field(
+        default_factory=lambda: list(get_args(TargetKind)), min_length=1
     )  # open_to_close is skipped (with a note) when the prices have no open
     horizons: list[int] = Field(default_factory=lambda: [1, 5], min_length=1)  # sessions per forecast target
-    primary_target: Literal["raw", "market_adjusted", "absolute", "open_to_close"] = "raw"  # the verdict's target (horizon 1)
+    primary_target: TargetKind = "raw"  # the verdict's target (horizon 1)
     index_file: Path | None = None  # market index prices for market_adjusted; None = equal-weight universe mean
     attention_window: int = Field(20, ge=2)  # trailing sessions of the attention control's "change vs mean"
     portfolio_quantiles: int = Field(5, ge=2)  # long the top, short the bottom of this many forecast buckets
