@@ -42,8 +42,14 @@ def test_planted_roi_is_selected_for_its_tickers_and_beats_the_null(tmp_path):
     assert metrics.loc["roi", "r2_vs_hist_mean"] > 0
     assert result.verdict.startswith("Verdict: signal in roi")
 
-    for name in ("forecasts", "metrics", "daily_ic", "selections", "selection_frequency", "summary"):
+    for name in ("forecasts", "metrics", "daily_ic", "selections", "selection_frequency", "summary", "results",
+                 "increments", "portfolio_daily", "cost_sweep", "ticker_ic"):
         assert result.files[name].is_file(), name
+    results = pd.read_parquet(result.files["results"]).set_index(["model", "target", "horizon", "metric"])["value"]
+    assert results["roi", "raw", 1, "sharpe_low"] > 0  # the planted signal trades at a profit after costs
+    assert results["roi", "raw", 1, "ic_mean"] == pytest.approx(metrics.loc["roi", "ic_mean"])
+    daily = pd.read_parquet(result.files["portfolio_daily"])
+    assert set(daily["target"]) == {"raw", "market_adjusted"}  # directional 1-session targets (no opens here)
     report = write_market_report(tmp_path).read_text()  # the backtest page, made from the folder alone
     assert (tmp_path / "cumulative_ic.png").stat().st_size > 1000
     assert html.escape(result.verdict) in report and "permutation" in report and "data:image/png;base64" in report

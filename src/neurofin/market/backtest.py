@@ -47,6 +47,7 @@ from neurofin.market.forecast import (
     quantile_column,
 )
 from neurofin.market.null import MIN_DRAWS, PermutationResult, permutation_ic_test
+from neurofin.market.portfolio import portfolio_tables
 from neurofin.market.selection import (
     Selection,
     lexicon_columns,
@@ -341,11 +342,6 @@ def evaluate_targets(
     forecasts: pd.DataFrame, specs: Sequence[TargetSpec], settings: MarketSettings, identical: dict[str, str]
 ) -> Evaluation:
     """Metrics, primary null and control increments per target and horizon; portfolios for directional 1-session targets."""
-    try:  # TEMPORARY until the portfolio module lands
-        from neurofin.market.portfolio import portfolio_tables
-    except ImportError:
-        portfolio_tables = None
-
     metrics, nulls, increments, tidy, books = {}, {}, [], [], []
     for spec in specs:
         rows = target_rows(forecasts, spec)
@@ -355,7 +351,7 @@ def evaluate_targets(
         increment = increment_tests(rows, identical, settings.null_draws, settings.seed, min_lags=spec.horizon - 1)
         increments.append(increment.assign(target=spec.kind, horizon=spec.horizon))
         tidy.append(tidy_metrics(table.drop(columns="same_as"), spec))
-        if spec.horizon == 1 and spec.kind in DIRECTIONAL and portfolio_tables is not None:
+        if spec.horizon == 1 and spec.kind in DIRECTIONAL:
             book = portfolio_tables(rows, settings)
             tidy.append(tidy_metrics(book["portfolio_metrics"], spec))
             books.append({name: frame.assign(target=spec.kind) for name, frame in book.items()})

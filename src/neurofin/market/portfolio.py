@@ -1,0 +1,160 @@
+"""Long/short portfolio evaluation of one target's forecasts (docs/backtest.md "Portfolio").
+
+Each session, per model: rank the tickers priced that session by forecast; hold +1/k in the top k and -1/k in
+the bottom k, k = floor(n / quantiles) (a session with k < 1, or whose forecasts do not rank the tickers,
+is flat). A long and a short leg of one unit each: the book is dollar neutral, so an equal-weight market move
+cancels. Session P&L is the simple return sum(w * (exp(r) - 1)) of the target's tradable log return r
+(`realized`: close-to-close, or open-to-close for an intraday target). Turnover is sum |w_t - w_{t-1}|
+(entries and exits of both legs; an intraday book opens and closes every session: 2 sum |w_t|), and the net
+return is gross - cost_bps / 1e4 * turnover. Weights at t come from forecasts made at origin t-1, so P&L
+uses only information the trader had.
+
+Sharpe = mean / sd of the daily net return x sqrt(252); its 95% CI is a percentile stationary bootstrap
+(arch, mean block length: Politis-White `optimal_block_length` rounded up, at least 1) whose resampled sessions are
+shared by every cost in the sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from arch.bootstrap import StationaryBootstrap, optimal_block_length
+from scipy import stats
+
+from neurofin.config import MarketSettings
+
+SESSIONS_PER_YEAR = 252
+CI_LEVEL = 0.95
+MIN_TICKER_SESSIONS = 3  # a per-ticker IC needs this many sessions
+MIN_BLOCK_SESSIONS = 20  # shorter series are resampled session by session
+
+
+def book_weights(day: pd.DataFrame, quantiles: int) -> pd.Series:
+    """+1/k top, -1/k bottom of one session's forecasts (index: ticker); all zero when they do not rank
+(fewer than `quantiles` tickers, or equal forecasts)."""
+    n = len(day)
+    k = n // quantiles
+    weights = pd.Series(0.0, index=day["ticker"].to_numpy())
+    forecast = day["mean"]  # a ticker is in the top k only if at most k tickers forecast as much: ties at a cut stay out
+    long = forecast.rank(method="min").to_numpy() >= n - k + 1
+    short = forecast.rank(method="max").to_numpy() <= k
+    if long.any() and short.any():
+        weights[long] = 1.0 / long.sum()
+        weights[short] = -1.0 / short.sum()
+    return weights
+
+
+def model_book(rows: pd.DataFrame, sessions: pd.DatetimeIndex, quantiles: int, intraday: bool) -> pd.DataFrame:
+    """Per session of `sessions`: gross return, turnover and gross exposure of one model's book (flat where it has no rows)."""
+    priced = rows[np.isfinite(rows["mean"]) & np.isfinite(rows["realized"])]
+    weights = {session: book_weights(day, quantiles) for session, day in priced.groupby("session", sort=True)}
+    matrix = pd.DataFrame(weights).T.reindex(sessions).fillna(0.0)
+    returns = priced.pivot_table(index="session", columns="ticker", values="realized").reindex(
+        index=sessions, columns=matrix.columns)
+    gross = (matrix * np.expm1(returns.fillna(0.0))).sum(axis=1)
+    if intraday:
+        turnover = 2 * matrix.abs().sum(axis=1)
+    else:
+        turnover = matrix.diff().fillna(matrix).abs().sum(axis=1)
+    return pd.DataFrame({"gross": gross.to_numpy(), "turnover": turnover.to_numpy(),
+                         "exposure": matrix.abs().sum(axis=1).to_numpy()}, index=sessions)
+
+
+def mean_block_length(series: np.ndarray) -> int:
+    """Politis-White mean block length for a stationary bootstrap, rounded up; 1 for short or flat series."""
+    if series.size < MIN_BLOCK_SESSIONS or series.std() == 0:
+        return 1
+    return max(1, int(np.ceil(optimal_block_length(series)["stationary"].iloc[0])))
+
+
+@dataclass(frozen=True)
+class Resampler:
+    """Stationary-bootstrap session indices (draws x sessions), shared by every series of one book."""
+
+    indices: np.ndarray
+
+    @classmethod
+    def for_series(cls, series: np.ndarray, draws: int, seed: int) -> Resampler:
+        bootstrap = StationaryBootstrap(mean_block_length(series), np.arange(series.size),
+                                        seed=np.random.default_rng(seed))
+        return cls(np.stack([data[0][0] for data in bootstrap.bootstrap(draws)]))
+
+    def sharpe_interval(self, returns: np.ndarray) -> tuple[float, float]:
+        """Percentile 95% CI of the annualised Sharpe ratio."""
+        sample = returns[self.indices]
+        if sample.shape[1] < 2:
+            return np.nan, np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = sample.mean(axis=1) / sample.std(axis=1, ddof=1) * np.sqrt(SESSIONS_PER_YEAR)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return np.nan, np.nan
+        tail = (1 - CI_LEVEL) / 2 * 100
+        low, high = np.percentile(values, [tail, 100 - tail])
+        return float(low), float(high)
+
+
+def sharpe(returns: np.ndarray) -> float:
+    """Annualised Sharpe ratio of daily returns (NaN for a flat book)."""
+    sd = returns.std(ddof=1) if returns.size > 1 else 0.0
+    return float(returns.mean() / sd * np.sqrt(SESSIONS_PER_YEAR)) if sd > 0 else np.nan
+
+
+def max_drawdown(returns: np.ndarray) -> float:
+    """Largest fall of the compounded wealth curve from its running peak, as a fraction of the peak."""
+    wealth = np.cumprod(1 + np.r_[0.0, returns])
+    return float(np.max(1 - wealth / np.maximum.accumulate(wealth)))
+
+
+def cost_row(book: pd.DataFrame, cost_bps: float, resampler: Resampler) -> dict[str, float]:
+    """Sharpe, its CI and the annual net return of a book at one cost."""
+    net = (book["gross"] - cost_bps / 1e4 * book["turnover"]).to_numpy()
+    low, high = resampler.sharpe_interval(net)
+    return {"cost_bps": cost_bps, "sharpe": sharpe(net), "sharpe_low": low, "sharpe_high": high,
+            "ann_return_net": float(net.mean() * SESSIONS_PER_YEAR)}
+
+
+def ticker_ic(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, ticker): time-series Spearman correlation of forecast and target over its sessions."""
+    records = []
+    for (model, ticker), group in rows.groupby(["model", "ticker"], sort=True):
+        valid = group[np.isfinite(group["mean"]) & np.isfinite(group["actual"])]
+        ic = np.nan
+        if len(valid) >= MIN_TICKER_SESSIONS and valid["mean"].nunique() > 1 and valid["actual"].nunique() > 1:
+            ic = float(stats.spearmanr(valid["mean"], valid["actual"]).statistic)
+        records.append({"model": model, "ticker": ticker, "ic": ic, "n": len(valid)})
+    return pd.DataFrame.from_records(records, columns=["model", "ticker", "ic", "n"])
+
+
+def portfolio_tables(rows: pd.DataFrame, settings: MarketSettings) -> dict[str, pd.DataFrame]:
+    """One directional 1-session target's forecast rows (model, session, ticker, mean, actual, realized) ->
+    portfolio_metrics (per model), portfolio_daily (per model and session), cost_sweep and ticker_ic."""
+    intraday = bool(rows["target"].eq("open_to_close").any()) if "target" in rows.columns else False
+    sessions = pd.DatetimeIndex(sorted(pd.to_datetime(rows["session"]).unique()))
+    rows = rows.assign(session=pd.to_datetime(rows["session"]))
+    costs = sorted({*settings.cost_sweep_bps, settings.cost_bps})
+    metrics: list[dict] = []
+    daily: list[pd.DataFrame] = []
+    sweep: list[dict] = []
+    for number, (model, model_rows) in enumerate(rows.groupby("model", sort=False)):
+        book = model_book(model_rows, sessions, settings.portfolio_quantiles, intraday)
+        net = book["gross"] - settings.cost_bps / 1e4 * book["turnover"]
+        resampler = Resampler.for_series(net.to_numpy(), settings.bootstrap_draws, settings.seed + number)
+        at_cost = cost_row(book, settings.cost_bps, resampler)
+        metrics.append({"model": model, "sharpe": at_cost["sharpe"], "sharpe_low": at_cost["sharpe_low"],
+                        "sharpe_high": at_cost["sharpe_high"],
+                        "ann_return_gross": float(book["gross"].mean() * SESSIONS_PER_YEAR),
+                        "ann_return_net": at_cost["ann_return_net"], "turnover": float(book["turnover"].mean()),
+                        "max_drawdown": max_drawdown(net.to_numpy()),
+                        "active_sessions": int((book["exposure"] > 0).sum()), "n_sessions": len(book)})
+        daily.append(book.assign(net=net, cum_net=np.cumprod(1 + net.to_numpy()) - 1, model=model)
+                     .rename_axis("session").reset_index())
+        sweep.extend({"model": model, **cost_row(book, cost, resampler)} for cost in costs)
+    return {"portfolio_metrics": pd.DataFrame(metrics),
+            "portfolio_daily": pd.concat(daily, ignore_index=True)[
+                ["session", "model", "gross", "net", "turnover", "cum_net"]],
+            "cost_sweep": pd.DataFrame(sweep)[["model", "cost_bps", "sharpe", "sharpe_low", "sharpe_high",
+                                               "ann_return_net"]],
+            "ticker_ic": ticker_ic(rows)}
