@@ -58,11 +58,13 @@ def test_an_intraday_book_opens_and_closes_every_session():
 
 
 def test_ties_at_the_cut_and_small_or_constant_sessions_hold_nothing_fake():
-    day = pd.DataFrame({"ticker": list("ABCD"), "mean": [1.0, 2.0, 2.0, 3.0]})
+    day = pd.DataFrame({"session": "2024-01-02", "ticker": list("ABCD"), "mean": [1.0, 2.0, 2.0, 3.0]})
     weights = book_weights(day, 2)
-    assert weights.to_dict() == {"A": -1.0, "B": 0.0, "C": 0.0, "D": 1.0}  # the tied pair straddles the cut
+    assert weights.tolist() == [-1.0, 0.0, 0.0, 1.0]  # the tied pair straddles the cut
     assert not book_weights(day.assign(mean=0.5), 2).any()  # constant forecasts (e.g. `zero`) do not rank
     assert not book_weights(day.head(3), 5).any()  # fewer tickers than buckets
+    two_days = pd.concat([day, day.assign(session="2024-01-03", mean=[4.0, 3.0, 2.0, 1.0])], ignore_index=True)
+    assert book_weights(two_days, 4).tolist() == [-1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, -1.0]  # ranked per session
     flat = portfolio_tables(_rows({"2024-01-02": {"A": 0.0, "B": 0.0, "C": 0.0}},
                                   {"2024-01-02": {"A": 0.05, "B": -0.05, "C": 0.0}}), SETTINGS)
     metrics = flat["portfolio_metrics"].iloc[0]

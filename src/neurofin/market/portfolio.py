@@ -31,29 +31,30 @@ MIN_TICKER_SESSIONS = 3  # a per-ticker IC needs this many sessions
 MIN_BLOCK_SESSIONS = 20  # shorter series are resampled session by session
 
 
-def book_weights(day: pd.DataFrame, quantiles: int) -> pd.Series:
-    """+1/k top, -1/k bottom of one session's forecasts (index: ticker); all zero when they do not rank
-(fewer than `quantiles` tickers, or equal forecasts)."""
-    n = len(day)
+def book_weights(rows: pd.DataFrame, quantiles: int) -> pd.Series:
+    """Per row (session, ticker, mean): +1/k in its session's top k, -1/k in the bottom k, else 0. A session
+    whose forecasts do not rank its tickers (fewer than `quantiles`, or equal forecasts) holds nothing."""
+    by_session = rows.groupby("session", sort=False)["mean"]
+    n = by_session.transform("size").to_numpy()
     k = n // quantiles
-    weights = pd.Series(0.0, index=day["ticker"].to_numpy())
-    forecast = day["mean"]  # a ticker is in the top k only if at most k tickers forecast as much: ties at a cut stay out
-    long = forecast.rank(method="min").to_numpy() >= n - k + 1
-    short = forecast.rank(method="max").to_numpy() <= k
-    if long.any() and short.any():
-        weights[long] = 1.0 / long.sum()
-        weights[short] = -1.0 / short.sum()
-    return weights
+    # a ticker is in the top k only if at most k tickers forecast as much: tied forecasts at a cut stay out
+    long = (by_session.rank(method="min").to_numpy() >= n - k + 1) & (k >= 1)
+    short = (by_session.rank(method="max").to_numpy() <= k) & (k >= 1)
+    sides = pd.DataFrame({"session": rows["session"].to_numpy(), "long": long, "short": short})
+    counts = sides.groupby("session", sort=False)[["long", "short"]].transform("sum")
+    trades = (counts["long"] > 0) & (counts["short"] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weights = np.where(long, 1 / counts["long"], 0.0) - np.where(short, 1 / counts["short"], 0.0)
+    return pd.Series(np.where(trades, weights, 0.0), index=rows.index)
 
 
 def model_book(rows: pd.DataFrame, sessions: pd.DatetimeIndex, quantiles: int, intraday: bool) -> pd.DataFrame:
     """Per session of `sessions`: gross return, turnover and gross exposure of one model's book (flat where it has no rows)."""
     priced = rows[np.isfinite(rows["mean"]) & np.isfinite(rows["realized"])]
-    weights = {session: book_weights(day, quantiles) for session, day in priced.groupby("session", sort=True)}
-    matrix = pd.DataFrame(weights).T.reindex(sessions).fillna(0.0)
-    returns = priced.pivot_table(index="session", columns="ticker", values="realized").reindex(
-        index=sessions, columns=matrix.columns)
-    gross = (matrix * np.expm1(returns.fillna(0.0))).sum(axis=1)
+    priced = priced.assign(weight=book_weights(priced, quantiles), simple=np.expm1(priced["realized"]))
+    matrix = priced.pivot_table(index="session", columns="ticker", values="weight", aggfunc="sum")
+    matrix = matrix.reindex(sessions).fillna(0.0)
+    gross = (priced["weight"] * priced["simple"]).groupby(priced["session"]).sum().reindex(sessions, fill_value=0.0)
     if intraday:
         turnover = 2 * matrix.abs().sum(axis=1)
     else:
