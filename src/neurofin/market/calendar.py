@@ -1,9 +1,10 @@
 """Assign comment times to NYSE trading sessions (exchange_calendars XNYS: holidays and early closes).
 
-A comment belongs to the first session whose close is strictly after it: before the close of a
-trading day -> that day (pre-market included); at or after the close (16:00 US/Eastern, 13:00 on
-early-close days), on a weekend or a holiday -> the next session. Closes are UTC instants in the
-calendar, so daylight-saving changes need no special case.
+A comment belongs to the first session whose close minus `cutoff_minutes` (the tradable cutoff, 0 by
+default) is strictly after it: before the cutoff of a trading day -> that day (pre-market included); at
+or after it (close 16:00 US/Eastern, 13:00 on early-close days), on a weekend or a holiday -> the next
+session. Closes are UTC instants in the calendar, so daylight-saving changes and half days need no
+special case.
 """
 
 from __future__ import annotations
@@ -43,11 +44,22 @@ def _closes(exchange: str) -> tuple[np.ndarray, np.ndarray]:
     return close_s, closes.index.to_numpy().astype("datetime64[D]")
 
 
-def sessions_of(created_utc: Any, exchange: str = EXCHANGE) -> np.ndarray:
-    """Trading session (datetime64[D]) of each UTC epoch-second timestamp: the first session closing after it."""
-    stamps = np.asarray(created_utc, dtype=np.int64)
+def _whole_seconds(created_utc: Any) -> np.ndarray:
+    """Epoch seconds floored to whole seconds: exact against whole-second cutoffs (t < c iff floor(t) < c)."""
+    stamps = np.asarray(created_utc)
+    if np.issubdtype(stamps.dtype, np.floating):
+        return np.floor(stamps).astype(np.int64)
+    return stamps.astype(np.int64)
+
+
+def sessions_of(created_utc: Any, exchange: str = EXCHANGE, cutoff_minutes: int = 0) -> np.ndarray:
+    """Trading session (datetime64[D]) of each UTC epoch-second timestamp (int or fractional): the first
+    session whose close minus `cutoff_minutes` is strictly after it."""
+    if cutoff_minutes < 0:
+        raise InputError(f"cutoff_minutes is {cutoff_minutes}: give minutes before the close, 0 or more")
+    stamps = _whole_seconds(created_utc)
     close_s, days = _closes(exchange)
-    index = np.searchsorted(close_s, stamps, side="right")
+    index = np.searchsorted(close_s - 60 * int(cutoff_minutes), stamps, side="right")
     if stamps.size and (index.max() >= close_s.size or stamps.min() < close_s[0] - 7 * 86_400):
         raise InputError(
             f"timestamps outside the {exchange} calendar ({days[0]} .. {days[-1]}): check created_utc is in seconds"
@@ -55,9 +67,9 @@ def sessions_of(created_utc: Any, exchange: str = EXCHANGE) -> np.ndarray:
     return days[index]
 
 
-def session_of(created_utc: int, exchange: str = EXCHANGE) -> date:
-    """Trading session of one UTC epoch-second timestamp (after-close, weekend, holiday -> next session)."""
-    return sessions_of(np.array([created_utc]), exchange)[0].astype(object)
+def session_of(created_utc: float, exchange: str = EXCHANGE, cutoff_minutes: int = 0) -> date:
+    """Trading session of one UTC epoch-second timestamp (from close - cutoff, weekend, holiday -> next session)."""
+    return sessions_of(np.array([created_utc]), exchange, cutoff_minutes)[0].astype(object)
 
 
 def trading_sessions(start: date | str, end: date | str, exchange: str = EXCHANGE) -> np.ndarray:

@@ -85,7 +85,7 @@ def panel(
     db: Path = typer.Option(..., "--db", help="DuckDB panel file (created if missing)."),
     comments: Path = typer.Option(None, "--comments", help="Comments Parquet from `neurofin market ingest`."),
     roi: Path = typer.Option(None, "--roi", help="ROI-feature Parquet (id, subject, one column per ROI)."),
-    prices: Path = typer.Option(None, "--prices", help="Daily closes CSV/Parquet (date + tickers, or date,ticker,close)."),
+    prices: Path = typer.Option(None, "--prices", help="Daily prices CSV/Parquet (date + tickers, date,ticker,close[,open] or OHLCV; opens give the open_to_close target)."),
     demo_prices: bool = typer.Option(False, "--demo-prices", help="Use the S&P 500 closes shipped in skfolio."),
     price_column: str = typer.Option(None, "--price-column", help="Price column to read (default: adjusted close, else close)."),
     ticker: str = typer.Option(None, "--ticker", help="Symbol of a single-ticker OHLCV file (default: the file name)."),
@@ -113,7 +113,7 @@ def panel(
     market = Settings.load(config).market
     if export is not None:
         require_writable(export, "--export")
-    store = PanelStore(db, exchange=market.exchange)
+    store = PanelStore(db, exchange=market.exchange, cutoff_minutes=market.cutoff_minutes)
     summary: dict[str, object] = {}
     if comments is not None and roi is not None:
         for path in (comments, roi):
@@ -135,6 +135,7 @@ def panel(
                   else price_io.demo_prices())
         summary["price_rows"] = store.update_prices(closes)
         summary["price_column"] = closes.attrs.get("price_column", "close")
+        summary["open_column"] = closes.attrs.get("open_column")
     if export is not None:
         summary["exported"] = [str(p) for p in store.export_parquet(export)]
     if not summary:

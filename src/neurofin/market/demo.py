@@ -76,7 +76,7 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
                f"{report.bot} bot, {report.deleted} deleted, {report.wrong_subreddit} off-subreddit)")
     comments = pd.read_parquet(out / "comments.parquet")
     rois = infer_file(predictor, pd.DataFrame({"id": comments["id"], "text": comments["body"]}), out / "rois.parquet")
-    store = PanelStore(out / "panel.duckdb")
+    store = PanelStore(out / "panel.duckdb", settings.exchange, settings.cutoff_minutes)
     update = store.update(comments, rois)
     store.update_prices(demo_prices(DEMO_TICKERS, DEMO_START, DEMO_END))
     say(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")

@@ -6,12 +6,16 @@ Tables (the forecasting stage relies on these exact schemas):
   (population standard deviation over the same comments; 0 for a single comment), then `lex_polarity`
   and `lex_intensity` DOUBLE (lexicon baselines, the same for every subject row of a session/ticker).
 - `prices`: session DATE, ticker VARCHAR, close DOUBLE, log_return DOUBLE (ln close_t / close_prev, with
-  close_prev the ticker's previous stored session; NULL for its first).
+  close_prev the ticker's previous exchange session; NULL otherwise), open DOUBLE (NULL without opens; added
+  to panels written before it existed on their next price update).
+- `meta`: roi_columns, exchange and cutoff_minutes (comments from the session's close minus this many
+  minutes count for the next session; a panel without the key was built with 0).
 
 Incremental and idempotent: comment-level rows (`comments`, `mentions`, `comment_roi`) are upserted by
 comment id (and subject), then every (session, ticker) that the update touches is deleted from `panel`
 and recomputed from all stored comments. Rerunning an update changes nothing; a session split across
-two dumps (comments after 16:00 on the last day of a month) comes out whole once both are added.
+two dumps (comments after the cutoff on the last day of a month) comes out whole once both are added.
+An update with another cutoff than the one the panel records is refused (it would mix session rules).
 n_authors counts distinct authors other than "[deleted]".
 
 ROI input is the table `neurofin infer` writes (neurofin.schema): id, subject (or "ensemble"), one
@@ -32,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.io import atomic_path
 from neurofin.market.calendar import EXCHANGE, sessions_of
@@ -44,6 +49,9 @@ from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS
 
 LEX_COLUMNS = tuple(f"{LEX_PREFIX}{name}" for name in LEXICON_FEATURES)
 DELETED_AUTHOR = "[deleted]"
+DEFAULT_CUTOFF_MINUTES = MarketSettings().cutoff_minutes
+LEGACY_CUTOFF_MINUTES = 0  # panels written before the cutoff was recorded assigned sessions at the close
+PRICE_COLUMNS = ("session", "ticker", "close", "log_return", "open")
 
 
 def _q(name: str) -> str:
@@ -121,11 +129,16 @@ def comment_mentions(comments: pd.DataFrame, universe: TickerUniverse) -> pd.Dat
 
 
 class PanelStore:
-    """A DuckDB file holding comment-level features, the daily `panel` and the `prices` table."""
+    """A DuckDB file holding comment-level features, the daily `panel` and the `prices` table.
 
-    def __init__(self, path: str | Path, exchange: str = EXCHANGE) -> None:
+    `cutoff_minutes` (market.cutoff_minutes) assigns sessions in `update` (calendar.sessions_of) and is
+    recorded in the file's metadata.
+    """
+
+    def __init__(self, path: str | Path, exchange: str = EXCHANGE, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES) -> None:
         self.path = Path(path)
         self.exchange = exchange
+        self.cutoff_minutes = cutoff_minutes
 
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[Any]:
@@ -146,19 +159,39 @@ class PanelStore:
         finally:
             con.close()
 
-    def _roi_columns(self, con: Any) -> list[str] | None:
+    @staticmethod
+    def _meta(con: Any, key: str) -> str | None:
+        """A value of the `meta` table (None when the table or the key is absent)."""
         exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchall()[0][0]
         if not exists:
             return None
-        rows = con.execute("SELECT value FROM meta WHERE key = 'roi_columns'").fetchall()
-        return json.loads(rows[0][0]) if rows else None
+        rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def _roi_columns(self, con: Any) -> list[str] | None:
+        value = self._meta(con, "roi_columns")
+        return json.loads(value) if value is not None else None
+
+    def _check_cutoff(self, con: Any) -> None:
+        """Refuse to add comments under another cutoff than the one the stored panel was built with."""
+        value = self._meta(con, "cutoff_minutes")
+        stored = int(value) if value is not None else LEGACY_CUTOFF_MINUTES
+        if stored != self.cutoff_minutes:
+            raise InputError(
+                f"{self.path} was built with comments up to {stored} minutes before the close, this update uses "
+                f"{self.cutoff_minutes} (market.cutoff_minutes): set market.cutoff_minutes = {stored} to extend it, "
+                "or build a new panel file from all the comments"
+            )
 
     def _create(self, con: Any, rois: list[str]) -> None:
         roi_defs = ", ".join(f"{_q(r)} DOUBLE" for r in rois)
         stat_defs = ", ".join(f"{_q(r)} DOUBLE, {_q(r + SD_SUFFIX)} DOUBLE" for r in rois)
         lex_defs = ", ".join(f"{c} DOUBLE" for c in LEX_COLUMNS)
         con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        con.execute("INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?)", [json.dumps(rois), self.exchange])
+        con.execute(
+            "INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?), ('cutoff_minutes', ?)",
+            [json.dumps(rois), self.exchange, str(self.cutoff_minutes)],
+        )
         con.execute(
             "CREATE TABLE comments (id VARCHAR PRIMARY KEY, session DATE, author VARCHAR, created_utc BIGINT, "
             f"{lex_defs})"
@@ -173,10 +206,12 @@ class PanelStore:
 
     @staticmethod
     def _create_prices(con: Any) -> None:
+        """Create the prices table, or add the `open` column to one written before it existed."""
         con.execute(
             "CREATE TABLE IF NOT EXISTS prices (session DATE, ticker VARCHAR, close DOUBLE, log_return DOUBLE, "
-            "PRIMARY KEY (session, ticker))"
+            "open DOUBLE, PRIMARY KEY (session, ticker))"
         )
+        con.execute("ALTER TABLE prices ADD COLUMN IF NOT EXISTS open DOUBLE")
 
     def update(
         self,
@@ -200,7 +235,7 @@ class PanelStore:
         roi = roi[roi["id"].isin(with_tickers["id"])].drop_duplicates(["id", "subject"], keep="last")
         kept = with_tickers[with_tickers["id"].isin(roi["id"])].copy()
         mentions = mentions[mentions["id"].isin(kept["id"])]
-        kept["session"] = sessions_of(kept["created_utc"].to_numpy(dtype=np.int64), self.exchange)
+        kept["session"] = sessions_of(kept["created_utc"].to_numpy(), self.exchange, self.cutoff_minutes)
         for name, values in lexicon_features(kept["body"].tolist(), lexicon or load_lexicon()).items():
             kept[f"lex_{name}"] = values
         new_comments = kept[["id", "session", "author", "created_utc", *LEX_COLUMNS]]
@@ -213,6 +248,7 @@ class PanelStore:
                 raise InputError(
                     f"ROI columns {rois} differ from those in {self.path} ({stored}): use a new panel file"
                 )
+            self._check_cutoff(con)
             con.register("new_comments", new_comments)
             con.register("new_mentions", mentions)
             con.register("new_roi", roi)
@@ -302,18 +338,22 @@ class PanelStore:
             return con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
 
     def update_prices(self, prices: pd.DataFrame) -> int:
-        """Upsert daily closes (wide or long frame) and recompute log returns of the touched tickers.
+        """Upsert daily closes (and opens, when given; wide or long frame) and recompute log returns of the
+        touched tickers.
 
         Returns link consecutive exchange sessions only (`prices.log_returns`): a missing close leaves NaN.
         """
         long = to_long(prices, exchange=self.exchange)
+        new_prices = long.reindex(columns=["session", "ticker", "close", "open"])
         with self._connect() as con:
             self._create_prices(con)
-            con.register("new_prices", long[["session", "ticker", "close"]])
+            con.register("new_prices", new_prices.astype({"open": np.float64}))
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute("DELETE FROM prices p USING new_prices n WHERE p.session = n.session AND p.ticker = n.ticker")
-                con.execute("INSERT INTO prices SELECT session, ticker, close, NULL FROM new_prices")
+                con.execute(
+                    f"INSERT INTO prices ({', '.join(PRICE_COLUMNS)}) SELECT session, ticker, close, NULL, open FROM new_prices"
+                )
                 touched = con.execute(
                     "SELECT session, ticker, close FROM prices WHERE ticker IN (SELECT DISTINCT ticker FROM new_prices)"
                 ).df()
@@ -330,14 +370,16 @@ class PanelStore:
         return len(long)
 
     def load_prices(self, tickers: list[str] | None = None) -> pd.DataFrame:
-        """The prices table (session, ticker, close, log_return), ordered by ticker then session."""
+        """The prices table (session, ticker, close, log_return, open), ordered by ticker then session; open is
+        NaN where no open was given (everywhere in a panel written before opens were stored)."""
         with self._connect(read_only=True) as con:
             self._require_prices(con)
-            if tickers:
-                marks = ", ".join("?" for _ in tickers)
-                query = f"SELECT * FROM prices WHERE ticker IN ({marks}) ORDER BY ticker, session"
-                return con.execute(query, [t.upper() for t in tickers]).df()
-            return con.execute("SELECT * FROM prices ORDER BY ticker, session").df()
+            stored = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                                "WHERE table_name = 'prices'").fetchall()}
+            columns = ", ".join(c if c in stored else f"NULL::DOUBLE AS {c}" for c in PRICE_COLUMNS)
+            where = f"WHERE ticker IN ({', '.join('?' for _ in tickers)})" if tickers else ""
+            query = f"SELECT {columns} FROM prices {where} ORDER BY ticker, session"
+            return con.execute(query, [t.upper() for t in tickers or []]).df()
 
     def _require_prices(self, con: Any) -> None:
         count = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'prices'").fetchall()[0][0]

@@ -1,8 +1,9 @@
 """Daily prices: read a CSV/Parquet file (long, wide or single-ticker OHLCV) or the real S&P 500 sample in skfolio.
 
 The long form used everywhere is a DataFrame with columns session (datetime64, an exchange session),
-ticker (str) and close (float, > 0: the adjusted close when the file has one). Log returns link
-consecutive exchange sessions only (`log_returns`).
+ticker (str), close (float, > 0: the adjusted close when the file has one) and, when the file has opens,
+open (float, > 0 or NaN; on the same adjustment basis as close). Log returns link consecutive exchange
+sessions only (`log_returns`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def log_returns(long: pd.DataFrame, exchange: str = EXCHANGE) -> pd.DataFrame:
 
 ADJUSTED_NAMES = ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close", "adjusted")
 CLOSE_NAMES = ("close", "price")
+OPEN_NAMES = ("open",)
 TICKER_NAMES = ("ticker", "symbol")
 WIDE = "wide: one column per ticker"
 
@@ -67,16 +69,38 @@ def price_column(frame: pd.DataFrame, column: str | None = None, source: str = "
     return _pick(lowered, ADJUSTED_NAMES) or _pick(lowered, CLOSE_NAMES)
 
 
+def _numeric(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="raise").astype(np.float64)
+
+
+def open_prices(frame: pd.DataFrame, price: str | None) -> tuple[pd.Series | None, str | None]:
+    """The frame's open prices on the basis of the price column read, and how they were read (None: no usable open).
+
+    An adjusted price scales each row's open by price / close (the adjustment factor of that row); opens
+    need a raw close column to be put on an adjusted basis, and are left out without one.
+    """
+    lowered = {str(c).lower().strip(): c for c in frame.columns}
+    open_col, close_col = _pick(lowered, OPEN_NAMES), _pick(lowered, CLOSE_NAMES)
+    if open_col is None or close_col is None or price in (None, WIDE, open_col):
+        return None, None
+    opens = _numeric(frame[open_col])
+    if price == close_col:
+        return opens, str(open_col)
+    return opens * _numeric(frame[price]) / _numeric(frame[close_col]), f"{open_col} x {price} / {close_col}"
+
+
 def to_long(
     frame: pd.DataFrame, source: str = "prices", exchange: str = EXCHANGE, column: str | None = None,
     ticker: str | None = None,
 ) -> pd.DataFrame:
-    """Normalise daily prices to long form (session, ticker, close); `attrs["price_column"]` says what was read.
+    """Normalise daily prices to long form (session, ticker, close[, open]); `attrs["price_column"]` (and
+    `attrs["open_column"]` with opens) say what was read.
 
     Layouts: long (date, ticker/symbol, price columns), single-ticker OHLCV (date, Open, High, Low, Close,
     [Adj Close], Volume: the ticker is `ticker`), wide (date + one column per ticker). The price is
     `column` if given, else the adjusted close when present (splits and dividends would otherwise enter
-    as returns), else the close. Dates must be sessions of `exchange`.
+    as returns), else the close; an Open column is kept on the same basis (`open_prices`). Dates must be
+    sessions of `exchange`.
     """
     frame = frame.copy()
     if _date_column(frame) is None:
@@ -105,7 +129,10 @@ def to_long(
     try:
         stamps = pd.to_datetime(long["session"])
         long["session"] = (stamps.dt.tz_localize(None) if stamps.dt.tz is not None else stamps).dt.normalize()
-        long["close"] = pd.to_numeric(long["close"], errors="raise").astype(np.float64)
+        long["close"] = _numeric(long["close"])
+        opens, open_column = open_prices(frame, chosen)
+        if opens is not None:
+            long["open"] = opens.where(np.isfinite(opens))
     except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(f"{source}: cannot read dates/prices ({exc}); use ISO dates and numeric closes") from None
     if long["session"].isna().any():
@@ -115,12 +142,18 @@ def to_long(
     if (long["close"] <= 0).any():
         bad = long.loc[long["close"] <= 0].iloc[0]
         raise InputError(f"{source}: non-positive close {bad['close']} for {bad['ticker']} on {bad['session']:%Y-%m-%d}")
+    if opens is not None and (long["open"] <= 0).any():
+        bad = long.loc[long["open"] <= 0].iloc[0]
+        raise InputError(f"{source}: non-positive open {bad['open']} for {bad['ticker']} on {bad['session']:%Y-%m-%d}: "
+                         "fix or blank that open")
     if long.duplicated(["session", "ticker"]).any():
         dup = long.loc[long.duplicated(["session", "ticker"])].iloc[0]
         raise InputError(f"{source}: {dup['ticker']} has two closes on {dup['session']:%Y-%m-%d}; keep one per day")
     check_sessions(long, exchange, source)
     out = long.sort_values(["ticker", "session"]).reset_index(drop=True)
     out.attrs["price_column"] = str(chosen)
+    if open_column is not None:
+        out.attrs["open_column"] = open_column
     return out
 
 
