@@ -298,8 +298,8 @@ class PanelStore:
         lex_cols = ", ".join(f"l.{c}" for c in LEX_COLUMNS)
         stat_cols = ", ".join(f"s.{_q(x)}, s.{_q(x + SD_SUFFIX)}" for x in rois)
         emb_avg = ", ".join(f"avg(e.{_q(x)}) AS {_q(x)}" for x in embedding)
-        emb_cte = f", emb AS (SELECT c.session, c.ticker, {emb_avg} FROM scope c JOIN comment_emb e USING (id) " \
-                  "GROUP BY c.session, c.ticker)" if embedding else ""
+        emb_cte = (f", emb AS (SELECT c.session, c.ticker, {emb_avg} FROM scope c JOIN comment_emb e USING (id) "
+                   "GROUP BY c.session, c.ticker)") if embedding else ""
         emb_cols = "".join(f", e.{_q(x)}" for x in embedding)
         emb_join = "LEFT JOIN emb e USING (session, ticker)" if embedding else ""
         con.execute(
