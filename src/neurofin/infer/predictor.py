@@ -12,9 +12,9 @@ selects (never test r), so no voxel-sized array is touched at inference (readout
 words or fail in the LM get a row with NaN regions and an `error`; the batch never stops.
 
 The ensemble rows also carry `emb_000..` (`embedding_dims` of them, infer/embedding.py): the readout-weighted
-mean LM features of the text, randomly projected, for the no-brain control. They come from the first feature
-group and, within it, the first package's pace (packages reading other features or at another speech rate
-would give another vector); per-subject rows hold NaN there.
+mean LM features of the text, randomly projected, for the no-brain control. They use the first package's
+features and speech rate (packages reading other features or at another rate would give another vector);
+per-subject rows hold NaN there.
 """
 
 from __future__ import annotations
