@@ -2,7 +2,8 @@
 
 ROI-feature table (`neurofin infer` -> `neurofin market panel`): one row per (comment id, subject), subject a
 subject id or ENSEMBLE (the mean over the subjects covering each region); ROI_META_COLUMNS (words used,
-truncated, error: None when valid, else the ROI values are NaN), then one float column per region.
+truncated, error: None when valid, else the ROI values are NaN), then one float column per region, then
+`emb_<k>` (EMB_PREFIX; the text embedding of the no-brain control, filled in the ENSEMBLE rows only).
 
 Panel (`neurofin market panel` -> selection, forecasting, backtest): one row per (session, ticker, subject);
 PANEL_COUNT_COLUMNS, then per ROI `<roi>` (mean over the session's comments) and `<roi>__sd` (their

@@ -15,6 +15,7 @@ class SlowPredictor:
     """Region 'x' = text length; each batch takes DELAY_S seconds."""
 
     subjects = ["S1"]
+    embedding_dims = 0
 
     def __init__(self, delay: float) -> None:
         self.delay = delay

@@ -19,6 +19,7 @@ from neurofin.atlas import load_rois
 from neurofin.config import Settings
 from neurofin.data.synth import make_synthetic_dataset
 from neurofin.encoding.train import cached_feature_source, train_subject
+from neurofin.infer.embedding import embedding_names
 from neurofin.schema import ENSEMBLE
 from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 
@@ -48,7 +49,10 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(out)
     rois = load_rois().names
-    assert list(frame.columns) == ["id", "subject", *META_COLUMNS, *rois]
+    emb = embedding_names(Settings().infer.embedding_dims)  # the no-brain control's columns, ensemble rows only
+    assert list(frame.columns) == ["id", "subject", *META_COLUMNS, *rois, *emb]
+    assert np.isfinite(frame.loc[(frame["id"] == "a") & (frame["subject"] == ENSEMBLE), emb]).all().all()
+    assert frame.loc[(frame["id"] != "a") | (frame["subject"] != ENSEMBLE), emb].isna().all().all()
     assert sorted(frame["subject"].unique()) == sorted(["UTS01", ENSEMBLE])
     valid = frame[frame["id"] == "a"]
     assert valid["error"].isna().all() and (valid["n_words"] == 5).all()
@@ -73,3 +77,6 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
     for subject in ("UTS01", ENSEMBLE):
         np.testing.assert_allclose(wide.loc[0, [f"{subject}/{r}" for r in covered]].to_numpy(float),
                                    valid.loc[valid["subject"] == subject, covered].to_numpy(float)[0], rtol=1e-6)
+    assert [c for c in wide.columns if c.startswith("emb_")] == emb  # once per text, not per subject
+    np.testing.assert_allclose(wide.loc[0, emb].to_numpy(float), valid.loc[valid["subject"] == ENSEMBLE, emb].to_numpy(float)[0],
+                               rtol=1e-6)

@@ -14,6 +14,7 @@ from neurofin.infer.run import infer_file, run_key
 
 class LengthPredictor:
     subjects = ["S1"]
+    embedding_dims = 0
 
     def predict_rois(self, texts, ids):
         x = [float(len(t)) if isinstance(t, str) else float("nan") for t in texts]
@@ -31,7 +32,7 @@ def test_dict_and_list_cells_become_error_rows_not_a_crash(tmp_path):
     path = _jsonl(tmp_path, [json.dumps({"id": "a", "body": "fine text"}), json.dumps({"id": "b", "body": {"nested": 1}}),
                              json.dumps({"id": "c", "body": [1, 2]}), json.dumps({"id": {"x": 1}, "body": "odd id"})])
     texts = read_texts(path)
-    run_key(texts, {}, 2)  # was TypeError: unhashable type: 'dict'
+    run_key(texts, {}, 2, 0)  # was TypeError: unhashable type: 'dict'
     out = infer_file(LengthPredictor(), texts, tmp_path / "o.parquet", batch_size=2)
     assert out["id"].tolist() == ["a", "b", "c", '{"x": 1}']
     assert out["error"].fillna("").tolist() == ["", "not a text (dict)", "not a text (list)", ""]

@@ -170,7 +170,8 @@ def test_roi_file_edits_change_outputs_as_expected(tiny_dir, tmp_path):
 
     before, _ = predict(default)
     after, after_regions = predict(edited)
-    assert list(after.columns[5:]) == ["default_mode", "limbic", "visual_rh"]
+    assert list(after.columns[5:8]) == ["default_mode", "limbic", "visual_rh"]
+    assert all(c.startswith("emb_") for c in after.columns[8:])  # then the ensemble's embedding (NaN in these rows)
     np.testing.assert_allclose(after["limbic"], before["limbic"], rtol=1e-6)
     assert not np.allclose(after["default_mode"], before["default_mode"])
     # the edited ROI is exactly the mean of the voxel predictions over its (left-hemisphere) voxels

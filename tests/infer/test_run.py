@@ -44,6 +44,7 @@ class CountingPredictor:
     """Stands in for Predictor: region 'x' = text length; can fail on a chosen call."""
 
     subjects = ["S1"]
+    embedding_dims = 0
 
     def __init__(self, fail_on_call: int | None = None) -> None:
         self.calls = 0

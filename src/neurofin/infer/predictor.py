@@ -10,6 +10,11 @@ Packages sharing a feature configuration (model, blocks, context) share one LM p
 weights are collapsed onto its regions (ROIs by default, or parcels) over the voxels its validation r
 selects (never test r), so no voxel-sized array is touched at inference (readout.py). Texts that yield no
 words or fail in the LM get a row with NaN regions and an `error`; the batch never stops.
+
+The ensemble rows also carry `emb_000..` (`embedding_dims` of them, infer/embedding.py): the readout-weighted
+mean LM features of the text, randomly projected, for the no-brain control. They use the first package's
+features and speech rate (packages reading other features or at another rate would give another vector);
+per-subject rows hold NaN there.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from neurofin.config import FeatureSettings, InferSettings, Settings
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
+from neurofin.infer.embedding import embedding_names, project
 from neurofin.infer.readout import RegionReadout
 from neurofin.infer.text import WORD_FORM, TextWords, comment_words, prefix_words
 from neurofin.schema import ENSEMBLE
@@ -34,6 +40,7 @@ from neurofin.schema import ENSEMBLE
 Level = Literal["rois", "parcels"]
 DEFAULT_MAX_WORDS = InferSettings().max_words
 DEFAULT_PREFIX = InferSettings().context_prefix
+DEFAULT_EMBEDDING_DIMS = InferSettings().embedding_dims
 
 
 @dataclass
@@ -106,13 +113,14 @@ class AtlasRegions:
 
 
 def predictor_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments of `Predictor.from_packages` under a run's settings (regions, threshold, device, words, prefix):
+    """Keyword arguments of `Predictor.from_packages` under a run's settings (regions, threshold, device, words, prefix,
+    embedding dimensions):
     `neurofin infer`, `explain`, `serve` and the Ray actors build the same predictor from the same settings."""
     run = settings.infer
     return {"data_root": settings.data.data_root, "roi_file": settings.atlas.roi_file, "level": run.level,
             "threshold": run.voxel_r_threshold, "atlas_cache": settings.atlas.cache_dir,
             "feature_overrides": {"device": settings.features.device}, "max_words": run.max_words,
-            "context_prefix": run.context_prefix}
+            "context_prefix": run.context_prefix, "embedding_dims": run.embedding_dims}
 
 
 class Predictor:
@@ -120,12 +128,15 @@ class Predictor:
 
     def __init__(
         self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS,
-        context_prefix: str | None = DEFAULT_PREFIX,
+        context_prefix: str | None = DEFAULT_PREFIX, embedding_dims: int = DEFAULT_EMBEDDING_DIMS,
     ) -> None:
+        if embedding_dims < 0:
+            raise InputError(f"embedding_dims {embedding_dims} must be 0 (no emb_ columns) or more (infer.embedding_dims)")
         self.groups = groups
         self.region_names = region_names
         self.max_words = max_words
         self.prefix = prefix_words(context_prefix)  # read by the LM before every text, never scored
+        self.embedding_dims = embedding_dims
 
     @property
     def subjects(self) -> list[str]:
@@ -175,6 +186,7 @@ class Predictor:
         feature_overrides: Mapping[str, Any] | None = None,
         max_words: int = DEFAULT_MAX_WORDS,
         context_prefix: str | None = DEFAULT_PREFIX,
+        embedding_dims: int = DEFAULT_EMBEDDING_DIMS,
     ) -> Predictor:
         """Collapse in-memory models (`fit_subject` or `EncodingModel.load`) onto regions.
 
@@ -182,6 +194,7 @@ class Predictor:
         (subject -> (n_voxels x n_regions matrix, names)) replaces that lookup (custom regions, tests).
         `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
         `context_prefix` ("neutral_story", "none" or a text) is read by the LM before each text, never scored.
+        `embedding_dims`: `emb_*` columns of the ensemble rows (0 = none).
         """
         if not models:
             raise InputError("give at least one encoding model")
@@ -209,10 +222,11 @@ class Predictor:
                 settings = model.record.settings.features.model_copy(update=dict(feature_overrides or {}))
                 groups[key] = FeatureGroup(FeatureSettings.model_validate(settings.model_dump()), [])
             groups[key].readouts.append(RegionReadout.from_model(subject, model, matrix))
-        return cls(list(groups.values()), names or [], max_words, context_prefix)
+        return cls(list(groups.values()), names or [], max_words, context_prefix, embedding_dims)
 
     def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None) -> pd.DataFrame:
-        """Rows per (id, subject) incl. the ensemble (mean over the subjects covering each region): n_words, truncated, error, then one column per region.
+        """Rows per (id, subject) incl. the ensemble (mean over the subjects covering each region): n_words, truncated,
+        error, one column per region, then `emb_*` (the ensemble rows' text embedding; NaN in per-subject rows).
 
         Repeated texts (common on Reddit) are predicted once.
         """
@@ -227,9 +241,11 @@ class Predictor:
         words = [comment_words(t, self.max_words) for t in unique]
         errors = [w.error for w in words]
         per_subject = {s: np.full((len(unique), len(self.region_names)), np.nan) for s in self.subjects}
-        for group in self.groups:
-            self._predict_group(group, words, errors, per_subject)
-        return self._frame(ids, words, errors, per_subject, np.asarray(inverse, dtype=np.int64))
+        embedding = np.full((len(unique), self.embedding_dims), np.nan)
+        for g, group in enumerate(self.groups):
+            self._predict_group(group, words, errors, per_subject, embedding if g == 0 else None)
+        embedding[[e is not None for e in errors]] = np.nan  # a later group's failure makes it an error row too
+        return self._frame(ids, words, errors, per_subject, embedding, np.asarray(inverse, dtype=np.int64))
 
     def explain(self, text: str) -> pd.DataFrame:
         """Exact per-word contributions (infer/explain.py): rows per (subject incl. ensemble, word); they sum to predict_rois."""
@@ -257,8 +273,10 @@ class Predictor:
         return pd.concat(frames, ignore_index=True)
 
     def _predict_group(
-        self, group: FeatureGroup, words: list[TextWords], errors: list[str | None], out: dict[str, np.ndarray]
+        self, group: FeatureGroup, words: list[TextWords], errors: list[str | None], out: dict[str, np.ndarray],
+        embedding: np.ndarray | None,
     ) -> None:
+        """Fill `out` (subject -> regions) for the group's subjects, and `embedding` (if given) from its first pace."""
         rows = [i for i, e in enumerate(errors) if e is None]
         if not rows:
             return
@@ -278,6 +296,8 @@ class Predictor:
         for readout in group.readouts:
             p = position[readout.pace]
             out[readout.subject][index] = readout.apply(sums[p], coverage[p])
+        if embedding is not None and embedding.shape[1]:
+            embedding[index] = project(sums[0] / coverage[0][:, None], embedding.shape[1])
 
     def _features(
         self, group: FeatureGroup, word_lists: list[list[str]], rows: list[int], errors: list[str | None]
@@ -309,7 +329,7 @@ class Predictor:
 
     def _frame(
         self, ids: list[str], words: list[TextWords], errors: list[str | None], per_subject: dict[str, np.ndarray],
-        inverse: np.ndarray,
+        embedding: np.ndarray, inverse: np.ndarray,
     ) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: an error row or a region no subject covers
@@ -318,8 +338,10 @@ class Predictor:
         words = [words[i] for i in inverse]
         errors = [errors[i] for i in inverse]
         frames = []
+        columns = [*self.region_names, *embedding_names(self.embedding_dims)]
         for subject, regions in values.items():
-            frame = pd.DataFrame(regions[inverse], columns=self.region_names)
+            text = embedding if subject == ENSEMBLE else np.full_like(embedding, np.nan)
+            frame = pd.DataFrame(np.hstack([regions, text])[inverse], columns=columns)
             frame.insert(0, "error", pd.Series(errors, dtype=object))
             frame.insert(0, "truncated", [w.truncated for w in words])
             frame.insert(0, "n_words", [len(w.words) if e is None else 0 for w, e in zip(words, errors)])

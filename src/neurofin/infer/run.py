@@ -1,8 +1,8 @@
 """Score texts in batches into an ROI-feature table (Parquet or CSV by extension); resumable (finished batches are kept).
 
-Layouts: `long` (schema.py: one row per (id, subject), the ensemble included) or `wide` (one row per text:
-id, passed-through columns, n_words, truncated, error, then `<subject>/<region>` for the ensemble and every
-subject). Columns of the input other than id and text (read_texts' keep_columns) are passed through after id.
+Layouts: `long` (schema.py: one row per (id, subject), the ensemble included; `emb_*` filled in the ensemble
+rows only) or `wide` (one row per text: id, passed-through columns, n_words, truncated, error, then
+`<subject>/<region>` for the ensemble and every subject, then `emb_*` once). Columns of the input other than id and text (read_texts' keep_columns) are passed through after id.
 Region values are mean per-word effects (infer/readout.py; docs/infer.md): z-scored BOLD x TRs per word,
 relative to the training mean word.
 
@@ -26,7 +26,7 @@ from neurofin.infer.predictor import Predictor
 from neurofin.io import content_hash, require_writable, sha256_bytes, write_table_atomic
 from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
-from neurofin.schema import ENSEMBLE, ROI_META_COLUMNS
+from neurofin.schema import EMB_PREFIX, ENSEMBLE, ROI_META_COLUMNS
 
 Layout = Literal["long", "wide"]
 
@@ -41,21 +41,23 @@ def with_kept_columns(frame: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
 
 
 def wide_table(long: pd.DataFrame, kept: list[str]) -> pd.DataFrame:
-    """One row per text: id, kept columns, n_words, truncated, error, then `<subject>/<region>` (ensemble first)."""
+    """One row per text: id, kept columns, n_words, truncated, error, `<subject>/<region>` (ensemble first), then
+    the ensemble rows' `emb_*` once."""
     meta = ["id", *kept, *ROI_META_COLUMNS]
-    regions = [c for c in long.columns if c not in meta and c != "subject"]
+    embedding = [c for c in long.columns if str(c).startswith(EMB_PREFIX)]
+    regions = [c for c in long.columns if c not in meta and c != "subject" and c not in embedding]
     subjects = list(dict.fromkeys(long["subject"]))
     subjects = [ENSEMBLE] + [s for s in subjects if s != ENSEMBLE] if ENSEMBLE in subjects else subjects
     blocks = {s: long[long["subject"] == s].reset_index(drop=True) for s in subjects}
-    base = blocks[subjects[0]][meta] if subjects else long[meta]
-    return pd.concat([base] + [blocks[s][regions].add_prefix(f"{s}/") for s in subjects], axis=1)
+    base = blocks[subjects[0]] if subjects else long
+    return pd.concat([base[meta]] + [blocks[s][regions].add_prefix(f"{s}/") for s in subjects] + [base[embedding]], axis=1)
 
 
-def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int) -> str:
+def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: int, embedding_dims: int) -> str:
     """Identity of one scoring run: the texts and everything that shapes the output."""
     cells = texts.map(lambda v: v if isinstance(v, str) else f"\0{type(v).__name__}:{v!r}")  # dict/list cells hash too
     text_hash = sha256_bytes(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
-    record = {"texts": text_hash, "predictor": predictor_record, "batch": batch_size}
+    record = {"texts": text_hash, "predictor": predictor_record, "batch": batch_size, "embedding_dims": embedding_dims}
     return content_hash(record)
 
 
@@ -86,7 +88,7 @@ def infer_file(
         raise InputError(f"layout {layout!r} is unknown: use long or wide")
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size} must be at least 1 (infer.batch_size)")
-    key = run_key(texts, predictor_record or {"subjects": predictor.subjects}, batch_size)
+    key = run_key(texts, predictor_record or {"subjects": predictor.subjects}, batch_size, predictor.embedding_dims)
     root = out.with_name(out.name + ".parts")
     parts = root / key[:24]  # one folder per run identity: runs on other texts never touch these parts
     with exclusive_lock(root / f"{key[:24]}.lock") as lock:  # a run of the same texts waits for this one

@@ -4,7 +4,9 @@ Tables (the forecasting stage relies on these exact schemas):
 - `panel`: session DATE, ticker VARCHAR, subject VARCHAR, n_comments INTEGER, n_authors INTEGER, then per
   ROI `<roi>` DOUBLE (mean over the session's comments mentioning the ticker) and `<roi>__sd` DOUBLE
   (population standard deviation over the same comments; 0 for a single comment), then `lex_polarity`
-  and `lex_intensity` DOUBLE (lexicon baselines, the same for every subject row of a session/ticker).
+  and `lex_intensity` DOUBLE (lexicon baselines, the same for every subject row of a session/ticker), then
+  `emb_*` DOUBLE when the ROI input has them (the no-brain control: the mean over the session's comments of
+  the ensemble rows' text embedding, infer/embedding.py; the same for every subject row of a session/ticker).
 - `prices`: session DATE, ticker VARCHAR, close DOUBLE, log_return DOUBLE (ln close_t / close_prev, with
   close_prev the ticker's previous exchange session; NULL otherwise), open DOUBLE (NULL without opens; added
   to panels written before it existed on their next price update).
@@ -19,9 +21,10 @@ An update with another cutoff than the one the panel records is refused (it woul
 n_authors counts distinct authors other than "[deleted]".
 
 ROI input is the table `neurofin infer` writes (neurofin.schema): id, subject (or "ensemble"), one
-float column per ROI, plus metadata columns (n_words, truncated, error) that are not ROIs. Rows with a
+float column per ROI, plus metadata columns (n_words, truncated, error) that are not ROIs, plus optional
+`emb_*` columns (read from the ensemble rows only; kept per comment in `comment_emb`). Rows with a
 non-null `error` carry NaN ROIs and are dropped; comments left without any ROI row count as
-`comments_without_roi`.
+`comments_without_roi`. A panel keeps the ROI and embedding columns it was created with.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.io import atomic_path
 from neurofin.market.calendar import EXCHANGE, sessions_of
+from neurofin.market.controls import embedding_columns
 from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
 from neurofin.market.prices import log_returns, to_long
 from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
-from neurofin.schema import LEX_PREFIX, ROI_KEY_COLUMNS, ROI_META_COLUMNS, SD_SUFFIX
+from neurofin.schema import EMB_PREFIX, ENSEMBLE, LEX_PREFIX, ROI_KEY_COLUMNS, ROI_META_COLUMNS, SD_SUFFIX
 from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
 from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS
 
@@ -83,7 +87,7 @@ def roi_error_rows(roi_df: pd.DataFrame) -> np.ndarray:
 
 
 def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
-    """The ROI feature columns of an ROI-feature table (all but id, subject and inference metadata), validated.
+    """The ROI feature columns of an ROI-feature table (all but id, subject, inference metadata and `emb_*`), validated.
 
     An ROI that some subject's model does not cover (NaN in all of that subject's valid rows: no selected voxel
     in the region, e.g. the NAcc sphere in cortical-only data) is left out, so every ROI kept has every subject.
@@ -91,7 +95,7 @@ def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
     missing = set(ROI_KEY_COLUMNS) - set(roi_df.columns)
     if missing:
         raise InputError(f"ROI features lack column(s) {sorted(missing)}: expected id, subject, one column per ROI")
-    rois = [str(c) for c in roi_df.columns if c not in (*ROI_KEY_COLUMNS, *ROI_META_COLUMNS)]
+    rois = [str(c) for c in roi_df.columns if c not in (*ROI_KEY_COLUMNS, *ROI_META_COLUMNS) and not str(c).startswith(EMB_PREFIX)]
     if not rois:
         raise InputError("ROI features have no ROI columns: expected id, subject, then one float column per ROI")
     reserved = set(KEY_COLUMNS) | set(COUNT_COLUMNS)
@@ -107,6 +111,24 @@ def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
     if not np.isfinite(valid[rois].to_numpy(dtype=np.float64)).all():
         raise InputError("ROI features contain NaN/inf in rows without an error: recompute them or drop those comments")
     return rois
+
+
+def comment_embeddings(roi_df: pd.DataFrame) -> pd.DataFrame:
+    """id and `emb_*` of the valid ensemble rows of an ROI-feature table (no columns but id when it has no `emb_*`), validated."""
+    columns = embedding_columns(roi_df)
+    ensemble = (roi_df["subject"] == ENSEMBLE).to_numpy(dtype=bool)
+    rows = roi_df.loc[~roi_error_rows(roi_df) & ensemble, ["id", *columns]].astype({"id": str})
+    if not columns:
+        return rows
+    for column in columns:
+        if not pd.api.types.is_numeric_dtype(roi_df[column]) or pd.api.types.is_bool_dtype(roi_df[column]):
+            raise InputError(f"embedding column {column!r} is not numeric: emb_ columns must be floats")
+    if len(roi_df) and not ensemble.any():
+        raise InputError(f"the ROI features have emb_ columns but no {ENSEMBLE!r} rows, which carry them: "
+                         "pass the long table `neurofin infer` writes")
+    if not np.isfinite(rows[columns].to_numpy(dtype=np.float64)).all():
+        raise InputError(f"emb_ columns contain NaN/inf in {ENSEMBLE} rows without an error: recompute them or drop those comments")
+    return rows
 
 
 def _uncovered(valid: pd.DataFrame, roi: str) -> bool:
@@ -168,9 +190,16 @@ class PanelStore:
         rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
         return rows[0][0] if rows else None
 
-    def _roi_columns(self, con: Any) -> list[str] | None:
-        value = self._meta(con, "roi_columns")
+    def _meta_list(self, con: Any, key: str) -> list[str] | None:
+        value = self._meta(con, key)
         return json.loads(value) if value is not None else None
+
+    def _roi_columns(self, con: Any) -> list[str] | None:
+        return self._meta_list(con, "roi_columns")
+
+    def _embedding_columns(self, con: Any) -> list[str]:
+        """The `emb_*` columns this panel was created with (none for panels made before they existed)."""
+        return self._meta_list(con, "embedding_columns") or []
 
     def _check_cutoff(self, con: Any) -> None:
         """Refuse to add comments under another cutoff than the one the stored panel was built with."""
@@ -183,14 +212,15 @@ class PanelStore:
                 "or build a new panel file from all the comments"
             )
 
-    def _create(self, con: Any, rois: list[str]) -> None:
+    def _create(self, con: Any, rois: list[str], embedding: list[str]) -> None:
         roi_defs = ", ".join(f"{_q(r)} DOUBLE" for r in rois)
         stat_defs = ", ".join(f"{_q(r)} DOUBLE, {_q(r + SD_SUFFIX)} DOUBLE" for r in rois)
         lex_defs = ", ".join(f"{c} DOUBLE" for c in LEX_COLUMNS)
+        emb_defs = "".join(f", {_q(c)} DOUBLE" for c in embedding)
         con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(
-            "INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?), ('cutoff_minutes', ?)",
-            [json.dumps(rois), self.exchange, str(self.cutoff_minutes)],
+            "INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?), ('cutoff_minutes', ?), ('embedding_columns', ?)",
+            [json.dumps(rois), self.exchange, str(self.cutoff_minutes), json.dumps(embedding)],
         )
         con.execute(
             "CREATE TABLE comments (id VARCHAR PRIMARY KEY, session DATE, author VARCHAR, created_utc BIGINT, "
@@ -198,9 +228,10 @@ class PanelStore:
         )
         con.execute("CREATE TABLE mentions (id VARCHAR, ticker VARCHAR, PRIMARY KEY (id, ticker))")
         con.execute(f"CREATE TABLE comment_roi (id VARCHAR, subject VARCHAR, {roi_defs}, PRIMARY KEY (id, subject))")
+        con.execute(f"CREATE TABLE comment_emb (id VARCHAR PRIMARY KEY{emb_defs})")
         con.execute(
             "CREATE TABLE panel (session DATE, ticker VARCHAR, subject VARCHAR, n_comments INTEGER, "
-            f"n_authors INTEGER, {stat_defs}, {lex_defs}, PRIMARY KEY (session, ticker, subject))"
+            f"n_authors INTEGER, {stat_defs}, {lex_defs}{emb_defs}, PRIMARY KEY (session, ticker, subject))"
         )
         self._create_prices(con)
 
@@ -225,6 +256,8 @@ class PanelStore:
         if missing:
             raise InputError(f"comments lack column(s) {sorted(missing)}: pass the table `neurofin market ingest` writes")
         rois = roi_columns_of(roi_df)
+        embeddings = comment_embeddings(roi_df)
+        embedding = embedding_columns(embeddings)
         universe = universe or load_universe()
         comments = comments_df.drop_duplicates("id")[["id", "author", "created_utc", "body"]].astype(
             {"id": str, "author": str, "body": str}
@@ -235,6 +268,7 @@ class PanelStore:
         roi = roi[roi["id"].isin(with_tickers["id"])].drop_duplicates(["id", "subject"], keep="last")
         kept = with_tickers[with_tickers["id"].isin(roi["id"])].copy()
         mentions = mentions[mentions["id"].isin(kept["id"])]
+        embeddings = embeddings[embeddings["id"].isin(kept["id"])].drop_duplicates("id", keep="last")
         kept["session"] = sessions_of(kept["created_utc"].to_numpy(), self.exchange, self.cutoff_minutes)
         for name, values in lexicon_features(kept["body"].tolist(), lexicon or load_lexicon()).items():
             kept[f"lex_{name}"] = values
@@ -243,18 +277,24 @@ class PanelStore:
         with self._connect() as con:
             stored = self._roi_columns(con)
             if stored is None:
-                self._create(con, rois)
+                self._create(con, rois, embedding)
             elif stored != rois:
                 raise InputError(
                     f"ROI columns {rois} differ from those in {self.path} ({stored}): use a new panel file"
+                )
+            elif (made := self._embedding_columns(con)) != embedding:
+                raise InputError(
+                    f"the ROI features have {len(embedding)} emb_ columns, {self.path} was made with {len(made)} "
+                    "(infer.embedding_dims): use a new panel file"
                 )
             self._check_cutoff(con)
             con.register("new_comments", new_comments)
             con.register("new_mentions", mentions)
             con.register("new_roi", roi)
+            con.register("new_emb", embeddings)
             con.execute("BEGIN TRANSACTION")
             try:
-                written = self._apply(con, rois)
+                written = self._apply(con, rois, embedding)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -268,7 +308,7 @@ class PanelStore:
             panel_rows_written=written[1],
         )
 
-    def _apply(self, con: Any, rois: list[str]) -> tuple[int, int]:
+    def _apply(self, con: Any, rois: list[str], embedding: list[str]) -> tuple[int, int]:
         """Upsert comment-level rows, then rebuild the panel rows of every touched (session, ticker)."""
         con.execute(
             "CREATE TEMP TABLE touched AS "
@@ -283,11 +323,19 @@ class PanelStore:
         con.execute("INSERT INTO mentions SELECT id, ticker FROM new_mentions")
         roi_list = ", ".join(_q(r) for r in rois)
         con.execute(f"INSERT INTO comment_roi SELECT id, subject, {roi_list} FROM new_roi")
+        if embedding:  # panels made before emb_ columns existed have no comment_emb table
+            con.execute("DELETE FROM comment_emb WHERE id IN (SELECT id FROM new_emb)")
+            con.execute("INSERT INTO comment_emb SELECT * FROM new_emb")
         con.execute("DELETE FROM panel p USING touched t WHERE p.session = t.session AND p.ticker = t.ticker")
         stats = ", ".join(f"avg(r.{_q(x)}) AS {_q(x)}, stddev_pop(r.{_q(x)}) AS {_q(x + SD_SUFFIX)}" for x in rois)
         lex_avg = ", ".join(f"avg(c.{c}) AS {c}" for c in LEX_COLUMNS)
         lex_cols = ", ".join(f"l.{c}" for c in LEX_COLUMNS)
         stat_cols = ", ".join(f"s.{_q(x)}, s.{_q(x + SD_SUFFIX)}" for x in rois)
+        emb_avg = ", ".join(f"avg(e.{_q(x)}) AS {_q(x)}" for x in embedding)
+        emb_cte = (f", emb AS (SELECT c.session, c.ticker, {emb_avg} FROM scope c JOIN comment_emb e USING (id) "
+                   "GROUP BY c.session, c.ticker)") if embedding else ""
+        emb_cols = "".join(f", e.{_q(x)}" for x in embedding)
+        emb_join = "LEFT JOIN emb e USING (session, ticker)" if embedding else ""
         con.execute(
             f"""
             INSERT INTO panel
@@ -303,9 +351,9 @@ class PanelStore:
                        {stats}
                 FROM scope c JOIN comment_roi r USING (id)
                 GROUP BY c.session, c.ticker, r.subject
-            )
-            SELECT s.session, s.ticker, s.subject, s.n_comments, s.n_authors, {stat_cols}, {lex_cols}
-            FROM stats s JOIN lex l USING (session, ticker)
+            ){emb_cte}
+            SELECT s.session, s.ticker, s.subject, s.n_comments, s.n_authors, {stat_cols}, {lex_cols}{emb_cols}
+            FROM stats s JOIN lex l USING (session, ticker) {emb_join}
             """
         )
         touched = con.execute("SELECT count(*) FROM touched").fetchall()[0][0]

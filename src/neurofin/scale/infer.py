@@ -123,7 +123,8 @@ def infer_ray(
     predictor = Predictor.from_packages(**spec)
     shards = plan_shards(Path(input_path), text_column, shard_rows)
     record = predictor_record or {"subjects": predictor.subjects}
-    key = run_key(pd.concat([s.texts for s in shards]), {**record, "shard_rows": shard_rows}, batch_size)
+    key = run_key(pd.concat([s.texts for s in shards]), {**record, "shard_rows": shard_rows}, batch_size,
+                  predictor.embedding_dims)
     _stamp(out, key)
     paths = [out / f"{s.name}.parquet" for s in shards]
     todo = [(i, s) for i, (s, p) in enumerate(zip(shards, paths)) if not p.is_file()]
