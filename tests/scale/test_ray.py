@@ -76,7 +76,8 @@ def test_ray_inference_equals_single_process_and_resumes_per_shard(tmp_path, smo
     paths[2].unlink()
     again = infer_ray(spec, shards, out, local_ray, batch_size=8, shard_rows=16, actors=2)
     assert again == paths and paths[0].stat().st_mtime_ns == kept
-    pd.testing.assert_frame_equal(pd.concat([pd.read_parquet(p) for p in again], ignore_index=True), ray_rows)
+    # the recomputed shard ran on other actors: the same float32 round-off allowance (emb_ values pass near 0)
+    pd.testing.assert_frame_equal(pd.concat([pd.read_parquet(p) for p in again], ignore_index=True), ray_rows, atol=1e-6)
 
 
 def regions(frame: pd.DataFrame) -> list[str]:
