@@ -57,11 +57,9 @@ def business_day_frame(
         daily = rows.set_index("session")[[*targets, *features]].reindex(days)
         last_session = np.maximum.accumulate(np.where(on_session, np.arange(days.size), 0))
         daily[list(features)] = daily[list(features)].to_numpy()[last_session]  # off-session days: last session's
-        lags = {feature + LAG_SUFFIX: daily[feature].shift(1) for feature in (features if lagged is None else lagged)}
-        daily = daily.assign(**lags)
-        daily.insert(0, "is_session", on_session)
-        daily.insert(0, "ticker", ticker)
-        parts.append(daily.reset_index())
+        lags = daily[list(features if lagged is None else lagged)].shift(1).add_suffix(LAG_SUFFIX)
+        keys = pd.DataFrame({"ticker": ticker, "is_session": on_session}, index=days)
+        parts.append(pd.concat([keys, daily, lags], axis=1).reset_index())  # one concat: no fragmented frame
     return pd.concat(parts, ignore_index=True)
 
 
