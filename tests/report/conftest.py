@@ -60,6 +60,43 @@ def write_rois(path: Path, n: int = 300, seed: int = 0) -> Path:
     return path
 
 
+HOSTILE = "<script>alert('x')</script>"
+
+
+def explanation_texts(rois: Path) -> pd.DataFrame:
+    """Texts for the scored ids of `rois` (id, text), each with a hostile word that must come out escaped."""
+    ids = pd.read_parquet(rois)["id"].drop_duplicates()
+    return pd.DataFrame({"id": ids, "text": [f"stock {i} {HOSTILE} went & up" for i in range(len(ids))]})
+
+
+def planted_explain(rois: Path, seed: int = 0):
+    """A stand-in for Predictor.explain: random word contributions per subject that sum to the text's scored values."""
+    scores = pd.read_parquet(rois)
+    by_text = explanation_texts(rois).set_index("text")["id"]
+    rng = np.random.default_rng(seed)
+
+    def explain(text: str) -> pd.DataFrame:
+        words = text.split()
+        frames = []
+        for subject, row in scores[scores["id"] == by_text[text]].set_index("subject").iterrows():
+            noise = rng.normal(0, 1, (len(words), len(ROIS)))
+            values = noise - noise.mean(axis=0) + row[ROIS].to_numpy(float) / len(words)
+            frames.append(pd.DataFrame(values, columns=ROIS).assign(subject=subject, position=range(len(words)), word=words))
+        return pd.concat(frames, ignore_index=True)
+
+    return explain
+
+
+def write_explanations_file(path: Path, rois: Path) -> Path:
+    """The report's explanations file for the two highest and two lowest `limbic` texts of `rois`."""
+    from neurofin.report.explanations import choose_examples, write_explanations
+    from neurofin.report.inference import read_scores
+
+    rows, _, _ = read_scores(rois)
+    examples = choose_examples(rows.merge(explanation_texts(rois), on="id"), "limbic", source=rois.name)
+    return write_explanations(path, examples, planted_explain(rois))
+
+
 def planted_forecasts(n_sessions: int = 60, seed: int = 0) -> pd.DataFrame:
     """Forecast rows of every backtest model: zero is constant, univariate == hist_mean, roi_known_future == roi,
     and roi carries planted signal (half the realised return plus noise)."""
@@ -107,8 +144,9 @@ def report_inputs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("report-inputs")
     for k, subject in enumerate(("UTS01", "UTS02")):
         write_package(root / "models", subject, seed=k)
-    return {"packages": root / "models", "rois": write_rois(root / "rois.parquet"),
-            "backtest": write_backtest(root / "backtest")}
+    rois = write_rois(root / "rois.parquet")
+    return {"packages": root / "models", "rois": rois, "backtest": write_backtest(root / "backtest"),
+            "explanations": write_explanations_file(root / "explanations.parquet", rois)}
 
 
 class IdentityMap:
@@ -140,7 +178,8 @@ def full_report(tmp_path_factory, report_inputs) -> dict[str, Path]:
     subject_module.register_to_mni = IdentityMap()
     try:
         out = build_report(root / "report.html", root / "models", dataset.root, root / "atlas-cache",
-                           report_inputs["rois"], report_inputs["backtest"], flatmap_cache=root / "flat-cache")
+                           report_inputs["rois"], report_inputs["backtest"], flatmap_cache=root / "flat-cache",
+                           explanations=report_inputs["explanations"])
     finally:
         subject_module.register_to_mni = saved
     return {"html": out, "root": root}

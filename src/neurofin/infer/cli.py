@@ -129,6 +129,9 @@ def register(app: typer.Typer) -> None:
                                           "features.device": device, "data.data_root": data_root,
                                           "infer.context_prefix": context_prefix})
         predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
+        chosen = roi or predictor.region_names[0]
+        if chosen not in predictor.region_names:
+            raise InputError(f"no ROI {chosen!r}: choose one of {predictor.region_names}")
         frame = predictor.explain(text)
         if subject not in set(frame["subject"]):
             raise InputError(f"no subject {subject!r}: choose one of {sorted(set(frame['subject']))}")
@@ -145,9 +148,6 @@ def register(app: typer.Typer) -> None:
         if table_out is not None:
             from neurofin.report.explanations import write_explanations
 
-            chosen = roi or predictor.region_names[0]
-            if chosen not in predictor.region_names:
-                raise InputError(f"no ROI {chosen!r}: choose one of {predictor.region_names}")
             example = pd.DataFrame({"id": ["text"], "text": [text], "roi": [chosen], "chosen_by": ["given to `neurofin explain`"]})
             write_explanations(table_out, example, lambda _: frame)
             typer.echo(f"explanations -> {table_out} (neurofin report --explanations)")
