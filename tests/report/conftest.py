@@ -219,7 +219,7 @@ def write_backtest(folder: Path, n_tickers_frequency: int | None = None, seed: i
     primary_increments = increments[increments["target"] == "raw"]
     (folder / "summary.json").write_text(json.dumps({"verdict": verdict(metrics, "roi", primary_increments), "forecaster": "linear", "n_folds": 3,
                                                      "settings": settings, "primary_model": "roi",
-                                                     "primary_target": "raw",
+                                                     "primary_target": "raw", "targets": ["market_adjusted:1", "raw:1", "raw:5"],
                                                      "permutation_null": null}))
     return folder
 

@@ -104,4 +104,5 @@ def test_backtest_page_names_same_ic_not_same_forecasts(tmp_path):
     page = write_market_report(folder).read_text(encoding="utf-8")
     assert "same per-session IC as hist_mean" in page and "IC undefined (constant forecast)" in page
     assert "a note on how it ran" in page
+    assert "What ROI features add over each control" in page and "Sharpe vs trading cost" in page
     assert (folder / "cumulative_ic.png").is_file() and (folder / "selection_frequency.png").is_file()

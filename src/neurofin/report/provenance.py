@@ -56,12 +56,14 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
     listed = ", ".join(tickers[:MAX_LISTED_TICKERS]) + (f" and {len(tickers) - MAX_LISTED_TICKERS} more"
                                                         if len(tickers) > MAX_LISTED_TICKERS else "")
     s = summary.get("settings", {})
+    targets = [("targets", f"{', '.join(summary['targets'])} (primary {summary.get('primary_target')})")] if summary.get("targets") else []
     return [
         ("forecast sessions", f"{sessions.min():%Y-%m-%d} to {sessions.max():%Y-%m-%d} ({len(sessions)} sessions)"),
         ("tickers", f"{len(tickers)}: {listed}"),
         ("backtest", f"forecaster {summary.get('forecaster')}, {summary.get('n_folds')} folds, "
                      f"{s.get('window')} window of {s.get('train_sessions')} sessions, step {s.get('step_sessions')}, embargo "
                      f"{s.get('embargo_sessions')}, seed {s.get('seed')}"),
+        *targets,
     ]
 
 
