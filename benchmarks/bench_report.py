@@ -31,7 +31,8 @@ def command(demo: Path, out: Path) -> list[str]:
     """The `neurofin report` call the demo makes, as a CLI invocation."""
     return [sys.executable, "-m", "neurofin.cli", "report", "--packages", str(demo / "models"),
             "--data-root", str(demo / "synth"), "--atlas-cache", str(demo / "atlas-cache"),
-            "--rois", str(demo / "market" / "rois.parquet"), "--backtest", str(demo / "market" / "backtest"),
+            "--rois", str(demo / "market" / "rois.parquet"), "--explanations", str(demo / "market" / "explanations.parquet"),
+            "--backtest", str(demo / "market" / "backtest"),
             "--out", str(out)]
 
 
