@@ -99,8 +99,9 @@ def length_figure(correlations: pd.DataFrame, subject: str) -> Figure:
     return Figure(f"ROI vs text length ({subject})", to_png(figure))
 
 
-def attribution_parts(explanations: Path | None, scores: pd.DataFrame, scores_name: str) -> list[str]:
-    """The word-attribution subsection: shaded examples from the explanations file, or a note on how to make one."""
+def attribution_parts(explanations: Path | None, scores: pd.DataFrame, scores_subject: str) -> list[str]:
+    """The word-attribution subsection: shaded examples from the explanations file, or a note on how to make one.
+    Each example's value is set beside the scores file's when both show the same subject."""
     if explanations is None:
         return [paragraph(NO_EXPLANATIONS, "note")]
     frame = read_explanations(explanations)
@@ -108,8 +109,9 @@ def attribution_parts(explanations: Path | None, scores: pd.DataFrame, scores_na
     rules = "; ".join(dict.fromkeys(frame["chosen_by"].astype(str)))
     intro = (f"Exact per-word contributions ({Path(explanations).name}, subject '{subject}'): each word's background "
              f"is its contribution to the ROI named; a text's contributions sum to its ROI value. Examples chosen as: "
-             f"{rules} (values from {scores_name} where the id is there).")
-    return ["<h3>Word attributions</h3>", paragraph(intro), explanations_html(frame, subject, scores)]
+             f"{rules}.")
+    same = scores if subject == scores_subject else None
+    return ["<h3>Word attributions</h3>", paragraph(intro), explanations_html(frame, subject, same)]
 
 
 def inference_section(path: Path, explanations: Path | None = None) -> Section:
@@ -135,5 +137,5 @@ def inference_section(path: Path, explanations: Path | None = None) -> Section:
         section.add(paragraph("Correlation with text length is undefined: every text has the same length "
                               "or an ROI is constant.", "note"))
     section.add(f"<details><summary>Per-ROI table</summary>{table(correlations)}</details>")
-    section.add(*attribution_parts(explanations, rows, Path(path).name))
+    section.add(*attribution_parts(explanations, rows, subject))
     return section
