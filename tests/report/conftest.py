@@ -129,14 +129,17 @@ def planted_value(model: str, target: str, horizon: int) -> float:
 
 def planted_results(metrics: pd.DataFrame) -> pd.DataFrame:
     """Tidy results: the real raw-target IC from metrics, planted IC elsewhere, portfolio rows for 1-session targets
-    (Sharpe 0.5 k - 1 with CI +-0.8; the zero model's undefined)."""
+    (Sharpe 0.5 k - 1 with CI +-0.8; the zero model's undefined). roi_known_future repeats roi everywhere;
+    univariate has hist_mean's IC but its own Sharpe."""
     records = []
     for target, horizon in TARGETS:
-        for k, model in enumerate(MODELS):
-            ic = (metrics.set_index("model").loc[model, "ic_mean"] if (target, horizon) == ("raw", 1)
-                  else planted_value(model, target, horizon))
+        for model in MODELS:
+            source = {"univariate": "hist_mean", "roi_known_future": "roi"}.get(model, model)
+            ic = (metrics.set_index("model").loc[source, "ic_mean"] if (target, horizon) == ("raw", 1)
+                  else planted_value(source, target, horizon))
             records += [(model, target, horizon, "ic_mean", ic), (model, target, horizon, "n", 360.0)]
             if horizon == 1:
+                k = MODELS.index("roi" if model == "roi_known_future" else model)
                 sharpe = np.nan if model == "zero" else 0.5 * k - 1 + 0.25 * (target != "raw")
                 records += [(model, target, horizon, name, sharpe + shift)
                             for name, shift in (("sharpe", 0.0), ("sharpe_low", -0.8), ("sharpe_high", 0.8))]

@@ -45,13 +45,15 @@ def test_results_table_holds_ic_and_sharpe_per_target(report_inputs):
     frame = results_table(outputs.results)
     metrics = pd.read_csv(report_inputs["backtest"] / "metrics.csv").set_index("model")
     assert list(frame.columns.get_level_values(0).unique()) == ["raw, 1 session", "market_adjusted, 1 session",
-                                                                 "raw, 5 sessions"]
+                                                                 "raw, 5 sessions", ""]
     assert frame.loc["roi", ("raw, 1 session", "IC mean")] == metrics.loc["roi", "ic_mean"]
     assert frame.loc["lexicon", ("raw, 5 sessions", "IC mean")] == planted_value("lexicon", "raw", 5)
     assert ("raw, 5 sessions", "Sharpe (95% CI)") not in frame.columns  # no portfolio at horizon 5
     assert frame.loc["roi", ("raw, 1 session", "Sharpe (95% CI)")] == "1 (0.2 to 1.8)"
     assert frame.loc["zero", ("raw, 1 session", "Sharpe (95% CI)")] == "-"
     assert np.isnan(frame.loc["zero", ("raw, 1 session", "IC mean")])  # undefined, not 0
+    assert frame.loc["roi_known_future", ("", "note")] == "identical to roi"  # every planted result equal
+    assert frame.loc["univariate", ("", "note")] == ""  # same IC as hist_mean, a different Sharpe
     section, _ = market_section(report_inputs["backtest"])
     html = section.html()
     assert cells(html, "roi")[:2] == [f"{metrics.loc['roi', 'ic_mean']:.3g}", "1 (0.2 to 1.8)"]

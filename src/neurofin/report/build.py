@@ -62,7 +62,8 @@ def build_report(
         header.append(f"<p class='verdict'>{esc(verdict)}</p>")
     from neurofin.report.provenance import provenance_block
 
-    header.append(provenance_block(package_list, Path(rois) if rois else None, Path(backtest) if backtest else None))
+    header.append(provenance_block(package_list, Path(rois) if rois else None, Path(backtest) if backtest else None,
+                                   Path(explanations) if explanations else None))
     out = Path(out)
     write_bytes_atomic(out, page(TITLE, header, sections).encode("utf-8"))
     return out

@@ -98,8 +98,17 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
         if "sharpe" in block and block["sharpe"].notna().any():
             columns[(label, "Sharpe (95% CI)")] = [sharpe_text(row) for _, row in block.iterrows()]
     frame = pd.DataFrame(columns, index=pd.Index(models, name="model"))
+    frame[("", "note")] = same_results(results, models)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns)
     return frame
+
+
+def same_results(results: pd.DataFrame, models: list[str]) -> list[str]:
+    """'identical to <model>' for a model whose every result equals an earlier model's (NaN equals NaN), else ''."""
+    wide = results.pivot_table(index=["target", "horizon", "metric"], columns="model", values="value", dropna=False,
+                               aggfunc="first")[models]
+    notes = {m: f"identical to {g[0]}" for g in identical_groups(wide) for m in g[1:]}
+    return [notes.get(m, "") for m in models]
 
 
 def increments_table(increments: pd.DataFrame, primary_target: str) -> pd.DataFrame:

@@ -67,12 +67,15 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
     ]
 
 
-def provenance_block(packages: list[Path], rois: Path | None, backtest: Path | None) -> str:
+def provenance_block(packages: list[Path], rois: Path | None, backtest: Path | None,
+                     explanations: Path | None = None) -> str:
     """HTML <details> block with the report's provenance."""
     rows: list[tuple[str, str]] = [("generated", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"), ("versions", versions())]
     rows += [("encoding model", package_line(p)) for p in packages]
     if rois is not None:
         rows.append(("ROI scores", str(Path(rois).name)))
+    if explanations is not None:
+        rows.append(("word attributions", str(Path(explanations).name)))
     if backtest is not None:
         rows += [("backtest folder", str(Path(backtest).name)), *market_lines(Path(backtest))]
     return f"<details open><summary><b>Provenance</b></summary>{key_value_table(rows, 'prov')}</details>"
