@@ -42,7 +42,11 @@ def test_demo_recovers_planted_brain_signal_and_reports_no_market_signal(demo):
     assert "nacc" in summary["rois"] and len(summary["rois"]) >= 20
     assert summary["market"]["verdict"].startswith("Verdict: no signal")
     assert (Path(summary["market"]["backtest"]) / "summary.json").is_file()
-    assert "Verdict: no signal" in Path(summary["report"]).read_text(encoding="utf-8")
+    report = Path(summary["report"]).read_text(encoding="utf-8")
+    assert "Verdict: no signal" in report
+    explained = pd.read_parquet(summary["explanations"])  # the extreme `language` comments, word by word
+    assert set(explained["roi"]) == {"language"} and explained["id"].nunique() == 4
+    assert "highest language in rois.parquet" in report and "lowest language in rois.parquet" in report
 
 
 def test_demo_loads_the_language_model_once_and_prints_whole_tables(demo):

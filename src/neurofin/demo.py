@@ -4,8 +4,9 @@ synthetic ds003020 twin (planted truth) -> `data check` -> atlas registration ->
 per-subject encoding models (train, storing the voxel map; evaluate, per ROI) -> ROI predictions for example
 comments from the packages alone ->
 generated Reddit dump -> ingest -> ROI panel with real S&P 500 prices -> ISC/Granger selection ->
-walk-forward backtest -> one HTML report (`neurofin report`). The comments carry no planted market signal,
-so the honest verdict is "no signal".
+walk-forward backtest -> word attributions of the comments with the highest and lowest `language` value ->
+one HTML report (`neurofin report`). The comments carry no planted market signal, so the honest verdict is
+"no signal".
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ EXAMPLE_COMMENTS = [
     "The quarterly report shows steady revenue growth and a modest dividend increase",
     "My grandmother told me a story about the old harbour and the boats coming home",
 ]
+EXPLAINED_ROI = "language"  # the report shades the words of the comments with the highest and lowest value of it
 DEMO_OVERRIDES: dict[str, Any] = {
     "features.blocks": "20-23",
     "features.context_tokens": 256,
@@ -115,13 +117,30 @@ def run_demo(
     say("4/4 market: generated Reddit dump -> ingest -> ROI panel + prices -> ISC/Granger selection -> backtest")
     summary["market"] = run_market_demo(predictor, out / "market", seed, say)
     say(f"    verdict: {summary['market']['verdict']}")
+    summary["explanations"] = str(write_demo_explanations(predictor, out / "market"))
+    say(f"    word attributions of the extreme {EXPLAINED_ROI} comments -> {summary['explanations']}")
     from neurofin.report.build import build_report
 
     summary["report"] = str(build_report(out / "report.html", out / "models", dataset.root, out / "atlas-cache",
-                                         out / "market" / "rois.parquet", out / "market" / "backtest"))
+                                         out / "market" / "rois.parquet", out / "market" / "backtest",
+                                         explanations=out / "market" / "explanations.parquet"))
     say(f"settings used: {summary['settings']} (reuse with --config)")
     say(f"report: {summary['report']}")
     return summary
+
+
+def write_demo_explanations(predictor: Any, market: Path) -> Path:
+    """explanations.parquet beside the market scores: the comments with the highest and lowest EXPLAINED_ROI value,
+    chosen from rois.parquet alone, explained word by word."""
+    import pandas as pd
+
+    from neurofin.report.explanations import choose_examples, write_explanations
+    from neurofin.report.inference import read_scores
+
+    rows, _, _ = read_scores(market / "rois.parquet")
+    texts = pd.read_parquet(market / "comments.parquet", columns=["id", "body"]).rename(columns={"body": "text"})
+    examples = choose_examples(rows.merge(texts, on="id"), EXPLAINED_ROI, source="rois.parquet")
+    return write_explanations(market / "explanations.parquet", examples, predictor.explain)
 
 
 def register(app: typer.Typer) -> None:

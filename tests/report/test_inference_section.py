@@ -26,11 +26,11 @@ def test_planted_length_effect_is_found_and_the_null_covers_zero(report_inputs):
     assert np.isnan(table.loc["nacc", "r_n_words"]) and table.loc["nacc", "n"] == 0
 
 
-def test_section_omits_attributions_with_a_note(report_inputs):
+def test_section_without_explanations_says_how_to_make_them(report_inputs):
     html = inference_section(report_inputs["rois"]).html()
     assert "Largest |r| with length: language" in html
     assert "No values (the region keeps no voxel of any subject): nacc." in html
-    assert "Word attributions are omitted" in html or "Word attributions (`neurofin explain`) exist" in html
+    assert "No word attributions: pass --explanations FILE" in html
 
 
 def test_a_file_that_is_not_an_infer_output_is_a_user_error(tmp_path):

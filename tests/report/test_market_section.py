@@ -78,7 +78,7 @@ def test_verdict_is_one_short_sentence_with_the_ic_interval(report_inputs):
     backtest = Backtest.load(report_inputs["backtest"])
     long = backtest.summary["verdict"]
     sentence = short_verdict(long, backtest.metrics)
-    assert len(long) > 250 and len(sentence) < 160, sentence
+    assert "Clark-West" in long and "ROI features add to" in long and len(sentence) < 160, sentence
     # the planted roi model carries signal: the primary model's verdict says so, with its CI and permutation p
     assert sentence.startswith("Verdict: signal in roi; roi mean IC 0.375 (95% CI ") and sentence.count(".") <= 6
     assert "permutation p" in sentence and sentence.endswith(".")
@@ -104,4 +104,5 @@ def test_backtest_page_names_same_ic_not_same_forecasts(tmp_path):
     page = write_market_report(folder).read_text(encoding="utf-8")
     assert "same per-session IC as hist_mean" in page and "IC undefined (constant forecast)" in page
     assert "a note on how it ran" in page
+    assert "What ROI features add over each control" in page and "Sharpe vs trading cost" in page
     assert (folder / "cumulative_ic.png").is_file() and (folder / "selection_frequency.png").is_file()

@@ -53,7 +53,8 @@ def test_report_is_self_contained_and_every_image_is_an_embedded_png(full_report
 
     parser = parse(full_report["html"])
     assert parser.scripts == [] and parser.urls == []  # no JS, no stylesheet links, no network
-    assert len(parser.images) == 2 * 5 + 2 + 4  # per subject 5 figures; inference 2; market 4 (with the permutation null)
+    # per subject 5 figures; inference 2; market 4 (with the permutation null) + net P&L and Sharpe vs cost
+    assert len(parser.images) == 2 * 5 + 2 + 4 + 2
     for image in parser.images:
         assert image["src"].startswith("data:image/png;base64,") and image["alt"]
         pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(image["src"].split(",", 1)[1])), format="png")
@@ -64,12 +65,15 @@ def test_report_structure_titles_and_verdict(full_report):
     parser = parse(full_report["html"])
     text = " ".join(parser.text)
     assert parser.sections == ["encoding", "inference", "market"]
-    assert {"UTS01", "UTS02", "Backtest table (out of sample)", "Cumulative IC", "Forecast fans"} <= set(parser.headings)
+    assert {"UTS01", "UTS02", "Backtest table (out of sample)", "Cumulative IC", "Forecast fans", "Word attributions",
+            "IC and Sharpe by target and horizon", "What ROI features add over each control",
+            "Portfolio: cumulative net P&L", "Sharpe vs trading cost"} <= set(parser.headings)
     alts = [i["alt"] for i in parser.images]
     for subject in ("UTS01", "UTS02"):
         assert sum(a.startswith(f"{subject}: ") for a in alts) == 5
     assert text.count("Verdict: signal in roi; roi mean IC 0.375") == 2  # header and market section
     assert "Provenance" in text and "weights sha256" in text and "AAA, BBB" in text and "2022-01-03 to" in text
+    assert "market_adjusted:1, raw:1, raw:5 (primary raw)" in text and "explanations.parquet" in text
     if importlib.util.find_spec("cortex") is None:  # the flatmap extra is optional
         assert "No flatmap: pycortex is not installed" in text
     else:

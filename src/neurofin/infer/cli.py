@@ -107,12 +107,15 @@ def register(app: typer.Typer) -> None:
         subject: str = typer.Option("ensemble", "--subject", help="Whose contributions to show: a subject or 'ensemble'."),
         html_out: Path = typer.Option(None, "--html", help="Also write an HTML snippet with the words shaded per region."),
         csv_out: Path = typer.Option(None, "--csv", help="Also write every subject's contributions as CSV."),
+        table_out: Path = typer.Option(None, "--table", help="Also write the explanations file of `neurofin report --explanations` (.parquet or .csv)."),
+        roi: str = typer.Option(None, "--roi", help="With --table: the ROI the report shades the words by (default: the first region)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
         context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
     ) -> None:
         """Exact per-word contributions to each region value of one text (they sum to what `neurofin infer` reports).
 
         Example: neurofin explain "GME to the moon" --packages models --data-root data/ds003020 --html explain.html
+        (--table explanations.parquet --roi language: a file for `neurofin report --explanations`)
         """
         import pandas as pd
 
@@ -126,6 +129,9 @@ def register(app: typer.Typer) -> None:
                                           "features.device": device, "data.data_root": data_root,
                                           "infer.context_prefix": context_prefix})
         predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
+        chosen = roi or predictor.region_names[0]
+        if chosen not in predictor.region_names:
+            raise InputError(f"no ROI {chosen!r}: choose one of {predictor.region_names}")
         frame = predictor.explain(text)
         if subject not in set(frame["subject"]):
             raise InputError(f"no subject {subject!r}: choose one of {sorted(set(frame['subject']))}")
@@ -139,3 +145,9 @@ def register(app: typer.Typer) -> None:
         if csv_out is not None:
             write_bytes_atomic(csv_out, frame.to_csv(index=False).encode("utf-8"))
             typer.echo(f"CSV -> {csv_out}")
+        if table_out is not None:
+            from neurofin.report.explanations import write_explanations
+
+            example = pd.DataFrame({"id": ["text"], "text": [text], "roi": [chosen], "chosen_by": ["given to `neurofin explain`"]})
+            write_explanations(table_out, example, lambda _: frame)
+            typer.echo(f"explanations -> {table_out} (neurofin report --explanations)")

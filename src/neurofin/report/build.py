@@ -29,12 +29,15 @@ def build_report(
     backtest: str | Path | None = None,
     roi_file: str | Path | None = None,
     flatmap_cache: str | Path | None = None,
+    explanations: str | Path | None = None,
 ) -> Path:
     """Write the report to `out` (atomically) and return its path."""
     from neurofin.encoding.package import package_dirs
 
     if packages is None and rois is None and backtest is None:
         raise InputError("nothing to report: pass --packages, --rois and/or --backtest")
+    if explanations is not None and rois is None:
+        raise InputError("--explanations is shown in the ROI-predictions section: pass --rois with it")
     package_list = package_dirs(packages) if packages is not None else []
     sections, header = [], []
     if backtest is not None:  # read first: a wrong backtest folder fails before the slower encoding section
@@ -53,13 +56,14 @@ def build_report(
     if rois is not None:
         from neurofin.report.inference import inference_section
 
-        sections.append(inference_section(Path(rois)))
+        sections.append(inference_section(Path(rois), Path(explanations) if explanations else None))
     if backtest is not None:
         sections.append(market)
         header.append(f"<p class='verdict'>{esc(verdict)}</p>")
     from neurofin.report.provenance import provenance_block
 
-    header.append(provenance_block(package_list, Path(rois) if rois else None, Path(backtest) if backtest else None))
+    header.append(provenance_block(package_list, Path(rois) if rois else None, Path(backtest) if backtest else None,
+                                   Path(explanations) if explanations else None))
     out = Path(out)
     write_bytes_atomic(out, page(TITLE, header, sections).encode("utf-8"))
     return out

@@ -17,15 +17,16 @@ def register(app: typer.Typer) -> None:
         data_root: Path = typer.Option(None, "--data-root", help="Dataset with the subjects' pycortex-db."),
         atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache of `neurofin atlas register`."),
         rois: Path = typer.Option(None, "--rois", help="ROI scores written by `neurofin infer` (Parquet or CSV)."),
+        explanations: Path = typer.Option(None, "--explanations", help="Word attributions to show with --rois: the explanations.parquet of `neurofin demo` or `neurofin explain --table`."),
         backtest: Path = typer.Option(None, "--backtest", help="The --out folder of `neurofin market backtest`."),
         roi_file: Path = typer.Option(None, "--roi-file", help="ROI definitions (default: the packaged rois.toml)."),
     ) -> None:
         """Write the researcher's report: encoding models, ROI predictions and the market backtest in one HTML file.
 
         Example: neurofin report --packages demo_out/models --data-root demo_out/synth --atlas-cache demo_out/atlas-cache
-        --rois demo_out/market/rois.parquet --backtest demo_out/market/backtest --out demo_out/report.html
+        --rois demo_out/market/rois.parquet --explanations demo_out/market/explanations.parquet --backtest demo_out/market/backtest --out demo_out/report.html
         """
         from neurofin.report.build import build_report
 
-        path = build_report(out, packages, data_root, atlas_cache, rois, backtest, roi_file)
+        path = build_report(out, packages, data_root, atlas_cache, rois, backtest, roi_file, explanations=explanations)
         typer.echo(f"report: {path}")

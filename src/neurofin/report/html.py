@@ -24,6 +24,8 @@ figcaption{font-size:13px;color:#444}
 .verdict{font-size:1.15em;font-weight:600;padding:.6em .8em;background:#f3f3f6;border-left:5px solid #556}
 .note{font-size:13px;color:#555}.pass{color:#176117;font-weight:600}.fail{color:#a11;font-weight:600}
 .prov td{text-align:left}nav ul{columns:2;font-size:14px}
+span.w{padding:1px 3px;border-radius:3px;line-height:1.9}.explain p{margin:.2em 0}.explain{margin:.6em 0 1em}
+.legend{font-size:13px}
 """
 
 

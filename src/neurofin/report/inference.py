@@ -4,11 +4,11 @@ Input: the Parquet/CSV of `neurofin infer` (one row per (id, subject), n_words, 
 ensemble rows are used when present (else the first subject's). Length correlation: Pearson r of each ROI
 with n_words over the valid rows, with scipy's Fisher-z 95% confidence interval; a readout free of length
 effects gives intervals that cover 0 (issue 11 measured |r| up to 0.55 on the demo before its fix).
+Word attributions come from an explanations file (neurofin.report.explanations), never from the language model.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from neurofin.errors import InputError
+from neurofin.report.explanations import explanations_html, read_explanations
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, paragraph, table
 from neurofin.schema import ENSEMBLE
@@ -23,6 +24,13 @@ from neurofin.schema import ROI_KEY_COLUMNS as KEY_COLUMNS
 from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 
 CONFIDENCE = 0.95
+NO_EXPLANATIONS = ("No word attributions: pass --explanations FILE, the explanations.parquet that `neurofin demo` "
+                   "writes beside its scores, or one from `neurofin explain TEXT --packages ... --table FILE`.")
+
+
+def preferred_subject(subjects: list[str]) -> str:
+    """The rows a section shows: the ensemble when present, else the first subject."""
+    return ENSEMBLE if ENSEMBLE in subjects else subjects[0]
 
 
 def read_scores(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
@@ -36,7 +44,7 @@ def read_scores(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
         raise InputError(f"{path} lacks columns {missing}: it is not an output of `neurofin infer`")
     rois = [c for c in frame.columns if c not in (*KEY_COLUMNS, *META_COLUMNS)]
     subjects = frame["subject"].astype(str).unique().tolist()
-    subject = ENSEMBLE if ENSEMBLE in subjects else subjects[0]
+    subject = preferred_subject(subjects)
     rows = frame[frame["subject"].astype(str) == subject]
     if "error" in rows.columns:
         rows = rows[rows["error"].isna()]
@@ -91,12 +99,22 @@ def length_figure(correlations: pd.DataFrame, subject: str) -> Figure:
     return Figure(f"ROI vs text length ({subject})", to_png(figure))
 
 
-def explain_available() -> bool:
-    """Whether this build has word attributions (`neurofin explain`, issue 11)."""
-    return importlib.util.find_spec("neurofin.infer.explain") is not None
+def attribution_parts(explanations: Path | None, scores: pd.DataFrame, scores_subject: str) -> list[str]:
+    """The word-attribution subsection: shaded examples from the explanations file, or a note on how to make one.
+    Each example's value is set beside the scores file's when both show the same subject."""
+    if explanations is None:
+        return [paragraph(NO_EXPLANATIONS, "note")]
+    frame = read_explanations(explanations)
+    subject = preferred_subject(frame["subject"].astype(str).unique().tolist())
+    rules = "; ".join(dict.fromkeys(frame["chosen_by"].astype(str)))
+    intro = (f"Exact per-word contributions ({Path(explanations).name}, subject '{subject}'): each word's background "
+             f"is its contribution to the ROI named; a text's contributions sum to its ROI value. Examples chosen as: "
+             f"{rules}.")
+    same = scores if subject == scores_subject else None
+    return ["<h3>Word attributions</h3>", paragraph(intro), explanations_html(frame, subject, same)]
 
 
-def inference_section(path: Path) -> Section:
+def inference_section(path: Path, explanations: Path | None = None) -> Section:
     """The inference section of the report."""
     rows, subject, rois = read_scores(path)
     section = Section("inference", "ROI predictions for text")
@@ -119,10 +137,5 @@ def inference_section(path: Path) -> Section:
         section.add(paragraph("Correlation with text length is undefined: every text has the same length "
                               "or an ROI is constant.", "note"))
     section.add(f"<details><summary>Per-ROI table</summary>{table(correlations)}</details>")
-    if explain_available():
-        section.add(paragraph("Word attributions (`neurofin explain`) exist in this build but this report "
-                              "version does not render them yet.", "note"))
-    else:
-        section.add(paragraph("Word attributions are omitted: `neurofin explain` (issue 11) is not in this build.",
-                              "note"))
+    section.add(*attribution_parts(explanations, rows, subject))
     return section

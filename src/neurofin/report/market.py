@@ -2,7 +2,8 @@
 frequency, the permutation null (when the backtest records one) and a one-sentence verdict.
 
 Reads the output folder of `neurofin market backtest` (metrics.csv, daily_ic.csv, forecasts.parquet,
-selection_frequency.csv, summary.json). `write_market_report` is the backtest's own standalone page.
+selection_frequency.csv, summary.json), and its optional per-target tables through report/market_outputs.py
+(results, increments, portfolio P&L, cost sweep). `write_market_report` is the backtest's own standalone page.
 Honesty rules kept here: a model whose per-date IC is undefined (constant forecasts, e.g. `zero`) is not drawn
 as a flat 0; models with identical forecasts are named together and drawn once; IC means carry a 95% CI
 from their Newey-West standard error; figures keep a bounded size whatever the number of tickers.
@@ -250,7 +251,15 @@ def market_section(folder: Path) -> tuple[Section, str]:
         section.add("<h3>Permutation null</h3>", Figure("Permutation null", null_figure(null)))
     else:
         section.add(paragraph("No permutation null: the backtest had too few sessions with three or more tickers.", "note"))
+    section.add(*outputs_of(folder, backtest.summary))
     return section, verdict
+
+
+def outputs_of(folder: Path, summary: dict) -> list[str | Figure]:
+    """The parts for the folder's optional per-target tables (none for an older backtest)."""
+    from neurofin.report.market_outputs import BacktestOutputs, output_parts
+
+    return output_parts(BacktestOutputs.load(Path(folder)), summary)
 
 
 def write_market_report(folder: str | Path) -> Path:
@@ -269,7 +278,7 @@ def write_market_report(folder: str | Path) -> Path:
                                     "same per-session IC as")),
                 *(paragraph(n) for n in backtest.summary.get("notes", [])),
                 Figure("Cumulative per-session IC", ic_png, " ".join(ic_notes)),
-                Figure("ROI selection frequency", selection_png))
+                Figure("ROI selection frequency", selection_png), *outputs_of(folder, backtest.summary))
     report = folder / "report.html"
     write_bytes_atomic(report, page("neurofin market backtest", [], [section]).encode("utf-8"))
     return report

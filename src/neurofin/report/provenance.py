@@ -56,21 +56,26 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
     listed = ", ".join(tickers[:MAX_LISTED_TICKERS]) + (f" and {len(tickers) - MAX_LISTED_TICKERS} more"
                                                         if len(tickers) > MAX_LISTED_TICKERS else "")
     s = summary.get("settings", {})
+    targets = [("targets", f"{', '.join(summary['targets'])} (primary {summary.get('primary_target')})")] if summary.get("targets") else []
     return [
         ("forecast sessions", f"{sessions.min():%Y-%m-%d} to {sessions.max():%Y-%m-%d} ({len(sessions)} sessions)"),
         ("tickers", f"{len(tickers)}: {listed}"),
         ("backtest", f"forecaster {summary.get('forecaster')}, {summary.get('n_folds')} folds, "
                      f"{s.get('window')} window of {s.get('train_sessions')} sessions, step {s.get('step_sessions')}, embargo "
                      f"{s.get('embargo_sessions')}, seed {s.get('seed')}"),
+        *targets,
     ]
 
 
-def provenance_block(packages: list[Path], rois: Path | None, backtest: Path | None) -> str:
+def provenance_block(packages: list[Path], rois: Path | None, backtest: Path | None,
+                     explanations: Path | None = None) -> str:
     """HTML <details> block with the report's provenance."""
     rows: list[tuple[str, str]] = [("generated", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"), ("versions", versions())]
     rows += [("encoding model", package_line(p)) for p in packages]
     if rois is not None:
         rows.append(("ROI scores", str(Path(rois).name)))
+    if explanations is not None:
+        rows.append(("word attributions", str(Path(explanations).name)))
     if backtest is not None:
         rows += [("backtest folder", str(Path(backtest).name)), *market_lines(Path(backtest))]
     return f"<details open><summary><b>Provenance</b></summary>{key_value_table(rows, 'prov')}</details>"

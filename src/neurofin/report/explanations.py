@@ -1,0 +1,126 @@
+"""Word attributions in the report: the explanations file (its format, how examples are chosen and written) and
+its HTML, each word's background shaded by its contribution to one ROI.
+
+The file is a table (Parquet or CSV) with one row per (example, subject, word): `id`, `text`, `roi` (the ROI to
+shade), `chosen_by` (the rule that picked the example, shown in the report), `subject`, `position`, `word` and
+one column per region holding the word's contribution (`Predictor.explain`; the contributions of a text sum to
+its region value). `neurofin demo` writes one beside its scores; `neurofin explain --table` writes one for a
+text. The report reads the file: it never loads the language model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neurofin.errors import InputError
+from neurofin.io import write_table_atomic
+from neurofin.report.html import esc, paragraph
+
+EXAMPLE_COLUMNS = ("id", "text", "roi", "chosen_by")
+WORD_COLUMNS = ("subject", "position", "word")
+MAX_EXAMPLES = 12  # the report shows at most this many examples (the file may hold more)
+POSITIVE, NEGATIVE = "202,0,32", "5,113,176"  # RdBu ends: red raises the ROI, blue lowers it
+MAX_ALPHA = 0.85  # full shading stays readable under black text
+LEGEND_STEPS = (-1.0, -0.5, 0.0, 0.5, 1.0)
+
+
+def choose_examples(scores: pd.DataFrame, roi: str, per_side: int = 2, source: str = "the scores") -> pd.DataFrame:
+    """The `per_side` distinct texts with the highest and the lowest `roi` value (`scores`: id, text, roi columns),
+    with the rule stated in `chosen_by`. Uses the scores only, so it runs before any language model is loaded."""
+    if roi not in scores.columns:
+        raise InputError(f"no ROI {roi!r} in {source}: choose one of its region columns")
+    ranked = scores.dropna(subset=[roi]).drop_duplicates("text").sort_values(roi, ascending=False, kind="stable")
+    if ranked.empty:
+        raise InputError(f"{source} has no text with a {roi} value to explain")
+    high = ranked.head(per_side).assign(chosen_by=f"highest {roi} in {source}")
+    low = ranked.iloc[per_side:].tail(per_side).iloc[::-1].assign(chosen_by=f"lowest {roi} in {source}")
+    return pd.concat([high, low], ignore_index=True)[["id", "text", "chosen_by"]].assign(roi=roi)
+
+
+def explanation_table(examples: pd.DataFrame, explain: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
+    """The explanations file's rows: each example (id, text, roi, chosen_by) with `explain(text)`'s word rows."""
+    frames = [explain(row.text).assign(**{c: getattr(row, c) for c in EXAMPLE_COLUMNS})
+              for row in examples.itertuples(index=False)]
+    table = pd.concat(frames, ignore_index=True)
+    regions = [c for c in table.columns if c not in (*EXAMPLE_COLUMNS, *WORD_COLUMNS)]
+    return table[[*EXAMPLE_COLUMNS, *WORD_COLUMNS, *regions]]
+
+
+def write_explanations(path: str | Path, examples: pd.DataFrame, explain: Callable[[str], pd.DataFrame]) -> Path:
+    """Explain every example and write the explanations file (Parquet or CSV by suffix, atomically)."""
+    path = Path(path)
+    write_table_atomic(path, explanation_table(examples, explain))
+    return path
+
+
+def read_explanations(path: Path) -> pd.DataFrame:
+    """The explanations file, checked: the needed columns and a region column for every example's ROI."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: pass the explanations file of `neurofin demo` or `neurofin explain --table`")
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    missing = [c for c in (*EXAMPLE_COLUMNS, *WORD_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path} lacks columns {missing}: it is not an explanations file (`neurofin explain --table`)")
+    absent = sorted(set(frame["roi"].astype(str)) - set(frame.columns))
+    if absent:
+        raise InputError(f"{path} names ROIs without a contribution column: {absent}")
+    return frame
+
+
+def shade(value: float, scale: float) -> str:
+    """CSS background of a contribution: red for positive, blue for negative, opacity |value| / scale."""
+    if not np.isfinite(value) or scale <= 0:
+        return "transparent"
+    alpha = MAX_ALPHA * min(abs(value) / scale, 1.0)
+    return f"rgba({POSITIVE if value > 0 else NEGATIVE},{alpha:.2f})"
+
+
+def word_span(word: str, value: float, scale: float) -> str:
+    """One word, escaped, shaded by its contribution (shown on hover and kept in data-c)."""
+    label = f"{value:+.3g}" if np.isfinite(value) else "undefined"
+    return f"<span class='w' data-c='{label}' title='{label}' style='background:{shade(value, scale)}'>{esc(word)}</span>"
+
+
+def legend(roi: str, scale: float) -> str:
+    """The colour scale: swatches from -scale to +scale, and what the shading means."""
+    swatches = "".join(f"<span class='w' style='background:{shade(k * scale, scale)}'>{k * scale:+.2g}</span>"
+                       for k in LEGEND_STEPS)
+    return (f"<p class='legend'>Contribution to <b>{esc(roi)}</b>: {swatches} "
+            "(red raises the region's value, blue lowers it; hover a word for its contribution).</p>")
+
+
+def example_html(rows: pd.DataFrame, roi: str, scale: float, score: float | None) -> str:
+    """One example: its words shaded, its ROI value (= the sum of the contributions) and the rule that chose it."""
+    first = rows.iloc[0]
+    values = rows[roi].to_numpy(float)
+    total = f"{np.sum(values):+.4g}" if np.isfinite(values).all() else "undefined"
+    checked = f"; scores file {score:+.4g}" if score is not None and np.isfinite(score) else ""
+    words = " ".join(word_span(str(w), v, scale) for w, v in zip(rows["word"], values, strict=True))
+    return (f"<div class='explain'><p class='note'>{esc(first['chosen_by'])} (id {esc(first['id'])}): "
+            f"{esc(roi)} = {total} = sum of its {len(rows)} word contributions{checked}</p><p>{words}</p></div>")
+
+
+def explanations_html(frame: pd.DataFrame, subject: str, scores: pd.DataFrame | None) -> str:
+    """Every example (at most MAX_EXAMPLES) of `subject`, grouped by ROI, one colour scale per ROI.
+
+    `scores` (id and region columns of the same subject), when given, adds each text's value from the scores file."""
+    rows = frame[frame["subject"].astype(str) == subject]
+    order = list(dict.fromkeys(rows["id"]))
+    shown = rows[rows["id"].isin(order[:MAX_EXAMPLES])]
+    lookup = scores.drop_duplicates("id").set_index("id") if scores is not None else None
+    parts = []
+    for roi, group in shown.groupby("roi", sort=False):
+        values = group[str(roi)].to_numpy(float)
+        scale = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+        parts.append(legend(str(roi), scale))
+        for key, example in group.groupby("id", sort=False):
+            score = lookup.at[key, roi] if lookup is not None and key in lookup.index and roi in lookup.columns else None
+            parts.append(example_html(example.sort_values("position"), str(roi), scale, score))
+    if len(order) > MAX_EXAMPLES:
+        parts.append(paragraph(f"{len(order) - MAX_EXAMPLES} more examples in the file are not shown.", "note"))
+    return "".join(parts)
