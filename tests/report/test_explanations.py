@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
+from neurofin.infer.explain import POSITIVE
 from neurofin.report.build import build_report
-from neurofin.report.explanations import POSITIVE, choose_examples, read_explanations
+from neurofin.report.explanations import choose_examples, read_explanations
 from neurofin.report.inference import NO_EXPLANATIONS, inference_section, read_scores
 
 from .conftest import HOSTILE

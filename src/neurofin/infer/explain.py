@@ -15,6 +15,24 @@ import pandas as pd
 
 from neurofin.schema import ENSEMBLE
 
+POSITIVE, NEGATIVE = "202,0,32", "5,113,176"  # RdBu ends: red raises the region, blue lowers it
+MAX_ALPHA = 0.85  # full shading stays readable under black text
+
+
+def shade(value: float, scale: float) -> str:
+    """CSS background of a contribution: red for positive, blue for negative, opacity |value| / scale."""
+    if not np.isfinite(value) or scale <= 0:
+        return "transparent"
+    alpha = MAX_ALPHA * min(abs(value) / scale, 1.0)
+    return f"rgba({POSITIVE if value > 0 else NEGATIVE},{alpha:.2f})"
+
+
+def word_span(word: str, value: float, scale: float) -> str:
+    """One word, escaped, shaded by its contribution (shown on hover and kept in data-c)."""
+    label = f"{value:+.3g}" if np.isfinite(value) else "undefined"
+    return (f"<span class='w' data-c='{label}' title='{label}' style='background:{shade(value, scale)}'>"
+            f"{html.escape(word, quote=True)}</span>")
+
 
 def explain_html(frame: pd.DataFrame, regions: list[str], subject: str = ENSEMBLE) -> str:
     """An HTML snippet: one line per region with the text's words shaded by their contribution (red +, blue -)."""
@@ -22,12 +40,8 @@ def explain_html(frame: pd.DataFrame, regions: list[str], subject: str = ENSEMBL
     lines = ['<div class="neurofin-explain">']
     for region in regions:
         values = rows[region].to_numpy(float)
-        scale = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 0.0
-        spans = []
-        for word, value in zip(rows["word"], values):
-            alpha = 0.0 if not np.isfinite(value) or scale == 0 else abs(value) / scale
-            colour = "220,50,47" if value > 0 else "38,139,210"
-            spans.append(f'<span style="background: rgba({colour},{alpha:.2f})" title="{value:+.4g}">{html.escape(word)}</span>')
+        scale = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+        spans = [word_span(str(word), value, scale) for word, value in zip(rows["word"], values)]
         total = np.nansum(values) if np.isfinite(values).any() else float("nan")
         lines.append(f'<p><b>{html.escape(region)}</b> ({total:+.4g}): {" ".join(spans)}</p>')
     lines.append("</div>")

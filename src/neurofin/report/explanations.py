@@ -17,14 +17,13 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
+from neurofin.infer.explain import shade, word_span
 from neurofin.io import write_table_atomic
 from neurofin.report.html import esc, paragraph
 
 EXAMPLE_COLUMNS = ("id", "text", "roi", "chosen_by")
 WORD_COLUMNS = ("subject", "position", "word")
 MAX_EXAMPLES = 12  # the report shows at most this many examples (the file may hold more)
-POSITIVE, NEGATIVE = "202,0,32", "5,113,176"  # RdBu ends: red raises the ROI, blue lowers it
-MAX_ALPHA = 0.85  # full shading stays readable under black text
 LEGEND_STEPS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
 
@@ -70,20 +69,6 @@ def read_explanations(path: Path) -> pd.DataFrame:
     if absent:
         raise InputError(f"{path} names ROIs without a contribution column: {absent}")
     return frame
-
-
-def shade(value: float, scale: float) -> str:
-    """CSS background of a contribution: red for positive, blue for negative, opacity |value| / scale."""
-    if not np.isfinite(value) or scale <= 0:
-        return "transparent"
-    alpha = MAX_ALPHA * min(abs(value) / scale, 1.0)
-    return f"rgba({POSITIVE if value > 0 else NEGATIVE},{alpha:.2f})"
-
-
-def word_span(word: str, value: float, scale: float) -> str:
-    """One word, escaped, shaded by its contribution (shown on hover and kept in data-c)."""
-    label = f"{value:+.3g}" if np.isfinite(value) else "undefined"
-    return f"<span class='w' data-c='{label}' title='{label}' style='background:{shade(value, scale)}'>{esc(word)}</span>"
 
 
 def legend(roi: str, scale: float) -> str:
