@@ -47,6 +47,14 @@ def test_a_small_book_by_hand():
     assert metrics["max_drawdown"] == pytest.approx(max(1 - w / wealth[: i + 1].max() for i, w in enumerate(wealth)))
 
 
+def test_a_ticker_without_a_return_stays_in_the_book_and_earns_zero():
+    forecasts = {"2024-01-02": {"A": 3.0, "B": 2.0, "C": 1.0, "D": 0.0}}
+    realized = {"2024-01-02": {"A": np.nan, "B": 0.05, "C": 0.01, "D": -0.02}}  # A's price is missing that day
+    daily = portfolio_tables(_rows(forecasts, realized), SETTINGS)["portfolio_daily"]
+    expected = (0.0 + np.expm1(0.05) - np.expm1(0.01) - np.expm1(-0.02)) / 2  # A, B long; C, D short
+    assert daily["gross"].iloc[0] == pytest.approx(expected)  # dropping A would have made B the only long
+
+
 def test_an_intraday_book_opens_and_closes_every_session():
     day = {"A": 1.0, "B": 0.0}
     forecasts = {"2024-01-02": day, "2024-01-03": day}

@@ -1,10 +1,11 @@
 """Long/short portfolio evaluation of one target's forecasts (docs/backtest.md "Portfolio").
 
-Each session, per model: rank the tickers priced that session by forecast; hold +1/k in the top k and -1/k in
+Each session, per model: rank the tickers forecast for that session; hold +1/k in the top k and -1/k in
 the bottom k, k = floor(n / quantiles) (a session with k < 1, or whose forecasts do not rank the tickers,
 is flat). A long and a short leg of one unit each: the book is dollar neutral, so an equal-weight market move
 cancels. Session P&L is the simple return sum(w * (exp(r) - 1)) of the target's tradable log return r
-(`realized`: close-to-close, or open-to-close for an intraday target). Turnover is sum |w_t - w_{t-1}|
+(`realized`: close-to-close, or open-to-close for an intraday target); a held ticker without a return that
+session (no price) earns 0, since which tickers will be priced is not known when the book is formed. Turnover is sum |w_t - w_{t-1}|
 (entries and exits of both legs; an intraday book opens and closes every session: 2 sum |w_t|), and the net
 return is gross - cost_bps / 1e4 * turnover. Weights at t come from forecasts made at origin t-1, so P&L
 uses only information the trader had.
@@ -50,8 +51,8 @@ def book_weights(rows: pd.DataFrame, quantiles: int) -> pd.Series:
 
 def model_book(rows: pd.DataFrame, sessions: pd.DatetimeIndex, quantiles: int, intraday: bool) -> pd.DataFrame:
     """Per session of `sessions`: gross return, turnover and gross exposure of one model's book (flat where it has no rows)."""
-    priced = rows[np.isfinite(rows["mean"]) & np.isfinite(rows["realized"])]
-    priced = priced.assign(weight=book_weights(priced, quantiles), simple=np.expm1(priced["realized"]))
+    priced = rows[np.isfinite(rows["mean"])]  # the book is formed before the session: its returns cannot choose it
+    priced = priced.assign(weight=book_weights(priced, quantiles), simple=np.expm1(priced["realized"]).fillna(0.0))
     matrix = priced.pivot_table(index="session", columns="ticker", values="weight", aggfunc="sum")
     matrix = matrix.reindex(sessions).fillna(0.0)
     gross = (priced["weight"] * priced["simple"]).groupby(priced["session"]).sum().reindex(sessions, fill_value=0.0)
