@@ -164,6 +164,7 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     out = _invoke("backtest", "--db", root / "panel.duckdb", "--config", config, "--out", root / "backtest")
     summary = json.loads((root / "backtest" / "summary.json").read_text())
     assert summary["verdict"] in out and summary["forecaster"] == "linear"
+    assert summary["settings"]["cutoff_minutes"] == store.recorded_cutoff()  # the panel's rule, not a default
     metrics = pd.read_csv(root / "backtest" / "metrics.csv")
     assert set(metrics["model"]) == set(no_embedding)
     assert (root / "backtest" / "report.html").is_file()

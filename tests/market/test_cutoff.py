@@ -138,6 +138,16 @@ def test_a_panel_written_before_the_cutoff_was_recorded_counts_as_cutoff_0(tmp_p
     PanelStore(path, cutoff_minutes=0).update(comments, roi)
 
 
+def test_the_backtest_reports_the_cutoff_its_panel_was_built_with(tmp_path: Path) -> None:
+    comments, roi = comments_of(CASES[:3])
+    path = tmp_path / "panel.duckdb"
+    PanelStore(path, cutoff_minutes=45).update(comments, roi)
+    assert PanelStore(path).recorded_cutoff() == 45  # whatever cutoff the reader was opened with
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM meta WHERE key = 'cutoff_minutes'")
+    assert PanelStore(path).recorded_cutoff() == 0
+
+
 # A single-ticker OHLCV file: the adjusted close halves after a 2-for-1 split on 3/16 (raw prices do not)
 OHLCV = pd.DataFrame({
     "Date": ["2023-03-13", "2023-03-14", "2023-03-15", "2023-03-16", "2023-03-17"],

@@ -174,12 +174,15 @@ def run_chain(
     daily_ic.csv, selections.json, selection_frequency.csv and summary.json (with plain notes on how the
     backtest ran); neurofin.report turns the folder into HTML.
     """
-    panel_frame, price_frame = load_inputs(panel, prices)
+    store = PanelStore(panel) if isinstance(panel, (str, Path)) else panel
+    panel_frame, price_frame = load_inputs(store, prices)
     if forecaster is None or isinstance(forecaster, str):
         model = make_forecaster(forecaster or settings.forecaster, settings, chronos_model)
     else:
         model = forecaster
     settings = settings.model_copy(update=used_forecaster(model))  # record what actually ran, not the defaults
+    if isinstance(store, PanelStore):  # the panel's sessions were assigned with its own cutoff
+        settings = settings.model_copy(update={"cutoff_minutes": store.recorded_cutoff()})
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
     out_dir = Path(out_dir)
     primary = target_rows(result.forecasts, TargetSpec(settings.primary_target, 1))

@@ -201,10 +201,18 @@ class PanelStore:
         """The `emb_*` columns this panel was created with (none for panels made before they existed)."""
         return self._meta_list(con, "embedding_columns") or []
 
+    def _stored_cutoff(self, con: Any) -> int:
+        value = self._meta(con, "cutoff_minutes")
+        return int(value) if value is not None else LEGACY_CUTOFF_MINUTES
+
+    def recorded_cutoff(self) -> int:
+        """The cutoff (minutes before the close) the stored panel's sessions were assigned with."""
+        with self._connect(read_only=True) as con:
+            return self._stored_cutoff(con)
+
     def _check_cutoff(self, con: Any) -> None:
         """Refuse to add comments under another cutoff than the one the stored panel was built with."""
-        value = self._meta(con, "cutoff_minutes")
-        stored = int(value) if value is not None else LEGACY_CUTOFF_MINUTES
+        stored = self._stored_cutoff(con)
         if stored != self.cutoff_minutes:
             raise InputError(
                 f"{self.path} was built with comments up to {stored} minutes before the close, this update uses "
