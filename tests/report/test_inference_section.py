@@ -40,3 +40,13 @@ def test_a_file_that_is_not_an_infer_output_is_a_user_error(tmp_path):
         read_scores(path)
     with pytest.raises(InputError, match="does not exist"):
         read_scores(tmp_path / "missing.parquet")
+
+
+def test_embedding_columns_are_not_regions(report_inputs, tmp_path):
+    scores = pd.read_parquet(report_inputs["rois"])
+    with_embedding = scores.assign(emb_000=scores["n_words"] * 2.0, emb_001=0.5)  # infer's no-brain control columns
+    path = tmp_path / "rois.parquet"
+    with_embedding.to_parquet(path)
+    _, _, rois = read_scores(path)
+    assert rois == ["language", "limbic", "nacc"]
+    assert "emb_000" not in inference_section(path).html()
