@@ -11,6 +11,8 @@ dispersion), then `lex_<name>` lexicon baselines, then `emb_<k>` LM-feature cont
 subject row of a session/ticker, also carried by the ensemble rows of the ROI-feature table). Prices: session, ticker, close, log_return[, open].
 """
 
+from collections.abc import Iterable
+
 ENSEMBLE = "ensemble"
 
 ROI_KEY_COLUMNS = ("id", "subject")
@@ -23,3 +25,9 @@ SD_SUFFIX = "__sd"
 LEX_PREFIX = "lex_"
 EMB_PREFIX = "emb_"  # no-brain control: the LM features the encoding models read, reduced (infer.embedding_dims)
 PRICES_REQUIRED = ("session", "ticker", "log_return")
+
+
+def region_columns(columns: Iterable[object]) -> list[str]:
+    """The region columns of an infer output: all but the keys, the metadata and the `emb_*` control columns."""
+    return [str(c) for c in columns
+            if c not in (*ROI_KEY_COLUMNS, *ROI_META_COLUMNS) and not str(c).startswith(EMB_PREFIX)]

@@ -47,7 +47,7 @@ from neurofin.market.controls import embedding_columns
 from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
 from neurofin.market.prices import log_returns, to_long
 from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
-from neurofin.schema import EMB_PREFIX, ENSEMBLE, LEX_PREFIX, ROI_KEY_COLUMNS, ROI_META_COLUMNS, SD_SUFFIX
+from neurofin.schema import ENSEMBLE, LEX_PREFIX, ROI_KEY_COLUMNS, SD_SUFFIX, region_columns
 from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
 from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS
 
@@ -95,7 +95,7 @@ def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
     missing = set(ROI_KEY_COLUMNS) - set(roi_df.columns)
     if missing:
         raise InputError(f"ROI features lack column(s) {sorted(missing)}: expected id, subject, one column per ROI")
-    rois = [str(c) for c in roi_df.columns if c not in (*ROI_KEY_COLUMNS, *ROI_META_COLUMNS) and not str(c).startswith(EMB_PREFIX)]
+    rois = region_columns(roi_df.columns)
     if not rois:
         raise InputError("ROI features have no ROI columns: expected id, subject, then one float column per ROI")
     reserved = set(KEY_COLUMNS) | set(COUNT_COLUMNS)

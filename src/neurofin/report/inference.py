@@ -19,9 +19,8 @@ from neurofin.errors import InputError
 from neurofin.report.explanations import explanations_html, read_explanations
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, paragraph, table
-from neurofin.schema import EMB_PREFIX, ENSEMBLE
+from neurofin.schema import ENSEMBLE, region_columns
 from neurofin.schema import ROI_KEY_COLUMNS as KEY_COLUMNS
-from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 
 CONFIDENCE = 0.95
 NO_EXPLANATIONS = ("No word attributions: pass --explanations FILE, the explanations.parquet that `neurofin demo` "
@@ -42,7 +41,7 @@ def read_scores(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
     missing = [c for c in (*KEY_COLUMNS, "n_words") if c not in frame.columns]
     if missing:
         raise InputError(f"{path} lacks columns {missing}: it is not an output of `neurofin infer`")
-    rois = [c for c in frame.columns if c not in (*KEY_COLUMNS, *META_COLUMNS) and not c.startswith(EMB_PREFIX)]
+    rois = region_columns(frame.columns)
     subjects = frame["subject"].astype(str).unique().tolist()
     subject = preferred_subject(subjects)
     rows = frame[frame["subject"].astype(str) == subject]
