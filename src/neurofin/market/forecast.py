@@ -56,10 +56,11 @@ def business_day_frame(
     for ticker, rows in frame.groupby("ticker", sort=True):
         daily = rows.set_index("session")[[*targets, *features]].reindex(days)
         last_session = np.maximum.accumulate(np.where(on_session, np.arange(days.size), 0))
-        daily[list(features)] = daily[list(features)].to_numpy()[last_session]  # off-session days: last session's
-        lags = daily[list(features if lagged is None else lagged)].shift(1).add_suffix(LAG_SUFFIX)
+        carried = pd.DataFrame(daily[list(features)].to_numpy()[last_session], index=days,
+                               columns=list(features))  # off-session days: the last session's features
+        lags = carried[list(features if lagged is None else lagged)].shift(1).add_suffix(LAG_SUFFIX)
         keys = pd.DataFrame({"ticker": ticker, "is_session": on_session}, index=days)
-        parts.append(pd.concat([keys, daily, lags], axis=1).reset_index())  # one concat: no fragmented frame
+        parts.append(pd.concat([keys, daily[list(targets)], carried, lags], axis=1).reset_index())
     return pd.concat(parts, ignore_index=True)
 
 

@@ -153,7 +153,8 @@ def pnl_figure(daily: pd.DataFrame, target: str) -> tuple[bytes, list[str]]:
     axes.axhline(0.0, color="grey", linewidth=0.8)
     axes.set_xlabel("session")
     axes.set_ylabel("cumulative net return")
-    axes.legend(fontsize=8, ncols=2)
+    if axes.get_legend_handles_labels()[0]:  # every model may be undrawn (no positions)
+        axes.legend(fontsize=8, ncols=2)
     return to_png(figure), notes
 
 
@@ -178,7 +179,8 @@ def cost_figure(sweep: pd.DataFrame, target: str, cost_bps: float | None) -> tup
     axes.axhline(0.0, color="grey", linewidth=0.8)
     axes.set_xlabel("one-way cost per unit of turnover (bps)")
     axes.set_ylabel("annualised Sharpe (net)")
-    axes.legend(fontsize=8, ncols=2)
+    if axes.get_legend_handles_labels()[0]:  # every model may be undrawn (no positions)
+        axes.legend(fontsize=8, ncols=2)
     return to_png(figure), notes
 
 
