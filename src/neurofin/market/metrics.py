@@ -59,26 +59,27 @@ def spearman(pred: np.ndarray, actual: np.ndarray) -> float:
     return float(stats.spearmanr(pred[ok], actual[ok]).statistic)
 
 
-def ic_by_date(forecasts: pd.DataFrame, pred_col: str = "mean") -> pd.Series:
-    """Cross-sectional Spearman IC per session (index: session), from rows (session, ticker, pred, actual).
+def ic_by_date(forecasts: pd.DataFrame, pred_col: str = "mean", by: str = "session") -> pd.Series:
+    """Cross-sectional Spearman IC per session (index: session), from rows (session, ticker, pred, actual);
+    `by="ticker"` gives each ticker's time-series IC instead.
 
-    Vectorised: Pearson r of within-session average ranks over the rows where both values are finite
-    (NaN with fewer than 3 such rows or a constant side), equal to `spearman` per session.
+    Vectorised: Pearson r of within-group average ranks over the rows where both values are finite
+    (NaN with fewer than 3 such rows or a constant side), equal to `spearman` per group.
     """
     pred, actual = forecasts[pred_col].to_numpy(float), forecasts["actual"].to_numpy(float)
     ok = np.isfinite(pred) & np.isfinite(actual)
-    rows = pd.DataFrame({"session": forecasts["session"].to_numpy()[ok], "x": pred[ok], "y": actual[ok]})
-    grouped = rows.groupby("session", sort=True)
+    rows = pd.DataFrame({by: forecasts[by].to_numpy()[ok], "x": pred[ok], "y": actual[ok]})
+    grouped = rows.groupby(by, sort=True)
     ranked = rows.assign(x=grouped["x"].rank(), y=grouped["y"].rank())
-    ranked = ranked.assign(x=ranked["x"] - ranked.groupby("session")["x"].transform("mean"),
-                           y=ranked["y"] - ranked.groupby("session")["y"].transform("mean"))
+    ranked = ranked.assign(x=ranked["x"] - ranked.groupby(by)["x"].transform("mean"),
+                           y=ranked["y"] - ranked.groupby(by)["y"].transform("mean"))
     sums = ranked.assign(xy=ranked["x"] * ranked["y"], xx=ranked["x"] ** 2, yy=ranked["y"] ** 2).groupby(
-        "session", sort=True).agg(n=("xy", "size"), xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum"))
+        by, sort=True).agg(n=("xy", "size"), xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum"))
     denom = np.sqrt(sums["xx"] * sums["yy"])
     valid = (sums["n"] >= 3) & (denom > 1e-12)
     ic = (sums["xy"] / denom.where(valid)).where(valid)
-    sessions = pd.Index(sorted(forecasts["session"].unique()), name="session")
-    return ic.reindex(sessions)
+    groups = pd.Index(sorted(forecasts[by].unique()), name=by)
+    return ic.reindex(groups)
 
 
 def hit_rate(pred: np.ndarray, actual: np.ndarray) -> tuple[float, float]:

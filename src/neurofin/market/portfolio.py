@@ -22,13 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from arch.bootstrap import StationaryBootstrap, optimal_block_length
-from scipy import stats
 
 from neurofin.config import MarketSettings
+from neurofin.market import metrics as m
 
 SESSIONS_PER_YEAR = 252
 CI_LEVEL = 0.95
-MIN_TICKER_SESSIONS = 3  # a per-ticker IC needs this many sessions
 MIN_BLOCK_SESSIONS = 20  # shorter series are resampled session by session
 
 
@@ -119,15 +118,15 @@ def cost_row(book: pd.DataFrame, cost_bps: float, resampler: Resampler) -> dict[
 
 
 def ticker_ic(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, ticker): time-series Spearman correlation of forecast and target over its sessions."""
-    records = []
-    for (model, ticker), group in rows.groupby(["model", "ticker"], sort=True):
-        valid = group[np.isfinite(group["mean"]) & np.isfinite(group["actual"])]
-        ic = np.nan
-        if len(valid) >= MIN_TICKER_SESSIONS and valid["mean"].nunique() > 1 and valid["actual"].nunique() > 1:
-            ic = float(stats.spearmanr(valid["mean"], valid["actual"]).statistic)
-        records.append({"model": model, "ticker": ticker, "ic": ic, "n": len(valid)})
-    return pd.DataFrame.from_records(records, columns=["model", "ticker", "ic", "n"])
+    """Per (model, ticker): time-series Spearman correlation of forecast and target over its sessions, and their count."""
+    finite = np.isfinite(rows["mean"].to_numpy(float)) & np.isfinite(rows["actual"].to_numpy(float))
+    counts = rows[finite].groupby(["model", "ticker"]).size()
+    parts = []
+    for model, group in rows.groupby("model", sort=True):
+        ic = m.ic_by_date(group, by="ticker")
+        parts.append(pd.DataFrame({"model": model, "ticker": ic.index, "ic": ic.to_numpy(),
+                                   "n": [int(counts.get((model, t), 0)) for t in ic.index]}))
+    return pd.concat(parts, ignore_index=True)[["model", "ticker", "ic", "n"]]
 
 
 def portfolio_tables(rows: pd.DataFrame, settings: MarketSettings) -> dict[str, pd.DataFrame]:
