@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,6 +137,15 @@ def never_traded(daily: pd.DataFrame) -> list[str]:
             if not np.isfinite(rows["cum_net"].to_numpy(float)).any() or not np.nansum(np.abs(rows["turnover"])) > 0]
 
 
+def finish_axes(axes: Any, xlabel: str, ylabel: str) -> None:
+    """A zero line, the axis labels, and a legend when something labelled was drawn (every model may be undrawn)."""
+    axes.axhline(0.0, color="grey", linewidth=0.8)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8, ncols=2)
+
+
 def pnl_figure(daily: pd.DataFrame, target: str) -> tuple[bytes, list[str]]:
     """Cumulative net P&L of each model's long-short portfolio on `target`, one line per group of identical curves."""
     rows = daily[daily["target"] == target]
@@ -150,11 +160,7 @@ def pnl_figure(daily: pd.DataFrame, target: str) -> tuple[bytes, list[str]]:
         axes.plot(pd.to_datetime(wide.index), wide[group[0]], label=" = ".join(group), linewidth=1.4 + 0.6 * (len(group) > 1))
         if len(group) > 1:
             notes.append(f"{', '.join(group)}: identical net P&L, drawn as one line.")
-    axes.axhline(0.0, color="grey", linewidth=0.8)
-    axes.set_xlabel("session")
-    axes.set_ylabel("cumulative net return")
-    if axes.get_legend_handles_labels()[0]:  # every model may be undrawn (no positions)
-        axes.legend(fontsize=8, ncols=2)
+    finish_axes(axes, "session", "cumulative net return")
     return to_png(figure), notes
 
 
@@ -176,11 +182,7 @@ def cost_figure(sweep: pd.DataFrame, target: str, cost_bps: float | None) -> tup
             notes.append(f"{', '.join(group)}: identical Sharpe at every cost, drawn as one line.")
     if cost_bps is not None:
         axes.axvline(cost_bps, color="grey", linestyle="--", linewidth=0.8, label=f"backtest cost {cost_bps:g} bps")
-    axes.axhline(0.0, color="grey", linewidth=0.8)
-    axes.set_xlabel("one-way cost per unit of turnover (bps)")
-    axes.set_ylabel("annualised Sharpe (net)")
-    if axes.get_legend_handles_labels()[0]:  # every model may be undrawn (no positions)
-        axes.legend(fontsize=8, ncols=2)
+    finish_axes(axes, "one-way cost per unit of turnover (bps)", "annualised Sharpe (net)")
     return to_png(figure), notes
 
 
