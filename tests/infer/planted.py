@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -108,3 +109,17 @@ def fake_language_model(monkeypatch, vocabulary: np.ndarray) -> None:
 
     monkeypatch.setattr("neurofin.features.extract.extract_many", extract_many)
     monkeypatch.setattr("neurofin.features.model.load_language_model", lambda settings: object())
+
+
+def planted_explain_cli(planted: PlantedText, monkeypatch, folder: Path) -> tuple[Any, Path]:
+    """The `neurofin` app whose `explain` reads the planted model's saved package with the stand-in LM, and that package."""
+    from neurofin import cli
+    from neurofin.infer import cli as infer_cli
+    from neurofin.infer.predictor import Predictor
+
+    fake_language_model(monkeypatch, planted.vocabulary)
+    package = planted.model.save(folder / "models" / "UTS01")
+    monkeypatch.setattr(infer_cli, "build_predictor", lambda folders, settings: Predictor.from_packages(
+        folders, region_matrices=planted.regions()))
+    cli._register()
+    return cli.app, package

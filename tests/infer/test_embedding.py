@@ -12,9 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from planted import fake_language_model
-from records import make_record
-from test_predictor import BLOCKS, RATE, TEXTS, averaging_matrix, random_model, write_package
+from test_predictor import BLOCKS, RATE, TEXTS, averaging_matrix, two_rate_models, write_package
+from test_run import CountingPredictor
 from tokenizers_offline import byte_level_bpe, save_tiny_llama
 
 from neurofin.config import Settings, TimingSettings
@@ -111,15 +110,8 @@ def test_embedding_dims_zero_writes_no_columns_and_leaves_regions_alone(tiny_dir
 
 def test_first_pace_gives_the_embedding_when_speech_rates_differ(monkeypatch):
     """Packages at 1.9 and 3.1 words/s: the embedding weighs words by the first package's rate, exactly."""
-    rng = np.random.default_rng(11)
-    vocabulary = (3 + rng.standard_normal((50, 12))).astype(np.float32)
-    fake_language_model(monkeypatch, vocabulary)
-    models = [random_model(rng, 12, 20, k=None, record=make_record(s, dim=12, speech_rate_wps=rate))
-              for s, rate in (("UTS01", 1.9), ("UTS02", 3.1))]
-    regions = {m.subject: (averaging_matrix(rng, 20, 3), ["a", "b", "c"]) for m in models}
-    tokens = [rng.integers(0, 50, n) for n in (1, 3, 17)]
-    frame = Predictor.from_models(models, region_matrices=regions, embedding_dims=5).predict_rois(
-        [" ".join(f"w{i}" for i in t) for t in tokens])
+    vocabulary, models, regions, tokens, texts = two_rate_models(monkeypatch)
+    frame = Predictor.from_models(models, region_matrices=regions, embedding_dims=5).predict_rois(texts)
     got = frame.loc[frame["subject"] == ENSEMBLE, embedding_names(5)].to_numpy(float)
     for rate, close in ((1.9, True), (3.1, False)):
         weights = [word_weights(len(t), rate, TIMING) for t in tokens]
@@ -133,31 +125,13 @@ def test_predictor_options_carry_embedding_dims():
     assert predictor_options(Settings())["embedding_dims"] == 64
 
 
-class EmbeddingPredictor:
-    """Stands in for Predictor: region 'x' = text length, `embedding_dims` emb_ columns; can fail on a chosen call."""
-
-    subjects = ["S1"]
-
-    def __init__(self, embedding_dims: int, fail_on_call: int | None = None) -> None:
-        self.embedding_dims = embedding_dims
-        self.calls = 0
-        self.fail_on_call = fail_on_call
-
-    def predict_rois(self, texts, ids):
-        self.calls += 1
-        if self.calls == self.fail_on_call:
-            raise KeyboardInterrupt("interrupted")
-        frame = pd.DataFrame({"id": list(ids), "subject": ENSEMBLE, "x": [float(len(t)) for t in texts]})
-        return frame.assign(**{name: 1.0 for name in embedding_names(self.embedding_dims)})
-
-
 def test_changing_embedding_dims_never_resumes_from_stale_batches(tmp_path):
     texts = pd.DataFrame({"id": ["0", "1", "2"], "text": ["a", "bb", "ccc"]})
     assert run_key(texts, {}, 1, 0) != run_key(texts, {}, 1, 4)
     out = tmp_path / "rois.parquet"
     with pytest.raises(KeyboardInterrupt):
-        infer_file(EmbeddingPredictor(0, fail_on_call=3), texts, out, batch_size=1)  # two batches kept
-    predictor = EmbeddingPredictor(4)
+        infer_file(CountingPredictor(fail_on_call=3), texts, out, batch_size=1)  # two batches kept
+    predictor = CountingPredictor(embedding_dims=4)
     result = infer_file(predictor, texts, out, batch_size=1)
     assert predictor.calls == 3
     assert [c for c in result.columns if c.startswith("emb_")] == embedding_names(4)

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from planted import REGIONS, fake_language_model, make_planted, text_of
+from planted import REGIONS, fake_language_model, make_planted, planted_explain_cli, text_of
 
 from neurofin.infer.explain import explain_html
 from neurofin.infer.predictor import Predictor
@@ -54,16 +54,9 @@ def test_contributions_sum_to_the_value_and_the_planted_class_leads(planted, mon
 def test_explain_cli_prints_the_table_and_writes_html(planted, monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from neurofin import cli
-    from neurofin.infer import cli as infer_cli
-
-    fake_language_model(monkeypatch, planted.vocabulary)
-    package = planted.model.save(tmp_path / "models" / "UTS01")
-    monkeypatch.setattr(infer_cli, "build_predictor", lambda folders, settings: Predictor.from_packages(
-        folders, region_matrices=planted.regions()))
-    cli._register()
+    app, package = planted_explain_cli(planted, monkeypatch, tmp_path)
     text = text_of(planted.held_out[:5])
-    result = CliRunner().invoke(cli.app, ["explain", text, "--packages", str(package), "--subject", "UTS01",
+    result = CliRunner().invoke(app, ["explain", text, "--packages", str(package), "--subject", "UTS01",
                                           "--html", str(tmp_path / "x.html")])
     assert result.exit_code == 0, result.output
     assert "class_region" in result.output and "= value" in result.output and "w" + str(planted.held_out[0]) in result.output

@@ -194,8 +194,9 @@ def test_two_packages_for_one_subject_are_refused(tiny_dir, tmp_path):
         Predictor.from_models([EncodingModel.load(first), EncodingModel.load(second)], region_matrices=regions)
 
 
-def test_each_subject_uses_its_own_speech_rate(monkeypatch):
-    """Two packages with the same features but different speech rates, in one predictor: each keeps its own rate."""
+def two_rate_models(monkeypatch):
+    """Two packages with the same 12-dim features (stand-in LM) at 1.9 and 3.1 words/s, three regions each, and
+    texts of 1, 3 and 17 words: (vocabulary, models, regions, tokens, texts)."""
     from planted import fake_language_model
 
     rng = np.random.default_rng(11)
@@ -205,7 +206,12 @@ def test_each_subject_uses_its_own_speech_rate(monkeypatch):
               for s, rate in (("UTS01", 1.9), ("UTS02", 3.1))]
     regions = {m.subject: (averaging_matrix(rng, 20, 3), ["a", "b", "c"]) for m in models}
     tokens = [rng.integers(0, 50, n) for n in (1, 3, 17)]
-    texts = [" ".join(f"w{i}" for i in t) for t in tokens]
+    return vocabulary, models, regions, tokens, [" ".join(f"w{i}" for i in t) for t in tokens]
+
+
+def test_each_subject_uses_its_own_speech_rate(monkeypatch):
+    """Two packages with the same features but different speech rates, in one predictor: each keeps its own rate."""
+    vocabulary, models, regions, tokens, texts = two_rate_models(monkeypatch)
     together = Predictor.from_models(models, region_matrices=regions).predict_rois(texts)
     for model in models:
         alone = Predictor.from_models([model], region_matrices=regions).predict_rois(texts)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
+from neurofin.infer.embedding import embedding_names
 from neurofin.infer.inputs import read_texts
 from neurofin.infer.run import infer_file
 
@@ -41,20 +42,21 @@ def test_read_texts_errors_name_the_fix(tmp_path):
 
 
 class CountingPredictor:
-    """Stands in for Predictor: region 'x' = text length; can fail on a chosen call."""
+    """Stands in for Predictor: region 'x' = text length, `embedding_dims` emb_ columns of 1.0; can fail on a chosen call."""
 
     subjects = ["S1"]
-    embedding_dims = 0
 
-    def __init__(self, fail_on_call: int | None = None) -> None:
+    def __init__(self, fail_on_call: int | None = None, embedding_dims: int = 0) -> None:
         self.calls = 0
         self.fail_on_call = fail_on_call
+        self.embedding_dims = embedding_dims
 
     def predict_rois(self, texts, ids):
         self.calls += 1
         if self.calls == self.fail_on_call:
             raise KeyboardInterrupt("interrupted")
-        return pd.DataFrame({"id": list(ids), "subject": "S1", "x": [float(len(t)) for t in texts]})
+        frame = pd.DataFrame({"id": list(ids), "subject": "S1", "x": [float(len(t)) for t in texts]})
+        return frame.assign(**{name: 1.0 for name in embedding_names(self.embedding_dims)})
 
 
 def test_interrupted_run_resumes_from_finished_batches(tmp_path):

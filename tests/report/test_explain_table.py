@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infer"))
 
-from planted import fake_language_model, make_planted, text_of
+from planted import make_planted, planted_explain_cli, text_of
 
 from neurofin.infer.predictor import Predictor
 from neurofin.report.explanations import explanations_html, read_explanations
@@ -17,18 +17,11 @@ from neurofin.report.explanations import explanations_html, read_explanations
 def test_explain_table_is_what_the_report_renders(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from neurofin import cli
-    from neurofin.infer import cli as infer_cli
-
     planted = make_planted(tmp_path / "ds003020")
-    fake_language_model(monkeypatch, planted.vocabulary)
-    package = planted.model.save(tmp_path / "models" / "UTS01")
-    monkeypatch.setattr(infer_cli, "build_predictor", lambda folders, settings: Predictor.from_packages(
-        folders, region_matrices=planted.regions()))
-    cli._register()
+    app, package = planted_explain_cli(planted, monkeypatch, tmp_path)
     text = text_of(planted.held_out[:6])
     table = tmp_path / "explanations.parquet"
-    result = CliRunner().invoke(cli.app, ["explain", text, "--packages", str(package), "--table", str(table),
+    result = CliRunner().invoke(app, ["explain", text, "--packages", str(package), "--table", str(table),
                                           "--roi", "class_region"])
     assert result.exit_code == 0, result.output
     frame = read_explanations(table)
@@ -37,6 +30,6 @@ def test_explain_table_is_what_the_report_renders(tmp_path, monkeypatch):
     expected = value.set_index("subject").loc["ensemble", "class_region"]
     html = explanations_html(frame, "ensemble", None)
     assert html.count("data-c=") == 6 and f"class_region = {expected:+.4g} = sum of its 6 word contributions" in html
-    wrong = CliRunner().invoke(cli.app, ["explain", text, "--packages", str(package), "--table", str(table),
+    wrong = CliRunner().invoke(app, ["explain", text, "--packages", str(package), "--table", str(table),
                                          "--roi", "nope"])
     assert wrong.exit_code != 0 and "no ROI 'nope'" in str(wrong.exception) and "= value" not in wrong.output
