@@ -250,7 +250,7 @@ LIMITS = {"max_texts": 32, "max_chars": 8000, "timeout_s": 6.0, "max_batch": 16,
 def server(tmp_path_factory):
     proc, url = start_server(tmp_path_factory.mktemp("serve"), **LIMITS)
     yield url
-    assert stop_server(proc) == 0
+    assert stop_server(proc) in (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM after its graceful shutdown
 
 
 def chars_of(body: dict) -> dict[str, float | None]:
