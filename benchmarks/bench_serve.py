@@ -36,14 +36,15 @@ def serve(args: argparse.Namespace) -> None:
     from neurofin.atlas import load_rois
     from neurofin.config import TimingSettings
     from neurofin.infer.predictor import FeatureGroup, Predictor
-    from neurofin.serve import create_app
+    from neurofin.serve import ServeOptions, create_app
 
     loaded, settings, description = load_model(args)
     n_rois, timing = len(load_rois()), TimingSettings()
     readouts = random_readouts(args.subjects, len(settings.blocks) * loaded.hidden_size, n_rois, len(timing.delays), 0)
     predictor = Predictor([FeatureGroup(settings, timing, 2.5, readouts, loaded)], [f"roi_{i}" for i in range(n_rois)])
     predictor.predict_rois(comments(4, args.words, 9))  # warm up
-    app = create_app(predictor, [{"model": description}], args.max_wait_ms, args.max_batch)
+    options = ServeOptions(max_wait_ms=args.max_wait_ms, max_batch=args.max_batch)
+    app = create_app(predictor, [{"model": description}], options)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -99,6 +99,16 @@ def create_app(predictor: Any, packages: list[dict[str, Any]], options: ServeOpt
                   docs_url="/docs" if options.docs else None, redoc_url="/redoc" if options.docs else None,
                   openapi_url="/openapi.json" if options.docs else None)
 
+    max_body = 6 * options.max_chars + 64 * options.max_texts + 65536  # JSON may escape a character as 6 bytes
+
+    @app.middleware("http")
+    async def _body_size(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_body:
+            return _error(413, f"a body of {length} bytes cannot hold at most {options.max_chars} characters "
+                               f"(--max-chars) in {options.max_texts} texts (--max-texts): split the request")
+        return await call_next(request)
+
     if options.token is not None:
         expected = f"Bearer {options.token}".encode()
 
