@@ -76,6 +76,7 @@ def create_app(predictor: Any, packages: list[dict[str, Any]], options: ServeOpt
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
 
     class AsciiJSONResponse(JSONResponse):
         """JSON with non-ASCII escaped: any string, even one a repair missed, can be sent."""
@@ -126,6 +127,10 @@ def create_app(predictor: Any, packages: list[dict[str, Any]], options: ServeOpt
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         return _error(422, f'{problems} (send JSON {{"texts": ["..."], "ids": ["..."] (optional)}})')
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> Any:  # unknown route, wrong method, unparsable body
+        return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Any:
