@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--max-batch", type=int, default=64)
-    parser.add_argument("--max-batch-chars", type=int, default=8192)
+    parser.add_argument("--max-batch-chars", type=int, default=2048)
     parser.add_argument("--mixed", action="store_true", help="measure only the fairness run (1-text requests beside large ones)")
     parser.add_argument("--mixed-small-requests", type=int, default=10)
     parser.add_argument("--large-texts", type=int, default=16)

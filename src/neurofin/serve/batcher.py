@@ -62,7 +62,7 @@ class Batcher:
     predict: Callable[[list[str], list[str]], pd.DataFrame]
     max_wait_ms: float = 5.0
     max_batch: int = 64
-    max_batch_chars: int = 8192
+    max_batch_chars: int = 2048
     stats: BatchStats = field(default_factory=BatchStats)
 
     def __post_init__(self) -> None:

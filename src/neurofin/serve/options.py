@@ -21,7 +21,7 @@ class ServeOptions:
     port: int = 8000
     max_wait_ms: float = 5.0  # how long a pass waits for more requests
     max_batch: int = 64  # texts per forward pass
-    max_batch_chars: int = 8192  # characters per forward pass (a single longer text goes alone)
+    max_batch_chars: int = 2048  # characters per forward pass (a single longer text goes alone)
     max_texts: int = 256  # texts per request (413 above)
     max_chars: int = 100_000  # characters per request, all texts together (413 above)
     timeout_s: float = 120.0  # time budget of a request, queueing included (503 after it)
