@@ -43,7 +43,7 @@ def random_readouts(n_subjects: int, n_features: int, n_rois: int, seed: int) ->
     timing = TimingSettings()
     return [
         RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_features, n_rois)), rng.standard_normal(n_rois),
-                      np.zeros(n_rois, dtype=bool), float(rng.uniform(2.0, 3.0)), timing)
+                      np.zeros(n_rois, dtype=bool), float(rng.uniform(2.0, 3.0)), timing, np.zeros(n_rois))
         for i in range(n_subjects)
     ]
 

@@ -67,7 +67,9 @@ def _as_array(result: dict, subject: str, regions: list[str]) -> np.ndarray:
 
 
 def test_health_reports_loaded_packages(server, smollm2_models, reference):
-    body = httpx.get(server + "/health").json()
+    response = httpx.get(server + "/health")
+    body = response.json()
+    assert str(smollm2_models.packages[0].parent) not in response.text  # no file-system paths
     assert body["status"] == "ok"
     assert body["subjects"] == ["UTS01", "UTS02"] and body["regions"] == reference.region_names
     assert [p["subject"] for p in body["packages"]] == ["UTS01", "UTS02"]
@@ -111,6 +113,19 @@ def test_concurrent_requests_share_batches_and_get_their_own_rows(server, refere
         assert result["id"] == f"x{i}"
         want = expected[(expected["id"] == f"x{i}") & (expected["subject"] == "ensemble")][reference.region_names].to_numpy()[0]
         np.testing.assert_allclose(_as_array(result, "ensemble", reference.region_names), want, rtol=1e-4, atol=1e-6)
+
+
+def test_lone_surrogates_are_scored_as_u_fffd_and_the_server_keeps_serving(server, reference):
+    """Today: a lone surrogate id kills the batcher; this and every later /predict never answer."""
+    body = b'{"texts": ["half an emoji \\ud83d on $GME", "calls"], "ids": ["\\ud800", "b"]}'
+    response = httpx.post(server + "/predict", content=body, headers={"content-type": "application/json"}, timeout=120)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["id"] for r in results] == ["\ufffd", "b"] and [r["repaired_characters"] for r in results] == [2, 0]
+    expected = reference.predict_rois(["half an emoji \ufffd on $GME"], ["x"])
+    want = expected[expected["subject"] == "ensemble"][reference.region_names].to_numpy()[0]
+    np.testing.assert_allclose(_as_array(results[0], "ensemble", reference.region_names), want, rtol=1e-4, atol=1e-6)
+    assert httpx.post(server + "/predict", json={"texts": ["still serving"]}, timeout=120).status_code == 200
 
 
 @pytest.mark.parametrize(("payload", "message"), [

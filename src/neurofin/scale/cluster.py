@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -25,6 +26,29 @@ def import_ray() -> Any:
     return ray
 
 
+REACH_TIMEOUT_S = 10.0  # how long a cluster address may take to accept a TCP connection
+
+
+def check_reachable(address: str) -> None:
+    """InputError unless something accepts TCP connections at a `host:port` or `ray://host:port` address.
+
+    Without this, `ray.init` retries an address where nothing listens for minutes before it says anything.
+    """
+    bare = address.removeprefix("ray://")
+    host, colon, port = bare.rpartition(":") if not bare.endswith("]") else (bare, "", "")
+    if not colon:  # Ray's default ports: the GCS, or the Ray Client server
+        host, port = bare, "10001" if address.startswith("ray://") else "6379"
+    if not host or not port.isdigit():
+        raise InputError(f"--ray-address {address!r} is not host:port (or ray://host:port, local, auto): "
+                         "give the address `ray start --head` printed")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_S).close()
+    except (OSError, OverflowError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputError(f"no Ray cluster answers at --ray-address {address} ({reason}): start it with "
+                         "`ray start --head`, check the address and firewall, or pass --ray-address local") from None
+
+
 def connect(address: str, num_cpus: int | None = None) -> Any:
     """Connect to (or with 'local' start) a Ray cluster once per process; returns the ray module."""
     ray = import_ray()
@@ -37,6 +61,8 @@ def connect(address: str, num_cpus: int | None = None) -> Any:
             options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}} if path else None
             ray.init(**options)
         else:
+            if address != "auto":
+                check_reachable(address)
             try:
                 ray.init(address=address, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -1,0 +1,99 @@
+"""The `neurofin serve` command: check the options and bind the port, then load the model, then serve."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from neurofin.errors import InputError
+from neurofin.serve.options import TOKEN_ENV, ServeOptions, exposure_warning, listening_socket
+
+GRACEFUL_SHUTDOWN_S = 5  # after SIGTERM, requests still running after this are cancelled (and answered 503)
+
+
+def run_service(options: ServeOptions, load: Callable[[], tuple[Any, list[dict[str, Any]]]]) -> None:
+    """Serve what `load()` returns (predictor, package records) under `options`; option errors come before the load."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise InputError("`neurofin serve` needs FastAPI and uvicorn: pip install 'neurofin[serve]'") from None
+    from neurofin.serve.app import create_app
+
+    options.check()
+    sock = listening_socket(options.host, options.port)
+    if (warning := exposure_warning(sock, options)) is not None:
+        sys.stderr.write(warning + "\n")
+    predictor, packages = load()
+    predictor.predict_rois(["warm up the language model"])  # load it now, not on the first request
+    app = create_app(predictor, packages, options)
+    typer.echo(f"serving {len(predictor.subjects)} subjects x {len(predictor.region_names)} regions "
+               f"on http://{options.host}:{options.port}")
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def package_records(folders: list[Path]) -> list[dict[str, Any]]:
+    """What /health reports per loaded package: subject and manifest sha256 (no file-system paths)."""
+    import json
+
+    from neurofin.encoding.record import PackageRecord
+    from neurofin.io import sha256_file
+
+    return [
+        {"subject": PackageRecord.from_json(json.loads((p / "config.json").read_text()), str(p)).subject,
+         "manifest_sha256": sha256_file(p / "manifest.json")}
+        for p in folders
+    ]
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `serve` command."""
+    defaults = ServeOptions()
+
+    @app.command("serve")
+    def serve(
+        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
+        config: Path = typer.Option(None, "--config", help="TOML settings merged over the defaults (as for `neurofin infer`)."),
+        data_root: Path = typer.Option(None, "--data-root", help="ds003020 folder: needed only for packages without a stored voxel map."),
+        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
+        level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
+        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: the package's)."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        host: str = typer.Option(defaults.host, "--host", help="Interface to listen on (0.0.0.0 for all: set a token)."),
+        port: int = typer.Option(defaults.port, "--port", help="TCP port (1-65535)."),
+        max_wait_ms: float = typer.Option(defaults.max_wait_ms, "--max-wait-ms", help="How long a batch waits for more requests (0-1000)."),
+        max_batch: int = typer.Option(defaults.max_batch, "--max-batch", help="Texts per shared forward pass (at most)."),
+        max_batch_chars: int = typer.Option(defaults.max_batch_chars, "--max-batch-chars", help="Characters per shared forward pass (at most; a longer text goes alone)."),
+        max_texts: int = typer.Option(defaults.max_texts, "--max-texts", help="Texts per request (413 above)."),
+        max_chars: int = typer.Option(defaults.max_chars, "--max-chars", help="Characters per request, all texts together (413 above)."),
+        timeout_s: float = typer.Option(defaults.timeout_s, "--timeout-s", help="Time budget of a request, queueing included (503 after it)."),
+        token: str = typer.Option(None, "--token", envvar=TOKEN_ENV, show_envvar=True, help="Bearer token every request must send (prefer the env var: a command line is visible to other users)."),
+        docs: bool = typer.Option(False, "--docs", help="Serve /docs, /redoc and /openapi.json."),
+    ) -> None:
+        """Serve ROI predictions over HTTP: POST /predict {"texts": [...]}, GET /health.
+
+        Example: neurofin serve --packages models --data-root data/ds003020 --port 8000
+        then: curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"texts": ["$GME to the moon"]}'
+        """
+        options = ServeOptions(host, port, max_wait_ms, max_batch, max_batch_chars, max_texts, max_chars, timeout_s,
+                               token, docs)
+
+        def load() -> tuple[Any, list[dict[str, Any]]]:
+            from neurofin.config import Settings
+            from neurofin.encoding.package import package_dirs
+            from neurofin.infer.predictor import Predictor, predictor_options
+
+            settings = Settings.load(config, {
+                "infer.level": level, "infer.voxel_r_threshold": threshold, "atlas.roi_file": roi_file,
+                "atlas.cache_dir": atlas_cache, "features.device": device, "data.data_root": data_root,
+            })
+            folders = [p for given in packages for p in package_dirs(given)]
+            predictor = Predictor.from_packages(folders, **predictor_options(settings))  # as `neurofin infer` builds it
+            return predictor, package_records(folders)
+
+        run_service(options, load)
