@@ -87,7 +87,8 @@ def write_table_atomic(path: str | Path, table: Any, index: bool = False) -> Non
 
 def content_hash(record: Any) -> str:
     """SHA-256 of a JSON-able record in canonical form (sorted keys): the identity of cached or resumable work."""
-    return sha256_bytes(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    return sha256_bytes(text.encode("utf-8", "surrogatepass"))  # a lone surrogate hashes too
 
 
 def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:

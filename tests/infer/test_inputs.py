@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -93,3 +95,48 @@ def test_unreadable_parquet_is_an_input_error(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(InputError, match="c.parquet"):
         read_texts(path)
+
+
+@pytest.fixture(scope="module")
+def planted_app(tmp_path_factory):
+    """The real `neurofin` app over a planted package (stand-in LM): (app, package folder, a text of its words)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from planted import make_planted, planted_explain_cli, text_of
+
+    folder = tmp_path_factory.mktemp("planted")
+    planted = make_planted(folder / "ds003020")
+    with pytest.MonkeyPatch.context() as patch:
+        app, package = planted_explain_cli(planted, patch, folder)
+        yield app, package, text_of(planted.held_out[:4])
+
+
+def _infer(app, package, comments, out, *extra):
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, ["infer", "--packages", str(package), "--input", str(comments), "--out", str(out),
+                                    *map(str, extra)])
+
+
+def test_infer_cli_keeps_a_mixed_type_column_as_text_in_every_batch(planted_app, tmp_path):
+    app, package, words = planted_app
+    stamps = [1611846000, 1611846060, "2021-01-28T15:02:00Z", None, 1611846180.5]  # ints, then a string, a float
+    comments = _jsonl(tmp_path, [json.dumps({"id": str(i), "body": words, "created_utc": s}) for i, s in enumerate(stamps)])
+    out = tmp_path / "rois.parquet"
+    for _ in range(2):  # a rerun resumes from the finished batches: it must not die either
+        result = _infer(app, package, comments, out, "--keep-columns", "created_utc", "--batch-size", "2")
+        assert result.exit_code == 0, result.output  # was ArrowTypeError on the second batch, every run
+        assert "'created_utc' holds number and str values" in result.output
+    ensemble = pd.read_parquet(out).query("subject == 'ensemble'")
+    assert ensemble["created_utc"].fillna("-").tolist() == ["1611846000", "1611846060", "2021-01-28T15:02:00Z", "-",
+                                                            "1611846180.5"]
+    assert ensemble["error"].isna().all()
+
+
+def test_list_ids_in_parquet_become_json_ids(planted_app, tmp_path):
+    app, package, words = planted_app
+    comments = tmp_path / "c.parquet"
+    pd.DataFrame({"id": [["a", "b"], ["c"], None], "body": [words] * 3}).to_parquet(comments)
+    out = tmp_path / "rois.csv"
+    result = _infer(app, package, comments, out, "--layout", "wide")
+    assert result.exit_code == 0, result.output  # was "The truth value of an array ... is ambiguous"
+    assert pd.read_csv(out)["id"].tolist() == ['["a", "b"]', '["c"]', "row-3"]

@@ -124,10 +124,14 @@ def register(app: typer.Typer) -> None:
         from neurofin.errors import InputError
         from neurofin.infer.explain import explain_html
         from neurofin.io import write_bytes_atomic
+        from neurofin.unicode import repair_text
 
         settings = Settings.load(config, {"atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache,
                                           "features.device": device, "data.data_root": data_root,
                                           "infer.context_prefix": context_prefix})
+        if repair_text(text) != text:
+            text = repair_text(text)
+            typer.echo("warning: the text held lone surrogates (half an emoji), replaced by U+FFFD", err=True)
         predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
         chosen = roi or predictor.region_names[0]
         if chosen not in predictor.region_names:

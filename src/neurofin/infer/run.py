@@ -27,6 +27,7 @@ from neurofin.io import content_hash, require_writable, sha256_bytes, write_tabl
 from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
 from neurofin.schema import EMB_PREFIX, ENSEMBLE, ROI_META_COLUMNS
+from neurofin.unicode import repair
 
 Layout = Literal["long", "wide"]
 
@@ -81,9 +82,10 @@ def infer_file(
 ) -> pd.DataFrame:
     """Predict ROIs for `texts` (columns id, text, kept columns; see read_texts) into `out` (.parquet or .csv).
 
-    Batches an earlier run finished are reused.
+    Batches an earlier run finished are reused. Lone surrogates in any cell become U+FFFD (read_texts names the rows).
     """
     out = check_output(out)
+    texts = texts.map(lambda value: repair(value)[0])
     if layout not in ("long", "wide"):
         raise InputError(f"layout {layout!r} is unknown: use long or wide")
     if batch_size < 1:

@@ -32,6 +32,7 @@ from neurofin.errors import InputError, TruncatedFileError
 from neurofin.io import atomic_path
 from neurofin.progress import Progress
 from neurofin.progress import report as report_progress
+from neurofin.unicode import BOM_ENCODING, repair
 
 DEFAULT_BOT_AUTHORS: frozenset[str] = frozenset(
     {"automoderator", "visualmod", "wsbvotebot", "remindmebot", "sneakpeekbot", "tickerbot"}
@@ -85,6 +86,7 @@ class IngestReport:
     bad_timestamp: int = 0
     empty: int = 0
     duplicate: int = 0
+    repaired_text: int = 0  # kept rows whose fields held lone surrogates (half an emoji), replaced by U+FFFD
     truncated_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -209,7 +211,7 @@ def _json_records(lines: Iterable[bytes]) -> Generator[Any, None, None]:
 def _csv_records(raw: BinaryIO) -> Generator[Any, None, None]:
     """Parse a CSV dump with a header row; yield _MALFORMED for rows the csv module rejects."""
     csv.field_size_limit(1 << 27)
-    text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+    text = io.TextIOWrapper(raw, encoding=BOM_ENCODING, errors="replace", newline="")
     reader = csv.DictReader(text)
     try:
         while True:
@@ -347,8 +349,11 @@ class _Filter:
         link_id, parent_id = _as_str(record.get("link_id")), _as_str(record.get("parent_id"))
         retrieved = parse_created_utc(record.get("retrieved_on", record.get("retrieved_utc")))
         lag = retrieved - created if retrieved is not None else None
-        return (comment_id, author, created, subreddit, body, link_id, parent_id, _as_score(record.get("score")),
-                retrieved, lag, *(_as_str(record.get(name)) for name in self.extra))
+        row, repaired = repair((comment_id, author, created, subreddit, body, link_id, parent_id,
+                                _as_score(record.get("score")), retrieved, lag,
+                                *(_as_str(record.get(name)) for name in self.extra)))
+        report.repaired_text += repaired
+        return row
 
 
 def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | None]:
@@ -404,6 +409,7 @@ def ingest_dumps(
     other subreddits (only when a record has a subreddit field), out of range, deleted, edited (the text
     may postdate created_utc; `keep_edited` keeps them), bots (explicit list plus the name rule, minus the
     allow-list), empty, duplicates. `retrieval_lag_s` = retrieved_on - created_utc when the dump has it.
+    Lone surrogates (half an emoji) in any kept field become U+FFFD; `repaired_text` counts those rows.
     `extra_columns` are passed through as string columns (missing fields are null).
     """
     import pyarrow as pa
