@@ -32,8 +32,8 @@ def repair(value: Any) -> tuple[Any, bool]:
         items = [repair(item) for item in value]
         if not any(changed for _, changed in items):
             return value, False
-        fixed = [item for item, _ in items]
-        return (tuple(fixed) if isinstance(value, tuple) else fixed), True
+        repaired = [item for item, _ in items]
+        return (tuple(repaired) if isinstance(value, tuple) else repaired), True
     if isinstance(value, dict):
         pairs = [(repair(k), repair(v)) for k, v in value.items()]
         if not any(k[1] or v[1] for k, v in pairs):
