@@ -62,7 +62,11 @@ def register(
 
     if mode not in MODES:
         raise AtlasError(f"--mode {mode!r} is unknown: use one of {list(MODES)}")
+    from neurofin.io import guard_output
+
     settings = Settings.load(config, {"atlas.cache_dir": cache, "atlas.roi_file": roi_file})
+    if settings.atlas.cache_dir is not None:
+        guard_output(settings.atlas.cache_dir, "folder", [data_root, config, roi_file, packages], "--cache")
     dataset = open_dataset(data_root, settings)
     chosen = chosen_subjects(subjects, settings, dataset.subjects())
     atlas = load_atlas()

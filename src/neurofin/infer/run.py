@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ import pandas as pd
 
 from neurofin.errors import InputError
 from neurofin.infer.predictor import Predictor
-from neurofin.io import content_hash, require_writable, sha256_bytes, write_table_atomic
+from neurofin.io import content_hash, guard_output, require_writable, sha256_bytes, write_table_atomic
 from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
 from neurofin.schema import EMB_PREFIX, ENSEMBLE, ROI_META_COLUMNS
@@ -62,11 +63,13 @@ def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: i
     return content_hash(record)
 
 
-def check_output(out: str | Path) -> Path:
-    """The output path, once it ends in .parquet or .csv and its folder is writable (checked before any scoring)."""
+def check_output(out: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """The output path, once it ends in .parquet or .csv, replaces neither one of `inputs` nor a file of another
+    type, and its folder is writable (checked before any scoring)."""
     out = Path(out)
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise InputError(f"output {out} must end in .parquet or .csv")
+    guard_output(out, "table", inputs)
     require_writable(out.parent, "--out")
     return out
 
