@@ -140,3 +140,18 @@ def test_list_ids_in_parquet_become_json_ids(planted_app, tmp_path):
     result = _infer(app, package, comments, out, "--layout", "wide")
     assert result.exit_code == 0, result.output  # was "The truth value of an array ... is ambiguous"
     assert pd.read_csv(out)["id"].tolist() == ['["a", "b"]', '["c"]', "row-3"]
+
+
+
+def test_infer_records_the_model_digest_in_the_roi_table(planted_app, tmp_path):
+    from neurofin.schema import MODEL_DIGEST
+
+    app, package, words = planted_app
+    comments = _jsonl(tmp_path, [json.dumps({"id": "a", "body": words})])
+    digests = []
+    for name, extra in [("one", ()), ("two", ()), ("strict", ("--threshold", "0.5"))]:
+        result = _infer(app, package, comments, tmp_path / f"{name}.parquet", *extra)
+        assert result.exit_code == 0, result.output
+        digests.append(pd.read_parquet(tmp_path / f"{name}.parquet").attrs.get(MODEL_DIGEST))
+    assert len(digests[0]) == 64 and int(digests[0], 16) >= 0
+    assert digests[0] == digests[1] and digests[0] != digests[2]  # same packages and readout; then another threshold

@@ -92,6 +92,7 @@ def panel(
     ticker: str = typer.Option(None, "--ticker", help="Symbol of a single-ticker OHLCV file (default: the file name)."),
     export: Path = typer.Option(None, "--export", help="Directory for panel.parquet and prices.parquet."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
+    replace_rois: bool = typer.Option(False, "--replace-rois", help="--roi comes from another model than the panel's ROI rows: drop those rows (and the panel rows) and keep the new model's."),
 ) -> None:
     """Add comments and their ROI features (and/or prices) to the daily ticker x ROI panel.
 
@@ -126,7 +127,8 @@ def panel(
                 raise InputError(f"{path} not found: check the path")
         universe = load_universe(market.symbols_file, market.blacklist_file)
         update = store.update(
-            pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file)
+            pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file),
+            replace_rois=replace_rois,
         )
         summary["panel"] = update.to_record()
         if update.panel_rows_written == 0:
