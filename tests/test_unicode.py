@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -44,6 +45,7 @@ def test_repair_replaces_lone_surrogates_and_joins_pairs():
     fixed, changed = repair({"a": [f"x{HALF}", 1], HALF: None})
     assert changed and fixed == {"a": ["x\ufffd", 1], "\ufffd": None}
     assert repair(["ok", 2]) == (["ok", 2], False)
+    assert repair(np.array(["ok", f"T{HALF}"], dtype=object)) == (["ok", "T\ufffd"], True)  # a Parquet list cell
 
 
 def _comment(cid: str, body: str, **fields) -> dict:
@@ -136,3 +138,17 @@ def test_explain_cli_accepts_a_text_with_a_lone_surrogate(planted, monkeypatch, 
     assert result.exit_code == 0, result.output  # was UnicodeEncodeError printing the table (the word "to\ud83dthe")
     assert "U+FFFD" in result.output and "to\ufffdthe" in result.output
     assert html.read_text(encoding="utf-8").count("<span") == 5 * 3  # five words, three regions
+
+
+def test_toml_settings_and_roi_files_with_a_byte_order_mark_are_read(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_bytes(BOM + b"[infer]\nbatch_size = 7\n")
+    result = run_cli("config", "--config", config)
+    assert result.returncode == 0, result.stderr  # was: not valid TOML (Invalid statement at line 1, column 1)
+    assert json.loads(result.stdout)["infer"]["batch_size"] == 7
+    shipped = run_cli("atlas", "rois", "--show-file")
+    rois = tmp_path / "rois.toml"
+    rois.write_bytes(BOM + shipped.stdout.encode("utf-8"))
+    result = run_cli("atlas", "rois", "--roi-file", rois)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == run_cli("atlas", "rois").stdout.splitlines()[1:]  # all but the source line

@@ -7,9 +7,8 @@ ingest, infer, explain) passes strings through `repair` and counts the rows it c
 
 from __future__ import annotations
 
+import sys
 from typing import Any
-
-import numpy as np
 
 BOM_ENCODING = "utf-8-sig"  # decodes UTF-8 with or without a leading byte-order mark
 
@@ -28,7 +27,8 @@ def repair(value: Any) -> tuple[Any, bool]:
     if isinstance(value, str):
         fixed = repair_text(value)
         return fixed, fixed is not value
-    if isinstance(value, (list, tuple, np.ndarray)):
+    numpy = sys.modules.get("numpy")  # arrays (Parquet list cells) only exist once numpy is loaded
+    if isinstance(value, (list, tuple)) or (numpy is not None and isinstance(value, numpy.ndarray)):
         items = [repair(item) for item in value]
         if not any(changed for _, changed in items):
             return value, False
