@@ -152,3 +152,11 @@ def test_toml_settings_and_roi_files_with_a_byte_order_mark_are_read(tmp_path):
     result = run_cli("atlas", "rois", "--roi-file", rois)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == run_cli("atlas", "rois").stdout.splitlines()[1:]  # all but the source line
+
+
+def test_a_symbols_file_with_a_byte_order_mark_keeps_its_first_symbol(tmp_path):
+    from neurofin.market.tickers import load_universe
+
+    symbols = tmp_path / "symbols.csv"
+    symbols.write_bytes(BOM + b"GME\nAMC\n")
+    assert {"GME", "AMC"} <= load_universe(symbols).symbols  # was: '\ufeffGME' is not a ticker symbol
