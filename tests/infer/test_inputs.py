@@ -155,3 +155,15 @@ def test_infer_records_the_model_digest_in_the_roi_table(planted_app, tmp_path):
         digests.append(pd.read_parquet(tmp_path / f"{name}.parquet").attrs.get(MODEL_DIGEST))
     assert len(digests[0]) == 64 and int(digests[0], 16) >= 0
     assert digests[0] == digests[1] and digests[0] != digests[2]  # same packages and readout; then another threshold
+
+
+def test_kept_columns_of_one_type_pass_through_unchanged(tmp_path):
+    path = tmp_path / "c.parquet"
+    stamps = pd.to_datetime(["2021-01-28 15:00", "2021-01-29 09:30"], utc=True)
+    pd.DataFrame({"id": ["a", "b"], "body": ["x", "y"], "at": stamps, "tickers": [["GME", "AMC"], ["TSLA"]]}).to_parquet(path)
+    warnings: list[str] = []
+    texts = read_texts(path, keep_columns=["at", "tickers"], warn=warnings.append)
+    assert warnings == [] and texts["at"].tolist() == list(stamps)
+    assert [list(v) for v in texts["tickers"]] == [["GME", "AMC"], ["TSLA"]]
+    out = infer_file(LengthPredictor(), texts, tmp_path / "o.parquet", batch_size=1)
+    assert pd.read_parquet(tmp_path / "o.parquet")["at"].tolist() == list(stamps) and len(out) == 2

@@ -102,18 +102,21 @@ def _one_type(values: list[Any], column: str, warn: Callable[[str], None], path:
     """A kept column as given when its present values share one type (ints and floats count as numbers), else
     as text (lists and objects as JSON), so every batch of the output has the same column type."""
     kinds = {_kind(v) for v in values if not _missing(v)}
-    if len(kinds) <= 1 and kinds <= {"str", "bool", "number"}:
+    if len(kinds) <= 1:
         return pd.Series(values, dtype=object)
     warn(f"{path}: kept column {column!r} holds {' and '.join(sorted(kinds))} values: passed through as text")
     return pd.Series([None if _missing(v) else v if isinstance(v, str) else _as_text(v) for v in values], dtype=object)
 
 
 def _kind(value: Any) -> str:
+    """The Parquet-relevant type of a cell: bool, number (ints and floats), list, object, else its type's name."""
     if isinstance(value, (bool, np.bool_)):
         return "bool"
     if isinstance(value, (int, float, np.integer, np.floating)):
         return "number"
-    return "str" if isinstance(value, str) else "list/object"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "list"
+    return "object" if isinstance(value, dict) else type(value).__name__
 
 
 def _as_text(value: Any) -> str:

@@ -94,7 +94,8 @@ def infer_file(
 ) -> pd.DataFrame:
     """Predict ROIs for `texts` (columns id, text, kept columns; see read_texts) into `out` (.parquet or .csv).
 
-    Batches an earlier run finished are reused. The table's attrs (Parquet metadata) hold MODEL_DIGEST. Lone surrogates in any cell become U+FFFD (read_texts names the rows).
+    Batches an earlier run finished are reused. The table's attrs (kept in the Parquet metadata) hold
+    MODEL_DIGEST. Lone surrogates in any cell become U+FFFD (read_texts names the rows).
     """
     out = check_output(out)
     texts = texts.map(lambda value: repair(value)[0])
