@@ -139,8 +139,9 @@ def register(app: typer.Typer) -> None:
         for path, kind, option in outputs:
             if path is not None:
                 guard_output(path, kind, inputs, option)
-        if repair_text(text) != text:
-            text = repair_text(text)
+        repaired = repair_text(text)
+        if repaired != text:
+            text = repaired
             typer.echo("warning: the text held lone surrogates (half an emoji), replaced by U+FFFD", err=True)
         predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
         chosen = roi or predictor.region_names[0]

@@ -116,8 +116,9 @@ def panel(
     inputs = [comments, roi, prices, config]
     guard_output(db, "duckdb", inputs, "--db")
     if export is not None:
-        for name in ("", "panel.parquet", "prices.parquet"):  # the folder and the files written in it
-            guard_output(export / name, "parquet" if name else "folder", [*inputs, db], "--export")
+        guard_output(export, "folder", [*inputs, db], "--export")
+        for name in ("panel.parquet", "prices.parquet"):  # the files written in it
+            guard_output(export / name, "parquet", [*inputs, db], "--export")
         require_writable(export, "--export")
     store = PanelStore(db, exchange=market.exchange, cutoff_minutes=market.cutoff_minutes)
     summary: dict[str, object] = {}
