@@ -15,6 +15,8 @@ BOM_ENCODING = "utf-8-sig"  # decodes UTF-8 with or without a leading byte-order
 
 def repair_text(text: str) -> str:
     """`text` with every lone surrogate replaced by U+FFFD; a surrogate pair becomes its character."""
+    if text.isascii():  # O(1) in CPython: most texts end here
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -86,7 +86,7 @@ class IngestReport:
     bad_timestamp: int = 0
     empty: int = 0
     duplicate: int = 0
-    repaired_text: int = 0  # kept rows whose fields held lone surrogates (half an emoji), replaced by U+FFFD
+    repaired_text: int = 0  # rows whose fields held lone surrogates (half an emoji), replaced by U+FFFD
     truncated_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -258,15 +258,28 @@ class _Chunk:
     def __init__(self, names: tuple[str, ...] = COMMENT_COLUMNS) -> None:
         self.names = names
         self.columns: dict[str, list[Any]] = {name: [] for name in names}
-        self.keys: list[int] = []
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.columns[self.names[0]])
 
     def append(self, row: tuple[Any, ...]) -> None:
         for name, value in zip(self.names, row, strict=True):
             self.columns[name].append(value)
-        self.keys.append(id_key(row[0]))
+
+    def table(self, schema: Any) -> tuple[Any, int]:
+        """(the chunk as an Arrow table, rows whose lone surrogates were replaced by U+FFFD on the way)."""
+        import pyarrow as pa
+
+        try:
+            return pa.table(self.columns, schema=schema), 0
+        except UnicodeEncodeError:  # half an emoji somewhere: repair only now, so clean chunks cost nothing
+            changed: set[int] = set()
+            for values in self.columns.values():
+                for index, value in enumerate(values):
+                    values[index], hit = repair(value)
+                    if hit:
+                        changed.add(index)
+            return pa.table(self.columns, schema=schema), len(changed)
 
 
 def is_bot(author: str, bots: frozenset[str], allowed: frozenset[str]) -> bool:
@@ -349,11 +362,8 @@ class _Filter:
         link_id, parent_id = _as_str(record.get("link_id")), _as_str(record.get("parent_id"))
         retrieved = parse_created_utc(record.get("retrieved_on", record.get("retrieved_utc")))
         lag = retrieved - created if retrieved is not None else None
-        row, repaired = repair((comment_id, author, created, subreddit, body, link_id, parent_id,
-                                _as_score(record.get("score")), retrieved, lag,
-                                *(_as_str(record.get(name)) for name in self.extra)))
-        report.repaired_text += repaired
-        return row
+        return (comment_id, author, created, subreddit, body, link_id, parent_id, _as_score(record.get("score")),
+                retrieved, lag, *(_as_str(record.get(name)) for name in self.extra))
 
 
 def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | None]:
@@ -436,11 +446,12 @@ def ingest_dumps(
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
 
         def flush(chunk: _Chunk) -> None:
-            mask = seen.keep_new(np.asarray(chunk.keys, dtype=np.int64))
+            table, repaired = chunk.table(schema)
+            report.repaired_text += repaired
+            mask = seen.keep_new(np.fromiter(map(id_key, chunk.columns["id"]), dtype=np.int64, count=len(chunk)))
             report.duplicate += int(mask.size - mask.sum())
             report.kept += int(mask.sum())
             if mask.any():
-                table = pa.table(chunk.columns, schema=schema)
                 writer.write_table(table.filter(pa.array(mask)))
 
         for path in paths:
