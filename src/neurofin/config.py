@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from neurofin.errors import ConfigError
+from neurofin.unicode import BOM_ENCODING
 
 PRODUCTION_MODEL = "meta-llama/Llama-3.1-8B"
 TEST_STORY = "wheretheressmoke"
@@ -234,7 +235,7 @@ class Settings(_Section):
             if not path.is_file():
                 raise ConfigError(f"config file {path} not found: give an existing TOML file")
             try:
-                raw = tomllib.loads(path.read_text(encoding="utf-8"))
+                raw = tomllib.loads(path.read_text(encoding=BOM_ENCODING))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix the line it names (UTF-8 text)") from None
         for dotted, value in (overrides or {}).items():

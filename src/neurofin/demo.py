@@ -152,4 +152,6 @@ def register(app: typer.Typer) -> None:
 
         Example: neurofin demo --out demo_out
         """
-        run_demo(out, say=typer.echo)
+        from neurofin.io import guard_output
+
+        run_demo(guard_output(out, "folder"), say=typer.echo)

@@ -1,4 +1,5 @@
-"""Atomic file writing and hashing shared by every stage (nothing half-written under a final name)."""
+"""Atomic file writing, output guards and hashing shared by every stage (nothing half-written under a final name,
+no input replaced by an output)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 @contextlib.contextmanager
@@ -87,7 +88,8 @@ def write_table_atomic(path: str | Path, table: Any, index: bool = False) -> Non
 
 def content_hash(record: Any) -> str:
     """SHA-256 of a JSON-able record in canonical form (sorted keys): the identity of cached or resumable work."""
-    return sha256_bytes(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    return sha256_bytes(text.encode("utf-8", "surrogatepass"))  # a lone surrogate hashes too
 
 
 def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
@@ -102,3 +104,59 @@ def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
 def sha256_bytes(data: bytes) -> str:
     """Return the hex SHA-256 of a byte string."""
     return hashlib.sha256(data).hexdigest()
+
+
+OutputKind = Literal["parquet", "csv", "table", "json", "jsonl", "html", "duckdb", "folder"]
+_TEXT_SUFFIXES = {"csv": (".csv",), "json": (".json",), "jsonl": (".jsonl", ".ndjson", ".json"), "html": (".html", ".htm")}
+_NAMES = {"parquet": "a Parquet file", "duckdb": "a DuckDB file", "csv": "a CSV file", "json": "a JSON file",
+          "jsonl": "a JSONL file", "html": "an HTML file", "folder": "a folder"}
+
+
+def guard_output(
+    out: str | Path, kind: OutputKind, inputs: Iterable[str | Path | None] = (), option: str = "--out"
+) -> Path:
+    """Refuse, before any work, an output that would replace an input or an existing file of another type.
+
+    An input is the same file when `out` resolves to it (same path, a symlink to it or a hard link). An
+    existing `out` is replaced only when it is what the command writes: a folder for `folder`, a Parquet
+    (or DuckDB) file by its magic bytes, else a text file with the output's suffix. `table` is Parquet or
+    CSV by the suffix. Raises InputError naming `option`.
+    """
+    from neurofin.errors import InputError
+
+    out = Path(out)
+    real = Path(os.path.realpath(out))  # "missing/../x" is x to the writer, which creates the missing folder
+    for given in inputs:
+        if given is not None and _same_file(real, Path(given)):
+            raise InputError(f"{option} {out} is the input {given}: writing it would destroy that input; "
+                             "choose another output path")
+    if kind == "table":
+        kind = "parquet" if out.suffix.lower() == ".parquet" else "csv"
+    if not real.exists() or (kind == "folder" and real.is_dir()):
+        return out
+    if kind == "folder" or real.is_dir():
+        raise InputError(f"{option} {out} exists and is not {_NAMES[kind]}: remove it or choose another path")
+    if not _looks_like(real, kind):
+        raise InputError(f"{option} {out} exists and is not {_NAMES[kind]} (it would be overwritten): "
+                         "remove it or choose another path")
+    return out
+
+
+def _same_file(out: Path, given: Path) -> bool:
+    try:
+        return os.path.samefile(out, given)
+    except OSError:  # either is missing: nothing to destroy
+        return False
+
+
+def _looks_like(path: Path, kind: str) -> bool:
+    """Whether an existing file is of `kind` (an empty file is anything: nothing is lost)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if not head:
+        return True
+    if kind == "parquet":
+        return head[:4] == b"PAR1"
+    if kind == "duckdb":
+        return head[8:12] == b"DUCK"
+    return path.suffix.lower() in _TEXT_SUFFIXES[kind] and b"\0" not in head

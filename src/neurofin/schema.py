@@ -3,7 +3,8 @@
 ROI-feature table (`neurofin infer` -> `neurofin market panel`): one row per (comment id, subject), subject a
 subject id or ENSEMBLE (the mean over the subjects covering each region); ROI_META_COLUMNS (words used,
 truncated, error: None when valid, else the ROI values are NaN), then one float column per region, then
-`emb_<k>` (EMB_PREFIX; the text embedding of the no-brain control, filled in the ENSEMBLE rows only).
+`emb_<k>` (EMB_PREFIX; the text embedding of the no-brain control, filled in the ENSEMBLE rows only). Its
+MODEL_DIGEST metadata names the package set and readout settings that made it (`neurofin market panel` compares).
 
 Panel (`neurofin market panel` -> selection, forecasting, backtest): one row per (session, ticker, subject);
 PANEL_COUNT_COLUMNS, then per ROI `<roi>` (mean over the session's comments) and `<roi>__sd` (their
@@ -17,6 +18,7 @@ ENSEMBLE = "ensemble"
 
 ROI_KEY_COLUMNS = ("id", "subject")
 ROI_META_COLUMNS = ("n_words", "truncated", "error")
+MODEL_DIGEST = "model_digest"  # ROI table metadata (pandas attrs, kept in the Parquet file): the model that made the rows
 
 PANEL_KEY_COLUMNS = ("session", "ticker", "subject")
 PANEL_COUNT_COLUMNS = ("n_comments", "n_authors")

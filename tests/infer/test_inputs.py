@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -93,3 +95,75 @@ def test_unreadable_parquet_is_an_input_error(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(InputError, match="c.parquet"):
         read_texts(path)
+
+
+@pytest.fixture(scope="module")
+def planted_app(tmp_path_factory):
+    """The real `neurofin` app over a planted package (stand-in LM): (app, package folder, a text of its words)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from planted import make_planted, planted_explain_cli, text_of
+
+    folder = tmp_path_factory.mktemp("planted")
+    planted = make_planted(folder / "ds003020")
+    with pytest.MonkeyPatch.context() as patch:
+        app, package = planted_explain_cli(planted, patch, folder)
+        yield app, package, text_of(planted.held_out[:4])
+
+
+def _infer(app, package, comments, out, *extra):
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, ["infer", "--packages", str(package), "--input", str(comments), "--out", str(out),
+                                    *map(str, extra)])
+
+
+def test_infer_cli_keeps_a_mixed_type_column_as_text_in_every_batch(planted_app, tmp_path):
+    app, package, words = planted_app
+    stamps = [1611846000, 1611846060, "2021-01-28T15:02:00Z", None, 1611846180.5]  # ints, then a string, a float
+    comments = _jsonl(tmp_path, [json.dumps({"id": str(i), "body": words, "created_utc": s}) for i, s in enumerate(stamps)])
+    out = tmp_path / "rois.parquet"
+    for _ in range(2):  # a rerun resumes from the finished batches: it must not die either
+        result = _infer(app, package, comments, out, "--keep-columns", "created_utc", "--batch-size", "2")
+        assert result.exit_code == 0, result.output  # was ArrowTypeError on the second batch, every run
+        assert "'created_utc' holds number and str values" in result.output
+    ensemble = pd.read_parquet(out).query("subject == 'ensemble'")
+    assert ensemble["created_utc"].fillna("-").tolist() == ["1611846000", "1611846060", "2021-01-28T15:02:00Z", "-",
+                                                            "1611846180.5"]
+    assert ensemble["error"].isna().all()
+
+
+def test_list_ids_in_parquet_become_json_ids(planted_app, tmp_path):
+    app, package, words = planted_app
+    comments = tmp_path / "c.parquet"
+    pd.DataFrame({"id": [["a", "b"], ["c"], None], "body": [words] * 3}).to_parquet(comments)
+    out = tmp_path / "rois.csv"
+    result = _infer(app, package, comments, out, "--layout", "wide")
+    assert result.exit_code == 0, result.output  # was "The truth value of an array ... is ambiguous"
+    assert pd.read_csv(out)["id"].tolist() == ['["a", "b"]', '["c"]', "row-3"]
+
+
+
+def test_infer_records_the_model_digest_in_the_roi_table(planted_app, tmp_path):
+    from neurofin.schema import MODEL_DIGEST
+
+    app, package, words = planted_app
+    comments = _jsonl(tmp_path, [json.dumps({"id": "a", "body": words})])
+    digests = []
+    for name, extra in [("one", ()), ("two", ()), ("strict", ("--threshold", "0.5"))]:
+        result = _infer(app, package, comments, tmp_path / f"{name}.parquet", *extra)
+        assert result.exit_code == 0, result.output
+        digests.append(pd.read_parquet(tmp_path / f"{name}.parquet").attrs.get(MODEL_DIGEST))
+    assert len(digests[0]) == 64 and int(digests[0], 16) >= 0
+    assert digests[0] == digests[1] and digests[0] != digests[2]  # same packages and readout; then another threshold
+
+
+def test_kept_columns_of_one_type_pass_through_unchanged(tmp_path):
+    path = tmp_path / "c.parquet"
+    stamps = pd.to_datetime(["2021-01-28 15:00", "2021-01-29 09:30"], utc=True)
+    pd.DataFrame({"id": ["a", "b"], "body": ["x", "y"], "at": stamps, "tickers": [["GME", "AMC"], ["TSLA"]]}).to_parquet(path)
+    warnings: list[str] = []
+    texts = read_texts(path, keep_columns=["at", "tickers"], warn=warnings.append)
+    assert warnings == [] and texts["at"].tolist() == list(stamps)
+    assert [list(v) for v in texts["tickers"]] == [["GME", "AMC"], ["TSLA"]]
+    out = infer_file(LengthPredictor(), texts, tmp_path / "o.parquet", batch_size=1)
+    assert pd.read_parquet(tmp_path / "o.parquet")["at"].tolist() == list(stamps) and len(out) == 2

@@ -169,3 +169,18 @@ def test_two_processes_with_the_same_texts_agree(tmp_path):
         assert pd.read_parquet(result)["x"].tolist() == [float(i) for i in range(8)]
     assert pd.read_parquet(out)["x"].tolist() == [float(i) for i in range(8)]
     assert not (tmp_path / "rois.parquet.parts").exists()
+
+
+def test_the_roi_table_records_the_digest_of_its_packages(tmp_path):
+    from neurofin.io import content_hash
+    from neurofin.schema import MODEL_DIGEST
+
+    texts = pd.DataFrame({"id": ["a", "b"], "text": ["x", "yy"]})
+    digests = {}
+    for name, manifests in [("first", ["1" * 64, "2" * 64]), ("same", ["2" * 64, "1" * 64]), ("other", ["3" * 64])]:
+        record = {"packages": manifests, "level": "rois"}
+        infer_file(CountingPredictor(), texts, tmp_path / f"{name}.parquet", predictor_record=record)
+        digests[name] = pd.read_parquet(tmp_path / f"{name}.parquet").attrs[MODEL_DIGEST]
+    assert digests["first"] == content_hash({"packages": sorted(["1" * 64, "2" * 64]), "level": "rois"})
+    assert digests["same"] == digests["first"]  # the package set, not the order the packages were given in
+    assert digests["other"] != digests["first"]

@@ -58,11 +58,14 @@ def register(
     from neurofin.config import Settings
     from neurofin.encoding.package import EncodingModel, package_dirs, write_voxel_atlas
     from neurofin.errors import AtlasError
+    from neurofin.io import guard_output
     from neurofin.progress import cli_progress
 
     if mode not in MODES:
         raise AtlasError(f"--mode {mode!r} is unknown: use one of {list(MODES)}")
     settings = Settings.load(config, {"atlas.cache_dir": cache, "atlas.roi_file": roi_file})
+    if settings.atlas.cache_dir is not None:
+        guard_output(settings.atlas.cache_dir, "folder", [data_root, config, roi_file, packages], "--cache")
     dataset = open_dataset(data_root, settings)
     chosen = chosen_subjects(subjects, settings, dataset.subjects())
     atlas = load_atlas()

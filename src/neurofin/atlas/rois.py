@@ -22,6 +22,7 @@ import numpy as np
 from neurofin.atlas.schaefer import Atlas, ParcelLabel, load_atlas
 from neurofin.errors import AtlasError
 from neurofin.io import sha256_bytes
+from neurofin.unicode import BOM_ENCODING
 
 RULE_KEYS = {"network", "subregion", "hemisphere", "x", "y", "z"}
 AXES = {"x": 0, "y": 1, "z": 2}
@@ -195,7 +196,7 @@ def load_rois(path: str | Path | None = None, atlas: Atlas | None = None) -> Roi
     atlas = atlas if atlas is not None else load_atlas()
     if not source.is_file():
         raise AtlasError(f"ROI file {source} not found: set atlas.roi_file to an existing TOML file")
-    text = source.read_text(encoding="utf-8")
+    text = source.read_text(encoding=BOM_ENCODING)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -24,9 +24,10 @@ def synth(
     from pathlib import Path
 
     from neurofin.data.synth import TRUTH_DIR, SynthSpec, make_synthetic_dataset
-    from neurofin.io import require_writable
+    from neurofin.io import guard_output, require_writable
     from neurofin.progress import cli_progress
 
+    guard_output(out, "folder", [atlas_dir])
     require_writable(out, "--out")
 
     with cli_progress() as progress:

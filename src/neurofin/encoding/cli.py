@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.config import Settings
         from neurofin.encoding.roi_scores import format_tables
         from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
-        from neurofin.io import require_writable
+        from neurofin.io import guard_output, require_writable
         from neurofin.pipeline import evaluate_with_rois, train_package
 
         overrides = {
@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
             "encoding.n_targets_batch_refit": n_targets_batch_refit,
         }
         settings = Settings.load(config, overrides)
+        guard_output(out, "folder", [data_root, config])
         require_writable(out, "--out")  # before any fit
         dataset = open_dataset(data_root, settings)
         features = cached_feature_source(dataset, settings)

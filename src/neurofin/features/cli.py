@@ -43,7 +43,7 @@ def extract(
     from neurofin.config import Settings
     from neurofin.errors import DataError
     from neurofin.features.cache import default_cache_dir, story_features
-    from neurofin.io import require_writable
+    from neurofin.io import guard_output, require_writable
     from neurofin.progress import cli_progress
 
     overrides = {
@@ -55,7 +55,8 @@ def extract(
     }
     all_settings = Settings.load(config, overrides)
     settings = all_settings.features
-    target = require_writable(settings.cache_dir or default_cache_dir(), "--cache-dir")  # before loading a model
+    target = guard_output(settings.cache_dir or default_cache_dir(), "folder", [data_root, config, model], "--cache-dir")
+    require_writable(target, "--cache-dir")  # before loading a model
     dataset = open_dataset(data_root, all_settings)
     if stories:
         chosen = [s.strip() for s in stories.split(",") if s.strip()]

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.run import check_output, infer_file
-        from neurofin.io import sha256_file, write_table_atomic
+        from neurofin.io import guard_output, sha256_file, write_table_atomic
         from neurofin.progress import cli_progress
         from neurofin.schema import ENSEMBLE
 
@@ -65,8 +65,13 @@ def register(app: typer.Typer) -> None:
             "data.data_root": data_root, "infer.context_prefix": context_prefix,
         })
         run = settings.infer
-        if not ray_address:  # (Ray reads shards itself and writes a folder)
-            check_output(out)  # before loading packages and the language model
+        inputs = [input_path, config, roi_file, *packages]
+        quality = Path(out).with_name(Path(out).stem + ".roi_quality.csv")
+        if ray_address:
+            guard_output(out, "folder", inputs)
+        else:  # (Ray reads shards itself and writes a folder)
+            check_output(out, inputs)  # before loading packages and the language model
+            guard_output(quality, "csv", inputs)
             kept = [c.strip() for c in (keep_columns or "").split(",") if c.strip()]
             texts = read_texts(input_path, text_column, id_column, kept,
                                warn=lambda message: typer.echo(f"warning: {message}", err=True))
@@ -90,7 +95,6 @@ def register(app: typer.Typer) -> None:
             return
         with cli_progress() as progress:
             frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress, layout=layout)  # type: ignore[arg-type]
-        quality = Path(out).with_name(Path(out).stem + ".roi_quality.csv")
         write_table_atomic(quality, predictor.roi_quality())
         typer.echo(f"ROI encoding quality (mean validation r per subject) -> {quality}: pass it to `neurofin market backtest --roi-quality`")
         n_errors = int(frame["error"].notna().sum()) if layout == "wide" else int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
@@ -123,11 +127,22 @@ def register(app: typer.Typer) -> None:
         from neurofin.encoding.package import package_dirs
         from neurofin.errors import InputError
         from neurofin.infer.explain import explain_html
-        from neurofin.io import write_bytes_atomic
+        from neurofin.io import OutputKind, guard_output, write_bytes_atomic
+        from neurofin.unicode import repair_text
 
         settings = Settings.load(config, {"atlas.roi_file": roi_file, "atlas.cache_dir": atlas_cache,
                                           "features.device": device, "data.data_root": data_root,
                                           "infer.context_prefix": context_prefix})
+        inputs = [config, roi_file, *packages]
+        outputs: list[tuple[Path | None, OutputKind, str]] = [
+            (html_out, "html", "--html"), (csv_out, "csv", "--csv"), (table_out, "table", "--table")]
+        for path, kind, option in outputs:
+            if path is not None:
+                guard_output(path, kind, inputs, option)
+        repaired = repair_text(text)
+        if repaired != text:
+            text = repaired
+            typer.echo("warning: the text held lone surrogates (half an emoji), replaced by U+FFFD", err=True)
         predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
         chosen = roi or predictor.region_names[0]
         if chosen not in predictor.region_names:

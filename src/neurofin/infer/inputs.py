@@ -4,7 +4,10 @@ A JSONL line that is not a JSON object is skipped and reported with its line num
 cells that are not text (numbers, lists, objects, null) stay as they are and become error rows when scored;
 a missing or null id becomes `row-<n>` (n = the row's 1-based line or position); repeated ids get a
 `#2`, `#3`, ... suffix. Every such repair is reported through `warn` (default: `warnings.warn`).
-`keep_columns` (e.g. timestamp, ticker) pass through to the output unchanged.
+`keep_columns` (e.g. timestamp, ticker) pass through to the output unchanged, except that a column holding
+values of several types (numbers and strings, lists) becomes text so that every batch writes the same Parquet
+type. Lone surrogates (half an emoji) in texts, ids and kept columns become U+FFFD (rows counted and named);
+a UTF-8 byte-order mark at the start of a file is ignored.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
+from neurofin.unicode import BOM_ENCODING, repair
 
 READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SHOWN = 5  # problems named in one message
@@ -63,6 +68,7 @@ def read_texts(
     if clash:
         raise InputError(f"kept columns {clash} would collide with output columns {list(RESERVED)}; rename them first")
     id_column = id_column or ("id" if "id" in columns else None)
+    _repair_records(records, numbers, [text_column, *([id_column] if id_column else []), *keep_columns], warn, path)
     texts = [_text_cell(r.get(text_column)) for r in records]
     if id_column is not None:
         ids = _ids([r.get(id_column, _ABSENT) for r in records], numbers, warn, path)
@@ -70,8 +76,54 @@ def read_texts(
         ids = [str(i) for i in range(len(records))]
     out = pd.DataFrame({"id": pd.Series(_unique(ids, warn, path), dtype=object), "text": pd.Series(texts, dtype=object)})
     for column in keep_columns:
-        out[column] = pd.Series([r.get(column) for r in records], dtype=object)
+        out[column] = _one_type([r.get(column) for r in records], column, warn, path)
     return out
+
+
+def _repair_records(
+    records: list[dict[str, Any]], numbers: list[int], columns: list[str], warn: Callable[[str], None], path: Path
+) -> None:
+    """Repair lone surrogates in the used `columns` of every record in place; name the rows changed."""
+    changed = []
+    for record, number in zip(records, numbers):
+        hit = False
+        for column in columns:
+            if column in record:
+                record[column], fixed = repair(record[column])
+                hit |= fixed
+        if hit:
+            changed.append(str(number))
+    if changed:
+        warn(f"{path}: {len(changed)} row{'s' if len(changed) > 1 else ''} held lone surrogates (half an emoji), "
+             f"replaced by U+FFFD (rows {_listing(changed)})")
+
+
+def _one_type(values: list[Any], column: str, warn: Callable[[str], None], path: Path) -> pd.Series:
+    """A kept column as given when its present values share one type (ints and floats count as numbers), else
+    as text (lists and objects as JSON), so every batch of the output has the same column type."""
+    kinds = {_kind(v) for v in values if not _missing(v)}
+    if len(kinds) <= 1:
+        return pd.Series(values, dtype=object)
+    warn(f"{path}: kept column {column!r} holds {' and '.join(sorted(kinds))} values: passed through as text")
+    return pd.Series([None if _missing(v) else v if isinstance(v, str) else _as_text(v) for v in values], dtype=object)
+
+
+def _kind(value: Any) -> str:
+    """The Parquet-relevant type of a cell: bool, number (ints and floats), list, object, else its type's name."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "list"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def _as_text(value: Any) -> str:
+    """A cell as text: lists, arrays and objects as JSON, anything else as str()."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else str(value)
 
 
 def _jsonl_records(path: Path, warn: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[str], list[int]]:
@@ -83,7 +135,7 @@ def _jsonl_records(path: Path, warn: Callable[[str], None]) -> tuple[list[dict[s
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                record = json.loads(raw.decode(BOM_ENCODING))
             except (UnicodeDecodeError, ValueError) as exc:
                 bad.append(f"line {number} ({type(exc).__name__})")
                 continue
@@ -104,7 +156,7 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
     """A whole .json (records or columns), Parquet or CSV file as a DataFrame; unreadable files are InputErrors."""
     try:
         if kind == "json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding=BOM_ENCODING))
             if isinstance(data, list) and not all(isinstance(item, dict) for item in data):
                 raise ValueError("a JSON list must hold one object per text")
             frame = pd.DataFrame(data) if isinstance(data, (list, dict)) else None
@@ -113,7 +165,7 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
             return frame
         if kind == "parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=BOM_ENCODING)
     except (ValueError, TypeError, OSError, UnicodeDecodeError) as exc:
         detail = "JSON: a list of objects or an object of columns" if kind == "json" else kind
         raise InputError(f"{path} could not be read as {detail} ({exc}); check the file format") from None
@@ -128,17 +180,15 @@ def _ids(values: list[Any], numbers: list[int], warn: Callable[[str], None], pat
     """String ids; a missing, null or empty id becomes row-<n>."""
     ids, filled = [], []
     for value, number in zip(values, numbers):
-        if value is _ABSENT or _missing(value) or value == "":
+        if value is _ABSENT or _missing(value) or (isinstance(value, str) and value == ""):
             ids.append(f"row-{number}")
             filled.append(str(number))
         elif isinstance(value, str):
             ids.append(value)
         elif isinstance(value, float) and value.is_integer():
             ids.append(str(int(value)))
-        elif isinstance(value, (dict, list)):
-            ids.append(json.dumps(value, sort_keys=True, default=str))
         else:
-            ids.append(str(value))
+            ids.append(_as_text(value))
     if filled:
         warn(f"{path}: {len(filled)} row{'s' if len(filled) > 1 else ''} with no id got row-<n> ids (rows {_listing(filled)})")
     return ids

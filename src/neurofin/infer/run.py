@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,10 +24,11 @@ import pandas as pd
 
 from neurofin.errors import InputError
 from neurofin.infer.predictor import Predictor
-from neurofin.io import content_hash, require_writable, sha256_bytes, write_table_atomic
+from neurofin.io import content_hash, guard_output, require_writable, sha256_bytes, write_table_atomic
 from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
-from neurofin.schema import EMB_PREFIX, ENSEMBLE, ROI_META_COLUMNS
+from neurofin.schema import EMB_PREFIX, ENSEMBLE, MODEL_DIGEST, ROI_META_COLUMNS
+from neurofin.unicode import repair
 
 Layout = Literal["long", "wide"]
 
@@ -61,11 +63,22 @@ def run_key(texts: pd.DataFrame, predictor_record: dict[str, Any], batch_size: i
     return content_hash(record)
 
 
-def check_output(out: str | Path) -> Path:
-    """The output path, once it ends in .parquet or .csv and its folder is writable (checked before any scoring)."""
+def model_digest(predictor_record: dict[str, Any]) -> str:
+    """Identity of the model behind an ROI table: the package set (manifest SHA-256s, in any order) and the
+    readout settings of the run's record."""
+    record = dict(predictor_record)
+    if "packages" in record:
+        record["packages"] = sorted(record["packages"])
+    return content_hash(record)
+
+
+def check_output(out: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """The output path, once it ends in .parquet or .csv, replaces neither one of `inputs` nor a file of another
+    type, and its folder is writable (checked before any scoring)."""
     out = Path(out)
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise InputError(f"output {out} must end in .parquet or .csv")
+    guard_output(out, "table", inputs)
     require_writable(out.parent, "--out")
     return out
 
@@ -81,20 +94,24 @@ def infer_file(
 ) -> pd.DataFrame:
     """Predict ROIs for `texts` (columns id, text, kept columns; see read_texts) into `out` (.parquet or .csv).
 
-    Batches an earlier run finished are reused.
+    Batches an earlier run finished are reused. The table's attrs (kept in the Parquet metadata) hold
+    MODEL_DIGEST. Lone surrogates in any cell become U+FFFD (read_texts names the rows).
     """
     out = check_output(out)
+    texts = texts.map(lambda value: repair(value)[0])
     if layout not in ("long", "wide"):
         raise InputError(f"layout {layout!r} is unknown: use long or wide")
     if batch_size < 1:
         raise InputError(f"batch_size {batch_size} must be at least 1 (infer.batch_size)")
-    key = run_key(texts, predictor_record or {"subjects": predictor.subjects}, batch_size, predictor.embedding_dims)
+    record = predictor_record or {"subjects": predictor.subjects}
+    key = run_key(texts, record, batch_size, predictor.embedding_dims)
     root = out.with_name(out.name + ".parts")
     parts = root / key[:24]  # one folder per run identity: runs on other texts never touch these parts
     with exclusive_lock(root / f"{key[:24]}.lock") as lock:  # a run of the same texts waits for this one
         result = _score_batches(predictor, texts, parts, batch_size, progress)
         if layout == "wide":
             result = wide_table(result, [c for c in texts.columns if c not in ("id", "text")])
+        result.attrs[MODEL_DIGEST] = model_digest(record)  # Parquet metadata: `market panel` never mixes models
         write_table_atomic(out, result)
         shutil.rmtree(parts, ignore_errors=True)
         lock.unlink()

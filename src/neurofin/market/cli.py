@@ -48,11 +48,12 @@ def ingest(
     """
     from neurofin.config import Settings
     from neurofin.errors import InputError
-    from neurofin.io import require_writable
+    from neurofin.io import guard_output, require_writable
     from neurofin.market.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
     from neurofin.progress import cli_progress
 
     market = Settings.load(config).market
+    guard_output(out, "parquet", [*dumps, config])
     require_writable(out.parent, "--out")
     wanted = subreddits.split(",") if subreddits else market.subreddits
     options: dict[str, Any] = {
@@ -91,6 +92,7 @@ def panel(
     ticker: str = typer.Option(None, "--ticker", help="Symbol of a single-ticker OHLCV file (default: the file name)."),
     export: Path = typer.Option(None, "--export", help="Directory for panel.parquet and prices.parquet."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
+    replace_rois: bool = typer.Option(False, "--replace-rois", help="--roi comes from another model than the panel's ROI rows: drop those rows (and the panel rows) and keep the new model's."),
 ) -> None:
     """Add comments and their ROI features (and/or prices) to the daily ticker x ROI panel.
 
@@ -100,7 +102,7 @@ def panel(
 
     from neurofin.config import Settings
     from neurofin.errors import InputError
-    from neurofin.io import require_writable
+    from neurofin.io import guard_output, require_writable
     from neurofin.market import prices as price_io
     from neurofin.market.lexicon import load_lexicon
     from neurofin.market.panel import PanelStore
@@ -111,7 +113,12 @@ def panel(
     if prices is not None and demo_prices:
         raise InputError("pass either --prices FILE or --demo-prices, not both")
     market = Settings.load(config).market
+    inputs = [comments, roi, prices, config]
+    guard_output(db, "duckdb", inputs, "--db")
     if export is not None:
+        guard_output(export, "folder", [*inputs, db], "--export")
+        for name in ("panel.parquet", "prices.parquet"):  # the files written in it
+            guard_output(export / name, "parquet", [*inputs, db], "--export")
         require_writable(export, "--export")
     store = PanelStore(db, exchange=market.exchange, cutoff_minutes=market.cutoff_minutes)
     summary: dict[str, object] = {}
@@ -121,7 +128,8 @@ def panel(
                 raise InputError(f"{path} not found: check the path")
         universe = load_universe(market.symbols_file, market.blacklist_file)
         update = store.update(
-            pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file)
+            pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file),
+            replace_rois=replace_rois,
         )
         summary["panel"] = update.to_record()
         if update.panel_rows_written == 0:
@@ -143,12 +151,14 @@ def panel(
     typer.echo(json.dumps(summary, indent=2))
 
 
-def _chain_inputs(db: Path, prices: Path | None, config: Path | None, overrides: dict[str, object]):
-    """(settings.market, panel, prices) for the select/forecast/backtest commands."""
+def _chain_inputs(db: Path, prices: Path | None, config: Path | None, overrides: dict[str, object], out: Path):
+    """(settings.market, panel, prices) for the select/forecast/backtest commands, once --out is a usable folder."""
     from neurofin.config import Settings
+    from neurofin.io import guard_output
     from neurofin.market.chain import load_inputs
 
     market = Settings.load(config, overrides={f"market.{k}": v for k, v in overrides.items()}).market
+    guard_output(out, "folder", [db, prices, config, market.roi_quality_file])
     panel_frame, price_frame = load_inputs(db, prices, market.price_column, market.exchange)
     return market, panel_frame, price_frame
 
@@ -177,7 +187,7 @@ def select(
     """
     from neurofin.market.chain import run_selection
 
-    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {"train_sessions": train_sessions, "roi_quality_file": roi_quality})
+    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {"train_sessions": train_sessions, "roi_quality_file": roi_quality}, out)
     selections, frequencies = run_selection(panel_frame, price_frame, market, out)
     typer.echo(f"{len(selections)} folds; share of folds each ROI was selected per ticker:")
     typer.echo(frequencies.round(2).to_string())
@@ -196,7 +206,7 @@ def forecast(
     """
     from neurofin.market.chain import forecast_next_session, make_forecaster
 
-    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {})
+    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {}, out)
     model = make_forecaster(forecaster or market.forecaster, market, chronos_model)
     forecasts, selection = forecast_next_session(panel_frame, price_frame, market, model, out)
     typer.echo(f"selected ROIs: {json.dumps(selection.selected)}")
@@ -222,7 +232,8 @@ def backtest(
     from neurofin.market.chain import run_chain
 
     market, panel_frame, price_frame = _chain_inputs(
-        db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions, "roi_quality_file": roi_quality})
+        db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions, "roi_quality_file": roi_quality},
+        out)
     import pandas as pd
 
     from neurofin.progress import cli_progress
@@ -251,7 +262,9 @@ def demo_dump_command(
 
     Example: neurofin market demo-dump --out RC_demo.jsonl
     """
+    from neurofin.io import guard_output
     from neurofin.market.demo import demo_dump
 
+    guard_output(out, "jsonl")
     n_lines = demo_dump(out, seed)
     typer.echo(f"{n_lines} lines -> {out}")

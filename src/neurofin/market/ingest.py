@@ -32,6 +32,7 @@ from neurofin.errors import InputError, TruncatedFileError
 from neurofin.io import atomic_path
 from neurofin.progress import Progress
 from neurofin.progress import report as report_progress
+from neurofin.unicode import BOM_ENCODING, repair
 
 DEFAULT_BOT_AUTHORS: frozenset[str] = frozenset(
     {"automoderator", "visualmod", "wsbvotebot", "remindmebot", "sneakpeekbot", "tickerbot"}
@@ -85,6 +86,7 @@ class IngestReport:
     bad_timestamp: int = 0
     empty: int = 0
     duplicate: int = 0
+    repaired_text: int = 0  # rows whose fields held lone surrogates (half an emoji), replaced by U+FFFD
     truncated_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -209,7 +211,7 @@ def _json_records(lines: Iterable[bytes]) -> Generator[Any, None, None]:
 def _csv_records(raw: BinaryIO) -> Generator[Any, None, None]:
     """Parse a CSV dump with a header row; yield _MALFORMED for rows the csv module rejects."""
     csv.field_size_limit(1 << 27)
-    text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+    text = io.TextIOWrapper(raw, encoding=BOM_ENCODING, errors="replace", newline="")
     reader = csv.DictReader(text)
     try:
         while True:
@@ -256,15 +258,28 @@ class _Chunk:
     def __init__(self, names: tuple[str, ...] = COMMENT_COLUMNS) -> None:
         self.names = names
         self.columns: dict[str, list[Any]] = {name: [] for name in names}
-        self.keys: list[int] = []
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.columns[self.names[0]])
 
     def append(self, row: tuple[Any, ...]) -> None:
         for name, value in zip(self.names, row, strict=True):
             self.columns[name].append(value)
-        self.keys.append(id_key(row[0]))
+
+    def table(self, schema: Any) -> tuple[Any, int]:
+        """(the chunk as an Arrow table, rows whose lone surrogates were replaced by U+FFFD on the way)."""
+        import pyarrow as pa
+
+        try:
+            return pa.table(self.columns, schema=schema), 0
+        except UnicodeEncodeError:  # half an emoji somewhere: repair only now, so clean chunks cost nothing
+            changed: set[int] = set()
+            for values in self.columns.values():
+                for index, value in enumerate(values):
+                    values[index], hit = repair(value)
+                    if hit:
+                        changed.add(index)
+            return pa.table(self.columns, schema=schema), len(changed)
 
 
 def is_bot(author: str, bots: frozenset[str], allowed: frozenset[str]) -> bool:
@@ -404,6 +419,7 @@ def ingest_dumps(
     other subreddits (only when a record has a subreddit field), out of range, deleted, edited (the text
     may postdate created_utc; `keep_edited` keeps them), bots (explicit list plus the name rule, minus the
     allow-list), empty, duplicates. `retrieval_lag_s` = retrieved_on - created_utc when the dump has it.
+    Lone surrogates (half an emoji) in any kept field become U+FFFD; `repaired_text` counts those rows.
     `extra_columns` are passed through as string columns (missing fields are null).
     """
     import pyarrow as pa
@@ -430,11 +446,12 @@ def ingest_dumps(
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
 
         def flush(chunk: _Chunk) -> None:
-            mask = seen.keep_new(np.asarray(chunk.keys, dtype=np.int64))
+            table, repaired = chunk.table(schema)
+            report.repaired_text += repaired
+            mask = seen.keep_new(np.fromiter(map(id_key, chunk.columns["id"]), dtype=np.int64, count=len(chunk)))
             report.duplicate += int(mask.size - mask.sum())
             report.kept += int(mask.sum())
             if mask.any():
-                table = pa.table(chunk.columns, schema=schema)
                 writer.write_table(table.filter(pa.array(mask)))
 
         for path in paths:

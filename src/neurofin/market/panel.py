@@ -11,7 +11,8 @@ Tables (the forecasting stage relies on these exact schemas):
   close_prev the ticker's previous exchange session; NULL otherwise), open DOUBLE (NULL without opens; added
   to panels written before it existed on their next price update).
 - `meta`: roi_columns, exchange and cutoff_minutes (comments from the session's close minus this many
-  minutes count for the next session; a panel without the key was built with 0).
+  minutes count for the next session; a panel without the key was built with 0), and model_digest (the
+  ROI table's MODEL_DIGEST: rows of another model are refused unless replacing every ROI row).
 
 Incremental and idempotent: comment-level rows (`comments`, `mentions`, `comment_roi`) are upserted by
 comment id (and subject), then every (session, ticker) that the update touches is deleted from `panel`
@@ -47,7 +48,7 @@ from neurofin.market.controls import embedding_columns
 from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
 from neurofin.market.prices import log_returns, to_long
 from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
-from neurofin.schema import ENSEMBLE, LEX_PREFIX, ROI_KEY_COLUMNS, SD_SUFFIX, region_columns
+from neurofin.schema import ENSEMBLE, LEX_PREFIX, MODEL_DIGEST, ROI_KEY_COLUMNS, SD_SUFFIX, region_columns
 from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
 from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS
 
@@ -258,8 +259,13 @@ class PanelStore:
         roi_df: pd.DataFrame,
         universe: TickerUniverse | None = None,
         lexicon: Lexicon | None = None,
+        replace_rois: bool = False,
     ) -> PanelUpdate:
-        """Add comments (id, author, created_utc, body) and their ROI features; recompute touched panel rows."""
+        """Add comments (id, author, created_utc, body) and their ROI features; recompute touched panel rows.
+
+        ROI rows of another model (MODEL_DIGEST of `roi_df.attrs`) than the stored ones are refused unless
+        `replace_rois`, which first drops every stored ROI row and panel row.
+        """
         missing = {"id", "author", "created_utc", "body"} - set(comments_df.columns)
         if missing:
             raise InputError(f"comments lack column(s) {sorted(missing)}: pass the table `neurofin market ingest` writes")
@@ -302,6 +308,7 @@ class PanelStore:
             con.register("new_emb", embeddings)
             con.execute("BEGIN TRANSACTION")
             try:
+                self._one_model(con, roi_df.attrs.get(MODEL_DIGEST), replace_rois)
                 written = self._apply(con, rois, embedding)
                 con.execute("COMMIT")
             except BaseException:
@@ -315,6 +322,26 @@ class PanelStore:
             session_tickers_touched=written[0],
             panel_rows_written=written[1],
         )
+
+    def _one_model(self, con: Any, model: str | None, replace: bool) -> None:
+        """Record the model of the ROI rows; refuse another model's rows unless `replace` (then drop the stored ones)."""
+        stored = self._meta(con, MODEL_DIGEST)
+        if stored == model:
+            return
+        if con.execute("SELECT count(*) FROM comment_roi").fetchall()[0][0]:
+            if not replace:
+                raise InputError(
+                    f"the ROI rows come from model {model or '(not recorded)'}, {self.path} holds rows of model "
+                    f"{stored or '(not recorded)'}: pass --replace-rois to replace every stored ROI row, or use a new "
+                    "panel file"
+                )
+            tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            for table in ("comment_roi", "comment_emb", "panel"):
+                if table in tables:
+                    con.execute(f"DELETE FROM {table}")
+        con.execute("DELETE FROM meta WHERE key = ?", [MODEL_DIGEST])
+        if model is not None:
+            con.execute("INSERT INTO meta VALUES (?, ?)", [MODEL_DIGEST, model])
 
     def _apply(self, con: Any, rois: list[str], embedding: list[str]) -> tuple[int, int]:
         """Upsert comment-level rows, then rebuild the panel rows of every touched (session, ticker)."""

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from neurofin.errors import InputError
+from neurofin.unicode import BOM_ENCODING
 
 _CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z]{1,5}(?:\.[A-Za-z])?)(?!\w)")
 _BARE = re.compile(r"(?<![\w$.])([A-Z]{2,5}(?:\.[A-Z])?)(?![\w])")
@@ -110,7 +111,7 @@ def load_universe(
             return _resource_text(default), f"default {default}"
         if not Path(path).is_file():
             raise InputError(f"{path} not found: pass an existing symbols/blacklist/word-list file")
-        return Path(path).read_text(encoding="utf-8"), str(path)
+        return Path(path).read_text(encoding=BOM_ENCODING), str(path)
 
     symbols, aliases, renames = parse_symbols(*read(symbols_file, "symbols.csv"))
     blacklist = frozenset(word.upper() for word in _content_lines(read(blacklist_file, "blacklist.txt")[0]))

@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
         Example: neurofin report --packages demo_out/models --data-root demo_out/synth --atlas-cache demo_out/atlas-cache
         --rois demo_out/market/rois.parquet --explanations demo_out/market/explanations.parquet --backtest demo_out/market/backtest --out demo_out/report.html
         """
+        from neurofin.io import guard_output
         from neurofin.report.build import build_report
 
+        guard_output(out, "html", [packages, data_root, atlas_cache, rois, explanations, backtest, roi_file])
         path = build_report(out, packages, data_root, atlas_cache, rois, backtest, roi_file, explanations=explanations)
         typer.echo(f"report: {path}")

@@ -200,8 +200,11 @@ def register(app: Any) -> None:
 
         Example: neurofin reproduce --subjects UTS01,UTS02,UTS03 --dest data --out reproduce_out
         """
+        from neurofin.io import guard_output
+
         chosen = [s.strip() for s in subjects.split(",") if s.strip()]
         settings = Settings.load(config, {"features.model": model})
+        guard_output(out, "folder", [dest, config])
         result = reproduce(chosen, dest, out, settings, endpoint_url, not no_download, not no_rois, ray_address, typer.echo)
         typer.echo(markdown_table(result))
         typer.echo(f"-> {out / 'reproduce.json'}, {out / 'reproduce.md'}")
