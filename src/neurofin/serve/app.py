@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
 import secrets
 from typing import Any
 
@@ -15,15 +14,14 @@ from pydantic import BaseModel, Field, model_validator
 from neurofin.schema import ENSEMBLE
 from neurofin.serve.batcher import Batcher, ShuttingDown
 from neurofin.serve.options import TOKEN_ENV, ServeOptions
-
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+from neurofin.unicode import repair_text
 
 
 def repair_surrogates(values: list[str]) -> tuple[list[str], list[int]]:
-    """`values` with each lone surrogate (half an emoji, which UTF-8 cannot carry) replaced by U+FFFD, and the
-    count replaced per value. (JSON decoding already joined the valid pairs, so any surrogate left is lone.)"""
-    repaired = [LONE_SURROGATE.subn("\ufffd", v) for v in values]
-    return [text for text, _ in repaired], [n for _, n in repaired]
+    """`values` with each lone surrogate (half an emoji, which UTF-8 cannot carry) replaced by U+FFFD
+    (`neurofin.unicode.repair_text`), and the count replaced per value."""
+    repaired = [repair_text(v) for v in values]
+    return repaired, [fixed.count("\ufffd") - v.count("\ufffd") for v, fixed in zip(values, repaired)]
 
 
 class PredictRequest(BaseModel):
