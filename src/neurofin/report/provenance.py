@@ -34,13 +34,13 @@ def _version(name: str) -> str:
 
 def package_line(package: Path) -> str:
     """One line per encoding package: subject, language model and blocks, weights' SHA-256 prefix (the model id)."""
-    config = json.loads((package / "config.json").read_text(encoding="utf-8"))
-    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
-    features = config.get("features", {})
-    digest = manifest["files"]["weights.safetensors"]["sha256"][:12]
-    blocks = features.get("blocks", [])
-    line = f"{config['subject']}: {package.name} (weights sha256 {digest})"
-    model = str(features.get("model") or "")
+    from neurofin.encoding.package import WEIGHTS_FILE, read_manifest, read_record
+
+    record = read_record(package)
+    digest = read_manifest(package)["files"][WEIGHTS_FILE]["sha256"][:12]
+    blocks = record.features.blocks
+    line = f"{record.subject}: {package.name} (weights sha256 {digest})"
+    model = record.features.model
     if model:  # a hub id as is (org/name); a local file by its name only
         line += f", LM {Path(model).name if Path(model).is_absolute() else model}"
     return line + (f" blocks {blocks[0]}-{blocks[-1]}" if blocks else "")
