@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,11 +47,12 @@ def package_line(package: Path) -> str:
 
 def market_lines(folder: Path) -> list[tuple[str, str]]:
     """Date range, tickers and run settings of a backtest folder."""
-    import pandas as pd
 
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    sessions = pd.read_csv(folder / "daily_ic.csv", index_col=0, parse_dates=True).index
-    tickers = list(pd.read_csv(folder / "selection_frequency.csv", index_col=0, nrows=0).columns)
+    from neurofin.report.market import read_daily_ic, read_frequencies, read_summary
+
+    summary = read_summary(folder)
+    sessions = read_daily_ic(folder / "daily_ic.csv").index
+    tickers = list(read_frequencies(folder / "selection_frequency.csv").columns)
     listed = ", ".join(tickers[:MAX_LISTED_TICKERS]) + (f" and {len(tickers) - MAX_LISTED_TICKERS} more"
                                                         if len(tickers) > MAX_LISTED_TICKERS else "")
     s = summary.get("settings", {})
