@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_damage import DELETE, damaged
 
 from neurofin.errors import NeurofinError
 
@@ -309,29 +310,6 @@ def read_package(prepare) -> object:
         return model
 
 
-def json_paths(node, prefix=()):
-    """Every path (tuple of keys/indices) into a JSON document, the root included."""
-    yield prefix
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, child in children:
-        yield from json_paths(child, (*prefix, key))
-
-
-DELETE = object()
-
-
-def replaced(node, path, value):
-    """A copy of `node` with the part at `path` replaced by `value` (or removed when value is DELETE)."""
-    if not path:
-        return value
-    copy = dict(node) if isinstance(node, dict) else list(node)
-    if len(path) == 1 and value is DELETE:
-        del copy[path[0]]
-    else:
-        copy[path[0]] = replaced(copy[path[0]], path[1:], value)
-    return copy
-
-
 def rewrite_manifest(change):
     def prepare(package):
         manifest_file = package / "manifest.json"
@@ -385,12 +363,7 @@ def test_manifest_raw_bytes(data):
 @PROPERTY
 @given(st.integers(0, 10**6), JSON_VALUES | st.just(DELETE))
 def test_manifest_hostile_structure(where, value):
-    def change(manifest):
-        paths = list(json_paths(manifest))
-        path = paths[where % len(paths)]
-        return replaced(manifest, path, None if value is DELETE and not path else value)
-
-    read_package(rewrite_manifest(change))
+    read_package(rewrite_manifest(lambda manifest: damaged(manifest, where, value)))
 
 
 @PROPERTY

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_damage import damaged
 
 from neurofin.errors import NeurofinError
 from neurofin.report.build import build_report
@@ -237,30 +238,12 @@ def backtest_report(inputs, name: str, data: bytes, build=read_backtest) -> obje
         return outcome(name, lambda: build(copy))
 
 
-def json_paths(node, prefix=()):
-    """Every path (tuple of keys/indices) into a JSON document, the root included."""
-    yield prefix
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, child in children:
-        yield from json_paths(child, (*prefix, key))
-
-
-def replaced(node, path, value):
-    """A copy of `node` with the part at `path` replaced by `value`."""
-    if not path:
-        return value
-    copy = dict(node) if isinstance(node, dict) else list(node)
-    copy[path[0]] = replaced(copy[path[0]], path[1:], value)
-    return copy
-
-
 @REPORT
 @given(st.integers(0, 10**6), JSON_VALUES)
 def test_summary_hostile_structure(inputs, where, value):
     summary = json.loads((inputs["backtest"] / "summary.json").read_text())
-    paths = list(json_paths(summary))
-    damaged = json.dumps(replaced(summary, paths[where % len(paths)], value)).encode()
-    backtest_report(inputs, "summary.json", damaged, lambda folder: build_report(folder.parent / "r.html", backtest=folder))
+    backtest_report(inputs, "summary.json", json.dumps(damaged(summary, where, value)).encode(),
+                    lambda folder: build_report(folder.parent / "r.html", backtest=folder))
 
 
 BACKTEST_FILES = ["summary.json", "metrics.csv", "daily_ic.csv", "selection_frequency.csv", "forecasts.parquet",

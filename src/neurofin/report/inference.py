@@ -120,8 +120,9 @@ def inference_section(path: Path, explanations: Path | None = None) -> Section:
     section.add(paragraph(f"{len(rows)} scored texts from {Path(path).name} (rows of subject '{subject}'); "
                           f"text length {rows['n_words'].min()}-{rows['n_words'].max()} words "
                           f"(median {rows['n_words'].median():g})."))
-    section.add(distribution_figure(rows, rois, subject))
     empty = [r for r in rois if rows[r].isna().all()]
+    if len(empty) < len(rois):
+        section.add(distribution_figure(rows, rois, subject))
     if empty:
         section.add(paragraph(f"No values (the region keeps no voxel of any subject): {', '.join(empty)}.", "note"))
     correlations = length_correlations(rows, rois)

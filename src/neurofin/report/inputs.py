@@ -57,8 +57,10 @@ def require_numbers(frame: pd.DataFrame, columns: Iterable[str], path: Path | st
 
 
 def is_finite_numbers(column: pd.Series) -> bool:
-    """True when every value is a number (bool included) or missing, and none is infinite."""
-    if not (pd.api.types.is_numeric_dtype(column) or column.isna().all()):
+    """True when every value is a number (not a bool) or missing, and none is infinite."""
+    if column.isna().all():
+        return True
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return False
     values = column.to_numpy(dtype=float, na_value=np.nan)
     return not np.isinf(values).any()

@@ -56,7 +56,7 @@ class Backtest:
         missing = [n for n in needed if not (folder / n).is_file()]
         if missing:
             raise InputError(f"{folder} lacks {', '.join(missing)}: {HINT}")
-        metrics = read_table(folder / "metrics.csv", HINT, required=("model", "ic_mean", "ic_t"))
+        metrics = read_table(folder / "metrics.csv", HINT, required=("ic_mean", "ic_t"), keys=("model",))
         require_numbers(metrics, [c for c in metrics.columns if c not in TEXT_METRICS], folder / "metrics.csv", HINT)
         forecasts = folder / "forecasts.parquet"
         return cls(metrics, read_daily_ic(folder / "daily_ic.csv"), read_frequencies(folder / "selection_frequency.csv"),
@@ -98,13 +98,13 @@ def read_frequencies(path: Path) -> pd.DataFrame:
 
 def read_forecasts(path: Path) -> pd.DataFrame:
     """forecasts.parquet: session, ticker, model, mean, actual and quantile columns (numbers)."""
-    frame = read_table(path, HINT, required=FORECAST_COLUMNS)
+    frame = read_table(path, HINT, required=FORECAST_COLUMNS, keys=("ticker", "model"))
     numbers = [c for c in frame.columns if c not in ("session", "ticker", "model", "origin")]
     require_numbers(frame, numbers, path, HINT)
     sessions = pd.to_datetime(frame["session"], errors="coerce")
     if sessions.isna().any():
         raise InputError(f"{path}: column session holds values that are not dates: {HINT}")
-    return frame.assign(session=sessions, ticker=frame["ticker"].astype(str), model=frame["model"].astype(str))
+    return frame.assign(session=sessions)
 
 
 def identical_groups(frame: pd.DataFrame) -> list[list[str]]:
@@ -263,6 +263,18 @@ def short_verdict(verdict: str, metrics: pd.DataFrame, primary: str = "roi") -> 
     return text + "."
 
 
+def fan_part(forecasts: pd.DataFrame | None, levels: list[float]) -> list[str | Figure]:
+    """The signal model's forecast fans for the tickers with the most forecasts; nothing without forecasts."""
+    if forecasts is None:
+        return []
+    model = next((m for m in SIGNAL_MODELS if m in set(forecasts["model"])), "univariate")
+    tickers = fan_tickers(forecasts, model)
+    if not tickers:
+        return []
+    fans = fan_figure(forecasts, model, tickers, levels)
+    return ["<h3>Forecast fans</h3>", Figure(f"Forecast fans ({model})", fans, f"{len(tickers)} tickers with the most forecasts.")]
+
+
 def market_section(folder: Path) -> tuple[Section, str]:
     """The market section and its one-sentence verdict."""
     backtest = Backtest.load(folder)
@@ -280,12 +292,7 @@ def market_section(folder: Path) -> tuple[Section, str]:
                               + " (e.g. no ROI was selected, or the forecaster ignores the covariates).", "note"))
     png, notes = cumulative_ic_figure(backtest.daily_ic)
     section.add("<h3>Cumulative IC</h3>", Figure("Cumulative IC", png, " ".join(notes)))
-    if backtest.forecasts is not None:
-        model = next((m for m in SIGNAL_MODELS if m in set(backtest.forecasts["model"])), "univariate")
-        tickers = fan_tickers(backtest.forecasts, model)
-        fans = fan_figure(backtest.forecasts, model, tickers, backtest.summary["settings"]["quantile_levels"])
-        section.add("<h3>Forecast fans</h3>",
-                    Figure(f"Forecast fans ({model})", fans, f"{len(tickers)} tickers with the most forecasts."))
+    section.add(*fan_part(backtest.forecasts, backtest.summary["settings"]["quantile_levels"]))
     section.add("<h3>ROI selection across folds</h3>",
                 Figure("ROI selection frequency", selection_figure(backtest.frequencies)))
     null = backtest.summary.get("permutation_null")
