@@ -1,7 +1,7 @@
 """Property-based tests (Hypothesis) of every reader of user files: any input parses or raises NeurofinError.
 
 Readers: TextGrid, comment files for `infer` (JSONL, JSON, CSV, Parquet), Reddit dump lines for `ingest`
-(JSONL, CSV, zstd), price files, TOML settings. Inputs are raw bytes, valid files with random damage, and
+(JSONL, CSV, zstd), price files, TOML settings, encoding-package manifests (and the files they seal). Inputs are raw bytes, valid files with random damage, and
 well-formed files with hostile values. Each property runs a bounded number of examples (NEUROFIN_HYPOTHESIS_EXAMPLES,
 default 50) with a per-example deadline, so a hang or a slow path fails the test instead of stalling CI.
 """
@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_damage import DELETE, damaged
 
 from neurofin.errors import NeurofinError
 
@@ -272,6 +273,111 @@ def test_settings_hostile_values(document, overrides):
     import tomli_w
 
     load_settings_text(tomli_w.dumps(document).encode(), overrides)
+
+
+# ---- encoding-package manifests (issue 24.5) ------------------------------------------------------------------
+
+def package_model():
+    import numpy as np
+    from records import make_record
+
+    from neurofin.encoding.package import EncodingModel
+
+    rng = np.random.default_rng(0)
+    return EncodingModel(record=make_record(dim=6), weights=rng.standard_normal((3 * 4, 5)).astype(np.float32),
+                         feature_mean=np.zeros(6, np.float32), feature_std=np.ones(6, np.float32),
+                         basis=rng.standard_normal((6, 3)).astype(np.float32), arrays={"validation_r": np.zeros(5)},
+                         metrics={"test_mean_r": 0.1})
+
+
+def read_package(prepare) -> object:
+    """Save a small valid package, let `prepare(folder)` damage it, then run every manifest reader on it."""
+    import numpy as np
+
+    from neurofin.encoding.package import EncodingModel, verify_manifest, write_voxel_atlas
+    from neurofin.report.provenance import package_line
+
+    with tempfile.TemporaryDirectory() as folder:
+        package = package_model().save(Path(folder) / "UTS01")
+        prepare(package)
+        model = outcome("manifest", lambda: EncodingModel.load(package))
+        if model is not None:
+            assert model.weights.shape == (12, 5) and isinstance(model.metrics, dict | None)
+        if outcome("manifest", lambda: verify_manifest(package)) is not None:
+            line = outcome("manifest", lambda: package_line(package))
+            assert line is None or "UTS01" in line
+        outcome("manifest", lambda: write_voxel_atlas(package, np.zeros(5, np.int32), np.zeros((5, 3), np.float32)))
+        return model
+
+
+def rewrite_manifest(change):
+    def prepare(package):
+        manifest_file = package / "manifest.json"
+        manifest_file.write_text(json.dumps(change(json.loads(manifest_file.read_text()))))
+    return prepare
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: {**m, "tensors": {k: v for k, v in m["tensors"].items() if k != "weights.safetensors"}},
+    lambda m: {**m, "tensors": {**m["tensors"], "weights.safetensors": {}}},
+    lambda m: {**m, "files": list(m["files"])},
+    lambda m: {**m, "files": {**m["files"], "metrics.json": "sha256"}},
+    lambda m: {**m, "files": {**m["files"], "config.json": {"sha256": "0", "bytes": "12"}}},
+    lambda m: {**m, "tensors": {**m["tensors"], "../outside.safetensors": {}}},
+    lambda m: [m],
+], ids=["tensors-without-weights", "weights-without-tensors", "files-a-list", "string-entry", "size-a-string",
+        "tensors-outside", "manifest-a-list"])
+def test_manifest_structure_is_one_error(change):
+    """Issue 24.5: damaged manifest structure was KeyError/AttributeError/TypeError; now a PackageIntegrityError."""
+    from neurofin.encoding.package import EncodingModel
+    from neurofin.errors import PackageIntegrityError
+
+    with tempfile.TemporaryDirectory() as folder:
+        package = package_model().save(Path(folder) / "UTS01")
+        rewrite_manifest(change)(package)
+        with pytest.raises(PackageIntegrityError, match="manifest.json"):
+            EncodingModel.load(package)
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b"\xff\xfe"], ids=["not-json", "a-list", "not-utf8"])
+def test_resealed_damaged_metrics_is_one_error(content):
+    """A metrics.json replaced by something else and resealed (manifest rewritten to match) is refused clearly."""
+    from neurofin.encoding.package import EncodingModel, write_manifest
+    from neurofin.errors import PackageIntegrityError
+
+    with tempfile.TemporaryDirectory() as folder:
+        package = package_model().save(Path(folder) / "UTS01")
+        tensors = json.loads((package / "manifest.json").read_text())["tensors"]
+        (package / "metrics.json").write_bytes(content)
+        write_manifest(package, tensors)
+        with pytest.raises(PackageIntegrityError, match="metrics.json"):
+            EncodingModel.load(package)
+
+
+@PROPERTY
+@given(st.binary(max_size=500))
+def test_manifest_raw_bytes(data):
+    read_package(lambda package: (package / "manifest.json").write_bytes(data))
+
+
+@PROPERTY
+@given(st.integers(0, 10**6), JSON_VALUES | st.just(DELETE))
+def test_manifest_hostile_structure(where, value):
+    read_package(rewrite_manifest(lambda manifest: damaged(manifest, where, value)))
+
+
+@PROPERTY
+@given(st.sampled_from(["metrics.json", "config.json"]), st.binary(max_size=300) | JSON_VALUES.map(lambda v: json.dumps(v).encode()))
+def test_manifest_resealed_damaged_files(name, data):
+    """A package file replaced and the manifest rewritten to match: the loader must still refuse it clearly."""
+    from neurofin.encoding.package import write_manifest
+
+    def prepare(package):
+        tensors = json.loads((package / "manifest.json").read_text())["tensors"]
+        (package / name).write_bytes(data)
+        write_manifest(package, tensors)
+
+    read_package(prepare)
 
 
 def test_zz_property_counts():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -56,8 +56,18 @@ def parse_index_list(spec: str | list[int] | tuple[int, ...]) -> list[int]:
     return sorted(out)
 
 
+# List items with a range (the settings schema shows every range; tests/test_config.py walks it).
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Probability = Annotated[float, Field(gt=0, lt=1)]
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Unknown keys are refused; every float must be finite (no NaN or infinity anywhere)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataSettings(_Section):
@@ -82,7 +92,7 @@ class TimingSettings(_Section):
     pad_trs: int = Field(5, ge=0)  # simulated grid has respdict - pad_trs TRs
     trim_start: int = Field(10, ge=0)  # rows [trim_start : -trim_end] are kept -> respdict - 20 rows
     trim_end: int = Field(5, ge=0)
-    delays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4], min_length=1)
+    delays: list[NonNegativeInt] = Field(default_factory=lambda: [1, 2, 3, 4], min_length=1)
     lanczos_window: int = Field(3, ge=1)
     lanczos_cutoff_mult: float = Field(1.0, gt=0)
 
@@ -98,7 +108,7 @@ class FeatureSettings(_Section):
     model: str = PRODUCTION_MODEL  # HF id, local directory, or .gguf file
     revision: str | None = None
     gguf_file: str | None = None
-    blocks: list[int] = Field(default_factory=lambda: list(range(24, 32)))
+    blocks: list[NonNegativeInt] = Field(default_factory=lambda: list(range(24, 32)))
     context_tokens: int = Field(512, ge=1)
     mode: Literal["strided", "exact"] = "strided"
     stride: int = Field(2048, ge=1)  # strided mode: positions kept per window; chosen by benchmarks/bench_features.py
@@ -118,7 +128,7 @@ class EncodingSettings(_Section):
     """Ridge fitting and evaluation (docs/REFERENCE.md sections 3-4)."""
 
     solver: Literal["ridge", "banded", "kernel", "auto"] = "auto"
-    alphas: list[float] = Field(default_factory=lambda: [10.0**e for e in range(0, 11)], min_length=1)
+    alphas: list[Positive] = Field(default_factory=lambda: [10.0**e for e in range(0, 11)], min_length=1)  # ridge penalties
     cv_folds: int = Field(5, ge=2)
     validation_stories: int = Field(8, ge=1)  # held out from training to select voxels for ROI averaging
     pca_components: int | None = Field(1024, ge=1)  # pre-delay PCA keeping component variances (no whitening); None = full
@@ -130,14 +140,7 @@ class EncodingSettings(_Section):
     n_targets_batch: int | None = Field(None, ge=1)
     n_alphas_batch: int | None = Field(None, ge=1)
     n_targets_batch_refit: int | None = Field(None, ge=1)
-    seed: int = 0
-
-    @field_validator("alphas")
-    @classmethod
-    def _positive_alphas(cls, v: list[float]) -> list[float]:
-        if any(not a > 0 for a in v):
-            raise ValueError(f"ridge penalties must be > 0, got {v}")
-        return v
+    seed: int = Field(0, ge=0)
 
 
 class AtlasSettings(_Section):
@@ -172,46 +175,47 @@ class MarketSettings(_Section):
     lexicon_file: Path | None = None  # term,score CSV; None = shipped lexicon
     exchange: str = "XNYS"  # exchange_calendars code for session assignment
     isc_scope: Literal["pooled", "ticker"] = "pooled"  # ISC per ROI pooled over tickers, or per ROI x ticker
-    isc_null_shifts: int = 200  # circular time-shift null draws
-    isc_null_quantile: float = 0.95  # threshold on the MEAN LEAVE-ONE-OUT ISC = this null quantile
-    isc_min_shift: int = 5  # smallest circular shift (sessions) in the null
-    granger_max_lag: int = 5
+    isc_null_shifts: int = Field(200, ge=1)  # circular time-shift null draws
+    isc_null_quantile: float = Field(0.95, gt=0, lt=1)  # threshold on the MEAN LEAVE-ONE-OUT ISC = this null quantile
+    isc_min_shift: int = Field(5, ge=1)  # smallest circular shift (sessions) in the null
+    granger_max_lag: int = Field(5, ge=1)
     granger_lag_criterion: Literal["fixed", "aic", "bic"] = "bic"  # "fixed" uses granger_max_lag
-    fdr_alpha: float = 0.1  # Benjamini-Hochberg level over features x tickers
+    fdr_alpha: float = Field(0.1, gt=0, le=1)  # Benjamini-Hochberg level over features x tickers
     forecaster: Literal["chronos", "linear"] = "chronos"
     chronos_model: str = "amazon/chronos-2"  # HF id or local directory
     chronos_device: str = "auto"
-    ridge_alpha: float = 1.0  # linear forecaster penalty on standardised covariates
-    quantile_levels: list[float] = Field(default_factory=lambda: [round(0.1 * k, 1) for k in range(1, 10)])
+    ridge_alpha: float = Field(1.0, gt=0)  # linear forecaster penalty on standardised covariates
+    quantile_levels: list[Probability] = Field(default_factory=lambda: [round(0.1 * k, 1) for k in range(1, 10)],
+                                               min_length=1)
     window: Literal["expanding", "rolling"] = "expanding"
-    train_sessions: int = 250  # first (expanding) or every (rolling) training window, in sessions
-    step_sessions: int = 20  # test sessions per walk-forward fold (features re-selected each fold)
-    embargo_sessions: int = 1  # sessions skipped between training end and the first test session
-    seed: int = 0
+    train_sessions: int = Field(250, ge=1)  # first (expanding) or every (rolling) training window, in sessions
+    step_sessions: int = Field(20, ge=1)  # test sessions per walk-forward fold (features re-selected each fold)
+    embargo_sessions: int = Field(1, ge=0)  # sessions skipped between training end and the first test session
+    seed: int = Field(0, ge=0)
     # issue 12: timing, staleness, null, verdict, input hygiene (docs/backtest.md)
     session_span: Literal["comments", "prices"] = "comments"  # backtest sessions: the comment panel's span, or all prices
-    max_stale_sessions: int = 5  # a ticker's ROI features are carried forward at most this many sessions
-    min_comments: int = 1  # a ticker-session cell with fewer comments counts as missing
+    max_stale_sessions: int = Field(5, ge=0)  # a ticker's ROI features are carried forward at most this many sessions
+    min_comments: int = Field(1, ge=1)  # a ticker-session cell with fewer comments counts as missing
     primary_model: Literal["roi", "roi_known_future", "lexicon"] = "roi"  # the one model that decides the verdict
-    null_draws: int = 500  # permutation-null draws (>= 200) for the primary model's IC
+    null_draws: int = Field(500, ge=1)  # permutation-null draws for the primary model's IC (the backtest needs >= 200)
     price_column: str | None = None  # price column to read; None: adjusted close if present, else close
     keep_edited: bool = False  # keep comments edited after posting (their text may postdate created_utc)
     allow_authors: list[str] = Field(default_factory=list)  # never treated as bots (added to ingest's allow-list)
-    isc_min_loo: float = 0.3  # absolute floor on the mean leave-one-out ISC (besides the shift-null quantile)
+    isc_min_loo: float = Field(0.3, ge=-1, le=1)  # absolute floor on the mean leave-one-out ISC (besides the shift-null quantile)
     roi_quality_file: Path | None = None  # roi,subject,validation_r table: the encoding-quality gate
-    min_roi_validation_r: float = 0.05  # ROIs whose median validation r is below this are never selected
+    min_roi_validation_r: float = Field(0.05, ge=-1, le=1)  # ROIs whose median validation r is below this are never selected
     # issue 13: tradable timing, targets, controls, portfolio (docs/backtest.md)
     cutoff_minutes: int = Field(30, ge=0)  # comments this close to the session close count for the next session
     targets: list[TargetKind] = Field(
         default_factory=lambda: list(get_args(TargetKind)), min_length=1
     )  # open_to_close is skipped (with a note) when the prices have no open
-    horizons: list[int] = Field(default_factory=lambda: [1, 5], min_length=1)  # sessions per forecast target
+    horizons: list[PositiveInt] = Field(default_factory=lambda: [1, 5], min_length=1)  # sessions per forecast target
     primary_target: TargetKind = "raw"  # the verdict's target (horizon 1)
     index_file: Path | None = None  # market index prices for market_adjusted; None = equal-weight universe mean
     attention_window: int = Field(20, ge=2)  # trailing sessions of the attention control's "change vs mean"
     portfolio_quantiles: int = Field(5, ge=2)  # long the top, short the bottom of this many forecast buckets
     cost_bps: float = Field(10.0, ge=0)  # one-way trading cost per unit of turnover, in basis points
-    cost_sweep_bps: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0, 50.0])
+    cost_sweep_bps: list[NonNegative] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0, 50.0])
     bootstrap_draws: int = Field(1000, ge=100)  # block-bootstrap draws of the Sharpe ratio's 95% CI
 
 

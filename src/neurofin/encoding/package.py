@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from neurofin.encoding.record import FORMAT_VERSION, PackageRecord
 from neurofin.errors import PackageIntegrityError
@@ -45,6 +46,7 @@ SCORES_FILE = "scores.safetensors"
 ATLAS_FILE = "atlas.safetensors"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
+WEIGHT_TENSORS = ("weights", "feature_mean", "feature_std")  # always in WEIGHTS_FILE (basis, word_mean optional)
 
 
 def _write_tensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
@@ -174,11 +176,7 @@ class EncodingModel:
         """Load a package after verifying every file's SHA-256 and every tensor's shape against the manifest."""
         directory = Path(directory)
         manifest = verify_manifest(directory)
-        try:
-            raw = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise PackageIntegrityError(f"{directory / CONFIG_FILE} is not valid JSON ({exc}); re-run `neurofin train`") from None
-        record = PackageRecord.from_json(raw, str(directory))
+        record = read_record(directory)
         loaded: dict[str, dict[str, np.ndarray]] = {}
         for name, expected in manifest["tensors"].items():
             tensors = _read_tensors(directory / name)
@@ -199,10 +197,31 @@ class EncodingModel:
             arrays=loaded.get(ARRAYS_FILE, {}),
             scores=loaded.get(SCORES_FILE, {}),
             voxel_atlas=loaded.get(ATLAS_FILE, {}),
-            metrics=json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None,
+            metrics=_read_metrics(metrics_path) if metrics_path.is_file() else None,
         )
         model._check_shapes(weights)
         return model
+
+
+def read_record(directory: Path) -> PackageRecord:
+    """The package's config.json as a validated PackageRecord."""
+    try:
+        raw = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # missing, not JSON or not UTF-8
+        raise PackageIntegrityError(f"{directory / CONFIG_FILE} is not readable JSON ({exc}); re-run `neurofin train`") from None
+    return PackageRecord.from_json(raw, str(directory))
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    """metrics.json as a JSON object (it is sealed, so damage here was resealed or written by another tool)."""
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON or not UTF-8
+        raise PackageIntegrityError(f"{path} is not valid JSON ({exc}); re-run `neurofin evaluate`") from None
+    if not isinstance(metrics, dict):
+        raise PackageIntegrityError(f"{path} holds a JSON {type(metrics).__name__}, not an object of metrics; "
+                                    "re-run `neurofin evaluate`")
+    return metrics
 
 
 def write_evaluation(directory: str | Path, metrics: dict[str, Any], scores: dict[str, np.ndarray]) -> None:
@@ -243,20 +262,61 @@ def write_manifest(directory: Path, tensors: dict[str, dict[str, Any]]) -> None:
     write_json_atomic(directory / MANIFEST_FILE, {"format_version": FORMAT_VERSION, "files": files, "tensors": tensors})
 
 
-def verify_manifest(directory: Path) -> dict[str, Any]:
-    """Check that every file the manifest lists exists with its recorded size and SHA-256; return the manifest."""
+class _FileSeal(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    sha256: str
+    bytes: int
+
+
+class _TensorShape(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    shape: list[int]
+    dtype: str
+
+
+class _Manifest(BaseModel):
+    """The structure of manifest.json: file seals and, per tensor file, each tensor's shape and dtype."""
+
+    model_config = ConfigDict(strict=True)
+
+    files: dict[str, _FileSeal]
+    tensors: dict[str, dict[str, _TensorShape]]
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest, its structure checked (plain file names, the weights' tensors listed); files are not hashed."""
     path = directory / MANIFEST_FILE
     if not path.is_file():
         raise PackageIntegrityError(f"{directory} has no {MANIFEST_FILE}: it is not a complete encoding package")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        files, _ = manifest["files"], manifest["tensors"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PackageIntegrityError(f"{path} is unreadable ({exc}); re-run `neurofin train`") from None
+        manifest = _Manifest.model_validate(json.loads(path.read_text(encoding="utf-8"))).model_dump()
+    except (ValueError, ValidationError) as exc:  # not JSON, not UTF-8, or another structure
+        reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]) \
+            if isinstance(exc, ValidationError) else str(exc)
+        raise PackageIntegrityError(f"{path} is unreadable ({reason}); re-run `neurofin train`") from None
+    files, tensors = manifest["files"], manifest["tensors"]
     for required in (CONFIG_FILE, WEIGHTS_FILE):
         if required not in files:
             raise PackageIntegrityError(f"{path} does not list {required}; the package is incomplete")
-    for name, record in files.items():
+    odd = [n for n in [*files, *tensors] if n != Path(n).name or n.startswith(".") or "\0" in n]
+    unsealed = [n for n in tensors if n not in files]
+    weights = tensors.get(WEIGHTS_FILE, {})
+    missing = [n for n in WEIGHT_TENSORS if n not in weights]
+    flat = "weights" in weights and len(weights["weights"]["shape"]) != 2
+    if odd or unsealed or missing or flat:
+        raise PackageIntegrityError(
+            f"{path} is damaged (names that are not plain file names: {odd}; tensor files without a seal: {unsealed}; "
+            f"{WEIGHTS_FILE} tensors missing: {missing}{'; weights not 2-D' if flat else ''}); "
+            "copy the package again or re-run `neurofin train`")
+    return manifest
+
+
+def verify_manifest(directory: Path) -> dict[str, Any]:
+    """Check that every file the manifest lists exists with its recorded size and SHA-256; return the manifest."""
+    manifest = read_manifest(directory)
+    for name, record in manifest["files"].items():
         file = directory / name
         if not file.is_file():
             raise PackageIntegrityError(f"{file} is missing from the package; copy the whole directory again")

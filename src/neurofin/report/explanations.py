@@ -20,6 +20,7 @@ from neurofin.errors import InputError
 from neurofin.infer.explain import shade, word_span
 from neurofin.io import write_table_atomic
 from neurofin.report.html import esc, paragraph
+from neurofin.report.inputs import read_table, require_numbers
 
 EXAMPLE_COLUMNS = ("id", "text", "roi", "chosen_by")
 WORD_COLUMNS = ("subject", "position", "word")
@@ -59,15 +60,15 @@ def write_explanations(path: str | Path, examples: pd.DataFrame, explain: Callab
 def read_explanations(path: Path) -> pd.DataFrame:
     """The explanations file, checked: the needed columns and a region column for every example's ROI."""
     path = Path(path)
+    hint = "pass the explanations file of `neurofin demo` or `neurofin explain --table`"
     if not path.is_file():
-        raise InputError(f"{path} does not exist: pass the explanations file of `neurofin demo` or `neurofin explain --table`")
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    missing = [c for c in (*EXAMPLE_COLUMNS, *WORD_COLUMNS) if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path} lacks columns {missing}: it is not an explanations file (`neurofin explain --table`)")
-    absent = sorted(set(frame["roi"].astype(str)) - set(frame.columns))
+        raise InputError(f"{path} does not exist: {hint}")
+    frame = read_table(path, hint, required=(*EXAMPLE_COLUMNS, *WORD_COLUMNS), keys=("id", "roi", "chosen_by", "subject"))
+    named = sorted(set(frame["roi"].astype(str)))
+    absent = [roi for roi in named if roi not in frame.columns or roi in (*EXAMPLE_COLUMNS, *WORD_COLUMNS)]
     if absent:
         raise InputError(f"{path} names ROIs without a contribution column: {absent}")
+    require_numbers(frame, ["position", *named], path, hint)
     return frame
 
 

@@ -19,7 +19,13 @@ def new_figure(width: float, height: float, title: str, layout: Literal["constra
 
 
 def to_png(figure) -> bytes:
-    """Render a figure to PNG bytes."""
+    """Render a figure to PNG bytes; every text is drawn literally (a `$` in a name is not matplotlib mathtext)."""
+    import matplotlib
+    from matplotlib.text import Text
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    with matplotlib.rc_context({"text.parse_math": False}):  # texts made while drawing (tick labels)
+        for text in figure.findobj(Text):  # texts made before
+            text.set_parse_math(False)
+        figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()

@@ -19,6 +19,7 @@ from neurofin.errors import InputError
 from neurofin.report.explanations import explanations_html, read_explanations
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, paragraph, table
+from neurofin.report.inputs import read_table, require_numbers
 from neurofin.schema import ENSEMBLE, region_columns
 from neurofin.schema import ROI_KEY_COLUMNS as KEY_COLUMNS
 
@@ -35,13 +36,12 @@ def preferred_subject(subjects: list[str]) -> str:
 def read_scores(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
     """(valid rows of one subject, that subject, ROI columns) from an infer output file."""
     path = Path(path)
+    hint = "not an output of `neurofin infer`: pass the --out file of `neurofin infer`"
     if not path.is_file():
-        raise InputError(f"{path} does not exist: pass the --out file of `neurofin infer`")
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    missing = [c for c in (*KEY_COLUMNS, "n_words") if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path} lacks columns {missing}: it is not an output of `neurofin infer`")
+        raise InputError(f"{path} does not exist: {hint}")
+    frame = read_table(path, hint, required=["n_words"], keys=KEY_COLUMNS)
     rois = region_columns(frame.columns)
+    require_numbers(frame, ["n_words", *rois], path, hint)
     subjects = frame["subject"].astype(str).unique().tolist()
     subject = preferred_subject(subjects)
     rows = frame[frame["subject"].astype(str) == subject]
@@ -120,8 +120,9 @@ def inference_section(path: Path, explanations: Path | None = None) -> Section:
     section.add(paragraph(f"{len(rows)} scored texts from {Path(path).name} (rows of subject '{subject}'); "
                           f"text length {rows['n_words'].min()}-{rows['n_words'].max()} words "
                           f"(median {rows['n_words'].median():g})."))
-    section.add(distribution_figure(rows, rois, subject))
     empty = [r for r in rois if rows[r].isna().all()]
+    if len(empty) < len(rois):
+        section.add(distribution_figure(rows, rois, subject))
     if empty:
         section.add(paragraph(f"No values (the region keeps no voxel of any subject): {', '.join(empty)}.", "note"))
     correlations = length_correlations(rows, rois)

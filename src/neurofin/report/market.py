@@ -12,7 +12,6 @@ The permutation null is drawn from summary.json's `permutation_null` (neurofin.m
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from neurofin.io import write_bytes_atomic
 from neurofin.market.forecast import quantile_column
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, esc, page, paragraph, table
+from neurofin.report.inputs import BacktestSummary, read_json_object, read_table, require_numbers
 
 SIGNAL_MODELS = ("roi", "roi_known_future")
 Z95 = float(stats.norm.ppf(0.975))
@@ -55,15 +55,56 @@ class Backtest:
         needed = ["metrics.csv", "daily_ic.csv", "selection_frequency.csv", "summary.json"]
         missing = [n for n in needed if not (folder / n).is_file()]
         if missing:
-            raise InputError(f"{folder} lacks {', '.join(missing)}: pass the --out folder of `neurofin market backtest`")
+            raise InputError(f"{folder} lacks {', '.join(missing)}: {HINT}")
+        metrics = read_table(folder / "metrics.csv", HINT, required=("ic_mean", "ic_t"), keys=("model",))
+        require_numbers(metrics, [c for c in metrics.columns if c not in TEXT_METRICS], folder / "metrics.csv", HINT)
         forecasts = folder / "forecasts.parquet"
-        return cls(
-            pd.read_csv(folder / "metrics.csv"),
-            pd.read_csv(folder / "daily_ic.csv", index_col=0, parse_dates=True),
-            pd.read_csv(folder / "selection_frequency.csv", index_col=0),
-            json.loads((folder / "summary.json").read_text(encoding="utf-8")),
-            pd.read_parquet(forecasts) if forecasts.is_file() else None,
-        )
+        return cls(metrics, read_daily_ic(folder / "daily_ic.csv"), read_frequencies(folder / "selection_frequency.csv"),
+                   read_summary(folder), read_forecasts(forecasts) if forecasts.is_file() else None)
+
+
+HINT = "pass the --out folder of `neurofin market backtest` (or run it again)"
+TEXT_METRICS = ("model", "same_as")
+FORECAST_COLUMNS = ("session", "ticker", "model", "mean", "actual")
+
+
+def read_summary(folder: Path) -> dict:
+    """summary.json, its structure checked (neurofin.report.inputs.BacktestSummary)."""
+    return read_json_object(Path(folder) / "summary.json", BacktestSummary, HINT)
+
+
+def read_daily_ic(path: Path) -> pd.DataFrame:
+    """daily_ic.csv: sessions (dates) x models (numbers)."""
+    frame = read_table(path, HINT, index=True)
+    require_numbers(frame, frame.columns, path, HINT)
+    if frame.index.empty:
+        raise InputError(f"{path} has no session: {HINT}")
+    sessions = pd.to_datetime(pd.Series(frame.index), errors="coerce", format="mixed")
+    if sessions.isna().any():
+        raise InputError(f"{path}: the first column holds values that are not dates: {HINT}")
+    frame.index = pd.DatetimeIndex(sessions, name=frame.index.name)
+    return frame
+
+
+def read_frequencies(path: Path) -> pd.DataFrame:
+    """selection_frequency.csv: ROIs x tickers, shares of folds (numbers); at least one of each."""
+    frame = read_table(path, HINT, index=True)
+    require_numbers(frame, frame.columns, path, HINT)
+    if frame.empty:
+        raise InputError(f"{path} has no ROI or no ticker: {HINT}")
+    frame.index = frame.index.astype(str)
+    return frame
+
+
+def read_forecasts(path: Path) -> pd.DataFrame:
+    """forecasts.parquet: session, ticker, model, mean, actual and quantile columns (numbers)."""
+    frame = read_table(path, HINT, required=FORECAST_COLUMNS, keys=("ticker", "model"))
+    numbers = [c for c in frame.columns if c not in ("session", "ticker", "model", "origin")]
+    require_numbers(frame, numbers, path, HINT)
+    sessions = pd.to_datetime(frame["session"], errors="coerce")
+    if sessions.isna().any():
+        raise InputError(f"{path}: column session holds values that are not dates: {HINT}")
+    return frame.assign(session=sessions)
 
 
 def identical_groups(frame: pd.DataFrame) -> list[list[str]]:
@@ -170,7 +211,7 @@ def selection_figure(frequencies: pd.DataFrame, title: str = "ROI selection freq
 
 def fan_figure(forecasts: pd.DataFrame, model: str, tickers: list[str], levels: list[float]) -> bytes:
     """Quantile fans of `model`'s one-session-ahead forecasts and the realised log returns, one panel per ticker."""
-    levels = sorted(levels)
+    levels = sorted(q for q in set(levels) if quantile_column(q) in forecasts.columns)  # what the file holds
     quantiles = [quantile_column(q) for q in levels]
     figure = new_figure(10, 2.3 * len(tickers) + 0.6, f"Forecast fans: {model} model")
     for axes, ticker in zip(np.atleast_1d(figure.subplots(len(tickers), 1, sharex=True)), tickers, strict=True):
@@ -195,6 +236,7 @@ def fan_tickers(forecasts: pd.DataFrame, model: str, n: int = N_FAN_TICKERS) -> 
 def null_figure(null: dict) -> bytes:
     """Histogram of the permutation null with the observed statistic."""
     values = np.asarray(null["values"], dtype=float)
+    values = values[np.isfinite(values)]
     observed = float(null["observed"])
     statistic = f"mean per-session IC of {null['model']}"
     figure = new_figure(7, 3.5, f"Permutation null of the {statistic} ({values.size} permutations)")
@@ -221,6 +263,18 @@ def short_verdict(verdict: str, metrics: pd.DataFrame, primary: str = "roi") -> 
     return text + "."
 
 
+def fan_part(forecasts: pd.DataFrame | None, levels: list[float]) -> list[str | Figure]:
+    """The signal model's forecast fans for the tickers with the most forecasts; nothing without forecasts."""
+    if forecasts is None:
+        return []
+    model = next((m for m in SIGNAL_MODELS if m in set(forecasts["model"])), "univariate")
+    tickers = fan_tickers(forecasts, model)
+    if not tickers:
+        return []
+    fans = fan_figure(forecasts, model, tickers, levels)
+    return ["<h3>Forecast fans</h3>", Figure(f"Forecast fans ({model})", fans, f"{len(tickers)} tickers with the most forecasts.")]
+
+
 def market_section(folder: Path) -> tuple[Section, str]:
     """The market section and its one-sentence verdict."""
     backtest = Backtest.load(folder)
@@ -238,16 +292,11 @@ def market_section(folder: Path) -> tuple[Section, str]:
                               + " (e.g. no ROI was selected, or the forecaster ignores the covariates).", "note"))
     png, notes = cumulative_ic_figure(backtest.daily_ic)
     section.add("<h3>Cumulative IC</h3>", Figure("Cumulative IC", png, " ".join(notes)))
-    if backtest.forecasts is not None:
-        model = next((m for m in SIGNAL_MODELS if m in set(backtest.forecasts["model"])), "univariate")
-        tickers = fan_tickers(backtest.forecasts, model)
-        fans = fan_figure(backtest.forecasts, model, tickers, backtest.summary["settings"]["quantile_levels"])
-        section.add("<h3>Forecast fans</h3>",
-                    Figure(f"Forecast fans ({model})", fans, f"{len(tickers)} tickers with the most forecasts."))
+    section.add(*fan_part(backtest.forecasts, backtest.summary["settings"]["quantile_levels"]))
     section.add("<h3>ROI selection across folds</h3>",
                 Figure("ROI selection frequency", selection_figure(backtest.frequencies)))
     null = backtest.summary.get("permutation_null")
-    if null and null.get("values"):
+    if null and np.isfinite(null["values"]).any():
         section.add("<h3>Permutation null</h3>", Figure("Permutation null", null_figure(null)))
     else:
         section.add(paragraph("No permutation null: the backtest had too few sessions with three or more tickers.", "note"))

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neurofin.errors import InputError
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, paragraph, table
+from neurofin.report.inputs import read_table
 from neurofin.report.market import identical_groups
 
 COLUMNS = {
@@ -31,6 +33,7 @@ COLUMNS = {
     "portfolio_daily": ("session", "model", "gross", "net", "turnover", "cum_net", "target"),
     "cost_sweep": ("model", "cost_bps", "sharpe", "sharpe_low", "sharpe_high", "ann_return_net", "target"),
 }
+TEXT_COLUMNS = ("model", "target", "metric", "base", "augmented", "holds", "session")
 FILES = {"results": ("results.parquet", "results.csv"), "increments": ("increments.csv",),
          "portfolio_daily": ("portfolio_daily.parquet",), "cost_sweep": ("cost_sweep.csv",)}
 INCREMENT_LABELS = {
@@ -38,11 +41,6 @@ INCREMENT_LABELS = {
     "ic_augmented": "IC control + ROI", "cw_t": "Clark-West t", "cw_p": "Clark-West p", "perm_p": "permutation p",
     "p": "p (larger)", "p_holm": "Holm p", "holds": "ROIs add",
 }
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A Parquet or CSV table by its suffix."""
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
 @dataclass
@@ -62,13 +60,23 @@ class BacktestOutputs:
             path = next((folder / c for c in candidates if (folder / c).is_file()), None)
             if path is None:
                 continue
-            frame = read_table(path)
-            missing = [c for c in COLUMNS[name] if c not in frame.columns]
-            if missing:
-                outputs.notes.append(f"{path.name} lacks columns {missing}: not shown (another backtest layout).")
-            else:
-                setattr(outputs, name, frame)
+            try:
+                setattr(outputs, name, read_output(path, name))
+            except InputError as exc:
+                outputs.notes.append(str(exc))
         return outputs
+
+
+def read_output(path: Path, name: str) -> pd.DataFrame:
+    """One per-target table, checked: its columns, numbers where numbers belong, whole horizons, dated sessions."""
+    hint = "not shown (another backtest layout, or a damaged file)."
+    frame = read_table(path, hint, required=COLUMNS[name], numeric=[c for c in COLUMNS[name] if c not in TEXT_COLUMNS],
+                       label=path.name)
+    if "horizon" in frame.columns and not (frame["horizon"] % 1 == 0).all():
+        raise InputError(f"{path.name}: column horizon holds values that are not whole numbers: {hint}")
+    if "session" in frame.columns and pd.to_datetime(frame["session"], errors="coerce").isna().any():
+        raise InputError(f"{path.name}: column session holds values that are not dates: {hint}")
+    return frame
 
 
 def target_label(target: str, horizon: int) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,13 +33,13 @@ def _version(name: str) -> str:
 
 def package_line(package: Path) -> str:
     """One line per encoding package: subject, language model and blocks, weights' SHA-256 prefix (the model id)."""
-    config = json.loads((package / "config.json").read_text(encoding="utf-8"))
-    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
-    features = config.get("features", {})
-    digest = manifest["files"]["weights.safetensors"]["sha256"][:12]
-    blocks = features.get("blocks", [])
-    line = f"{config['subject']}: {package.name} (weights sha256 {digest})"
-    model = str(features.get("model") or "")
+    from neurofin.encoding.package import WEIGHTS_FILE, read_manifest, read_record
+
+    record = read_record(package)
+    digest = read_manifest(package)["files"][WEIGHTS_FILE]["sha256"][:12]
+    blocks = record.features.blocks
+    line = f"{record.subject}: {package.name} (weights sha256 {digest})"
+    model = record.features.model
     if model:  # a hub id as is (org/name); a local file by its name only
         line += f", LM {Path(model).name if Path(model).is_absolute() else model}"
     return line + (f" blocks {blocks[0]}-{blocks[-1]}" if blocks else "")
@@ -48,11 +47,12 @@ def package_line(package: Path) -> str:
 
 def market_lines(folder: Path) -> list[tuple[str, str]]:
     """Date range, tickers and run settings of a backtest folder."""
-    import pandas as pd
 
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    sessions = pd.read_csv(folder / "daily_ic.csv", index_col=0, parse_dates=True).index
-    tickers = list(pd.read_csv(folder / "selection_frequency.csv", index_col=0, nrows=0).columns)
+    from neurofin.report.market import read_daily_ic, read_frequencies, read_summary
+
+    summary = read_summary(folder)
+    sessions = read_daily_ic(folder / "daily_ic.csv").index
+    tickers = list(read_frequencies(folder / "selection_frequency.csv").columns)
     listed = ", ".join(tickers[:MAX_LISTED_TICKERS]) + (f" and {len(tickers) - MAX_LISTED_TICKERS} more"
                                                         if len(tickers) > MAX_LISTED_TICKERS else "")
     s = summary.get("settings", {})
