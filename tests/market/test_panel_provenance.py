@@ -13,11 +13,13 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_panel import comments_frame, normalised, roi_frame
 
+from neurofin.errors import InputError
 from neurofin.market.panel import PanelStore
 from neurofin.schema import MODEL_DIGEST
 
@@ -71,3 +73,16 @@ def test_roi_tables_without_a_digest_still_build_a_panel(tmp_path):
     store.update(comments_frame(["c1", "c2"]), roi_frame(0, ["c1", "c2"]))  # hand-made tables: no digest on either
     update = store.update(comments_frame(["c3"]), roi_frame(0, ["c3"]))
     assert update.panel_rows_written > 0
+
+
+def test_a_panel_without_a_recorded_model_takes_a_models_rows_only_when_replacing(tmp_path):
+    store = PanelStore(tmp_path / "panel.duckdb")
+    store.update(comments_frame(), roi_frame(0))  # as before provenance: no digest recorded
+    digested = roi_frame(1)
+    digested.attrs[MODEL_DIGEST] = "model-a"
+    with pytest.raises(InputError, match="not recorded"):
+        store.update(comments_frame(), digested)
+    store.update(comments_frame(), digested, replace_rois=True)  # what `neurofin demo` does on a rerun
+    fresh = PanelStore(tmp_path / "fresh.duckdb")
+    fresh.update(comments_frame(), digested)
+    pd.testing.assert_frame_equal(normalised(store.load_panel()), normalised(fresh.load_panel()))

@@ -77,7 +77,7 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
     comments = pd.read_parquet(out / "comments.parquet")
     rois = infer_file(predictor, pd.DataFrame({"id": comments["id"], "text": comments["body"]}), out / "rois.parquet")
     store = PanelStore(out / "panel.duckdb", settings.exchange, settings.cutoff_minutes)
-    update = store.update(comments, rois)
+    update = store.update(comments, rois, replace_rois=True)  # a rerun's models replace the last run's rows
     store.update_prices(demo_prices(DEMO_TICKERS, DEMO_START, DEMO_END))
     say(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")
     result = run_chain(store, None, settings, out / "backtest")
