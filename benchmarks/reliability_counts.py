@@ -33,7 +33,7 @@ FILES = [  # the tests written for issue 16, one per hole plus the property and 
     "tests/test_properties.py", "tests/test_concurrency.py",
     # issue 24: serve, Unicode and --out, settings ranges (test_config.py above), report inputs and manifests
     "tests/scale/test_serve_hostile.py", "tests/test_no_overwrite.py", "tests/test_unicode.py",
-    "tests/report/test_report_inputs.py",
+    "tests/report/test_report_inputs.py", "tests/market/test_panel_provenance.py", "tests/scale/test_cluster.py",
 ]
 
 
