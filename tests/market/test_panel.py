@@ -94,7 +94,7 @@ def expected_panel(roi: pd.DataFrame) -> pd.DataFrame:
     meta = {c[0]: c for c in COMMENTS}
     valid = roi[roi["error"].isna()]
     rows = []
-    for cid, author, _, body, session, tickers in COMMENTS:
+    for cid, author, _, _, session, tickers in COMMENTS:
         if session is None:
             continue
         for ticker in tickers:
