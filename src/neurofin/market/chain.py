@@ -187,8 +187,7 @@ def run_chain(
     if isinstance(store, PanelStore):  # the panel's sessions were assigned with its own cutoff
         settings = settings.model_copy(update={"cutoff_minutes": store.recorded_cutoff()})
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
-    sentiment = (store.sentiment_record() if isinstance(store, PanelStore)  # measures, library versions, model
-                 else {"columns": sentiment_columns(panel_frame)})
+    sentiment = panel_frame.attrs.get("sentiment") or {"columns": sentiment_columns(panel_frame)}  # a store's: versions too
     out_dir = Path(out_dir)
     primary = target_rows(result.forecasts, TargetSpec(settings.primary_target, 1))
     files = write_selections(out_dir, result.selections, result.frequencies)

@@ -410,7 +410,8 @@ class PanelStore:
         return rois
 
     def load_panel(self, subject: str | None = None, tickers: list[str] | None = None) -> pd.DataFrame:
-        """The panel (optionally one subject / some tickers), ordered by session, ticker, subject."""
+        """The panel (optionally one subject / some tickers), ordered by session, ticker, subject; `attrs["sentiment"]`
+        is the sentiment record (`sentiment_record`)."""
         self.roi_columns()
         where, params = [], []
         if subject is not None:
@@ -421,7 +422,9 @@ class PanelStore:
             params.extend(t.upper() for t in tickers)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._connect(read_only=True) as con:
-            return con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
+            panel = con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
+            panel.attrs["sentiment"] = self._stored_sentiment(con)  # provenance of the lex_ columns, for the backtest
+        return panel
 
     def update_prices(self, prices: pd.DataFrame) -> int:
         """Upsert daily closes (and opens, when given; wide or long frame) and recompute log returns of the
