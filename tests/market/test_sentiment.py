@@ -143,6 +143,8 @@ def test_finance_model_control_loads_a_saved_checkpoint_and_reads_its_labels(tmp
     folder = tiny_finance_model(tmp_path / "finbert", {0: "neutral", 1: "Positive", 2: "negative"})
     texts = ["the stock is strong", "weak guidance , loss", "profit", "the stock is strong profit profit profit"]
     scores = FinanceSentimentModel(str(folder), batch_size=3)(texts)  # two batches, padded within each
+    long = FinanceSentimentModel(str(folder))(["profit " * 200])  # cut to the model's 64 positions, not 512
+    assert np.isfinite(long["finance_positive"]).all()
     tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForSequenceClassification.from_pretrained(folder)
     for i, text in enumerate(texts):  # one text at a time, no padding
         with torch.no_grad():

@@ -114,16 +114,17 @@ class FinanceSentimentModel:
             raise InputError(f"the finance-sentiment model {name_or_path!r} has no {missing} label(s) "
                              f"(it has {sorted(labels)}): pick a positive/negative/neutral classifier such as ProsusAI/finbert")
         self.name, self.device, self.batch_size = name_or_path, device, batch_size
+        self.max_tokens = min(FINANCE_MAX_TOKENS, int(getattr(self.model.config, "max_position_embeddings", FINANCE_MAX_TOKENS)))
         self.label_index = [labels[label] for label in FINANCE_LABELS]
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """P(positive) and P(negative) of each text (truncated to the model's first 512 tokens)."""
+        """P(positive) and P(negative) of each text (its first 512 tokens, or fewer if the model reads fewer)."""
         import torch
 
         parts = [np.zeros((0, len(FINANCE_LABELS)))]
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(list(texts[start:start + self.batch_size]), padding=True, truncation=True,
-                                   max_length=FINANCE_MAX_TOKENS, return_tensors="pt").to(self.device)
+                                   max_length=self.max_tokens, return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 probabilities = torch.softmax(self.model(**batch).logits.float(), dim=-1)
             parts.append(probabilities[:, self.label_index].cpu().numpy())
