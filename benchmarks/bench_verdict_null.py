@@ -1,7 +1,7 @@
 """Verdict-level null benchmark: with no signal anywhere, how often does the backtest say "signal"?
 
 Each panel is a synthetic market (`neurofin.market.planted.planted_panel`) with NO planted signal:
-ROI features, lexicon features and returns are independent (returns i.i.d. normal, or GARCH(1,1)
+ROI features, sentiment features and returns are independent (returns i.i.d. normal, or GARCH(1,1)
 with volatility clustering). The whole backtest runs on it (walk-forward ISC + Granger selection,
 forecasts of every model, permutation null, Clark-West, verdict), with the linear (ridge)
 forecaster, and on a smaller set with a tiny randomly initialised Chronos-2 built offline (as in

@@ -34,13 +34,15 @@ def demo(tmp_path_factory):
 
 @pytest.mark.timeout(1800)  # this test builds the module's demo run (a few minutes on 2 idle cores)
 def test_demo_recovers_planted_brain_signal_and_reports_no_market_signal(demo):
-    _, summary, _, _ = demo
+    _, summary, _, lines = demo
     assert summary["check_problems"] == 0
     for subject in ("UTS01", "UTS02"):
         assert summary[subject]["test_top_mean_r"] > 0.2  # planted voxels are found with real SmolLM2 features
         assert summary[subject]["test_top_mean_r"] > summary[subject]["test_mean_r"]
     assert "nacc" in summary["rois"] and len(summary["rois"]) >= 20
     assert summary["market"]["verdict"].startswith("Verdict: no signal")
+    assert any(line.startswith("    controls: sentiment (VADER, Loughran-McDonald); attention (comment and author counts)")
+               for line in lines)
     assert (Path(summary["market"]["backtest"]) / "summary.json").is_file()
     report = Path(summary["report"]).read_text(encoding="utf-8")
     assert "Verdict: no signal" in report

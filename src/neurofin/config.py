@@ -172,7 +172,9 @@ class MarketSettings(_Section):
     extra_bot_authors: list[str] = Field(default_factory=list)  # added to ingest's built-in bots and *bot names
     symbols_file: Path | None = None  # SYMBOL[,alias|alias] per line; None = shipped whitelist
     blacklist_file: Path | None = None  # one word per line; None = shipped blacklist
-    lexicon_file: Path | None = None  # term,score CSV; None = shipped lexicon
+    lexicon_file: Path | None = None  # term,score CSV of the "slang" sentiment extra; None = shipped slang list
+    sentiment_extras: list[Literal["slang", "finance_model"]] = Field(default_factory=list)  # beside VADER and LM
+    finance_sentiment_model: str = "ProsusAI/finbert"  # HF id or local folder of the "finance_model" extra
     exchange: str = "XNYS"  # exchange_calendars code for session assignment
     isc_scope: Literal["pooled", "ticker"] = "pooled"  # ISC per ROI pooled over tickers, or per ROI x ticker
     isc_null_shifts: int = Field(200, ge=1)  # circular time-shift null draws
@@ -196,7 +198,7 @@ class MarketSettings(_Section):
     session_span: Literal["comments", "prices"] = "comments"  # backtest sessions: the comment panel's span, or all prices
     max_stale_sessions: int = Field(5, ge=0)  # a ticker's ROI features are carried forward at most this many sessions
     min_comments: int = Field(1, ge=1)  # a ticker-session cell with fewer comments counts as missing
-    primary_model: Literal["roi", "roi_known_future", "lexicon"] = "roi"  # the one model that decides the verdict
+    primary_model: Literal["roi", "roi_known_future", "sentiment"] = "roi"  # the one model that decides the verdict
     null_draws: int = Field(500, ge=1)  # permutation-null draws for the primary model's IC (the backtest needs >= 200)
     price_column: str | None = None  # price column to read; None: adjusted close if present, else close
     keep_edited: bool = False  # keep comments edited after posting (their text may postdate created_utc)

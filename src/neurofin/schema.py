@@ -8,7 +8,7 @@ MODEL_DIGEST metadata names the package set and readout settings that made it (`
 
 Panel (`neurofin market panel` -> selection, forecasting, backtest): one row per (session, ticker, subject);
 PANEL_COUNT_COLUMNS, then per ROI `<roi>` (mean over the session's comments) and `<roi>__sd` (their
-dispersion), then `lex_<name>` lexicon baselines, then `emb_<k>` LM-feature controls (EMB_PREFIX; the same in every
+dispersion), then `lex_<measure>` sentiment control (VADER, Loughran-McDonald), then `emb_<k>` LM-feature controls (EMB_PREFIX; the same in every
 subject row of a session/ticker, also carried by the ensemble rows of the ROI-feature table). Prices: session, ticker, close, log_return[, open].
 """
 

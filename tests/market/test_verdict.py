@@ -14,8 +14,8 @@ from neurofin.market.null import derangements, permutation_ic_test
 from neurofin.market.planted import planted_panel
 
 
-def _rows(seed, n_dates=120, n_tickers=8, lead=0.0, lexicon_lead=0.0):
-    """Long forecast rows: univariate noise; roi/lexicon add a contribution that leads the return by `lead`."""
+def _rows(seed, n_dates=120, n_tickers=8, lead=0.0, sentiment_lead=0.0):
+    """Long forecast rows: univariate noise; roi/sentiment add a contribution that leads the return by `lead`."""
     rng = np.random.default_rng(seed)
     sessions = np.repeat(pd.bdate_range("2022-01-03", periods=n_dates), n_tickers)
     tickers = np.tile([f"T{k}" for k in range(n_tickers)], n_dates)
@@ -23,7 +23,7 @@ def _rows(seed, n_dates=120, n_tickers=8, lead=0.0, lexicon_lead=0.0):
     base = 0.1 * rng.standard_normal(sessions.size)
     parts = {"zero": 0.0 * actual, "hist_mean": base, "univariate": base,
              "roi": base + lead * actual + 0.5 * rng.standard_normal(sessions.size),
-             "lexicon": base + lexicon_lead * actual + 0.5 * rng.standard_normal(sessions.size)}
+             "sentiment": base + sentiment_lead * actual + 0.5 * rng.standard_normal(sessions.size)}
     parts["roi_known_future"] = parts["roi"]
     return pd.concat([pd.DataFrame({"session": sessions, "ticker": tickers, "model": m, "mean": v, "q0.1": v - 1,
                                     "q0.5": v, "q0.9": v + 1, "actual": actual}) for m, v in parts.items()],
@@ -72,19 +72,19 @@ def test_permutation_p_value_is_calibrated_under_the_null_and_small_with_a_signa
 
 
 def test_only_the_primary_model_decides_and_secondaries_get_holm():
-    rows = _rows(3, lexicon_lead=0.4)  # the lexicon model is strong, the primary ROI model is not
+    rows = _rows(3, sentiment_lead=0.4)  # the sentiment model is strong, the primary ROI model is not
     table = evaluate(rows, [0.1, 0.5, 0.9], primary="roi", identical={"roi_known_future": "roi"}, null_draws=200)
     table = table.set_index("model")
-    assert table.loc["lexicon", "cw_p"] < 1e-6 and table.loc["lexicon", "cw_p_holm"] >= table.loc["lexicon", "cw_p"]
+    assert table.loc["sentiment", "cw_p"] < 1e-6 and table.loc["sentiment", "cw_p_holm"] >= table.loc["sentiment", "cw_p"]
     assert np.isnan(table.loc["roi_known_future", "cw_p_holm"])  # identical to roi: not a second look
     assert table.loc["roi_known_future", "same_as"] == "roi"
     assert np.isnan(table.loc["roi", "cw_p_holm"]) and np.isfinite(table.loc["roi", "perm_p"])
     assert verdict(table.reset_index(), primary="roi").startswith("Verdict: no signal")
-    as_primary = evaluate(rows, [0.1, 0.5, 0.9], primary="lexicon", identical={"roi_known_future": "roi"},
+    as_primary = evaluate(rows, [0.1, 0.5, 0.9], primary="sentiment", identical={"roi_known_future": "roi"},
                           null_draws=200)
-    assert verdict(as_primary, primary="lexicon").startswith("Verdict: signal in lexicon")
-    # Holm over the distinct secondaries (lexicon and, with roi primary, nothing else distinct): p unchanged
-    assert table.loc["lexicon", "cw_p_holm"] == pytest.approx(table.loc["lexicon", "cw_p"])
+    assert verdict(as_primary, primary="sentiment").startswith("Verdict: signal in sentiment")
+    # Holm over the distinct secondaries (sentiment and, with roi primary, nothing else distinct): p unchanged
+    assert table.loc["sentiment", "cw_p_holm"] == pytest.approx(table.loc["sentiment", "cw_p"])
     covered = np.mean((rows["actual"] >= rows["q0.1"]) & (rows["actual"] <= rows["q0.9"]))
     assert table.loc["roi", "coverage_80"] == pytest.approx(np.mean(
         (rows.loc[rows.model == "roi", "actual"] >= rows.loc[rows.model == "roi", "q0.1"])

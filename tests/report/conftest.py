@@ -106,7 +106,7 @@ def planted_forecasts(n_sessions: int = 60, seed: int = 0) -> pd.DataFrame:
     actual = rng.normal(0, 0.02, len(index))
     hist = rng.normal(0, 0.001, len(index))
     roi = 0.5 * actual + rng.normal(0, 0.02, len(index))
-    means = {"zero": np.zeros(len(index)), "hist_mean": hist, "univariate": hist, "lexicon": rng.normal(0, 0.01, len(index)),
+    means = {"zero": np.zeros(len(index)), "hist_mean": hist, "univariate": hist, "sentiment": rng.normal(0, 0.01, len(index)),
              "roi": roi, "roi_known_future": roi}
     parts = []
     for model, mean in means.items():
@@ -117,7 +117,7 @@ def planted_forecasts(n_sessions: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-MODELS = ["zero", "hist_mean", "univariate", "lexicon", "roi", "roi_known_future"]
+MODELS = ["zero", "hist_mean", "univariate", "sentiment", "roi", "roi_known_future"]
 TARGETS = [("raw", 1), ("market_adjusted", 1), ("raw", 5)]
 COSTS = [0.0, 5.0, 10.0, 20.0, 50.0]
 
@@ -147,11 +147,11 @@ def planted_results(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def planted_increments() -> pd.DataFrame:
-    """Two controls on two targets; only lexicon+roi on the raw target holds."""
+    """Two controls on two targets; only sentiment+roi on the raw target holds."""
     rows = []
     for target in ("raw", "market_adjusted"):
-        for base, cw_t, p in (("lexicon", 3.1, 0.004), ("attention", 0.4, 0.31)):
-            held = target == "raw" and base == "lexicon"
+        for base, cw_t, p in (("sentiment", 3.1, 0.004), ("attention", 0.4, 0.31)):
+            held = target == "raw" and base == "sentiment"
             rows.append({"base": base, "augmented": f"{base}+roi", "cw_t": cw_t, "cw_p": p, "ic_base": 0.011,
                          "ic_augmented": 0.052 if held else 0.013, "perm_p": p, "p": p if held else 0.2,
                          "p_holm": 0.008 if held else 0.4, "holds": held, "target": target, "horizon": 1})

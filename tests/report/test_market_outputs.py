@@ -47,7 +47,7 @@ def test_results_table_holds_ic_and_sharpe_per_target(report_inputs):
     assert list(frame.columns.get_level_values(0).unique()) == ["raw, 1 session", "market_adjusted, 1 session",
                                                                  "raw, 5 sessions", ""]
     assert frame.loc["roi", ("raw, 1 session", "IC mean")] == metrics.loc["roi", "ic_mean"]
-    assert frame.loc["lexicon", ("raw, 5 sessions", "IC mean")] == planted_value("lexicon", "raw", 5)
+    assert frame.loc["sentiment", ("raw, 5 sessions", "IC mean")] == planted_value("sentiment", "raw", 5)
     assert ("raw, 5 sessions", "Sharpe (95% CI)") not in frame.columns  # no portfolio at horizon 5
     assert frame.loc["roi", ("raw, 1 session", "Sharpe (95% CI)")] == "1 (0.2 to 1.8)"
     assert frame.loc["zero", ("raw, 1 session", "Sharpe (95% CI)")] == "-"
@@ -65,11 +65,11 @@ def test_increments_table_marks_what_holds(report_inputs):
     shown = increments_table(outputs.increments, "market_adjusted")
     assert list(shown["target"]) == ["market_adjusted", "market_adjusted", "raw", "raw"]  # the primary target first
     held = shown[shown["ROIs add"] == "held"]
-    assert list(held["control"]) == ["lexicon"] and list(held["target"]) == ["raw"] and held["Holm p"].item() == 0.008
+    assert list(held["control"]) == ["sentiment"] and list(held["target"]) == ["raw"] and held["Holm p"].item() == 0.008
     html = market_section(report_inputs["backtest"])[0].html()
-    assert "Held (Holm p &lt; 0.05 with Clark-West t &gt; 0): lexicon+roi over lexicon (raw, 1 session, Holm p 0.008)." in html
+    assert "Held (Holm p &lt; 0.05 with Clark-West t &gt; 0): sentiment+roi over sentiment (raw, 1 session, Holm p 0.008)." in html
     row = cells(html, "raw")
-    assert row[:2] == ["1", "lexicon"] and row[-1] == "held" and row[-2] == "0.008"
+    assert row[:2] == ["1", "sentiment"] and row[-1] == "held" and row[-2] == "0.008"
 
 
 def test_pnl_figure_groups_identical_curves_and_leaves_idle_models_out(report_inputs):
@@ -121,5 +121,5 @@ def test_results_csv_is_read_when_there_is_no_parquet(tmp_path):
     folder = write_backtest(tmp_path / "csv")
     (folder / "results.parquet").unlink()
     frame = results_table(BacktestOutputs.load(folder).results)
-    assert frame.loc["lexicon", ("market_adjusted, 1 session", "IC mean")] == pytest.approx(
-        planted_value("lexicon", "market_adjusted", 1))
+    assert frame.loc["sentiment", ("market_adjusted, 1 session", "IC mean")] == pytest.approx(
+        planted_value("sentiment", "market_adjusted", 1))

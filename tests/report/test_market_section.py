@@ -32,7 +32,7 @@ def test_zero_is_undefined_and_identical_models_are_grouped(report_inputs):
     assert undefined_ic(backtest.daily_ic) == ["zero"]
     groups = forecast_groups(backtest.forecasts, backtest.daily_ic)
     assert ["hist_mean", "univariate"] in groups and ["roi", "roi_known_future"] in groups
-    assert ["lexicon"] in groups
+    assert ["sentiment"] in groups
     shown = metrics_table(backtest.metrics, groups, undefined_ic(backtest.daily_ic)).set_index("model")
     assert shown.loc["zero", "note"] == "IC undefined (constant forecast)"
     assert shown.loc["univariate", "note"] == "identical to hist_mean"
@@ -63,7 +63,7 @@ def test_ic_interval_matches_an_independent_newey_west_computation(report_inputs
     bounds = ic_interval(backtest.metrics).set_index(backtest.metrics["model"]).loc["roi"]
     assert np.isclose(bounds["low"], low, atol=1e-9) and np.isclose(bounds["high"], high, atol=1e-9)
     assert bounds["low"] > 0  # the planted signal's interval excludes 0
-    noise = ic_interval(backtest.metrics).set_index(backtest.metrics["model"]).loc["lexicon"]
+    noise = ic_interval(backtest.metrics).set_index(backtest.metrics["model"]).loc["sentiment"]
     assert noise["low"] < 0 < noise["high"]  # a model of pure noise: its interval covers 0
 
 

@@ -8,8 +8,9 @@ the training window of each fold (ISC once, Granger per target kind on its 1-ses
 embedding control's PCA. Targets and horizons: market.targets x market.horizons (targets.py).
 
 Models compared on the same (session, ticker) rows: baselines zero, hist_mean (historical mean and
-quantiles), univariate (the forecaster without covariates); controls lexicon (sentiment), attention
-(comment and author counts), embedding (the LM features, PCA to as many components as ROIs);
+quantiles), univariate (the forecaster without covariates); controls sentiment (the VADER and Loughran-McDonald
+measures, market/sentiment.py), attention (comment and author counts), embedding (the LM features, PCA to as many
+components as ROIs);
 roi (selected ROIs as past covariates), roi_known_future (selected ROIs lagged one day as known-future
 covariates); and each control plus the selected ROIs (`<control>+roi`). A forecaster declares models that
 are identical to another by construction (`identical`); those are copied, not recomputed, and not tested
@@ -50,11 +51,11 @@ from neurofin.market.null import MIN_DRAWS, PermutationResult, permutation_ic_te
 from neurofin.market.portfolio import portfolio_tables
 from neurofin.market.selection import (
     Selection,
-    lexicon_columns,
     roi_columns,
     screen_features,
     select_features,
     selection_frequencies,
+    sentiment_columns,
     session_frame,
 )
 from neurofin.market.targets import (
@@ -69,7 +70,7 @@ from neurofin.market.targets import (
 from neurofin.progress import Progress, report
 
 BASELINES = ("zero", "hist_mean", "univariate")
-CONTROLS = ("lexicon", "attention", "embedding")
+CONTROLS = ("sentiment", "attention", "embedding")
 ROI_MODELS = ("roi", "roi_known_future")
 AUGMENTED = tuple(f"{control}+roi" for control in CONTROLS)
 MODELS = (*BASELINES, *CONTROLS, *ROI_MODELS, *AUGMENTED)
@@ -154,7 +155,7 @@ class MarketData:
     grid: pd.DataFrame
     sessions: list[pd.Timestamp]
     rois: list[str]
-    lexicons: list[str]
+    sentiment: list[str]
     attention: list[str] = field(default_factory=list)
     embedding: list[str] = field(default_factory=list)
     specs: list[TargetSpec] = field(default_factory=list)
@@ -165,21 +166,21 @@ def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSett
     """Session frame (targets + carried-forward features, see `session_frame`; one column per target) and its
     business-day grid. The primary target at horizon 1 is always included."""
     settings = settings or MarketSettings()
-    rois, lexicons, embedding = roi_columns(panel), lexicon_columns(panel), embedding_columns(panel)
-    frame = session_frame(panel, prices, [*rois, *lexicons, *embedding], settings)
+    rois, sentiment, embedding = roi_columns(panel), sentiment_columns(panel), embedding_columns(panel)
+    frame = session_frame(panel, prices, [*rois, *sentiment, *embedding], settings)
     attention = [c for c in ATTENTION if c in frame.columns]
     has_open = INTRADAY in frame.columns and bool(frame[INTRADAY].notna().any())
     if settings.primary_target == "open_to_close" and not has_open:
         raise InputError("market.primary_target = 'open_to_close' needs open prices: give prices with an open column")
     specs, notes = target_specs([settings.primary_target, *settings.targets], [1, *settings.horizons], has_open)
     frame = with_targets(frame, specs)
-    grid = business_day_frame(frame, [*rois, *lexicons, *attention, *embedding],
+    grid = business_day_frame(frame, [*rois, *sentiment, *attention, *embedding],
                               targets=("target", *(s.column for s in specs)), lagged=rois)
     sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
     if not embedding:
         notes.append("embedding control skipped: the panel has no emb_ columns (set infer.embedding_dims > 0 and "
                      "re-run infer and the panel)")
-    return MarketData(panel, frame, grid, sessions, rois, lexicons, attention, embedding, specs, notes)
+    return MarketData(panel, frame, grid, sessions, rois, sentiment, attention, embedding, specs, notes)
 
 
 def make_folds(data: MarketData, settings: MarketSettings) -> list[Fold]:
@@ -222,10 +223,14 @@ def fold_grid(data: MarketData, start: pd.Timestamp, end: pd.Timestamp, settings
     return pd.concat([grid, pca.transform(data.grid)], axis=1), pca.names
 
 
+def control_columns(data: MarketData, embedding: Sequence[str]) -> dict[str, list[str]]:
+    """Each control's covariate columns (the embedding's are this fold's PCA components)."""
+    return {"sentiment": data.sentiment, "attention": data.attention, "embedding": list(embedding)}
+
+
 def available_models(data: MarketData, embedding: Sequence[str]) -> list[str]:
     """The models this data can feed (a control without columns is left out with its `+roi` model)."""
-    columns = {"lexicon": data.lexicons, "attention": data.attention, "embedding": embedding}
-    missing = {c for c, cols in columns.items() if not cols}
+    missing = {c for c, cols in control_columns(data, embedding).items() if not cols}
     return [model for model in MODELS if model not in missing and model.removesuffix("+roi") not in missing]
 
 
@@ -270,7 +275,7 @@ def run_backtest(
     advance = report(progress).task("walk-forward backtest (forecasts)", total=total)
     for fold in folds:
         grid, components = fold_grid(data, fold.train_start, fold.train_end, settings)
-        controls = {"lexicon": data.lexicons, "attention": data.attention, "embedding": components}
+        controls = control_columns(data, components)
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
         for spec in data.specs:

@@ -20,6 +20,7 @@ from neurofin.io import write_json_atomic, write_table_atomic
 from neurofin.market.backtest import (
     BacktestResult,
     available_models,
+    control_columns,
     daily_ic,
     fold_grid,
     forecast_models,
@@ -31,9 +32,11 @@ from neurofin.market.backtest import (
 from neurofin.market.calendar import EXCHANGE
 from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
 from neurofin.market.panel import PanelStore
-from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record
+from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record, sentiment_columns
+from neurofin.market.sentiment import sentiment_label
 from neurofin.market.targets import TargetSpec
 from neurofin.progress import Progress
+from neurofin.schema import LEX_PREFIX
 
 FORECASTER_KINDS = ("linear", "ridge", "chronos")  # "ridge" is another name for the linear forecaster
 
@@ -144,10 +147,10 @@ def forecast_next_session(
     target = next_session(last, settings.exchange)
     tickers = sorted(data.frame["ticker"].unique())
     extended = pd.concat([data.frame, pd.DataFrame({"ticker": tickers, "session": target})], ignore_index=True)
-    data.grid = business_day_frame(extended, [*data.rois, *data.lexicons, *data.attention, *data.embedding],
+    data.grid = business_day_frame(extended, [*data.rois, *data.sentiment, *data.attention, *data.embedding],
                                    targets=("target", primary), lagged=data.rois)
     grid, components = fold_grid(data, start, last, settings)
-    controls = {"lexicon": data.lexicons, "attention": data.attention, "embedding": components}
+    controls = control_columns(data, components)
     view = origin_view(grid, last, target, primary)
     forecasts = forecast_models(available_models(data, components), forecaster, view, selection.selected, controls,
                                 settings).assign(session=target, origin=last, target=settings.primary_target, horizon=1)
@@ -184,6 +187,7 @@ def run_chain(
     if isinstance(store, PanelStore):  # the panel's sessions were assigned with its own cutoff
         settings = settings.model_copy(update={"cutoff_minutes": store.recorded_cutoff()})
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
+    sentiment = panel_frame.attrs.get("sentiment") or {"columns": sentiment_columns(panel_frame)}  # a store's: versions too
     out_dir = Path(out_dir)
     primary = target_rows(result.forecasts, TargetSpec(settings.primary_target, 1))
     files = write_selections(out_dir, result.selections, result.frequencies)
@@ -207,13 +211,21 @@ def run_chain(
         "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
         "increments": result.increments.replace({np.nan: None}).to_dict(orient="records"),
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
-        "notes": backtest_notes(result, model.name), "files": {k: p.name for k, p in files.items()},
+        "sentiment": sentiment, "controls": control_names(sentiment["columns"]),
+        "notes": backtest_notes(result, model.name, sentiment["columns"]), "files": {k: p.name for k, p in files.items()},
     })
     return ChainResult(result, files)
 
 
-def backtest_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
-    """Plain sentences describing how the backtest was run (summary.json `notes`, shown by the report)."""
+def control_names(sentiment: list[str]) -> dict[str, str]:
+    """Each control as the report names it, the sentiment control by its published measures."""
+    return {"sentiment": f"sentiment ({sentiment_label(sentiment)})", "attention": "attention (comment and author counts)",
+            "embedding": "embedding (LM features, PCA)"}
+
+
+def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list[str]) -> list[str]:
+    """Plain sentences describing how the backtest was run (summary.json `notes`, shown by the report);
+    `sentiment`: the sentiment control's panel columns."""
     s = result.settings
     test_sessions = sum(len(f.test_sessions) for f in result.folds)
     return [
@@ -234,7 +246,8 @@ def backtest_notes(result: BacktestResult, forecaster_name: str) -> list[str]:
         + (f"the index in {s['index_file']}" if s["index_file"] else "the equal-weight mean of every priced ticker")
         + f". Features use comments up to {s['cutoff_minutes']} minutes before each session's close.",
         "Controls: attention (log comment and author counts and their change against the previous "
-        f"{s['attention_window']} sessions; no comments = 0), lexicon sentiment, and the embedding (the LM features "
+        f"{s['attention_window']} sessions; no comments = 0), sentiment ({sentiment_label(sentiment)}: session means of "
+        f"{', '.join(c.removeprefix(LEX_PREFIX) for c in sentiment)} per comment), and the embedding (the LM features "
         "the encoding models read, PCA fitted in each training window to as many components as ROIs). Increments: "
         "control+ROI vs control, Clark-West (HAC) and the permutation null of the ROI contribution, the larger p "
         "Holm-adjusted over the controls.",

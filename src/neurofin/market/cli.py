@@ -106,6 +106,7 @@ def panel(
     from neurofin.market import prices as price_io
     from neurofin.market.lexicon import load_lexicon
     from neurofin.market.panel import PanelStore
+    from neurofin.market.sentiment import sentiment_measures
     from neurofin.market.tickers import load_universe
 
     if (comments is None) != (roi is None):
@@ -127,8 +128,10 @@ def panel(
             if not path.is_file():
                 raise InputError(f"{path} not found: check the path")
         universe = load_universe(market.symbols_file, market.blacklist_file)
+        slang = load_lexicon(market.lexicon_file) if "slang" in market.sentiment_extras else None
+        sentiment = sentiment_measures(market.sentiment_extras, slang, market.finance_sentiment_model)
         update = store.update(
-            pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, lexicon=load_lexicon(market.lexicon_file),
+            pd.read_parquet(comments), pd.read_parquet(roi), universe=universe, sentiment=sentiment,
             replace_rois=replace_rois,
         )
         summary["panel"] = update.to_record()

@@ -81,6 +81,9 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
     store.update_prices(demo_prices(DEMO_TICKERS, DEMO_START, DEMO_END))
     say(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")
     result = run_chain(store, None, settings, out / "backtest")
+    controls = json.loads(result.files["summary"].read_text(encoding="utf-8"))["controls"]
+    ran = dict.fromkeys(result.backtest.increments["base"])  # the controls tested, in the backtest's order
+    say(f"    controls: {'; '.join(controls[control] for control in ran)}")
     metrics = result.backtest.metrics
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
         say(metrics.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -3,22 +3,27 @@
 Tables (the forecasting stage relies on these exact schemas):
 - `panel`: session DATE, ticker VARCHAR, subject VARCHAR, n_comments INTEGER, n_authors INTEGER, then per
   ROI `<roi>` DOUBLE (mean over the session's comments mentioning the ticker) and `<roi>__sd` DOUBLE
-  (population standard deviation over the same comments; 0 for a single comment), then `lex_polarity`
-  and `lex_intensity` DOUBLE (lexicon baselines, the same for every subject row of a session/ticker), then
+  (population standard deviation over the same comments; 0 for a single comment), then the sentiment control
+  `lex_*` DOUBLE (mean over the same comments of each published measure, market/sentiment.py: VADER compound,
+  pos, neg and Loughran-McDonald positive, negative, uncertainty, plus the optional extras; the same for every
+  subject row of a session/ticker), then
   `emb_*` DOUBLE when the ROI input has them (the no-brain control: the mean over the session's comments of
   the ensemble rows' text embedding, infer/embedding.py; the same for every subject row of a session/ticker).
 - `prices`: session DATE, ticker VARCHAR, close DOUBLE, log_return DOUBLE (ln close_t / close_prev, with
   close_prev the ticker's previous exchange session; NULL otherwise), open DOUBLE (NULL without opens; added
   to panels written before it existed on their next price update).
 - `meta`: roi_columns, exchange and cutoff_minutes (comments from the session's close minus this many
-  minutes count for the next session; a panel without the key was built with 0), and model_digest (the
-  ROI table's MODEL_DIGEST: rows of another model are refused unless replacing every ROI row).
+  minutes count for the next session; a panel without the key was built with 0), model_digest (the
+  ROI table's MODEL_DIGEST: rows of another model are refused unless replacing every ROI row), and `sentiment`
+  (JSON: the lex_ columns, the sentiment libraries' versions and the finance model; absent in panels built with
+  the old slang-list columns lex_polarity and lex_intensity).
 
 Incremental and idempotent: comment-level rows (`comments`, `mentions`, `comment_roi`) are upserted by
 comment id (and subject), then every (session, ticker) that the update touches is deleted from `panel`
 and recomputed from all stored comments. Rerunning an update changes nothing; a session split across
 two dumps (comments after the cutoff on the last day of a month) comes out whole once both are added.
-An update with another cutoff than the one the panel records is refused (it would mix session rules).
+An update with another cutoff, or other sentiment measures or library versions, than the panel records is
+refused (it would mix session rules or scores).
 n_authors counts distinct authors other than "[deleted]".
 
 ROI input is the table `neurofin infer` writes (neurofin.schema): id, subject (or "ensemble"), one
@@ -45,17 +50,17 @@ from neurofin.errors import InputError
 from neurofin.io import atomic_path
 from neurofin.market.calendar import EXCHANGE, sessions_of
 from neurofin.market.controls import embedding_columns
-from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features, load_lexicon
 from neurofin.market.prices import log_returns, to_long
+from neurofin.market.sentiment import SentimentMeasures
 from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
 from neurofin.schema import ENSEMBLE, LEX_PREFIX, MODEL_DIGEST, ROI_KEY_COLUMNS, SD_SUFFIX, region_columns
 from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
 from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS
 
-LEX_COLUMNS = tuple(f"{LEX_PREFIX}{name}" for name in LEXICON_FEATURES)
 DELETED_AUTHOR = "[deleted]"
 DEFAULT_CUTOFF_MINUTES = MarketSettings().cutoff_minutes
 LEGACY_CUTOFF_MINUTES = 0  # panels written before the cutoff was recorded assigned sessions at the close
+LEGACY_SENTIMENT = {"columns": ["lex_polarity", "lex_intensity"]}  # panels written before the published measures
 PRICE_COLUMNS = ("session", "ticker", "close", "log_return", "open")
 
 
@@ -221,15 +226,34 @@ class PanelStore:
                 "or build a new panel file from all the comments"
             )
 
-    def _create(self, con: Any, rois: list[str], embedding: list[str]) -> None:
+    def _stored_sentiment(self, con: Any) -> dict[str, Any]:
+        value = self._meta(con, "sentiment")
+        return json.loads(value) if value is not None else LEGACY_SENTIMENT
+
+    def sentiment_record(self) -> dict[str, Any]:
+        """The sentiment measures the stored panel was scored with: lex_ columns, library versions, finance model."""
+        with self._connect(read_only=True) as con:
+            return self._stored_sentiment(con)
+
+    def _check_sentiment(self, con: Any, record: dict[str, Any]) -> None:
+        """Refuse to add comments scored with other measures or library versions than the stored ones."""
+        stored = self._stored_sentiment(con)
+        if stored != record:
+            raise InputError(
+                f"{self.path} was scored with sentiment {stored}, this update with {record}: build a new panel file "
+                "from all the comments (or set market.sentiment_extras and the libraries as they were)"
+            )
+
+    def _create(self, con: Any, rois: list[str], embedding: list[str], sentiment: dict[str, Any]) -> None:
         roi_defs = ", ".join(f"{_q(r)} DOUBLE" for r in rois)
         stat_defs = ", ".join(f"{_q(r)} DOUBLE, {_q(r + SD_SUFFIX)} DOUBLE" for r in rois)
-        lex_defs = ", ".join(f"{c} DOUBLE" for c in LEX_COLUMNS)
+        lex_defs = ", ".join(f"{_q(c)} DOUBLE" for c in sentiment["columns"])
         emb_defs = "".join(f", {_q(c)} DOUBLE" for c in embedding)
         con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(
-            "INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?), ('cutoff_minutes', ?), ('embedding_columns', ?)",
-            [json.dumps(rois), self.exchange, str(self.cutoff_minutes), json.dumps(embedding)],
+            "INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?), ('cutoff_minutes', ?), ('embedding_columns', ?), "
+            "('sentiment', ?)",
+            [json.dumps(rois), self.exchange, str(self.cutoff_minutes), json.dumps(embedding), json.dumps(sentiment)],
         )
         con.execute(
             "CREATE TABLE comments (id VARCHAR PRIMARY KEY, session DATE, author VARCHAR, created_utc BIGINT, "
@@ -258,13 +282,14 @@ class PanelStore:
         comments_df: pd.DataFrame,
         roi_df: pd.DataFrame,
         universe: TickerUniverse | None = None,
-        lexicon: Lexicon | None = None,
+        sentiment: SentimentMeasures | None = None,
         replace_rois: bool = False,
     ) -> PanelUpdate:
         """Add comments (id, author, created_utc, body) and their ROI features; recompute touched panel rows.
 
-        ROI rows of another model (MODEL_DIGEST of `roi_df.attrs`) than the stored ones are refused unless
-        `replace_rois`, which first drops every stored ROI row and panel row.
+        `sentiment`: the measures scoring each comment (default VADER and Loughran-McDonald). ROI rows of another
+        model (MODEL_DIGEST of `roi_df.attrs`) than the stored ones are refused unless `replace_rois`, which first
+        drops every stored ROI row and panel row.
         """
         missing = {"id", "author", "created_utc", "body"} - set(comments_df.columns)
         if missing:
@@ -284,14 +309,16 @@ class PanelStore:
         mentions = mentions[mentions["id"].isin(kept["id"])]
         embeddings = embeddings[embeddings["id"].isin(kept["id"])].drop_duplicates("id", keep="last")
         kept["session"] = sessions_of(kept["created_utc"].to_numpy(), self.exchange, self.cutoff_minutes)
-        for name, values in lexicon_features(kept["body"].tolist(), lexicon or load_lexicon()).items():
-            kept[f"lex_{name}"] = values
-        new_comments = kept[["id", "session", "author", "created_utc", *LEX_COLUMNS]]
+        sentiment = sentiment or SentimentMeasures()
+        record = sentiment.record()
+        for column, values in sentiment.score(kept["body"].tolist()).items():
+            kept[column] = values
+        new_comments = kept[["id", "session", "author", "created_utc", *record["columns"]]]
 
         with self._connect() as con:
             stored = self._roi_columns(con)
             if stored is None:
-                self._create(con, rois, embedding)
+                self._create(con, rois, embedding, record)
             elif stored != rois:
                 raise InputError(
                     f"ROI columns {rois} differ from those in {self.path} ({stored}): use a new panel file"
@@ -302,6 +329,7 @@ class PanelStore:
                     "(infer.embedding_dims): use a new panel file"
                 )
             self._check_cutoff(con)
+            self._check_sentiment(con, record)
             con.register("new_comments", new_comments)
             con.register("new_mentions", mentions)
             con.register("new_roi", roi)
@@ -309,7 +337,7 @@ class PanelStore:
             con.execute("BEGIN TRANSACTION")
             try:
                 self._one_model(con, roi_df.attrs.get(MODEL_DIGEST), replace_rois)
-                written = self._apply(con, rois, embedding)
+                written = self._apply(con, rois, embedding, record["columns"])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -343,7 +371,7 @@ class PanelStore:
         if model is not None:
             con.execute("INSERT INTO meta VALUES (?, ?)", [MODEL_DIGEST, model])
 
-    def _apply(self, con: Any, rois: list[str], embedding: list[str]) -> tuple[int, int]:
+    def _apply(self, con: Any, rois: list[str], embedding: list[str], lex: list[str]) -> tuple[int, int]:
         """Upsert comment-level rows, then rebuild the panel rows of every touched (session, ticker)."""
         con.execute(
             "CREATE TEMP TABLE touched AS "
@@ -363,8 +391,8 @@ class PanelStore:
             con.execute("INSERT INTO comment_emb SELECT * FROM new_emb")
         con.execute("DELETE FROM panel p USING touched t WHERE p.session = t.session AND p.ticker = t.ticker")
         stats = ", ".join(f"avg(r.{_q(x)}) AS {_q(x)}, stddev_pop(r.{_q(x)}) AS {_q(x + SD_SUFFIX)}" for x in rois)
-        lex_avg = ", ".join(f"avg(c.{c}) AS {c}" for c in LEX_COLUMNS)
-        lex_cols = ", ".join(f"l.{c}" for c in LEX_COLUMNS)
+        lex_avg = ", ".join(f"avg(c.{_q(c)}) AS {_q(c)}" for c in lex)
+        lex_cols = ", ".join(f"l.{_q(c)}" for c in lex)
         stat_cols = ", ".join(f"s.{_q(x)}, s.{_q(x + SD_SUFFIX)}" for x in rois)
         emb_avg = ", ".join(f"avg(e.{_q(x)}) AS {_q(x)}" for x in embedding)
         emb_cte = (f", emb AS (SELECT c.session, c.ticker, {emb_avg} FROM scope c JOIN comment_emb e USING (id) "
@@ -375,7 +403,7 @@ class PanelStore:
             f"""
             INSERT INTO panel
             WITH scope AS (
-                SELECT c.id, c.session, c.author, m.ticker, {", ".join(f"c.{c}" for c in LEX_COLUMNS)}
+                SELECT c.id, c.session, c.author, m.ticker, {", ".join(f"c.{_q(c)}" for c in lex)}
                 FROM comments c JOIN mentions m USING (id)
                 JOIN touched t ON c.session = t.session AND m.ticker = t.ticker
             ),
@@ -407,7 +435,8 @@ class PanelStore:
         return rois
 
     def load_panel(self, subject: str | None = None, tickers: list[str] | None = None) -> pd.DataFrame:
-        """The panel (optionally one subject / some tickers), ordered by session, ticker, subject."""
+        """The panel (optionally one subject / some tickers), ordered by session, ticker, subject; `attrs["sentiment"]`
+        is the sentiment record (`sentiment_record`)."""
         self.roi_columns()
         where, params = [], []
         if subject is not None:
@@ -418,7 +447,9 @@ class PanelStore:
             params.extend(t.upper() for t in tickers)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._connect(read_only=True) as con:
-            return con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
+            panel = con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
+            panel.attrs["sentiment"] = self._stored_sentiment(con)  # provenance of the lex_ columns, for the backtest
+        return panel
 
     def update_prices(self, prices: pd.DataFrame) -> int:
         """Upsert daily closes (and opens, when given; wide or long frame) and recompute log returns of the

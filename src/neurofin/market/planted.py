@@ -10,10 +10,11 @@ exchange holidays are real) and some ticker-days have no comments (no panel row)
 
 Controls: `embedding_dims` > 0 adds `emb_*` columns (an AR(1) text vector per ticker-session) and the
 prices get an `open` (overnight gap noise, so open-to-close returns keep the session's signal).
+The sentiment control's columns (the panel's `lex_*` names, market/sentiment.py) are AR(1) series per ticker.
 `confound` plants a signal that the ROI only reflects: "attention" (the comment count varies and the
-planted ROI's common part and the lead are its standardised log count) or "embedding" (both are a fixed
-direction of the text vector); the return then loads on the confound itself, so an ROI model finds a
-signal that adds nothing to the matching control.
+planted ROI's common part and the lead are its standardised log count), "embedding" (both are a fixed
+direction of the text vector) or "sentiment" (both are the VADER compound column); the return then loads on
+the confound itself, so an ROI model finds a signal that adds nothing to the matching control.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from neurofin.market.calendar import trading_sessions
+from neurofin.market.sentiment import SentimentMeasures
 from neurofin.schema import ENSEMBLE
 
 DEFAULT_ROIS = ("Default_Temp", "Limbic_OFC", "Cont_PFCl", "SalVentAttn_FrOper")
@@ -44,7 +46,7 @@ def planted_panel(
     return_scale: float = 0.01,
     volatility_clustering: bool = False,
     embedding_dims: int = 0,
-    confound: Literal["attention", "embedding"] | None = None,
+    confound: Literal["attention", "embedding", "sentiment"] | None = None,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(panel, prices) in the market schema; `signal` maps ticker -> ROI that leads its return by one session."""
@@ -58,12 +60,15 @@ def planted_panel(
         raise ValueError("confound='embedding' needs embedding_dims >= 1")
     direction = rng.standard_normal(max(embedding_dims, 1))
     direction /= np.linalg.norm(direction)
+    sentiment_columns = SentimentMeasures().columns
     for ticker in tickers:
         text = np.column_stack([_ar1(n_sessions, 0.3, rng) for _ in range(embedding_dims)]) if embedding_dims else None
         activity = _ar1(n_sessions, 0.5, rng)
+        sentiment = {column: _ar1(n_sessions, 0.3, rng) for column in sentiment_columns}
         n_comments = rng.poisson(20 * np.exp(0.5 * activity) if confound == "attention" else 20, n_sessions) + 1
         confounder = {"attention": _standardise(np.log1p(n_comments)),
-                      "embedding": _standardise(text @ direction) if text is not None else None}.get(confound or "")
+                      "embedding": _standardise(text @ direction) if text is not None else None,
+                      "sentiment": _standardise(sentiment[sentiment_columns[0]])}.get(confound or "")
         common = {roi: _ar1(n_sessions, 0.3, rng) * (0.0 if roi in incoherent_rois else 1.0) for roi in rois}
         if confounder is not None and ticker in signal:
             common[signal[ticker]] = confounder
@@ -92,8 +97,7 @@ def planted_panel(
             part = pd.DataFrame({"session": sessions.date, "ticker": ticker, "subject": subject,
                                  "n_comments": n_comments, "n_authors": np.maximum(1, n_comments // 2),
                                  **values, **{f"{roi}__sd": np.abs(rng.normal(1, 0.1, n_sessions)) for roi in rois},
-                                 "lex_positive": rng.normal(0, 1, n_sessions), "lex_negative": rng.normal(0, 1, n_sessions),
-                                 **embedding})
+                                 **sentiment, **embedding})
             panel_parts.append(part[present])
     return pd.concat(panel_parts, ignore_index=True), pd.concat(price_parts, ignore_index=True)
 

@@ -31,8 +31,8 @@ def roi_columns(panel: pd.DataFrame) -> list[str]:
     ]
 
 
-def lexicon_columns(panel: pd.DataFrame) -> list[str]:
-    """Lexicon-sentiment baseline columns (`lex_*`) of a panel."""
+def sentiment_columns(panel: pd.DataFrame) -> list[str]:
+    """Sentiment-control columns (`lex_*`: VADER, Loughran-McDonald and optional extras) of a panel."""
     return [c for c in panel.columns if c.startswith(LEX_PREFIX)]
 
 

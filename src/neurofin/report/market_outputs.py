@@ -120,9 +120,11 @@ def same_results(results: pd.DataFrame, models: list[str]) -> list[str]:
     return [notes.get(m, "") for m in models]
 
 
-def increments_table(increments: pd.DataFrame, primary_target: str) -> pd.DataFrame:
-    """Each (control, control + ROI) test, the primary target first; `ROIs add` reads 'held' or 'no'."""
-    shown = increments.assign(first=increments["target"] != primary_target)
+def increments_table(increments: pd.DataFrame, primary_target: str, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Each (control, control + ROI) test, the primary target first; `ROIs add` reads 'held' or 'no'; controls by
+    their `names` (summary.json `controls`, e.g. 'sentiment (VADER, Loughran-McDonald)') where given."""
+    shown = increments.assign(first=increments["target"] != primary_target,
+                              base=[(names or {}).get(b, b) for b in increments["base"]])
     shown = shown.sort_values(["first", "target", "horizon"], kind="stable")
     shown["holds"] = ["held" if bool(h) else "no" for h in shown["holds"]]
     return shown[list(INCREMENT_LABELS)].rename(columns=INCREMENT_LABELS)
@@ -213,7 +215,7 @@ def output_parts(outputs: BacktestOutputs, summary: dict) -> list[str | Figure]:
                             "portfolio, with its 95% bootstrap CI. '-': undefined (constant forecast) or not run.", "note")]
     if outputs.increments is not None:
         parts += ["<h3>What ROI features add over each control</h3>",
-                  table(increments_table(outputs.increments, target)), paragraph(held_sentence(outputs.increments))]
+                  table(increments_table(outputs.increments, target, summary.get("controls"))), paragraph(held_sentence(outputs.increments))]
     if outputs.portfolio_daily is not None and (outputs.portfolio_daily["target"] == target).any():
         png, notes = pnl_figure(outputs.portfolio_daily, target)
         parts += ["<h3>Portfolio: cumulative net P&amp;L</h3>", Figure("Cumulative net P&L", png, " ".join(notes))]

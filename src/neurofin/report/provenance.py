@@ -57,6 +57,11 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
                                                         if len(tickers) > MAX_LISTED_TICKERS else "")
     s = summary.get("settings", {})
     targets = [("targets", f"{', '.join(summary['targets'])} (primary {summary.get('primary_target')})")] if summary.get("targets") else []
+    sentiment = summary.get("sentiment", {})
+    scored = [("sentiment control", f"{summary['controls']['sentiment']}: "
+               + ", ".join(f"{k} {v}" for k, v in sentiment["versions"].items())
+               + (f", model {sentiment['finance_model']}" if sentiment.get("finance_model") else ""))
+              ] if sentiment.get("versions") and "controls" in summary else []
     return [
         ("forecast sessions", f"{sessions.min():%Y-%m-%d} to {sessions.max():%Y-%m-%d} ({len(sessions)} sessions)"),
         ("tickers", f"{len(tickers)}: {listed}"),
@@ -64,6 +69,7 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
                      f"{s.get('window')} window of {s.get('train_sessions')} sessions, step {s.get('step_sessions')}, embargo "
                      f"{s.get('embargo_sessions')}, seed {s.get('seed')}"),
         *targets,
+        *scored,
     ]
 
 
