@@ -156,8 +156,10 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     cc = noise_ceiling(repeats)
     chosen = val_r > model.record.voxel_selection.threshold
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(cc > 0, test_r / cc, np.where(test_r >= 0, np.inf, -np.inf))
-    assert ceiling["selected"]["median_cc_norm"] == pytest.approx(float(np.median(ratio[chosen])), abs=1e-4)
+        ratio = test_r[chosen] / cc[chosen]
+    finite = np.isfinite(ratio)
+    assert ceiling["selected"]["median_cc_norm"] == pytest.approx(float(np.median(ratio[finite])), abs=1e-4)
+    assert ceiling["selected"]["n_ratio_not_finite"] == int((~finite).sum())
     assert ceiling["selected"]["ratio_of_means"] == pytest.approx(float(test_r[chosen].mean() / cc[chosen].mean()), abs=1e-4)
     assert metrics["per_story_mean_r"]["wheretheressmoke"] == pytest.approx(test_r.mean(), abs=1e-4)
     for story in split.validation:
@@ -233,3 +235,54 @@ def test_alpha_grid_edges_warn_and_say_how_to_extend(tiny):
     with pytest.warns(AlphaGridWarning, match="top of the grid"):
         model = fit_subject(tiny.dataset, tiny.subject, _settings(alphas=[1e-6, 1e-5]), tiny.source)
     assert np.isclose(model.arrays["alphas"], 1e-5, rtol=1e-4).mean() > 0.05
+
+
+def test_train_refuses_nan_responses_with_exit_2_before_any_work(tiny, tmp_path):
+    """Issue 20: 3 NaN TRs in one voxel made `train` die in himalaya (exit 1); now one line, exit 2, nothing done
+    (no word features extracted into the cache, no package)."""
+    import subprocess
+    import sys
+
+    import h5py
+
+    path = tiny.dataset.response_path(tiny.subject, "story03")
+    with h5py.File(path, "r+") as fh:
+        resp = fh["data"][...]
+        resp[[3, 7, 11], 5] = np.nan
+        fh["data"][...] = resp
+    config = tmp_path / "enc.toml"
+    config.write_text(f'[features]\ncache_dir = "{tmp_path / "cache"}"\n'
+                      '[encoding]\nbackend = "numpy"\nvalidation_stories = 2\ncv_folds = 3\npca_components = 8\n')
+    proc = subprocess.run([sys.executable, "-m", "neurofin.cli", "train", "--data-root", str(tiny.dataset.root),
+                           "--subjects", "UTS01", "--config", str(config), "--out", str(tmp_path / "models")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert str(path) in proc.stderr and "3 non-finite values (3 NaN, 0 inf) in 1 voxel column(s)" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "models" / "UTS01").exists()
+
+
+def test_fit_refuses_nan_word_features_naming_the_story(tiny):
+    from neurofin.encoding.train import fit_subject
+    from neurofin.errors import DataError
+
+    split = split_stories(tiny.dataset.stories(tiny.subject), _settings().data.test_stories, 2, _settings().encoding.seed,
+                          _settings().data.held_out_stories)
+    story = split.train[1]
+    damaged = dict(tiny.features)
+    values = damaged[story].values.copy()
+    values[4, 1, 2] = np.inf
+    damaged[story] = type(damaged[story])(damaged[story].times, values)
+    with pytest.raises(DataError, match=rf"{story}: its word features hold 1 non-finite values \(0 NaN, 1 inf\)"):
+        fit_subject(tiny.dataset, tiny.subject, _settings(), lambda stories: {s: damaged[s] for s in stories})
+
+
+def test_ceiling_summary_counts_only_finite_ratios_and_says_how_many_were_not():
+    """Issue 20: voxels without measurable signal (cc_max = 0) gave r/cc_max = +-inf and were counted in the median."""
+    from neurofin.encoding.metrics import ceiling_summary
+
+    r = np.array([0.30, 0.20, 0.25, 0.10, 0.40, 0.35, -0.05])
+    cc_max = np.array([0.6, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0])  # 4 voxels without signal power on the test repeats
+    summary = ceiling_summary(r, cc_max, np.ones(7, bool))
+    assert summary["median_cc_norm"] == pytest.approx(0.5)  # median of 0.5, 0.4, 0.5 only
+    assert summary["n_ratio_finite"] == 3 and summary["n_ratio_not_finite"] == 4

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from neurofin.config import TimingSettings
+from neurofin.data.check import describe_nonfinite, nonfinite_counts
 from neurofin.errors import DataError, RowCountError
 from neurofin.timing import downsample_story, expected_rows, make_delayed, zscore, zscore_stats
 
@@ -89,7 +90,9 @@ def story_folds(story_ids: np.ndarray, n_folds: int):
 def downsampled_stories(
     features: Mapping[str, WordFeatureLike], respdict: Mapping[str, int], stories: Sequence[str], timing: TimingSettings
 ) -> dict[str, np.ndarray]:
-    """Per story, flattened word features Lanczos-downsampled and trimmed: (respdict - 20, n_features_in) float32."""
+    """Per story, flattened word features Lanczos-downsampled and trimmed: (respdict - 20, n_features_in) float32.
+
+    Word features holding NaN/inf are a DataError naming the story (nothing is fitted or scored on them)."""
     out: dict[str, np.ndarray] = {}
     for story in stories:
         if story not in features:
@@ -98,6 +101,10 @@ def downsampled_stories(
             raise DataError(f"story {story} is not in respdict.json: the dataset metadata is incomplete")
         feats = features[story]
         values = np.asarray(feats.values, dtype=np.float32).reshape(len(feats.times), -1)
+        nonfinite = describe_nonfinite(nonfinite_counts(values))
+        if nonfinite:
+            raise DataError(f"{story}: its word features hold {nonfinite}: delete the story's feature cache files "
+                            "(`neurofin data check --feature-cache DIR` names them) and rerun `neurofin features extract`")
         out[story] = downsample_story(np.asarray(feats.times, dtype=np.float64), values, respdict[story], timing)
     return out
 

@@ -16,7 +16,7 @@ from neurofin.data.layout import Dataset
 from neurofin.encoding.design import FeatureSource, check_row_counts, downsampled_stories
 from neurofin.encoding.metrics import ceiling_summary, noise_ceiling, signed_r2, top_voxels, voxel_correlation
 from neurofin.encoding.package import EncodingModel, write_evaluation
-from neurofin.encoding.responses import read_story_responses, read_test_target
+from neurofin.encoding.responses import read_story_responses, read_test_target, require_finite_responses
 from neurofin.encoding.roi_scores import VoxelRois, roi_scores, success_criteria
 from neurofin.encoding.selection import select_voxels
 
@@ -88,6 +88,7 @@ def score_model(
     """
     subject, split = model.subject, model.record.split
     fraction = model.record.voxel_selection.top_fraction
+    require_finite_responses(dataset, subject, split.validation + split.test)
     val_resp = read_story_responses(dataset, subject, split.validation)
     targets = {s: read_test_target(dataset, subject, s) for s in split.test}
     resp_rows = {s: r.shape[0] for s, r in val_resp.items()} | {s: t[0].shape[0] for s, t in targets.items()}

@@ -38,7 +38,7 @@ from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FeatureRecord, FitRecord, PackageRecord, VoxelSelection
 from neurofin.encoding.reduce import fit_banded_basis, fit_pca_basis
-from neurofin.encoding.responses import read_story_responses
+from neurofin.encoding.responses import read_story_responses, require_finite_responses
 from neurofin.errors import DataError
 from neurofin.io import sha256_bytes
 from neurofin.timing import median_speech_rate
@@ -155,10 +155,11 @@ def fit_subject(
     split = split_stories(
         dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed, settings.data.held_out_stories
     )
+    require_finite_responses(dataset, subject, split.train + split.validation + split.test)  # before any work
+    resp = read_story_responses(dataset, subject, split.train)
     word_features = features(split.train)
     n_blocks, dim = feature_shape(word_features)
     rows = downsampled_stories(word_features, dataset.respdict, split.train, timing)
-    resp = read_story_responses(dataset, subject, split.train)
     check_row_counts(rows, {s: r.shape[0] for s, r in resp.items()}, dataset.respdict)
     feature_mean, feature_std = pooled_feature_stats(rows, split.train)
     fitted = fit_stories(rows, resp, split.train, block_slices(n_blocks, dim, enc.blocks_per_band), settings)
