@@ -226,15 +226,37 @@ def test_alpha_grid_edges_warn_and_say_how_to_extend(tiny):
 
     grid = [10.0**e for e in range(0, 11)]
     alphas = np.r_[np.full(214, 1e10), np.full(141, 1.0), np.full(445, 1e4)]  # the demo's counts (issue 11)
-    check = alpha_grid_check(alphas, grid)
+    check = alpha_grid_check(alphas, grid, np.ones(800, bool))
     assert (check["n_at_top"], check["n_at_bottom"]) == (214, 141)
     assert "214 of 800" in check["warning"] and "141 of 800" in check["warning"] and "encoding.alphas" in check["warning"]
-    quiet = alpha_grid_check(np.r_[np.full(40, 1e10), np.full(760, 1e4)], grid)  # exactly 5% at the top: no warning
+    quiet = alpha_grid_check(np.r_[np.full(40, 1e10), np.full(760, 1e4)], grid, np.ones(800, bool))  # exactly 5%
     assert quiet["warning"] is None and quiet["n_at_top"] == 40
     # a grid far too low for the planted noise: nearly every voxel sits at its top, and training says so
     with pytest.warns(AlphaGridWarning, match="top of the grid"):
         model = fit_subject(tiny.dataset, tiny.subject, _settings(alphas=[1e-6, 1e-5]), tiny.source)
     assert np.isclose(model.arrays["alphas"], 1e-5, rtol=1e-4).mean() > 0.05
+    assert model.record.fit.design_eigenvalues is not None  # the top 1e-5 lies far inside the design's spectrum
+
+
+def test_alpha_grid_counts_only_voxels_passing_the_rule_at_edges_that_can_move():
+    """Issue 20.10: the demo warned "214 of 800 voxels (27%) chose the top of the grid", but those are mostly noise
+    voxels (they take any alpha), and the demo's grid ends lie on the ridge plateaus of its design (eigenvalues of
+    X'X 56 .. 3e5: above 10 x 3e5 predictions only scale, below 56 / 10 they are the least-squares ones), where a
+    wider grid changes no prediction's correlation."""
+    from neurofin.encoding.evaluate import alpha_grid_check
+
+    grid = [10.0**e for e in range(0, 11)]
+    alphas = np.r_[np.full(214, 1e10), np.full(141, 1.0), np.full(445, 1e4)]
+    passing = np.r_[np.arange(214) < 10, np.arange(141) < 5, np.arange(445) < 285]  # 300 pass the rule
+    check = alpha_grid_check(alphas, grid, passing)
+    assert check["warning"] is None and (check["n_at_top"], check["n_at_bottom"], check["n_counted"]) == (10, 5, 300)
+    noisy = np.r_[np.arange(214) < 100, np.arange(141) < 60, np.arange(445) < 140]  # many passing voxels at the edges
+    assert "100 of 300 voxels passing" in alpha_grid_check(alphas, grid, noisy)["warning"]
+    plateau = alpha_grid_check(alphas, grid, noisy, (56.0, 3e5))  # both ends lie on the plateaus: nothing can move
+    assert plateau["warning"] is None and plateau["open_edges"] == []
+    inside = alpha_grid_check(alphas, grid, noisy, (56.0, 3e9))  # the top lies inside the spectrum: it may move
+    assert plateau["n_at_top"] == inside["n_at_top"] == 100
+    assert "top of the grid" in inside["warning"] and "bottom" not in inside["warning"]
 
 
 def test_train_refuses_nan_responses_with_exit_2_before_any_work(tiny, tmp_path):

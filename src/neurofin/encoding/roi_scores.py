@@ -3,7 +3,9 @@
 `roi_scores` is the one place per-ROI numbers are computed (evaluate and reports call it): per ROI of the ROI
 file, its voxel count, mean test r over all its voxels and over those passing the package's validation-r rule
 (the voxels its ROI feature averages), and noise-ceiling summaries over the latter. `success_criteria` turns
-them into the brief's pass/fail table.
+them into the brief's pass/fail table under ONE rule (SUCCESS_RULE): the mean per-voxel test r over ALL voxels
+of the region, no selection. `neurofin evaluate` writes that table to metrics.json; the report and `reproduce`
+read it from there and compute nothing of their own.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from neurofin.errors import AtlasError
 
 # (criterion, ROI name or None for every voxel, threshold on mean test r): the brief's success criteria
 CRITERIA = [("whole-brain mean r", None, 0.10), ("language-cortex r", "language", 0.20), ("NAcc r", "nacc", 0.05)]
+STATISTIC = "mean per-voxel test r"
+SUCCESS_RULE = (f"{STATISTIC} (Pearson r of prediction and held-out test-story response, the repeat mean when the "
+                "story was repeated) over ALL voxels of the region, no validation selection; pass when > threshold")
 
 
 @dataclass(frozen=True)
@@ -56,25 +61,27 @@ def roi_scores(
     return out
 
 
-def success_criteria(test_mean_r: float, rois: Mapping[str, Mapping[str, Any]] | None, note: str | None = None) -> list[dict[str, Any]]:
-    """The brief's criteria as rows (criterion, roi, value, threshold, status pass | fail | not evaluated).
-
-    ROI criteria use the mean test r of the ROI's selected voxels (those its ROI feature averages).
-    """
+def success_criteria(
+    n_voxels: int, test_mean_r: float, rois: Mapping[str, Mapping[str, Any]] | None, note: str | None = None,
+) -> list[dict[str, Any]]:
+    """The brief's criteria under SUCCESS_RULE as rows (criterion, roi, voxels, statistic, n_voxels, value,
+    threshold, status pass | fail | not evaluated); `rois` are `roi_scores` rows (their mean_test_r: all voxels)."""
     rows = []
     for criterion, roi, threshold in CRITERIA:
+        count, why = n_voxels, None
         if roi is None:
-            value, why = test_mean_r, None
-        elif rois is None:
-            value, why = None, note or "no ROI map"
-        elif roi not in rois:
-            value, why = None, f"the ROI file has no ROI named {roi!r}"
+            value, voxels = test_mean_r, f"all {n_voxels} voxels (no selection)"
+        elif rois is None or roi not in rois:
+            value, count, voxels = None, 0, f"ROI {roi!r}"
+            why = (note or "no ROI map") if rois is None else f"the ROI file has no ROI named {roi!r}"
         else:
-            value = rois[roi]["mean_test_r_selected"]
-            why = None if value is not None else f"no voxel of {roi!r} passes the validation-r rule"
+            value, count = rois[roi]["mean_test_r"], rois[roi]["n_voxels"]
+            voxels = f"all {count} voxels of ROI {roi!r} (no selection)"
+            why = None if value is not None else f"no voxel of the subject lies in {roi!r}"
         status = "not evaluated" if value is None else ("pass" if value > threshold else "fail")
-        rows.append({"criterion": criterion, "roi": roi or "all voxels", "value": value, "threshold": threshold,
-                     "status": status, **({"note": why} if why else {})})
+        rows.append({"criterion": criterion, "roi": roi or "all voxels", "voxels": voxels, "statistic": STATISTIC,
+                     "n_voxels": count, "value": value, "threshold": threshold, "status": status,
+                     **({"note": why} if why else {})})
     return rows
 
 
@@ -91,9 +98,10 @@ def format_tables(metrics: Mapping[str, Any]) -> str:
             lines.append(f"{name:<32}{row['n_voxels']:>8}{row['n_selected']:>9}{fmt(row['mean_test_r'])}{fmt(row['mean_test_r_selected'])}")
     elif isinstance(rois, dict):
         lines.append(f"per-ROI scores unavailable: {rois['unavailable']}")
-    lines.append(f"{'success criterion':<24}{'value':>8}{'>':>3}{'threshold':>10}  status")
+    lines.append(f"success criteria: {metrics.get('success_rule', SUCCESS_RULE)}")
+    lines.append(f"{'criterion':<24}{'value':>8}{'>':>3}{'threshold':>10}  {'status':<14}voxels, statistic")
     for row in metrics.get("success_criteria", []):
         value = f"{row['value']:>8.3f}" if row["value"] is not None else f"{'-':>8}"
-        lines.append(f"{row['criterion']:<24}{value}{'':>3}{row['threshold']:>10.2f}  {row['status']}"
-                     + (f" ({row['note']})" if "note" in row else ""))
+        lines.append(f"{row['criterion']:<24}{value}{'':>3}{row['threshold']:>10.2f}  {row['status']:<14}"
+                     f"{row['voxels']}, {row['statistic']}" + (f" ({row['note']})" if "note" in row else ""))
     return "\n".join(lines)

@@ -33,7 +33,7 @@ from neurofin.encoding.design import (
     stack_zscored,
     story_folds,
 )
-from neurofin.encoding.evaluate import alpha_grid_check, validation_r
+from neurofin.encoding.evaluate import model_grid_check, validation_r
 from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FeatureRecord, FitRecord, PackageRecord, VoxelSelection
@@ -134,6 +134,7 @@ def package_record(
         features=FeatureRecord.from_settings(settings.features, n_blocks, dim),
         fit=FitRecord(
             solver=fitted.ridge.solver, backend=fitted.ridge.backend, alphas_grid=enc.alphas,
+            design_eigenvalues=fitted.ridge.design_eigenvalues,
             wall_s={phase: round(seconds, 3) for phase, seconds in fitted.wall_s.items()},
         ),
         split=split,
@@ -175,10 +176,11 @@ def fit_subject(
         voxel_atlas=dict(voxel_atlas or {}),
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
-    grid = alpha_grid_check(fitted.ridge.alphas, enc.alphas)
+    model = replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})
+    grid = model_grid_check(model)
     if grid["warning"]:
         warnings.warn(f"{subject}: {grid['warning']}", AlphaGridWarning, stacklevel=2)
-    return replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})
+    return model
 
 
 def train_subject(
