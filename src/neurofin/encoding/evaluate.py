@@ -17,7 +17,7 @@ from neurofin.encoding.design import FeatureSource, check_row_counts, downsample
 from neurofin.encoding.metrics import ceiling_summary, noise_ceiling, signed_r2, top_voxels, voxel_correlation
 from neurofin.encoding.package import EncodingModel, write_evaluation
 from neurofin.encoding.responses import read_story_responses, read_test_target, require_finite_responses
-from neurofin.encoding.roi_scores import SUCCESS_RULE, VoxelRois, roi_scores, success_criteria
+from neurofin.encoding.roi_scores import SUCCESS_RULE, VoxelRois, region_mean_r, roi_scores, success_criteria
 from neurofin.encoding.selection import select_voxels
 
 FIGURE_FILE = "evaluation.png"
@@ -173,19 +173,21 @@ def score_model(
             "mean_r_single_repeat": float(single.mean()),
             "n_repeats": int(repeats.shape[0]),
         }
-    metrics |= judged_metrics(test_r, model.arrays["validation_r"], threshold, rois, rois_note, ceilings, story_rs)
+    gate = region_mean_r(val_resp, preds, split.validation, rois) if rois is not None else None
+    metrics |= judged_metrics(test_r, model.arrays["validation_r"], threshold, rois, rois_note, ceilings, story_rs, gate)
     return metrics, scores
 
 
 def judged_metrics(
     test_r: np.ndarray, validation_r: np.ndarray, threshold: float, rois: VoxelRois | None, rois_note: str | None = None,
     ceilings: Mapping[str, np.ndarray] | None = None, story_rs: Mapping[str, np.ndarray] | None = None,
+    mean_response_r: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The metrics keys `rois` (per-ROI scores, or why there are none), `success_rule` and `success_criteria`."""
     out: dict[str, Any] = {}
     per_roi = None
     if rois is not None:
-        per_roi = out["rois"] = roi_scores(test_r, validation_r, threshold, rois, ceilings, story_rs)
+        per_roi = out["rois"] = roi_scores(test_r, validation_r, threshold, rois, ceilings, story_rs, mean_response_r)
     elif rois_note is not None:
         out["rois"] = {"unavailable": rois_note}
     out["success_rule"] = SUCCESS_RULE
