@@ -23,11 +23,15 @@ def test_stacked_design_equals_reference_per_story_design(tiny):
     settings = Settings()
     stories = ["story00", "story01"]
     rows = downsampled_stories(tiny.features, tiny.dataset.respdict, stories, settings.timing)
-    design, story_ids = stack_design(rows, stories, settings.timing.delays)
-    reference = np.concatenate(
-        [story_design(tiny.features[s].times, tiny.features[s].values.astype(np.float64), tiny.dataset.respdict[s]) for s in stories]
-    )
-    np.testing.assert_allclose(design, reference, atol=1e-4)
+    std = np.linspace(0.5, 2.0, rows["story00"].shape[1])
+    design, story_ids = stack_design(rows, stories, settings.timing.delays, std)
+    reference = []
+    for s in stories:  # reference Lanczos rows, centred within the story, divided by the given std, delayed
+        delayed = story_design(tiny.features[s].times, tiny.features[s].values.astype(np.float64), tiny.dataset.respdict[s])
+        plain = delayed.reshape(delayed.shape[0], len(settings.timing.delays), -1)  # per-story z-scored
+        own_std = rows[s].astype(np.float64).std(axis=0)
+        reference.append((plain * own_std / std).reshape(delayed.shape))
+    np.testing.assert_allclose(design, np.concatenate(reference), atol=1e-4)
     first_row_of_second = np.flatnonzero(story_ids == 1)[0]
     assert np.all(design[first_row_of_second] == 0)  # delays >= 1: nothing bleeds in from the previous story
 
@@ -114,9 +118,13 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     model = EncodingModel.load(package)
     split = model.record.split
 
-    def reference_prediction(story):  # reference per-story design (timing.story_design) times the saved weights
+    def reference_prediction(story):  # reference Lanczos rows, centred in the story, / the package's std, delayed, x weights
+        from neurofin.timing import downsample_story, make_delayed
+
         words = tiny.features[story]
-        return story_design(words.times, words.values.astype(np.float64), tiny.dataset.respdict[story]) @ model.weights
+        values = words.values.astype(np.float64).reshape(len(words.times), -1)
+        rows = downsample_story(words.times, values, tiny.dataset.respdict[story])
+        return make_delayed((rows - rows.mean(axis=0)) / model.feature_std, settings.timing.delays) @ model.weights
 
     def pearson(a, b):
         return np.array([np.corrcoef(a[:, v], b[:, v])[0, 1] for v in range(a.shape[1])])
@@ -308,3 +316,31 @@ def test_ceiling_summary_counts_only_finite_ratios_and_says_how_many_were_not():
     summary = ceiling_summary(r, cc_max, np.ones(7, bool))
     assert summary["median_cc_norm"] == pytest.approx(0.5)  # median of 0.5, 0.4, 0.5 only
     assert summary["n_ratio_finite"] == 3 and summary["n_ratio_not_finite"] == 4
+
+
+def test_training_and_inference_scale_features_by_the_same_package_std(tiny):
+    """Issue 20.8: training z-scored each story by its own std while inference divides by the package's pooled std
+    (story std / package std 0.8-1.27 on the demo twin). Now one convention: centre within the story, divide by
+    the package's feature_std (the std of the story-centred training rows). Checked against a ridge solved here."""
+    from neurofin.encoding.responses import read_story_responses
+    from neurofin.encoding.train import fit_subject
+    from neurofin.timing import make_delayed
+
+    rng = np.random.default_rng(8)
+    scaled = {s: type(w)(w.times, (w.values.astype(np.float32) * rng.uniform(0.6, 1.6)).astype(np.float16))
+              for s, w in tiny.features.items()}  # stories with different feature scales
+    settings = _settings(alphas=[30.0], pca_components=None)
+    model = fit_subject(tiny.dataset, tiny.subject, settings, lambda stories: {s: scaled[s] for s in stories})
+    split, delays = model.record.split, settings.timing.delays
+    rows = downsampled_stories(scaled, tiny.dataset.respdict, split.train + split.validation, settings.timing)
+    centred = {s: rows[s].astype(np.float64) - rows[s].astype(np.float64).mean(axis=0) for s in rows}
+    std = np.concatenate([centred[s] for s in split.train]).std(axis=0)
+    np.testing.assert_allclose(model.feature_std, std, rtol=1e-5)
+    design = np.concatenate([make_delayed(centred[s] / std, delays) for s in split.train])
+    resp = read_story_responses(tiny.dataset, tiny.subject, split.train)
+    target = np.concatenate([resp[s] for s in split.train]).astype(np.float64)
+    weights = np.linalg.solve(design.T @ design + 30.0 * np.eye(design.shape[1]), design.T @ target)
+    np.testing.assert_allclose(model.weights, weights, rtol=2e-3, atol=2e-4)
+    story = split.validation[0]  # inference-side prediction of a story: the same division
+    np.testing.assert_allclose(model.predict_story(rows[story]), make_delayed(centred[story] / std, delays) @ weights,
+                               rtol=2e-3, atol=2e-3)

@@ -17,15 +17,17 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from neurofin.encoding.metrics import ceiling_summary, voxel_correlation
 from neurofin.encoding.package import METRICS_FILE
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import AtlasError, InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # (criterion, ROI name or None for every voxel, threshold on mean test r): the brief's success criteria
 CRITERIA = [("whole-brain mean r", None, 0.10), ("language-cortex r", "language", 0.20), ("NAcc r", "nacc", 0.05)]
@@ -87,6 +89,8 @@ def roi_scores(
 def roi_quality_table(packages: Sequence[str | Path]) -> pd.DataFrame:
     """Columns roi, subject, validation_r: the encoding-quality gate of each ROI per evaluated package (its metrics.json
     `validation_r_mean_response`), the table market.roi_quality_file reads."""
+    import pandas as pd
+
     rows = []
     for package in packages:
         path = Path(package) / METRICS_FILE

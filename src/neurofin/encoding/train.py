@@ -30,7 +30,7 @@ from neurofin.encoding.design import (
     pooled_feature_stats,
     split_stories,
     stack_design,
-    stack_zscored,
+    stack_scaled,
     story_folds,
 )
 from neurofin.encoding.evaluate import model_grid_check, validation_r
@@ -102,14 +102,15 @@ class StoryFit:
 
 def fit_stories(
     rows: Mapping[str, np.ndarray], resp: Mapping[str, np.ndarray], stories: Sequence[str], bands: list[slice],
-    settings: Settings,
+    settings: Settings, std: np.ndarray,
 ) -> StoryFit:
-    """Reduced basis, per-story delayed design and per-voxel-alpha ridge with leave-stories-out CV on `stories`."""
+    """Reduced basis, per-story delayed design (rows scaled by `std`, the package's feature_std) and per-voxel-alpha
+    ridge with leave-stories-out CV on `stories`."""
     enc, delays = settings.encoding, settings.timing.delays
     start = time.perf_counter()
-    basis, bands = reduced_basis(stack_zscored(rows, stories), bands, enc)
+    basis, bands = reduced_basis(stack_scaled(rows, stories, std), bands, enc)
     reduced = time.perf_counter()
-    design, story_ids = stack_design(rows, stories, delays, basis)
+    design, story_ids = stack_design(rows, stories, delays, std, basis)
     band_groups = delayed_band_groups(bands, design.shape[1] // len(delays), len(delays)) if enc.solver == "banded" else None
     designed = time.perf_counter()
     fit = fit_ridge(
@@ -163,7 +164,7 @@ def fit_subject(
     rows = downsampled_stories(word_features, dataset.respdict, split.train, timing)
     check_row_counts(rows, {s: r.shape[0] for s, r in resp.items()}, dataset.respdict)
     feature_mean, feature_std = pooled_feature_stats(rows, split.train)
-    fitted = fit_stories(rows, resp, split.train, block_slices(n_blocks, dim, enc.blocks_per_band), settings)
+    fitted = fit_stories(rows, resp, split.train, block_slices(n_blocks, dim, enc.blocks_per_band), settings, feature_std)
     del rows, resp
     speech_rate = median_speech_rate([np.asarray(word_features[s].times) for s in split.train])
     model = EncodingModel(

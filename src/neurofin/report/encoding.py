@@ -25,8 +25,6 @@ from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, esc, paragraph, table
 from neurofin.report.roi_scores import criteria_table, region_table
 
-EDGE_WARN_SHARE = 0.05
-
 
 @dataclass
 class Anatomy:
@@ -73,8 +71,8 @@ def histogram_figure(subject: str, test_r: np.ndarray, validation_r: np.ndarray,
                   "Top voxels are chosen on validation stories, never on the test story.")
 
 
-def alpha_figure(subject: str, alphas: np.ndarray, grid: list[float]) -> tuple[Figure, str]:
-    """Voxel counts per selected ridge alpha; the note says how many sit at the grid's edges."""
+def alpha_figure(subject: str, alphas: np.ndarray, grid: list[float], check: dict | None) -> tuple[Figure, str]:
+    """Voxel counts per selected ridge alpha; the note is `evaluate`'s grid-edge check (metrics.json alpha_grid)."""
     grid_log = np.log10(np.asarray(grid, dtype=np.float64))
     nearest = np.abs(np.log10(alphas)[:, None] - grid_log[None, :]).argmin(axis=1)
     counts = np.bincount(nearest, minlength=grid_log.size)
@@ -84,9 +82,12 @@ def alpha_figure(subject: str, alphas: np.ndarray, grid: list[float]) -> tuple[F
     axes.bar(grid_log, counts, width=0.7, color=colors)
     axes.set_xlabel("log10 alpha (red: grid edges)")
     axes.set_ylabel("voxels")
-    low, high = counts[0] / alphas.size, counts[-1] / alphas.size
-    note = (f"{low:.0%} of voxels chose the smallest alpha ({grid[0]:g}) and {high:.0%} the largest ({grid[-1]:g})"
-            + ("; more than 5% at an edge: the grid may be too narrow." if max(low, high) > EDGE_WARN_SHARE else "."))
+    if check is None:
+        note = "No grid-edge check: run `neurofin evaluate` on the package again."
+    else:
+        note = (f"Of the {check['n_counted']} {check['counted']}, {check['n_at_bottom']} chose the smallest alpha "
+                f"({grid[0]:g}) and {check['n_at_top']} the largest ({grid[-1]:g}); ends a wider grid could still "
+                f"move: {', '.join(check['open_edges']) or 'none'}. " + (check["warning"] or "No grid-edge warning."))
     return Figure(f"{subject}: alpha distribution", to_png(figure)), note
 
 
@@ -159,7 +160,7 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
         f"mean test r {np.nanmean(test_r):.3f} (all voxels).")]
     parts.append(histogram_figure(subject, test_r, validation_r, fraction))
     alphas = _model_array(model, "alphas", package)
-    alpha_fig, alpha_note = alpha_figure(subject, alphas, model.record.fit.alphas_grid)
+    alpha_fig, alpha_note = alpha_figure(subject, alphas, model.record.fit.alphas_grid, (model.metrics or {}).get("alpha_grid"))
     parts += [alpha_fig, paragraph(alpha_note, "note")]
     ceilings = {k.split("/", 1)[1]: np.asarray(v, np.float64)
                 for k, v in model.scores.items() if k.startswith("cc_max/")}
