@@ -18,7 +18,7 @@ from neurofin.config import MarketSettings, Settings
 from neurofin.data.synth import make_synthetic_dataset
 from neurofin.encoding.evaluate import evaluate_package
 from neurofin.encoding.package import EncodingModel
-from neurofin.encoding.roi_scores import VoxelRois, roi_quality_table
+from neurofin.encoding.roi_scores import VoxelRois, format_tables, roi_quality_table
 from neurofin.encoding.train import train_subject
 from neurofin.market.selection import roi_validation_r
 
@@ -58,6 +58,7 @@ def test_planted_silent_regions_fail_the_gate_and_the_signal_region_passes(twin_
     model = EncodingModel.load(package)
     gate = {name: row["validation_r_mean_response"] for name, row in metrics["rois"].items()}
     assert gate["signal"] > 0.3
+    assert "gate r" in format_tables(metrics) and f"{gate['silent_a']:8.3f}" in format_tables(metrics)
     assert gate["silent_a"] < 0.05 and gate["silent_b"] < 0.05
     # the old gate: mean validation r of the already-selected voxels of the region, >= 0.05 whenever one is selected
     val_r = model.arrays["validation_r"]

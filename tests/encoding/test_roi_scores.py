@@ -66,12 +66,12 @@ def _rule_split_package(tiny, tmp_path):
     import h5py
 
     rng = np.random.default_rng(5)
-    for path in tiny.dataset.responses_dir.glob("UTS01/*.hf5"):  # voxels 26-39 become pure noise
+    for path in tiny.dataset.responses_dir.glob("UTS01/*.hf5"):  # voxels 22-39 become pure noise
         with h5py.File(path, "r+") as fh:
             for key in ("data", "individual_repeats"):
                 if key in fh:
                     values = fh[key][...]
-                    values[..., 26:] = rng.standard_normal(values[..., 26:].shape)
+                    values[..., 22:] = rng.standard_normal(values[..., 22:].shape)
                     fh[key][...] = values
     settings = Settings.model_validate({"encoding": {"backend": "numpy", "validation_stories": 2, "cv_folds": 3,
                                                      "alphas": [10.0**e for e in range(-1, 5)]}})
@@ -80,7 +80,7 @@ def _rule_split_package(tiny, tmp_path):
     model = EncodingModel.load(package)
     test_r, val_r = model.scores["test_r"], model.arrays["validation_r"]
     membership = np.zeros((40, 2), bool)
-    membership[np.r_[np.argsort(-val_r[:26])[:1], np.arange(26, 39)], 0] = True  # "language": the best voxel, 13 noise ones
+    membership[np.r_[np.argsort(-val_r[:22])[:2], np.arange(22, 38)], 0] = True  # "language": 2 best voxels, 16 noise ones
     membership[30:, 1] = True  # "nacc"
     keep = val_r > model.record.voxel_selection.threshold
     language = membership[:, 0]
@@ -96,14 +96,14 @@ def test_one_success_rule_on_all_voxels_of_the_region_named_in_metrics(tiny, tmp
     table = {row["criterion"]: row for row in saved["success_criteria"]}
     language = table["language-cortex r"]
     assert language["value"] == pytest.approx(float(test_r[membership[:, 0]].mean()))
-    assert language["status"] == "fail" and language["n_voxels"] == 14
-    assert language["voxels"] == "all 14 voxels of ROI 'language' (no selection)"
+    assert language["status"] == "fail" and language["n_voxels"] == 18
+    assert language["voxels"] == "all 18 voxels of ROI 'language' (no selection)"
     assert language["statistic"] == "mean per-voxel test r"
     assert table["whole-brain mean r"]["value"] == pytest.approx(float(test_r.mean()))
     assert table["whole-brain mean r"]["voxels"] == "all 40 voxels (no selection)"
     assert table["NAcc r"]["value"] == pytest.approx(float(test_r[30:].mean()))
     text = format_tables(metrics)
-    assert "all 14 voxels of ROI 'language' (no selection)" in text and "mean per-voxel test r" in text
+    assert "all 18 voxels of ROI 'language' (no selection)" in text and "mean per-voxel test r" in text
 
 
 def test_report_and_reproduce_read_the_rule_from_metrics_json(tiny, tmp_path):

@@ -136,10 +136,12 @@ def format_tables(metrics: Mapping[str, Any]) -> str:
         lines.append("WARNING " + metrics["alpha_grid"]["warning"])
     rois = metrics.get("rois")
     if isinstance(rois, dict) and "unavailable" not in rois:
-        lines.append(f"{'roi':<32}{'voxels':>8}{'selected':>9}{'r all':>8}{'r sel':>8}")
+        lines.append(f"{'roi':<32}{'voxels':>8}{'selected':>9}{'r all':>8}{'r sel':>8}{'gate r':>8}"
+                     "  (gate r: validation r of the ROI's mean response)")
         fmt = lambda v: f"{v:>8.3f}" if v is not None else f"{'-':>8}"  # noqa: E731
         for name, row in rois.items():
-            lines.append(f"{name:<32}{row['n_voxels']:>8}{row['n_selected']:>9}{fmt(row['mean_test_r'])}{fmt(row['mean_test_r_selected'])}")
+            lines.append(f"{name:<32}{row['n_voxels']:>8}{row['n_selected']:>9}{fmt(row['mean_test_r'])}"
+                         f"{fmt(row['mean_test_r_selected'])}{fmt(row.get('validation_r_mean_response'))}")
     elif isinstance(rois, dict):
         lines.append(f"per-ROI scores unavailable: {rois['unavailable']}")
     lines.append(f"success criteria: {metrics.get('success_rule', SUCCESS_RULE)}")
