@@ -38,13 +38,13 @@ from pathlib import Path
 import numpy as np
 
 from neurofin.config import Settings
-from neurofin.encoding.design import stack_design, story_folds, zscore_responses
+from neurofin.encoding.design import pooled_feature_stats, stack_design, story_folds, zscore_responses
 from neurofin.encoding.fit import fit_ridge
 from neurofin.encoding.metrics import top_voxels, voxel_correlation
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.train import block_slices, fit_stories
 from neurofin.io import write_json_atomic
-from neurofin.timing import make_delayed, zscore_stats
+from neurofin.timing import make_delayed
 
 RESULTS = Path(__file__).resolve().parent / "results"
 UTS01 = {"n_train_trs": 27_000, "n_voxels": 81_126, "n_blocks": 8, "dim": 4_096, "latent_rank": 512}
@@ -206,13 +206,13 @@ def main() -> None:
     print(f"generated {len(problem.train)} training stories, {sizes} in {t_generate:.1f} s", flush=True)
 
     bands = block_slices(sizes["n_blocks"], sizes["dim"], enc.blocks_per_band)
+    mean, std = pooled_feature_stats(problem.rows, problem.train)
     with PeakMemory(args.device) as fit_memory:
         start = time.perf_counter()
-        fitted = fit_stories(problem.rows, problem.resp, problem.train, bands, settings)
+        fitted = fit_stories(problem.rows, problem.resp, problem.train, bands, settings, std)
         t_fit = time.perf_counter() - start
     print(f"fit {t_fit:.1f} s ({fitted.ridge.solver}, {fitted.ridge.backend}); phases {fitted.wall_s}", flush=True)
 
-    mean, std = zscore_stats(np.concatenate([problem.rows[s] for s in problem.train]))
     start = time.perf_counter()
     model = EncodingModel(config={"timing": {"delays": delays}}, weights=fitted.ridge.primal_weights(),
                           feature_mean=mean, feature_std=std, basis=fitted.basis)
@@ -230,7 +230,7 @@ def main() -> None:
     fractions = [float(f) for f in args.memory_fractions.split(",") if f.strip()]
     memory_runs = []
     if fractions:
-        design, story_ids = stack_design(problem.rows, problem.train, delays, fitted.basis)
+        design, story_ids = stack_design(problem.rows, problem.train, delays, std, fitted.basis)
         cv = story_folds(story_ids, enc.cv_folds)
         resp_all = np.concatenate([problem.resp[s] for s in problem.train])
         for fraction in fractions:

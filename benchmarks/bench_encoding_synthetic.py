@@ -24,7 +24,7 @@ import numpy as np
 
 from neurofin.config import FeatureSettings, Settings
 from neurofin.data.layout import Dataset
-from neurofin.encoding.design import downsampled_stories, pooled_feature_stats, stack_design, stack_zscored
+from neurofin.encoding.design import downsampled_stories, pooled_feature_stats, stack_design, stack_scaled
 from neurofin.encoding.evaluate import score_model, validation_r
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.reduce import fit_pca_basis
@@ -83,17 +83,17 @@ def seed_method(package: Path, dataset: Dataset, subject: str, features, alphas:
     timing = ours.record.timing
     train = ours.record.split.train
     rows = downsampled_stories(features(train), dataset.respdict, train, timing)
-    zrows = stack_zscored(rows, train)
+    mean, std = pooled_feature_stats(rows, train)
+    zrows = stack_scaled(rows, train, std)
     basis = fit_pca_basis(zrows, SEED_PCA)
     basis = basis / (zrows @ basis).std(axis=0)  # per-component z-score = whitening
-    design, story_ids = stack_design(rows, train, timing.delays, basis)
+    design, story_ids = stack_design(rows, train, timing.delays, std, basis)
     resp = read_story_responses(dataset, subject, train)
     held_out = story_ids == story_ids.max()  # one validation story for the single alpha
     set_backend("numpy")
     ridge = RidgeCV(alphas=np.asarray(alphas), cv=PredefinedSplit(np.where(held_out, 0, -1)),
                     solver_params={"score_func": correlation_score, "local_alpha": False, "warn": False})
     ridge.fit(design, np.concatenate([resp[s] for s in train]))
-    mean, std = pooled_feature_stats(rows, train)
     return EncodingModel(
         record=ours.record.model_copy(update={"fit": ours.record.fit.model_copy(
             update={"solver": "seed: whitened PCA-500, single alpha", "alphas_grid": alphas})}),

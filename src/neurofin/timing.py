@@ -100,6 +100,15 @@ def zscore(rows: np.ndarray, mean: np.ndarray | None = None, std: np.ndarray | N
     return (rows - mean) / std
 
 
+def centre_scale(rows: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """One story's feature rows centred on their own mean and divided by the package's training std (feature_std).
+
+    The one normalisation of encoding features: training designs, `EncodingModel.predict_story` and the
+    inference readout (which folds 1/std into its gain) all divide by the same stored std.
+    """
+    return (rows - rows.mean(axis=0)) / std
+
+
 def make_delayed(rows: np.ndarray, delays: Sequence[int]) -> np.ndarray:
     """FIR delays within one story: column blocks [x(t-d) for d in delays], zero-filled, no wrap-around."""
     n, dim = rows.shape

@@ -212,3 +212,41 @@ def test_textgrid_oddities_are_warned_but_do_not_fail(data, damage):
 
 def test_clean_dataset_has_no_warnings(data):
     assert check_dataset(data).warnings == []
+
+
+def test_nan_and_inf_responses_are_reported_with_file_and_count(data):
+    """Issue 20: 3 NaN TRs in one voxel passed `data check`; now the file, the counts and the voxels are named."""
+    import numpy as np
+
+    story = _a_training_story(data)
+    path = _hf5(data, "UTS01", story)
+
+    def damage(resp):
+        resp = resp.copy()
+        resp[[3, 7, 11], 5] = np.nan
+        resp[0, 2] = np.inf
+        return resp
+
+    _rewrite_hf5(path, damage)
+    problem, _ = _only_problem(data, "nonfinite")
+    assert (problem.subject, problem.story) == ("UTS01", story)
+    assert str(path) in problem.message
+    assert "4 non-finite values (3 NaN, 1 inf) in 2 voxel column(s)" in problem.message
+
+
+def test_nan_features_in_the_feature_cache_are_reported(data, tmp_path):
+    import numpy as np
+
+    from neurofin.features.cache import WordFeatures, save_word_features
+
+    cache = tmp_path / "feature-cache"
+    values = np.ones((6, 2, 4), dtype=np.float16)
+    save_word_features(cache / "clean.safetensors", WordFeatures(["a"] * 6, np.arange(6.0), values), {"story": "s"})
+    values[1, 0, 2] = values[4, 1, 3] = np.nan
+    save_word_features(cache / "damaged.safetensors", WordFeatures(["a"] * 6, np.arange(6.0), values), {"story": "s"})
+    result = _run(data, "--feature-cache", str(cache))
+    assert result.exit_code == 2, result.output
+    problems = [line for line in result.output.splitlines() if line.startswith("- [")]
+    assert len(problems) == 1 and problems[0].startswith("- [nonfinite]")
+    assert str(cache / "damaged.safetensors") in problems[0] and "2 non-finite values (2 NaN, 0 inf)" in problems[0]
+    assert _run(data).exit_code == 0  # the cache is checked only when asked for

@@ -23,11 +23,15 @@ def test_stacked_design_equals_reference_per_story_design(tiny):
     settings = Settings()
     stories = ["story00", "story01"]
     rows = downsampled_stories(tiny.features, tiny.dataset.respdict, stories, settings.timing)
-    design, story_ids = stack_design(rows, stories, settings.timing.delays)
-    reference = np.concatenate(
-        [story_design(tiny.features[s].times, tiny.features[s].values.astype(np.float64), tiny.dataset.respdict[s]) for s in stories]
-    )
-    np.testing.assert_allclose(design, reference, atol=1e-4)
+    std = np.linspace(0.5, 2.0, rows["story00"].shape[1])
+    design, story_ids = stack_design(rows, stories, settings.timing.delays, std)
+    reference = []
+    for s in stories:  # reference Lanczos rows, centred within the story, divided by the given std, delayed
+        delayed = story_design(tiny.features[s].times, tiny.features[s].values.astype(np.float64), tiny.dataset.respdict[s])
+        plain = delayed.reshape(delayed.shape[0], len(settings.timing.delays), -1)  # per-story z-scored
+        own_std = rows[s].astype(np.float64).std(axis=0)
+        reference.append((plain * own_std / std).reshape(delayed.shape))
+    np.testing.assert_allclose(design, np.concatenate(reference), atol=1e-4)
     first_row_of_second = np.flatnonzero(story_ids == 1)[0]
     assert np.all(design[first_row_of_second] == 0)  # delays >= 1: nothing bleeds in from the previous story
 
@@ -114,9 +118,13 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     model = EncodingModel.load(package)
     split = model.record.split
 
-    def reference_prediction(story):  # reference per-story design (timing.story_design) times the saved weights
+    def reference_prediction(story):  # reference Lanczos rows, centred in the story, / the package's std, delayed, x weights
+        from neurofin.timing import downsample_story, make_delayed
+
         words = tiny.features[story]
-        return story_design(words.times, words.values.astype(np.float64), tiny.dataset.respdict[story]) @ model.weights
+        values = words.values.astype(np.float64).reshape(len(words.times), -1)
+        rows = downsample_story(words.times, values, tiny.dataset.respdict[story])
+        return make_delayed((rows - rows.mean(axis=0)) / model.feature_std, settings.timing.delays) @ model.weights
 
     def pearson(a, b):
         return np.array([np.corrcoef(a[:, v], b[:, v])[0, 1] for v in range(a.shape[1])])
@@ -156,8 +164,10 @@ def test_package_carries_validation_r_and_speech_rate_and_metrics_match_independ
     cc = noise_ceiling(repeats)
     chosen = val_r > model.record.voxel_selection.threshold
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(cc > 0, test_r / cc, np.where(test_r >= 0, np.inf, -np.inf))
-    assert ceiling["selected"]["median_cc_norm"] == pytest.approx(float(np.median(ratio[chosen])), abs=1e-4)
+        ratio = test_r[chosen] / cc[chosen]
+    finite = np.isfinite(ratio)
+    assert ceiling["selected"]["median_cc_norm"] == pytest.approx(float(np.median(ratio[finite])), abs=1e-4)
+    assert ceiling["selected"]["n_ratio_not_finite"] == int((~finite).sum())
     assert ceiling["selected"]["ratio_of_means"] == pytest.approx(float(test_r[chosen].mean() / cc[chosen].mean()), abs=1e-4)
     assert metrics["per_story_mean_r"]["wheretheressmoke"] == pytest.approx(test_r.mean(), abs=1e-4)
     for story in split.validation:
@@ -224,12 +234,113 @@ def test_alpha_grid_edges_warn_and_say_how_to_extend(tiny):
 
     grid = [10.0**e for e in range(0, 11)]
     alphas = np.r_[np.full(214, 1e10), np.full(141, 1.0), np.full(445, 1e4)]  # the demo's counts (issue 11)
-    check = alpha_grid_check(alphas, grid)
+    check = alpha_grid_check(alphas, grid, np.ones(800, bool))
     assert (check["n_at_top"], check["n_at_bottom"]) == (214, 141)
     assert "214 of 800" in check["warning"] and "141 of 800" in check["warning"] and "encoding.alphas" in check["warning"]
-    quiet = alpha_grid_check(np.r_[np.full(40, 1e10), np.full(760, 1e4)], grid)  # exactly 5% at the top: no warning
+    quiet = alpha_grid_check(np.r_[np.full(40, 1e10), np.full(760, 1e4)], grid, np.ones(800, bool))  # exactly 5%
     assert quiet["warning"] is None and quiet["n_at_top"] == 40
     # a grid far too low for the planted noise: nearly every voxel sits at its top, and training says so
     with pytest.warns(AlphaGridWarning, match="top of the grid"):
         model = fit_subject(tiny.dataset, tiny.subject, _settings(alphas=[1e-6, 1e-5]), tiny.source)
     assert np.isclose(model.arrays["alphas"], 1e-5, rtol=1e-4).mean() > 0.05
+    assert model.record.fit.design_eigenvalues is not None  # the top 1e-5 lies far inside the design's spectrum
+
+
+def test_alpha_grid_counts_only_voxels_passing_the_rule_at_edges_that_can_move():
+    """Issue 20.10: the demo warned "214 of 800 voxels (27%) chose the top of the grid", but those are mostly noise
+    voxels (they take any alpha), and the demo's grid ends lie on the ridge plateaus of its design (eigenvalues of
+    X'X 56 .. 3e5: above 10 x 3e5 predictions only scale, below 56 / 10 they are the least-squares ones), where a
+    wider grid changes no prediction's correlation."""
+    from neurofin.encoding.evaluate import alpha_grid_check
+
+    grid = [10.0**e for e in range(0, 11)]
+    alphas = np.r_[np.full(214, 1e10), np.full(141, 1.0), np.full(445, 1e4)]
+    passing = np.r_[np.arange(214) < 10, np.arange(141) < 5, np.arange(445) < 285]  # 300 pass the rule
+    check = alpha_grid_check(alphas, grid, passing)
+    assert check["warning"] is None and (check["n_at_top"], check["n_at_bottom"], check["n_counted"]) == (10, 5, 300)
+    noisy = np.r_[np.arange(214) < 100, np.arange(141) < 60, np.arange(445) < 140]  # many passing voxels at the edges
+    assert "100 of 300 voxels passing" in alpha_grid_check(alphas, grid, noisy)["warning"]
+    plateau = alpha_grid_check(alphas, grid, noisy, (56.0, 3e5))  # both ends lie on the plateaus: nothing can move
+    assert plateau["warning"] is None and plateau["open_edges"] == []
+    inside = alpha_grid_check(alphas, grid, noisy, (56.0, 3e9))  # the top lies inside the spectrum: it may move
+    assert plateau["n_at_top"] == inside["n_at_top"] == 100
+    assert "top of the grid" in inside["warning"] and "bottom" not in inside["warning"]
+
+
+def test_train_refuses_nan_responses_with_exit_2_before_any_work(tiny, tmp_path):
+    """Issue 20: 3 NaN TRs in one voxel made `train` die in himalaya (exit 1); now one line, exit 2, nothing done
+    (no word features extracted into the cache, no package)."""
+    import subprocess
+    import sys
+
+    import h5py
+
+    path = tiny.dataset.response_path(tiny.subject, "story03")
+    with h5py.File(path, "r+") as fh:
+        resp = fh["data"][...]
+        resp[[3, 7, 11], 5] = np.nan
+        fh["data"][...] = resp
+    config = tmp_path / "enc.toml"
+    config.write_text(f'[features]\ncache_dir = "{tmp_path / "cache"}"\n'
+                      '[encoding]\nbackend = "numpy"\nvalidation_stories = 2\ncv_folds = 3\npca_components = 8\n')
+    proc = subprocess.run([sys.executable, "-m", "neurofin.cli", "train", "--data-root", str(tiny.dataset.root),
+                           "--subjects", "UTS01", "--config", str(config), "--out", str(tmp_path / "models")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert str(path) in proc.stderr and "3 non-finite values (3 NaN, 0 inf) in 1 voxel column(s)" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "models" / "UTS01").exists()
+
+
+def test_fit_refuses_nan_word_features_naming_the_story(tiny):
+    from neurofin.encoding.train import fit_subject
+    from neurofin.errors import DataError
+
+    split = split_stories(tiny.dataset.stories(tiny.subject), _settings().data.test_stories, 2, _settings().encoding.seed,
+                          _settings().data.held_out_stories)
+    story = split.train[1]
+    damaged = dict(tiny.features)
+    values = damaged[story].values.copy()
+    values[4, 1, 2] = np.inf
+    damaged[story] = type(damaged[story])(damaged[story].times, values)
+    with pytest.raises(DataError, match=rf"{story}: its word features hold 1 non-finite values \(0 NaN, 1 inf\)"):
+        fit_subject(tiny.dataset, tiny.subject, _settings(), lambda stories: {s: damaged[s] for s in stories})
+
+
+def test_ceiling_summary_counts_only_finite_ratios_and_says_how_many_were_not():
+    """Issue 20: voxels without measurable signal (cc_max = 0) gave r/cc_max = +-inf and were counted in the median."""
+    from neurofin.encoding.metrics import ceiling_summary
+
+    r = np.array([0.30, 0.20, 0.25, 0.10, 0.40, 0.35, -0.05])
+    cc_max = np.array([0.6, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0])  # 4 voxels without signal power on the test repeats
+    summary = ceiling_summary(r, cc_max, np.ones(7, bool))
+    assert summary["median_cc_norm"] == pytest.approx(0.5)  # median of 0.5, 0.4, 0.5 only
+    assert summary["n_ratio_finite"] == 3 and summary["n_ratio_not_finite"] == 4
+
+
+def test_training_and_inference_scale_features_by_the_same_package_std(tiny):
+    """Issue 20.8: training z-scored each story by its own std while inference divides by the package's pooled std
+    (story std / package std 0.8-1.27 on the demo twin). Now one convention: centre within the story, divide by
+    the package's feature_std (the std of the story-centred training rows). Checked against a ridge solved here."""
+    from neurofin.encoding.responses import read_story_responses
+    from neurofin.encoding.train import fit_subject
+    from neurofin.timing import make_delayed
+
+    rng = np.random.default_rng(8)
+    scaled = {s: type(w)(w.times, (w.values.astype(np.float32) * rng.uniform(0.6, 1.6)).astype(np.float16))
+              for s, w in tiny.features.items()}  # stories with different feature scales
+    settings = _settings(alphas=[30.0], pca_components=None)
+    model = fit_subject(tiny.dataset, tiny.subject, settings, lambda stories: {s: scaled[s] for s in stories})
+    split, delays = model.record.split, settings.timing.delays
+    rows = downsampled_stories(scaled, tiny.dataset.respdict, split.train + split.validation, settings.timing)
+    centred = {s: rows[s].astype(np.float64) - rows[s].astype(np.float64).mean(axis=0) for s in rows}
+    std = np.concatenate([centred[s] for s in split.train]).std(axis=0)
+    np.testing.assert_allclose(model.feature_std, std, rtol=1e-5)
+    design = np.concatenate([make_delayed(centred[s] / std, delays) for s in split.train])
+    resp = read_story_responses(tiny.dataset, tiny.subject, split.train)
+    target = np.concatenate([resp[s] for s in split.train]).astype(np.float64)
+    weights = np.linalg.solve(design.T @ design + 30.0 * np.eye(design.shape[1]), design.T @ target)
+    np.testing.assert_allclose(model.weights, weights, rtol=2e-3, atol=2e-4)
+    story = split.validation[0]  # inference-side prediction of a story: the same division
+    np.testing.assert_allclose(model.predict_story(rows[story]), make_delayed(centred[story] / std, delays) @ weights,
+                               rtol=2e-3, atol=2e-3)

@@ -232,21 +232,3 @@ def test_comment_words_take_the_transcript_form(tiny_dir, tmp_path):
     np.testing.assert_array_equal(values[0], values[1])
     np.testing.assert_array_equal(values[2], values[1])
     assert EncodingModel.load(package).record.word_form == "transcript-v1"
-
-
-def test_roi_quality_is_the_mean_validation_r_of_each_region_s_voxels():
-    """The table the market's encoding-quality gate reads, against a direct mean over each region's member voxels."""
-    rng = np.random.default_rng(21)
-    models = [random_model(rng, 12, 40, k=None, record=make_record(s, dim=12)) for s in ("UTS01", "UTS02")]
-    regions = {m.subject: (averaging_matrix(rng, 40, 5), list("abcde")) for m in models}
-    regions["UTS02"][0][:, 4] = 0.0  # a region without voxels: NaN, never 0
-    quality = Predictor.from_models(models, region_matrices=regions).roi_quality()
-    assert list(quality.columns) == ["roi", "subject", "validation_r"] and len(quality) == 2 * 5
-    for model in models:
-        matrix = regions[model.subject][0]
-        got = quality[quality["subject"] == model.subject].set_index("roi")["validation_r"]
-        for k, roi in enumerate("abcde"):
-            members = matrix[:, k] > 0
-            expected = model.arrays["validation_r"][members].mean() if members.any() else np.nan
-            np.testing.assert_allclose(got[roi], expected, rtol=1e-5, equal_nan=True)
-    assert np.isnan(quality.set_index(["subject", "roi"]).loc[("UTS02", "e"), "validation_r"])

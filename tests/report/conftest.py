@@ -25,8 +25,11 @@ TICKERS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]
 ROIS = ["language", "limbic", "nacc"]
 
 
-def write_package(root: Path, subject: str, n_voxels: int = 120, seed: int = 0) -> Path:
-    """A saved package with planted per-voxel arrays: test r ~ 0.5 * validation r, a repeat story's cc_max."""
+def write_package(root: Path, subject: str, n_voxels: int = 120, seed: int = 0, rois=None) -> Path:
+    """A saved package with planted per-voxel arrays: test r ~ 0.5 * validation r, a repeat story's cc_max; with
+    `rois` (neurofin.encoding.VoxelRois) also the per-ROI metrics and success criteria `neurofin evaluate` records."""
+    from neurofin.encoding.evaluate import judged_metrics
+
     rng = np.random.default_rng(seed)
     validation_r = rng.uniform(-0.1, 0.6, n_voxels).astype(np.float32)
     test_r = (0.5 * validation_r + rng.normal(0, 0.05, n_voxels)).astype(np.float64)
@@ -43,6 +46,9 @@ def write_package(root: Path, subject: str, n_voxels: int = 120, seed: int = 0) 
                 "validation_r": validation_r},
         scores={"test_r": test_r, "cc_max/story_t": cc_max},
     )
+    if rois is not None:
+        model.metrics = {"subject": subject, "n_voxels": n_voxels, "test_mean_r": float(test_r.mean()),
+                         **judged_metrics(test_r, validation_r, record.voxel_selection.threshold, rois)}
     return model.save(root / subject)
 
 
@@ -257,15 +263,18 @@ def full_report(tmp_path_factory, report_inputs) -> dict[str, Path]:
     """A report over a tiny synthetic twin (2 subjects, identity registration), its infer output and a backtest."""
     from neurofin.atlas import subject as subject_module
     from neurofin.data.synth import make_synthetic_dataset
+    from neurofin.encoding.roi_scores import VoxelRois
     from neurofin.report.build import build_report
 
     root = tmp_path_factory.mktemp("full-report")
     dataset = make_synthetic_dataset(root / "synth", n_subjects=2, n_stories=1, n_voxels=300)
-    for k, subject in enumerate(dataset.subjects()):
-        write_package(root / "models", subject, n_voxels=int(dataset.mask(subject).sum()), seed=k)
     saved = subject_module.register_to_mni
     subject_module.register_to_mni = IdentityMap()
     try:
+        for k, subject in enumerate(dataset.subjects()):
+            subject_module.subject_atlas(dataset, subject, root / "atlas-cache")
+            rois = VoxelRois(*subject_module.registered_rois(dataset, subject, root / "atlas-cache"))
+            write_package(root / "models", subject, n_voxels=int(dataset.mask(subject).sum()), seed=k, rois=rois)
         out = build_report(root / "report.html", root / "models", dataset.root, root / "atlas-cache",
                            report_inputs["rois"], report_inputs["backtest"], flatmap_cache=root / "flat-cache",
                            explanations=report_inputs["explanations"])

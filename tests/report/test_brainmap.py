@@ -78,7 +78,7 @@ def test_encoding_section_chooses_the_flatmap_when_the_database_has_flat_surface
     shape_zyx = (31, 100, 100)
     dataset = SimpleNamespace(pycortex_db=store, mask=lambda s: np.ones(shape_zyx, dtype=bool),
                               transform_dir=lambda s: store / s / "transforms" / "fullhead")
-    anatomy = Anatomy(dataset, None, None, Path("unused"), Path.home() / ".cache" / "neurofin-test" / "pycortex-flat")
+    anatomy = Anatomy(dataset, None, Path("unused"), Path.home() / ".cache" / "neurofin-test" / "pycortex-flat")
     test_r = np.random.default_rng(0).normal(0, 0.1, int(np.prod(shape_zyx)))
     figure, note = brain_map("S1", test_r, anatomy, maps=None)
     assert figure.title == "S1: test r flatmap" and note == "pycortex flatmap of the subject's cortex."

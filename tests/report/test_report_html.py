@@ -3,6 +3,7 @@
 import base64
 import importlib.util
 import io
+import json
 from html.parser import HTMLParser
 
 import numpy as np
@@ -79,3 +80,7 @@ def test_report_structure_titles_and_verdict(full_report):
     else:
         assert "No flatmap: the subject's pycortex database" in text  # the synthetic twin has no flat surfaces
     assert "whole-brain mean r > 0.10" in text and "language-cortex r > 0.20" in text and "NAcc r > 0.05" in text
+    for subject in ("UTS01", "UTS02"):  # shown exactly as metrics.json records them, with the voxels they judge
+        metrics = json.loads((full_report["root"] / "models" / subject / "metrics.json").read_text())
+        for row in metrics["success_criteria"]:
+            assert row["voxels"] in text and (row["value"] is None or f"{row['value']:.3f}" in text)

@@ -2,7 +2,9 @@
 
 Per subject and story: the response file is real data (not a git-annex pointer), opens with h5py and
 holds a 2-D "data" dataset whose last row is readable, has respdict - 20 rows (docs/REFERENCE.md section 2)
-and as many voxel columns as the subject's `mask_thick`. Per story: the TextGrid is real and parses;
+and as many voxel columns as the subject's `mask_thick`, and every value of its data and repeats is finite
+(NaN/inf are counted per file: `train` refuses them). With a feature cache folder, every cached story's word
+features must be finite too. Per story: the TextGrid is real and parses;
 words overlapping in time or non-UTF-8 bytes are warnings (the file is usable, repaired on reading).
 Stories listed in respdict.json without a response file for a subject are reported as missing (one
 problem per subject), unless the caller allows partial story sets.
@@ -14,9 +16,12 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from neurofin.data.annex import annex_fix_hint, is_annex_pointer
-from neurofin.data.layout import RESPONSE_KEY, Dataset, find_dataset
+from neurofin.data.layout import REPEATS_KEY, RESPONSE_KEY, Dataset, find_dataset
 from neurofin.data.textgrid import read_textgrid, textgrid_warnings
 from neurofin.errors import DataError
 from neurofin.timing import expected_rows
@@ -30,6 +35,7 @@ MISSING_RESPDICT = "missing_respdict"
 MISSING_STORY = "missing_story"
 MISSING_SUBJECT = "missing_subject"
 MISSING_TEXTGRID = "missing_textgrid"
+NONFINITE = "nonfinite"
 ROW_COUNT = "row_count"
 TEXTGRID_ODDITY = "textgrid_oddity"  # a warning: overlapping words, non-UTF-8 bytes
 TRUNCATED_HF5 = "truncated_hf5"
@@ -45,6 +51,54 @@ class Problem:
     message: str
     subject: str | None = None
     story: str | None = None
+
+
+def nonfinite_counts(array: Any, rows_per_read: int = 256) -> tuple[int, int, int]:
+    """(NaN values, inf values, last-axis columns holding either) of an array or h5py dataset, read in row blocks."""
+    n_nan = n_inf = 0
+    bad = np.zeros(array.shape[-1], dtype=bool)
+    for start in range(0, array.shape[0], rows_per_read):
+        block = np.asarray(array[start : start + rows_per_read])
+        nan, inf = np.isnan(block), np.isinf(block)
+        n_nan, n_inf = n_nan + int(nan.sum()), n_inf + int(inf.sum())
+        bad |= (nan | inf).reshape(-1, block.shape[-1]).any(axis=0)
+    return n_nan, n_inf, int(bad.sum())
+
+
+def describe_nonfinite(counts: tuple[int, int, int], columns: str | None = None) -> str | None:
+    """'4 non-finite values (3 NaN, 1 inf) in 2 voxel column(s)' for `nonfinite_counts`, or None when all are finite."""
+    n_nan, n_inf, n_columns = counts
+    if not n_nan + n_inf:
+        return None
+    return f"{n_nan + n_inf} non-finite values ({n_nan} NaN, {n_inf} inf)" + (f" in {n_columns} {columns}" if columns else "")
+
+
+def hf5_nonfinite(fh: Any) -> str | None:
+    """What is not finite in an open response file's data and individual repeats, or None when all of it is."""
+    found = []
+    for key, where in ((RESPONSE_KEY, ""), (REPEATS_KEY, " of its individual repeats")):
+        text = describe_nonfinite(nonfinite_counts(fh[key]), "voxel column(s)") if key in fh else None
+        if text:
+            found.append(text + where)
+    return "; ".join(found) or None
+
+
+def feature_cache_problems(cache_dir: str | Path) -> list[Problem]:
+    """One problem per feature cache file (features.cache_dir) whose word features hold NaN/inf."""
+    from safetensors import SafetensorError, safe_open
+
+    problems = []
+    for path in sorted(Path(cache_dir).glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="numpy") as fh:
+                values = fh.get_tensor("values")
+        except (OSError, SafetensorError):  # unreadable files are recomputed by the feature stage
+            continue
+        text = describe_nonfinite(nonfinite_counts(values.reshape(values.shape[0], -1)))
+        if text:
+            problems.append(Problem(NONFINITE, f"{path}: its word features hold {text}: delete the file and rerun "
+                                    "`neurofin features extract` (in float16, values beyond 65504 overflow to inf)"))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -167,6 +221,10 @@ class _Checker:
                 dset = fh[RESPONSE_KEY]
                 if dset.shape[0]:
                     dset[-1]  # the last row lies at the end of the data: a cut-off file fails here
+                nonfinite = hf5_nonfinite(fh)
+                if nonfinite:
+                    self.add(NONFINITE, f"{subject}/{story}: {path} holds {nonfinite}: the file is damaged or was "
+                             f"written with missing values; fetch it again with {self.fetch(subject)}", subject, story)
                 return int(dset.shape[0]), int(dset.shape[1])
         except OSError as exc:
             self.add(TRUNCATED_HF5, f"{subject}/{story}: {path} is not a readable HDF5 file ({exc}): it is truncated "
@@ -194,8 +252,12 @@ class _Checker:
             self.warnings += [Problem(TEXTGRID_ODDITY, message, story=story) for message in textgrid_warnings(path)]
 
 
-def check_dataset(root: str | Path, subjects: Iterable[str] | None = None, allow_missing_stories: bool = False) -> CheckReport:
-    """Check every story of every subject (or of `subjects`) of the ds003020 dataset at or under `root`.
+def check_dataset(
+    root: str | Path, subjects: Iterable[str] | None = None, allow_missing_stories: bool = False,
+    feature_cache: str | Path | None = None,
+) -> CheckReport:
+    """Check every story of every subject (or of `subjects`) of the ds003020 dataset at or under `root`, and the
+    word features in `feature_cache` (a features.cache_dir folder) when given.
 
     Stories listed in respdict.json without any file for a subject are one problem per subject, unless
     `allow_missing_stories` (real ds003020: UTS02 heard 79 of the 82 training stories, UTS04-08 about 26).
@@ -229,4 +291,6 @@ def check_dataset(root: str | Path, subjects: Iterable[str] | None = None, allow
                                         len(checker.problems) - before))
     for story in sorted(textgrid_stories):
         checker.textgrid(story, chosen[0] if chosen else "UTS01")
+    if feature_cache is not None:
+        checker.problems += feature_cache_problems(feature_cache)
     return CheckReport(ds.root, summaries, len(textgrid_stories), checker.problems, checker.warnings)

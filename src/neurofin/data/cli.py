@@ -1,5 +1,7 @@
 """CLI commands of the data stage."""
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="data commands.", no_args_is_help=True)
@@ -21,7 +23,6 @@ def synth(
     Example: neurofin data synth --out synth --n-subjects 2 --stories 6 --voxels 500 --seed 0
     """
     import json
-    from pathlib import Path
 
     from neurofin.data.synth import TRUTH_DIR, SynthSpec, make_synthetic_dataset
     from neurofin.io import guard_output, require_writable
@@ -49,11 +50,14 @@ def check(
     allow_missing_stories: bool = typer.Option(
         False, "--allow-missing-stories", help="Subjects may lack respdict stories (real UTS02, UTS04-08)."
     ),
+    feature_cache: Path = typer.Option(None, "--feature-cache", help="Also check the word features cached in this "
+                                       "folder (features.cache_dir) for NaN/inf."),
 ) -> None:
     """Check every story: hf5 readable with respdict - 20 rows and mask-many voxels, TextGrid present and parseable.
 
     Prints a per-subject table (stories, TRs, voxels, problems), then each problem with how to fix it
-    (git-annex pointers, truncated hf5 files, missing stories or TextGrids, row and voxel mismatches).
+    (git-annex pointers, truncated hf5 files, missing stories or TextGrids, row and voxel mismatches, NaN/inf
+    values with the file and their count).
     Exits 0 when the dataset is clean and 2 when there is any problem.
 
     Example: neurofin data check ~/data --subjects UTS01,UTS02
@@ -61,7 +65,7 @@ def check(
     from neurofin.config import parse_subjects
     from neurofin.data.check import check_dataset
 
-    report = check_dataset(root, parse_subjects(subjects), allow_missing_stories)
+    report = check_dataset(root, parse_subjects(subjects), allow_missing_stories, feature_cache)
     typer.echo(f"ds003020 at {report.root}")
     typer.echo(f"{'subject':<10}{'stories':>8}{'TRs':>9}{'voxels':>9}{'problems':>10}")
     for row in report.subjects:

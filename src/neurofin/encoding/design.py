@@ -1,7 +1,9 @@
 """Design matrices and story-level splits (docs/REFERENCE.md section 2).
 
-Per story: word features -> Lanczos onto the TR grid -> trims -> per-story z-score -> (optional reduced basis)
--> FIR delays inside the story (no bleed across story boundaries); stories are then stacked time-first.
+Per story: word features -> Lanczos onto the TR grid -> trims -> centred within the story and divided by the
+training std pooled over stories (timing.centre_scale with the package's feature_std, the same division inference
+uses) -> (optional reduced basis) -> FIR delays inside the story (no bleed across story boundaries); stories are
+then stacked time-first.
 The basis is applied BEFORE the delays, so a package stores a (n_features_in, k) basis rather than one
 per delay; both maps are linear and act on different axes, so the order does not change the design.
 """
@@ -15,8 +17,9 @@ from typing import Protocol
 import numpy as np
 
 from neurofin.config import TimingSettings
+from neurofin.data.check import describe_nonfinite, nonfinite_counts
 from neurofin.errors import DataError, RowCountError
-from neurofin.timing import downsample_story, expected_rows, make_delayed, zscore, zscore_stats
+from neurofin.timing import centre_scale, downsample_story, expected_rows, make_delayed, zscore
 
 
 class WordFeatureLike(Protocol):
@@ -89,7 +92,9 @@ def story_folds(story_ids: np.ndarray, n_folds: int):
 def downsampled_stories(
     features: Mapping[str, WordFeatureLike], respdict: Mapping[str, int], stories: Sequence[str], timing: TimingSettings
 ) -> dict[str, np.ndarray]:
-    """Per story, flattened word features Lanczos-downsampled and trimmed: (respdict - 20, n_features_in) float32."""
+    """Per story, flattened word features Lanczos-downsampled and trimmed: (respdict - 20, n_features_in) float32.
+
+    Word features holding NaN/inf are a DataError naming the story (nothing is fitted or scored on them)."""
     out: dict[str, np.ndarray] = {}
     for story in stories:
         if story not in features:
@@ -98,6 +103,10 @@ def downsampled_stories(
             raise DataError(f"story {story} is not in respdict.json: the dataset metadata is incomplete")
         feats = features[story]
         values = np.asarray(feats.values, dtype=np.float32).reshape(len(feats.times), -1)
+        nonfinite = describe_nonfinite(nonfinite_counts(values))
+        if nonfinite:
+            raise DataError(f"{story}: its word features hold {nonfinite}: delete the story's feature cache files "
+                            "(`neurofin data check --feature-cache DIR` names them) and rerun `neurofin features extract`")
         out[story] = downsample_story(np.asarray(feats.times, dtype=np.float64), values, respdict[story], timing)
     return out
 
@@ -114,8 +123,15 @@ def check_row_counts(rows: Mapping[str, np.ndarray], resp_rows: Mapping[str, int
 
 
 def pooled_feature_stats(rows: Mapping[str, np.ndarray], stories: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std of the downsampled features pooled over `stories` (z-scores new text at inference)."""
-    return zscore_stats(np.concatenate([rows[s] for s in stories], axis=0).astype(np.float64))
+    """Mean of the downsampled rows pooled over `stories`, and the std of the story-centred rows pooled over them
+    (constant columns get 1): the package's feature_mean / feature_std, the scale of every design (centre_scale)."""
+    total, squares, count = 0.0, 0.0, 0
+    for story in stories:  # one story in float64 at a time
+        block = rows[story].astype(np.float64)
+        total, count = total + block.sum(axis=0), count + block.shape[0]
+        squares = squares + ((block - block.mean(axis=0)) ** 2).sum(axis=0)
+    std = np.sqrt(np.asarray(squares) / count)
+    return np.asarray(total) / count, np.where(std > 0, std, 1.0)
 
 
 def mean_word(features: Mapping[str, WordFeatureLike], stories: Sequence[str]) -> np.ndarray:
@@ -134,12 +150,13 @@ def mean_word(features: Mapping[str, WordFeatureLike], stories: Sequence[str]) -
 
 
 def stack_design(
-    rows: Mapping[str, np.ndarray], stories: Sequence[str], delays: Sequence[int], basis: np.ndarray | None = None
+    rows: Mapping[str, np.ndarray], stories: Sequence[str], delays: Sequence[int], std: np.ndarray,
+    basis: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stacked delayed design (n_trs, k * n_delays) float32 and each row's story index into `stories`."""
+    """Stacked delayed design (n_trs, k * n_delays) float32 of rows scaled by `std`, and each row's story index."""
     blocks, ids = [], []
     for i, story in enumerate(stories):
-        reduced = zscore(rows[story]).astype(np.float32)
+        reduced = centre_scale(rows[story], std).astype(np.float32)
         if basis is not None:
             reduced = reduced @ basis
         blocks.append(make_delayed(reduced, delays))
@@ -147,9 +164,9 @@ def stack_design(
     return np.concatenate(blocks, axis=0), np.concatenate(ids)
 
 
-def stack_zscored(rows: Mapping[str, np.ndarray], stories: Sequence[str]) -> np.ndarray:
-    """Per-story z-scored pre-delay rows stacked over `stories` (what a reduced basis is fitted on)."""
-    return np.concatenate([zscore(rows[s]).astype(np.float32) for s in stories], axis=0)
+def stack_scaled(rows: Mapping[str, np.ndarray], stories: Sequence[str], std: np.ndarray) -> np.ndarray:
+    """Pre-delay rows of `stories` scaled by `std` (centre_scale), stacked (what a reduced basis is fitted on)."""
+    return np.concatenate([centre_scale(rows[s], std).astype(np.float32) for s in stories], axis=0)
 
 
 def zscore_responses(resp: np.ndarray) -> np.ndarray:

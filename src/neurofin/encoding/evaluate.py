@@ -16,8 +16,8 @@ from neurofin.data.layout import Dataset
 from neurofin.encoding.design import FeatureSource, check_row_counts, downsampled_stories
 from neurofin.encoding.metrics import ceiling_summary, noise_ceiling, signed_r2, top_voxels, voxel_correlation
 from neurofin.encoding.package import EncodingModel, write_evaluation
-from neurofin.encoding.responses import read_story_responses, read_test_target
-from neurofin.encoding.roi_scores import VoxelRois, roi_scores, success_criteria
+from neurofin.encoding.responses import read_story_responses, read_test_target, require_finite_responses
+from neurofin.encoding.roi_scores import SUCCESS_RULE, VoxelRois, region_mean_r, roi_scores, success_criteria
 from neurofin.encoding.selection import select_voxels
 
 FIGURE_FILE = "evaluation.png"
@@ -53,29 +53,66 @@ def alpha_histogram(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, int]
     return {f"{a:.0e}": int(c) for a, c in zip(grid_arr, counts, strict=True)}
 
 
-EDGE_SHARE = 0.05  # warn when more voxels than this share pick the bottom or the top of the alpha grid
+EDGE_SHARE = 0.05  # warn when more counted voxels than this share pick the bottom or the top of the alpha grid
+PLATEAU = 10.0  # a grid end beyond PLATEAU x the largest (below 1/PLATEAU x the smallest) design eigenvalue is on a plateau
 
 
-def alpha_grid_check(alphas: np.ndarray, grid: Sequence[float]) -> dict[str, Any]:
-    """Voxels whose selected alpha is the grid's bottom or top, and a warning saying how to extend the grid when
-    either share exceeds EDGE_SHARE (their best alpha may lie beyond the grid)."""
+def open_edges(grid: Sequence[float], eigenvalues: Sequence[float] | None) -> list[str]:
+    """The grid ends ('bottom', 'top') where a wider grid could still change predictions.
+
+    With eigenvalues l_i of the training design's X'X, ridge shrinks component i by l_i / (l_i + alpha): for
+    alpha >= PLATEAU * max(l) predictions only scale (same Pearson r, the CV score), for alpha <= min(l) / PLATEAU
+    they are within 10% of least squares. Ends on these plateaus cannot move; without eigenvalues both may.
+    """
+    low, high = min(grid), max(grid)
+    if eigenvalues is None:
+        return ["bottom", "top"]
+    smallest, largest = eigenvalues
+    return [name for name, is_open in (("bottom", low > smallest / PLATEAU), ("top", high < PLATEAU * largest)) if is_open]
+
+
+def alpha_grid_check(
+    alphas: np.ndarray, grid: Sequence[float], counted: np.ndarray, eigenvalues: Sequence[float] | None = None,
+    rule: str = "validation r > 0.05",
+) -> dict[str, Any]:
+    """Voxels passing the validation-r rule (`counted`) whose alpha is the grid's bottom or top, and a warning saying
+    how to extend the grid when either share exceeds EDGE_SHARE at an end that can still move (`open_edges`).
+
+    Noise voxels take any alpha, mostly an end (both ends are plateaus of the correlation score), so they are
+    not counted."""
     alphas, grid_arr = np.asarray(alphas, dtype=np.float64), np.sort(np.asarray(grid, dtype=np.float64))
-    n = len(alphas)
-    at_bottom = int(np.isclose(alphas, grid_arr[0], rtol=1e-6).sum())
-    at_top = int(np.isclose(alphas, grid_arr[-1], rtol=1e-6).sum()) if len(grid_arr) > 1 else 0
+    counted = np.asarray(counted, dtype=bool)
+    n = int(counted.sum())
+    at_bottom = int((np.isclose(alphas, grid_arr[0], rtol=1e-6) & counted).sum())
+    at_top = int((np.isclose(alphas, grid_arr[-1], rtol=1e-6) & counted).sum()) if len(grid_arr) > 1 else 0
+    movable = open_edges(grid_arr.tolist(), eigenvalues)
     problems = []
-    if at_top > EDGE_SHARE * n:
-        problems.append(f"{at_top} of {n} voxels ({at_top / n:.0%}) chose the top of the grid ({grid_arr[-1]:.0e}): "
-                        f"add larger alphas (e.g. up to {grid_arr[-1] * 100:.0e})")
-    if at_bottom > EDGE_SHARE * n:
-        problems.append(f"{at_bottom} of {n} voxels ({at_bottom / n:.0%}) chose the bottom of the grid ({grid_arr[0]:.0e}): "
-                        f"add smaller alphas (e.g. down to {grid_arr[0] / 100:.0e})")
+    if "top" in movable and at_top > EDGE_SHARE * n:
+        problems.append(f"{at_top} of {n} voxels passing {rule} ({at_top / n:.0%}) chose the top of the grid "
+                        f"({grid_arr[-1]:.0e}): add larger alphas (e.g. up to {grid_arr[-1] * 100:.0e})")
+    if "bottom" in movable and at_bottom > EDGE_SHARE * n:
+        problems.append(f"{at_bottom} of {n} voxels passing {rule} ({at_bottom / n:.0%}) chose the bottom of the grid "
+                        f"({grid_arr[0]:.0e}): add smaller alphas (e.g. down to {grid_arr[0] / 100:.0e})")
     warning = None
     if problems:
         warning = ("alpha grid edge: " + "; ".join(problems) + ". Set encoding.alphas in a --config TOML, e.g. "
                    f"[encoding] alphas = {[float(f'{a:.0e}') for a in np.logspace(np.log10(grid_arr[0]) - 2, np.log10(grid_arr[-1]) + 2, len(grid_arr) + 4)]}, "
                    "and re-run `neurofin train`")
-    return {"n_at_bottom": at_bottom, "n_at_top": at_top, "edge_share_limit": EDGE_SHARE, "warning": warning}
+    return {"counted": f"voxels passing {rule}", "n_counted": n, "n_at_bottom": at_bottom, "n_at_top": at_top,
+            "edge_share_limit": EDGE_SHARE, "design_eigenvalues": None if eigenvalues is None else list(eigenvalues),
+            "open_edges": movable, "warning": warning}
+
+
+def voxel_rule(model: EncodingModel) -> tuple[np.ndarray, str]:
+    """The package's voxel-selection mask (validation r > threshold) and its name."""
+    threshold = model.record.voxel_selection.threshold
+    return select_voxels(model.arrays["validation_r"], threshold), f"validation r > {threshold:g}"
+
+
+def model_grid_check(model: EncodingModel) -> dict[str, Any]:
+    """`alpha_grid_check` of a fitted model under its own voxel rule and design eigenvalues."""
+    mask, rule = voxel_rule(model)
+    return alpha_grid_check(model.arrays["alphas"], model.record.fit.alphas_grid, mask, model.record.fit.design_eigenvalues, rule)
 
 
 def score_model(
@@ -88,6 +125,7 @@ def score_model(
     """
     subject, split = model.subject, model.record.split
     fraction = model.record.voxel_selection.top_fraction
+    require_finite_responses(dataset, subject, split.validation + split.test)
     val_resp = read_story_responses(dataset, subject, split.validation)
     targets = {s: read_test_target(dataset, subject, s) for s in split.test}
     resp_rows = {s: r.shape[0] for s, r in val_resp.items()} | {s: t[0].shape[0] for s, t in targets.items()}
@@ -115,7 +153,7 @@ def score_model(
         "per_story_mean_r": per_story,
         "alpha_counts": alpha_histogram(model.arrays["alphas"], model.record.fit.alphas_grid),
         "alpha_median": float(np.median(model.arrays["alphas"])),
-        "alpha_grid": alpha_grid_check(model.arrays["alphas"], model.record.fit.alphas_grid),
+        "alpha_grid": model_grid_check(model),
     }
     ceilings, story_rs = {}, {}
     for story, (_, repeats) in targets.items():
@@ -135,12 +173,26 @@ def score_model(
             "mean_r_single_repeat": float(single.mean()),
             "n_repeats": int(repeats.shape[0]),
         }
-    if rois is not None:
-        metrics["rois"] = roi_scores(test_r, model.arrays["validation_r"], threshold, rois, ceilings, story_rs)
-    elif rois_note is not None:
-        metrics["rois"] = {"unavailable": rois_note}
-    metrics["success_criteria"] = success_criteria(metrics["test_mean_r"], metrics["rois"] if rois else None, rois_note)
+    gate = region_mean_r(val_resp, preds, split.validation, rois) if rois is not None else None
+    metrics |= judged_metrics(test_r, model.arrays["validation_r"], threshold, rois, rois_note, ceilings, story_rs, gate)
     return metrics, scores
+
+
+def judged_metrics(
+    test_r: np.ndarray, validation_r: np.ndarray, threshold: float, rois: VoxelRois | None, rois_note: str | None = None,
+    ceilings: Mapping[str, np.ndarray] | None = None, story_rs: Mapping[str, np.ndarray] | None = None,
+    mean_response_r: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The metrics keys `rois` (per-ROI scores, or why there are none), `success_rule` and `success_criteria`."""
+    out: dict[str, Any] = {}
+    per_roi = None
+    if rois is not None:
+        per_roi = out["rois"] = roi_scores(test_r, validation_r, threshold, rois, ceilings, story_rs, mean_response_r)
+    elif rois_note is not None:
+        out["rois"] = {"unavailable": rois_note}
+    out["success_rule"] = SUCCESS_RULE
+    out["success_criteria"] = success_criteria(len(test_r), float(np.mean(test_r)), per_roi, rois_note)
+    return out
 
 
 def plot_evaluation(path: Path, subject: str, test_r: np.ndarray, val_r: np.ndarray, alphas: np.ndarray, fraction: float) -> None:

@@ -71,6 +71,7 @@ class RidgeFit:
     alphas: np.ndarray  # (n_voxels,) selected penalty per voxel (banded: the overall scale)
     cv_scores: np.ndarray  # (n_voxels,) mean CV correlation at the selected hyperparameters
     column_order: np.ndarray | None = None  # banded: design column of each coefficient row
+    design_eigenvalues: tuple[float, float] | None = None  # design_eigenvalues(design)
 
     def predict(self, design: np.ndarray) -> np.ndarray:
         """(n_trs, n_voxels) float32 predictions for a delayed design, on CPU."""
@@ -93,6 +94,23 @@ class RidgeFit:
         weights = np.empty_like(coef)
         weights[self.column_order] = coef
         return weights
+
+
+MAX_SPECTRUM_SIDE = 4096  # designs whose shorter side is longer are not decomposed (seconds at this size)
+
+
+def design_eigenvalues(design: np.ndarray) -> tuple[float, float] | None:
+    """(smallest nonzero, largest) eigenvalue of X'X for a design X, or None when its shorter side exceeds
+    MAX_SPECTRUM_SIDE. Nonzero: above 1e-9 of the largest (a design with more columns than rows is rank-deficient)."""
+    n, p = design.shape
+    if min(n, p) > MAX_SPECTRUM_SIDE or not design.size:
+        return None
+    x = np.asarray(design, dtype=np.float64)
+    values = np.linalg.eigvalsh(x @ x.T if n < p else x.T @ x)
+    largest = float(values[-1])
+    if largest <= 0:
+        return None
+    return float(values[values > 1e-9 * largest][0]), largest
 
 
 def _solver_params(settings: EncodingSettings) -> dict[str, Any]:
@@ -159,4 +177,5 @@ def fit_ridge(
         alphas=np.asarray(backend.to_numpy(estimator.best_alphas_), dtype=np.float64),
         cv_scores=_best_cv_scores(np.asarray(backend.to_numpy(estimator.cv_scores_), dtype=np.float64)),
         column_order=column_order,
+        design_eigenvalues=design_eigenvalues(design),
     )

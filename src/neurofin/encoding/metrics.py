@@ -47,20 +47,24 @@ def noise_ceiling(repeats: np.ndarray) -> np.ndarray:
 def ceiling_summary(r: np.ndarray, cc_max: np.ndarray, selected: np.ndarray) -> dict[str, float | int | None]:
     """Noise-ceiling summaries over voxels `selected` on validation data (never on the test story).
 
-    median_cc_norm: median of r / cc_max (a voxel without measurable signal gives +-inf, which the median
-    tolerates); ratio_of_means: mean(r) / mean(cc_max), stable where per-voxel ratios are heavy-tailed;
-    n_with_signal: selected voxels whose test repeats show signal power > 0.
+    median_cc_norm: median of the finite r / cc_max (a voxel without measurable signal, cc_max = 0, has no
+    ratio: n_ratio_not_finite counts them, n_ratio_finite the ratios the median is over); ratio_of_means:
+    mean(r) / mean(cc_max), stable where per-voxel ratios are heavy-tailed; n_with_signal: selected voxels
+    whose test repeats show signal power > 0.
     """
     r, cc_max = np.asarray(r, dtype=np.float64)[selected], np.asarray(cc_max, dtype=np.float64)[selected]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(cc_max > 0, r / np.where(cc_max > 0, cc_max, 1.0), np.where(r >= 0, np.inf, -np.inf))
+        ratio = r / cc_max
+    finite = ratio[np.isfinite(ratio)]
     mean_ceiling = float(cc_max.mean()) if r.size else 0.0
     return {
         "n_voxels": int(r.size),
         "n_with_signal": int((cc_max > 0).sum()),
         "mean_r": float(r.mean()) if r.size else None,
         "mean_cc_max": mean_ceiling if r.size else None,
-        "median_cc_norm": float(np.median(ratio)) if r.size and np.isfinite(np.median(ratio)) else None,
+        "median_cc_norm": float(np.median(finite)) if finite.size else None,
+        "n_ratio_finite": int(finite.size),
+        "n_ratio_not_finite": int(r.size - finite.size),
         "ratio_of_means": float(r.mean() / mean_ceiling) if mean_ceiling > 0 else None,
     }
 

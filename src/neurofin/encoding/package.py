@@ -4,8 +4,8 @@ Layout of a package directory:
     config.json          the PackageRecord (record.py): settings, feature identity and shape, fit, split,
                          subject, mask hash, voxel-selection rule, speech_rate_wps, format and neurofin version
     weights.safetensors  basis (n_features_in, k) [absent = identity], weights (k * n_delays, n_voxels),
-                         feature_mean / feature_std (n_features_in,) of the TR rows pooled over training
-                         stories, word_mean (n_features_in,) the training mean word (infer/readout.py)
+                         feature_mean (n_features_in,) the TR rows' mean pooled over training stories,
+                         feature_std the std of the story-centred rows (the scale of every design), word_mean (n_features_in,) the training mean word (infer/readout.py)
     arrays.safetensors   per-voxel training-time arrays: alphas, cv_r, validation_r (r on the validation
                          stories: the voxel-selection score)
     scores.safetensors   per-voxel evaluation arrays: test_r, cc_max/<story> (written by `neurofin evaluate`)
@@ -18,8 +18,9 @@ Layout of a package directory:
 `train` writes the first three and the manifest; `evaluate` adds scores, metrics and a figure and rewrites
 only the manifest (after verifying the files it covers), never the weights.
 
-Prediction for new text: word features -> Lanczos + trims -> z-score (per story in training; for text
-without a story context use feature_mean/feature_std) -> `project` (basis) -> FIR delays -> `predict`.
+Prediction: word features -> Lanczos + trims -> centred within the story and divided by feature_std
+(timing.centre_scale, as in training; new text is centred on word_mean by the readout) -> `project` (basis)
+-> FIR delays -> `predict`.
 Region predictions are exact through the weights: with M an (n_voxels, n_regions) averaging matrix,
 X @ (W @ M) = (X @ W) @ M, so `collapse(M)` gives (k * n_delays, n_regions) weights for parcels/ROIs.
 """
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from neurofin.encoding.record import FORMAT_VERSION, PackageRecord
 from neurofin.errors import PackageIntegrityError
 from neurofin.io import atomic_path, sha256_file, write_json_atomic
-from neurofin.timing import make_delayed, zscore
+from neurofin.timing import centre_scale, make_delayed
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -114,8 +115,8 @@ class EncodingModel:
         return np.asarray(delayed_design, dtype=np.float32) @ self.weights
 
     def predict_story(self, story_rows: np.ndarray) -> np.ndarray:
-        """(n_trs, n_voxels) predictions for one story's downsampled, trimmed rows, z-scored within the story as in training."""
-        return self.predict(self.delayed_design(zscore(story_rows)))
+        """(n_trs, n_voxels) predictions for one story's downsampled, trimmed rows, scaled as in training (centre_scale)."""
+        return self.predict(self.delayed_design(centre_scale(story_rows, self.feature_std)))
 
     def collapse(self, region_matrix: np.ndarray) -> np.ndarray:
         """Weights (k * n_delays, n_regions) for regions: X @ collapse(M) == predict(X) @ M exactly (linear map)."""

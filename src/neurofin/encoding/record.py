@@ -53,6 +53,9 @@ class FitRecord(_Record):
     backend: str
     alphas_grid: list[float]
     wall_s: dict[str, float]
+    # (smallest nonzero, largest) eigenvalue of the training design's X'X: where the alpha grid's ends are plateaus
+    # (evaluate.open_edges); None when the design was too large to decompose
+    design_eigenvalues: tuple[float, float] | None = None
 
 
 class VoxelSelection(_Record):

@@ -6,8 +6,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neurofin.data.layout import Dataset
+from neurofin.data.check import hf5_nonfinite
+from neurofin.data.layout import Dataset, open_hf5
 from neurofin.encoding.design import zscore_responses
+from neurofin.errors import DataError
+
+
+def require_finite_responses(dataset: Dataset, subject: str, stories: Sequence[str]) -> None:
+    """Raise DataError naming the file and the counts when a story's responses or repeats hold NaN/inf."""
+    for story in stories:
+        path = dataset.response_path(subject, story)
+        with open_hf5(path, dataset.root) as fh:
+            nonfinite = hf5_nonfinite(fh)
+        if nonfinite:
+            raise DataError(f"{subject}/{story}: {path} holds {nonfinite}; a model cannot be fitted or scored on it: "
+                            f"fetch the file again (`neurofin data check {dataset.root}` lists every such file)")
 
 
 def read_story_responses(dataset: Dataset, subject: str, stories: Sequence[str]) -> dict[str, np.ndarray]:

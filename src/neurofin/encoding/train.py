@@ -30,15 +30,15 @@ from neurofin.encoding.design import (
     pooled_feature_stats,
     split_stories,
     stack_design,
-    stack_zscored,
+    stack_scaled,
     story_folds,
 )
-from neurofin.encoding.evaluate import alpha_grid_check, validation_r
+from neurofin.encoding.evaluate import model_grid_check, validation_r
 from neurofin.encoding.fit import RidgeFit, delayed_band_groups, fit_ridge
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FeatureRecord, FitRecord, PackageRecord, VoxelSelection
 from neurofin.encoding.reduce import fit_banded_basis, fit_pca_basis
-from neurofin.encoding.responses import read_story_responses
+from neurofin.encoding.responses import read_story_responses, require_finite_responses
 from neurofin.errors import DataError
 from neurofin.io import sha256_bytes
 from neurofin.timing import median_speech_rate
@@ -102,14 +102,15 @@ class StoryFit:
 
 def fit_stories(
     rows: Mapping[str, np.ndarray], resp: Mapping[str, np.ndarray], stories: Sequence[str], bands: list[slice],
-    settings: Settings,
+    settings: Settings, std: np.ndarray,
 ) -> StoryFit:
-    """Reduced basis, per-story delayed design and per-voxel-alpha ridge with leave-stories-out CV on `stories`."""
+    """Reduced basis, per-story delayed design (rows scaled by `std`, the package's feature_std) and per-voxel-alpha
+    ridge with leave-stories-out CV on `stories`."""
     enc, delays = settings.encoding, settings.timing.delays
     start = time.perf_counter()
-    basis, bands = reduced_basis(stack_zscored(rows, stories), bands, enc)
+    basis, bands = reduced_basis(stack_scaled(rows, stories, std), bands, enc)
     reduced = time.perf_counter()
-    design, story_ids = stack_design(rows, stories, delays, basis)
+    design, story_ids = stack_design(rows, stories, delays, std, basis)
     band_groups = delayed_band_groups(bands, design.shape[1] // len(delays), len(delays)) if enc.solver == "banded" else None
     designed = time.perf_counter()
     fit = fit_ridge(
@@ -134,6 +135,7 @@ def package_record(
         features=FeatureRecord.from_settings(settings.features, n_blocks, dim),
         fit=FitRecord(
             solver=fitted.ridge.solver, backend=fitted.ridge.backend, alphas_grid=enc.alphas,
+            design_eigenvalues=fitted.ridge.design_eigenvalues,
             wall_s={phase: round(seconds, 3) for phase, seconds in fitted.wall_s.items()},
         ),
         split=split,
@@ -155,13 +157,14 @@ def fit_subject(
     split = split_stories(
         dataset.stories(subject), settings.data.test_stories, enc.validation_stories, enc.seed, settings.data.held_out_stories
     )
+    require_finite_responses(dataset, subject, split.train + split.validation + split.test)  # before any work
+    resp = read_story_responses(dataset, subject, split.train)
     word_features = features(split.train)
     n_blocks, dim = feature_shape(word_features)
     rows = downsampled_stories(word_features, dataset.respdict, split.train, timing)
-    resp = read_story_responses(dataset, subject, split.train)
     check_row_counts(rows, {s: r.shape[0] for s, r in resp.items()}, dataset.respdict)
     feature_mean, feature_std = pooled_feature_stats(rows, split.train)
-    fitted = fit_stories(rows, resp, split.train, block_slices(n_blocks, dim, enc.blocks_per_band), settings)
+    fitted = fit_stories(rows, resp, split.train, block_slices(n_blocks, dim, enc.blocks_per_band), settings, feature_std)
     del rows, resp
     speech_rate = median_speech_rate([np.asarray(word_features[s].times) for s in split.train])
     model = EncodingModel(
@@ -174,10 +177,11 @@ def fit_subject(
         voxel_atlas=dict(voxel_atlas or {}),
         arrays={"alphas": fitted.ridge.alphas, "cv_r": fitted.ridge.cv_scores},
     )
-    grid = alpha_grid_check(fitted.ridge.alphas, enc.alphas)
+    model = replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})
+    grid = model_grid_check(model)
     if grid["warning"]:
         warnings.warn(f"{subject}: {grid['warning']}", AlphaGridWarning, stacklevel=2)
-    return replace(model, arrays={**model.arrays, "validation_r": validation_r(model, dataset, features)})
+    return model
 
 
 def train_subject(

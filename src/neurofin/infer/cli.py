@@ -53,6 +53,8 @@ def register(app: typer.Typer) -> None:
         """
         from neurofin.config import Settings
         from neurofin.encoding.package import package_dirs
+        from neurofin.encoding.roi_scores import roi_quality_table
+        from neurofin.errors import NeurofinError
         from neurofin.infer.inputs import read_texts
         from neurofin.infer.run import check_output, infer_file
         from neurofin.io import guard_output, sha256_file, write_table_atomic
@@ -95,8 +97,12 @@ def register(app: typer.Typer) -> None:
             return
         with cli_progress() as progress:
             frame = infer_file(predictor, texts, out, run.batch_size, record, progress=progress, layout=layout)  # type: ignore[arg-type]
-        write_table_atomic(quality, predictor.roi_quality())
-        typer.echo(f"ROI encoding quality (mean validation r per subject) -> {quality}: pass it to `neurofin market backtest --roi-quality`")
+        try:
+            write_table_atomic(quality, roi_quality_table(folders))
+            typer.echo(f"ROI encoding quality (validation r of each ROI's mean response, per subject) -> {quality}: "
+                       "pass it to `neurofin market backtest --roi-quality`")
+        except NeurofinError as exc:
+            typer.echo(f"warning: no ROI quality table: {exc}", err=True)
         n_errors = int(frame["error"].notna().sum()) if layout == "wide" else int(frame.loc[frame["subject"] == ENSEMBLE, "error"].notna().sum())
         typer.echo(f"{len(texts)} texts x {len(predictor.subjects)} subjects -> {out} ({n_errors} texts with errors)")
 

@@ -142,13 +142,6 @@ class Predictor:
     def subjects(self) -> list[str]:
         return [r.subject for g in self.groups for r in g.readouts]
 
-    def roi_quality(self) -> pd.DataFrame:
-        """Columns roi, subject, validation_r: each region's mean validation r per subject model, the table the
-        market's encoding-quality gate reads (market.roi_quality_file)."""
-        rows = [{"roi": name, "subject": r.subject, "validation_r": float(value)}
-                for g in self.groups for r in g.readouts for name, value in zip(self.region_names, r.validation_r)]
-        return pd.DataFrame(rows, columns=["roi", "subject", "validation_r"])
-
     @classmethod
     def from_packages(cls, packages: Sequence[str | Path], **options: Any) -> Predictor:
         """Load saved packages (checksums verified) and build the predictor; `options` as for `from_models`."""

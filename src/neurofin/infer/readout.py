@@ -61,7 +61,6 @@ class RegionReadout:
     empty: np.ndarray  # (n_regions,) bool: no selected voxel; predicted as NaN, never as 0
     words_per_second: float
     timing: TimingSettings
-    validation_r: np.ndarray  # (n_regions,) mean validation r of the voxels each region averages (NaN: none)
 
     @classmethod
     def from_model(cls, subject: str, model: EncodingModel, region_matrix: np.ndarray) -> RegionReadout:
@@ -76,10 +75,7 @@ class RegionReadout:
         gain = summed / model.feature_std.astype(np.float64)[:, None]
         offset = model.word_mean.astype(np.float64) @ gain
         empty = np.asarray(~np.asarray(region_matrix != 0).any(axis=0))
-        voxel_r = model.arrays.get("validation_r")
-        quality = np.full(len(empty), np.nan) if voxel_r is None else np.asarray(voxel_r, np.float64) @ region_matrix
-        quality[empty] = np.nan
-        return cls(subject, gain, offset, empty, model.record.speech_rate_wps, model.record.timing, quality)
+        return cls(subject, gain, offset, empty, model.record.speech_rate_wps, model.record.timing)
 
     @property
     def pace(self) -> tuple[float, str]:

@@ -27,7 +27,6 @@ def build_report(
     atlas_cache: str | Path | None = None,
     rois: str | Path | None = None,
     backtest: str | Path | None = None,
-    roi_file: str | Path | None = None,
     flatmap_cache: str | Path | None = None,
     explanations: str | Path | None = None,
 ) -> Path:
@@ -50,7 +49,6 @@ def build_report(
         anatomy = None
         if data_root is not None:
             anatomy = Anatomy.open(Path(data_root), Path(atlas_cache) if atlas_cache else None,
-                                   Path(roi_file) if roi_file else None,
                                    Path(flatmap_cache) if flatmap_cache else default_flatmap_cache())
         sections.append(encoding_section(package_list, anatomy))
     if rois is not None:

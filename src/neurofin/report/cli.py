@@ -19,7 +19,6 @@ def register(app: typer.Typer) -> None:
         rois: Path = typer.Option(None, "--rois", help="ROI scores written by `neurofin infer` (Parquet or CSV)."),
         explanations: Path = typer.Option(None, "--explanations", help="Word attributions to show with --rois: the explanations.parquet of `neurofin demo` or `neurofin explain --table`."),
         backtest: Path = typer.Option(None, "--backtest", help="The --out folder of `neurofin market backtest`."),
-        roi_file: Path = typer.Option(None, "--roi-file", help="ROI definitions (default: the packaged rois.toml)."),
     ) -> None:
         """Write the researcher's report: encoding models, ROI predictions and the market backtest in one HTML file.
 
@@ -29,6 +28,6 @@ def register(app: typer.Typer) -> None:
         from neurofin.io import guard_output
         from neurofin.report.build import build_report
 
-        guard_output(out, "html", [packages, data_root, atlas_cache, rois, explanations, backtest, roi_file])
-        path = build_report(out, packages, data_root, atlas_cache, rois, backtest, roi_file, explanations=explanations)
+        guard_output(out, "html", [packages, data_root, atlas_cache, rois, explanations, backtest])
+        path = build_report(out, packages, data_root, atlas_cache, rois, backtest, explanations=explanations)
         typer.echo(f"report: {path}")

@@ -1,9 +1,10 @@
 """Encoding section, one block per subject: test-r histogram, alphas, per-ROI r against the success criteria,
 noise ceiling vs r, and a brain map of test r.
 
-Inputs are the packages of `neurofin train` + `neurofin evaluate` (test_r, validation_r, alphas, cc_max/<story>).
-The per-ROI numbers and the brain map need the subject's anatomy: the dataset (`data_root`) and the atlas
-registration cache of `neurofin atlas register` / `neurofin infer` (reused, so a report does not re-register).
+Inputs are the packages of `neurofin train` + `neurofin evaluate` (test_r, validation_r, alphas, cc_max/<story>,
+metrics.json). Per-ROI r and the success criteria are read from metrics.json (report/roi_scores.py). The brain
+map needs the subject's anatomy: the dataset (`data_root`) and the atlas registration cache of
+`neurofin atlas register` / `neurofin infer` (reused, so a report does not re-register).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurofin.atlas import Atlas, RoiSet
+from neurofin.atlas import Atlas
 from neurofin.data.layout import Dataset
 from neurofin.encoding.metrics import top_voxels
 from neurofin.encoding.package import EncodingModel
@@ -22,31 +23,28 @@ from neurofin.errors import InputError
 from neurofin.report import brainmap
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, esc, paragraph, table
-from neurofin.report.roi_scores import CRITERIA, criteria_table, roi_scores
-
-EDGE_WARN_SHARE = 0.05
+from neurofin.report.roi_scores import criteria_table, region_table
 
 
 @dataclass
 class Anatomy:
-    """What the per-ROI scores and brain maps need: dataset, atlas, ROI set and the registration cache folder."""
+    """What the brain maps need: dataset, atlas and the registration cache folder."""
 
     dataset: Dataset
     atlas: Atlas
-    rois: RoiSet
     atlas_cache: Path
     flatmap_cache: Path
 
     @classmethod
-    def open(cls, data_root: Path, atlas_cache: Path | None, roi_file: Path | None, flatmap_cache: Path) -> Anatomy:
-        from neurofin.atlas import load_atlas, load_rois
+    def open(cls, data_root: Path, atlas_cache: Path | None, flatmap_cache: Path) -> Anatomy:
+        from neurofin.atlas import load_atlas
         from neurofin.atlas.subject import default_cache_dir
         from neurofin.data.layout import find_dataset
 
         dataset = find_dataset(data_root)
         atlas = load_atlas()
         cache = Path(atlas_cache) if atlas_cache is not None else default_cache_dir()
-        return cls(dataset, atlas, load_rois(roi_file, atlas), cache, flatmap_cache)
+        return cls(dataset, atlas, cache, flatmap_cache)
 
 
 def _model_array(model: EncodingModel, name: str, package: Path) -> np.ndarray:
@@ -73,8 +71,8 @@ def histogram_figure(subject: str, test_r: np.ndarray, validation_r: np.ndarray,
                   "Top voxels are chosen on validation stories, never on the test story.")
 
 
-def alpha_figure(subject: str, alphas: np.ndarray, grid: list[float]) -> tuple[Figure, str]:
-    """Voxel counts per selected ridge alpha; the note says how many sit at the grid's edges."""
+def alpha_figure(subject: str, alphas: np.ndarray, grid: list[float], check: dict | None) -> tuple[Figure, str]:
+    """Voxel counts per selected ridge alpha; the note is `evaluate`'s grid-edge check (metrics.json alpha_grid)."""
     grid_log = np.log10(np.asarray(grid, dtype=np.float64))
     nearest = np.abs(np.log10(alphas)[:, None] - grid_log[None, :]).argmin(axis=1)
     counts = np.bincount(nearest, minlength=grid_log.size)
@@ -84,13 +82,16 @@ def alpha_figure(subject: str, alphas: np.ndarray, grid: list[float]) -> tuple[F
     axes.bar(grid_log, counts, width=0.7, color=colors)
     axes.set_xlabel("log10 alpha (red: grid edges)")
     axes.set_ylabel("voxels")
-    low, high = counts[0] / alphas.size, counts[-1] / alphas.size
-    note = (f"{low:.0%} of voxels chose the smallest alpha ({grid[0]:g}) and {high:.0%} the largest ({grid[-1]:g})"
-            + ("; more than 5% at an edge: the grid may be too narrow." if max(low, high) > EDGE_WARN_SHARE else "."))
+    if check is None:
+        note = "No grid-edge check: run `neurofin evaluate` on the package again."
+    else:
+        note = (f"Of the {check['n_counted']} {check['counted']}, {check['n_at_bottom']} chose the smallest alpha "
+                f"({grid[0]:g}) and {check['n_at_top']} the largest ({grid[-1]:g}); ends a wider grid could still "
+                f"move: {', '.join(check['open_edges']) or 'none'}. " + (check["warning"] or "No grid-edge warning."))
     return Figure(f"{subject}: alpha distribution", to_png(figure)), note
 
 
-def roi_figure(subject: str, scores: pd.DataFrame) -> Figure:
+def roi_figure(subject: str, scores: pd.DataFrame, criteria: pd.DataFrame) -> Figure:
     """Horizontal bars of per-region mean test r (all voxels, validation-selected voxels) with criterion marks."""
     n = len(scores)
     figure = new_figure(7.5, 1.2 + 0.24 * n, f"{subject}: mean test r per region")
@@ -98,10 +99,10 @@ def roi_figure(subject: str, scores: pd.DataFrame) -> Figure:
     y = np.arange(n)
     axes.barh(y - 0.2, scores["mean_r_all"].fillna(0), height=0.4, label="all voxels of the region")
     axes.barh(y + 0.2, scores["mean_r_selected"].fillna(0), height=0.4, label="voxels with validation r > rule")
-    for c in CRITERIA:
-        row = np.flatnonzero(scores["region"].to_numpy() == c.region)
+    for region, threshold in zip(criteria["region"], criteria["threshold"], strict=True):
+        row = np.flatnonzero(scores["region"].to_numpy() == region)
         if row.size:
-            axes.plot([c.threshold, c.threshold], [row[0] - 0.45, row[0] + 0.45], color="#c0392b", linewidth=2.5)
+            axes.plot([threshold, threshold], [row[0] - 0.45, row[0] + 0.45], color="#c0392b", linewidth=2.5)
     labels = [f"{r} ({v})" for r, v in zip(scores["region"], scores["n_voxels"], strict=True)]
     axes.set_yticks(y, labels, fontsize=8)
     axes.invert_yaxis()
@@ -159,7 +160,7 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
         f"mean test r {np.nanmean(test_r):.3f} (all voxels).")]
     parts.append(histogram_figure(subject, test_r, validation_r, fraction))
     alphas = _model_array(model, "alphas", package)
-    alpha_fig, alpha_note = alpha_figure(subject, alphas, model.record.fit.alphas_grid)
+    alpha_fig, alpha_note = alpha_figure(subject, alphas, model.record.fit.alphas_grid, (model.metrics or {}).get("alpha_grid"))
     parts += [alpha_fig, paragraph(alpha_note, "note")]
     ceilings = {k.split("/", 1)[1]: np.asarray(v, np.float64)
                 for k, v in model.scores.items() if k.startswith("cc_max/")}
@@ -167,25 +168,38 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
         parts.append(noise_ceiling_figure(subject, test_r, ceilings, top_voxels(validation_r, fraction)))
     else:
         parts.append(paragraph("No noise ceiling: the test story has no repeated presentations.", "note"))
+    parts += criteria_parts(model, package)
     if anatomy is None:
-        parts.append(paragraph("Per-ROI r and the brain map need the subject's anatomy: pass --data-root "
+        parts.append(paragraph("The brain map needs the subject's anatomy: pass --data-root "
                                "(and --atlas-cache to reuse a registration).", "note"))
         return parts
     from neurofin.atlas import subject_atlas
-    from neurofin.encoding import select_voxels
 
     maps = subject_atlas(anatomy.dataset, subject, anatomy.atlas_cache, atlas=anatomy.atlas)
     if maps.n_voxels != test_r.size:
         raise InputError(f"{subject}: the package has {test_r.size} voxels, the subject's mask {maps.n_voxels}: "
                          "wrong --data-root?")
-    keep = select_voxels(validation_r, model.record.voxel_selection.threshold)
-    scores = roi_scores(test_r, keep, maps.parcels(anatomy.atlas), anatomy.rois, maps.voxel_mni)
-    criteria = criteria_table(scores)
-    parts += [roi_figure(subject, scores), "<p><b>Success criteria</b> (mean test r of all voxels of the region):</p>",
-              _criteria_html(criteria),
-              f"<details><summary>Per-region table</summary>{table(scores)}</details>"]
     figure, note = brain_map(subject, test_r, anatomy, maps)
     parts += [figure, paragraph(note, "note")]
+    return parts
+
+
+def criteria_parts(model: EncodingModel, package: Path) -> list[str | Figure]:
+    """Per-ROI r and the success criteria as `neurofin evaluate` recorded them in metrics.json."""
+    metrics = model.metrics or {}
+    if "success_rule" not in metrics:
+        return [paragraph(f"No success criteria: {package} was evaluated by an older neurofin; run `neurofin evaluate` "
+                          "on it again.", "note")]
+    criteria = criteria_table(metrics)
+    parts: list[str | Figure] = []
+    scores = region_table(metrics)
+    if scores is None:
+        parts.append(paragraph(f"No per-ROI r: {metrics['rois']['unavailable']}", "note"))
+    else:
+        parts.append(roi_figure(model.subject, scores, criteria))
+    parts += [f"<p><b>Success criteria</b> ({esc(metrics['success_rule'])}):</p>", _criteria_html(criteria)]
+    if scores is not None:
+        parts.append(f"<details><summary>Per-region table</summary>{table(scores)}</details>")
     return parts
 
 
@@ -193,7 +207,7 @@ def _criteria_html(criteria: pd.DataFrame) -> str:
     shown = criteria.copy()
     css = {"pass": "pass", "fail": "fail"}
     shown["result"] = [f"<span class='{css.get(r, 'note')}'>{esc(r)}</span>" for r in shown["result"]]
-    shown["mean r"] = [f"{v:.3f}" if np.isfinite(v) else "-" for v in shown["mean r"]]
+    shown["value"] = [f"{v:.3f}" if np.isfinite(v) else "-" for v in shown["value"]]
     return shown.to_html(index=False, escape=False, border=0)
 
 

@@ -1,70 +1,39 @@
-"""Per-ROI test r of an encoding package and the project's success criteria, in one place.
+"""Per-ROI test r and the success criteria of an encoding package, read from its metrics.json.
 
-`roi_scores` is the single function that turns a package's per-voxel test r into per-region numbers
-(all voxels of the region, and those passing the package's validation-r rule); when `neurofin evaluate`
-records per-ROI metrics in metrics.json (issue 11), this is the function to switch over to them.
-Criteria (the project brief): whole-brain mean r > 0.10, language-cortex r > 0.20, NAcc r > 0.05, each
-judged on the mean test r of ALL voxels of the region (no selection, so no selection effect at all).
+`neurofin evaluate` computes both once (neurofin.encoding.roi_scores: per ROI the mean test r of all its voxels
+and of those passing the package's validation-r rule; the criteria under its one named rule, SUCCESS_RULE);
+the report only shows them, so it can never judge by another rule than metrics.json and the console.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from neurofin.encoding.roi_scores import CRITERIA as ENCODING_CRITERIA
-
 WHOLE_BRAIN = "whole_brain"
 
 
-@dataclass(frozen=True)
-class Criterion:
-    """A success criterion: the region's mean test r must exceed `threshold`."""
-
-    label: str
-    region: str
-    threshold: float
-
-
-CRITERIA = tuple(  # the thresholds `neurofin evaluate` judges (neurofin.encoding.roi_scores), shown in the report
-    Criterion(f"{name} > {threshold:.2f}", region or WHOLE_BRAIN, threshold) for name, region, threshold in ENCODING_CRITERIA
-)
-
-
-def roi_scores(
-    test_r: np.ndarray, keep: np.ndarray, parcels: np.ndarray, rois, voxel_mni: np.ndarray
-) -> pd.DataFrame:  # rois: neurofin.atlas.RoiSet
-    """One row per region (whole brain first): voxel counts and mean test r of all / validation-selected voxels.
-
-    `keep` is the package's voxel rule (validation r > threshold; neurofin.encoding.select_voxels).
-    """
-    from neurofin.atlas import roi_matrix
-
-    r = np.asarray(test_r, dtype=np.float64)[None, :]
-    every = roi_matrix(parcels, rois, None, voxel_mni)
-    chosen = roi_matrix(parcels, rois, keep, voxel_mni)
-    mean_all = np.where(every.empty, np.nan, every.average(r)[0])
-    mean_kept = np.where(chosen.empty, np.nan, chosen.average(r)[0])
-    frame = pd.DataFrame({
-        "region": every.names, "n_voxels": every.n_voxels_per_region, "mean_r_all": mean_all,
-        "n_selected": chosen.n_voxels_per_region, "mean_r_selected": mean_kept,
-    })
-    whole = pd.DataFrame([{
-        "region": WHOLE_BRAIN, "n_voxels": r.shape[1], "mean_r_all": float(r.mean()),
-        "n_selected": int(keep.sum()), "mean_r_selected": float(r[0, keep].mean()) if keep.any() else np.nan,
-    }])
-    return pd.concat([whole, frame], ignore_index=True)
+def region_table(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
+    """One row per region (whole brain first): voxel counts and mean test r of all / validation-selected voxels
+    (None when the evaluation has no per-ROI scores: no registered atlas at evaluation time)."""
+    rois = metrics.get("rois")
+    if not isinstance(rois, dict) or "unavailable" in rois:
+        return None
+    whole = {"region": WHOLE_BRAIN, "n_voxels": metrics["n_voxels"], "mean_r_all": metrics["test_mean_r"],
+             "n_selected": None, "mean_r_selected": None}
+    rows = [whole] + [{"region": name, "n_voxels": row["n_voxels"], "mean_r_all": row["mean_test_r"],
+                       "n_selected": row["n_selected"], "mean_r_selected": row["mean_test_r_selected"]}
+                      for name, row in rois.items()]
+    return pd.DataFrame(rows).astype({"mean_r_all": float, "mean_r_selected": float})
 
 
-def criteria_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Pass/fail of each criterion on the regions' all-voxel mean r ('no voxels' when a region is empty/absent)."""
-    by_region = scores.set_index("region")
-    rows = []
-    for c in CRITERIA:
-        value = by_region["mean_r_all"].get(c.region, np.nan)
-        n = int(by_region["n_voxels"].get(c.region, 0))
-        outcome = "no voxels" if n == 0 or not np.isfinite(value) else ("pass" if value > c.threshold else "fail")
-        rows.append({"criterion": c.label, "region": c.region, "voxels": n, "mean r": value, "result": outcome})
+def criteria_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """The success criteria exactly as metrics.json records them (one row each, with the voxels and statistic)."""
+    rows = [{"criterion": f"{row['criterion']} > {row['threshold']:.2f}", "region": WHOLE_BRAIN if row["roi"] == "all voxels" else row["roi"],
+             "voxels": row["voxels"], "statistic": row["statistic"],
+             "value": np.nan if row["value"] is None else row["value"], "threshold": row["threshold"],
+             "result": row["status"]} for row in metrics["success_criteria"]]
     return pd.DataFrame(rows)

@@ -7,7 +7,9 @@ protocol and the success criteria, written to OUT/reproduce.json and OUT/reprodu
 Reference protocol (REFERENCE.md section 4): the test story `wheretheressmoke` is scored against the mean of its
 repeats; the HuthLab tutorial reports an all-voxel mean r of 0.172 for UTS03 with OPT-30B layer-33 features.
 Success criteria of this project: whole-brain (all-voxel) mean test r > 0.10, language-cortex ROI mean r > 0.20,
-NAcc ROI mean r > 0.05 (cortical data: the NAcc sphere samples the mask's edge, not the nucleus).
+NAcc ROI mean r > 0.05 (cortical data: the NAcc sphere samples the mask's edge, not the nucleus), judged by
+`neurofin evaluate` under its one rule (neurofin.encoding.roi_scores.SUCCESS_RULE) and read here from each
+package's metrics.json, never recomputed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from neurofin.config import TEST_STORY, Settings
+from neurofin.encoding.roi_scores import SUCCESS_RULE
 from neurofin.errors import AtlasError, DataError
 from neurofin.io import write_bytes_atomic, write_json_atomic
 
@@ -29,14 +30,6 @@ REFERENCE: dict[str, Any] = {
     "scored_against": "repeat_mean",
     "tutorial": {"subject": "UTS03", "features": "OPT-30B layer 33", "all_voxel_mean_r": 0.172},
 }
-# (name, metric key in a subject row, threshold): passes when the value is > threshold
-CRITERIA = (
-    ("whole-brain mean r > 0.10", "test_mean_r", 0.10),
-    ("language-cortex r > 0.20", "roi_r/language", 0.20),
-    ("NAcc r > 0.05", "roi_r/nacc", 0.05),
-)
-
-
 @dataclass
 class ReproduceResult:
     """Per-subject rows (metrics and ROI r), criteria verdicts, and where the packages are."""
@@ -51,20 +44,9 @@ class ReproduceResult:
                 "roi_note": self.roi_note}
 
 
-def roi_test_r(dataset: Any, subject: str, test_r: np.ndarray, cache: Path) -> dict[str, float | None]:
-    """Mean test r over every voxel of each ROI (no voxel selection) in the subject's registered atlas."""
-    from neurofin.atlas import load_atlas, load_rois, roi_matrix, subject_atlas
-
-    atlas = load_atlas()
-    rois = load_rois(None, atlas)
-    maps = subject_atlas(dataset, subject, cache, atlas=atlas)
-    regions = roi_matrix(maps.parcels(atlas), rois, None, maps.voxel_mni)
-    means = regions.average(test_r[None, :])[0]
-    return {name: (None if empty else float(m)) for name, m, empty in zip(regions.names, means, regions.empty)}
-
-
-def subject_row(metrics: dict[str, Any], roi_r: dict[str, float | None] | None) -> dict[str, Any]:
-    """One table row: the protocol's metrics of a subject and its ROI means."""
+def subject_row(metrics: dict[str, Any], rois: bool = True) -> dict[str, Any]:
+    """One table row: the protocol's metrics of a subject, its ROI means (all voxels) and its success criteria,
+    all from `neurofin evaluate`'s metrics."""
     ceiling = metrics.get(f"noise_ceiling/{TEST_STORY}", {})
     row = {
         "subject": metrics["subject"],
@@ -74,17 +56,22 @@ def subject_row(metrics: dict[str, Any], roi_r: dict[str, float | None] | None) 
         "test_mean_r": metrics["test_mean_r"],
         "test_top_mean_r": metrics["test_top_mean_r"],
         "mean_cc_norm": ceiling.get("mean_cc_norm"),
+        "success_criteria": metrics["success_criteria"],
     }
-    for name, value in (roi_r or {}).items():
-        row[f"roi_r/{name}"] = value
+    per_roi = metrics.get("rois") or {}
+    if rois and "unavailable" not in per_roi:
+        row |= {f"roi_r/{name}": scores["mean_test_r"] for name, scores in per_roi.items()}
     return row
 
 
 def verdicts(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, bool | None]]:
-    """Per criterion and subject: passed, failed, or None when the value is unavailable."""
+    """Per criterion ('language-cortex r > 0.20') and subject: passed, failed, or None when not evaluated."""
     out: dict[str, dict[str, bool | None]] = {}
-    for name, key, threshold in CRITERIA:
-        out[name] = {r["subject"]: (None if r.get(key) is None else bool(r[key] > threshold)) for r in rows}
+    for row in rows:
+        for c in row["success_criteria"]:
+            status = c["status"]
+            out.setdefault(f"{c['criterion']} > {c['threshold']:.2f}", {})[row["subject"]] = (
+                None if status == "not evaluated" else status == "pass")
     return out
 
 
@@ -112,6 +99,8 @@ def markdown_table(result: ReproduceResult) -> str:
         f"Reference protocol: test story `{REFERENCE['test_story']}` scored against its repeat mean; HuthLab tutorial "
         f"{tutorial['subject']} with {tutorial['features']}: all-voxel mean r {tutorial['all_voxel_mean_r']}.",
         "",
+        f"Success criteria: {SUCCESS_RULE}.",
+        "",
         "| criterion | " + " | ".join(r["subject"] for r in result.rows) + " |",
         "|---|" + "---|" * len(result.rows),
     ]
@@ -136,10 +125,10 @@ def reproduce(
 ) -> ReproduceResult:
     """Run the protocol for `subjects` with data under `dest`; packages and the report go under `out` (`say` gets progress lines)."""
     say = say or (lambda text: None)
+    from neurofin.atlas import subject_atlas
     from neurofin.data.check import check_dataset
     from neurofin.data.download import download_dataset
     from neurofin.data.layout import find_dataset
-    from neurofin.encoding.package import EncodingModel
     from neurofin.encoding.train import cached_feature_source
     from neurofin.pipeline import evaluate_with_rois
     from neurofin.scale.tasks import extract_features, train_subjects
@@ -161,19 +150,20 @@ def reproduce(
     say(f"4/5 train and evaluate {len(subjects)} subjects")
     packages = train_subjects(dataset, subjects, settings, out / "models", ray_address)
     features = cached_feature_source(dataset, settings)
+    cache = settings.atlas.cache_dir or out / "atlas-cache"
+    settings = settings.model_copy(update={"atlas": settings.atlas.model_copy(update={"cache_dir": cache})})
     rows, note = [], None
+    if rois:
+        say("5/5 per-ROI test r from each subject's registered atlas")
     for subject, package in zip(subjects, packages):
-        metrics = evaluate_with_rois(package, dataset, features, settings)
-        roi_r = None
         if rois:
             try:
-                roi_r = roi_test_r(dataset, subject, EncodingModel.load(package).scores["test_r"], out / "atlas-cache")
+                subject_atlas(dataset, subject, cache)  # registered (or reused) so that evaluate scores each ROI
             except (AtlasError, DataError) as exc:
                 note = f"per-ROI r not available: {exc}"
-        rows.append(subject_row(metrics, roi_r))
+        metrics = evaluate_with_rois(package, dataset, features, settings)
+        rows.append(subject_row(metrics, rois))
         say(f"    {subject}: all-voxel test r {metrics['test_mean_r']:.3f}")
-    if rois and note is None:
-        say("5/5 per-ROI test r from each subject's registered atlas")
     result = ReproduceResult(rows, verdicts(rows), [str(p) for p in packages], note)
     write_json_atomic(out / "reproduce.json", result.to_record())
     write_bytes_atomic(out / "reproduce.md", markdown_table(result).encode("utf-8"))
