@@ -22,6 +22,7 @@ Speech rate enters only through the words' phases on the TR grid; each readout u
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,6 +63,7 @@ class RegionReadout:
     words_per_second: float
     timing: TimingSettings
     validation_r: np.ndarray  # (n_regions,) mean validation r of the voxels each region averages (NaN: none)
+    identity: str = ""  # SHA-256 of the model's weights and the region matrix (float32): what a calibration is fitted for
 
     @classmethod
     def from_model(cls, subject: str, model: EncodingModel, region_matrix: np.ndarray) -> RegionReadout:
@@ -79,7 +81,10 @@ class RegionReadout:
         voxel_r = model.arrays.get("validation_r")
         quality = np.full(len(empty), np.nan) if voxel_r is None else np.asarray(voxel_r, np.float64) @ region_matrix
         quality[empty] = np.nan
-        return cls(subject, gain, offset, empty, model.record.speech_rate_wps, model.record.timing, quality)
+        identity = hashlib.sha256()
+        for array in (model.weights, model.feature_std, region_matrix):
+            identity.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+        return cls(subject, gain, offset, empty, model.record.speech_rate_wps, model.record.timing, quality, identity.hexdigest())
 
     @property
     def pace(self) -> tuple[float, str]:
