@@ -1,37 +1,22 @@
-"""Build the synthetic twin the calibration benchmarks read: the demo's steps 1-2 only (no market, no evaluation).
+"""Build the synthetic twin the calibration benchmark reads: the demo's steps 1-2 only (no market, no evaluation).
 
-2 subjects x 12 stories x 400 voxels (the issue's measurement setting), demo feature settings (SmolLM2-135M,
-blocks 20-23, context 256, strided 256), registered first so every package carries its voxel map; then
-`neurofin calibrate` on the packages (held-out story text of the twin) unless --no-calibrate:
-    PYTHONPATH=src python benchmarks/calibration_twin.py TWIN_OUT [--no-calibrate]
-TWIN_OUT then has synth/, models/, atlas-cache/ and feature-cache/, like a `neurofin demo --out` folder.
+2 subjects x 12 stories x 400 voxels (issue 20's measurement setting), demo feature settings (SmolLM2-135M,
+blocks 20-23, context 256, strided 256), registered first so every package carries its voxel map
+(tests/infer/twin_texts.build_twin):
+    PYTHONPATH=src python benchmarks/calibration_twin.py TWIN_OUT
+TWIN_OUT then has synth/, models/, atlas-cache/ and feature-cache/; benchmarks/length_confound.py reads it.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "infer"))
 
-def build(out: Path, subjects: int, stories: int, voxels: int, seed: int) -> None:
-    """Synthetic twin -> registration -> SmolLM2 features -> one package per subject under out/models."""
-    from neurofin.atlas import subject_atlas
-    from neurofin.data.synth import make_synthetic_dataset
-    from neurofin.demo import demo_settings
-    from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
-    from neurofin.pipeline import train_package
-
-    dataset = make_synthetic_dataset(out / "synth", subjects, stories, voxels, seed, overwrite=True)
-    settings = demo_settings(out, dataset.root)
-    for subject in dataset.subjects():
-        subject_atlas(dataset, subject, settings.atlas.cache_dir)
-    features = cached_feature_source(dataset, settings)
-    for subject in dataset.subjects():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AlphaGridWarning)
-            print("trained", train_package(dataset, subject, settings, out / "models", features), flush=True)
+from twin_texts import build_twin  # noqa: E402
 
 
 def main() -> None:
@@ -43,8 +28,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     start = time.perf_counter()
-    build(args.out, args.subjects, args.stories, args.voxels, args.seed)
-    print(f"built in {time.perf_counter() - start:.0f} s -> {args.out}")
+    packages = build_twin(args.out, args.subjects, args.stories, args.voxels, args.seed)
+    print(f"{len(packages)} packages in {time.perf_counter() - start:.0f} s -> {args.out}")
 
 
 if __name__ == "__main__":

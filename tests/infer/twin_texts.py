@@ -6,7 +6,7 @@ every story the packages were fitted or calibrated on:
   * word lists: n vocabulary words drawn at random;
   * class texts: word lists with a given share of one category's words (the planted word class);
   * comment-like text: stories of another twin (other seed) cut into chunks of 3-300 words.
-`planted_effect` reads the truth: a category's mean planted response in each region (category words minus the
+`build_twin` writes the twin and its SmolLM2 packages (the demo's steps 1-2). `planted_effect` reads the truth: a category's mean planted response in each region (category words minus the
 other words, through the subject's planted weights, averaged over the region's voxels).
 """
 
@@ -85,3 +85,26 @@ def planted_effect(synth: Path, subject: str, vocab, category: str, region_matri
     vectors = vocab.vectors.astype(np.float64)
     direction = vectors[cats == category].mean(0) - vectors[(cats != category) & (cats != "function")].mean(0)
     return (direction @ weights) @ region_matrix
+
+
+def build_twin(out: Path, subjects: int = 2, stories: int = 12, voxels: int = 400, seed: int = 0) -> list[Path]:
+    """Synthetic twin -> registration -> SmolLM2 features (demo settings) -> one package per subject (out/models)."""
+    import warnings
+
+    from neurofin.atlas import subject_atlas
+    from neurofin.data.synth import make_synthetic_dataset
+    from neurofin.demo import demo_settings
+    from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
+    from neurofin.pipeline import train_package
+
+    dataset = make_synthetic_dataset(out / "synth", subjects, stories, voxels, seed, overwrite=True)
+    settings = demo_settings(out, dataset.root)
+    for subject in dataset.subjects():
+        subject_atlas(dataset, subject, settings.atlas.cache_dir)
+    features = cached_feature_source(dataset, settings)
+    packages = []
+    for subject in dataset.subjects():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AlphaGridWarning)
+            packages.append(train_package(dataset, subject, settings, out / "models", features))
+    return packages

@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
         roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
         level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
         threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: each package's)."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
         context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
     ) -> None:
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings.load(config, {
             "infer.level": level, "infer.voxel_r_threshold": threshold, "atlas.roi_file": roi_file,
-            "features.device": device, "data.data_root": data_root, "infer.context_prefix": context_prefix,
+            "atlas.cache_dir": atlas_cache, "features.device": device, "data.data_root": data_root, "infer.context_prefix": context_prefix,
         })
         extra: list[str] = []
         if corpus is not None:
