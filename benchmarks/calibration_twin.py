@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "infer"))
 
-from twin_texts import build_twin  # noqa: E402
+from twin_texts import build_twin
 
 
 def main() -> None:

@@ -17,7 +17,15 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from twin_texts import build_twin, class_texts, comment_like_texts, planted_effect, sentence_texts, twin_vocabulary, word_list_texts
+from twin_texts import (
+    build_twin,
+    class_texts,
+    comment_like_texts,
+    planted_effect,
+    sentence_texts,
+    twin_vocabulary,
+    word_list_texts,
+)
 
 from neurofin.encoding.package import EncodingModel
 from neurofin.schema import ENSEMBLE
