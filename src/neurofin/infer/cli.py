@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
     def infer(
         packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
         input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .json, .parquet or .csv (with --ray-address also a folder of shards)."),
-        out: Path = typer.Option(..., "--out", help="Output .parquet or .csv: rows per (id, subject) incl. 'ensemble' (or one per text with --layout wide). Values: mean per-word effect, z-scored BOLD x TRs per word vs the training mean word (docs/infer.md)."),
+        out: Path = typer.Option(..., "--out", help="Output .parquet or .csv: rows per (id, subject) incl. 'ensemble' (or one per text with --layout wide). Values: SDs of comment-like text above a typical text of the same length (--units calibrated, docs/infer.md)."),
         config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
         text_column: str = typer.Option("body", "--text-column", help="Column holding the text."),
         id_column: str = typer.Option(None, "--id-column", help="Column holding each text's id (default: 'id' if present, else the row number)."),
