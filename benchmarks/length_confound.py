@@ -167,8 +167,9 @@ def planted_pairs(twin: Path, predictor, vocab) -> list[tuple[str, str, dict[str
     return pairs
 
 
-def summarise(twin: Path, predictor, vocab, a: dict[str, np.ndarray], b: dict[str, np.ndarray], protocol: str) -> dict:
-    va, vb = values(a, predictor, protocol), values(b, predictor, protocol)
+def summarise(twin: Path, predictor, vocab, a: dict[str, np.ndarray], b: dict[str, np.ndarray] | None, protocol: str) -> dict:
+    va = values(a, predictor, protocol)
+    vb = values(b, predictor, protocol) if b is not None else None
     names = predictor.region_names
     result: dict = {"length_r2": {}, "planted": [], "prefix": {}, "subject_spread_ratio": {}}
     for name in ("sentences", "lists"):
@@ -191,7 +192,7 @@ def summarise(twin: Path, predictor, vocab, a: dict[str, np.ndarray], b: dict[st
         result["planted"].append(row)
     from scipy.stats import spearmanr
 
-    for name in ("comment_like", "sentences"):
+    for name in ("comment_like", "sentences") if vb is not None else ():
         per = {}
         for s in va[name]:
             x, y = va[name][s], vb[name][s]
@@ -210,7 +211,8 @@ def summarise(twin: Path, predictor, vocab, a: dict[str, np.ndarray], b: dict[st
 def analyse(twin: Path, out: Path) -> None:
     vocab, _ = twin_vocabulary(twin / "synth")
     predictor = predictor_for(twin, prefixes()["A"])
-    a, b = load(twin, "A"), load(twin, "B")
+    a = load(twin, "A")
+    b = load(twin, "B") if (twin / "collect_B.npz").is_file() else None
     results = {"benchmark": "issue 20 calibration: length, planted class, prefix, subjects (SmolLM2-135M, CPU)",
                "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
                "command": "benchmarks/length_confound.py collect TWIN --prefix A; ... --prefix B; ... analyse TWIN",
