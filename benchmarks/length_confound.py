@@ -220,7 +220,9 @@ def analyse(twin: Path, out: Path) -> None:
     for label, protocol in (("before (raw readout, as on main)", "raw"), ("length baseline only (not chosen)", "baseline only"),
                             ("after (calibrated: length directions projected out, length baseline, scale)", "calibrated")):
         results[label] = summarise(twin, predictor, vocab, a, b, protocol)
-    write_json_atomic(out, results)
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier issues' runs stay
+    write_json_atomic(out, {**previous, "issue 20 (calibration, held-out twin)": results})
     print(json.dumps(results, indent=1))
 
 

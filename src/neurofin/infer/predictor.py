@@ -179,16 +179,24 @@ class Predictor:
         labels = np.zeros(len(texts), dtype=int) if groups is None else np.asarray(groups)
         prints = self.fingerprints()
         for group in self.groups:
-            errors: list[str | None] = [None] * len(rows)
-            feats = self._features(group, [words[i].words for i in rows], list(range(len(rows))), errors)
-            ok = [k for k, f in enumerate(feats) if f is not None]
-            n_words = np.array([len(words[rows[k]].words) for k in ok])
+            sums: dict[str, list[np.ndarray]] = {r.subject: [] for r in group.readouts}
+            coverage: dict[str, list[np.ndarray]] = {r.subject: [] for r in group.readouts}
+            ok: list[int] = []
+            for start in range(0, len(rows), 32):  # a few texts' word features at a time, only their sums kept
+                chunk = rows[start : start + 32]
+                feats = self._features(group, [words[i].words for i in chunk], chunk, [None] * len(chunk))
+                done = [f for f in feats if f is not None]
+                ok += [i for i, f in zip(chunk, feats) if f is not None]
+                for readout in group.readouts if done else ():
+                    s, c = readout.weighted_sums(done)
+                    sums[readout.subject].append(s)
+                    coverage[readout.subject].append(c)
+            n_words = np.array([len(words[i].words) for i in ok])
             record = {**(corpus or {}), "n_texts": len(ok), "n_words_range": [int(n_words.min()), int(n_words.max())]}
             for readout in group.readouts:
-                sums, coverage = readout.weighted_sums([feats[k] for k in ok])  # type: ignore[misc]
                 self.calibrations[readout.subject] = fit_calibration(
-                    readout, self.region_names, prints[readout.subject], sums, coverage, n_words,
-                    labels[[rows[k] for k in ok]], record)
+                    readout, self.region_names, prints[readout.subject], np.vstack(sums[readout.subject]),
+                    np.concatenate(coverage[readout.subject]), n_words, labels[ok], record)
         return dict(self.calibrations)
 
     def roi_quality(self) -> pd.DataFrame:
