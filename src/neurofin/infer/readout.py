@@ -13,7 +13,8 @@ stored in the package as `word_mean`), std the training TR-row standard deviatio
 word i's total Lanczos weight (0.994-1.0, by its phase on the TR grid). Hence:
   * words equal to the training mean word give exactly 0, at any length;
   * the value is a (weighted) mean of per-word effects, so 5 and 500 words of the same kind give the
-    same value: nothing depends on how much of a response window the words fill;
+    same value: nothing depends on how much of a response window the words fill (with a real LM the words'
+    features themselves still change with the text's length and context: calibration.py takes that off);
   * per-word contributions s_i * ((x_i - mu) / std) @ G / n sum exactly to the value (`contributions`).
 Units: z-scored BOLD of the region's voxels, summed over TRs, per word (relative to the training mean word).
 Speech rate enters only through the words' phases on the TR grid; each readout uses its own package's rate.
