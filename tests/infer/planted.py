@@ -119,7 +119,11 @@ def planted_explain_cli(planted: PlantedText, monkeypatch, folder: Path) -> tupl
 
     fake_language_model(monkeypatch, planted.vocabulary)
     package = planted.model.save(folder / "models" / "UTS01")
-    monkeypatch.setattr(infer_cli, "build_predictor", lambda folders, settings: Predictor.from_packages(
-        folders, region_matrices=planted.regions()))
+    def build_predictor(folders, settings, units="calibrated"):  # the planted package is not calibrated: raw values
+        predictor = Predictor.from_packages(folders, region_matrices=planted.regions())
+        predictor.units = "raw"
+        return predictor
+
+    monkeypatch.setattr(infer_cli, "build_predictor", build_predictor)
     cli._register()
     return cli.app, package

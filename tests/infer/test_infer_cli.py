@@ -19,6 +19,8 @@ from neurofin.atlas import load_rois
 from neurofin.config import Settings
 from neurofin.data.synth import make_synthetic_dataset
 from neurofin.encoding.train import cached_feature_source, train_subject
+from neurofin.errors import NeurofinError
+from neurofin.infer.calibration import CalibrationError
 from neurofin.infer.embedding import embedding_names
 from neurofin.schema import ENSEMBLE
 from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
@@ -42,10 +44,20 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
     out = tmp_path / "rois.parquet"
 
     cli._register()
-    result = CliRunner().invoke(cli.app, [
-        "infer", "--packages", str(package.parent), "--input", str(comments), "--out", str(out),
-        "--data-root", str(dataset.root), "--atlas-cache", str(tmp_path / "atlas"), "--batch-size", "2",
-    ])
+    command = ["infer", "--packages", str(package.parent), "--input", str(comments), "--out", str(out),
+               "--data-root", str(dataset.root), "--atlas-cache", str(tmp_path / "atlas"), "--batch-size", "2"]
+    refused = CliRunner().invoke(cli.app, command)  # an uncalibrated package: a user error saying what to run (exit 2)
+    assert isinstance(refused.exception, CalibrationError) and isinstance(refused.exception, NeurofinError) and "neurofin calibrate" in str(refused.exception), refused.output
+    raw_out = tmp_path / "raw.parquet"
+    raw = CliRunner().invoke(cli.app, [*command[:6], str(raw_out), *command[7:], "--units", "raw"])
+    assert raw.exit_code == 0, raw.output
+    result = CliRunner().invoke(cli.app, ["calibrate", "--packages", str(package.parent), "--data-root", str(dataset.root),
+                                          "--atlas-cache", str(tmp_path / "atlas"), "--texts", "60"])
+    assert result.exit_code == 0 and "UTS01: calibrated on 90 texts" in result.output, result.output
+    split = json.loads((package / "config.json").read_text())["split"]
+    corpus = json.loads((package / "calibration.json").read_text())["corpus"]  # held-out story text only
+    assert corpus["held_out_stories"] == sorted(split["validation"] + split["test"]) and split["test"] == ["wheretheressmoke"]
+    result = CliRunner().invoke(cli.app, command)
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(out)
     rois = load_rois().names

@@ -27,7 +27,7 @@ def planted(tmp_path_factory):
 
 
 def subject_values(predictor: Predictor, texts: list[str]) -> np.ndarray:
-    frame = predictor.predict_rois(texts)
+    frame = predictor.predict_rois(texts, units="raw")  # the readout itself (calibration: test_calibration.py)
     return frame[frame["subject"] == "UTS01"][REGIONS].to_numpy(float)
 
 

@@ -88,3 +88,14 @@ def register(
                 write_voxel_atlas(package, maps.parcels(atlas), maps.voxel_mni)
                 typer.echo(f"voxel map stored in {package}")
     typer.echo(f"\nmaps cached in {cache_dir}")
+    if stored:  # the packages now carry their ROIs: calibrate them on comment-like text (`neurofin calibrate`)
+        from neurofin.errors import NeurofinError
+        from neurofin.infer.calibration import calibrate_packages
+
+        try:
+            calibrated = calibrate_packages(stored, Settings.load(config, {
+                "atlas.cache_dir": cache, "atlas.roi_file": roi_file, "data.data_root": str(dataset.root)}))
+        except NeurofinError as exc:  # the voxel maps are stored; `neurofin infer` refuses until calibrated
+            typer.echo(f"warning: packages not calibrated ({exc}); run `neurofin calibrate --packages ...` before `neurofin infer`", err=True)
+        else:
+            typer.echo(f"calibrated {', '.join(calibrated)} on held-out story text (neurofin calibrate; docs/infer.md)")

@@ -1,10 +1,11 @@
-"""CLI command of the infer stage: `neurofin infer`."""
+"""CLI commands of the infer stage: `neurofin calibrate`, `neurofin infer`, `neurofin explain`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 
 from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
@@ -12,21 +13,77 @@ from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
 PREFIX_HELP = "Text the LM reads before each text, never scored: none | neutral_story | any text (infer.context_prefix)."
 
 
-def build_predictor(folders: list[Path], settings: Any) -> Any:
-    """A Predictor for package folders under the run's settings."""
+UNITS_HELP = "calibrated (SDs of comment-like text, length baseline removed; needs `neurofin calibrate`) | raw (the readout's mean per-word effect)."
+
+
+def build_predictor(folders: list[Path], settings: Any, units: str = "calibrated") -> Any:
+    """A Predictor for package folders under the run's settings; refuses uncalibrated packages for calibrated units."""
+    from neurofin.infer.calibration import CalibrationError
     from neurofin.infer.predictor import Predictor, predictor_options
 
-    return Predictor.from_packages(folders, **predictor_options(settings))
+    if units not in ("calibrated", "raw"):
+        raise CalibrationError(f"--units {units!r}: use calibrated or raw")
+    predictor = Predictor.from_packages(folders, **predictor_options(settings))
+    missing = predictor.uncalibrated()
+    if units == "calibrated" and missing:
+        raise CalibrationError(
+            f"no calibration for {', '.join(missing)} with this ROI file, threshold and context prefix: run `neurofin calibrate "
+            "--packages MODELS --data-root DATA` with the same settings, or pass --units raw for uncalibrated values"
+        )
+    predictor.units = units  # type: ignore[assignment]  # checked above
+    return predictor
 
 
 def register(app: typer.Typer) -> None:
     """Attach this stage's commands to the root app."""
 
+    @app.command("calibrate")
+    def calibrate(
+        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
+        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Its held-out stories (validation + test) are the reference text."),
+        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+        corpus: Path = typer.Option(None, "--corpus", help="Your own comment-like texts (.jsonl, .json, .parquet or .csv), added to the reference corpus."),
+        text_column: str = typer.Option("body", "--text-column", help="With --corpus: the column holding the text."),
+        texts: int = typer.Option(240, "--texts", help="Reference texts cut from the held-out stories (3-300 words each)."),
+        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
+        level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
+        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: each package's)."),
+        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
+    ) -> None:
+        """Calibrate each package on comment-like reference text, so `infer` reports values in SDs of such text, free of length.
+
+        Scores held-out story text cut into 3-300-word chunks (plus --corpus) through exactly the inference path and
+        stores per region the location, log-length dependence and scale in the package (calibration.json). Run it again
+        after changing the ROI file, threshold or context prefix. `neurofin atlas register --packages` runs it too.
+
+        Example: neurofin calibrate --packages models --data-root data/ds003020
+        """
+        from neurofin.config import Settings
+        from neurofin.encoding.package import package_dirs
+        from neurofin.infer.calibration import calibrate_packages
+
+        settings = Settings.load(config, {
+            "infer.level": level, "infer.voxel_r_threshold": threshold, "atlas.roi_file": roi_file,
+            "atlas.cache_dir": atlas_cache, "features.device": device, "data.data_root": data_root, "infer.context_prefix": context_prefix,
+        })
+        extra: list[str] = []
+        if corpus is not None:
+            from neurofin.infer.inputs import read_texts
+
+            extra = [t for t in read_texts(corpus, text_column)["text"] if isinstance(t, str)]
+        folders = [p for given in packages for p in package_dirs(given)]
+        calibrations = calibrate_packages(folders, settings, texts, extra)
+        for subject, calibration in calibrations.items():
+            typer.echo(f"{subject}: calibrated on {calibration.corpus['n_texts']} texts of {calibration.corpus['n_words_range'][0]}-"
+                       f"{calibration.corpus['n_words_range'][1]} words; median scale {float(np.nanmedian(calibration.scale)):.3g}")
+
     @app.command("infer")
     def infer(
         packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
         input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .json, .parquet or .csv (with --ray-address also a folder of shards)."),
-        out: Path = typer.Option(..., "--out", help="Output .parquet or .csv: rows per (id, subject) incl. 'ensemble' (or one per text with --layout wide). Values: mean per-word effect, z-scored BOLD x TRs per word vs the training mean word (docs/infer.md)."),
+        out: Path = typer.Option(..., "--out", help="Output .parquet or .csv: rows per (id, subject) incl. 'ensemble' (or one per text with --layout wide). Values: SDs of comment-like text above a typical text of the same length (--units calibrated, docs/infer.md)."),
         config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
         text_column: str = typer.Option("body", "--text-column", help="Column holding the text."),
         id_column: str = typer.Option(None, "--id-column", help="Column holding each text's id (default: 'id' if present, else the row number)."),
@@ -42,6 +99,7 @@ def register(app: typer.Typer) -> None:
         ray_address: str = typer.Option(None, "--ray-address", help="Score on Ray (local | auto | ADDRESS): --input file or folder of shards, --out a folder of Parquet shards."),
         actors: int = typer.Option(None, "--actors", help="With --ray-address: predictor actors (default one per GPU, else per CPU)."),
         context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
+        units: str = typer.Option("calibrated", "--units", help=UNITS_HELP),
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
@@ -78,13 +136,14 @@ def register(app: typer.Typer) -> None:
             texts = read_texts(input_path, text_column, id_column, kept,
                                warn=lambda message: typer.echo(f"warning: {message}", err=True))
         folders = [p for given in packages for p in package_dirs(given)]
-        predictor = build_predictor(folders, settings)
+        predictor = build_predictor(folders, settings, units)
         record = {
             "packages": [sha256_file(p / "manifest.json") for p in folders],
             "roi_file": sha256_file(settings.atlas.roi_file) if settings.atlas.roi_file else None,
             "level": run.level,
             "threshold": run.voxel_r_threshold,
             "context_prefix": run.context_prefix,
+            "units": units,
         }
         if ray_address:
             from neurofin.infer.predictor import predictor_options
@@ -121,6 +180,7 @@ def register(app: typer.Typer) -> None:
         roi: str = typer.Option(None, "--roi", help="With --table: the ROI the report shades the words by (default: the first region)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
         context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
+        units: str = typer.Option("calibrated", "--units", help=UNITS_HELP),
     ) -> None:
         """Exact per-word contributions to each region value of one text (they sum to what `neurofin infer` reports).
 
@@ -149,7 +209,7 @@ def register(app: typer.Typer) -> None:
         if repaired != text:
             text = repaired
             typer.echo("warning: the text held lone surrogates (half an emoji), replaced by U+FFFD", err=True)
-        predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings)
+        predictor = build_predictor([p for given in packages for p in package_dirs(given)], settings, units)
         chosen = roi or predictor.region_names[0]
         if chosen not in predictor.region_names:
             raise InputError(f"no ROI {chosen!r}: choose one of {predictor.region_names}")

@@ -6,6 +6,12 @@
     # packages that carry their voxel atlas (atlas.safetensors) need no data_root:
     predictor = Predictor.from_pretrained("models")   # a local folder, or a Hugging Face Hub repo id
 
+Values are calibrated (infer/calibration.py): per subject and region, the raw readout value minus what a typical
+comment-like text of the same length gets, in SDs of comment-like text; the ensemble is the plain mean of the
+subjects' calibrated values. `predict_rois(texts, units="raw")` gives the uncalibrated readout values.
+Packages carry their calibration (`neurofin calibrate`, also run by `neurofin atlas register --packages`);
+an uncalibrated predictor warns and returns raw values.
+
 Packages sharing a feature configuration (model, blocks, context) share one LM pass. Each subject's
 weights are collapsed onto its regions (ROIs by default, or parcels) over the voxels its validation r
 selects (never test r), so no voxel-sized array is touched at inference (readout.py). Texts that yield no
@@ -23,7 +29,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -32,15 +38,21 @@ from neurofin.config import FeatureSettings, InferSettings, Settings
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.selection import select_voxels
 from neurofin.errors import InputError
+from neurofin.infer.calibration import Calibration, fingerprint, fit_calibration, read_calibration
 from neurofin.infer.embedding import embedding_names, project
 from neurofin.infer.readout import RegionReadout
 from neurofin.infer.text import WORD_FORM, TextWords, comment_words, prefix_words
 from neurofin.schema import ENSEMBLE
 
 Level = Literal["rois", "parcels"]
+Units = Literal["calibrated", "raw"]
 DEFAULT_MAX_WORDS = InferSettings().max_words
 DEFAULT_PREFIX = InferSettings().context_prefix
 DEFAULT_EMBEDDING_DIMS = InferSettings().embedding_dims
+
+
+class UncalibratedWarning(UserWarning):
+    """Values were asked calibrated but some package has no calibration for this readout and prefix: they are raw."""
 
 
 @dataclass
@@ -129,6 +141,7 @@ class Predictor:
     def __init__(
         self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS,
         context_prefix: str | None = DEFAULT_PREFIX, embedding_dims: int = DEFAULT_EMBEDDING_DIMS,
+        calibrations: Mapping[str, Calibration | None] | None = None,
     ) -> None:
         if embedding_dims < 0:
             raise InputError(f"embedding_dims {embedding_dims} must be 0 (no emb_ columns) or more (infer.embedding_dims)")
@@ -137,10 +150,54 @@ class Predictor:
         self.max_words = max_words
         self.prefix = prefix_words(context_prefix)  # read by the LM before every text, never scored
         self.embedding_dims = embedding_dims
+        self.units: Units = "calibrated"  # what predict_rois and explain return unless told otherwise
+        self.calibrations: dict[str, Calibration] = {}
+        for subject, calibration in (calibrations or {}).items():
+            if calibration is not None and calibration.fingerprint == self.fingerprints()[subject]:
+                self.calibrations[subject] = calibration
 
     @property
     def subjects(self) -> list[str]:
         return [r.subject for g in self.groups for r in g.readouts]
+
+    def fingerprints(self) -> dict[str, str]:
+        """Per subject, what a calibration must have been fitted for: this readout, these regions, this prefix."""
+        return {r.subject: fingerprint(r.identity, self.region_names, self.prefix) for g in self.groups for r in g.readouts}
+
+    def uncalibrated(self) -> list[str]:
+        """Subjects without a calibration of this readout and prefix (`neurofin calibrate` makes them)."""
+        return [s for s in self.subjects if s not in self.calibrations]
+
+    def calibrate(self, texts: Sequence[str], groups: Sequence[int] | np.ndarray | None = None, corpus: dict[str, Any] | None = None
+                  ) -> dict[str, Calibration]:
+        """Fit and attach every subject's calibration on reference texts read through this predictor's LM path.
+
+        `groups` labels the kinds of text (e.g. 0 story chunks, 1 scrambled chunks): each kind's length trend is
+        projected out (calibration.py). Texts without words or failing in the LM are left out."""
+        words = [comment_words(t, self.max_words) for t in texts]
+        rows = [i for i, w in enumerate(words) if w.error is None]
+        labels = np.zeros(len(texts), dtype=int) if groups is None else np.asarray(groups)
+        prints = self.fingerprints()
+        for group in self.groups:
+            sums: dict[str, list[np.ndarray]] = {r.subject: [] for r in group.readouts}
+            coverage: dict[str, list[np.ndarray]] = {r.subject: [] for r in group.readouts}
+            ok: list[int] = []
+            for start in range(0, len(rows), 32):  # a few texts' word features at a time, only their sums kept
+                chunk = rows[start : start + 32]
+                feats = self._features(group, [words[i].words for i in chunk], chunk, [None] * len(chunk))
+                done = [f for f in feats if f is not None]
+                ok += [i for i, f in zip(chunk, feats) if f is not None]
+                for readout in group.readouts if done else ():
+                    s, c = readout.weighted_sums(done)
+                    sums[readout.subject].append(s)
+                    coverage[readout.subject].append(c)
+            n_words = np.array([len(words[i].words) for i in ok])
+            record = {**(corpus or {}), "n_texts": len(ok), "n_words_range": [int(n_words.min()), int(n_words.max())]}
+            for readout in group.readouts:
+                self.calibrations[readout.subject] = fit_calibration(
+                    readout, self.region_names, prints[readout.subject], np.vstack(sums[readout.subject]),
+                    np.concatenate(coverage[readout.subject]), n_words, labels[ok], record)
+        return dict(self.calibrations)
 
     @classmethod
     def from_packages(cls, packages: Sequence[str | Path], **options: Any) -> Predictor:
@@ -149,7 +206,8 @@ class Predictor:
             raise InputError("give at least one model package directory (written by `neurofin train`)")
         models = [EncodingModel.load(p) for p in packages]
         _one_per_subject([m.subject for m in models], [str(p) for p in packages])
-        return cls.from_models(models, **options)
+        calibrations = {m.subject: read_calibration(p) for m, p in zip(models, packages)}
+        return cls.from_models(models, calibrations=calibrations, **options)
 
     @classmethod
     def from_pretrained(cls, source: str | Path, revision: str | None = None, **options: Any) -> Predictor:
@@ -180,6 +238,7 @@ class Predictor:
         max_words: int = DEFAULT_MAX_WORDS,
         context_prefix: str | None = DEFAULT_PREFIX,
         embedding_dims: int = DEFAULT_EMBEDDING_DIMS,
+        calibrations: Mapping[str, Calibration | None] | None = None,
     ) -> Predictor:
         """Collapse in-memory models (`fit_subject` or `EncodingModel.load`) onto regions.
 
@@ -188,6 +247,7 @@ class Predictor:
         `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
         `context_prefix` ("neutral_story", "none" or a text) is read by the LM before each text, never scored.
         `embedding_dims`: `emb_*` columns of the ensemble rows (0 = none).
+        `calibrations` (subject -> Calibration): used where they were fitted for this readout and prefix.
         """
         if not models:
             raise InputError("give at least one encoding model")
@@ -215,13 +275,14 @@ class Predictor:
                 settings = model.record.settings.features.model_copy(update=dict(feature_overrides or {}))
                 groups[key] = FeatureGroup(FeatureSettings.model_validate(settings.model_dump()), [])
             groups[key].readouts.append(RegionReadout.from_model(subject, model, matrix))
-        return cls(list(groups.values()), names or [], max_words, context_prefix, embedding_dims)
+        return cls(list(groups.values()), names or [], max_words, context_prefix, embedding_dims, calibrations)
 
-    def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None) -> pd.DataFrame:
+    def predict_rois(self, texts: Sequence[object], ids: Sequence[str] | None = None, units: Units | None = None) -> pd.DataFrame:
         """Rows per (id, subject) incl. the ensemble (mean over the subjects covering each region): n_words, truncated,
         error, one column per region, then `emb_*` (the ensemble rows' text embedding; NaN in per-subject rows).
 
-        Repeated texts (common on Reddit) are predicted once.
+        `units` (default `self.units`): "calibrated" (SDs of comment-like text, length baseline removed; raw with an UncalibratedWarning when
+        a package has no calibration) or "raw" (the readout's mean per-word effect). Repeated texts are predicted once.
         """
         ids = [str(i) for i in (ids if ids is not None else range(len(texts)))]
         if len(ids) != len(texts):
@@ -235,24 +296,53 @@ class Predictor:
         errors = [w.error for w in words]
         per_subject = {s: np.full((len(unique), len(self.region_names)), np.nan) for s in self.subjects}
         embedding = np.full((len(unique), self.embedding_dims), np.nan)
+        calibrated = self._calibrated(units)
         for g, group in enumerate(self.groups):
-            self._predict_group(group, words, errors, per_subject, embedding if g == 0 else None)
+            self._predict_group(group, words, errors, per_subject, embedding if g == 0 else None, calibrated)
         embedding[[e is not None for e in errors]] = np.nan  # a later group's failure makes it an error row too
+        if calibrated:
+            n_words = np.array([len(w.words) for w in words])
+            per_subject = {s: self.calibrations[s].apply(v, n_words) for s, v in per_subject.items()}
         return self._frame(ids, words, errors, per_subject, embedding, np.asarray(inverse, dtype=np.int64))
 
-    def explain(self, text: str) -> pd.DataFrame:
-        """Exact per-word contributions (infer/explain.py): rows per (subject incl. ensemble, word); they sum to predict_rois."""
+    def _calibrated(self, units: Units | None) -> bool:
+        """Whether to return calibrated values (warns when asked for them without a calibration)."""
+        units = units or self.units
+        if units not in get_args(Units):
+            raise InputError(f"units {units!r}: use one of {list(get_args(Units))}")
+        if units == "raw":
+            return False
+        missing = self.uncalibrated()
+        if missing:
+            warnings.warn(f"no calibration for {', '.join(missing)} with this ROI set, threshold and context prefix: values "
+                          "are RAW readout values; run `neurofin calibrate --packages MODELS --data-root DATA` (docs/infer.md)",
+                          UncalibratedWarning, stacklevel=3)
+            return False
+        return True
+
+    def explain(self, text: str, units: Units | None = None) -> pd.DataFrame:
+        """Exact per-word contributions (infer/explain.py): rows per (subject incl. ensemble, word); they sum to predict_rois.
+
+        Calibrated: each word's raw contribution minus its share (its readout weight) of the length baseline, over the scale.
+        """
         words = comment_words(text, self.max_words)
         if words.error is not None:
             raise InputError(f"nothing to explain: {words.error}")
         per_subject: dict[str, np.ndarray] = {}
+        calibrated = self._calibrated(units)
         for group in self.groups:
             errors: list[str | None] = [None]
             feats = self._features(group, [words.words], [0], errors)[0]
             if feats is None:
                 raise InputError(f"the text could not be explained: {errors[0]}")
             for readout in group.readouts:
-                per_subject[readout.subject] = readout.contributions(feats)
+                calibration = self.calibrations.get(readout.subject)
+                values = (calibration.readout(readout) if calibrated and calibration else readout).contributions(feats)
+                if calibrated and calibration:
+                    share = readout.weights(len(words.words))
+                    baseline = calibration.baseline(np.array([len(words.words)]))
+                    values = (values - np.outer(share / share.sum(), baseline[0])) / calibration.scale
+                per_subject[readout.subject] = values
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a region no subject covers
             per_subject[ENSEMBLE] = np.nanmean(np.stack(list(per_subject.values())), axis=0)
@@ -267,9 +357,11 @@ class Predictor:
 
     def _predict_group(
         self, group: FeatureGroup, words: list[TextWords], errors: list[str | None], out: dict[str, np.ndarray],
-        embedding: np.ndarray | None,
+        embedding: np.ndarray | None, calibrated: bool = False,
     ) -> None:
-        """Fill `out` (subject -> regions) for the group's subjects, and `embedding` (if given) from its first pace."""
+        """Fill `out` (subject -> regions) for the group's subjects, and `embedding` (if given) from its first pace.
+
+        `calibrated`: through each subject's calibrated readout (length directions projected out), before the baseline."""
         rows = [i for i, e in enumerate(errors) if e is None]
         if not rows:
             return
@@ -288,7 +380,8 @@ class Predictor:
         position = {r.pace: p for p, r in enumerate(paces)}
         for readout in group.readouts:
             p = position[readout.pace]
-            out[readout.subject][index] = readout.apply(sums[p], coverage[p])
+            chosen = self.calibrations[readout.subject].readout(readout) if calibrated else readout
+            out[readout.subject][index] = chosen.apply(sums[p], coverage[p])
         if embedding is not None and embedding.shape[1]:
             embedding[index] = project(sums[0] / coverage[0][:, None], embedding.shape[1])
 

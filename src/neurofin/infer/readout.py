@@ -13,7 +13,8 @@ stored in the package as `word_mean`), std the training TR-row standard deviatio
 word i's total Lanczos weight (0.994-1.0, by its phase on the TR grid). Hence:
   * words equal to the training mean word give exactly 0, at any length;
   * the value is a (weighted) mean of per-word effects, so 5 and 500 words of the same kind give the
-    same value: nothing depends on how much of a response window the words fill;
+    same value: nothing depends on how much of a response window the words fill (with a real LM the words'
+    features themselves still change with the text's length and context: calibration.py takes that off);
   * per-word contributions s_i * ((x_i - mu) / std) @ G / n sum exactly to the value (`contributions`).
 Units: z-scored BOLD of the region's voxels, summed over TRs, per word (relative to the training mean word).
 Speech rate enters only through the words' phases on the TR grid; each readout uses its own package's rate.
@@ -22,6 +23,7 @@ Speech rate enters only through the words' phases on the TR grid; each readout u
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,6 +63,7 @@ class RegionReadout:
     empty: np.ndarray  # (n_regions,) bool: no selected voxel; predicted as NaN, never as 0
     words_per_second: float
     timing: TimingSettings
+    identity: str = ""  # SHA-256 of the model's weights and the region matrix (float32): what a calibration is fitted for
 
     @classmethod
     def from_model(cls, subject: str, model: EncodingModel, region_matrix: np.ndarray) -> RegionReadout:
@@ -75,7 +78,10 @@ class RegionReadout:
         gain = summed / model.feature_std.astype(np.float64)[:, None]
         offset = model.word_mean.astype(np.float64) @ gain
         empty = np.asarray(~np.asarray(region_matrix != 0).any(axis=0))
-        return cls(subject, gain, offset, empty, model.record.speech_rate_wps, model.record.timing)
+        identity = hashlib.sha256()
+        for array in (model.weights, model.feature_std, region_matrix):
+            identity.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+        return cls(subject, gain, offset, empty, model.record.speech_rate_wps, model.record.timing, identity.hexdigest())
 
     @property
     def pace(self) -> tuple[float, str]:

@@ -3,8 +3,8 @@
 Layouts: `long` (schema.py: one row per (id, subject), the ensemble included; `emb_*` filled in the ensemble
 rows only) or `wide` (one row per text: id, passed-through columns, n_words, truncated, error, then
 `<subject>/<region>` for the ensemble and every subject, then `emb_*` once). Columns of the input other than id and text (read_texts' keep_columns) are passed through after id.
-Region values are mean per-word effects (infer/readout.py; docs/infer.md): z-scored BOLD x TRs per word,
-relative to the training mean word.
+Region values are calibrated (infer/calibration.py; docs/infer.md): SDs of comment-like text above a typical
+text of the same length; with units "raw", the readout's mean per-word effects (infer/readout.py).
 
 Finished batches live in `OUT.parts/<run key>/`, the key being the hash of the texts, the packages and
 the settings: a rerun of the same run resumes from them, a run of other texts on the same `--out` keeps

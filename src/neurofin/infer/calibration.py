@@ -1,0 +1,232 @@
+"""Comment-domain calibration: region values in units of the spread of comment-like text, free of text length.
+
+With a real LM a text's raw value (readout.py) still moves with its length (the LM reads the first words of a
+short context differently) and its zero point (the training mean word) is not where comment-like text lands.
+So each subject's readout is calibrated on a reference corpus of comment-like texts scored through exactly the
+inference path (same prefix, word form, LM and readout): held-out story text (validation and test stories, never
+fitting stories) cut into chunks of 3-300 words, plus any corpus the user adds. Per region it stores
+
+    baseline(n) = location + sum_k coef_k * z(n)^k,   z(n) = (log(clip(n, 3, 300)) - log 30) / log 10,  k = 1..3
+
+fitted by least squares on the corpus (location = the corpus mean: the length terms are centred on it), and
+scale = the SD of the corpus residuals. The calibrated value of a text of n words is
+
+    calibrated = (raw - baseline(n)) / scale
+
++1 means: one standard deviation of comment-like text above what a typical comment-like text of the same length
+gets in that region, for that subject. Scales differ per subject and region, so values are comparable across
+subjects of one region; across regions they are comparable only as "SDs of comment-like text" (different
+regions' SDs mean different amounts of BOLD).
+
+A calibration belongs to one readout and one context prefix: its `fingerprint` hashes the model's weights, the
+region matrix (ROI file, voxel threshold), region names and prefix words; a changed ROI file, voxel threshold or prefix needs a new calibration.
+Stored in the package as calibration.json (manifest re-sealed) by `neurofin calibrate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurofin.errors import InputError
+from neurofin.infer.readout import RegionReadout
+
+CALIBRATION_FILE = "calibration.json"
+MIN_WORDS, MAX_WORDS = 3, 300  # the comment length range the reference corpus spans; lengths are clipped to it
+DEGREE = 3  # polynomial degree of the length dependence in log length
+DEFAULT_TEXTS = 240  # reference texts cut from held-out stories
+
+
+class CalibrationError(InputError):
+    """A package has no calibration for the readout and prefix in use."""
+
+
+def length_basis(n_words: np.ndarray) -> np.ndarray:
+    """(n_texts, DEGREE) powers of the standardised, clipped log length z(n)."""
+    n = np.clip(np.asarray(n_words, dtype=np.float64), MIN_WORDS, MAX_WORDS)
+    z = (np.log(n) - np.log(30.0)) / np.log(10.0)
+    return np.stack([z**k for k in range(1, DEGREE + 1)], axis=1)
+
+
+def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str]) -> str:
+    """SHA-256 of what a calibration is valid for: the readout (model weights, region matrix), region names, prefix words."""
+    return hashlib.sha256(json.dumps([readout_identity, list(regions), list(prefix)]).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One subject's per-region location, log-length dependence and scale on comment-like reference text."""
+
+    subject: str
+    regions: list[str]
+    fingerprint: str
+    location: np.ndarray  # (n_regions,) mean raw value of the reference corpus
+    length_coef: np.ndarray  # (DEGREE, n_regions) coefficients of length_basis, centred on the corpus
+    basis_mean: np.ndarray  # (DEGREE,) corpus mean of length_basis (the centring)
+    scale: np.ndarray  # (n_regions,) SD of the corpus residuals
+    corpus: dict[str, Any]  # what the reference corpus was: sources, n_texts, length range
+    nuisance: np.ndarray  # (n_features_in, k) orthonormal feature directions of the length trends, projected out
+
+    @classmethod
+    def fit(cls, subject: str, regions: Sequence[str], fingerprint_: str, raw: np.ndarray, n_words: np.ndarray,
+            corpus: dict[str, Any], nuisance: np.ndarray | None = None) -> Calibration:
+        """Least-squares fit of raw (n_texts, n_regions) on the log-length basis; NaN regions stay NaN.
+
+        `raw` are the values of the readout with the `nuisance` directions projected out (`readout`)."""
+        raw = np.asarray(raw, dtype=np.float64)
+        if raw.shape[0] < 10 * (DEGREE + 1):
+            raise InputError(f"{raw.shape[0]} reference texts are too few to calibrate: give at least {10 * (DEGREE + 1)}")
+        basis = length_basis(n_words)
+        basis_mean = basis.mean(axis=0)
+        design = np.hstack([np.ones((len(basis), 1)), basis - basis_mean])
+        finite = np.isfinite(raw).all(axis=0)
+        coef = np.full((DEGREE + 1, raw.shape[1]), np.nan)
+        coef[:, finite] = np.linalg.lstsq(design, raw[:, finite], rcond=None)[0]
+        scale = (raw - design @ np.nan_to_num(coef)).std(axis=0, ddof=DEGREE + 1)
+        scale[~finite] = np.nan
+        nuisance = np.zeros((0, 0)) if nuisance is None else nuisance
+        return cls(subject, list(regions), fingerprint_, coef[0], coef[1:], basis_mean, scale, corpus, nuisance)
+
+    def readout(self, readout: RegionReadout) -> RegionReadout:
+        """The readout with the nuisance feature directions projected out of its gain (the calibrated readout)."""
+        if self.nuisance.size == 0:
+            return readout
+        return replace(readout, gain=readout.gain - self.nuisance @ (self.nuisance.T @ readout.gain))
+
+    def baseline(self, n_words: np.ndarray) -> np.ndarray:
+        """(n_texts, n_regions) the raw value a typical comment-like text of each length gets."""
+        return self.location + (length_basis(n_words) - self.basis_mean) @ self.length_coef
+
+    def apply(self, raw: np.ndarray, n_words: np.ndarray) -> np.ndarray:
+        """(n_texts, n_regions) calibrated values: residual on the length baseline, in SDs of comment-like text."""
+        return (raw - self.baseline(n_words)) / self.scale
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "regions": self.regions, "fingerprint": self.fingerprint,
+                "location": self.location.tolist(), "length_coef": self.length_coef.tolist(),
+                "basis_mean": self.basis_mean.tolist(), "scale": self.scale.tolist(), "corpus": self.corpus,
+                "nuisance": np.asarray(self.nuisance, np.float32).tolist(),
+                "units": "SD of comment-like reference text, after removing the log-length baseline"}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Calibration:
+        def array(key: str) -> np.ndarray:
+            return np.asarray(raw[key], dtype=np.float64)
+
+        return cls(raw["subject"], list(raw["regions"]), raw["fingerprint"], array("location"), array("length_coef"),
+                   array("basis_mean"), array("scale"), dict(raw["corpus"]), array("nuisance"))
+
+
+def nuisance_directions(mean_features: np.ndarray, n_words: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """(n_features, k) orthonormal directions of the log-length trends of the mean word feature, one set per text group.
+
+    Per group (e.g. story chunks, scrambled chunks) the texts' mean features are fitted on the length basis; the
+    coefficient vectors span the feature directions along which text length moves the features."""
+    directions = []
+    for group in np.unique(groups):
+        rows = groups == group
+        basis = length_basis(n_words[rows])
+        design = np.hstack([np.ones((rows.sum(), 1)), basis - basis.mean(axis=0)])
+        directions.append(np.linalg.lstsq(design, mean_features[rows], rcond=None)[0][1:])
+    q, _ = np.linalg.qr(np.vstack(directions).T)
+    return q
+
+
+def fit_calibration(readout: RegionReadout, regions: Sequence[str], fingerprint_: str, sums: np.ndarray, coverage: np.ndarray,
+                    n_words: np.ndarray, groups: np.ndarray | None, corpus: dict[str, Any]) -> Calibration:
+    """A subject's calibration from the reference texts' readout-weighted feature sums (RegionReadout.weighted_sums)."""
+    groups = np.zeros(len(n_words), dtype=int) if groups is None else np.asarray(groups)
+    nuisance = nuisance_directions(sums / coverage[:, None], n_words, groups)
+    projected = replace(readout, gain=readout.gain - nuisance @ (nuisance.T @ readout.gain))
+    return Calibration.fit(readout.subject, regions, fingerprint_, projected.apply(sums, coverage), n_words, corpus, nuisance)
+
+
+def read_calibration(package: str | Path) -> Calibration | None:
+    """The calibration stored in a package, or None."""
+    path = Path(package) / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    return Calibration.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def write_calibration(package: str | Path, calibration: Calibration) -> None:
+    """Store a calibration in a package and re-seal its manifest (the old manifest is verified first)."""
+    from neurofin.encoding.package import verify_manifest, write_manifest
+    from neurofin.io import write_json_atomic
+
+    package = Path(package)
+    tensors = verify_manifest(package)["tensors"]
+    write_json_atomic(package / CALIBRATION_FILE, calibration.to_json())
+    write_manifest(package, tensors)
+
+
+def story_chunks(stories: Sequence[Sequence[str]], n_texts: int = DEFAULT_TEXTS, seed: int = 0) -> list[str]:
+    """`n_texts` texts cut from story word lists at log-uniform lengths over MIN_WORDS..MAX_WORDS, random offsets."""
+    usable = [list(s) for s in stories if len(s) >= MIN_WORDS]
+    if not usable:
+        raise InputError("no held-out story with at least 3 words to calibrate on")
+    rng = np.random.default_rng(seed)
+    lengths = np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
+    texts = []
+    for length in lengths:
+        words = usable[int(rng.integers(len(usable)))]
+        length = min(int(length), len(words))
+        start = int(rng.integers(len(words) - length + 1))
+        texts.append(" ".join(words[start : start + length]))
+    return texts
+
+
+def held_out_story_words(dataset: Any, stories: Sequence[str]) -> list[list[str]]:
+    """Transcript words (infer word form) of the given stories of a ds003020 dataset."""
+    from neurofin.data.textgrid import read_textgrid
+    from neurofin.infer.text import comment_words
+
+    out = []
+    for story in stories:
+        words = comment_words(" ".join(read_textgrid(dataset.textgrid_path(story)).words), max_words=100_000).words
+        out.append(words)
+    return out
+
+
+def reference_texts(dataset: Any, records: Sequence[Any], n_texts: int = DEFAULT_TEXTS, seed: int = 0,
+                    extra: Sequence[str] = ()) -> tuple[list[str], np.ndarray, dict[str, Any]]:
+    """The reference corpus and its text kinds: chunks of the stories no package was fitted on (validation + test;
+    kind 0), half as many of them with their words shuffled (kind 1: word lists), then the `extra` texts (kind 2)."""
+    fitted = {s for r in records for s in r.split.train}
+    held = sorted({s for r in records for s in (*r.split.validation, *r.split.test)} - fitted)
+    chunks = story_chunks(held_out_story_words(dataset, held), n_texts, seed) if n_texts else []
+    rng = np.random.default_rng(seed + 1)
+    scrambled = [" ".join(rng.permutation(t.split())) for t in chunks[: len(chunks) // 2]]
+    kinds = np.repeat([0, 1, 2], [len(chunks), len(scrambled), len(extra)])
+    corpus = {"held_out_stories": held, "story_chunks": len(chunks), "scrambled_chunks": len(scrambled),
+              "user_texts": len(extra), "seed": seed, "lengths": [MIN_WORDS, MAX_WORDS]}
+    return chunks + scrambled + list(extra), kinds, corpus
+
+
+def calibrate_packages(packages: Sequence[Path], settings: Any, n_texts: int = DEFAULT_TEXTS,
+                       extra: Sequence[str] = ()) -> dict[str, Calibration]:
+    """Score the reference corpus through the packages' inference path under `settings` and store each calibration.
+
+    The held-out stories are read from `settings.data.data_root`; `extra` texts (a user corpus) are added."""
+    from neurofin.data.layout import find_dataset
+    from neurofin.infer.predictor import Predictor, predictor_options
+
+    predictor = Predictor.from_packages(packages, **predictor_options(settings))
+    if settings.data.data_root is None and n_texts:
+        raise InputError("calibration reads held-out story text: give --data-root (the ds003020 folder the packages were trained on)")
+    dataset = find_dataset(settings.data.data_root) if n_texts else None
+    from neurofin.encoding.package import EncodingModel
+
+    records = [EncodingModel.load(p).record for p in packages]
+    texts, kinds, corpus = reference_texts(dataset, records, n_texts, extra=extra)
+    corpus["context_prefix"] = settings.infer.context_prefix
+    calibrations = predictor.calibrate(texts, kinds, corpus)
+    for package, record in zip(packages, records):
+        write_calibration(package, calibrations[record.subject])
+    return calibrations
