@@ -266,3 +266,18 @@ def test_planted_inputs_give_a_report(inputs, tmp_path):
     html = build_report(tmp_path / "r.html", rois=inputs["rois"], explanations=inputs["explanations"],
                         backtest=inputs["backtest"]).read_text(encoding="utf-8")
     assert "Verdict" in html and "Word attributions" in html
+
+
+def test_forecasts_with_text_target_column_are_read(inputs, tmp_path):
+    """The backtest writes a text `target` column (raw, market_adjusted, ...) beside the numbers: not damage."""
+    from neurofin.report.market import read_forecasts
+
+    folder = backtest_copy(inputs, tmp_path)
+    path = folder / "forecasts.parquet"
+    frame = pd.read_parquet(path)
+    frame.assign(target="raw", horizon=1).to_parquet(path)
+    read = read_forecasts(path)
+    assert read["target"].eq("raw").all() and len(read) == len(frame)
+    frame.assign(target="raw", horizon="one").to_parquet(path)  # text where a number belongs is still refused
+    with pytest.raises(NeurofinError, match="horizon"):
+        read_forecasts(path)

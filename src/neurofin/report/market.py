@@ -97,9 +97,9 @@ def read_frequencies(path: Path) -> pd.DataFrame:
 
 
 def read_forecasts(path: Path) -> pd.DataFrame:
-    """forecasts.parquet: session, ticker, model, mean, actual and quantile columns (numbers)."""
+    """forecasts.parquet: session, ticker, model (and target, origin), mean, actual, horizon and quantile columns (numbers)."""
     frame = read_table(path, HINT, required=FORECAST_COLUMNS, keys=("ticker", "model"))
-    numbers = [c for c in frame.columns if c not in ("session", "ticker", "model", "origin")]
+    numbers = [c for c in frame.columns if c not in ("session", "ticker", "model", "origin", "target")]
     require_numbers(frame, numbers, path, HINT)
     sessions = pd.to_datetime(frame["session"], errors="coerce")
     if sessions.isna().any():
