@@ -77,7 +77,8 @@ def test_two_infer_and_two_features_extract_processes_at_once(tmp_path):
 
     def infer(out: Path, atlas: Path) -> subprocess.Popen:
         return _neurofin("infer", "--packages", str(package.parent), "--input", str(comments), "--out", str(out),
-                         "--data-root", str(dataset.root), "--atlas-cache", str(atlas), "--batch-size", "4")
+                         "--data-root", str(dataset.root), "--atlas-cache", str(atlas), "--batch-size", "4",
+                         "--units", "raw")  # uncalibrated package: this test is about concurrency, not calibration
 
     _all_succeed(infer(tmp_path / "single.parquet", tmp_path / "atlas-single"))
     out = tmp_path / "shared.parquet"
