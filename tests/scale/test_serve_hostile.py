@@ -43,21 +43,27 @@ def run(scenario):
     return asyncio.run(asyncio.wait_for(scenario(), 20))
 
 
+def two_requests(predict, first, second):
+    """Through one batcher: the first request's frame or exception (never left pending), then the second's frame."""
+
+    async def scenario():
+        batcher = Batcher(predict, max_wait_ms=1)
+        await batcher.start()
+        answered = await asyncio.wait_for(asyncio.gather(batcher.submit(*first), return_exceptions=True), 5)
+        served = await asyncio.wait_for(batcher.submit(*second), 5)
+        await batcher.stop()
+        return answered[0], served
+
+    return run(scenario)
+
+
 # -- the batcher ---------------------------------------------------------------------------------------------
 
 
 def test_a_lone_surrogate_id_is_answered_and_the_batcher_keeps_serving():
     """Today: the ids column raises (pyarrow cannot encode '\\ud800') outside the try and kills the batcher."""
 
-    async def scenario():
-        batcher = Batcher(lambda texts, ids: frame_of(texts, ids), max_wait_ms=1)
-        await batcher.start()
-        first = await asyncio.wait_for(asyncio.gather(batcher.submit(["x"], ["\ud800"]), return_exceptions=True), 5)
-        second = await asyncio.wait_for(batcher.submit(["next request"], ["ok"]), 5)
-        await batcher.stop()
-        return first[0], second
-
-    first, second = run(scenario)
+    first, second = two_requests(frame_of, (["x"], ["\ud800"]), (["next request"], ["ok"]))
     assert isinstance(first, (pd.DataFrame, Exception))  # answered either way, never left pending
     assert second[second["subject"] == "S1"]["roi"].tolist() == [12.0]
 
@@ -71,15 +77,7 @@ def test_the_batcher_survives_an_exception_after_predict():
         frame = frame_of(texts, ids)
         return frame.drop(columns="id") if len(calls) == 1 else frame
 
-    async def scenario():
-        batcher = Batcher(predict, max_wait_ms=1)
-        await batcher.start()
-        failed = await asyncio.wait_for(asyncio.gather(batcher.submit(["a"], ["1"]), return_exceptions=True), 5)
-        served = await asyncio.wait_for(batcher.submit(["bb"], ["2"]), 5)
-        await batcher.stop()
-        return failed[0], served
-
-    failed, served = run(scenario)
+    failed, served = two_requests(predict, (["a"], ["1"]), (["bb"], ["2"]))
     assert isinstance(failed, Exception)
     assert served[served["subject"] == "S1"]["roi"].tolist() == [2.0]
 
