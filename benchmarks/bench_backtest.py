@@ -24,7 +24,7 @@ CHILD = """
 import json, sys, time
 from neurofin.config import MarketSettings
 from neurofin.market.chain import run_chain
-from neurofin.market.panel import PanelStore
+from neurofin.market.panel.store import PanelStore
 settings = MarketSettings(**json.loads(sys.argv[3]))
 began = time.perf_counter()
 result = run_chain(PanelStore(sys.argv[1]), None, settings, sys.argv[2])

@@ -26,9 +26,9 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
-from neurofin.market.granger import granger_table
 from neurofin.market.planted import DEFAULT_ROIS, planted_panel
-from neurofin.market.selection import roi_columns, session_frame
+from neurofin.market.selection.gate import roi_columns, session_frame
+from neurofin.market.selection.granger import granger_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "granger_null.json"
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")

@@ -30,7 +30,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from neurofin.market.ingest import DEFAULT_CHUNK_ROWS
+from neurofin.market.comments.ingest import DEFAULT_CHUNK_ROWS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
 MONTH_START = datetime(2021, 1, 1, tzinfo=UTC)
@@ -138,7 +138,7 @@ def measure(dump: str, out: str, chunk_rows: int) -> None:
     import pyarrow.parquet  # noqa: F401 - imported before the baseline so it counts as baseline
     import zstandard  # noqa: F401
 
-    from neurofin.market.ingest import ingest_dumps
+    from neurofin.market.comments.ingest import ingest_dumps
 
     baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()

@@ -23,7 +23,7 @@ import pandas as pd
 from bench_ingest import KEEP_SUBREDDITS, generate_dump, hardware
 
 from neurofin.io import write_json_atomic
-from neurofin.market.ingest import ingest_dumps
+from neurofin.market.comments.ingest import ingest_dumps
 from neurofin.scale.ingest import ingest_parallel
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest_parallel.json"

@@ -22,7 +22,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from neurofin.config import MarketSettings
-from neurofin.market.portfolio import portfolio_tables
+from neurofin.market.evaluate.portfolio import portfolio_tables
 
 N_TICKERS, N_SESSIONS = 20, 500
 

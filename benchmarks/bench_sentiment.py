@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 start = time.perf_counter()
 from neurofin.market.demo import demo_dump
-from neurofin.market.ingest import ingest_dumps
-from neurofin.market.panel import PanelStore
+from neurofin.market.comments.ingest import ingest_dumps
+from neurofin.market.panel.store import PanelStore
 out, subjects, rois = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 demo_dump(out / "RC_demo.jsonl", 0)
 t0 = time.perf_counter()
@@ -107,8 +107,8 @@ def main() -> None:
     import torch
 
     from neurofin.market.demo import demo_dump
-    from neurofin.market.lexicon import lexicon_features, load_lexicon
-    from neurofin.market.sentiment import FinanceSentimentModel, loughran_mcdonald_scores, vader_scores
+    from neurofin.market.panel.lexicon import lexicon_features, load_lexicon
+    from neurofin.market.panel.sentiment import FinanceSentimentModel, loughran_mcdonald_scores, vader_scores
 
     load = os.getloadavg()[0]
     runs: dict[str, list[dict]] = {"before": [], "now": []}

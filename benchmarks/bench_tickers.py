@@ -30,10 +30,10 @@ def git_show(rev: str, path: str) -> str:
 
 
 def module_at(rev: str) -> types.ModuleType:
-    """neurofin.market.tickers as it was at `rev`, reading that revision's shipped resources."""
+    """neurofin.market.comments.tickers as it was at `rev`, reading that revision's shipped resources."""
     module = types.ModuleType(f"tickers_{rev}")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(git_show(rev, "src/neurofin/market/tickers.py"), f"tickers@{rev}", "exec"), module.__dict__)
+    exec(compile(git_show(rev, "src/neurofin/market/comments/tickers.py"), f"tickers@{rev}", "exec"), module.__dict__)
     module._resource_text = lambda name: git_show(rev, f"src/neurofin/resources/market/{name}")
     return module
 
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--before", required=True, help="git revision to compare with")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    from neurofin.market import tickers as now
+    from neurofin.market.comments import tickers as now
 
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
     subsets = {"all": rows, "shouted": [r for r in rows if r.get("note") == "shouted"],

@@ -30,8 +30,8 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
-from neurofin.market.backtest import run_backtest
-from neurofin.market.forecast import ChronosForecaster, RidgeForecaster, save_random_chronos2
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.forecast.models import ChronosForecaster, RidgeForecaster, save_random_chronos2
 from neurofin.market.planted import planted_panel
 
 RESULTS = Path(__file__).resolve().parent / "results" / "verdict_null.json"

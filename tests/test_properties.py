@@ -160,7 +160,7 @@ def test_comments_csv_and_parquet(records, edits):
 # ---- dump lines for ingest ------------------------------------------------------------------------------------
 
 def ingest(name: str, data: bytes):
-    from neurofin.market.ingest import ingest_dumps
+    from neurofin.market.comments.ingest import ingest_dumps
 
     def run(path, folder):
         out = folder / "out.parquet"
@@ -208,7 +208,7 @@ def test_dumps_damaged_zstd(tail, cut):
 # ---- price files ----------------------------------------------------------------------------------------------
 
 def read_price_file(name: str, data: bytes):
-    from neurofin.market.prices import read_prices
+    from neurofin.market.panel.prices import read_prices
 
     def read(path, _):
         frame = outcome("prices", lambda: read_prices(path))

@@ -155,7 +155,7 @@ def test_toml_settings_and_roi_files_with_a_byte_order_mark_are_read(tmp_path):
 
 
 def test_a_symbols_file_with_a_byte_order_mark_keeps_its_first_symbol(tmp_path):
-    from neurofin.market.tickers import load_universe
+    from neurofin.market.comments.tickers import load_universe
 
     symbols = tmp_path / "symbols.csv"
     symbols.write_bytes(BOM + b"GME\nAMC\n")

@@ -3,7 +3,7 @@
 Source: the 20,000 most frequent English words of `wordfreq` (PyPI, data CC BY-SA 4.0, wordfreq 3.1.1),
 kept when 2-5 letters a-z (ticker-shaped), minus ACRONYMS: frequent tokens that are company
 abbreviations or brands rather than ordinary words (their all-caps use names the ticker). A bare
-all-caps symbol on this list counts only as a cashtag ($NET), see neurofin.market.tickers.
+all-caps symbol on this list counts only as a cashtag ($NET), see neurofin.market.comments.tickers.
 
     pip install "wordfreq==3.1.1" && python tools/make_common_words.py
 """

@@ -167,7 +167,7 @@ TargetKind = Literal["raw", "market_adjusted", "absolute", "open_to_close"]  # f
 class MarketSettings(_Section):
     """Market stage: feature filters (ISC, Granger), forecasting and the walk-forward backtest (docs/REFERENCE.md section 7)."""
 
-    # ingestion, tickers, calendar (neurofin.market.ingest/tickers/calendar)
+    # ingestion, tickers, calendar (neurofin.market.comments.ingest/tickers/calendar)
     subreddits: list[str] = Field(default_factory=lambda: ["wallstreetbets", "stocks", "investing"])
     extra_bot_authors: list[str] = Field(default_factory=list)  # added to ingest's built-in bots and *bot names
     symbols_file: Path | None = None  # SYMBOL[,alias|alias] per line; None = shipped whitelist

@@ -20,7 +20,7 @@ from neurofin.encoding.evaluate import evaluate_package
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.roi_scores import VoxelRois, format_tables, roi_quality_table
 from neurofin.encoding.train import train_subject
-from neurofin.market.selection import roi_validation_r
+from neurofin.market.selection.gate import roi_validation_r
 
 
 @dataclass(frozen=True)

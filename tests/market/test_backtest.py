@@ -6,15 +6,15 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.backtest import (
+from neurofin.market.evaluate.backtest import (
     MODELS,
     evaluate,
     run_backtest,
     walk_forward_folds,
 )
-from neurofin.market.forecast import RidgeForecaster, business_day_frame, forecast_at_origin
+from neurofin.market.forecast.models import RidgeForecaster, business_day_frame, forecast_at_origin
 from neurofin.market.planted import planted_panel
-from neurofin.market.selection import select_features, session_frame
+from neurofin.market.selection.gate import select_features, session_frame
 
 SESSIONS = list(pd.bdate_range("2021-01-04", periods=60))
 

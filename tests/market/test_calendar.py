@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.calendar import is_session, session_of, sessions_of, trading_sessions
+from neurofin.market.comments.calendar import is_session, session_of, sessions_of, trading_sessions
 
 ET = ZoneInfo("America/New_York")
 

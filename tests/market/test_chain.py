@@ -10,13 +10,13 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from neurofin.config import MarketSettings
-from neurofin.market.backtest import MODELS
-from neurofin.market.calendar import trading_sessions
 from neurofin.market.chain import load_inputs, run_chain, run_selection, with_log_returns
-from neurofin.market.granger import granger_table
-from neurofin.market.panel import PanelStore
+from neurofin.market.comments.calendar import trading_sessions
+from neurofin.market.evaluate.backtest import MODELS
+from neurofin.market.panel.store import PanelStore
 from neurofin.market.planted import DEFAULT_ROIS, planted_panel
-from neurofin.market.selection import roi_columns, session_frame
+from neurofin.market.selection.gate import roi_columns, session_frame
+from neurofin.market.selection.granger import granger_table
 from neurofin.report.market import write_market_report
 from neurofin.report.provenance import market_lines
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.market.chain import run_chain, used_forecaster
-from neurofin.market.forecast import ChronosForecaster
+from neurofin.market.forecast.models import ChronosForecaster
 from neurofin.market.planted import DEFAULT_ROIS, planted_panel
 
 

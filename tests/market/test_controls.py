@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from neurofin.config import MarketSettings
-from neurofin.market.backtest import increment_tests, prepare_data, run_backtest
-from neurofin.market.controls import ATTENTION, fit_embedding_pca
-from neurofin.market.forecast import RidgeForecaster
+from neurofin.market.evaluate.backtest import increment_tests, prepare_data, run_backtest
+from neurofin.market.forecast.controls import ATTENTION, fit_embedding_pca
+from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
 from neurofin.schema import ENSEMBLE
 

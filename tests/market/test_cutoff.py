@@ -16,11 +16,11 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.calendar import session_of, sessions_of
-from neurofin.market.panel import PanelStore
-from neurofin.market.prices import read_prices
-from neurofin.market.selection import session_frame
-from neurofin.market.targets import TargetSpec, with_targets
+from neurofin.market.comments.calendar import session_of, sessions_of
+from neurofin.market.panel.prices import read_prices
+from neurofin.market.panel.store import PanelStore
+from neurofin.market.panel.targets import TargetSpec, with_targets
+from neurofin.market.selection.gate import session_frame
 
 ET = ZoneInfo("America/New_York")
 ROI = "roi_a"

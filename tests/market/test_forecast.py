@@ -7,8 +7,8 @@ from sklearn.linear_model import Ridge
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError, ModelLoadError
-from neurofin.market.backtest import MODELS, run_backtest
-from neurofin.market.forecast import (
+from neurofin.market.evaluate.backtest import MODELS, run_backtest
+from neurofin.market.forecast.models import (
     ChronosForecaster,
     RidgeForecaster,
     business_day_frame,

@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.backtest import prepare_data
-from neurofin.market.calendar import trading_sessions
 from neurofin.market.chain import with_log_returns
-from neurofin.market.forecast import RidgeForecaster, forecast_at_origin
-from neurofin.market.metrics import spearman
-from neurofin.market.panel import PanelStore
-from neurofin.market.prices import to_long
+from neurofin.market.comments.calendar import trading_sessions
+from neurofin.market.evaluate.backtest import prepare_data
+from neurofin.market.evaluate.metrics import spearman
+from neurofin.market.forecast.models import RidgeForecaster, forecast_at_origin
+from neurofin.market.panel.prices import to_long
+from neurofin.market.panel.store import PanelStore
 
 TICKERS = [f"T{k:02d}" for k in range(20)]
 

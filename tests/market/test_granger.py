@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 from statsmodels.tsa.stattools import grangercausalitytests
 
-from neurofin.market.granger import choose_lag, granger_table, granger_test, lagged_design
+from neurofin.market.selection.granger import choose_lag, granger_table, granger_test, lagged_design
 
 
 def _lead_lag(n, lag, strength, rng):

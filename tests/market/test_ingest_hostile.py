@@ -9,7 +9,7 @@ import pytest
 import zstandard
 
 from neurofin.errors import InputError
-from neurofin.market.ingest import ingest_dumps, parse_created_utc
+from neurofin.market.comments.ingest import ingest_dumps, parse_created_utc
 
 T0 = 1611846000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from neurofin.market.ingest import DEFAULT_BOT_AUTHORS, ingest_dumps
+from neurofin.market.comments.ingest import DEFAULT_BOT_AUTHORS, ingest_dumps
 
 T0 = int(datetime(2021, 1, 28, 15, 0, tzinfo=UTC).timestamp())
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from neurofin.market.isc import POOLED, circular_shift_null, isc_table, loo_isc, pairwise_isc
+from neurofin.market.selection.isc import POOLED, circular_shift_null, isc_table, loo_isc, pairwise_isc
 
 
 def _shared_signal(n_sessions, n_subjects, noise, rng):

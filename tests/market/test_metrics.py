@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from neurofin.market import metrics as m
+from neurofin.market.evaluate import metrics as m
 
 
 def _ranks(values):

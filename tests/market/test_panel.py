@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.lexicon import comment_sentiment, load_lexicon
-from neurofin.market.panel import PanelStore, roi_columns_of
-from neurofin.market.sentiment import sentiment_measures
+from neurofin.market.panel.lexicon import comment_sentiment, load_lexicon
+from neurofin.market.panel.sentiment import sentiment_measures
+from neurofin.market.panel.store import PanelStore, roi_columns_of
 from neurofin.schema import ENSEMBLE
 from neurofin.schema import ROI_META_COLUMNS as META_COLUMNS
 

@@ -11,11 +11,11 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.backtest import run_backtest
-from neurofin.market.forecast import RidgeForecaster
-from neurofin.market.panel import PanelStore, roi_columns_of
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.forecast.models import RidgeForecaster
+from neurofin.market.panel.store import PanelStore, roi_columns_of
 from neurofin.market.planted import planted_panel
-from neurofin.market.selection import roi_columns
+from neurofin.market.selection.gate import roi_columns
 from neurofin.schema import ENSEMBLE
 
 ET = ZoneInfo("America/New_York")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_panel import comments_frame, normalised, roi_frame
 
 from neurofin.errors import InputError
-from neurofin.market.panel import PanelStore
+from neurofin.market.panel.store import PanelStore
 from neurofin.schema import MODEL_DIGEST
 
 

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from neurofin.config import MarketSettings
-from neurofin.market.portfolio import book_weights, max_drawdown, portfolio_tables
+from neurofin.market.evaluate.portfolio import book_weights, max_drawdown, portfolio_tables
 
 SETTINGS = MarketSettings(portfolio_quantiles=2, cost_bps=10, cost_sweep_bps=[0, 10, 50], bootstrap_draws=400)
 

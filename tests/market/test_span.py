@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 
 from neurofin.config import MarketSettings
-from neurofin.market.backtest import prepare_data
-from neurofin.market.calendar import trading_sessions
 from neurofin.market.chain import run_selection, with_log_returns
+from neurofin.market.comments.calendar import trading_sessions
+from neurofin.market.evaluate.backtest import prepare_data
 from neurofin.market.planted import planted_panel
-from neurofin.market.selection import session_frame
+from neurofin.market.selection.gate import session_frame
 
 TICKERS = ("AAA", "BBB", "CCC")
 

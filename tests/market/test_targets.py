@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 
 from neurofin.config import MarketSettings
-from neurofin.market.backtest import prepare_data, run_backtest
-from neurofin.market.forecast import RidgeForecaster
-from neurofin.market.metrics import hac_mean_test
+from neurofin.market.evaluate.backtest import prepare_data, run_backtest
+from neurofin.market.evaluate.metrics import hac_mean_test
+from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
 
 TICKERS = ("AAA", "BBB", "CCC")

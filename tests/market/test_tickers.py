@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from neurofin.errors import InputError
-from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe, parse_symbols
+from neurofin.market.comments.tickers import TickerUniverse, extract_tickers, load_universe, parse_symbols
 
 CORPUS = Path(__file__).parent / "data" / "comments_tickers.jsonl"
 MIN_PRECISION = 0.9

@@ -7,10 +7,10 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.backtest import evaluate, run_backtest, verdict
-from neurofin.market.forecast import RidgeForecaster
-from neurofin.market.metrics import clark_west
-from neurofin.market.null import derangements, permutation_ic_test
+from neurofin.market.evaluate.backtest import evaluate, run_backtest, verdict
+from neurofin.market.evaluate.metrics import clark_west
+from neurofin.market.evaluate.null import derangements, permutation_ic_test
+from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
 
 

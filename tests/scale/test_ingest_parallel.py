@@ -12,7 +12,7 @@ import pytest
 import zstandard
 
 from neurofin.errors import InputError
-from neurofin.market.ingest import ingest_dumps
+from neurofin.market.comments.ingest import ingest_dumps
 from neurofin.scale.ingest import ingest_parallel
 
 OPTIONS = {"subreddits": ["wallstreetbets", "stocks"], "start": date(2021, 1, 1), "end": date(2021, 4, 30), "chunk_rows": 50}

@@ -120,7 +120,7 @@ def test_ray_training_equals_sequential_packages(tmp_path, smollm2_models, local
 def test_ingest_as_ray_tasks_equals_sequential(tmp_path, local_ray):
     import zstandard
 
-    from neurofin.market.ingest import ingest_dumps
+    from neurofin.market.comments.ingest import ingest_dumps
     from neurofin.scale.ingest import ingest_parallel
 
     dumps = []

@@ -5,13 +5,13 @@
     result = run_chain(panel, prices, settings.market, out_dir)       # select -> forecast -> backtest -> verdict
 """
 
-from neurofin.market.calendar import session_of, sessions_of, trading_sessions
 from neurofin.market.chain import ChainResult, load_inputs, run_chain
-from neurofin.market.ingest import IngestReport, ingest_dumps
-from neurofin.market.lexicon import load_lexicon
-from neurofin.market.panel import PanelStore
-from neurofin.market.prices import demo_prices, read_prices
-from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
+from neurofin.market.comments.calendar import session_of, sessions_of, trading_sessions
+from neurofin.market.comments.ingest import IngestReport, ingest_dumps
+from neurofin.market.comments.tickers import TickerUniverse, extract_tickers, load_universe
+from neurofin.market.panel.lexicon import load_lexicon
+from neurofin.market.panel.prices import demo_prices, read_prices
+from neurofin.market.panel.store import PanelStore
 
 __all__ = [
     "ChainResult",

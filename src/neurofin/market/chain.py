@@ -17,7 +17,8 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.io import write_json_atomic, write_table_atomic
-from neurofin.market.backtest import (
+from neurofin.market.comments.calendar import EXCHANGE
+from neurofin.market.evaluate.backtest import (
     BacktestResult,
     available_models,
     control_columns,
@@ -29,12 +30,11 @@ from neurofin.market.backtest import (
     target_rows,
     walk_forward_selection,
 )
-from neurofin.market.calendar import EXCHANGE
-from neurofin.market.forecast import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
-from neurofin.market.panel import PanelStore
-from neurofin.market.selection import Selection, select_features, selection_frequencies, selection_record, sentiment_columns
-from neurofin.market.sentiment import sentiment_label
-from neurofin.market.targets import TargetSpec
+from neurofin.market.forecast.models import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
+from neurofin.market.panel.sentiment import sentiment_label
+from neurofin.market.panel.store import PanelStore
+from neurofin.market.panel.targets import TargetSpec
+from neurofin.market.selection.gate import Selection, select_features, selection_frequencies, selection_record, sentiment_columns
 from neurofin.progress import Progress
 from neurofin.schema import LEX_PREFIX
 
@@ -56,7 +56,7 @@ class ChainResult:
 
 def with_log_returns(prices: pd.DataFrame, exchange: str = EXCHANGE) -> pd.DataFrame:
     """Long prices (session, ticker, close) plus log returns between consecutive exchange sessions only."""
-    from neurofin.market.prices import log_returns
+    from neurofin.market.panel.prices import log_returns
 
     return log_returns(prices, exchange)
 
@@ -69,7 +69,7 @@ def load_inputs(
 
     A prices file (CSV/Parquet, wide or long) gets its log returns computed here.
     """
-    from neurofin.market.prices import read_prices
+    from neurofin.market.panel.prices import read_prices
 
     store = PanelStore(panel) if isinstance(panel, (str, Path)) else panel
     panel_frame = store.load_panel() if isinstance(store, PanelStore) else store
@@ -122,7 +122,7 @@ def run_selection(
 
 def next_session(last: pd.Timestamp, exchange: str) -> pd.Timestamp:
     """The first trading session of `exchange` after `last`."""
-    from neurofin.market.calendar import trading_sessions
+    from neurofin.market.comments.calendar import trading_sessions
 
     after = trading_sessions((last + pd.Timedelta(days=1)).date(), (last + pd.Timedelta(days=14)).date(), exchange)
     if not after.size:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from neurofin.market.ingest import DEFAULT_CHUNK_ROWS, DROP_REASONS
+from neurofin.market.comments.ingest import DEFAULT_CHUNK_ROWS, DROP_REASONS
 
 app = typer.Typer(help="market commands: Reddit dumps -> ticker x session panel -> forecasts.", no_args_is_help=True)
 
@@ -49,7 +49,7 @@ def ingest(
     from neurofin.config import Settings
     from neurofin.errors import InputError
     from neurofin.io import guard_output, require_writable
-    from neurofin.market.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
+    from neurofin.market.comments.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
     from neurofin.progress import cli_progress
 
     market = Settings.load(config).market
@@ -103,11 +103,11 @@ def panel(
     from neurofin.config import Settings
     from neurofin.errors import InputError
     from neurofin.io import guard_output, require_writable
-    from neurofin.market import prices as price_io
-    from neurofin.market.lexicon import load_lexicon
-    from neurofin.market.panel import PanelStore
-    from neurofin.market.sentiment import sentiment_measures
-    from neurofin.market.tickers import load_universe
+    from neurofin.market.comments.tickers import load_universe
+    from neurofin.market.panel import prices as price_io
+    from neurofin.market.panel.lexicon import load_lexicon
+    from neurofin.market.panel.sentiment import sentiment_measures
+    from neurofin.market.panel.store import PanelStore
 
     if (comments is None) != (roi is None):
         raise InputError("pass --comments and --roi together (the ROI features of those comments)")

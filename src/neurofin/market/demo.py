@@ -63,9 +63,9 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
     from neurofin.config import MarketSettings
     from neurofin.infer.run import infer_file
     from neurofin.market.chain import run_chain
-    from neurofin.market.ingest import ingest_dumps
-    from neurofin.market.panel import PanelStore
-    from neurofin.market.prices import demo_prices
+    from neurofin.market.comments.ingest import ingest_dumps
+    from neurofin.market.panel.prices import demo_prices
+    from neurofin.market.panel.store import PanelStore
 
     say = say or (lambda text: None)
     out = Path(out)

@@ -10,7 +10,7 @@ exchange holidays are real) and some ticker-days have no comments (no panel row)
 
 Controls: `embedding_dims` > 0 adds `emb_*` columns (an AR(1) text vector per ticker-session) and the
 prices get an `open` (overnight gap noise, so open-to-close returns keep the session's signal).
-The sentiment control's columns (the panel's `lex_*` names, market/sentiment.py) are AR(1) series per ticker.
+The sentiment control's columns (the panel's `lex_*` names, market/panel/sentiment.py) are AR(1) series per ticker.
 `confound` plants a signal that the ROI only reflects: "attention" (the comment count varies and the
 planted ROI's common part and the lead are its standardised log count), "embedding" (both are a fixed
 direction of the text vector) or "sentiment" (both are the VADER compound column); the return then loads on
@@ -25,8 +25,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from neurofin.market.calendar import trading_sessions
-from neurofin.market.sentiment import SentimentMeasures
+from neurofin.market.comments.calendar import trading_sessions
+from neurofin.market.panel.sentiment import SentimentMeasures
 from neurofin.schema import ENSEMBLE
 
 DEFAULT_ROIS = ("Default_Temp", "Limbic_OFC", "Cont_PFCl", "SalVentAttn_FrOper")

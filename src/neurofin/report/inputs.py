@@ -83,7 +83,7 @@ class _Record(BaseModel):
 
 
 class PermutationNull(_Record):
-    """summary.json's permutation_null (neurofin.market.null.PermutationResult.to_record)."""
+    """summary.json's permutation_null (neurofin.market.evaluate.null.PermutationResult.to_record)."""
 
     model: str
     observed: float

@@ -7,7 +7,7 @@ selection_frequency.csv, summary.json), and its optional per-target tables throu
 Honesty rules kept here: a model whose per-date IC is undefined (constant forecasts, e.g. `zero`) is not drawn
 as a flat 0; models with identical forecasts are named together and drawn once; IC means carry a 95% CI
 from their Newey-West standard error; figures keep a bounded size whatever the number of tickers.
-The permutation null is drawn from summary.json's `permutation_null` (neurofin.market.null.PermutationResult).
+The permutation null is drawn from summary.json's `permutation_null` (neurofin.market.evaluate.null.PermutationResult).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from scipy import stats
 
 from neurofin.errors import InputError
 from neurofin.io import write_bytes_atomic
-from neurofin.market.forecast import quantile_column
+from neurofin.market.forecast.models import quantile_column
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, esc, page, paragraph, table
 from neurofin.report.inputs import BacktestSummary, read_json_object, read_table, require_numbers

@@ -1,6 +1,6 @@
 """The project's market-slang lexicon: the optional "slang" extra of the sentiment control (market.sentiment_extras).
 
-The sentiment control itself is the published measures (VADER, Loughran-McDonald: neurofin.market.sentiment).
+The sentiment control itself is the published measures (VADER, Loughran-McDonald: neurofin.market.panel.sentiment).
 The shipped lexicon (resources/market/sentiment_lexicon.csv) is a small market-slang list written for
 this project, not a published lexicon. Per comment:
 - polarity  = (pos - neg) / (pos + neg) in [-1, 1], 0 when no lexicon word occurs;

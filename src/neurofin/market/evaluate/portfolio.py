@@ -24,7 +24,7 @@ import pandas as pd
 from arch.bootstrap import StationaryBootstrap, optimal_block_length
 
 from neurofin.config import MarketSettings
-from neurofin.market import metrics as m
+from neurofin.market.evaluate import metrics as m
 
 SESSIONS_PER_YEAR = 252
 CI_LEVEL = 0.95

@@ -7,7 +7,7 @@
 - embedding (the no-brain control): the LM features the encoding models read (`emb_*` panel columns,
   infer.embedding_dims), reduced by a PCA fitted on the training window of each fold to as many
   components as there are ROIs, so brain features and the text features they are computed from meet on
-  equal terms. Sentiment (`lex_*`: VADER and Loughran-McDonald, neurofin.market.sentiment) is the third control.
+  equal terms. Sentiment (`lex_*`: VADER and Loughran-McDonald, neurofin.market.panel.sentiment) is the third control.
 """
 
 from __future__ import annotations

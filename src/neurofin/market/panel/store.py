@@ -4,7 +4,7 @@ Tables (the forecasting stage relies on these exact schemas):
 - `panel`: session DATE, ticker VARCHAR, subject VARCHAR, n_comments INTEGER, n_authors INTEGER, then per
   ROI `<roi>` DOUBLE (mean over the session's comments mentioning the ticker) and `<roi>__sd` DOUBLE
   (population standard deviation over the same comments; 0 for a single comment), then the sentiment control
-  `lex_*` DOUBLE (mean over the same comments of each published measure, market/sentiment.py: VADER compound,
+  `lex_*` DOUBLE (mean over the same comments of each published measure, market/panel/sentiment.py: VADER compound,
   pos, neg and Loughran-McDonald positive, negative, uncertainty, plus the optional extras; the same for every
   subject row of a session/ticker), then
   `emb_*` DOUBLE when the ROI input has them (the no-brain control: the mean over the session's comments of
@@ -48,11 +48,11 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.io import atomic_path
-from neurofin.market.calendar import EXCHANGE, sessions_of
-from neurofin.market.controls import embedding_columns
-from neurofin.market.prices import log_returns, to_long
-from neurofin.market.sentiment import SentimentMeasures
-from neurofin.market.tickers import TickerUniverse, extract_tickers, load_universe
+from neurofin.market.comments.calendar import EXCHANGE, sessions_of
+from neurofin.market.comments.tickers import TickerUniverse, extract_tickers, load_universe
+from neurofin.market.forecast.controls import embedding_columns
+from neurofin.market.panel.prices import log_returns, to_long
+from neurofin.market.panel.sentiment import SentimentMeasures
 from neurofin.schema import ENSEMBLE, LEX_PREFIX, MODEL_DIGEST, ROI_KEY_COLUMNS, SD_SUFFIX, region_columns
 from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
 from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
-from neurofin.market.calendar import EXCHANGE, session_positions
+from neurofin.market.comments.calendar import EXCHANGE, session_positions
 
 DATE_NAMES = ("date", "session", "day", "timestamp")
 

@@ -14,9 +14,9 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.granger import granger_table
-from neurofin.market.isc import POOLED, isc_table
-from neurofin.market.targets import INTRADAY, intraday_returns, market_returns
+from neurofin.market.panel.targets import INTRADAY, intraday_returns, market_returns
+from neurofin.market.selection.granger import granger_table
+from neurofin.market.selection.isc import POOLED, isc_table
 from neurofin.schema import EMB_PREFIX, ENSEMBLE, LEX_PREFIX, PRICES_REQUIRED, SD_SUFFIX
 from neurofin.schema import PANEL_KEY_COLUMNS as PANEL_REQUIRED
 from neurofin.schema import PANEL_META_COLUMNS as META_COLUMNS
@@ -73,9 +73,9 @@ def session_frame(
     return, targets.market_returns), `intraday` (ln close/open, when the prices have opens) and the
     attention controls (controls.attention_features).
     """
-    from neurofin.market.calendar import trading_sessions
-    from neurofin.market.controls import attention_features
-    from neurofin.market.prices import log_returns
+    from neurofin.market.comments.calendar import trading_sessions
+    from neurofin.market.forecast.controls import attention_features
+    from neurofin.market.panel.prices import log_returns
 
     settings = settings or MarketSettings()
     check_inputs(panel, prices)
@@ -112,7 +112,7 @@ def session_frame(
 
 def index_returns(settings: MarketSettings) -> pd.DataFrame | None:
     """The market index's (session, log_return) from market.index_file (None: use the equal-weight universe)."""
-    from neurofin.market.prices import log_returns, read_prices
+    from neurofin.market.panel.prices import log_returns, read_prices
 
     if settings.index_file is None:
         return None

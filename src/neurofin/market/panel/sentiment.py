@@ -12,7 +12,7 @@
   downloaded at run time (nltk's PorterStemmer and regexp tokenizer need no nltk data).
 
 Optional extras (market.sentiment_extras, off by default): "slang", the project's market-slang list
-(neurofin.market.lexicon); "finance_model", a pretrained finance-sentiment classifier (market.finance_sentiment_model,
+(neurofin.market.panel.lexicon); "finance_model", a pretrained finance-sentiment classifier (market.finance_sentiment_model,
 a Hugging Face id or local folder such as ProsusAI/finbert): its softmax probabilities of the positive and negative
 labels. Each measure is one panel column `lex_<measure>` (neurofin.schema.LEX_PREFIX).
 """
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from neurofin.errors import InputError
-from neurofin.market.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features
+from neurofin.market.panel.lexicon import LEXICON_FEATURES, Lexicon, lexicon_features
 from neurofin.schema import LEX_PREFIX
 
 VADER_MEASURES = ("vader_compound", "vader_pos", "vader_neg")
@@ -180,7 +180,7 @@ def sentiment_measures(extras: Sequence[str] = (), slang: Lexicon | None = None,
     if unknown:
         raise InputError(f"unknown sentiment extra(s) {sorted(unknown)}: use {list(EXTRAS)}")
     if "slang" in extras and slang is None:
-        from neurofin.market.lexicon import load_lexicon
+        from neurofin.market.panel.lexicon import load_lexicon
 
         slang = load_lexicon()
     return SentimentMeasures(slang=slang if "slang" in extras else None,

@@ -9,7 +9,7 @@ embedding control's PCA. Targets and horizons: market.targets x market.horizons 
 
 Models compared on the same (session, ticker) rows: baselines zero, hist_mean (historical mean and
 quantiles), univariate (the forecaster without covariates); controls sentiment (the VADER and Loughran-McDonald
-measures, market/sentiment.py), attention (comment and author counts), embedding (the LM features, PCA to as many
+measures, market/panel/sentiment.py), attention (comment and author counts), embedding (the LM features, PCA to as many
 components as ROIs);
 roi (selected ROIs as past covariates), roi_known_future (selected ROIs lagged one day as known-future
 covariates); and each control plus the selected ROIs (`<control>+roi`). A forecaster declares models that
@@ -34,9 +34,11 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market import metrics as m
-from neurofin.market.controls import ATTENTION, embedding_columns, fit_embedding_pca
-from neurofin.market.forecast import (
+from neurofin.market.evaluate import metrics as m
+from neurofin.market.evaluate.null import MIN_DRAWS, PermutationResult, permutation_ic_test
+from neurofin.market.evaluate.portfolio import portfolio_tables
+from neurofin.market.forecast.controls import ATTENTION, embedding_columns, fit_embedding_pca
+from neurofin.market.forecast.models import (
     LAG_SUFFIX,
     Forecaster,
     OriginView,
@@ -47,18 +49,7 @@ from neurofin.market.forecast import (
     origin_view,
     quantile_column,
 )
-from neurofin.market.null import MIN_DRAWS, PermutationResult, permutation_ic_test
-from neurofin.market.portfolio import portfolio_tables
-from neurofin.market.selection import (
-    Selection,
-    roi_columns,
-    screen_features,
-    select_features,
-    selection_frequencies,
-    sentiment_columns,
-    session_frame,
-)
-from neurofin.market.targets import (
+from neurofin.market.panel.targets import (
     DIRECTIONAL,
     INTRADAY,
     TargetSpec,
@@ -66,6 +57,15 @@ from neurofin.market.targets import (
     realized_trade_return,
     target_specs,
     with_targets,
+)
+from neurofin.market.selection.gate import (
+    Selection,
+    roi_columns,
+    screen_features,
+    select_features,
+    selection_frequencies,
+    sentiment_columns,
+    session_frame,
 )
 from neurofin.progress import Progress, report
 
