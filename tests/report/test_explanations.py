@@ -94,7 +94,7 @@ def test_spans_count_words_shading_follows_sign_and_values_sum(report_inputs):
 
 def test_hostile_text_is_escaped(report_inputs):
     html = inference_section(report_inputs["rois"], report_inputs["explanations"]).html()
-    assert "<script" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "<script" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert HOSTILE in " ".join(s["word"] for e in parse(html).examples for s in e["spans"])
     assert "&amp;" in html
 

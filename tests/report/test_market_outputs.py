@@ -113,7 +113,7 @@ def test_an_unreadable_file_gets_a_note_not_a_crash(tmp_path, name):
     (folder / "results.parquet").unlink()  # results.csv is then the one read
     pd.read_csv(folder / name).drop(columns="target").to_csv(folder / name, index=False)
     html = market_section(folder)[0].html()
-    assert f"{name} lacks columns [&#x27;target&#x27;]: not shown" in html
+    assert f"{name} lacks columns [&#39;target&#39;]: not shown" in html
     assert "Portfolio: cumulative net P&amp;L" in html  # the other parts are still there
 
 

@@ -8,12 +8,14 @@ ensemble value. A positive contribution: this word moves the region above what t
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from neurofin.schema import ENSEMBLE
+from neurofin.templates import macros
+
+TEMPLATE = macros("explain.html.j2")
 
 POSITIVE, NEGATIVE = "202,0,32", "5,113,176"  # RdBu ends: red raises the region, blue lowers it
 MAX_ALPHA = 0.85  # full shading stays readable under black text
@@ -27,22 +29,20 @@ def shade(value: float, scale: float) -> str:
     return f"rgba({POSITIVE if value > 0 else NEGATIVE},{alpha:.2f})"
 
 
-def word_span(word: str, value: float, scale: float) -> str:
+def word_span(word: str, value: float, scale: float) -> Markup:
     """One word, escaped, shaded by its contribution (shown on hover and kept in data-c)."""
     label = f"{value:+.3g}" if np.isfinite(value) else "undefined"
-    return (f"<span class='w' data-c='{label}' title='{label}' style='background:{shade(value, scale)}'>"
-            f"{html.escape(word, quote=True)}</span>")
+    return TEMPLATE.word_span(word, label, shade(value, scale))
 
 
 def explain_html(frame: pd.DataFrame, regions: list[str], subject: str = ENSEMBLE) -> str:
     """An HTML snippet: one line per region with the text's words shaded by their contribution (red +, blue -)."""
     rows = frame[frame["subject"] == subject].sort_values("position")
-    lines = ['<div class="neurofin-explain">']
+    lines = []
     for region in regions:
         values = rows[region].to_numpy(float)
         scale = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
         spans = [word_span(str(word), value, scale) for word, value in zip(rows["word"], values)]
         total = np.nansum(values) if np.isfinite(values).any() else float("nan")
-        lines.append(f'<p><b>{html.escape(region)}</b> ({total:+.4g}): {" ".join(spans)}</p>')
-    lines.append("</div>")
-    return "\n".join(lines)
+        lines.append({"region": region, "total": f"{total:+.4g}", "spans": spans})
+    return str(TEMPLATE.regions(lines))

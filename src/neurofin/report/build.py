@@ -10,7 +10,7 @@ from pathlib import Path
 
 from neurofin.errors import InputError
 from neurofin.io import write_bytes_atomic
-from neurofin.report.html import esc, page
+from neurofin.report.html import page, paragraph
 
 TITLE = "neurofin report"
 
@@ -57,7 +57,7 @@ def build_report(
         sections.append(inference_section(Path(rois), Path(explanations) if explanations else None))
     if backtest is not None:
         sections.append(market)
-        header.append(f"<p class='verdict'>{esc(verdict)}</p>")
+        header.append(paragraph(verdict, "verdict"))
     from neurofin.report.provenance import provenance_block
 
     header.append(provenance_block(package_list, Path(rois) if rois else None, Path(backtest) if backtest else None,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from neurofin.atlas import Atlas
 from neurofin.data.layout import Dataset
@@ -22,7 +23,7 @@ from neurofin.encoding.package import EncodingModel
 from neurofin.errors import InputError
 from neurofin.report import brainmap
 from neurofin.report.figures import new_figure, to_png
-from neurofin.report.html import Figure, Section, esc, paragraph, table
+from neurofin.report.html import Figure, Section, details, heading, paragraph, span, table
 from neurofin.report.roi_scores import criteria_table, region_table
 
 
@@ -155,7 +156,7 @@ def subject_block(package: Path, anatomy: Anatomy | None) -> list[str | Figure]:
     test_r = _model_array(model, "test_r", package)
     validation_r = _model_array(model, "validation_r", package)
     fraction = model.record.voxel_selection.top_fraction
-    parts: list[str | Figure] = [f"<h3>{esc(subject)}</h3>", paragraph(
+    parts: list[str | Figure] = [heading(subject), paragraph(
         f"Package {package.name}: {test_r.size} voxels, test stories {', '.join(model.record.split.test)}; "
         f"mean test r {np.nanmean(test_r):.3f} (all voxels).")]
     parts.append(histogram_figure(subject, test_r, validation_r, fraction))
@@ -197,16 +198,16 @@ def criteria_parts(model: EncodingModel, package: Path) -> list[str | Figure]:
         parts.append(paragraph(f"No per-ROI r: {metrics['rois']['unavailable']}", "note"))
     else:
         parts.append(roi_figure(model.subject, scores, criteria))
-    parts += [f"<p><b>Success criteria</b> ({esc(metrics['success_rule'])}):</p>", _criteria_html(criteria)]
+    parts += [paragraph(Markup("<b>Success criteria</b> ({}):").format(metrics["success_rule"])), _criteria_html(criteria)]
     if scores is not None:
-        parts.append(f"<details><summary>Per-region table</summary>{table(scores)}</details>")
+        parts.append(details("Per-region table", table(scores)))
     return parts
 
 
 def _criteria_html(criteria: pd.DataFrame) -> str:
     shown = criteria.copy()
     css = {"pass": "pass", "fail": "fail"}
-    shown["result"] = [f"<span class='{css.get(r, 'note')}'>{esc(r)}</span>" for r in shown["result"]]
+    shown["result"] = [span(r, css.get(r, "note")) for r in shown["result"]]
     shown["value"] = [f"{v:.3f}" if np.isfinite(v) else "-" for v in shown["value"]]
     return shown.to_html(index=False, escape=False, border=0)
 

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
-from neurofin.infer.explain import shade, word_span
+from neurofin.infer.explain import TEMPLATE, shade, word_span
 from neurofin.io import write_table_atomic
-from neurofin.report.html import esc, paragraph
+from neurofin.report.html import paragraph
 from neurofin.report.inputs import read_table, require_numbers
 
 EXAMPLE_COLUMNS = ("id", "text", "roi", "chosen_by")
@@ -74,10 +74,7 @@ def read_explanations(path: Path) -> pd.DataFrame:
 
 def legend(roi: str, scale: float) -> str:
     """The colour scale: swatches from -scale to +scale, and what the shading means."""
-    swatches = "".join(f"<span class='w' style='background:{shade(k * scale, scale)}'>{k * scale:+.2g}</span>"
-                       for k in LEGEND_STEPS)
-    return (f"<p class='legend'>Contribution to <b>{esc(roi)}</b>: {swatches} "
-            "(red raises the region's value, blue lowers it; hover a word for its contribution).</p>")
+    return TEMPLATE.legend(roi, [(f"{k * scale:+.2g}", shade(k * scale, scale)) for k in LEGEND_STEPS])
 
 
 def example_html(rows: pd.DataFrame, roi: str, scale: float, score: float | None) -> str:
@@ -86,9 +83,8 @@ def example_html(rows: pd.DataFrame, roi: str, scale: float, score: float | None
     values = rows[roi].to_numpy(float)
     total = f"{np.sum(values):+.4g}" if np.isfinite(values).all() else "undefined"
     checked = f"; scores file {score:+.4g}" if score is not None and np.isfinite(score) else ""
-    words = " ".join(word_span(str(w), v, scale) for w, v in zip(rows["word"], values, strict=True))
-    return (f"<div class='explain'><p class='note'>{esc(first['chosen_by'])} (id {esc(first['id'])}): "
-            f"{esc(roi)} = {total} = sum of its {len(rows)} word contributions{checked}</p><p>{words}</p></div>")
+    spans = [word_span(str(w), v, scale) for w, v in zip(rows["word"], values, strict=True)]
+    return TEMPLATE.example(first["chosen_by"], first["id"], roi, total, len(rows), checked, spans)
 
 
 def explanations_html(frame: pd.DataFrame, subject: str, scores: pd.DataFrame | None) -> str:

@@ -18,7 +18,7 @@ from scipy import stats
 from neurofin.errors import InputError
 from neurofin.report.explanations import explanations_html, read_explanations
 from neurofin.report.figures import new_figure, to_png
-from neurofin.report.html import Figure, Section, paragraph, table
+from neurofin.report.html import Figure, Section, details, paragraph, table
 from neurofin.report.inputs import read_table, require_numbers
 from neurofin.schema import ENSEMBLE, region_columns
 from neurofin.schema import ROI_KEY_COLUMNS as KEY_COLUMNS
@@ -136,6 +136,6 @@ def inference_section(path: Path, explanations: Path | None = None) -> Section:
     else:
         section.add(paragraph("Correlation with text length is undefined: every text has the same length "
                               "or an ROI is constant.", "note"))
-    section.add(f"<details><summary>Per-ROI table</summary>{table(correlations)}</details>")
+    section.add(details("Per-ROI table", table(correlations)))
     section.add(*attribution_parts(explanations, rows, subject))
     return section

@@ -7,7 +7,9 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from neurofin.report.html import key_value_table
+from markupsafe import Markup
+
+from neurofin.report.html import details, key_value_table
 
 LIBRARIES = ("numpy", "scipy", "pandas", "matplotlib", "nilearn", "nibabel", "pycortex", "statsmodels")
 MAX_LISTED_TICKERS = 20
@@ -74,7 +76,7 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
 
 
 def provenance_block(packages: list[Path], rois: Path | None, backtest: Path | None,
-                     explanations: Path | None = None) -> str:
+                     explanations: Path | None = None) -> Markup:
     """HTML <details> block with the report's provenance."""
     rows: list[tuple[str, str]] = [("generated", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"), ("versions", versions())]
     rows += [("encoding model", package_line(p)) for p in packages]
@@ -84,4 +86,4 @@ def provenance_block(packages: list[Path], rois: Path | None, backtest: Path | N
         rows.append(("word attributions", str(Path(explanations).name)))
     if backtest is not None:
         rows += [("backtest folder", str(Path(backtest).name)), *market_lines(Path(backtest))]
-    return f"<details open><summary><b>Provenance</b></summary>{key_value_table(rows, 'prov')}</details>"
+    return details(Markup("<b>Provenance</b>"), key_value_table(rows, "prov"), open=True)
