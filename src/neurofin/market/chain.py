@@ -241,7 +241,7 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         f"at most {s['max_stale_sessions']} sessions; cells with fewer than {s['min_comments']} comments count as missing.",
         f"Targets: {', '.join(sorted(set(result.forecasts['target'])))} at horizons "
         f"{', '.join(str(h) for h in sorted(set(result.forecasts['horizon'])))} sessions (an h-session target is "
-        "fitted only on windows realised at the origin; HAC bandwidth at least h-1); the verdict reads the primary "
+        "fitted only on windows realised at the origin; Hansen-Hodrick HAC with h-1 lags); the verdict reads the primary "
         f"target ({s['primary_target']}, 1 session). Market-adjusted: minus "
         + (f"the index in {s['index_file']}" if s["index_file"] else "the equal-weight mean of every priced ticker")
         + f". Features use comments up to {s['cutoff_minutes']} minutes before each session's close.",
@@ -259,8 +259,9 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
         "coverage_80: share of returns inside the 10%-90% forecast band.",
         f"Verdict: decided by the pre-declared primary model ({s['primary_model']}) alone: its mean per-session IC "
-        f"must beat a permutation null ({s['null_draws']} draws; its covariate contribution shuffled across tickers "
-        "within each session, never a ticker's own) and it must beat the univariate model it nests in a one-sided "
+        f"must beat a randomisation null ({s['null_draws']} draws; its covariate contribution permuted across "
+        "tickers within each session, or shifted in time per ticker for overlapping targets) and it must beat the "
+        "univariate model it nests in a one-sided "
         "Clark-West test with Newey-West errors, both at 5%. Other covariate models: Clark-West with Holm "
         "correction, not part of the verdict. Models identical by construction (same_as) are computed and tested once.",
     ]

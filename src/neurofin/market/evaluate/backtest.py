@@ -386,7 +386,7 @@ def increment_tests(
         if not {base, augmented} <= present:
             continue
         cw = m.clark_west(wide, augmented, base, min_lags)
-        null = permutation_ic_test(forecasts, augmented, base, draws, seed)
+        null = permutation_ic_test(forecasts, augmented, base, draws, seed, horizon=min_lags + 1)
         records.append({"base": base, "augmented": augmented, "cw_t": cw.t_stat, "cw_p": cw.p_value,
                         "ic_base": float(m.ic_by_date(forecasts[forecasts["model"] == base]).mean()),
                         "ic_augmented": float(m.ic_by_date(forecasts[forecasts["model"] == augmented]).mean()),
@@ -430,7 +430,7 @@ def evaluate_with_null(
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     actual = wide["actual"].to_numpy(float)
-    null = permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed)
+    null = permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed, horizon=min_lags + 1)
     records = []
     for model in [mm for mm in MODELS if mm in wide.columns]:
         rows = forecasts[forecasts["model"] == model]
