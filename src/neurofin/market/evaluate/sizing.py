@@ -40,12 +40,12 @@ def null_forecasts(
     tickers = [f"T{i:02d}" for i in range(n_tickers)]
     forecast = np.arange(n_sessions - test_sessions, n_sessions)
     univariate, roi = np.empty((test_sessions, n_tickers)), np.empty((test_sessions, n_tickers))
-    for row, t in enumerate(forecast):
-        known = int(t) - horizon  # the last session whose h-session target is realised at origin t-1
+    for row, session in enumerate(forecast):
+        known = int(session) - horizon  # the last session whose h-session target is realised at origin t-1
         y, lead = target[1 : known + 1], x[:known]  # row s: target of session s, ROI of session s-1
         y_mean, x_mean = y.mean(axis=0), lead.mean(axis=0)
         slope = float(((lead - x_mean) * (y - y_mean)).sum() / ((lead - x_mean) ** 2).sum())
-        univariate[row], roi[row] = y_mean, y_mean + slope * (x[t - 1] - x_mean)
+        univariate[row], roi[row] = y_mean, y_mean + slope * (x[session - 1] - x_mean)
     keep = present[forecast].ravel()
     cells = pd.DataFrame({"session": np.repeat(sessions[forecast], n_tickers), "ticker": np.tile(tickers, test_sessions),
                           "actual": target[forecast].ravel()})[keep]
