@@ -99,7 +99,7 @@ def _store_from_planted(path, n_sessions=100):
     comments = pd.DataFrame({"id": keys["id"], "author": "u" + keys.index.astype(str), "created_utc": noon_utc,
                              "body": "$" + keys["ticker"] + " earnings look great"})
     roi = panel.merge(keys, on=["session", "ticker"])[["id", "subject", *DEFAULT_ROIS]]
-    store = PanelStore(path)
+    store = PanelStore(path, cutoff_minutes=0)  # not the default 30: the backtest must report the panel's own cutoff
     store.update(comments, roi)
     store.update_prices(prices.assign(session=pd.to_datetime(prices["session"]).map(day_of))[["session", "ticker", "close"]])
     return store, prices.assign(session=pd.to_datetime(prices["session"]).map(day_of))
@@ -165,7 +165,8 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     out = _invoke("backtest", "--db", root / "panel.duckdb", "--config", config, "--out", root / "backtest")
     summary = json.loads((root / "backtest" / "summary.json").read_text())
     assert summary["verdict"] in out and summary["forecaster"] == "linear"
-    assert summary["settings"]["cutoff_minutes"] == store.recorded_cutoff()  # the panel's rule, not a default
+    assert summary["settings"]["cutoff_minutes"] == store.recorded_cutoff() == 0  # the panel's rule, not a default
+    assert any("comments up to 0 minutes before each session's close" in note for note in summary["notes"])
     assert summary["sentiment"] == store.sentiment_record() and summary["sentiment"]["versions"]["vaderSentiment"] == "3.3.2"
     assert summary["controls"]["sentiment"] == "sentiment (VADER, Loughran-McDonald)"
     page = (root / "backtest" / "report.html").read_text(encoding="utf-8")

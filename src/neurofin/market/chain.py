@@ -184,8 +184,8 @@ def run_chain(
     else:
         model = forecaster
     settings = settings.model_copy(update=used_forecaster(model))  # record what actually ran, not the defaults
-    if isinstance(store, PanelStore):  # the panel's sessions were assigned with its own cutoff
-        settings = settings.model_copy(update={"cutoff_minutes": store.recorded_cutoff()})
+    if "cutoff_minutes" in panel_frame.attrs:  # a stored panel's sessions were assigned with its own cutoff
+        settings = settings.model_copy(update={"cutoff_minutes": panel_frame.attrs["cutoff_minutes"]})
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
     sentiment = panel_frame.attrs.get("sentiment") or {"columns": sentiment_columns(panel_frame)}  # a store's: versions too
     out_dir = Path(out_dir)

@@ -37,6 +37,7 @@ from neurofin.errors import InputError
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.null import MIN_DRAWS, PermutationResult, permutation_ic_test
 from neurofin.market.evaluate.portfolio import portfolio_tables
+from neurofin.market.evaluate.universe import fold_universe
 from neurofin.market.forecast.controls import ATTENTION, embedding_columns, fit_embedding_pca
 from neurofin.market.forecast.models import (
     LAG_SUFFIX,
@@ -278,8 +279,9 @@ def run_backtest(
         controls = control_columns(data, components)
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
+        universe = fold_universe(data.panel, fold.train_start, fold.train_end, settings.min_comments)
         for spec in data.specs:
-            selected = selections[spec.kind][fold.index].selected
+            selected = {t: f for t, f in selections[spec.kind][fold.index].selected.items() if t in universe}
             for target in fold.test_sessions:
                 origin = position[target] - 1
                 view = origin_view(grid, data.sessions[origin], target, spec.column,
