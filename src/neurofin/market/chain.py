@@ -30,6 +30,7 @@ from neurofin.market.evaluate.backtest import (
     target_rows,
     walk_forward_selection,
 )
+from neurofin.market.evaluate.power import read_power
 from neurofin.market.forecast.models import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
 from neurofin.market.panel.sentiment import sentiment_label
 from neurofin.market.panel.store import PanelStore
@@ -213,6 +214,7 @@ def run_chain(
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
         "sentiment": sentiment, "controls": control_names(sentiment["columns"]),
         "notes": backtest_notes(result, model.name, sentiment["columns"]), "files": {k: p.name for k, p in files.items()},
+        "power": read_power(out_dir),
     })
     return ChainResult(result, files)
 
