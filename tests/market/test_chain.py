@@ -176,3 +176,16 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     metrics = pd.read_csv(root / "backtest" / "metrics.csv")
     assert set(metrics["model"]) == set(no_embedding)
     assert (root / "backtest" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_cli_power_is_shown_next_to_the_verdict(cli_setup):
+    root, _, _, config = cli_setup
+    out = _invoke("power", "--db", root / "panel.duckdb", "--config", config, "--ics", "0.6", "--reps", "1",
+                  "--roi", PLANTED_ROI, "--out", root / "power")
+    power = json.loads((root / "power" / "power.json").read_text())
+    assert power["ics"] == [0.6] and power["reps"] == 1 and power["sentence"] in out
+    out = _invoke("backtest", "--db", root / "panel.duckdb", "--config", config, "--out", root / "power")
+    summary = json.loads((root / "power" / "summary.json").read_text())
+    assert summary["power"] == power and power["sentence"] in out
+    assert html.escape(power["sentence"], quote=True) in (root / "power" / "report.html").read_text(encoding="utf-8")
