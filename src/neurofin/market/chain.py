@@ -255,7 +255,7 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         "Holm-adjusted over the controls.",
         f"Portfolio (directional targets, 1 session): long the top and short the bottom of {s['portfolio_quantiles']} "
         f"forecast buckets each session, equal weights; net of {s['cost_bps']:g} bps per unit of turnover; Sharpe "
-        f"annualised (252) with a block-bootstrap 95% CI ({s['bootstrap_draws']} draws).",
+        f"annualised (252) with a studentised block-bootstrap 95% CI ({s['bootstrap_draws']} draws).",
         *result.notes,
         "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
         "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
@@ -264,6 +264,6 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         f"must beat a randomisation null ({s['null_draws']} draws; its covariate contribution permuted across "
         "tickers within each session, or shifted in time per ticker for overlapping targets) and it must beat the "
         "univariate model it nests in a one-sided "
-        "Clark-West test with Newey-West errors, both at 5%. Other covariate models: Clark-West with Holm "
+        "Clark-West test with HAC errors, both at 5%. Other covariate models: Clark-West with Holm "
         "correction, not part of the verdict. Models identical by construction (same_as) are computed and tested once.",
     ]
