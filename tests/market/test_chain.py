@@ -99,7 +99,7 @@ def _store_from_planted(path, n_sessions=100):
     comments = pd.DataFrame({"id": keys["id"], "author": "u" + keys.index.astype(str), "created_utc": noon_utc,
                              "body": "$" + keys["ticker"] + " earnings look great"})
     roi = panel.merge(keys, on=["session", "ticker"])[["id", "subject", *DEFAULT_ROIS]]
-    store = PanelStore(path)
+    store = PanelStore(path, cutoff_minutes=0)  # not the default 30: the backtest must report the panel's own cutoff
     store.update(comments, roi)
     store.update_prices(prices.assign(session=pd.to_datetime(prices["session"]).map(day_of))[["session", "ticker", "close"]])
     return store, prices.assign(session=pd.to_datetime(prices["session"]).map(day_of))
@@ -165,7 +165,8 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     out = _invoke("backtest", "--db", root / "panel.duckdb", "--config", config, "--out", root / "backtest")
     summary = json.loads((root / "backtest" / "summary.json").read_text())
     assert summary["verdict"] in out and summary["forecaster"] == "linear"
-    assert summary["settings"]["cutoff_minutes"] == store.recorded_cutoff()  # the panel's rule, not a default
+    assert summary["settings"]["cutoff_minutes"] == store.recorded_cutoff() == 0  # the panel's rule, not a default
+    assert any("comments up to 0 minutes before each session's close" in note for note in summary["notes"])
     assert summary["sentiment"] == store.sentiment_record() and summary["sentiment"]["versions"]["vaderSentiment"] == "3.3.2"
     assert summary["controls"]["sentiment"] == "sentiment (VADER, Loughran-McDonald)"
     page = (root / "backtest" / "report.html").read_text(encoding="utf-8")
@@ -175,3 +176,16 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     metrics = pd.read_csv(root / "backtest" / "metrics.csv")
     assert set(metrics["model"]) == set(no_embedding)
     assert (root / "backtest" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_cli_power_is_shown_next_to_the_verdict(cli_setup):
+    root, _, _, config = cli_setup
+    out = _invoke("power", "--db", root / "panel.duckdb", "--config", config, "--ics", "0.6", "--reps", "1",
+                  "--roi", PLANTED_ROI, "--out", root / "power")
+    power = json.loads((root / "power" / "power.json").read_text())
+    assert power["ics"] == [0.6] and power["reps"] == 1 and power["sentence"] in out
+    out = _invoke("backtest", "--db", root / "panel.duckdb", "--config", config, "--out", root / "power")
+    summary = json.loads((root / "power" / "summary.json").read_text())
+    assert summary["power"] == power and power["sentence"] in out
+    assert html.escape(power["sentence"], quote=True) in (root / "power" / "report.html").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate.backtest import evaluate, run_backtest, verdict
 from neurofin.market.evaluate.metrics import clark_west
-from neurofin.market.evaluate.null import derangements, permutation_ic_test
+from neurofin.market.evaluate.null import permutation_ic_test
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
 
@@ -49,15 +49,6 @@ def test_clark_west_matches_the_formula_with_newey_west_errors():
     test = clark_west(wide, "roi", "univariate")
     assert test.t_stat == pytest.approx(_hand_newey_west_t(per_date), rel=1e-6)
     assert test.p_value == pytest.approx(stats.norm.sf(test.t_stat))  # one-sided: the larger model must win
-
-
-def test_derangements_never_keep_a_ticker_in_place():
-    rng = np.random.default_rng(0)
-    for n in (2, 3, 5, 20):
-        perms = derangements(n, 500, rng)
-        assert perms.shape == (500, n)
-        assert not (perms == np.arange(n)).any()
-        assert (np.sort(perms, axis=1) == np.arange(n)).all()
 
 
 def test_permutation_p_value_is_calibrated_under_the_null_and_small_with_a_signal():

@@ -30,6 +30,7 @@ from neurofin.market.evaluate.backtest import (
     target_rows,
     walk_forward_selection,
 )
+from neurofin.market.evaluate.power import read_power
 from neurofin.market.forecast.models import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
 from neurofin.market.panel.sentiment import sentiment_label
 from neurofin.market.panel.store import PanelStore
@@ -184,8 +185,8 @@ def run_chain(
     else:
         model = forecaster
     settings = settings.model_copy(update=used_forecaster(model))  # record what actually ran, not the defaults
-    if isinstance(store, PanelStore):  # the panel's sessions were assigned with its own cutoff
-        settings = settings.model_copy(update={"cutoff_minutes": store.recorded_cutoff()})
+    if "cutoff_minutes" in panel_frame.attrs:  # a stored panel's sessions were assigned with its own cutoff
+        settings = settings.model_copy(update={"cutoff_minutes": panel_frame.attrs["cutoff_minutes"]})
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
     sentiment = panel_frame.attrs.get("sentiment") or {"columns": sentiment_columns(panel_frame)}  # a store's: versions too
     out_dir = Path(out_dir)
@@ -213,6 +214,7 @@ def run_chain(
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
         "sentiment": sentiment, "controls": control_names(sentiment["columns"]),
         "notes": backtest_notes(result, model.name, sentiment["columns"]), "files": {k: p.name for k, p in files.items()},
+        "power": read_power(out_dir),
     })
     return ChainResult(result, files)
 
@@ -241,7 +243,7 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         f"at most {s['max_stale_sessions']} sessions; cells with fewer than {s['min_comments']} comments count as missing.",
         f"Targets: {', '.join(sorted(set(result.forecasts['target'])))} at horizons "
         f"{', '.join(str(h) for h in sorted(set(result.forecasts['horizon'])))} sessions (an h-session target is "
-        "fitted only on windows realised at the origin; HAC bandwidth at least h-1); the verdict reads the primary "
+        "fitted only on windows realised at the origin; Hansen-Hodrick HAC with h-1 lags); the verdict reads the primary "
         f"target ({s['primary_target']}, 1 session). Market-adjusted: minus "
         + (f"the index in {s['index_file']}" if s["index_file"] else "the equal-weight mean of every priced ticker")
         + f". Features use comments up to {s['cutoff_minutes']} minutes before each session's close.",
@@ -253,14 +255,15 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         "Holm-adjusted over the controls.",
         f"Portfolio (directional targets, 1 session): long the top and short the bottom of {s['portfolio_quantiles']} "
         f"forecast buckets each session, equal weights; net of {s['cost_bps']:g} bps per unit of turnover; Sharpe "
-        f"annualised (252) with a block-bootstrap 95% CI ({s['bootstrap_draws']} draws).",
+        f"annualised (252) with a studentised block-bootstrap 95% CI ({s['bootstrap_draws']} draws).",
         *result.notes,
         "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
         "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
         "coverage_80: share of returns inside the 10%-90% forecast band.",
         f"Verdict: decided by the pre-declared primary model ({s['primary_model']}) alone: its mean per-session IC "
-        f"must beat a permutation null ({s['null_draws']} draws; its covariate contribution shuffled across tickers "
-        "within each session, never a ticker's own) and it must beat the univariate model it nests in a one-sided "
-        "Clark-West test with Newey-West errors, both at 5%. Other covariate models: Clark-West with Holm "
+        f"must beat a randomisation null ({s['null_draws']} draws; its covariate contribution permuted across "
+        "tickers within each session, or shifted in time per ticker for overlapping targets) and it must beat the "
+        "univariate model it nests in a one-sided "
+        "Clark-West test with HAC errors, both at 5%. Other covariate models: Clark-West with Holm "
         "correction, not part of the verdict. Models identical by construction (same_as) are computed and tested once.",
     ]

@@ -263,6 +263,12 @@ def short_verdict(verdict: str, metrics: pd.DataFrame, primary: str = "roi") -> 
     return text + "."
 
 
+def power_part(summary: dict) -> list[str]:
+    """The power run's sentence ("this panel could detect IC >= X"), when `neurofin market power` wrote one."""
+    power = summary.get("power")
+    return [paragraph(power["sentence"])] if power else []
+
+
 def fan_part(forecasts: pd.DataFrame | None, levels: list[float]) -> list[str | Figure]:
     """The signal model's forecast fans for the tickers with the most forecasts; nothing without forecasts."""
     if forecasts is None:
@@ -281,7 +287,7 @@ def market_section(folder: Path) -> tuple[Section, str]:
     verdict = short_verdict(backtest.summary["verdict"], backtest.metrics, backtest.summary.get("primary_model", "roi"))
     section = Section("market", "Market backtest")
     rule = paragraph(backtest.summary["verdict"])
-    section.add(f"<p class='verdict'>{esc(verdict)}</p>",
+    section.add(f"<p class='verdict'>{esc(verdict)}</p>", *power_part(backtest.summary),
                 f"<details><summary>Verdict rule and statistics</summary>{rule}</details>")
     groups = forecast_groups(backtest.forecasts, backtest.daily_ic)
     undefined = undefined_ic(backtest.daily_ic)
@@ -323,6 +329,7 @@ def write_market_report(folder: str | Path) -> Path:
     primary = backtest.summary.get("primary_model", "roi")
     section = Section("backtest", "Out-of-sample metrics and figures")
     section.add(f"<p class='verdict'>{esc(short_verdict(verdict, backtest.metrics, primary))}</p>", paragraph(verdict),
+                *power_part(backtest.summary),
                 table(metrics_table(backtest.metrics, identical_groups(backtest.daily_ic), undefined_ic(backtest.daily_ic),
                                     "same per-session IC as")),
                 *(paragraph(n) for n in backtest.summary.get("notes", [])),

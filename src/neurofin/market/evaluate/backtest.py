@@ -37,6 +37,7 @@ from neurofin.errors import InputError
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.null import MIN_DRAWS, PermutationResult, permutation_ic_test
 from neurofin.market.evaluate.portfolio import portfolio_tables
+from neurofin.market.evaluate.universe import fold_universe
 from neurofin.market.forecast.controls import ATTENTION, embedding_columns, fit_embedding_pca
 from neurofin.market.forecast.models import (
     LAG_SUFFIX,
@@ -278,8 +279,9 @@ def run_backtest(
         controls = control_columns(data, components)
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
+        universe = fold_universe(data.panel, fold.train_start, fold.train_end, settings.min_comments)
         for spec in data.specs:
-            selected = selections[spec.kind][fold.index].selected
+            selected = {t: f for t, f in selections[spec.kind][fold.index].selected.items() if t in universe}
             for target in fold.test_sessions:
                 origin = position[target] - 1
                 view = origin_view(grid, data.sessions[origin], target, spec.column,
@@ -386,7 +388,7 @@ def increment_tests(
         if not {base, augmented} <= present:
             continue
         cw = m.clark_west(wide, augmented, base, min_lags)
-        null = permutation_ic_test(forecasts, augmented, base, draws, seed)
+        null = permutation_ic_test(forecasts, augmented, base, draws, seed, horizon=min_lags + 1)
         records.append({"base": base, "augmented": augmented, "cw_t": cw.t_stat, "cw_p": cw.p_value,
                         "ic_base": float(m.ic_by_date(forecasts[forecasts["model"] == base]).mean()),
                         "ic_augmented": float(m.ic_by_date(forecasts[forecasts["model"] == augmented]).mean()),
@@ -430,7 +432,7 @@ def evaluate_with_null(
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     actual = wide["actual"].to_numpy(float)
-    null = permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed)
+    null = permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed, horizon=min_lags + 1)
     records = []
     for model in [mm for mm in MODELS if mm in wide.columns]:
         rows = forecasts[forecasts["model"] == model]

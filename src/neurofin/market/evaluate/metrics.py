@@ -2,8 +2,13 @@
 
 IC is the Spearman rank correlation between forecasts and realised returns, per date across tickers
 and pooled over all (date, ticker) pairs. Significance of a time series of per-date numbers (per-date
-IC, per-date Clark-West adjusted loss differentials) uses a Newey-West (HAC) standard error of the
-mean: the t statistic of an intercept-only OLS with statsmodels' HAC covariance.
+IC, per-date Clark-West adjusted loss differentials) uses a HAC standard error of the mean: the t
+statistic of an intercept-only OLS with statsmodels' HAC covariance. For 1-session targets: Newey-West
+(Bartlett kernel, automatic bandwidth). For h-session targets the series is MA(h-1) under the null
+(neighbouring targets share h-1 sessions) and Bartlett weights 1 - k/(L+1) understate those
+autocovariances (one-sided size 9.7% with 4 lags at h = 5); it uses Hansen-Hodrick instead (uniform
+kernel, at least h-1 lags), falling back to Bartlett with twice the lags when that variance is not
+positive (benchmarks/bench_test_size.py).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class MeanTest:
     p_value: float
     n: int
     hac_lags: int
+    kernel: str = "bartlett"
 
 
 def newey_west_lags(n: int) -> int:
@@ -33,9 +39,10 @@ def newey_west_lags(n: int) -> int:
 
 
 def hac_mean_test(series: Sequence[float] | np.ndarray, lags: int | None = None, min_lags: int = 0) -> MeanTest:
-    """Test mean(series) = 0 with a HAC (Newey-West, Bartlett kernel) variance; NaNs are dropped.
+    """Test mean(series) = 0 with a HAC variance; NaNs are dropped.
 
-    `min_lags`: a floor on the automatic bandwidth, h - 1 for overlapping h-session targets (an MA(h-1) error).
+    `min_lags` > 0: the series overlaps by that many sessions (h - 1 for h-session targets): Hansen-Hodrick
+    (uniform kernel) with max(automatic, min_lags) lags; otherwise Newey-West (Bartlett).
     """
     import statsmodels.api as sm
 
@@ -46,9 +53,19 @@ def hac_mean_test(series: Sequence[float] | np.ndarray, lags: int | None = None,
         mean = float(values.mean()) if n else float("nan")
         return MeanTest(mean, float("nan"), float("nan"), n, 0)
     lags = max(newey_west_lags(n), min_lags) if lags is None else lags
-    fit = sm.OLS(values, np.ones((n, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
-    t_stat = float(fit.tvalues[0])
-    return MeanTest(float(fit.params[0]), t_stat, float(2.0 * stats.norm.sf(abs(t_stat))), n, lags)
+    kernel = "uniform" if min_lags > 0 else "bartlett"
+
+    def fit(kernel: str, lags: int) -> float:
+        result = sm.OLS(values, np.ones((n, 1))).fit(
+            cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True, "kernel": kernel})
+        return float(result.tvalues[0])
+
+    with np.errstate(invalid="ignore"):
+        t_stat = fit(kernel, lags)
+    if not np.isfinite(t_stat) and kernel == "uniform":  # a Hansen-Hodrick variance can be negative
+        kernel, lags = "bartlett", 2 * lags
+        t_stat = fit(kernel, lags)
+    return MeanTest(float(values.mean()), t_stat, float(2.0 * stats.norm.sf(abs(t_stat))), n, lags, kernel)
 
 
 def spearman(pred: np.ndarray, actual: np.ndarray) -> float:
@@ -111,7 +128,7 @@ def clark_west(forecasts: pd.DataFrame, big_col: str, small_col: str, min_lags: 
 
     Per row f = (y - small)^2 - [(y - big)^2 - (small - big)^2] (the MSPE difference adjusted for the
     noise of estimating parameters that are zero under the null); f is averaged across tickers per
-    session and its mean tested with a Newey-West variance. One-sided p-value (big better: t > 0).
+    session and its mean tested with a HAC variance (`hac_mean_test`). One-sided p-value (big better: t > 0).
     Diebold-Mariano is not valid for nested models (its statistic is not normal under the null).
     """
     y, small, big = forecasts["actual"], forecasts[small_col], forecasts[big_col]

@@ -1,12 +1,20 @@
-"""Permutation null for the primary model's information coefficient (IC).
+"""Randomisation null for the primary model's information coefficient (IC).
 
 Statistic: the mean over sessions of the cross-sectional Spearman IC of the primary model's forecasts.
 Null: the primary model's covariate contribution (its forecast minus the reference model's, i.e. what
-the ROI features add) is shuffled across tickers within each session, with a derangement, so that no
-draw ever gives a ticker its own same-day contribution, while the reference forecast, the returns and
-the dispersion of the contributions on that day are kept. Every draw uses fresh derangements of every
-session. p = (1 + #{null >= observed}) / (1 + draws). The forecasters are not refitted per draw (this
-keeps the null affordable for Chronos-2); a contribution that is zero everywhere gives p = 1.
+the ROI features add) is reassigned while the reference forecast and the returns stay in place:
+
+- horizon 1: shuffled across tickers within each session by a uniformly random permutation (the identity
+  included), independently per session; exact when the contributions of one session are exchangeable
+  across tickers, and per-session ICs of 1-session returns are serially uncorrelated under the null.
+- horizon h > 1: each ticker's series of contributions is shifted circularly in time by its own uniformly
+  random offset (0 included) over the sessions it was forecast. The targets of neighbouring sessions overlap
+  by h-1 sessions and the contributions are persistent, so per-session ICs are serially correlated; a shift
+  keeps that correlation (each ticker's contributions keep their order, the returns are untouched) where
+  independent per-session shuffles would understate the variance of the mean IC.
+
+p = (1 + #{null >= observed}) / (1 + draws). The forecasters are not refitted per draw (this keeps the
+null affordable for Chronos-2); a contribution that is zero everywhere gives p = 1.
 """
 
 from __future__ import annotations
@@ -33,24 +41,29 @@ class PermutationResult:
     draws: int
     sessions: int
     values: list[float] = field(default_factory=list)  # the mean per-session IC of each permutation draw
+    scheme: str = "permutation"  # "permutation" (within sessions) or "circular_shift" (per ticker, horizon > 1)
 
     def to_record(self) -> dict[str, object]:
         """JSON-ready record."""
         return asdict(self)
 
 
-def derangements(n: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """(draws, n) uniformly random permutations of range(n) without fixed points (n >= 2), by rejection."""
-    if n < 2:
-        raise ValueError("a derangement needs at least two items")
-    out = np.empty((draws, n), dtype=np.int64)
-    todo = np.arange(draws)
-    while todo.size:
-        perms = np.argsort(rng.random((todo.size, n)), axis=1)
-        ok = ~(perms == np.arange(n)).any(axis=1)
-        out[todo[ok]] = perms[ok]
-        todo = todo[~ok]
-    return out
+def uniform_permutations(n: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(draws, n) uniformly random permutations of range(n), the identity included."""
+    return np.argsort(rng.random((draws, n)), axis=1)
+
+
+def circular_shifts(present: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(draws, sessions, tickers) source-session indices: each ticker's present sessions shifted circularly by
+    a uniform random offset (0 included) per draw and ticker; absent cells point to themselves."""
+    n_sessions, n_tickers = present.shape
+    source = np.broadcast_to(np.arange(n_sessions)[None, :, None], (draws, n_sessions, n_tickers)).copy()
+    for ticker in range(n_tickers):
+        rows = np.flatnonzero(present[:, ticker])
+        if rows.size:
+            offsets = rng.integers(0, rows.size, draws)
+            source[:, rows, ticker] = rows[(np.arange(rows.size)[None, :] - offsets[:, None]) % rows.size]
+    return source
 
 
 def _row_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -63,30 +76,44 @@ def _row_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def permutation_ic_test(
-    forecasts: pd.DataFrame, model: str, reference: str, draws: int = 500, seed: int = 0
+    forecasts: pd.DataFrame, model: str, reference: str, draws: int = 500, seed: int = 0, horizon: int = 1,
 ) -> PermutationResult:
-    """Permutation p-value of `model`'s mean per-session IC (rows: session, ticker, model, mean, actual)."""
+    """Randomisation p-value of `model`'s mean per-session IC (rows: session, ticker, model, mean, actual);
+    `horizon` > 1 (overlapping targets) uses per-ticker circular shifts instead of per-session permutations."""
     rng = np.random.default_rng(seed)
     wide = forecasts[forecasts["model"].isin([model, reference])].pivot_table(
         index=["session", "ticker"], columns="model", values="mean")
     actual = forecasts.drop_duplicates(["session", "ticker"]).set_index(["session", "ticker"])["actual"]
     wide = wide.join(actual).dropna()
+    counts = wide.groupby(level="session").size()
+    wide = wide[wide.index.get_level_values("session").isin(counts.index[counts >= 3])]
+    scheme = "permutation" if horizon <= 1 else "circular_shift"
+    if wide.empty:
+        return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
+                                 scheme=scheme)
+    base = wide[reference].unstack("ticker")
+    delta = (wide[model] - wide[reference]).unstack("ticker").to_numpy(float)
+    y = wide["actual"].unstack("ticker").to_numpy(float)
+    present = np.isfinite(delta)
+    base_values = base.to_numpy(float)
+    shifted = (delta[circular_shifts(present, draws, rng), np.arange(present.shape[1])[None, None, :]]
+               if scheme == "circular_shift" else None)
     observed, null = [], []
-    for _, day in wide.groupby(level="session", sort=True):
-        if len(day) < 3:
-            continue
-        base, delta = day[reference].to_numpy(float), (day[model] - day[reference]).to_numpy(float)
-        y = stats.rankdata(day["actual"].to_numpy(float))
-        own = _row_corr(stats.rankdata(base + delta)[None, :], y)[0]
+    for t in range(present.shape[0]):
+        cols = present[t]
+        ranks_y = stats.rankdata(y[t, cols])
+        own = _row_corr(stats.rankdata(base_values[t, cols] + delta[t, cols])[None, :], ranks_y)[0]
         if not np.isfinite(own):
             continue
-        shuffled = base[None, :] + delta[derangements(len(day), draws, rng)]
+        moved = (shifted[:, t, cols] if shifted is not None
+                 else delta[t, cols][uniform_permutations(int(cols.sum()), draws, rng)])
         observed.append(own)
-        null.append(_row_corr(stats.rankdata(shuffled, axis=1), y))
+        null.append(_row_corr(stats.rankdata(base_values[t, cols][None, :] + moved, axis=1), ranks_y))
     if not observed:
-        return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0)
+        return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
+                                 scheme=scheme)
     stat = float(np.mean(observed))
     null_means = np.nanmean(np.vstack(null), axis=0)
     p_value = float((1 + np.sum(null_means >= stat - 1e-12)) / (1 + draws))
     return PermutationResult(model, reference, stat, float(null_means.mean()), float(np.quantile(null_means, 0.95)),
-                             p_value, draws, len(observed), [round(float(v), 6) for v in null_means])
+                             p_value, draws, len(observed), [round(float(v), 6) for v in null_means], scheme)

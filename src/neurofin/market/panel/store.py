@@ -436,7 +436,7 @@ class PanelStore:
 
     def load_panel(self, subject: str | None = None, tickers: list[str] | None = None) -> pd.DataFrame:
         """The panel (optionally one subject / some tickers), ordered by session, ticker, subject; `attrs["sentiment"]`
-        is the sentiment record (`sentiment_record`)."""
+        is the sentiment record (`sentiment_record`), `attrs["cutoff_minutes"]` the cutoff its sessions were assigned with."""
         self.roi_columns()
         where, params = [], []
         if subject is not None:
@@ -449,6 +449,7 @@ class PanelStore:
         with self._connect(read_only=True) as con:
             panel = con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
             panel.attrs["sentiment"] = self._stored_sentiment(con)  # provenance of the lex_ columns, for the backtest
+            panel.attrs["cutoff_minutes"] = self._stored_cutoff(con)
         return panel
 
     def update_prices(self, prices: pd.DataFrame) -> int:

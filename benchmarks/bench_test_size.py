@@ -1,0 +1,92 @@
+"""Size of the verdict's tests on null forecast tables, at horizons 1 and 5 with 3, 6 and 10 tickers.
+
+Each rep draws a table of walk-forward forecasts (`neurofin.market.evaluate.sizing.null_forecasts`: a
+persistent AR(1) ROI, phi 0.9, independent of i.i.d. returns; 250 sessions, the last 120 forecast; the
+primary model adds a fitted ROI slope to the univariate forecast) and applies the tests the verdict uses,
+one-sided at 5%: the randomisation null of the ROI contribution (`null.py`: uniform within-session
+permutations at h = 1, per-ticker circular shifts at h > 1), Clark-West and IC-HAC (`metrics.py`: Newey-West
+at h = 1, Hansen-Hodrick with h-1 lags at h > 1), and the verdict (permutation AND Clark-West). For
+comparison: Clark-West and IC-HAC with the previous rule (Bartlett, max(automatic, h-1) lags). Every rate
+comes with the binomial 95% acceptance band of a 5% test at that count (scipy.stats.binom quantiles).
+
+Example: PYTHONPATH=src .venv/bin/python benchmarks/bench_test_size.py --reps 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from neurofin.io import write_json_atomic
+from neurofin.market.evaluate import metrics as m
+from neurofin.market.evaluate.sizing import LEVEL, null_forecasts, null_rejections
+
+RESULTS = Path(__file__).resolve().parent / "results" / "test_size.json"
+
+
+def band(reps: int) -> list[float]:
+    """The central 95% range of the rejection rate of an exact 5% test over `reps` independent tables."""
+    low, high = stats.binom.ppf([0.025, 0.975], reps, LEVEL)
+    return [float(low) / reps, float(high) / reps]
+
+
+def previous_rule(forecasts, horizon: int) -> tuple[bool, bool]:
+    """Clark-West and IC-HAC one-sided 5% rejections with Bartlett weights and max(automatic, h-1) lags."""
+    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
+    wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+    y, small, big = wide["actual"], wide["univariate"], wide["roi"]
+    per_date = ((y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)).groupby(wide["session"]).mean().to_numpy()
+    ic = m.ic_by_date(forecasts[forecasts["model"] == "roi"]).dropna().to_numpy()
+    out = []
+    for series in (per_date, ic):
+        test = m.hac_mean_test(series, lags=max(m.newey_west_lags(series.size), horizon - 1))
+        out.append(bool(test.t_stat > 0 and test.p_value / 2 < LEVEL))
+    return out[0], out[1]
+
+
+def cell(horizon: int, tickers: int, reps: int, draws: int) -> dict:
+    """Rejection rates of every test over `reps` null tables of one design."""
+    start = time.perf_counter()
+    hits = np.zeros((reps, 6), dtype=bool)
+    for seed in range(reps):
+        forecasts = null_forecasts(tickers, horizon, seed=seed)
+        r = null_rejections(forecasts, horizon, draws, seed)
+        hits[seed] = [r.permutation, r.clark_west, r.ic_hac, r.verdict, *previous_rule(forecasts, horizon)]
+    rates = hits.mean(axis=0)
+    lo, hi = band(reps)
+    names = ["permutation", "clark_west", "ic_hac", "verdict", "clark_west_bartlett", "ic_hac_bartlett"]
+    row = {"horizon": horizon, "tickers": tickers, "reps": reps, "band95": [lo, hi],
+           **{name: float(rate) for name, rate in zip(names, rates, strict=True)},
+           **{f"{name}_in_band": bool(lo <= rate <= hi) for name, rate in zip(names, rates, strict=True)},
+           "seconds": round(time.perf_counter() - start, 1)}
+    print(row, file=sys.stderr, flush=True)
+    return row
+
+
+def main() -> None:
+    """Run every design and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=300)
+    parser.add_argument("--draws", type=int, default=200, help="randomisation draws per test")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    rows = [cell(h, n, args.reps, args.draws) for h in (1, 5) for n in (3, 6, 10)]
+    write_json_atomic(args.out, {
+        "benchmark": "test_size", "command": " ".join(sys.argv), "level": LEVEL,
+        "design": {"sessions": 250, "test_sessions": 120, "roi_phi": 0.9, "missing_fraction": 0.03,
+                   "draws": args.draws, "returns": "iid normal"},
+        "rows": rows,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    })
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Issue 21 part 2: the verdict's power on the user's own panel, from leads planted into its returns."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurofin.config import MarketSettings
+from neurofin.errors import InputError
+from neurofin.market.evaluate.power import plant_lead, verdict_power
+from neurofin.market.forecast.models import RidgeForecaster
+from neurofin.market.planted import planted_panel
+from neurofin.market.selection.gate import session_frame
+
+ROI = "Limbic_OFC"
+
+
+def _lead_and_return(panel, prices, settings):
+    frame = session_frame(panel, prices, [ROI], settings).sort_values(["ticker", "session"])
+    return frame.assign(lead=frame.groupby("ticker")[ROI].shift(1))
+
+
+def test_planted_returns_carry_the_ic_and_keep_the_panels_cells():
+    panel, prices = planted_panel(n_sessions=400, tickers=("A", "B", "C", "D", "E"), n_subjects=2, seed=1)
+    prices.loc[(prices["ticker"] == "C") & (prices.index % 7 == 3), "close"] = np.nan  # missing closes
+    settings = MarketSettings()
+    user = _lead_and_return(panel, prices, settings)
+    for ic in (0.0, 0.3):
+        planted = plant_lead(panel, prices, ic, ROI, settings, seed=2)
+        frame = _lead_and_return(panel, planted, settings)
+        assert frame[["ticker", "session"]].equals(user[["ticker", "session"]])  # same tickers and sessions
+        assert (frame["target"].isna() == user["target"].isna()).all()  # a missing return stays missing
+        corr = frame[["lead", "target"]].corr().iloc[0, 1]
+        assert corr == pytest.approx(ic, abs=0.07)  # 2000 pairs: se about 0.022
+        ratio = frame.groupby("ticker")["target"].std() / user.groupby("ticker")["target"].std()
+        np.testing.assert_allclose(ratio, 1.0, atol=0.1)  # each ticker keeps its volatility
+    with pytest.raises(InputError, match="planted IC"):
+        plant_lead(panel, prices, 1.0, ROI, settings)
+
+
+@pytest.mark.slow
+def test_detection_rises_with_the_planted_ic_and_is_rare_at_zero():
+    panel, prices = planted_panel(n_sessions=170, tickers=("A", "B", "C", "D", "E"), n_subjects=2, seed=4)
+    settings = MarketSettings(train_sessions=80, step_sessions=45, isc_null_shifts=20, granger_max_lag=1,
+                              quantile_levels=[0.1, 0.5, 0.9], null_draws=200)
+    result = verdict_power(panel, prices, settings, RidgeForecaster(name="linear"), ics=(0.0, 0.6), reps=4, roi=ROI)
+    assert result.detections[0] <= 1 and result.detections[1] >= 3  # size about 5%; a strong lead is found
+    assert result.smallest_ic == 0.6
+    assert "this panel could detect IC >= 0.6" in result.sentence()
+    assert pd.DataFrame(result.rows).groupby("ic")["ic_mean"].mean().is_monotonic_increasing
