@@ -2,8 +2,8 @@
 
 Folds: the training window ends at session index e (expanding from the first session, or rolling
 over the last `train_sessions`); `embargo_sessions` sessions are skipped; the next `step_sessions`
-sessions are forecast, each from data up to the previous exchange session only (for an h-session target,
-from rows whose target is realised by then: targets.known_through). ISC and Granger filters are fitted on
+sessions are forecast, each from data up to the previous exchange session only, before its close (the book's
+fill: the origin's own return and, for an h-session target, the h-1 before it are masked: targets.known_through). ISC and Granger filters are fitted on
 the training window of each fold (ISC once, Granger per target kind on its 1-session target), and so is the
 embedding control's PCA. Targets and horizons: market.targets x market.horizons (targets.py).
 
