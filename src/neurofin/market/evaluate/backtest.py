@@ -229,14 +229,15 @@ def fold_grid(
     data: MarketData, start: pd.Timestamp, end: pd.Timestamp, settings: MarketSettings
 ) -> tuple[pd.DataFrame, list[str], dict[str, list[str]]]:
     """The grid plus the embedding control's components, PCA fitted on sessions [start, end], their names, and
-    the projection models' columns (projection_pca: those components; projection_<j>: random projections)."""
+    the projection models' columns (projection_pca: those components; projection_<j>: random projections; none
+    with market.projection_draws = 0)."""
     pca = fit_embedding_pca(data.frame, data.embedding, start, end, len(data.rois), settings.seed) if data.embedding else None
     grid = data.grid.drop(columns=data.embedding)  # the models read the components, never the raw columns
     if pca is None:
         return grid, [], {}
     randoms = random_projections(pca, settings.projection_draws, settings.seed)
     scores = [pca.transform(data.grid), *(projection.transform(data.grid) for projection in randoms.values())]
-    projections = {PCA_MODEL: pca.names, **{name: projection.names for name, projection in randoms.items()}}
+    projections = {PCA_MODEL: pca.names, **{name: projection.names for name, projection in randoms.items()}} if randoms else {}
     return pd.concat([grid, *scores], axis=1), pca.names, projections
 
 
