@@ -21,7 +21,9 @@ primary target (`market.primary_target`, 1 session) decides "signal": its per-se
 within-session permutation null (`null.py`) AND its squared error must beat the univariate model it nests
 (Clark-West, Newey-West errors), both one-sided at 5%. The verdict then names which increment over a
 control holds (control+roi vs control: Clark-West and the permutation null of the ROI contribution, both
-< 5% after Holm over the controls). The other covariate models get Holm-adjusted Clark-West p-values.
+< 5% after Holm over the controls); for an ROI primary model the head claims "signal" only when it holds over
+every control (claims.headline). The other covariate models get Holm-adjusted Clark-West p-values. The ROI
+model is also ranked among same-dimension projections of the LM embedding (projections.py).
 """
 
 from __future__ import annotations
