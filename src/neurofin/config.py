@@ -219,6 +219,7 @@ class MarketSettings(_Section):
     cost_bps: float = Field(10.0, ge=0)  # one-way trading cost per unit of turnover, in basis points
     cost_sweep_bps: list[NonNegative] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0, 50.0])
     bootstrap_draws: int = Field(1000, ge=100)  # block-bootstrap draws of the Sharpe ratio's 95% CI
+    projection_draws: int = Field(9, ge=0)  # random projections of the LM embedding the ROI model is ranked against
 
 
 class Settings(_Section):

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 
 from neurofin.config import MarketSettings
-from neurofin.market.evaluate.backtest import increment_tests, prepare_data, run_backtest
-from neurofin.market.forecast.controls import ATTENTION, fit_embedding_pca
+from neurofin.market.evaluate import metrics as m
+from neurofin.market.evaluate.backtest import increment_tests, model_covariates, prepare_data, run_backtest
+from neurofin.market.evaluate.projections import projection_rank
+from neurofin.market.forecast.controls import ATTENTION, fit_embedding_pca, random_projections
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
 from neurofin.schema import ENSEMBLE
@@ -26,11 +28,12 @@ def _increments(confound, signal, seed=0):
 
 
 @pytest.mark.parametrize("confound", ["sentiment", "attention", "embedding"])
-def test_an_roi_that_mirrors_a_control_finds_a_signal_but_no_increment_over_that_control(confound):
+def test_an_roi_that_mirrors_a_control_is_explained_by_that_control_not_claimed_as_a_brain_signal(confound):
     result, increments = _increments(confound, SIGNAL)
     metrics = result.metrics.set_index("model")
-    assert result.verdict.startswith("Verdict: signal in roi")  # alone, the ROI looks predictive ...
+    assert metrics.loc["roi", "perm_p"] < 0.05 and metrics.loc["roi", "cw_p"] < 0.05  # alone, the ROI looks predictive ...
     assert metrics.loc[confound, "cw_p"] < 0.01  # ... because the control it mirrors is
+    assert result.verdict.startswith(f"Verdict: no brain signal: {confound} explains the roi forecasts")
     assert not increments.loc[confound, "holds"] and increments.loc[confound, "p_holm"] > 0.05
     others = [c for c in ("sentiment", "attention", "embedding") if c != confound]
     assert increments.loc[others, "holds"].all()  # over the controls it does not mirror, it adds
@@ -40,7 +43,12 @@ def test_an_roi_that_mirrors_a_control_finds_a_signal_but_no_increment_over_that
 def test_a_genuine_roi_signal_adds_to_every_control_and_none_under_the_null():
     result, increments = _increments(None, SIGNAL)
     assert increments["holds"].all() and (increments["cw_t"] > 3).all()
+    assert result.verdict.startswith("Verdict: signal in roi")
     assert "ROI features add to: sentiment" in result.verdict
+    ranking = result.projections  # the brain-shaped projection beats every random projection of the same words
+    assert ranking["rank"] == 1 and ranking["of"] == SETTINGS.projection_draws + 1 and ranking["ic"] > max(ranking["random_ic"])
+    assert f"roi (mean IC {ranking['ic']:.3f}) ranks 1 of 10 against 9 random projections" in result.verdict
+    assert not result.forecasts["model"].str.startswith("projection_").any()  # reported by rank, not as models
     null, null_increments = _increments(None, {}, seed=3)
     assert not null_increments["holds"].any()
     assert "add to none of the controls" in null.verdict
@@ -96,3 +104,35 @@ def test_the_embedding_pca_reads_only_its_training_window():
     assert not np.allclose(np.abs(moved.components), np.abs(before.components), atol=1e-3)
     scores = before.transform(data.frame)
     assert scores.shape[1] == 4 and np.isfinite(scores.to_numpy()).mean() > 0.9
+
+
+def test_projection_models_read_as_many_dimensions_as_the_roi_model_and_are_ranked_by_mean_ic():
+    selected = {"AAA": ["Limbic_OFC"], "BBB": [], "CCC": ["Limbic_OFC", "Cont_PFCl"]}
+    controls = {"projection_2": ["proj2_1", "proj2_2", "proj2_3"]}
+    assert model_covariates("projection_2", selected, controls) == {
+        "AAA": (["proj2_1"], []), "BBB": ([], []), "CCC": (["proj2_1", "proj2_2"], [])}
+    rng = np.random.default_rng(1)
+    sessions = np.repeat(pd.bdate_range("2022-01-03", periods=60), 10)
+    actual = rng.standard_normal(sessions.size)
+    rows = pd.concat([pd.DataFrame({"session": sessions, "ticker": np.tile(list("ABCDEFGHIJ"), 60), "model": model,
+                                    "mean": lead * actual + rng.standard_normal(actual.size), "actual": actual})
+                      for model, lead in (("roi", 0.3), ("projection_pca", 0.0), ("projection_1", 0.6),
+                                          ("projection_2", 0.0), ("projection_3", 0.0))], ignore_index=True)
+    ranking = projection_rank(rows, "roi")
+    ic = {model: m.ic_by_date(group).mean() for model, group in rows.groupby("model")}
+    assert ranking.random_ic == pytest.approx((ic["projection_1"], ic["projection_2"], ic["projection_3"]))
+    assert ranking.rank == 2 and ranking.of == 4 and ranking.pca_ic == pytest.approx(ic["projection_pca"])
+
+
+def test_random_projections_are_orthonormal_reproducible_and_centred_like_the_pca():
+    panel, prices = planted_panel(n_sessions=120, tickers=("AAA", "BBB", "CCC"), n_subjects=2, embedding_dims=6, seed=2)
+    data = prepare_data(panel, prices, MarketSettings())
+    pca = fit_embedding_pca(data.frame, data.embedding, data.sessions[0], data.sessions[80], 4)
+    first, again = random_projections(pca, 3, seed=5), random_projections(pca, 3, seed=5)
+    assert list(first) == ["projection_1", "projection_2", "projection_3"]
+    for name, projection in first.items():
+        np.testing.assert_allclose(projection.components @ projection.components.T, np.eye(4), atol=1e-12)
+        np.testing.assert_array_equal(projection.components, again[name].components)
+        np.testing.assert_array_equal(projection.mean, pca.mean)
+    assert not np.allclose(first["projection_1"].components, first["projection_2"].components)
+    assert first["projection_2"].names == ["proj2_1", "proj2_2", "proj2_3", "proj2_4"]

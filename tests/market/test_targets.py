@@ -63,7 +63,7 @@ class ContextSpy(RidgeForecaster):
         return super().forecast(context, future, horizon, quantile_levels)
 
 
-def test_a_five_session_target_is_fitted_only_on_windows_realised_at_the_origin():
+def test_a_five_session_target_is_fitted_only_on_windows_realised_before_the_origin_close():
     panel, prices = planted_panel(n_sessions=100, tickers=TICKERS, n_subjects=2, seed=1)
     settings = MarketSettings(train_sessions=60, step_sessions=20, isc_null_shifts=20, granger_max_lag=1,
                               targets=["raw"], horizons=[5], quantile_levels=[0.5], null_draws=200)
@@ -71,7 +71,7 @@ def test_a_five_session_target_is_fitted_only_on_windows_realised_at_the_origin(
     result = run_backtest(panel, prices, settings, spy)
     sessions = list(pd.DatetimeIndex(sorted(pd.to_datetime(prices["session"]).unique())))
     lags = {sessions.index(origin) - sessions.index(last_known) for origin, last_known in spy.calls}
-    assert lags == {0, 4}  # 1-session target: known up to the origin; 5-session: up to four sessions earlier
+    assert lags == {1, 5}  # 1-session target: known up to the session before the origin (whose close fills the book)
     assert set(result.forecasts["horizon"]) == {1, 5}
 
 

@@ -7,7 +7,7 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import evaluate, run_backtest, verdict
+from neurofin.market.evaluate.backtest import evaluate, increment_tests, run_backtest, verdict
 from neurofin.market.evaluate.metrics import clark_west
 from neurofin.market.evaluate.null import permutation_ic_test
 from neurofin.market.forecast.models import RidgeForecaster
@@ -81,6 +81,35 @@ def test_only_the_primary_model_decides_and_secondaries_get_holm():
         (rows.loc[rows.model == "roi", "actual"] >= rows.loc[rows.model == "roi", "q0.1"])
         & (rows.loc[rows.model == "roi", "actual"] <= rows.loc[rows.model == "roi", "q0.9"])))
     assert 0 < covered < 1
+
+
+def _with_controls(rows, mirrored):
+    """Forecast rows plus sentiment/attention controls and their +roi models; the ROI adds nothing over `mirrored`."""
+    rng = np.random.default_rng(7)
+    roi = rows[rows["model"] == "roi"]
+    parts = [rows[~rows["model"].isin(["sentiment"])]]
+    for control in ("sentiment", "attention"):
+        alone = roi["mean"] if control in mirrored else roi["mean"] - roi["actual"] * 0.3  # a mirrored control forecasts as roi
+        parts.append(roi.assign(model=control, mean=alone.to_numpy()))
+        parts.append(roi.assign(model=f"{control}+roi", mean=roi["mean"] + 0.01 * rng.standard_normal(len(roi))))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize(("mirrored", "head"), [
+    ((), "signal in roi"),
+    (("sentiment",), "no brain signal: sentiment explains the roi forecasts"),
+    (("sentiment", "attention"), "no brain signal: sentiment and attention explain the roi forecasts"),
+])
+def test_the_headline_claims_a_brain_signal_only_where_the_roi_adds_to_every_control(mirrored, head):
+    rows = _with_controls(_rows(4, lead=0.3), mirrored)
+    metrics = evaluate(rows, [0.1, 0.5, 0.9], primary="roi", null_draws=200)
+    increments = increment_tests(rows, {}, draws=200, seed=0)
+    assert metrics.set_index("model").loc["roi", "cw_p"] < 0.01  # the ROI model alone passes its own tests
+    assert set(increments.loc[~increments["holds"], "base"]) == set(mirrored)
+    assert verdict(metrics, "roi", increments).startswith(f"Verdict: {head} (primary model roi")
+    assert verdict(metrics, "roi").startswith("Verdict: no brain signal: no control ran")
+    weak = evaluate(_with_controls(_rows(4), mirrored), [0.1, 0.5, 0.9], primary="roi", null_draws=200)
+    assert verdict(weak, "roi", increments).startswith("Verdict: no signal (")  # no primary signal: nothing to explain
 
 
 def test_the_linear_backtest_computes_identical_models_once_and_records_the_null():

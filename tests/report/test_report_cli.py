@@ -12,7 +12,7 @@ def test_report_command_writes_the_file(report_inputs, tmp_path):
     out = tmp_path / "r.html"
     proc = run("--rois", str(report_inputs["rois"]), "--backtest", str(report_inputs["backtest"]), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"report: {out}" and "Verdict: signal in roi" in out.read_text(encoding="utf-8")
+    assert proc.stdout.strip() == f"report: {out}" and "Verdict: no brain signal: attention explains the roi forecasts" in out.read_text(encoding="utf-8")
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path, report_inputs):

@@ -72,7 +72,7 @@ def test_report_structure_titles_and_verdict(full_report):
     alts = [i["alt"] for i in parser.images]
     for subject in ("UTS01", "UTS02"):
         assert sum(a.startswith(f"{subject}: ") for a in alts) == 5
-    assert text.count("Verdict: signal in roi; roi mean IC 0.375") == 2  # header and market section
+    assert text.count("Verdict: no brain signal: attention explains the roi forecasts; roi mean IC 0.375") == 2  # header and market section
     assert "Provenance" in text and "weights sha256" in text and "AAA, BBB" in text and "2022-01-03 to" in text
     assert "market_adjusted:1, raw:1, raw:5 (primary raw)" in text and "explanations.parquet" in text
     if importlib.util.find_spec("cortex") is None:  # the flatmap extra is optional

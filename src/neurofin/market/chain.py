@@ -150,7 +150,7 @@ def forecast_next_session(
     extended = pd.concat([data.frame, pd.DataFrame({"ticker": tickers, "session": target})], ignore_index=True)
     data.grid = business_day_frame(extended, [*data.rois, *data.sentiment, *data.attention, *data.embedding],
                                    targets=("target", primary), lagged=data.rois)
-    grid, components = fold_grid(data, start, last, settings)
+    grid, components, _ = fold_grid(data, start, last, settings)
     controls = control_columns(data, components)
     view = origin_view(grid, last, target, primary)
     forecasts = forecast_models(available_models(data, components), forecaster, view, selection.selected, controls,
@@ -208,7 +208,7 @@ def run_chain(
         "model": settings.chronos_model if settings.forecaster == "chronos" else None, "n_folds": len(result.folds),
         "primary_model": settings.primary_model, "primary_target": settings.primary_target,
         "targets": sorted({f"{k}:{h}" for k, h in zip(result.forecasts["target"], result.forecasts["horizon"])}),
-        "permutation_null": result.null,
+        "permutation_null": result.null, "projections": result.projections,
         "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
         "increments": result.increments.replace({np.nan: None}).to_dict(orient="records"),
         "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,

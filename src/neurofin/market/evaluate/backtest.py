@@ -2,8 +2,8 @@
 
 Folds: the training window ends at session index e (expanding from the first session, or rolling
 over the last `train_sessions`); `embargo_sessions` sessions are skipped; the next `step_sessions`
-sessions are forecast, each from data up to the previous exchange session only (for an h-session target,
-from rows whose target is realised by then: targets.known_through). ISC and Granger filters are fitted on
+sessions are forecast, each from data up to the previous exchange session only, before its close (the book's
+fill: the origin's own return and, for an h-session target, the h-1 before it are masked: targets.known_through). ISC and Granger filters are fitted on
 the training window of each fold (ISC once, Granger per target kind on its 1-session target), and so is the
 embedding control's PCA. Targets and horizons: market.targets x market.horizons (targets.py).
 
@@ -21,7 +21,9 @@ primary target (`market.primary_target`, 1 session) decides "signal": its per-se
 within-session permutation null (`null.py`) AND its squared error must beat the univariate model it nests
 (Clark-West, Newey-West errors), both one-sided at 5%. The verdict then names which increment over a
 control holds (control+roi vs control: Clark-West and the permutation null of the ROI contribution, both
-< 5% after Holm over the controls). The other covariate models get Holm-adjusted Clark-West p-values.
+< 5% after Holm over the controls); for an ROI primary model the head claims "signal" only when it holds over
+every control (claims.headline). The other covariate models get Holm-adjusted Clark-West p-values. The ROI
+model is also ranked among same-dimension projections of the LM embedding (projections.py).
 """
 
 from __future__ import annotations
@@ -35,10 +37,18 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate import metrics as m
+from neurofin.market.evaluate.claims import headline
 from neurofin.market.evaluate.null import MIN_DRAWS, PermutationResult, permutation_ic_test
 from neurofin.market.evaluate.portfolio import portfolio_tables
+from neurofin.market.evaluate.projections import PCA_MODEL, projection_rank
 from neurofin.market.evaluate.universe import fold_universe
-from neurofin.market.forecast.controls import ATTENTION, embedding_columns, fit_embedding_pca
+from neurofin.market.forecast.controls import (
+    ATTENTION,
+    PROJECTION,
+    embedding_columns,
+    fit_embedding_pca,
+    random_projections,
+)
 from neurofin.market.forecast.models import (
     LAG_SUFFIX,
     Forecaster,
@@ -108,6 +118,7 @@ class BacktestResult:
     increments: pd.DataFrame = field(default_factory=pd.DataFrame)
     portfolio: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    projections: dict[str, object] = field(default_factory=dict)  # projections.projection_rank of the primary model
 
 
 def walk_forward_folds(
@@ -144,6 +155,8 @@ def model_covariates(
     if model in AUGMENTED:
         control = model.removesuffix("+roi")
         return {t: ([*controls[control], *f], []) for t, f in selected.items()}
+    if model.startswith(PROJECTION):  # as many dimensions as the ticker's ROI model reads
+        return {t: (list(controls[model][: len(f)]), []) for t, f in selected.items()}
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
 
 
@@ -215,13 +228,20 @@ def walk_forward_selection(data: MarketData, settings: MarketSettings) -> tuple[
     return folds, select_per_fold(data, folds, settings, [settings.primary_target])[settings.primary_target]
 
 
-def fold_grid(data: MarketData, start: pd.Timestamp, end: pd.Timestamp, settings: MarketSettings) -> tuple[pd.DataFrame, list[str]]:
-    """The grid plus the embedding control's components, PCA fitted on sessions [start, end] (and their names)."""
+def fold_grid(
+    data: MarketData, start: pd.Timestamp, end: pd.Timestamp, settings: MarketSettings
+) -> tuple[pd.DataFrame, list[str], dict[str, list[str]]]:
+    """The grid plus the embedding control's components, PCA fitted on sessions [start, end], their names, and
+    the projection models' columns (projection_pca: those components; projection_<j>: random projections; none
+    with market.projection_draws = 0)."""
     pca = fit_embedding_pca(data.frame, data.embedding, start, end, len(data.rois), settings.seed) if data.embedding else None
     grid = data.grid.drop(columns=data.embedding)  # the models read the components, never the raw columns
     if pca is None:
-        return grid, []
-    return pd.concat([grid, pca.transform(data.grid)], axis=1), pca.names
+        return grid, [], {}
+    randoms = random_projections(pca, settings.projection_draws, settings.seed)
+    scores = [pca.transform(data.grid), *(projection.transform(data.grid) for projection in randoms.values())]
+    projections = {PCA_MODEL: pca.names, **{name: projection.names for name, projection in randoms.items()}} if randoms else {}
+    return pd.concat([grid, *scores], axis=1), pca.names, projections
 
 
 def control_columns(data: MarketData, embedding: Sequence[str]) -> dict[str, list[str]]:
@@ -271,22 +291,24 @@ def run_backtest(
     selections = select_per_fold(data, folds, settings, [s.kind for s in data.specs])
     identical = identical_models(forecaster)
     position = {s: i for i, s in enumerate(data.sessions)}
+    primary_spec = TargetSpec(settings.primary_target, 1)
     rows, models = [], list(MODELS)
     total = len(data.specs) * sum(len(f.test_sessions) for f in folds)
     advance = report(progress).task("walk-forward backtest (forecasts)", total=total)
     for fold in folds:
-        grid, components = fold_grid(data, fold.train_start, fold.train_end, settings)
-        controls = control_columns(data, components)
+        grid, components, projections = fold_grid(data, fold.train_start, fold.train_end, settings)
+        controls = {**control_columns(data, components), **projections}
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
         universe = fold_universe(data.panel, fold.train_start, fold.train_end, settings.min_comments)
         for spec in data.specs:
             selected = {t: f for t, f in selections[spec.kind][fold.index].selected.items() if t in universe}
+            spec_models = [*computed, *projections] if spec == primary_spec else computed  # projections: primary only
             for target in fold.test_sessions:
                 origin = position[target] - 1
                 view = origin_view(grid, data.sessions[origin], target, spec.column,
                                    known_through(data.sessions, origin, spec.horizon))
-                out = forecast_models(computed, forecaster, view, selected, controls, settings)
+                out = forecast_models(spec_models, forecaster, view, selected, controls, settings)
                 rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=target,
                                        origin=data.sessions[origin], fold=fold.index))
                 advance(1)
@@ -294,7 +316,9 @@ def run_backtest(
     copies = [forecasts[forecasts["model"] == source].assign(model=alias)
               for alias, source in identical.items() if alias in models]
     forecasts = with_actuals(pd.concat([forecasts, *copies], ignore_index=True), data)
-    primary_spec = TargetSpec(settings.primary_target, 1)
+    projected = forecasts["model"].str.startswith(PROJECTION).to_numpy()
+    ranking = projection_rank(target_rows(forecasts, primary_spec), settings.primary_model)
+    forecasts = forecasts[~projected].reset_index(drop=True)  # the same-dimension control is reported by its rank
     evaluation = evaluate_targets(forecasts, data.specs, settings, identical)
     metrics, null = evaluation.metrics[primary_spec], evaluation.nulls[primary_spec]
     increments = evaluation.increments
@@ -303,8 +327,9 @@ def run_backtest(
     primary_selections = selections[primary_spec.kind]
     return BacktestResult(
         forecasts, metrics, folds, primary_selections, selection_frequencies(primary_selections, data.rois, tickers),
-        verdict(metrics, settings.primary_model, primary_increments), settings.model_dump(mode="json"),
-        null.to_record(), evaluation.results, increments, evaluation.portfolio, data.notes,
+        verdict(metrics, settings.primary_model, primary_increments) + (ranking.sentence() if ranking else ""),
+        settings.model_dump(mode="json"), null.to_record(), evaluation.results, increments, evaluation.portfolio,
+        data.notes, ranking.to_record() if ranking else {},
     )
 
 
@@ -470,16 +495,17 @@ def holm_secondary(table: pd.DataFrame, primary: str, identical: dict[str, str])
 
 
 def verdict(metrics: pd.DataFrame, primary: str = "roi", increments: pd.DataFrame | None = None) -> str:
-    """Plain verdict decided by the pre-declared primary model alone, then which increment over a control holds.
+    """Plain verdict decided by the pre-declared primary model and, for an ROI model, its increments over the controls.
 
-    "signal" needs: mean per-session IC > 0 with permutation p < SIGNIFICANCE (null.py), and Clark-West
-    t > 0 with one-sided p < SIGNIFICANCE against the univariate model it nests. The increments
-    (`increment_tests`) are named after it; they and the secondary models never change the headline.
+    The primary model passes when: mean per-session IC > 0 with permutation p < SIGNIFICANCE (null.py), and
+    Clark-West t > 0 with one-sided p < SIGNIFICANCE against the univariate model it nests. The head is
+    `claims.headline`: "signal in roi" also needs the increment (`increment_tests`) to hold over every control
+    that ran, else it names the controls that explain the forecasts. The secondary models never change it.
     """
     row = metrics.set_index("model").loc[primary]
     found = bool(row["ic_mean"] > 0 and row["perm_p"] < SIGNIFICANCE and row["cw_t"] > 0
                  and row["cw_p"] < SIGNIFICANCE)
-    head = f"signal in {primary}" if found else "no signal"
+    head = headline(primary, found, increments).text
     text = (f"Verdict: {head} (primary model {primary}: mean IC {row['ic_mean']:.3f}, permutation p="
             f"{row['perm_p']:.3g}; Clark-West vs univariate t={row['cw_t']:.2f}, p={row['cw_p']:.3g}; both must be "
             f"< {SIGNIFICANCE:g}, one-sided).")

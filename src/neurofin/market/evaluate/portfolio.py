@@ -7,8 +7,9 @@ cancels. Session P&L is the simple return sum(w * (exp(r) - 1)) of the target's 
 (`realized`: close-to-close, or open-to-close for an intraday target); a held ticker without a return that
 session (no price) earns 0, since which tickers will be priced is not known when the book is formed. Turnover is sum |w_t - w_{t-1}|
 (entries and exits of both legs; an intraday book opens and closes every session: 2 sum |w_t|), and the net
-return is gross - cost_bps / 1e4 * turnover. Weights at t come from forecasts made at origin t-1, so P&L
-uses only information the trader had.
+return is gross - cost_bps / 1e4 * turnover. Weights at t come from forecasts made at origin t-1 before its
+close, where the book is filled (the origin's own return is masked: targets.known_through), so P&L uses only
+information the trader had.
 
 Sharpe = mean / sd of the daily net return x sqrt(252); its 95% CI is a studentised (bootstrap-t) stationary
 bootstrap (arch, mean block length: Politis-White `optimal_block_length` rounded up, at least 1; each resample's

@@ -8,6 +8,10 @@
   infer.embedding_dims), reduced by a PCA fitted on the training window of each fold to as many
   components as there are ROIs, so brain features and the text features they are computed from meet on
   equal terms. Sentiment (`lex_*`: VADER and Loughran-McDonald, neurofin.market.panel.sentiment) is the third control.
+- projections (the same-dimension control, not a verdict control): the same embedding projected onto its
+  leading principal components and onto `draws` random orthonormal directions (centred like the PCA); a
+  projection model reads as many of its components as the ROI model reads ROIs for that ticker, so the
+  brain-shaped projection meets arbitrary projections of the same words in the same dimension.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from neurofin.schema import EMB_PREFIX, ENSEMBLE
 
 ATTENTION = ("att_comments", "att_authors", "att_comments_change", "att_authors_change")
 EMBEDDING_PC = "embpc_"
+PROJECTION = "projection_"  # model names: projection_pca (leading components), projection_1 .. (random)
 
 
 def attention_features(frame: pd.DataFrame, panel: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -53,11 +58,12 @@ class EmbeddingPca:
     columns: tuple[str, ...]
     mean: np.ndarray
     components: np.ndarray  # (k, n_columns)
+    prefix: str = EMBEDDING_PC
 
     @property
     def names(self) -> list[str]:
         """Component column names (embpc_1 ..)."""
-        return [f"{EMBEDDING_PC}{k + 1}" for k in range(self.components.shape[0])]
+        return [f"{self.prefix}{k + 1}" for k in range(self.components.shape[0])]
 
     def transform(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Component scores of `rows` (NaN where an embedding value is missing)."""
@@ -79,3 +85,14 @@ def fit_embedding_pca(
         return None
     pca = PCA(n_components=k, random_state=seed).fit(values)
     return EmbeddingPca(tuple(columns), pca.mean_, pca.components_)
+
+
+def random_projections(pca: EmbeddingPca, draws: int, seed: int = 0) -> dict[str, EmbeddingPca]:
+    """Model name -> projection: `draws` random orthonormal projections to the PCA's dimension (centred like it)."""
+    rng = np.random.default_rng(seed)
+    k, d = pca.components.shape
+    out = {}
+    for j in range(1, draws + 1):
+        basis = np.linalg.qr(rng.standard_normal((d, k)))[0].T
+        out[f"{PROJECTION}{j}"] = EmbeddingPca(pca.columns, pca.mean, basis, f"proj{j}_")
+    return out

@@ -8,9 +8,11 @@ session t-1 (the origin):
 - absolute: |raw| (a volatility proxy);
 - open_to_close: ln(close_{t+h-1} / open_t), the session-t open-to-close return plus the next h-1 log
   returns; needs open prices (skipped otherwise).
-A target is NaN unless every session it spans has its return. It is known at the close of t+h-1, so a
-forecast made at origin o may fit only on rows whose window ends by o (`known_through`): for h > 1 the
-last h-1 rows before the origin are not yet realised.
+A target is NaN unless every session it spans has its return. It is known at the close of t+h-1. A
+forecast of session t is made before the close of its origin o = t-1 (its book is filled at that close,
+docs/backtest.md "Tradable timing"): it reads the origin's comment features (cut off before the close) but
+fits only on rows whose window ends by o-1 (`known_through`): the origin's own return and, for h > 1, the
+h-1 rows before it are not yet realised.
 """
 
 from __future__ import annotations
@@ -93,8 +95,9 @@ def realized_trade_return(frame: pd.DataFrame, spec: TargetSpec) -> pd.Series:
 
 
 def known_through(sessions: Sequence[pd.Timestamp], origin_index: int, horizon: int) -> pd.Timestamp:
-    """The last session whose h-session target is realised at the origin (the day before the first session: none yet)."""
-    last = origin_index - (horizon - 1)
+    """The last session whose h-session target is realised before the origin's close, at which the forecast's book
+    is filled: the origin's own close is not known yet (the day before the first session: none yet)."""
+    last = origin_index - horizon
     return pd.Timestamp(sessions[last]) if last >= 0 else pd.Timestamp(sessions[0]) - pd.Timedelta(days=1)
 
 
