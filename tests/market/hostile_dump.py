@@ -27,7 +27,8 @@ def _record(rng: random.Random, index: int) -> dict:
     def pick(options: list) -> object:  # the first, plain value most of the time
         return options[0] if rng.random() < 0.6 else rng.choice(options)
 
-    record: dict = {"id": pick([f"c{index:x}", f"t1_c{index:x}", index, f"c{index // 3:x}", True, None, ""])}
+    record: dict = {"id": pick([f"c{index:x}", f"t1_c{index:x}", index, f"c{index // 3:x}", f"c{index // 3:x}\ud83d", True,
+                                 None, ""])}
     optional = {
         "author": lambda: pick(AUTHORS), "body": lambda: pick(BODIES),
         "created_utc": lambda: pick(CREATED), "subreddit": lambda: pick(SUBREDDITS),
