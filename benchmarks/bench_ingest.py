@@ -1,5 +1,14 @@
 """Ingestion benchmark: stream generated Reddit comment dumps (zstd NDJSON) through `neurofin.market.ingest_dumps`.
 
+Before/after in one run (issue 22.3): each size is ingested by the product and by the ingester of an earlier commit
+(`--before`, default 37988fc: stdlib json, read from git), interleaved; both outputs must be the same table. Lines
+per CPU second are CPU time of the ingest call (`time.process_time`, all threads). Beside them, the same
+decompressed lines through the reference parsers alone (stdlib json, orjson, msgspec to dicts, the product's msgspec
+struct of the fields read, pyarrow.json on the lines stdlib parses as objects, created_utc cast to int; polars and orjson when installed), and
+`--workers` concurrent ingest processes, one per copy of the dump, as `neurofin.scale.ingest_parallel` runs them
+(CPU per line should stay flat as workers grow; the wall-time speed-up needs idle cores, which a shared machine
+does not have).
+
 For each size (default 250k and 1M comments) a dump shaped like a Pushshift/Arctic Shift `RC_*.zst` file is
 generated first (not timed): the dump's fields plus the usual extra ones, several subreddits, created_utc as
 int / float / string, deleted and removed bodies, bots, empty bodies, duplicate ids, a few comments outside
@@ -7,21 +16,21 @@ the month, and malformed lines (cut JSON, garbage bytes, non-object JSON). The g
 fall in each category; the run fails unless the ingestion report counts exactly those.
 
 Each ingestion runs (`--repeats` times, median time reported) in a fresh subprocess that reports wall time and
-peak resident memory (`resource.getrusage(RUSAGE_SELF).ru_maxrss`) after its imports (baseline) and after
-ingestion.
+peak resident memory (VmHWM of /proc/self/status, which, unlike ru_maxrss, a child does not inherit from this
+process) after its imports (baseline) and after ingestion.
 Memory should stay flat across sizes: only the dedupe index grows, by 8 bytes per kept comment.
 
-Example: .venv/bin/python benchmarks/bench_ingest.py --sizes 250000,1000000
+Example: .venv/bin/python benchmarks/bench_ingest.py --sizes 300000 --repeats 3 --workers 1,2
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -133,50 +142,86 @@ def generate_dump(path: Path, n_lines: int, seed: int = 0, level: int = 3) -> di
     return expected
 
 
-def measure(dump: str, out: str, chunk_rows: int) -> None:
-    """Child process: ingest one dump, print JSON with seconds and peak RSS before/after."""
+def _ingester(before: str | None):
+    """The product's ingest_dumps, or that of the module file `before` (an earlier commit's ingest.py)."""
+    if before is None:
+        from neurofin.market.comments.ingest import ingest_dumps
+
+        return ingest_dumps
+    spec = importlib.util.spec_from_file_location("ingest_before", before)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ingest_before"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.ingest_dumps
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak resident memory in KiB since it started (exec'd)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+
+
+def measure(dump: str, out: str, chunk_rows: int, before: str | None = None) -> None:
+    """Child process: ingest one dump, print JSON with wall and CPU seconds and peak RSS before/after."""
     import pyarrow.parquet  # noqa: F401 - imported before the baseline so it counts as baseline
     import zstandard  # noqa: F401
 
-    from neurofin.market.comments.ingest import ingest_dumps
-
-    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    began = time.perf_counter()
+    ingest_dumps = _ingester(before)
+    baseline_kb = _peak_rss_kb()
+    began, began_cpu = time.perf_counter(), time.process_time()
     report = ingest_dumps(
         [dump], out, subreddits=KEEP_SUBREDDITS, start=date(2021, 1, 1), end=date(2021, 1, 31),
         chunk_rows=chunk_rows,
     )  # fmt: skip
-    seconds = time.perf_counter() - began
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "baseline_rss_kb": baseline_kb, "peak_rss_kb": peak_kb,
+    seconds, cpu_s = time.perf_counter() - began, time.process_time() - began_cpu
+    peak_kb = _peak_rss_kb()
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "baseline_rss_kb": baseline_kb, "peak_rss_kb": peak_kb,
                       "report": report.to_record()}))  # fmt: skip
 
 
-def ingest_once(dump: Path, out: Path, chunk_rows: int, expected: dict[str, int]) -> dict:
+def ingest_once(dump: Path, out: Path, chunk_rows: int, expected: dict[str, int], before: str | None = None) -> dict:
     """One measured ingestion in a fresh subprocess; fails unless its counts equal the generated ones."""
     child = subprocess.run(
-        [sys.executable, __file__, "--measure", str(dump), str(out), str(chunk_rows)],
+        [sys.executable, __file__, "--measure", str(dump), str(out), str(chunk_rows), before or ""],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     result = json.loads(child.stdout.strip().splitlines()[-1])
     mismatched = {k: (result["report"][k], v) for k, v in expected.items() if result["report"].get(k, v) != v}
     if mismatched:
         raise SystemExit(f"ingestion counts differ from the generated ones (got, expected): {mismatched}")
-    out.unlink()
     return result
 
 
-def run_size(n_lines: int, workdir: Path, seed: int, chunk_rows: int, repeats: int) -> dict:
-    """Generate one dump, ingest it `repeats` times, return the figures (median time, largest peak RSS)."""
+def _figures(results: list[dict], n_lines: int) -> dict:
+    """Median wall and CPU time of repeated ingestions and the rates they give."""
+    seconds = statistics.median(r["seconds"] for r in results)
+    cpu_s = statistics.median(r["cpu_s"] for r in results)
+    return {"ingest_s_each": [round(r["seconds"], 2) for r in results], "ingest_s_median": round(seconds, 2),
+            "cpu_s_each": [round(r["cpu_s"], 2) for r in results], "cpu_s_median": round(cpu_s, 2),
+            "lines_per_cpu_s": round(n_lines / cpu_s), "comments_per_s": round(n_lines / seconds),
+            "peak_rss_mb": round(max(r["peak_rss_kb"] for r in results) / 1024, 1)}  # fmt: skip
+
+
+def run_size(n_lines: int, workdir: Path, seed: int, chunk_rows: int, repeats: int, before: str | None,
+             workers: list[int]) -> dict:  # fmt: skip
+    """Generate one dump, ingest it `repeats` times (before and after, interleaved), run the parsers and workers."""
+    import pandas as pd
+
     dump = workdir / f"RC_bench_{n_lines}.zst"
     began = time.perf_counter()
     expected = generate_dump(dump, n_lines, seed=seed)
     generate_s = time.perf_counter() - began
-    results = [ingest_once(dump, workdir / "out.parquet", chunk_rows, expected) for _ in range(repeats)]
+    results, results_before = [], []
+    for _ in range(repeats):
+        results.append(ingest_once(dump, workdir / "out.parquet", chunk_rows, expected))
+        if before:
+            results_before.append(ingest_once(dump, workdir / "before.parquet", chunk_rows, expected, before))
+    if before and not pd.read_parquet(workdir / "out.parquet").equals(pd.read_parquet(workdir / "before.parquet")):
+        raise SystemExit("the product's output differs from the earlier commit's")
+    report = results[0]["report"]
     seconds = statistics.median(r["seconds"] for r in results)
     peak_kb = max(r["peak_rss_kb"] for r in results)
     baseline_kb = max(r["baseline_rss_kb"] for r in results)
-    report = results[0]["report"]
     mb = 1024 * 1024
     figures = {
         "comments_in_dump": n_lines,
@@ -184,9 +229,7 @@ def run_size(n_lines: int, workdir: Path, seed: int, chunk_rows: int, repeats: i
         "dump_mb_uncompressed": round(expected["uncompressed_bytes"] / mb, 1),
         "generate_s (not timed)": round(generate_s, 1),
         "repeats": repeats,
-        "ingest_s_each": [round(r["seconds"], 2) for r in results],
-        "ingest_s_median": round(seconds, 2),
-        "comments_per_s": round(n_lines / seconds),
+        **_figures(results, n_lines),
         "kept_per_s": round(report["kept"] / seconds),
         "uncompressed_mb_per_s": round(expected["uncompressed_bytes"] / mb / seconds, 1),
         "baseline_rss_mb": round(baseline_kb / 1024, 1),
@@ -197,8 +240,98 @@ def run_size(n_lines: int, workdir: Path, seed: int, chunk_rows: int, repeats: i
         "counts_match_generated": True,
         "report": {k: v for k, v in report.items() if k not in ("files", "seconds")},
     }
+    if before:
+        figures["before"] = _figures(results_before, n_lines) | {"identical_output": True}
+        figures["after_over_before_lines_per_cpu_s"] = round(
+            figures["lines_per_cpu_s"] / figures["before"]["lines_per_cpu_s"], 2)
+    figures["parsers_lines_per_cpu_s"] = parsers(dump)
+    figures["workers"] = {str(k): workers_run(dump, workdir, k, n_lines, chunk_rows) for k in workers}
     dump.unlink()
     return figures
+
+
+def parsers(dump: Path) -> dict:
+    """Lines per CPU second of the reference parsers alone on the dump's decompressed lines (and of decompression)."""
+    import msgspec
+
+    from neurofin.market.comments.dumps import _struct_decoder, zst_lines
+    from neurofin.market.comments.filters import RecordLayout
+
+    def rate(name: str, parse, items) -> None:
+        began = time.process_time()
+        for item in items:
+            try:  # noqa: SIM105 - contextlib.suppress would add its own cost to every timed line
+                parse(item)
+            except Exception:
+                pass
+        rates[name] = round(len(lines) / (time.process_time() - began))
+
+    rates: dict = {}
+    began = time.process_time()
+    with dump.open("rb") as raw:
+        lines = list(zst_lines(raw, dump))
+    rates["zstd_decompress_and_split"] = round(len(lines) / (time.process_time() - began))
+    rate("stdlib_json", json.loads, lines)
+    try:
+        import orjson
+
+        rate("orjson", orjson.loads, lines)
+    except ImportError:
+        rates["orjson"] = "not installed (pip install '.[bench]')"
+    rate("msgspec_dict", msgspec.json.Decoder().decode, lines)
+    rate("msgspec_struct_of_fields_read (product)", _struct_decoder(RecordLayout()).decode, lines)
+    clean = b"\n".join(_cleaned(line) for line in lines if _is_object(line)) + b"\n"
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    began = time.process_time()
+    table = pj.read_json(pa.BufferReader(clean), parse_options=pj.ParseOptions(unexpected_field_behavior="infer"))
+    rates["pyarrow_json_on_clean_lines"] = round(table.num_rows / (time.process_time() - began))
+    try:
+        import polars as pl
+
+        began = time.process_time()
+        frame = pl.read_ndjson(clean, infer_schema_length=None)
+        rates["polars_ndjson_on_clean_lines"] = round(frame.height / (time.process_time() - began))
+    except ImportError:
+        rates["polars_ndjson_on_clean_lines"] = "not installed"
+    except Exception as exc:
+        rates["polars_ndjson_on_clean_lines"] = f"failed: {type(exc).__name__}"
+    return rates
+
+
+def _cleaned(line: bytes) -> bytes:
+    """A line with created_utc as int seconds (the batch readers refuse a column of mixed int/float/string)."""
+    from neurofin.market.comments.filters import parse_created_utc
+
+    record = json.loads(line)
+    return json.dumps(record | {"created_utc": parse_created_utc(record.get("created_utc"))}).encode()
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def workers_run(dump: Path, workdir: Path, workers: int, n_lines: int, chunk_rows: int) -> dict:
+    """`workers` ingest processes at once, each on its own copy of the dump (how `ingest_parallel` splits the work,
+    before its merge): CPU per line of each, and lines per wall second of all together."""
+    copies = [workdir / f"RC_copy_{k}.zst" for k in range(workers)]
+    for copy in copies:
+        os.link(dump, copy)
+    children = [subprocess.Popen([sys.executable, __file__, "--measure", str(copy), str(copy.with_suffix(".parquet")),
+                                  str(chunk_rows), ""], stdout=subprocess.PIPE, text=True) for copy in copies]
+    results = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+    for copy in copies:
+        copy.unlink()
+        copy.with_suffix(".parquet").unlink()
+    wall = max(r["seconds"] for r in results)
+    return {"processes": workers, "lines_each": n_lines,
+            "lines_per_cpu_s_each": [round(n_lines / r["cpu_s"]) for r in results],
+            "wall_s_each": [round(r["seconds"], 2) for r in results],
+            "lines_per_wall_s_all": round(n_lines * workers / wall)}  # fmt: skip
 
 
 def hardware() -> dict:
@@ -221,18 +354,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--repeats", type=int, default=3, help="measured ingestions per size (median time)")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="comments per Parquet row group")
-    parser.add_argument("--measure", nargs=3, metavar=("DUMP", "OUT", "CHUNK_ROWS"), help=argparse.SUPPRESS)
+    parser.add_argument("--before", default="37988fc", help="commit whose ingester is timed beside the product ('' skips)")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for ingest_parallel")
+    parser.add_argument("--measure", nargs=4, metavar=("DUMP", "OUT", "CHUNK_ROWS", "BEFORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.measure[0], args.measure[1], int(args.measure[2]))
+        measure(args.measure[0], args.measure[1], int(args.measure[2]), args.measure[3] or None)
         return
 
     from neurofin.io import write_json_atomic
 
     sizes = [int(s) for s in args.sizes.split(",")]
     machine = hardware()
+    workers = [int(k) for k in args.workers.split(",") if k]
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        runs = [run_size(n, Path(tmp), args.seed, args.chunk_rows, args.repeats) for n in sizes]
+        before = None
+        if args.before:
+            before = str(Path(tmp) / "ingest_before.py")
+            source = subprocess.run(["git", "show", f"{args.before}:src/neurofin/market/comments/ingest.py"],
+                                    check=True, capture_output=True, cwd=Path(__file__).parent).stdout
+            Path(before).write_bytes(source)
+        runs = [run_size(n, Path(tmp), args.seed, args.chunk_rows, args.repeats, before, workers) for n in sizes]
     smallest, largest = runs[0], runs[-1]
     summary = {
         "size_ratio": round(largest["comments_in_dump"] / smallest["comments_in_dump"], 2),
@@ -241,7 +383,8 @@ def main() -> None:
         "dedupe_index_growth_mb": round(largest["dedupe_index_mb"] - smallest["dedupe_index_mb"], 1),
     }
     command = "python benchmarks/bench_ingest.py " + " ".join(
-        f"--{name} {getattr(args, name.replace('-', '_'))}" for name in ("sizes", "chunk-rows", "repeats", "seed")
+        f"--{name} {getattr(args, name.replace('-', '_'))}"
+        for name in ("sizes", "chunk-rows", "repeats", "seed", "before", "workers")
     )
     result = {"benchmark": "ingest", "command": command, "chunk_rows": args.chunk_rows,
               "filters": {"subreddits": list(KEEP_SUBREDDITS), "start": "2021-01-01", "end": "2021-01-31"},
@@ -255,6 +398,12 @@ def main() -> None:
               f"{run['ingest_rss_mb']:>14} {run['dedupe_index_mb']:>10}")  # fmt: skip
     print(f"{summary['size_ratio']}x the comments -> {summary['peak_rss_ratio']}x the peak RSS "
           f"(+{summary['peak_rss_growth_mb']} MB, of which dedupe index +{summary['dedupe_index_growth_mb']} MB)")
+    for run in runs:
+        if "before" in run:
+            print(f"{run['comments_in_dump']:,} lines: {run['lines_per_cpu_s']:,} lines per CPU s, before "
+                  f"{run['before']['lines_per_cpu_s']:,} ({run['after_over_before_lines_per_cpu_s']}x)")
+        print(f"parsers alone (lines per CPU s): {run['parsers_lines_per_cpu_s']}")
+        print(f"workers: {run['workers']}")
     print(f"wrote {args.out}")
 
 

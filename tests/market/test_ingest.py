@@ -11,7 +11,9 @@ import pytest
 import zstandard
 
 from neurofin.errors import InputError
-from neurofin.market.comments.ingest import COMMENT_COLUMNS, SeenIds, id_key, ingest_dumps, parse_created_utc
+from neurofin.market.comments.dedupe import SeenIds, id_key
+from neurofin.market.comments.filters import parse_created_utc
+from neurofin.market.comments.ingest import COMMENT_COLUMNS, ingest_dumps
 
 T0 = int(datetime(2021, 1, 28, 15, 0, tzinfo=UTC).timestamp())  # 2021-01-28 15:00 UTC
 

@@ -9,7 +9,8 @@ import pytest
 import zstandard
 
 from neurofin.errors import InputError
-from neurofin.market.comments.ingest import ingest_dumps, parse_created_utc
+from neurofin.market.comments.filters import parse_created_utc
+from neurofin.market.comments.ingest import ingest_dumps
 
 T0 = 1611846000
 

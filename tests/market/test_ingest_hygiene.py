@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from neurofin.market.comments.ingest import DEFAULT_BOT_AUTHORS, ingest_dumps
+from neurofin.market.comments.filters import DEFAULT_BOT_AUTHORS
+from neurofin.market.comments.ingest import ingest_dumps
 
 T0 = int(datetime(2021, 1, 28, 15, 0, tzinfo=UTC).timestamp())
 
@@ -84,3 +85,20 @@ def test_cli_ingest_that_keeps_nothing_says_why_and_fails(tmp_path):
     assert result.returncode == 2
     assert "kept 0 of 2" in result.stderr and "wrong_subreddit 2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_keep_deleted_keeps_deleted_and_removed_comments_from_the_cli(tmp_path):
+    """Issue 21.6: deletion happens after the session, so dropping deleted comments selects on the future."""
+    records = [_c("a"), _c("b", body="[removed]"), _c("c", body=" [Deleted] ", author="[deleted]"),
+               _c("d", body="$GME original text kept by the dump", author="[deleted]"),
+               _c("e", body="[removed]", author="AutoModerator")]
+    table, report = _run(tmp_path, records)
+    assert table["id"].tolist() == ["a", "d"] and (report["deleted"], report["kept_deleted"]) == (3, 0)
+    dump = _write(tmp_path / "cli.jsonl", records)
+    result = run_cli("market", "ingest", dump, "--out", tmp_path / "kept.parquet", "--keep-deleted")
+    assert result.returncode == 0, result.stderr
+    kept = pd.read_parquet(tmp_path / "kept.parquet")
+    assert kept["id"].tolist() == ["a", "b", "c", "d"]  # the bot's removed comment is still a bot's
+    assert kept.set_index("id").loc[["b", "c"], "body"].tolist() == ["[removed]", "[Deleted]"]  # the dump's mark
+    counts = json.loads(result.stdout)
+    assert (counts["kept_deleted"], counts["deleted"], counts["bot"]) == (2, 0, 1)

@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from neurofin.market.comments.ingest import DEFAULT_CHUNK_ROWS, DROP_REASONS
+from neurofin.market.comments.filters import DROP_REASONS
+from neurofin.market.comments.ingest import DEFAULT_CHUNK_ROWS
 
 app = typer.Typer(help="market commands: Reddit dumps -> ticker x session panel -> forecasts.", no_args_is_help=True)
 
@@ -38,6 +39,7 @@ def ingest(
     id_column: str = typer.Option("id", "--id-column", help="Field holding the comment id."),
     extra_columns: str = typer.Option(None, "--extra-columns", help="Comma-separated fields to pass through."),
     keep_edited: bool = typer.Option(None, "--keep-edited/--drop-edited", help="Keep edited comments (default: settings)."),
+    keep_deleted: bool = typer.Option(False, "--keep-deleted", help="Keep deleted/removed comments (their text is the dump's mark; docs/backtest.md: survivorship)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file."),
     workers: int = typer.Option(1, "--workers", help="Dumps ingested at once (local processes); same output."),
     ray_address: str = typer.Option(None, "--ray-address", help="Ingest the dumps as Ray tasks: local | auto | ADDRESS."),
@@ -49,7 +51,8 @@ def ingest(
     from neurofin.config import Settings
     from neurofin.errors import InputError
     from neurofin.io import guard_output, require_writable
-    from neurofin.market.comments.ingest import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, ingest_dumps
+    from neurofin.market.comments.filters import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS
+    from neurofin.market.comments.ingest import ingest_dumps
     from neurofin.progress import cli_progress
 
     market = Settings.load(config).market
@@ -62,7 +65,7 @@ def ingest(
         "allow_authors": DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
         "chunk_rows": chunk_rows, "keep_edited": market.keep_edited if keep_edited is None else keep_edited,
         "id_column": id_column, "text_column": text_column, "time_column": time_column,
-        "extra_columns": extra_columns.split(",") if extra_columns else (),
+        "extra_columns": extra_columns.split(",") if extra_columns else (), "keep_deleted": keep_deleted,
     }
     if workers > 1 or ray_address:
         from neurofin.scale.ingest import ingest_parallel

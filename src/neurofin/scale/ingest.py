@@ -18,7 +18,9 @@ import numpy as np
 
 from neurofin.errors import InputError
 from neurofin.io import atomic_path
-from neurofin.market.comments.ingest import IngestReport, SeenIds, comment_schema, id_key, ingest_dumps
+from neurofin.market.comments.dedupe import SeenIds, id_key
+from neurofin.market.comments.filters import IngestReport
+from neurofin.market.comments.ingest import comment_schema, ingest_dumps
 from neurofin.scale.cluster import run_tasks
 
 

@@ -18,142 +18,50 @@ Tables (the forecasting stage relies on these exact schemas):
   (JSON: the lex_ columns, the sentiment libraries' versions and the finance model; absent in panels built with
   the old slang-list columns lex_polarity and lex_intensity).
 
-Incremental and idempotent: comment-level rows (`comments`, `mentions`, `comment_roi`) are upserted by
-comment id (and subject), then every (session, ticker) that the update touches is deleted from `panel`
-and recomputed from all stored comments. Rerunning an update changes nothing; a session split across
-two dumps (comments after the cutoff on the last day of a month) comes out whole once both are added.
-An update with another cutoff, or other sentiment measures or library versions, than the panel records is
+Incremental and idempotent (store_update): comment-level rows are upserted by comment id (and subject), then
+every (session, ticker) that the update touches is recomputed from all stored comments. An update with another cutoff, or other sentiment measures or library versions, than the panel records is
 refused (it would mix session rules or scores).
 n_authors counts distinct authors other than "[deleted]".
 
-ROI input is the table `neurofin infer` writes (neurofin.schema): id, subject (or "ensemble"), one
-float column per ROI, plus metadata columns (n_words, truncated, error) that are not ROIs, plus optional
-`emb_*` columns (read from the ensemble rows only; kept per comment in `comment_emb`). Rows with a
-non-null `error` carry NaN ROIs and are dropped; comments left without any ROI row count as
-`comments_without_roi`. A panel keeps the ROI and embedding columns it was created with.
+ROI input is the table `neurofin infer` writes (validated in store_inputs; `emb_*` kept per comment in
+`comment_emb`); comments left without any ROI row count as `comments_without_roi`. A panel keeps the ROI and
+embedding columns it was created with. This module owns the PanelStore: opening the file, the update's checks and
+inputs, and every read; the table definitions are store_schema, the update's SQL store_update.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.io import atomic_path
 from neurofin.market.comments.calendar import EXCHANGE, sessions_of
-from neurofin.market.comments.tickers import TickerUniverse, extract_tickers, load_universe
+from neurofin.market.comments.tickers import TickerUniverse, load_universe
 from neurofin.market.forecast.controls import embedding_columns
 from neurofin.market.panel.prices import log_returns, to_long
 from neurofin.market.panel.sentiment import SentimentMeasures
-from neurofin.schema import ENSEMBLE, LEX_PREFIX, MODEL_DIGEST, ROI_KEY_COLUMNS, SD_SUFFIX, region_columns
-from neurofin.schema import PANEL_COUNT_COLUMNS as COUNT_COLUMNS
-from neurofin.schema import PANEL_KEY_COLUMNS as KEY_COLUMNS
+from neurofin.market.panel.store_inputs import comment_embeddings, comment_mentions, roi_columns_of, roi_error_rows
+from neurofin.market.panel.store_schema import (
+    DEFAULT_CUTOFF_MINUTES,
+    PRICE_COLUMNS,
+    create_prices,
+    create_tables,
+    stored_cutoff,
+    stored_embedding_columns,
+    stored_roi_columns,
+    stored_sentiment,
+    table_names,
+)
+from neurofin.market.panel.store_update import PanelUpdate, apply_update, one_model
+from neurofin.schema import MODEL_DIGEST
 
-DELETED_AUTHOR = "[deleted]"
-DEFAULT_CUTOFF_MINUTES = MarketSettings().cutoff_minutes
-LEGACY_CUTOFF_MINUTES = 0  # panels written before the cutoff was recorded assigned sessions at the close
-LEGACY_SENTIMENT = {"columns": ["lex_polarity", "lex_intensity"]}  # panels written before the published measures
-PRICE_COLUMNS = ("session", "ticker", "close", "log_return", "open")
-
-
-def _q(name: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-@dataclass
-class PanelUpdate:
-    """What one panel update read and wrote."""
-
-    comments_in: int
-    comments_with_tickers: int
-    comments_without_roi: int
-    mentions: int
-    session_tickers_touched: int
-    panel_rows_written: int
-
-    def to_record(self) -> dict[str, Any]:
-        """The JSON-ready record of this update."""
-        return asdict(self)
-
-
-def roi_error_rows(roi_df: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of ROI-table rows the inference stage marked failed (`error` not null; their ROIs are NaN)."""
-    if "error" not in roi_df.columns:
-        return np.zeros(len(roi_df), dtype=bool)
-    return roi_df["error"].notna().to_numpy(dtype=bool)
-
-
-def roi_columns_of(roi_df: pd.DataFrame) -> list[str]:
-    """The ROI feature columns of an ROI-feature table (all but id, subject, inference metadata and `emb_*`), validated.
-
-    An ROI that some subject's model does not cover (NaN in all of that subject's valid rows: no selected voxel
-    in the region, e.g. the NAcc sphere in cortical-only data) is left out, so every ROI kept has every subject.
-    """
-    missing = set(ROI_KEY_COLUMNS) - set(roi_df.columns)
-    if missing:
-        raise InputError(f"ROI features lack column(s) {sorted(missing)}: expected id, subject, one column per ROI")
-    rois = region_columns(roi_df.columns)
-    if not rois:
-        raise InputError("ROI features have no ROI columns: expected id, subject, then one float column per ROI")
-    reserved = set(KEY_COLUMNS) | set(COUNT_COLUMNS)
-    for roi in rois:
-        if roi in reserved or roi.endswith(SD_SUFFIX) or roi.startswith(LEX_PREFIX):
-            raise InputError(f"ROI column {roi!r} clashes with panel columns: rename it")
-        if not pd.api.types.is_numeric_dtype(roi_df[roi]) or pd.api.types.is_bool_dtype(roi_df[roi]):
-            raise InputError(f"ROI column {roi!r} is not numeric: ROI features must be floats")
-    valid = roi_df.loc[~roi_error_rows(roi_df), [*ROI_KEY_COLUMNS, *rois]]
-    rois = [roi for roi in rois if not _uncovered(valid, roi)]
-    if not rois:
-        raise InputError("every ROI column is empty (NaN): the models' voxels cover none of the ROIs; check the ROI file")
-    if not np.isfinite(valid[rois].to_numpy(dtype=np.float64)).all():
-        raise InputError("ROI features contain NaN/inf in rows without an error: recompute them or drop those comments")
-    return rois
-
-
-def comment_embeddings(roi_df: pd.DataFrame) -> pd.DataFrame:
-    """id and `emb_*` of the valid ensemble rows of an ROI-feature table (no columns but id when it has no `emb_*`), validated."""
-    columns = embedding_columns(roi_df)
-    ensemble = (roi_df["subject"] == ENSEMBLE).to_numpy(dtype=bool)
-    rows = roi_df.loc[~roi_error_rows(roi_df) & ensemble, ["id", *columns]].astype({"id": str})
-    if not columns:
-        return rows
-    for column in columns:
-        if not pd.api.types.is_numeric_dtype(roi_df[column]) or pd.api.types.is_bool_dtype(roi_df[column]):
-            raise InputError(f"embedding column {column!r} is not numeric: emb_ columns must be floats")
-    if len(roi_df) and not ensemble.any():
-        raise InputError(f"the ROI features have emb_ columns but no {ENSEMBLE!r} rows, which carry them: "
-                         "pass the long table `neurofin infer` writes")
-    if not np.isfinite(rows[columns].to_numpy(dtype=np.float64)).all():
-        raise InputError(f"emb_ columns contain NaN/inf in {ENSEMBLE} rows without an error: recompute them or drop those comments")
-    return rows
-
-
-def _uncovered(valid: pd.DataFrame, roi: str) -> bool:
-    """True when whole subjects lack `roi`; NaN in only some of a subject's rows is an error."""
-    nan = valid[roi].isna()
-    if not nan.any():
-        return False
-    per_subject = nan.groupby(valid["subject"]).agg(["any", "all"])
-    if (per_subject["any"] & ~per_subject["all"]).any():
-        raise InputError(f"ROI column {roi!r} is NaN in some rows without an error: recompute them or drop those comments")
-    return True
-
-
-def comment_mentions(comments: pd.DataFrame, universe: TickerUniverse) -> pd.DataFrame:
-    """(id, ticker) rows: every ticker each comment mentions (renames resolved on the comment's UTC day)."""
-    days = pd.to_datetime(comments["created_utc"].to_numpy(dtype=np.int64), unit="s").date
-    rows = [(cid, t) for cid, body, day in zip(comments["id"], comments["body"], days, strict=True)
-            for t in extract_tickers(body, universe, day)]
-    return pd.DataFrame(rows, columns=["id", "ticker"], dtype=str)
+__all__ = ["PanelStore", "PanelUpdate", "roi_columns_of"]
 
 
 class PanelStore:
@@ -187,95 +95,41 @@ class PanelStore:
         finally:
             con.close()
 
-    @staticmethod
-    def _meta(con: Any, key: str) -> str | None:
-        """A value of the `meta` table (None when the table or the key is absent)."""
-        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchall()[0][0]
-        if not exists:
-            return None
-        rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
-        return rows[0][0] if rows else None
-
-    def _meta_list(self, con: Any, key: str) -> list[str] | None:
-        value = self._meta(con, key)
-        return json.loads(value) if value is not None else None
-
-    def _roi_columns(self, con: Any) -> list[str] | None:
-        return self._meta_list(con, "roi_columns")
-
-    def _embedding_columns(self, con: Any) -> list[str]:
-        """The `emb_*` columns this panel was created with (none for panels made before they existed)."""
-        return self._meta_list(con, "embedding_columns") or []
-
-    def _stored_cutoff(self, con: Any) -> int:
-        value = self._meta(con, "cutoff_minutes")
-        return int(value) if value is not None else LEGACY_CUTOFF_MINUTES
-
     def recorded_cutoff(self) -> int:
         """The cutoff (minutes before the close) the stored panel's sessions were assigned with."""
         with self._connect(read_only=True) as con:
-            return self._stored_cutoff(con)
-
-    def _check_cutoff(self, con: Any) -> None:
-        """Refuse to add comments under another cutoff than the one the stored panel was built with."""
-        stored = self._stored_cutoff(con)
-        if stored != self.cutoff_minutes:
-            raise InputError(
-                f"{self.path} was built with comments up to {stored} minutes before the close, this update uses "
-                f"{self.cutoff_minutes} (market.cutoff_minutes): set market.cutoff_minutes = {stored} to extend it, "
-                "or build a new panel file from all the comments"
-            )
-
-    def _stored_sentiment(self, con: Any) -> dict[str, Any]:
-        value = self._meta(con, "sentiment")
-        return json.loads(value) if value is not None else LEGACY_SENTIMENT
+            return stored_cutoff(con)
 
     def sentiment_record(self) -> dict[str, Any]:
         """The sentiment measures the stored panel was scored with: lex_ columns, library versions, finance model."""
         with self._connect(read_only=True) as con:
-            return self._stored_sentiment(con)
+            return stored_sentiment(con)
 
-    def _check_sentiment(self, con: Any, record: dict[str, Any]) -> None:
-        """Refuse to add comments scored with other measures or library versions than the stored ones."""
-        stored = self._stored_sentiment(con)
-        if stored != record:
+    def _check_rules(self, con: Any, rois: list[str], embedding: list[str], record: dict[str, Any]) -> None:
+        """Create the panel, or refuse an update whose ROI or emb_ columns, cutoff or sentiment differ from it."""
+        stored = stored_roi_columns(con)
+        if stored is None:
+            create_tables(con, rois, embedding, record, self.exchange, self.cutoff_minutes)
+        elif stored != rois:
+            raise InputError(f"ROI columns {rois} differ from those in {self.path} ({stored}): use a new panel file")
+        elif (made := stored_embedding_columns(con)) != embedding:
             raise InputError(
-                f"{self.path} was scored with sentiment {stored}, this update with {record}: build a new panel file "
+                f"the ROI features have {len(embedding)} emb_ columns, {self.path} was made with {len(made)} "
+                "(infer.embedding_dims): use a new panel file"
+            )
+        cutoff = stored_cutoff(con)
+        if cutoff != self.cutoff_minutes:
+            raise InputError(
+                f"{self.path} was built with comments up to {cutoff} minutes before the close, this update uses "
+                f"{self.cutoff_minutes} (market.cutoff_minutes): set market.cutoff_minutes = {cutoff} to extend it, "
+                "or build a new panel file from all the comments"
+            )
+        sentiment = stored_sentiment(con)
+        if sentiment != record:
+            raise InputError(
+                f"{self.path} was scored with sentiment {sentiment}, this update with {record}: build a new panel file "
                 "from all the comments (or set market.sentiment_extras and the libraries as they were)"
             )
-
-    def _create(self, con: Any, rois: list[str], embedding: list[str], sentiment: dict[str, Any]) -> None:
-        roi_defs = ", ".join(f"{_q(r)} DOUBLE" for r in rois)
-        stat_defs = ", ".join(f"{_q(r)} DOUBLE, {_q(r + SD_SUFFIX)} DOUBLE" for r in rois)
-        lex_defs = ", ".join(f"{_q(c)} DOUBLE" for c in sentiment["columns"])
-        emb_defs = "".join(f", {_q(c)} DOUBLE" for c in embedding)
-        con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        con.execute(
-            "INSERT INTO meta VALUES ('roi_columns', ?), ('exchange', ?), ('cutoff_minutes', ?), ('embedding_columns', ?), "
-            "('sentiment', ?)",
-            [json.dumps(rois), self.exchange, str(self.cutoff_minutes), json.dumps(embedding), json.dumps(sentiment)],
-        )
-        con.execute(
-            "CREATE TABLE comments (id VARCHAR PRIMARY KEY, session DATE, author VARCHAR, created_utc BIGINT, "
-            f"{lex_defs})"
-        )
-        con.execute("CREATE TABLE mentions (id VARCHAR, ticker VARCHAR, PRIMARY KEY (id, ticker))")
-        con.execute(f"CREATE TABLE comment_roi (id VARCHAR, subject VARCHAR, {roi_defs}, PRIMARY KEY (id, subject))")
-        con.execute(f"CREATE TABLE comment_emb (id VARCHAR PRIMARY KEY{emb_defs})")
-        con.execute(
-            "CREATE TABLE panel (session DATE, ticker VARCHAR, subject VARCHAR, n_comments INTEGER, "
-            f"n_authors INTEGER, {stat_defs}, {lex_defs}{emb_defs}, PRIMARY KEY (session, ticker, subject))"
-        )
-        self._create_prices(con)
-
-    @staticmethod
-    def _create_prices(con: Any) -> None:
-        """Create the prices table, or add the `open` column to one written before it existed."""
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS prices (session DATE, ticker VARCHAR, close DOUBLE, log_return DOUBLE, "
-            "open DOUBLE, PRIMARY KEY (session, ticker))"
-        )
-        con.execute("ALTER TABLE prices ADD COLUMN IF NOT EXISTS open DOUBLE")
 
     def update(
         self,
@@ -316,28 +170,15 @@ class PanelStore:
         new_comments = kept[["id", "session", "author", "created_utc", *record["columns"]]]
 
         with self._connect() as con:
-            stored = self._roi_columns(con)
-            if stored is None:
-                self._create(con, rois, embedding, record)
-            elif stored != rois:
-                raise InputError(
-                    f"ROI columns {rois} differ from those in {self.path} ({stored}): use a new panel file"
-                )
-            elif (made := self._embedding_columns(con)) != embedding:
-                raise InputError(
-                    f"the ROI features have {len(embedding)} emb_ columns, {self.path} was made with {len(made)} "
-                    "(infer.embedding_dims): use a new panel file"
-                )
-            self._check_cutoff(con)
-            self._check_sentiment(con, record)
+            self._check_rules(con, rois, embedding, record)
             con.register("new_comments", new_comments)
             con.register("new_mentions", mentions)
             con.register("new_roi", roi)
             con.register("new_emb", embeddings)
             con.execute("BEGIN TRANSACTION")
             try:
-                self._one_model(con, roi_df.attrs.get(MODEL_DIGEST), replace_rois)
-                written = self._apply(con, rois, embedding, record["columns"])
+                one_model(con, self.path, roi_df.attrs.get(MODEL_DIGEST), replace_rois)
+                written = apply_update(con, rois, embedding, record["columns"])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -351,85 +192,10 @@ class PanelStore:
             panel_rows_written=written[1],
         )
 
-    def _one_model(self, con: Any, model: str | None, replace: bool) -> None:
-        """Record the model of the ROI rows; refuse another model's rows unless `replace` (then drop the stored ones)."""
-        stored = self._meta(con, MODEL_DIGEST)
-        if stored == model:
-            return
-        if con.execute("SELECT count(*) FROM comment_roi").fetchall()[0][0]:
-            if not replace:
-                raise InputError(
-                    f"the ROI rows come from model {model or '(not recorded)'}, {self.path} holds rows of model "
-                    f"{stored or '(not recorded)'}: pass --replace-rois to replace every stored ROI row, or use a new "
-                    "panel file"
-                )
-            tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-            for table in ("comment_roi", "comment_emb", "panel"):
-                if table in tables:
-                    con.execute(f"DELETE FROM {table}")
-        con.execute("DELETE FROM meta WHERE key = ?", [MODEL_DIGEST])
-        if model is not None:
-            con.execute("INSERT INTO meta VALUES (?, ?)", [MODEL_DIGEST, model])
-
-    def _apply(self, con: Any, rois: list[str], embedding: list[str], lex: list[str]) -> tuple[int, int]:
-        """Upsert comment-level rows, then rebuild the panel rows of every touched (session, ticker)."""
-        con.execute(
-            "CREATE TEMP TABLE touched AS "
-            "SELECT DISTINCT c.session, m.ticker FROM new_comments c JOIN new_mentions m USING (id) "
-            "UNION SELECT c.session, m.ticker FROM comments c JOIN mentions m USING (id) "
-            "WHERE c.id IN (SELECT id FROM new_comments)"
-        )
-        con.execute("DELETE FROM comments WHERE id IN (SELECT id FROM new_comments)")
-        con.execute("DELETE FROM mentions WHERE id IN (SELECT id FROM new_comments)")
-        con.execute("DELETE FROM comment_roi r USING new_roi n WHERE r.id = n.id AND r.subject = n.subject")
-        con.execute("INSERT INTO comments SELECT * FROM new_comments")
-        con.execute("INSERT INTO mentions SELECT id, ticker FROM new_mentions")
-        roi_list = ", ".join(_q(r) for r in rois)
-        con.execute(f"INSERT INTO comment_roi SELECT id, subject, {roi_list} FROM new_roi")
-        if embedding:  # panels made before emb_ columns existed have no comment_emb table
-            con.execute("DELETE FROM comment_emb WHERE id IN (SELECT id FROM new_emb)")
-            con.execute("INSERT INTO comment_emb SELECT * FROM new_emb")
-        con.execute("DELETE FROM panel p USING touched t WHERE p.session = t.session AND p.ticker = t.ticker")
-        stats = ", ".join(f"avg(r.{_q(x)}) AS {_q(x)}, stddev_pop(r.{_q(x)}) AS {_q(x + SD_SUFFIX)}" for x in rois)
-        lex_avg = ", ".join(f"avg(c.{_q(c)}) AS {_q(c)}" for c in lex)
-        lex_cols = ", ".join(f"l.{_q(c)}" for c in lex)
-        stat_cols = ", ".join(f"s.{_q(x)}, s.{_q(x + SD_SUFFIX)}" for x in rois)
-        emb_avg = ", ".join(f"avg(e.{_q(x)}) AS {_q(x)}" for x in embedding)
-        emb_cte = (f", emb AS (SELECT c.session, c.ticker, {emb_avg} FROM scope c JOIN comment_emb e USING (id) "
-                   "GROUP BY c.session, c.ticker)") if embedding else ""
-        emb_cols = "".join(f", e.{_q(x)}" for x in embedding)
-        emb_join = "LEFT JOIN emb e USING (session, ticker)" if embedding else ""
-        con.execute(
-            f"""
-            INSERT INTO panel
-            WITH scope AS (
-                SELECT c.id, c.session, c.author, m.ticker, {", ".join(f"c.{_q(c)}" for c in lex)}
-                FROM comments c JOIN mentions m USING (id)
-                JOIN touched t ON c.session = t.session AND m.ticker = t.ticker
-            ),
-            lex AS (SELECT session, ticker, {lex_avg} FROM scope c GROUP BY session, ticker),
-            stats AS (
-                SELECT c.session, c.ticker, r.subject, count(*)::INTEGER AS n_comments,
-                       (count(DISTINCT c.author) FILTER (WHERE c.author <> '{DELETED_AUTHOR}'))::INTEGER AS n_authors,
-                       {stats}
-                FROM scope c JOIN comment_roi r USING (id)
-                GROUP BY c.session, c.ticker, r.subject
-            ){emb_cte}
-            SELECT s.session, s.ticker, s.subject, s.n_comments, s.n_authors, {stat_cols}, {lex_cols}{emb_cols}
-            FROM stats s JOIN lex l USING (session, ticker) {emb_join}
-            """
-        )
-        touched = con.execute("SELECT count(*) FROM touched").fetchall()[0][0]
-        rows = con.execute(
-            "SELECT count(*) FROM panel p JOIN touched t ON p.session = t.session AND p.ticker = t.ticker"
-        ).fetchall()[0][0]
-        con.execute("DROP TABLE touched")
-        return int(touched), int(rows)
-
     def roi_columns(self) -> list[str]:
         """The ROI names of this panel, in column order."""
         with self._connect(read_only=True) as con:
-            rois = self._roi_columns(con)
+            rois = stored_roi_columns(con)
         if rois is None:
             raise InputError(f"{self.path} holds no panel yet: run an update with comments and ROI features first")
         return rois
@@ -448,8 +214,8 @@ class PanelStore:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._connect(read_only=True) as con:
             panel = con.execute(f"SELECT * FROM panel {clause} ORDER BY session, ticker, subject", params).df()
-            panel.attrs["sentiment"] = self._stored_sentiment(con)  # provenance of the lex_ columns, for the backtest
-            panel.attrs["cutoff_minutes"] = self._stored_cutoff(con)
+            panel.attrs["sentiment"] = stored_sentiment(con)  # provenance of the lex_ columns, for the backtest
+            panel.attrs["cutoff_minutes"] = stored_cutoff(con)
         return panel
 
     def update_prices(self, prices: pd.DataFrame) -> int:
@@ -461,7 +227,7 @@ class PanelStore:
         long = to_long(prices, exchange=self.exchange)
         new_prices = long.reindex(columns=["session", "ticker", "close", "open"])
         with self._connect() as con:
-            self._create_prices(con)
+            create_prices(con)
             con.register("new_prices", new_prices.astype({"open": np.float64}))
             con.execute("BEGIN TRANSACTION")
             try:
@@ -497,8 +263,7 @@ class PanelStore:
             return con.execute(query, [t.upper() for t in tickers or []]).df()
 
     def _require_prices(self, con: Any) -> None:
-        count = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'prices'").fetchall()[0][0]
-        if not count:
+        if "prices" not in table_names(con):
             raise InputError(f"{self.path} holds no prices: run `neurofin market panel --prices FILE` or --demo-prices")
 
     def export_parquet(self, out_dir: str | Path) -> list[Path]:
@@ -506,7 +271,7 @@ class PanelStore:
         out_dir = Path(out_dir)
         written = []
         with self._connect(read_only=True) as con:
-            present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            present = table_names(con)
             for table, order in (("panel", "session, ticker, subject"), ("prices", "ticker, session")):
                 if table not in present:
                     continue

@@ -1,0 +1,134 @@
+"""Reading dumps: check and open a dump file, decompress zstd, decode each line into the filter's field values.
+
+Inputs are read line by line, never whole: `RC_*.zst` (zstd NDJSON, window up to 2 GiB), `.jsonl` / `.ndjson` /
+`.json` (NDJSON) and `.csv` with the dump's field names as header.
+
+NDJSON lines are decoded by msgspec into a struct of only the fields the filter reads (the rest of the line is
+validated and skipped, not built into Python objects). A line msgspec refuses (malformed JSON, a byte-order mark,
+a lone surrogate, NaN, numbers beyond 64 bits, a value that is not an object) is decoded again by the standard
+library's `json.loads`, the reference reader, so every line yields what `json.loads` makes of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Generator, Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from neurofin.errors import InputError, TruncatedFileError
+from neurofin.market.comments.filters import RecordLayout
+from neurofin.unicode import BOM_ENCODING
+
+DUMP_SUFFIXES = {".zst", ".jsonl", ".ndjson", ".json", ".csv"}
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+MALFORMED = None  # what a reader yields for a line that is not a JSON object / CSV row
+
+
+def check_dump(path: Path) -> None:
+    """Refuse, before any work, a dump that is missing, a folder, of an unknown type or a .zst that is not zstd."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: pass the dump files inside it (e.g. {path}/RC_*.zst)")
+    if not path.is_file():
+        raise InputError(f"dump file {path} not found: check the path")
+    if path.suffix.lower() not in DUMP_SUFFIXES:
+        raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
+    if path.suffix.lower() == ".zst":
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head != ZSTD_MAGIC:
+            raise InputError(
+                f"{path} is not a zstd file (it starts with {head!r}, not the zstd magic bytes): give the RC_*.zst "
+                "dump itself, or rename an uncompressed file to .jsonl"
+            )
+
+
+def zst_lines(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator[bytes]:
+    """Decompressed lines of a zstd NDJSON dump (one or more frames), holding one block at a time.
+
+    A corrupt frame, or a last frame cut short, raises TruncatedFileError after the complete lines.
+    """
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+    frame, in_frame, pending = dctx.decompressobj(), False, b""
+    try:
+        while block := raw.read(read_bytes):
+            while block:
+                in_frame = True
+                lines = (pending + frame.decompress(block)).split(b"\n")
+                pending = lines.pop()
+                yield from lines
+                block = b""
+                if frame.eof:  # next frame (if any) starts in the unused tail
+                    block, frame, in_frame = frame.unused_data, dctx.decompressobj(), False
+    except zstandard.ZstdError as exc:
+        yield pending
+        raise TruncatedFileError(f"{path} is corrupt ({exc}): re-download it") from None
+    if pending:
+        yield pending
+    if in_frame:
+        raise TruncatedFileError(f"{path} ends inside a zstd frame (truncated download?): re-download it")
+
+
+def _struct_decoder(layout: RecordLayout) -> msgspec.json.Decoder:
+    """A msgspec decoder of JSON objects into a struct of the layout's fields (UNSET where a line lacks one)."""
+    attributes = [(f"f{index}", Any, msgspec.UNSET) for index in range(len(layout.names))]
+    rename = {f"f{index}": name for index, name in enumerate(layout.names)}
+    return msgspec.json.Decoder(msgspec.defstruct("DumpRecord", attributes, rename=rename, gc=False))
+
+
+def reference_values(line: bytes, layout: RecordLayout) -> tuple[Any, ...] | None:
+    """A line's layout values as the standard library reads it; MALFORMED for anything but a JSON object."""
+    try:
+        record = json.loads(line)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return MALFORMED
+    return layout.values(record) if isinstance(record, dict) else MALFORMED
+
+
+def json_values(lines: Iterable[bytes], layout: RecordLayout) -> Generator[tuple[Any, ...] | None, None, None]:
+    """The layout values of each NDJSON line (MALFORMED for lines that are not JSON objects); blank lines skipped."""
+    decode = _struct_decoder(layout).decode
+    astuple = msgspec.structs.astuple
+    refused = (msgspec.DecodeError, UnicodeDecodeError)
+    for line in lines:
+        try:
+            yield astuple(decode(line))
+        except refused:
+            if line.strip():
+                yield reference_values(line, layout)
+
+
+def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Generator[tuple[Any, ...] | None, None, None]:
+    """The layout values of each row of a CSV dump with a header row; MALFORMED for rows the csv module rejects."""
+    csv.field_size_limit(1 << 27)
+    text = io.TextIOWrapper(raw, encoding=BOM_ENCODING, errors="replace", newline="")
+    reader = csv.DictReader(text)
+    try:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                yield MALFORMED
+                continue
+            yield MALFORMED if None in row else layout.values(row)  # None key: more fields than the header
+    finally:
+        text.detach()  # the caller still reads raw.tell() and closes raw
+
+
+def open_values(path: Path, layout: RecordLayout) -> tuple[BinaryIO, Generator[tuple[Any, ...] | None, None, None]]:
+    """Open one dump; return (raw file for byte progress, iterator over its records' layout values)."""
+    suffix = path.suffix.lower()
+    if suffix not in DUMP_SUFFIXES:
+        raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    if suffix == ".csv":
+        return raw, _csv_values(raw, layout)
+    return raw, json_values(zst_lines(raw, path) if suffix == ".zst" else raw, layout)
