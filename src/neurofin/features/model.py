@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class LoadedModel:
     identity: str  # model id + revision, or sha256 of the local files
     prefix_ids: tuple[int, ...]  # special tokens the tokenizer puts before a text (e.g. Llama-3 BOS)
     max_positions: int | None
+    contexts: dict[tuple[int, ...], Any] = field(default_factory=dict)  # context prefix tokens -> features/context.py state
 
 
 def resolve_source(settings: FeatureSettings) -> ModelSource:
