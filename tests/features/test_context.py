@@ -8,7 +8,7 @@ import pytest
 from neurofin.features.extract import extract_many
 from neurofin.infer.text import NEUTRAL_STORY, prefix_words
 
-VOCABULARY = "the stock market calls puts shares earnings guidance moon crash dip rally i sold everything gme to".split()
+VOCABULARY = ["the", "stock", "market", "calls", "puts", "shares", "earnings", "guidance", "moon", "crash", "dip", "rally", "i", "sold", "everything", "gme", "to"]
 LENGTHS = [1, 3, 8, 20, 45]  # mixed lengths in one batch: right padding of every size
 
 
@@ -62,3 +62,43 @@ def test_the_prefix_runs_once_per_model_and_batches_carry_only_text_tokens(smoll
     text_widths = [w for w in widths if w != n_context]
     assert len(widths) - len(text_widths) <= 1  # the prefix was read at most once (once in this session)
     assert text_widths and max(text_widths) <= 2 * max(LENGTHS[:4])  # batches hold the texts' tokens only
+
+
+@pytest.mark.parametrize("calibrate", [False, pytest.param(True, marks=pytest.mark.slow)])  # calibrating reads 40 texts twice
+def test_roi_values_and_calibration_equal_todays_path(smollm2_loaded, monkeypatch: pytest.MonkeyPatch, calibrate: bool) -> None:
+    """Through the predictor (infer, explain, serve, calibrate): raw, per-word and calibrated values as read whole."""
+    import neurofin.features.extract as extract
+    from neurofin.config import FeatureSettings, TimingSettings
+    from neurofin.infer.predictor import FeatureGroup, Predictor
+    from neurofin.infer.readout import RegionReadout
+
+    rng = np.random.default_rng(0)
+    readouts = [RegionReadout(f"S{i}", rng.standard_normal((2 * 576, 5)), rng.standard_normal(5), np.zeros(5, bool), rate,
+                              TimingSettings(), f"S{i}") for i, rate in enumerate((2.2, 2.8))]
+    settings = FeatureSettings(model="SmolLM2", blocks=[20, 23], device="cpu")
+    predictor = Predictor([FeatureGroup(settings, readouts, loaded=smollm2_loaded)], [f"r{i}" for i in range(5)])
+    comments = [" ".join(w) for w in texts([*LENGTHS, 2, 13], seed=4)]
+    reference = [" ".join(w) for w in texts(list(np.geomspace(3, 40, 40).astype(int)), seed=5)]  # the fewest calibrate takes
+
+    def values() -> dict[str, np.ndarray]:
+        regions = predictor.region_names
+        if not calibrate:
+            return {"raw": predictor.predict_rois(comments, units="raw")[regions].to_numpy(float),
+                    "explain": predictor.explain(comments[3], units="raw")[regions].to_numpy(float)}
+        calibrations = predictor.calibrate(reference)
+        return {"calibrated": predictor.predict_rois(comments)[regions].to_numpy(float),
+                "scale": np.stack([c.scale for c in calibrations.values()])}
+
+    cached = values()
+    assert smollm2_loaded.contexts  # the predictor read its prefix through the cache
+    original = extract.extract_many
+
+    def whole_path(loaded, word_lists, *args, context=(), **kwargs):
+        out = original(loaded, [[*context, *w] for w in word_lists], *args, **kwargs)
+        return [f[len(context) :] for f in out]
+
+    monkeypatch.setattr(extract, "extract_many", whole_path)
+    today = values()
+    for name, want in today.items():
+        assert np.isfinite(want).all()
+        assert np.abs(cached[name] - want).max() <= 1e-5 * np.abs(want).max(), name
