@@ -150,3 +150,21 @@ def test_auto_dtype_is_fp32_on_cpu_and_bf16_on_gpu() -> None:
     assert model_module.pick_dtype("auto", torch.device("cpu")) == torch.float32
     assert model_module.pick_dtype("auto", torch.device("cuda")) == torch.bfloat16
     assert model_module.pick_dtype("float16", torch.device("cpu")) == torch.float16
+
+
+def test_gguf_reads_only_the_tensors_of_the_blocks_it_builds(smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gguf
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    dequantised: list[tuple[int, ...]] = []
+    original = gguf.dequantize
+    monkeypatch.setattr(gguf, "dequantize", lambda data, kind: dequantised.append(data.shape) or original(data, kind))
+    shallow = model_module._load(FeatureSettings(model=str(smollm2_gguf), blocks=[1], device="cpu"))
+    assert len(shallow.model.layers) == 2
+    # 9 tensors per block of 30 + embeddings + final norm = 272 in the file; blocks 0-1 need 2 x 9 + 2
+    assert len(dequantised) == 20
+    reference = load_gguf_checkpoint(str(smollm2_gguf), return_tensors=True, model_to_load=shallow.model)["tensors"]
+    weights = shallow.model.state_dict()
+    assert set(weights) <= set(reference)  # transformers' own loader, every tensor de-quantised
+    for name, tensor in weights.items():
+        torch.testing.assert_close(tensor, reference[name], rtol=0, atol=0)

@@ -105,7 +105,7 @@ def fake_language_model(monkeypatch, vocabulary: np.ndarray) -> None:
 
     def extract_many(loaded, word_lists, *args, **kwargs):
         rows = [[int(w[1:]) if w[:1] == "w" and w[1:].isdigit() else 0 for w in words] for words in word_lists]
-        return [vocabulary[r][:, None, :] for r in rows]  # a context prefix's words read as token 0
+        return [vocabulary[r][:, None, :] for r in rows]  # the context prefix (kwargs) is not read
 
     monkeypatch.setattr("neurofin.features.extract.extract_many", extract_many)
     monkeypatch.setattr("neurofin.features.model.load_language_model", lambda settings: object())

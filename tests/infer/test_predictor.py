@@ -229,6 +229,6 @@ def test_comment_words_take_the_transcript_form(tiny_dir, tmp_path):
     predictor = Predictor.from_packages([package], region_matrices=regions)
     frame = predictor.predict_rois(["To the MOON!!", "to the moon", "to the moon,"])
     values = frame[frame["subject"] == "UTS01"][["a", "b", "c", "d"]].to_numpy(float)
-    np.testing.assert_array_equal(values[0], values[1])
-    np.testing.assert_array_equal(values[2], values[1])
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-6)  # equal up to the batch's float summation order
+    np.testing.assert_allclose(values[2], values[1], rtol=1e-6)
     assert EncodingModel.load(package).record.word_form == "transcript-v1"

@@ -19,8 +19,8 @@ def test_prefix_is_read_but_not_scored(monkeypatch):
 
     seen = []
 
-    def extract_many(loaded, word_lists, *args, **kwargs):
-        seen.extend(word_lists)
+    def extract_many(loaded, word_lists, *args, context=(), **kwargs):
+        seen.append((list(context), word_lists))
         return [np.arange(len(w), dtype=np.float32)[:, None, None] * np.ones((1, 1, 3), np.float32) for w in word_lists]
 
     monkeypatch.setattr("neurofin.features.extract.extract_many", extract_many)
@@ -30,5 +30,5 @@ def test_prefix_is_read_but_not_scored(monkeypatch):
 
     predictor = Predictor([FeatureGroup(FeatureSettings(), readouts=[], loaded=object())], [], context_prefix="the thread title")
     feats = predictor._features(predictor.groups[0], [["a", "b"]], [0], [None])
-    assert seen == [["the", "thread", "title", "a", "b"]]
-    np.testing.assert_array_equal(feats[0][:, 0, 0], [3, 4])  # the text's own words, read after the prefix
+    assert seen == [(["the", "thread", "title"], [["a", "b"]])]  # the prefix is the context every text is read after
+    np.testing.assert_array_equal(feats[0][:, 0, 0], [0, 1])  # only the text's own words come back

@@ -1,7 +1,8 @@
 """Load a causal LM's base model (no LM head) and tokenizer from a Hugging Face id, a local directory or a GGUF file.
 
 Blocks are transformer block indices: block i is `hidden_states[i + 1]` of the full model (docs/REFERENCE.md
-section 5). Only blocks 0..max(requested) are built, so deeper blocks cost neither memory nor time.
+section 5). Only blocks 0..max(requested) are built, so deeper blocks cost neither memory nor time; from a GGUF
+file (transformers' de-quantising loader) only their tensors are read and de-quantised (`_gguf_state_dict`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class LoadedModel:
     identity: str  # model id + revision, or sha256 of the local files
     prefix_ids: tuple[int, ...]  # special tokens the tokenizer puts before a text (e.g. Llama-3 BOS)
     max_positions: int | None
+    contexts: dict[tuple[int, ...], Any] = field(default_factory=dict)  # context prefix tokens -> features/context.py state
 
 
 def resolve_source(settings: FeatureSettings) -> ModelSource:
@@ -208,6 +210,7 @@ def _load_cached(key: str) -> LoadedModel:
 def _load(settings: FeatureSettings) -> LoadedModel:
     import torch
     from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
     source = resolve_source(settings)
     device = pick_device(settings.device)
@@ -229,10 +232,14 @@ def _load(settings: FeatureSettings) -> LoadedModel:
     kwargs: dict[str, Any] = {"dtype": dtype, "device_map": {"": str(device)}}
     if settings.load_in_4bit:
         kwargs.update(dtype=torch.bfloat16, quantization_config=_nf4_config(device))
+    config = _truncated_config(config, keep)
     try:  # (quiet: the load report lists the LM head and deeper blocks we skip on purpose)
-        model, info = AutoModel.from_pretrained(
-            source.location, config=_truncated_config(config, keep), output_loading_info=True, **common, **kwargs
-        )
+        if source.gguf_file and _dequantised_gguf(Path(source.location) / source.gguf_file):
+            state = _gguf_state_dict(Path(source.location) / source.gguf_file, config, keep)
+            base: Any = MODEL_MAPPING[type(config)]  # the base model class (AutoModel needs a location to resolve it)
+            model, info = base.from_pretrained(None, config=config, state_dict=state, output_loading_info=True, **kwargs)
+        else:
+            model, info = AutoModel.from_pretrained(source.location, config=config, output_loading_info=True, **common, **kwargs)
     except (torch.OutOfMemoryError, MemoryError) as exc:
         raise ModelLoadError(f"out of memory loading {settings.model} on {device}: {_OOM_ADVICE}") from exc
     except (OSError, ValueError) as exc:
@@ -258,6 +265,49 @@ def _load(settings: FeatureSettings) -> LoadedModel:
         prefix_ids=_prefix_ids(tokenizer),
         max_positions=getattr(text_config, "max_position_embeddings", None),
     )
+
+
+def _dequantised_gguf(path: Path) -> bool:
+    """Whether transformers loads this local GGUF by de-quantising every tensor (architectures it cannot keep packed)."""
+    if not path.is_file():
+        return False
+    from gguf import GGUFReader
+    from transformers.integrations.gguf import is_gguf_arch_supported
+    from transformers.modeling_gguf_pytorch_utils import read_field
+
+    return not is_gguf_arch_supported(read_field(GGUFReader(path), "general.architecture")[0])
+
+
+def _gguf_state_dict(path: Path, config: Any, keep: int) -> dict[str, Any]:
+    """The base model's weights from a GGUF file, reading and de-quantising only the tensors of blocks 0..keep-1
+    and the shared ones (embeddings, final norm), with transformers' own GGUF name mapping and tensor processing."""
+    import numpy as np
+    import torch
+    from gguf import GGUFReader, dequantize
+    from transformers import AutoModel
+    from transformers.modeling_gguf_pytorch_utils import (
+        TENSOR_PROCESSORS,
+        TensorProcessor,
+        get_gguf_hf_weights_map,
+        load_gguf_checkpoint,
+        read_field,
+    )
+
+    reader = GGUFReader(path)
+    parsed = load_gguf_checkpoint(str(path))  # metadata only: the config the tensor processors read
+    processor = TENSOR_PROCESSORS.get(read_field(reader, "general.architecture")[0], TensorProcessor)(config=parsed["config"])
+    with torch.device("meta"):
+        names = get_gguf_hf_weights_map(AutoModel.from_config(config), processor)
+    state = {}
+    for tensor in reader.tensors:
+        block = re.match(r"blk\.(\d+)\.", tensor.name)
+        if block is not None and int(block.group(1)) >= keep:
+            continue  # a block deeper than the model is built
+        result = processor.process(weights=dequantize(tensor.data, tensor.tensor_type), name=tensor.name,
+                                   tensor_key_mapping=names, parsed_parameters=parsed)
+        if result.name in names:
+            state[names[result.name]] = torch.from_numpy(np.copy(result.weights))
+    return state
 
 
 @contextlib.contextmanager

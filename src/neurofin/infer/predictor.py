@@ -397,9 +397,7 @@ class Predictor:
         s = group.settings
 
         def run(lists: list[list[str]]) -> list[np.ndarray]:
-            n = len(self.prefix)
-            out = extract_many(group.loaded, [self.prefix + w for w in lists], s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size)
-            return [f[n:] for f in out]
+            return extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size, context=self.prefix)
 
         try:
             return list(run(word_lists))
