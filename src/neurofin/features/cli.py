@@ -8,12 +8,11 @@ import typer
 
 from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
 
-app = typer.Typer(no_args_is_help=True)
-
-
-@app.callback()
-def features() -> None:
-    """LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache."""
+app = typer.Typer(
+    help="LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache.\n\n"
+    "Example: neurofin features extract --data-root data/ds003020 --stories wheretheressmoke",
+    no_args_is_help=True,
+)
 
 
 @app.command("extract")
@@ -79,3 +78,8 @@ def extract(
     computed = len(set(target.glob("*.safetensors")) - before)
     n_words = sum(len(f.words) for f in features.values())
     typer.echo(f"{len(features)} stories, {n_words} words ({computed} computed, {len(features) - computed} cached) -> {target}")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach the `features` group to the root app."""
+    root.add_typer(app, name="features")

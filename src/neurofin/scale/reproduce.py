@@ -24,7 +24,6 @@ from neurofin.encoding.roi_scores import SUCCESS_RULE
 from neurofin.errors import AtlasError, DataError
 from neurofin.io import write_bytes_atomic, write_json_atomic
 
-DEFAULT_SUBJECTS = ("UTS01", "UTS02", "UTS03")
 REFERENCE: dict[str, Any] = {
     "test_story": TEST_STORY,
     "scored_against": "repeat_mean",
@@ -169,32 +168,3 @@ def reproduce(
     write_bytes_atomic(out / "reproduce.md", markdown_table(result).encode("utf-8"))
     return result
 
-
-def register(app: Any) -> None:
-    """Attach the `reproduce` command."""
-    import typer
-
-    @app.command("reproduce")
-    def reproduce_command(
-        subjects: str = typer.Option(",".join(DEFAULT_SUBJECTS), "--subjects", help="Comma-separated subjects."),
-        dest: Path = typer.Option(Path("data"), "--dest", help="Where ds003020 is (or is downloaded to)."),
-        out: Path = typer.Option(Path("reproduce_out"), "--out", help="Packages, reproduce.json and reproduce.md."),
-        config: Path = typer.Option(None, "--config", help="TOML settings (model, blocks, encoding) over the defaults."),
-        model: str = typer.Option(None, "--model", help="Feature model (default: the settings' Llama-3.1-8B)."),
-        endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3 endpoint (tests, mirrors)."),
-        no_download: bool = typer.Option(False, "--no-download", help="Use the data under --dest as it is."),
-        no_rois: bool = typer.Option(False, "--no-rois", help="Skip atlas registration and the per-ROI columns."),
-        ray_address: str = typer.Option(None, "--ray-address", help="Run stories and subjects as Ray tasks: local | auto | ADDRESS."),
-    ) -> None:
-        """Download, check, extract features, train and evaluate, then print the table against the reference protocol.
-
-        Example: neurofin reproduce --subjects UTS01,UTS02,UTS03 --dest data --out reproduce_out
-        """
-        from neurofin.io import guard_output
-
-        chosen = [s.strip() for s in subjects.split(",") if s.strip()]
-        settings = Settings.load(config, {"features.model": model})
-        guard_output(out, "folder", [dest, config])
-        result = reproduce(chosen, dest, out, settings, endpoint_url, not no_download, not no_rois, ray_address, typer.echo)
-        typer.echo(markdown_table(result))
-        typer.echo(f"-> {out / 'reproduce.json'}, {out / 'reproduce.md'}")
