@@ -8,11 +8,15 @@ import typer
 
 from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
 
-app = typer.Typer(
-    help="LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache.\n\n"
-    "Example: neurofin features extract --data-root data/ds003020 --stories wheretheressmoke",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def features() -> None:
+    """LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache.
+
+    Example: neurofin features extract --data-root data/ds003020 --stories wheretheressmoke
+    """
 
 
 @app.command("extract")
