@@ -19,7 +19,7 @@ from neurofin.cli_common import (
     RoiFileOption,
     ThresholdOption,
 )
-from neurofin.errors import InputError
+from neurofin.extras import import_extra
 from neurofin.serve.options import TOKEN_ENV, ServeOptions, exposure_warning, listening_socket
 
 GRACEFUL_SHUTDOWN_S = 5  # after SIGTERM, requests still running after this are cancelled (and answered 503)
@@ -27,10 +27,8 @@ GRACEFUL_SHUTDOWN_S = 5  # after SIGTERM, requests still running after this are 
 
 def run_service(options: ServeOptions, load: Callable[[], tuple[Any, list[dict[str, Any]]]]) -> None:
     """Serve what `load()` returns (predictor, package records) under `options`; option errors come before the load."""
-    try:
-        import uvicorn
-    except ImportError:
-        raise InputError("`neurofin serve` needs FastAPI and uvicorn: pip install 'neurofin[serve]'") from None
+    uvicorn = import_extra("uvicorn", "serve", "`neurofin serve`")
+    import_extra("fastapi", "serve", "`neurofin serve`")
     from neurofin.serve.app import create_app
 
     options.check()
