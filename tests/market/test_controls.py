@@ -8,8 +8,8 @@ from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import increment_tests, prepare_data, run_backtest
 from neurofin.market.forecast.controls import ATTENTION, fit_embedding_pca
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
 from neurofin.schema import ENSEMBLE
+from neurofin.testing.planted_market import planted_panel
 
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
 SIGNAL = {"AAA": "Limbic_OFC", "BBB": "Limbic_OFC", "CCC": "Limbic_OFC"}
