@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -47,15 +46,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines (results and errors still print)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each stage does (and third-party info logs)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info messages (results, warnings and errors still print)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also debug messages of each stage (and third-party info logs)."),
 ) -> None:
     """LLM fMRI encoding models -> predicted brain-region activity for text -> honest return forecasts."""
+    from neurofin.logs import configure_cli_logging
     from neurofin.progress import set_quiet
 
     set_quiet(quiet)
-    if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    configure_cli_logging(quiet, verbose)
 
 
 @app.command("config")

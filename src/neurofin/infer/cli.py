@@ -141,8 +141,7 @@ def register(app: typer.Typer) -> None:
             check_output(out, inputs)  # before loading packages and the language model
             guard_output(quality, "csv", inputs)
             kept = [c.strip() for c in (keep_columns or "").split(",") if c.strip()]
-            texts = read_texts(input_path, text_column, id_column, kept,
-                               warn=lambda message: typer.echo(f"warning: {message}", err=True))
+            texts = read_texts(input_path, text_column, id_column, kept)
         folders = [p for given in packages for p in package_dirs(given)]
         predictor = build_predictor(folders, settings, units)
         record = {

@@ -35,6 +35,6 @@ def register(app: typer.Typer) -> None:
         chosen = [s.strip() for s in subjects.split(",") if s.strip()]
         settings = Settings.load(config, {"features.model": model})
         guard_output(out, "folder", [dest, config])
-        result = reproduce(chosen, dest, out, settings, endpoint_url, not no_download, not no_rois, ray_address, typer.echo)
+        result = reproduce(chosen, dest, out, settings, endpoint_url, not no_download, not no_rois, ray_address)
         typer.echo(markdown_table(result))
         typer.echo(f"-> {out / 'reproduce.json'}, {out / 'reproduce.md'}")
