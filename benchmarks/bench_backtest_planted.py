@@ -25,7 +25,7 @@ import time
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
+from neurofin.testing.planted_market import planted_panel
 panel, prices = planted_panel(n_sessions=220, tickers=("AAA", "BBB", "CCC", "DDD", "EEE", "FFF"),
                               signal={"AAA": "Limbic_OFC", "BBB": "Limbic_OFC"}, strength=0.5, n_subjects=3,
                               embedding_dims=8, seed=0)

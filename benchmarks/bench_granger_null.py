@@ -1,6 +1,6 @@
 """Null benchmark of the Granger filter: with no planted signal, how often does it select anything?
 
-Each seed draws a synthetic panel (`neurofin.market.planted.planted_panel`, no signal: every ROI is
+Each seed draws a synthetic panel (`neurofin.testing.planted_market.planted_panel`, no signal: every ROI is
 unrelated to every return) and runs the filter of the chain on it: HC3-robust Granger tests of all
 ROI x ticker pairs, lag chosen by BIC (or fixed), one Benjamini-Hochberg correction at level alpha.
 Under this complete null every selection is false, so the false discovery rate equals the share of
@@ -26,9 +26,9 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
-from neurofin.market.planted import DEFAULT_ROIS, planted_panel
 from neurofin.market.selection.gate import roi_columns, session_frame
 from neurofin.market.selection.granger import granger_table
+from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
 
 RESULTS = Path(__file__).resolve().parent / "results" / "granger_null.json"
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")

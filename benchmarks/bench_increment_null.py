@@ -22,7 +22,7 @@ from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
 from neurofin.market.evaluate.backtest import CONTROLS, run_backtest
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
+from neurofin.testing.planted_market import planted_panel
 
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
 

@@ -1,6 +1,6 @@
 """Power of the verdict on a realistic panel against a pre-declared pooled-IC oracle on the same panels.
 
-Each rep: a synthetic panel with no signal (`neurofin.market.planted.planted_panel`, GARCH returns) of
+Each rep: a synthetic panel with no signal (`neurofin.testing.planted_market.planted_panel`, GARCH returns) of
 `--tickers` tickers x `--sessions` sessions, a lead of correlation IC planted into its returns from one ROI
 (`neurofin.market.evaluate.power.plant_lead`, as `neurofin market power` does on a user's panel); the whole
 backtest runs (linear forecaster, primary target at horizon 1) and its verdict is recorded. The oracle knows
@@ -27,8 +27,8 @@ from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.power import plant_lead
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import DEFAULT_ROIS, planted_panel
 from neurofin.market.selection.gate import session_frame
+from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
 
 RESULTS = Path(__file__).resolve().parent / "results" / "power.json"
 ROI = DEFAULT_ROIS[0]

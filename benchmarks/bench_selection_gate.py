@@ -31,8 +31,8 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.planted import planted_panel
 from neurofin.market.selection.gate import roi_columns, select_features, session_frame
+from neurofin.testing.planted_market import planted_panel
 
 TICKERS = tuple(f"T{k:02d}" for k in range(10))
 PLANTED = "Limbic_OFC"

@@ -1,7 +1,7 @@
 """Coverage of the portfolio's Sharpe 95% CI on zero-mean returns: how often does it exclude the true 0?
 
 Each rep draws a zero-mean GARCH(1,1) daily return series (alpha 0.1, beta 0.85: volatility clusters as in
-daily book returns; `neurofin.market.planted._garch11`) of 60, 120 or 250 sessions and forms the CI with the
+daily book returns; `neurofin.testing.planted_market._garch11`) of 60, 120 or 250 sessions and forms the CI with the
 portfolio's resampler (`market/evaluate/portfolio.py`: stationary bootstrap, Politis-White block length,
 1000 draws): the studentised (bootstrap-t) interval the backtest reports, and for comparison the percentile
 interval of the same resamples (the previous rule). A 95% CI should exclude 0 in 5% of reps; the issue's
@@ -24,7 +24,7 @@ from scipy import stats
 
 from neurofin.io import write_json_atomic
 from neurofin.market.evaluate.portfolio import SESSIONS_PER_YEAR, Resampler
-from neurofin.market.planted import _garch11
+from neurofin.testing.planted_market import _garch11
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sharpe_ci.json"
 

@@ -1,6 +1,6 @@
 """Verdict-level null benchmark: with no signal anywhere, how often does the backtest say "signal"?
 
-Each panel is a synthetic market (`neurofin.market.planted.planted_panel`) with NO planted signal:
+Each panel is a synthetic market (`neurofin.testing.planted_market.planted_panel`) with NO planted signal:
 ROI features, sentiment features and returns are independent (returns i.i.d. normal, or GARCH(1,1)
 with volatility clustering). The whole backtest runs on it (walk-forward ISC + Granger selection,
 forecasts of every model, permutation null, Clark-West, verdict), with the linear (ridge)
@@ -31,8 +31,9 @@ from scipy import stats
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
 from neurofin.market.evaluate.backtest import run_backtest
-from neurofin.market.forecast.models import ChronosForecaster, RidgeForecaster, save_random_chronos2
-from neurofin.market.planted import planted_panel
+from neurofin.market.forecast.models import ChronosForecaster, RidgeForecaster
+from neurofin.testing.chronos import save_random_chronos2
+from neurofin.testing.planted_market import planted_panel
 
 RESULTS = Path(__file__).resolve().parent / "results" / "verdict_null.json"
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")

@@ -10,15 +10,16 @@ from neurofin import cli
 
 
 def _all_commands():
+    """Every group and command under the root, with its path (the root itself left out)."""
     cli._register()
     root = get_command(cli.app)
     stack = [((), root)]
     while stack:
         path, cmd = stack.pop()
+        if path:
+            yield path, cmd
         if hasattr(cmd, "commands"):
             stack.extend(((*path, name), sub) for name, sub in cmd.commands.items())
-        else:
-            yield path, cmd
 
 
 def test_every_command_has_help_with_an_example():
@@ -27,11 +28,21 @@ def test_every_command_has_help_with_an_example():
     expected = {
         "config", "demo", "data synth", "data check", "data download", "features extract", "train", "evaluate",
         "atlas rois", "atlas register", "infer", "market ingest", "market panel", "market select",
-        "market forecast", "market backtest", "market demo-dump", "report",
+        "market forecast", "market backtest", "market demo-dump", "report", "calibrate", "explain", "serve", "reproduce",
+        "data", "features", "atlas", "market",
     }
     assert expected <= names, f"missing commands: {sorted(expected - names)}"
     for path, cmd in commands:
         assert cmd.help and "Example" in cmd.help, f"`neurofin {' '.join(path)}` lacks an Example in its help"
+
+
+def test_every_command_help_runs():
+    """`neurofin ... --help` for every group and command: it prints its usage and example."""
+    from typer.testing import CliRunner
+
+    for path, _ in _all_commands():
+        result = CliRunner().invoke(cli.app, [*path, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output and "Example" in result.output, (path, result.output)
 
 
 def test_user_error_exits_2_with_one_clear_line(tmp_path):

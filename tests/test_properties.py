@@ -118,7 +118,7 @@ def read_comments(name: str, data: bytes):
     from neurofin.infer.inputs import read_texts
 
     def read(path, _):
-        frame = outcome("comments", lambda: read_texts(path, warn=lambda message: None))
+        frame = outcome("comments", lambda: read_texts(path))
         if frame is not None:
             assert list(frame.columns) == ["id", "text"] and frame["id"].is_unique
             assert all(isinstance(i, str) for i in frame["id"])

@@ -7,15 +7,8 @@ import pytest
 
 from neurofin.config import TimingSettings
 from neurofin.errors import RowCountError
-from neurofin.timing import (
-    expected_rows,
-    lanczos_interp,
-    make_delayed,
-    story_design,
-    tr_centres,
-    trim,
-    zscore,
-)
+from neurofin.testing.design import story_design
+from neurofin.timing import expected_rows, lanczos_interp, make_delayed, tr_centres, trim, zscore
 
 
 def reference_lanczos(data, oldtime, newtime, window=3, cutoff_mult=1.0):

@@ -78,7 +78,7 @@ def test_market_ingest_reads_a_csv_with_a_byte_order_mark(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json", ".csv"])
-def test_infer_reads_a_file_with_a_byte_order_mark_like_one_without(tmp_path, suffix):
+def test_infer_reads_a_file_with_a_byte_order_mark_like_one_without(tmp_path, suffix, caplog):
     rows = [{"id": "a", "body": "first line"}, {"id": "b", "body": "second"}]
     plain = tmp_path / f"plain{suffix}"
     if suffix == ".jsonl":
@@ -89,18 +89,18 @@ def test_infer_reads_a_file_with_a_byte_order_mark_like_one_without(tmp_path, su
         pd.DataFrame(rows).to_csv(plain, index=False)
     marked = tmp_path / f"marked{suffix}"
     marked.write_bytes(BOM + plain.read_bytes())
-    warnings: list[str] = []
-    pd.testing.assert_frame_equal(read_texts(marked, warn=warnings.append), read_texts(plain))
+    pd.testing.assert_frame_equal(read_texts(marked), read_texts(plain))
+    warnings = [record.getMessage() for record in caplog.records]
     assert warnings == []  # was: the first JSONL line dropped as malformed; .json unreadable
 
 
-def test_read_texts_repairs_texts_ids_and_kept_columns_and_names_the_rows(tmp_path):
+def test_read_texts_repairs_texts_ids_and_kept_columns_and_names_the_rows(tmp_path, caplog):
     path = tmp_path / "c.jsonl"
     rows = [{"id": "a", "body": f"w1 {HALF}", "ticker": "GME"}, {"id": "b", "body": "fine", "ticker": "AMC"},
             {"id": f"c{HALF}", "body": "x", "ticker": f"T{HALF}"}, {"id": "d", "body": "y", "other": HALF}]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    warnings: list[str] = []
-    texts = read_texts(path, keep_columns=["ticker"], warn=warnings.append)
+    texts = read_texts(path, keep_columns=["ticker"])
+    warnings = [record.getMessage() for record in caplog.records]
     assert texts["id"].tolist() == ["a", "b", "c\ufffd", "d"]
     assert texts["text"].tolist() == ["w1 \ufffd", "fine", "x", "y"]
     assert texts["ticker"].tolist() == ["GME", "AMC", "T\ufffd", None]

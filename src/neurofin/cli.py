@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -17,12 +16,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rich's formatter costs a quarter second at every `neurofin --help`
 )
 
 
 def _register() -> None:
-    """Attach every stage's commands (each stage owns its own CLI module)."""
-    from neurofin import demo, serve
+    """Attach every stage's commands: each stage's CLI module has `register(app)` and imports its stage inside commands."""
+    from neurofin import demo
     from neurofin.atlas import cli as atlas_cli
     from neurofin.data import cli as data_cli
     from neurofin.encoding import cli as encoding_cli
@@ -30,18 +30,11 @@ def _register() -> None:
     from neurofin.infer import cli as infer_cli
     from neurofin.market import cli as market_cli
     from neurofin.report import cli as report_cli
-    from neurofin.scale.reproduce import register as register_reproduce
+    from neurofin.scale import cli as scale_cli
+    from neurofin.serve import command as serve_cli
 
-    app.add_typer(data_cli.app, name="data")
-    app.add_typer(features_cli.app, name="features")
-    encoding_cli.register(app)
-    app.add_typer(atlas_cli.app, name="atlas")
-    infer_cli.register(app)
-    app.add_typer(market_cli.app, name="market")
-    demo.register(app)
-    report_cli.register(app)
-    serve.register(app)
-    register_reproduce(app)
+    for stage in (data_cli, features_cli, encoding_cli, atlas_cli, infer_cli, market_cli, demo, report_cli, serve_cli, scale_cli):
+        stage.register(app)
 
 
 def _version(value: bool) -> None:
@@ -53,15 +46,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines (results and errors still print)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each stage does (and third-party info logs)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info messages (results, warnings and errors still print)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also debug messages of each stage (and third-party info logs)."),
 ) -> None:
     """LLM fMRI encoding models -> predicted brain-region activity for text -> honest return forecasts."""
+    from neurofin.logs import configure_cli_logging
     from neurofin.progress import set_quiet
 
     set_quiet(quiet)
-    if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    configure_cli_logging(quiet, verbose)
 
 
 @app.command("config")

@@ -5,6 +5,7 @@ Every artifact records `Settings.model_dump(mode="json")` so it can be rebuilt e
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -13,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from neurofin.errors import ConfigError
 from neurofin.unicode import BOM_ENCODING
+
+logger = logging.getLogger(__name__)
 
 PRODUCTION_MODEL = "meta-llama/Llama-3.1-8B"
 TEST_STORY = "wheretheressmoke"
@@ -255,6 +258,8 @@ class Settings(_Section):
                 if not isinstance(node, dict):
                     raise ConfigError(f"cannot set {dotted}: {key} is not a [section] in the --config file; fix that file")
             node[leaf] = value
+        logger.debug("settings: defaults <- %s <- overrides %s", toml_path or "no --config file",
+                     {k: v for k, v in (overrides or {}).items() if v is not None})
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:

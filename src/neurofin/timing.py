@@ -134,30 +134,6 @@ def downsample_story(
     return trim(on_grid, t)
 
 
-def story_design(
-    word_times: np.ndarray,
-    word_vectors: np.ndarray,
-    n_raw_trs: int,
-    timing: TimingSettings | None = None,
-    *,
-    n_resp_rows: int | None = None,
-    story: str = "story",
-) -> np.ndarray:
-    """A story's delayed design rows: Lanczos -> trims -> per-story z-score -> FIR delays.
-
-    `word_vectors` is (n_words, n_features); the result is (n_raw - 20, n_features * n_delays).
-    If `n_resp_rows` (the hf5 row count) is given, a mismatch raises RowCountError.
-    """
-    t = _settings(timing)
-    rows = downsample_story(word_times, word_vectors.reshape(len(word_times), -1), n_raw_trs, t)
-    if n_resp_rows is not None and rows.shape[0] != n_resp_rows:
-        raise RowCountError(
-            f"{story}: features give {rows.shape[0]} TRs (respdict {n_raw_trs} - 20) but the response file has "
-            f"{n_resp_rows} rows; the respdict.json or the hf5 file belongs to a different version of the story"
-        )
-    return make_delayed(zscore(rows), t.delays)
-
-
 def median_speech_rate(word_times_per_story: list[np.ndarray]) -> float:
     """Median over stories of words per second (word count / span of word times)."""
     rates = [

@@ -16,7 +16,7 @@ import pytest
 
 from neurofin.config import TimingSettings
 from neurofin.data.layout import Dataset
-from neurofin.timing import story_design
+from neurofin.testing.design import story_design
 
 N_BLOCKS, DIM = 2, 6
 N_REPEATS = 4

@@ -11,7 +11,7 @@ from neurofin.encoding.evaluate import evaluate_package
 from neurofin.encoding.metrics import noise_ceiling, voxel_correlation
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.train import train_subject
-from neurofin.timing import story_design
+from neurofin.testing.design import story_design
 
 
 def _settings(**encoding):

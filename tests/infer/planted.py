@@ -19,7 +19,7 @@ from neurofin.config import Settings, TimingSettings
 from neurofin.data.layout import Dataset
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.train import fit_subject
-from neurofin.timing import story_design
+from neurofin.testing.design import story_design
 
 DIM = 8
 CLASS_SHARE = 0.25  # share of class words in the stories

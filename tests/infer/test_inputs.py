@@ -40,11 +40,11 @@ def test_dict_and_list_cells_become_error_rows_not_a_crash(tmp_path):
     assert out["error"].fillna("").tolist() == ["", "not a text (dict)", "not a text (list)", ""]
 
 
-def test_bad_jsonl_lines_are_skipped_counted_and_named_by_line_number(tmp_path):
-    warnings: list[str] = []
+def test_bad_jsonl_lines_are_skipped_counted_and_named_by_line_number(tmp_path, caplog):
     path = _jsonl(tmp_path, [json.dumps({"id": "a", "body": "one"}), "[1, 2, 3]", '{"id": "b", "body": "cut',
                              b"\xff\xfe\xff", "", json.dumps({"id": "c", "body": "three"}), "42"])
-    texts = read_texts(path, warn=warnings.append)
+    texts = read_texts(path)
+    warnings = [record.getMessage() for record in caplog.records]
     assert texts["id"].tolist() == ["a", "c"]
     assert len(warnings) == 1
     for fragment in ("4 malformed lines", "line 2", "line 3", "line 4", "line 7"):
@@ -54,23 +54,23 @@ def test_bad_jsonl_lines_are_skipped_counted_and_named_by_line_number(tmp_path):
 
 def test_a_file_of_only_bad_lines_is_an_error(tmp_path):
     with pytest.raises(InputError, match="line 1"):
-        read_texts(_jsonl(tmp_path, ["[1]", "not json"]), warn=lambda m: None)
+        read_texts(_jsonl(tmp_path, ["[1]", "not json"]))
 
 
-def test_missing_and_null_ids_get_distinct_row_ids(tmp_path):
-    warnings: list[str] = []
+def test_missing_and_null_ids_get_distinct_row_ids(tmp_path, caplog):
     path = _jsonl(tmp_path, [json.dumps({"id": "a", "body": "x"}), json.dumps({"body": "no id"}),
                              json.dumps({"id": None, "body": "null id"}), json.dumps({"id": 7, "body": "int id"})])
-    texts = read_texts(path, warn=warnings.append)
+    texts = read_texts(path)
+    warnings = [record.getMessage() for record in caplog.records]
     assert texts["id"].tolist() == ["a", "row-2", "row-3", "7"]
     assert "nan" not in texts["id"].tolist() and any("no id" in w for w in warnings)
 
 
-def test_duplicate_ids_are_made_unique_with_a_warning(tmp_path):
-    warnings: list[str] = []
+def test_duplicate_ids_are_made_unique_with_a_warning(tmp_path, caplog):
     path = tmp_path / "c.csv"
     pd.DataFrame({"id": ["a", "b", "a", "a", "a#2"], "body": list("vwxyz")}).to_csv(path, index=False)
-    texts = read_texts(path, warn=warnings.append)
+    texts = read_texts(path)
+    warnings = [record.getMessage() for record in caplog.records]
     assert texts["id"].is_unique
     assert texts["id"].tolist()[:2] == ["a", "b"] and texts["id"].tolist()[4] == "a#2"
     assert texts["text"].tolist() == list("vwxyz")
@@ -157,12 +157,12 @@ def test_infer_records_the_model_digest_in_the_roi_table(planted_app, tmp_path):
     assert digests[0] == digests[1] and digests[0] != digests[2]  # same packages and readout; then another threshold
 
 
-def test_kept_columns_of_one_type_pass_through_unchanged(tmp_path):
+def test_kept_columns_of_one_type_pass_through_unchanged(tmp_path, caplog):
     path = tmp_path / "c.parquet"
     stamps = pd.to_datetime(["2021-01-28 15:00", "2021-01-29 09:30"], utc=True)
     pd.DataFrame({"id": ["a", "b"], "body": ["x", "y"], "at": stamps, "tickers": [["GME", "AMC"], ["TSLA"]]}).to_parquet(path)
-    warnings: list[str] = []
-    texts = read_texts(path, keep_columns=["at", "tickers"], warn=warnings.append)
+    texts = read_texts(path, keep_columns=["at", "tickers"])
+    warnings = [record.getMessage() for record in caplog.records]
     assert warnings == [] and texts["at"].tolist() == list(stamps)
     assert [list(v) for v in texts["tickers"]] == [["GME", "AMC"], ["TSLA"]]
     out = infer_file(LengthPredictor(), texts, tmp_path / "o.parquet", batch_size=1)

@@ -6,15 +6,11 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import (
-    MODELS,
-    evaluate,
-    run_backtest,
-    walk_forward_folds,
-)
+from neurofin.market.evaluate.backtest import MODELS, run_backtest, walk_forward_folds
 from neurofin.market.forecast.models import RidgeForecaster, business_day_frame, forecast_at_origin
-from neurofin.market.planted import planted_panel
 from neurofin.market.selection.gate import select_features, session_frame
+from neurofin.testing.market import evaluate
+from neurofin.testing.planted_market import planted_panel
 
 SESSIONS = list(pd.bdate_range("2021-01-04", periods=60))
 

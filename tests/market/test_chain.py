@@ -14,11 +14,11 @@ from neurofin.market.chain import load_inputs, run_chain, run_selection, with_lo
 from neurofin.market.comments.calendar import trading_sessions
 from neurofin.market.evaluate.backtest import MODELS
 from neurofin.market.panel.store import PanelStore
-from neurofin.market.planted import DEFAULT_ROIS, planted_panel
 from neurofin.market.selection.gate import roi_columns, session_frame
 from neurofin.market.selection.granger import granger_table
 from neurofin.report.market import write_market_report
 from neurofin.report.provenance import market_lines
+from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
 
 PLANTED_ROI = "Limbic_OFC"
 SIGNAL = {"AAA": PLANTED_ROI, "BBB": PLANTED_ROI, "CCC": PLANTED_ROI}

@@ -11,7 +11,7 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.market.chain import run_chain, used_forecaster
 from neurofin.market.forecast.models import ChronosForecaster
-from neurofin.market.planted import DEFAULT_ROIS, planted_panel
+from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
 
 
 def run_cli(*args):

@@ -10,8 +10,8 @@ from neurofin.market.evaluate.backtest import increment_tests, model_covariates,
 from neurofin.market.evaluate.projections import projection_rank
 from neurofin.market.forecast.controls import ATTENTION, fit_embedding_pca, random_projections
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
 from neurofin.schema import ENSEMBLE
+from neurofin.testing.planted_market import planted_panel
 
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
 SIGNAL = {"AAA": "Limbic_OFC", "BBB": "Limbic_OFC", "CCC": "Limbic_OFC"}

@@ -11,7 +11,7 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.forecast.models import ZeroForecaster
-from neurofin.market.planted import planted_panel
+from neurofin.testing.planted_market import planted_panel
 
 TICKERS = tuple(f"T{k:02d}" for k in range(15))
 SETTINGS = MarketSettings(train_sessions=80, step_sessions=80, isc_null_shifts=20, granger_max_lag=1,

@@ -6,7 +6,7 @@ from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.universe import fold_universe
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
+from neurofin.testing.planted_market import planted_panel
 
 
 def test_a_ticker_first_mentioned_late_is_forecast_only_once_a_training_window_holds_it():

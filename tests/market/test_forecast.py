@@ -14,9 +14,9 @@ from neurofin.market.forecast.models import (
     business_day_frame,
     forecast_at_origin,
     load_chronos,
-    save_random_chronos2,
 )
-from neurofin.market.planted import planted_panel
+from neurofin.testing.chronos import save_random_chronos2
+from neurofin.testing.planted_market import planted_panel
 
 LEVELS = [0.1, 0.5, 0.9]
 

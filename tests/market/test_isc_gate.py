@@ -5,9 +5,9 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.planted import DEFAULT_ROIS, planted_panel
 from neurofin.market.selection.gate import load_roi_quality, select_features, session_frame
 from neurofin.market.selection.isc import isc_table
+from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
 
 
 def test_weak_but_non_null_agreement_fails_the_absolute_threshold():

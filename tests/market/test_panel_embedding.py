@@ -14,9 +14,9 @@ from neurofin.errors import InputError
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.panel.store import PanelStore, roi_columns_of
-from neurofin.market.planted import planted_panel
 from neurofin.market.selection.gate import roi_columns
 from neurofin.schema import ENSEMBLE
+from neurofin.testing.planted_market import planted_panel
 
 ET = ZoneInfo("America/New_York")
 ROIS = ["roi_a", "roi_b"]

@@ -8,8 +8,8 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate.power import plant_lead, verdict_power
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
 from neurofin.market.selection.gate import session_frame
+from neurofin.testing.planted_market import planted_panel
 
 ROI = "Limbic_OFC"
 

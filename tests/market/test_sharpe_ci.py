@@ -4,7 +4,7 @@ import numpy as np
 from scipy import stats
 
 from neurofin.market.evaluate.portfolio import SESSIONS_PER_YEAR, Resampler
-from neurofin.market.planted import _garch11
+from neurofin.testing.planted_market import _garch11
 
 
 def _hand_sharpe_se(r, lags):

@@ -7,7 +7,7 @@ from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import prepare_data, run_backtest
 from neurofin.market.evaluate.metrics import hac_mean_test
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
+from neurofin.testing.planted_market import planted_panel
 
 TICKERS = ("AAA", "BBB", "CCC")
 

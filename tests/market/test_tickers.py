@@ -8,6 +8,7 @@ import pytest
 
 from neurofin.errors import InputError
 from neurofin.market.comments.tickers import TickerUniverse, extract_tickers, load_universe, parse_symbols
+from neurofin.testing.market import restricted_universe
 
 CORPUS = Path(__file__).parent / "data" / "comments_tickers.jsonl"
 MIN_PRECISION = 0.9
@@ -68,7 +69,7 @@ def test_user_symbols_and_blacklist_files(tmp_path: Path) -> None:
     assert extract_tickers("GO", universe) == []  # a common English word: only as a cashtag
     assert extract_tickers("BAR only", universe) == []  # blacklisted bare word
     assert extract_tickers("TSLA", universe) == []  # not in this whitelist
-    restricted = universe.restricted_to({"bar"})
+    restricted = restricted_universe(universe, {"bar"})
     assert restricted.symbols == {"BAR"} and restricted.aliases == {}
 
 

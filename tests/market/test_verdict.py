@@ -7,11 +7,12 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import evaluate, increment_tests, run_backtest, verdict
+from neurofin.market.evaluate.backtest import increment_tests, run_backtest, verdict
 from neurofin.market.evaluate.metrics import clark_west
 from neurofin.market.evaluate.null import permutation_ic_test
 from neurofin.market.forecast.models import RidgeForecaster
-from neurofin.market.planted import planted_panel
+from neurofin.testing.market import evaluate
+from neurofin.testing.planted_market import planted_panel
 
 
 def _rows(seed, n_dates=120, n_tickers=8, lead=0.0, sentiment_lead=0.0):

@@ -15,9 +15,10 @@ from neurofin.config import Settings
 from neurofin.encoding.design import StorySplit
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FitRecord
-from neurofin.market.evaluate.backtest import daily_ic, evaluate, verdict
+from neurofin.market.evaluate.backtest import daily_ic, verdict
 from neurofin.market.evaluate.null import permutation_ic_test
 from neurofin.market.forecast.models import quantile_column
+from neurofin.testing.market import evaluate
 
 ALPHA_GRID = [10.0**k for k in range(0, 11)]
 QUANTILES = [0.1, 0.5, 0.9]

@@ -14,25 +14,7 @@ Public API (stable; infer/ builds on it):
 Region activity = voxel activity @ M (column r averages the kept voxels of region r; all-zero if none).
 """
 
-from neurofin.atlas.coverage import RoiCoverage, coverage_summary, roi_coverage
-from neurofin.atlas.regions import RegionMatrix, parcel_matrix, roi_matrix, roi_membership
-from neurofin.atlas.rois import Roi, RoiSet, load_rois
-from neurofin.atlas.schaefer import Atlas, load_atlas
-from neurofin.atlas.subject import SubjectAtlas, subject_atlas
+import lazy_loader
 
-__all__ = [
-    "Atlas",
-    "RegionMatrix",
-    "Roi",
-    "RoiCoverage",
-    "RoiSet",
-    "SubjectAtlas",
-    "coverage_summary",
-    "load_atlas",
-    "load_rois",
-    "parcel_matrix",
-    "roi_coverage",
-    "roi_matrix",
-    "roi_membership",
-    "subject_atlas",
-]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -8,7 +8,11 @@ import typer
 
 from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP, SUBJECTS_HELP
 
-app = typer.Typer(help="Schaefer parcels, editable ROIs, registration into subject space.", no_args_is_help=True)
+app = typer.Typer(
+    help="Schaefer parcels, editable ROIs, registration into subject space.\n\n"
+    "Example: neurofin atlas rois, then neurofin atlas register --data-root data/ds003020 --packages models",
+    no_args_is_help=True,
+)
 
 ROI_FILE_HELP = "ROI definitions (TOML; default: the packaged rois.toml). Copy `neurofin atlas rois --show-file` to edit."
 
@@ -36,7 +40,7 @@ def rois(
 
 
 @app.command("register")
-def register(
+def register_subjects(
     data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " It holds derivative/pycortex-db."),
     subjects: str = typer.Option(None, "--subjects", help=SUBJECTS_HELP),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
@@ -99,3 +103,8 @@ def register(
             typer.echo(f"warning: packages not calibrated ({exc}); run `neurofin calibrate --packages ...` before `neurofin infer`", err=True)
         else:
             typer.echo(f"calibrated {', '.join(calibrated)} on held-out story text (neurofin calibrate; docs/infer.md)")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach the `atlas` group to the root app."""
+    root.add_typer(app, name="atlas")

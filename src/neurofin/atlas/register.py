@@ -31,6 +31,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from neurofin.errors import AtlasError
+from neurofin.extras import import_extra
 
 RegistrationMode = Literal["syn", "affine"]
 MODES = ("syn", "affine")
@@ -67,14 +68,14 @@ class MniRegistration:
 
     def mni_to_subject(self, points_mni: np.ndarray) -> np.ndarray:
         """(n, 3) subject anatomical mm of MNI mm points."""
-        import ants
+        ants = import_extra("ants", "atlas", "atlas registration (ANTs)")
 
         moved = ants.apply_transforms_to_points(3, _lps_frame(points_mni), self.forward, whichtoinvert=[False] * len(self.forward))
         return _from_lps(moved)
 
     def subject_to_mni(self, points_mm: np.ndarray) -> np.ndarray:
         """(n, 3) MNI mm of subject anatomical mm points."""
-        import ants
+        ants = import_extra("ants", "atlas", "atlas registration (ANTs)")
 
         invert = [path.endswith(".mat") for path in self.inverse]
         return _from_lps(ants.apply_transforms_to_points(3, _lps_frame(points_mm), self.inverse, whichtoinvert=invert))
@@ -104,7 +105,7 @@ def registration_record(mode: RegistrationMode) -> dict:
 @contextmanager
 def register_to_mni(anat_path: Path, mode: RegistrationMode = "syn") -> Iterator[MniRegistration]:
     """Register a subject's T1 to the MNI template (affine, then SyN unless mode='affine'); files live in the block."""
-    import ants
+    ants = import_extra("ants", "atlas", "atlas registration (ANTs)")
 
     if mode not in MODES:
         raise AtlasError(f"registration mode {mode!r} is unknown: use one of {list(MODES)}")

@@ -7,23 +7,7 @@
     transcript = read_textgrid(dataset.textgrid_path("alternateithicatom"))
 """
 
-from neurofin.data.check import CheckReport, Problem, check_dataset
-from neurofin.data.download import DownloadReport, download_dataset
-from neurofin.data.layout import Dataset, find_dataset
-from neurofin.data.synth import SynthSpec, make_synthetic_dataset
-from neurofin.data.textgrid import read_textgrid
-from neurofin.data.transcript import Transcript
+import lazy_loader
 
-__all__ = [
-    "CheckReport",
-    "Dataset",
-    "DownloadReport",
-    "Problem",
-    "SynthSpec",
-    "Transcript",
-    "check_dataset",
-    "download_dataset",
-    "find_dataset",
-    "make_synthetic_dataset",
-    "read_textgrid",
-]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

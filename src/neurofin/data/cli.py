@@ -4,7 +4,11 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="data commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="The ds003020 dataset: a synthetic twin with planted truth (synth), checks with fixes (check), download (download).\n\n"
+    "Example: neurofin data synth --out synth, then neurofin data check synth",
+    no_args_is_help=True,
+)
 
 
 @app.command("synth")
@@ -116,3 +120,8 @@ def download(
             f"{len(report.downloaded)} files downloaded ({report.downloaded_bytes:,d} bytes), "
             f"{len(report.skipped)} already complete; dataset at {dest}/ds003020"
         )
+
+
+def register(root: typer.Typer) -> None:
+    """Attach the `data` group to the root app."""
+    root.add_typer(app, name="data")

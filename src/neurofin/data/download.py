@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofin.errors import DataError
+from neurofin.extras import import_extra
 from neurofin.progress import Progress
 from neurofin.progress import report as report_progress
 
@@ -90,7 +91,7 @@ def safe_key_parts(key: str) -> list[str]:
 
 def make_s3_client(endpoint_url: str | None = None, workers: int = 8) -> Any:
     """An anonymous (unsigned) S3 client for the public OpenNeuro bucket, or for `endpoint_url` in tests."""
-    import boto3
+    boto3 = import_extra("boto3", "download", "downloading ds003020 from S3")
     from botocore import UNSIGNED
     from botocore.config import Config
 

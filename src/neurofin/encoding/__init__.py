@@ -5,23 +5,7 @@
     model.save("models/UTS01"); model = EncodingModel.load("models/UTS01")   # checksummed, no pickle
 """
 
-from neurofin.encoding.evaluate import evaluate_package, score_model
-from neurofin.encoding.package import EncodingModel, package_dirs
-from neurofin.encoding.record import FeatureRecord, FitRecord, PackageRecord, VoxelSelection
-from neurofin.encoding.selection import select_voxels
-from neurofin.encoding.train import cached_feature_source, fit_subject, train_subject
+import lazy_loader
 
-__all__ = [
-    "EncodingModel",
-    "FeatureRecord",
-    "FitRecord",
-    "PackageRecord",
-    "VoxelSelection",
-    "cached_feature_source",
-    "evaluate_package",
-    "fit_subject",
-    "package_dirs",
-    "score_model",
-    "select_voxels",
-    "train_subject",
-]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

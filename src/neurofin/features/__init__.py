@@ -5,17 +5,7 @@
     features = story_features(dataset, ["wheretheressmoke"], settings)   # story -> WordFeatures, cached on disk
 """
 
-from neurofin.features.cache import WordFeatures, default_cache_dir, story_features, transcript_features
-from neurofin.features.extract import extract_many, extract_word_features
-from neurofin.features.model import LoadedModel, load_language_model
+import lazy_loader
 
-__all__ = [
-    "LoadedModel",
-    "WordFeatures",
-    "default_cache_dir",
-    "extract_many",
-    "extract_word_features",
-    "load_language_model",
-    "story_features",
-    "transcript_features",
-]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

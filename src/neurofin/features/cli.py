@@ -13,7 +13,10 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.callback()
 def features() -> None:
-    """LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache."""
+    """LLM word features: hidden states of chosen transformer blocks at every word, in a shared cache.
+
+    Example: neurofin features extract --data-root data/ds003020 --stories wheretheressmoke
+    """
 
 
 @app.command("extract")
@@ -79,3 +82,8 @@ def extract(
     computed = len(set(target.glob("*.safetensors")) - before)
     n_words = sum(len(f.words) for f in features.values())
     typer.echo(f"{len(features)} stories, {n_words} words ({computed} computed, {len(features) - computed} cached) -> {target}")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach the `features` group to the root app."""
+    root.add_typer(app, name="features")

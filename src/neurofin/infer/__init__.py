@@ -5,8 +5,7 @@
     infer_file(predictor, read_texts("comments.jsonl"), "rois.parquet")            # batched, resumable
 """
 
-from neurofin.infer.inputs import read_texts
-from neurofin.infer.predictor import Predictor
-from neurofin.infer.run import infer_file
+import lazy_loader
 
-__all__ = ["Predictor", "infer_file", "read_texts"]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

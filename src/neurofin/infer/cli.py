@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import numpy as np
 import typer
 
-from neurofin.cli_common import CONFIG_HELP, DATA_ROOT_HELP
-
-PREFIX_HELP = "Text the LM reads before each text, never scored: none | neutral_story | any text (infer.context_prefix)."
-
-
-UNITS_HELP = "calibrated (SDs of comment-like text, length baseline removed; needs `neurofin calibrate`) | raw (the readout's mean per-word effect)."
+from neurofin.cli_common import (
+    DATA_ROOT_HELP,
+    PACKAGE_DATA_ROOT_HELP,
+    AtlasCacheOption,
+    ConfigOption,
+    DeviceOption,
+    LevelOption,
+    PackagesOption,
+    PrefixOption,
+    RoiFileOption,
+    ThresholdOption,
+    UnitsOption,
+)
 
 
 def build_predictor(folders: list[Path], settings: Any, units: str = "calibrated") -> Any:
@@ -39,18 +45,18 @@ def register(app: typer.Typer) -> None:
 
     @app.command("calibrate")
     def calibrate(
-        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
+        packages: PackagesOption,
         data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Its held-out stories (validation + test) are the reference text."),
-        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+        config: ConfigOption = None,
         corpus: Path = typer.Option(None, "--corpus", help="Your own comment-like texts (.jsonl, .json, .parquet or .csv), added to the reference corpus."),
         text_column: str = typer.Option("body", "--text-column", help="With --corpus: the column holding the text."),
         texts: int = typer.Option(240, "--texts", help="Reference texts cut from the held-out stories (3-300 words each)."),
-        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
-        level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
-        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: each package's)."),
-        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
-        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
-        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
+        roi_file: RoiFileOption = None,
+        level: LevelOption = None,
+        threshold: ThresholdOption = None,
+        atlas_cache: AtlasCacheOption = None,
+        device: DeviceOption = None,
+        context_prefix: PrefixOption = None,
     ) -> None:
         """Calibrate each package on comment-like reference text, so `infer` reports values in SDs of such text, free of length.
 
@@ -60,6 +66,8 @@ def register(app: typer.Typer) -> None:
 
         Example: neurofin calibrate --packages models --data-root data/ds003020
         """
+        import numpy as np
+
         from neurofin.config import Settings
         from neurofin.encoding.package import package_dirs
         from neurofin.infer.calibration import calibrate_packages
@@ -81,25 +89,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command("infer")
     def infer(
-        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
+        packages: PackagesOption,
         input_path: Path = typer.Option(..., "--input", help="Comments file: .jsonl, .json, .parquet or .csv (with --ray-address also a folder of shards)."),
         out: Path = typer.Option(..., "--out", help="Output .parquet or .csv: rows per (id, subject) incl. 'ensemble' (or one per text with --layout wide). Values: SDs of comment-like text above a typical text of the same length (--units calibrated, docs/infer.md)."),
-        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+        config: ConfigOption = None,
         text_column: str = typer.Option("body", "--text-column", help="Column holding the text."),
         id_column: str = typer.Option(None, "--id-column", help="Column holding each text's id (default: 'id' if present, else the row number)."),
         keep_columns: str = typer.Option(None, "--keep-columns", help="Input columns passed through to the output, comma-separated (e.g. created_utc,ticker)."),
         layout: str = typer.Option("long", "--layout", help="long: a row per (id, subject); wide: a row per text with <subject>/<region> columns."),
-        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed only for packages without a stored voxel map (`neurofin atlas register --packages`)."),
-        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
-        level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
-        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: each package's)."),
-        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        data_root: Path = typer.Option(None, "--data-root", help=PACKAGE_DATA_ROOT_HELP),
+        roi_file: RoiFileOption = None,
+        level: LevelOption = None,
+        threshold: ThresholdOption = None,
+        atlas_cache: AtlasCacheOption = None,
         batch_size: int = typer.Option(None, "--batch-size", help="Texts per batch; each finished batch is kept for resuming (infer.batch_size)."),
-        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        device: DeviceOption = None,
         ray_address: str = typer.Option(None, "--ray-address", help="Score on Ray (local | auto | ADDRESS): --input file or folder of shards, --out a folder of Parquet shards."),
         actors: int = typer.Option(None, "--actors", help="With --ray-address: predictor actors (default one per GPU, else per CPU)."),
-        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
-        units: str = typer.Option("calibrated", "--units", help=UNITS_HELP),
+        context_prefix: PrefixOption = None,
+        units: UnitsOption = "calibrated",
     ) -> None:
         """Predict brain-region activity for every text of a comments file, per subject and as an ensemble.
 
@@ -133,8 +141,7 @@ def register(app: typer.Typer) -> None:
             check_output(out, inputs)  # before loading packages and the language model
             guard_output(quality, "csv", inputs)
             kept = [c.strip() for c in (keep_columns or "").split(",") if c.strip()]
-            texts = read_texts(input_path, text_column, id_column, kept,
-                               warn=lambda message: typer.echo(f"warning: {message}", err=True))
+            texts = read_texts(input_path, text_column, id_column, kept)
         folders = [p for given in packages for p in package_dirs(given)]
         predictor = build_predictor(folders, settings, units)
         record = {
@@ -167,20 +174,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("explain")
     def explain(
-        text: str = typer.Argument(..., help="The text to explain."),
-        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
-        config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
-        data_root: Path = typer.Option(None, "--data-root", help=DATA_ROOT_HELP + " Needed only for packages without a stored voxel map (`neurofin atlas register --packages`)."),
-        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file)."),
-        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
+        text: Annotated[str, typer.Argument(help="The text to explain.")],
+        packages: PackagesOption,
+        config: ConfigOption = None,
+        data_root: Path = typer.Option(None, "--data-root", help=PACKAGE_DATA_ROOT_HELP),
+        roi_file: RoiFileOption = None,
+        atlas_cache: AtlasCacheOption = None,
         subject: str = typer.Option("ensemble", "--subject", help="Whose contributions to show: a subject or 'ensemble'."),
         html_out: Path = typer.Option(None, "--html", help="Also write an HTML snippet with the words shaded per region."),
         csv_out: Path = typer.Option(None, "--csv", help="Also write every subject's contributions as CSV."),
         table_out: Path = typer.Option(None, "--table", help="Also write the explanations file of `neurofin report --explanations` (.parquet or .csv)."),
         roi: str = typer.Option(None, "--roi", help="With --table: the ROI the report shades the words by (default: the first region)."),
-        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
-        context_prefix: str = typer.Option(None, "--context-prefix", help=PREFIX_HELP),
-        units: str = typer.Option("calibrated", "--units", help=UNITS_HELP),
+        device: DeviceOption = None,
+        context_prefix: PrefixOption = None,
+        units: UnitsOption = "calibrated",
     ) -> None:
         """Exact per-word contributions to each region value of one text (they sum to what `neurofin infer` reports).
 

@@ -3,7 +3,7 @@
 A JSONL line that is not a JSON object is skipped and reported with its line number (the rest is kept);
 cells that are not text (numbers, lists, objects, null) stay as they are and become error rows when scored;
 a missing or null id becomes `row-<n>` (n = the row's 1-based line or position); repeated ids get a
-`#2`, `#3`, ... suffix. Every such repair is reported through `warn` (default: `warnings.warn`).
+`#2`, `#3`, ... suffix. Every such repair is logged as a warning (logger `neurofin.infer.inputs`).
 `keep_columns` (e.g. timestamp, ticker) pass through to the output unchanged, except that a column holding
 values of several types (numbers and strings, lists) becomes text so that every batch writes the same Parquet
 type. Lone surrogates (half an emoji) in texts, ids and kept columns become U+FFFD (rows counted and named);
@@ -13,9 +13,9 @@ a UTF-8 byte-order mark at the start of a file is ignored.
 from __future__ import annotations
 
 import json
+import logging
 import math
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +28,25 @@ from neurofin.unicode import BOM_ENCODING, repair
 READERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SHOWN = 5  # problems named in one message
 _ABSENT = object()
+logger = logging.getLogger(__name__)
 RESERVED = ("id", "text", "subject", "n_words", "truncated", "error")  # output columns a kept column may not shadow
-
-
-class InputWarning(UserWarning):
-    """Rows of an input file were skipped or repaired."""
 
 
 def read_texts(
     path: str | Path, text_column: str = "body", id_column: str | None = None, keep_columns: Sequence[str] = (),
-    warn: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Columns `id` (unique strings), `text`, then `keep_columns` as they are.
 
     `id_column` names the id (it must exist when given); by default `id` if present, else the row number.
     """
     path = Path(path)
-    warn = warn or (lambda message: warnings.warn(message, InputWarning, stacklevel=3))
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"{path}: unsupported input type {path.suffix!r}; give a .jsonl, .json, .parquet or .csv file")
     if not path.is_file():
         raise InputError(f"{path} not found: give the comments file written by `neurofin market ingest` or your own")
     if kind == "jsonl":
-        records, columns, numbers = _jsonl_records(path, warn)
+        records, columns, numbers = _jsonl_records(path)
     else:
         frame = _read_frame(path, kind)
         columns = [str(c) for c in frame.columns]
@@ -68,20 +63,20 @@ def read_texts(
     if clash:
         raise InputError(f"kept columns {clash} would collide with output columns {list(RESERVED)}; rename them first")
     id_column = id_column or ("id" if "id" in columns else None)
-    _repair_records(records, numbers, [text_column, *([id_column] if id_column else []), *keep_columns], warn, path)
+    _repair_records(records, numbers, [text_column, *([id_column] if id_column else []), *keep_columns], path)
     texts = [_text_cell(r.get(text_column)) for r in records]
     if id_column is not None:
-        ids = _ids([r.get(id_column, _ABSENT) for r in records], numbers, warn, path)
+        ids = _ids([r.get(id_column, _ABSENT) for r in records], numbers, path)
     else:
         ids = [str(i) for i in range(len(records))]
-    out = pd.DataFrame({"id": pd.Series(_unique(ids, warn, path), dtype=object), "text": pd.Series(texts, dtype=object)})
+    out = pd.DataFrame({"id": pd.Series(_unique(ids, path), dtype=object), "text": pd.Series(texts, dtype=object)})
     for column in keep_columns:
-        out[column] = _one_type([r.get(column) for r in records], column, warn, path)
+        out[column] = _one_type([r.get(column) for r in records], column, path)
     return out
 
 
 def _repair_records(
-    records: list[dict[str, Any]], numbers: list[int], columns: list[str], warn: Callable[[str], None], path: Path
+    records: list[dict[str, Any]], numbers: list[int], columns: list[str], path: Path
 ) -> None:
     """Repair lone surrogates in the used `columns` of every record in place; name the rows changed."""
     changed = []
@@ -94,17 +89,17 @@ def _repair_records(
         if hit:
             changed.append(str(number))
     if changed:
-        warn(f"{path}: {len(changed)} row{'s' if len(changed) > 1 else ''} held lone surrogates (half an emoji), "
+        logger.warning(f"{path}: {len(changed)} row{'s' if len(changed) > 1 else ''} held lone surrogates (half an emoji), "
              f"replaced by U+FFFD (rows {_listing(changed)})")
 
 
-def _one_type(values: list[Any], column: str, warn: Callable[[str], None], path: Path) -> pd.Series:
+def _one_type(values: list[Any], column: str, path: Path) -> pd.Series:
     """A kept column as given when its present values share one type (ints and floats count as numbers), else
     as text (lists and objects as JSON), so every batch of the output has the same column type."""
     kinds = {_kind(v) for v in values if not _missing(v)}
     if len(kinds) <= 1:
         return pd.Series(values, dtype=object)
-    warn(f"{path}: kept column {column!r} holds {' and '.join(sorted(kinds))} values: passed through as text")
+    logger.warning(f"{path}: kept column {column!r} holds {' and '.join(sorted(kinds))} values: passed through as text")
     return pd.Series([None if _missing(v) else v if isinstance(v, str) else _as_text(v) for v in values], dtype=object)
 
 
@@ -126,7 +121,7 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else str(value)
 
 
-def _jsonl_records(path: Path, warn: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[str], list[int]]:
+def _jsonl_records(path: Path) -> tuple[list[dict[str, Any]], list[str], list[int]]:
     """The JSON objects of a JSONL file, their columns and line numbers; other lines are reported and skipped."""
     records, numbers, bad = [], [], []
     columns: dict[str, None] = {}
@@ -148,7 +143,7 @@ def _jsonl_records(path: Path, warn: Callable[[str], None]) -> tuple[list[dict[s
     if bad and not records:
         raise InputError(f"{path}: no line is a JSON object ({_listing(bad)}); give one JSON object per line")
     if bad:
-        warn(f"{path}: skipped {len(bad)} malformed line{'s' if len(bad) > 1 else ''}: {_listing(bad)}")
+        logger.warning(f"{path}: skipped {len(bad)} malformed line{'s' if len(bad) > 1 else ''}: {_listing(bad)}")
     return records, list(columns), numbers
 
 
@@ -176,7 +171,7 @@ def _text_cell(value: Any) -> Any:
     return None if _missing(value) else value
 
 
-def _ids(values: list[Any], numbers: list[int], warn: Callable[[str], None], path: Path) -> list[str]:
+def _ids(values: list[Any], numbers: list[int], path: Path) -> list[str]:
     """String ids; a missing, null or empty id becomes row-<n>."""
     ids, filled = [], []
     for value, number in zip(values, numbers):
@@ -190,11 +185,11 @@ def _ids(values: list[Any], numbers: list[int], warn: Callable[[str], None], pat
         else:
             ids.append(_as_text(value))
     if filled:
-        warn(f"{path}: {len(filled)} row{'s' if len(filled) > 1 else ''} with no id got row-<n> ids (rows {_listing(filled)})")
+        logger.warning(f"{path}: {len(filled)} row{'s' if len(filled) > 1 else ''} with no id got row-<n> ids (rows {_listing(filled)})")
     return ids
 
 
-def _unique(ids: list[str], warn: Callable[[str], None], path: Path) -> list[str]:
+def _unique(ids: list[str], path: Path) -> list[str]:
     """Repeated ids get a #2, #3, ... suffix (never clashing with an id already present)."""
     taken = set(ids)
     seen: set[str] = set()
@@ -210,7 +205,7 @@ def _unique(ids: list[str], warn: Callable[[str], None], path: Path) -> list[str
         seen.add(value)
         out.append(value)
     if renamed:
-        warn(f"{path}: {len(renamed)} duplicate id{'s' if len(renamed) > 1 else ''} made unique ({_listing(renamed)})")
+        logger.warning(f"{path}: {len(renamed)} duplicate id{'s' if len(renamed) > 1 else ''} made unique ({_listing(renamed)})")
     return out
 
 

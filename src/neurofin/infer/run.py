@@ -21,11 +21,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock
 
 from neurofin.errors import InputError
 from neurofin.infer.predictor import Predictor
 from neurofin.io import content_hash, guard_output, require_writable, sha256_bytes, write_table_atomic
-from neurofin.lock import exclusive_lock
 from neurofin.progress import Progress, report
 from neurofin.schema import EMB_PREFIX, ENSEMBLE, MODEL_DIGEST, ROI_META_COLUMNS
 from neurofin.unicode import repair
@@ -107,7 +107,8 @@ def infer_file(
     key = run_key(texts, record, batch_size, predictor.embedding_dims)
     root = out.with_name(out.name + ".parts")
     parts = root / key[:24]  # one folder per run identity: runs on other texts never touch these parts
-    with exclusive_lock(root / f"{key[:24]}.lock") as lock:  # a run of the same texts waits for this one
+    lock = out.with_name(f".{out.name}.{key[:24]}.lock")  # beside `out`, whose folder stays while `root` may go
+    with FileLock(lock):  # a run of the same texts waits for this one (a waiter on the unlinked file tries again)
         result = _score_batches(predictor, texts, parts, batch_size, progress)
         if layout == "wide":
             result = wide_table(result, [c for c in texts.columns if c not in ("id", "text")])

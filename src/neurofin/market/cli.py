@@ -9,10 +9,11 @@ from typing import Any
 
 import typer
 
-from neurofin.market.comments.filters import DROP_REASONS
-from neurofin.market.comments.ingest import DEFAULT_CHUNK_ROWS
-
-app = typer.Typer(help="market commands: Reddit dumps -> ticker x session panel -> forecasts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Reddit dumps -> ticker x session panel -> selected ROI features -> forecasts -> backtest and verdict.\n\n"
+    "Example: neurofin market demo-dump --out dump, then neurofin market ingest --help for the first step",
+    no_args_is_help=True,
+)
 
 
 def _day(text: str | None, flag: str) -> date | None:
@@ -33,7 +34,7 @@ def ingest(
     subreddits: str = typer.Option(None, "--subreddits", help="Comma-separated; default from settings."),
     start: str = typer.Option(None, "--start", help="First UTC day kept (YYYY-MM-DD)."),
     end: str = typer.Option(None, "--end", help="Last UTC day kept (YYYY-MM-DD), inclusive."),
-    chunk_rows: int = typer.Option(DEFAULT_CHUNK_ROWS, "--chunk-rows", help="Comments per Parquet row group (memory)."),
+    chunk_rows: int = typer.Option(None, "--chunk-rows", help="Comments per Parquet row group; lower it if memory is short (default: DEFAULT_CHUNK_ROWS of market/comments/ingest.py)."),
     text_column: str = typer.Option("body", "--text-column", help="Field holding the comment text."),
     time_column: str = typer.Option("created_utc", "--time-column", help="Field holding the UTC time (s, ms or ISO)."),
     id_column: str = typer.Option("id", "--id-column", help="Field holding the comment id."),
@@ -51,8 +52,8 @@ def ingest(
     from neurofin.config import Settings
     from neurofin.errors import InputError
     from neurofin.io import guard_output, require_writable
-    from neurofin.market.comments.filters import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS
-    from neurofin.market.comments.ingest import ingest_dumps
+    from neurofin.market.comments.filters import DEFAULT_ALLOWED_AUTHORS, DEFAULT_BOT_AUTHORS, DROP_REASONS
+    from neurofin.market.comments.ingest import DEFAULT_CHUNK_ROWS, ingest_dumps
     from neurofin.progress import cli_progress
 
     market = Settings.load(config).market
@@ -63,7 +64,7 @@ def ingest(
         "subreddits": wanted, "start": _day(start, "--start"), "end": _day(end, "--end"),
         "bot_authors": DEFAULT_BOT_AUTHORS | {a.lower() for a in market.extra_bot_authors},
         "allow_authors": DEFAULT_ALLOWED_AUTHORS | {a.lower() for a in market.allow_authors},
-        "chunk_rows": chunk_rows, "keep_edited": market.keep_edited if keep_edited is None else keep_edited,
+        "chunk_rows": chunk_rows or DEFAULT_CHUNK_ROWS, "keep_edited": market.keep_edited if keep_edited is None else keep_edited,
         "id_column": id_column, "text_column": text_column, "time_column": time_column,
         "extra_columns": extra_columns.split(",") if extra_columns else (), "keep_deleted": keep_deleted,
     }
@@ -323,3 +324,8 @@ def demo_dump_command(
     guard_output(out, "jsonl")
     n_lines = demo_dump(out, seed)
     typer.echo(f"{n_lines} lines -> {out}")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach the `market` group to the root app."""
+    root.add_typer(app, name="market")

@@ -5,11 +5,11 @@ Every input is optional (at least one is needed); a section whose input is missi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from neurofin.errors import InputError
 from neurofin.io import write_bytes_atomic
+from neurofin.paths import user_cache_dir
 from neurofin.report.html import page, paragraph
 
 TITLE = "neurofin report"
@@ -17,7 +17,7 @@ TITLE = "neurofin report"
 
 def default_flatmap_cache() -> Path:
     """pycortex's pixel-map cache for flatmaps: under the user cache dir, never inside the dataset."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neurofin" / "pycortex"
+    return user_cache_dir("pycortex")
 
 
 def build_report(

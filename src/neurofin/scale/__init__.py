@@ -8,9 +8,7 @@
     reproduce(["UTS01", "UTS02", "UTS03"], "data", "reproduce_out", Settings())  # the published protocol
 """
 
-from neurofin.scale.infer import infer_ray
-from neurofin.scale.ingest import ingest_parallel
-from neurofin.scale.reproduce import reproduce
-from neurofin.scale.tasks import extract_features, train_subjects
+import lazy_loader
 
-__all__ = ["extract_features", "infer_ray", "ingest_parallel", "reproduce", "train_subjects"]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

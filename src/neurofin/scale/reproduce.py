@@ -14,7 +14,8 @@ package's metrics.json, never recomputed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from neurofin.encoding.roi_scores import SUCCESS_RULE
 from neurofin.errors import AtlasError, DataError
 from neurofin.io import write_bytes_atomic, write_json_atomic
 
-DEFAULT_SUBJECTS = ("UTS01", "UTS02", "UTS03")
+logger = logging.getLogger(__name__)
+
 REFERENCE: dict[str, Any] = {
     "test_story": TEST_STORY,
     "scored_against": "repeat_mean",
@@ -121,10 +123,8 @@ def reproduce(
     download: bool = True,
     rois: bool = True,
     ray_address: str | None = None,
-    say: Callable[[str], None] | None = None,
 ) -> ReproduceResult:
-    """Run the protocol for `subjects` with data under `dest`; packages and the report go under `out` (`say` gets progress lines)."""
-    say = say or (lambda text: None)
+    """Run the protocol for `subjects` with data under `dest`; packages and the report go under `out` (steps logged as info)."""
     from neurofin.atlas import subject_atlas
     from neurofin.data.check import check_dataset
     from neurofin.data.download import download_dataset
@@ -135,26 +135,26 @@ def reproduce(
 
     subjects = list(dict.fromkeys(subjects))
     if download:
-        say(f"1/5 download ds003020 for {', '.join(subjects)} -> {dest}")
+        logger.info(f"1/5 download ds003020 for {', '.join(subjects)} -> {dest}")
         report = download_dataset(subjects, dest, endpoint_url=endpoint_url)
-        say(f"    {len(report.downloaded)} files fetched, {len(report.skipped)} already complete")
+        logger.info(f"    {len(report.downloaded)} files fetched, {len(report.skipped)} already complete")
     dataset = find_dataset(dest)
-    say("2/5 check")
+    logger.info("2/5 check")
     check = check_dataset(dataset.root, subjects, allow_missing_stories=True)
     if check.problems:
         shown = "; ".join(str(p.message) for p in check.problems[:5])
         raise DataError(f"data check found {len(check.problems)} problems ({shown}): run `neurofin data check {dataset.root}`")
     stories = sorted({s for subject in subjects for s in dataset.stories(subject)})
-    say(f"3/5 features of {len(stories)} stories ({settings.features.model})")
+    logger.info(f"3/5 features of {len(stories)} stories ({settings.features.model})")
     extract_features(dataset, stories, settings.features, ray_address)
-    say(f"4/5 train and evaluate {len(subjects)} subjects")
+    logger.info(f"4/5 train and evaluate {len(subjects)} subjects")
     packages = train_subjects(dataset, subjects, settings, out / "models", ray_address)
     features = cached_feature_source(dataset, settings)
     cache = settings.atlas.cache_dir or out / "atlas-cache"
     settings = settings.model_copy(update={"atlas": settings.atlas.model_copy(update={"cache_dir": cache})})
     rows, note = [], None
     if rois:
-        say("5/5 per-ROI test r from each subject's registered atlas")
+        logger.info("5/5 per-ROI test r from each subject's registered atlas")
     for subject, package in zip(subjects, packages):
         if rois:
             try:
@@ -163,38 +163,9 @@ def reproduce(
                 note = f"per-ROI r not available: {exc}"
         metrics = evaluate_with_rois(package, dataset, features, settings)
         rows.append(subject_row(metrics, rois))
-        say(f"    {subject}: all-voxel test r {metrics['test_mean_r']:.3f}")
+        logger.info(f"    {subject}: all-voxel test r {metrics['test_mean_r']:.3f}")
     result = ReproduceResult(rows, verdicts(rows), [str(p) for p in packages], note)
     write_json_atomic(out / "reproduce.json", result.to_record())
     write_bytes_atomic(out / "reproduce.md", markdown_table(result).encode("utf-8"))
     return result
 
-
-def register(app: Any) -> None:
-    """Attach the `reproduce` command."""
-    import typer
-
-    @app.command("reproduce")
-    def reproduce_command(
-        subjects: str = typer.Option(",".join(DEFAULT_SUBJECTS), "--subjects", help="Comma-separated subjects."),
-        dest: Path = typer.Option(Path("data"), "--dest", help="Where ds003020 is (or is downloaded to)."),
-        out: Path = typer.Option(Path("reproduce_out"), "--out", help="Packages, reproduce.json and reproduce.md."),
-        config: Path = typer.Option(None, "--config", help="TOML settings (model, blocks, encoding) over the defaults."),
-        model: str = typer.Option(None, "--model", help="Feature model (default: the settings' Llama-3.1-8B)."),
-        endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3 endpoint (tests, mirrors)."),
-        no_download: bool = typer.Option(False, "--no-download", help="Use the data under --dest as it is."),
-        no_rois: bool = typer.Option(False, "--no-rois", help="Skip atlas registration and the per-ROI columns."),
-        ray_address: str = typer.Option(None, "--ray-address", help="Run stories and subjects as Ray tasks: local | auto | ADDRESS."),
-    ) -> None:
-        """Download, check, extract features, train and evaluate, then print the table against the reference protocol.
-
-        Example: neurofin reproduce --subjects UTS01,UTS02,UTS03 --dest data --out reproduce_out
-        """
-        from neurofin.io import guard_output
-
-        chosen = [s.strip() for s in subjects.split(",") if s.strip()]
-        settings = Settings.load(config, {"features.model": model})
-        guard_output(out, "folder", [dest, config])
-        result = reproduce(chosen, dest, out, settings, endpoint_url, not no_download, not no_rois, ray_address, typer.echo)
-        typer.echo(markdown_table(result))
-        typer.echo(f"-> {out / 'reproduce.json'}, {out / 'reproduce.md'}")

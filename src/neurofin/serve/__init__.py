@@ -12,10 +12,7 @@ model failure 500, without a valid bearer token (when set) 401, always as {"erro
 in texts and ids are replaced by U+FFFD and counted. Needs the `serve` extra (FastAPI + uvicorn).
 """
 
-from neurofin.serve.app import create_app, repair_surrogates, results_json
-from neurofin.serve.batcher import Batcher, BatchStats, ShuttingDown
-from neurofin.serve.command import package_records, register, run_service
-from neurofin.serve.options import ServeOptions
+import lazy_loader
 
-__all__ = ["BatchStats", "Batcher", "ServeOptions", "ShuttingDown", "create_app", "package_records", "register",
-           "repair_surrogates", "results_json", "run_service"]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -9,7 +9,17 @@ from typing import Any
 
 import typer
 
-from neurofin.errors import InputError
+from neurofin.cli_common import (
+    PACKAGE_DATA_ROOT_HELP,
+    AtlasCacheOption,
+    ConfigOption,
+    DeviceOption,
+    LevelOption,
+    PackagesOption,
+    RoiFileOption,
+    ThresholdOption,
+)
+from neurofin.extras import import_extra
 from neurofin.serve.options import TOKEN_ENV, ServeOptions, exposure_warning, listening_socket
 
 GRACEFUL_SHUTDOWN_S = 5  # after SIGTERM, requests still running after this are cancelled (and answered 503)
@@ -17,10 +27,8 @@ GRACEFUL_SHUTDOWN_S = 5  # after SIGTERM, requests still running after this are 
 
 def run_service(options: ServeOptions, load: Callable[[], tuple[Any, list[dict[str, Any]]]]) -> None:
     """Serve what `load()` returns (predictor, package records) under `options`; option errors come before the load."""
-    try:
-        import uvicorn
-    except ImportError:
-        raise InputError("`neurofin serve` needs FastAPI and uvicorn: pip install 'neurofin[serve]'") from None
+    uvicorn = import_extra("uvicorn", "serve", "`neurofin serve`")
+    import_extra("fastapi", "serve", "`neurofin serve`")
     from neurofin.serve.app import create_app
 
     options.check()
@@ -56,14 +64,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        packages: list[Path] = typer.Option(..., "--packages", help="Model package folder(s) from `neurofin train` (repeat, or give their parent)."),
-        config: Path = typer.Option(None, "--config", help="TOML settings merged over the defaults (as for `neurofin infer`)."),
-        data_root: Path = typer.Option(None, "--data-root", help="ds003020 folder: needed only for packages without a stored voxel map."),
-        roi_file: Path = typer.Option(None, "--roi-file", help="Edited ROI definitions (TOML; atlas.roi_file); default: the packaged rois.toml."),
-        level: str = typer.Option(None, "--level", help="rois | parcels (infer.level)."),
-        threshold: float = typer.Option(None, "--threshold", help="Validation-r voxel threshold (infer.voxel_r_threshold; default: the package's)."),
-        atlas_cache: Path = typer.Option(None, "--atlas-cache", help="Registration cache folder (atlas.cache_dir)."),
-        device: str = typer.Option(None, "--device", help="auto | cpu | cuda[:i] for the language model (features.device)."),
+        packages: PackagesOption,
+        config: ConfigOption = None,
+        data_root: Path = typer.Option(None, "--data-root", help=PACKAGE_DATA_ROOT_HELP),
+        roi_file: RoiFileOption = None,
+        level: LevelOption = None,
+        threshold: ThresholdOption = None,
+        atlas_cache: AtlasCacheOption = None,
+        device: DeviceOption = None,
         host: str = typer.Option(defaults.host, "--host", help="Interface to listen on (0.0.0.0 for all: set a token)."),
         port: int = typer.Option(defaults.port, "--port", help="TCP port (1-65535)."),
         max_wait_ms: float = typer.Option(defaults.max_wait_ms, "--max-wait-ms", help="How long a batch waits for more requests (0-1000)."),

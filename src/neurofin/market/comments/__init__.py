@@ -5,18 +5,7 @@ and the report; dedupe: the id index), the ticker universe and extraction (ticke
 (calendar).
 """
 
-from neurofin.market.comments.calendar import session_of, sessions_of, trading_sessions
-from neurofin.market.comments.filters import IngestReport
-from neurofin.market.comments.ingest import ingest_dumps
-from neurofin.market.comments.tickers import TickerUniverse, extract_tickers, load_universe
+import lazy_loader
 
-__all__ = [
-    "IngestReport",
-    "TickerUniverse",
-    "extract_tickers",
-    "ingest_dumps",
-    "load_universe",
-    "session_of",
-    "sessions_of",
-    "trading_sessions",
-]
+# names load on first use (the .pyi lists them), so `neurofin --help` and other light imports stay fast
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

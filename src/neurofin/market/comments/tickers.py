@@ -48,13 +48,6 @@ class TickerUniverse:
     common_words: frozenset[str] = frozenset()
     renames: dict[str, tuple[str, date]] = field(default_factory=dict)  # former symbol -> (current, effective)
 
-    def restricted_to(self, symbols: set[str] | frozenset[str]) -> TickerUniverse:
-        """The same universe limited to the given symbols (e.g. those with prices)."""
-        keep = self.symbols & {s.upper() for s in symbols}
-        renames = {old: r for old, r in self.renames.items() if r[0] in keep}
-        return TickerUniverse(keep | set(renames), self.blacklist, {a: s for a, s in self.aliases.items() if s in keep},
-                              self.common_words, renames)
-
     def alias_pattern(self) -> re.Pattern[str] | None:
         """One regex matching any alias as a whole word (longest alias first)."""
         return _alias_regex(tuple(sorted(self.aliases, key=len, reverse=True)))

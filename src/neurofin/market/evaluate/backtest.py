@@ -436,14 +436,6 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def evaluate(
-    forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
-    identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0,
-) -> pd.DataFrame:
-    """The metrics table of `evaluate_with_null` (one row per model)."""
-    return evaluate_with_null(forecasts, quantile_levels, primary, identical, null_draws, seed)[0]
-
-
 def evaluate_with_null(
     forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
     identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0, min_lags: int = 0,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
+from neurofin.extras import import_extra
 from neurofin.market.comments.calendar import EXCHANGE, session_positions
 
 DATE_NAMES = ("date", "session", "day", "timestamp")
@@ -176,9 +177,8 @@ def read_prices(
 
 def demo_prices(tickers: list[str] | None = None, start: str | None = None, end: str | None = None) -> pd.DataFrame:
     """Real daily closes of 20 S&P 500 stocks (1990-2022) shipped offline in skfolio, in long form."""
-    from skfolio.datasets import load_sp500_dataset
-
-    wide = load_sp500_dataset()
+    datasets = import_extra("skfolio.datasets", "demo", "the demo prices (skfolio's S&P 500 sample)")
+    wide = datasets.load_sp500_dataset()
     if tickers is not None:
         missing = sorted(set(tickers) - set(wide.columns))
         if missing:
