@@ -38,15 +38,13 @@ from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.null import MIN_DRAWS, PermutationResult, permutation_ic_test
 from neurofin.market.evaluate.portfolio import portfolio_tables
 from neurofin.market.forecast.controls import ATTENTION, embedding_columns, fit_embedding_pca
+from neurofin.market.forecast.engine import OriginRequest, forecast_requests
 from neurofin.market.forecast.models import (
     LAG_SUFFIX,
     Forecaster,
-    OriginView,
     RidgeForecaster,
     ZeroForecaster,
     business_day_frame,
-    forecast_view,
-    origin_view,
     quantile_column,
 )
 from neurofin.market.panel.targets import (
@@ -240,17 +238,19 @@ def baseline_forecasters(settings: MarketSettings) -> dict[str, Forecaster]:
 
 
 def forecast_models(
-    models: Sequence[str], forecaster: Forecaster, view: OriginView, selected: dict[str, list[str]],
-    controls: dict[str, list[str]], settings: MarketSettings,
+    models: Sequence[str], forecaster: Forecaster, grid: pd.DataFrame, requests: Sequence[OriginRequest],
+    selected: dict[str, list[str]], controls: dict[str, list[str]], settings: MarketSettings,
 ) -> pd.DataFrame:
-    """Forecasts of the view's target session for each model variant (rows ticker, model, mean, median, q...)."""
+    """Forecasts of every request's target session for each model variant (rows ticker, mean, median, q..., model,
+    session, origin; by session, then model, then ticker), batched over tickers and origins (forecast/engine.py)."""
     baselines = baseline_forecasters(settings)
     parts = [
-        forecast_view(baselines.get(model, forecaster), view, model_covariates(model, selected, controls),
-                      settings.quantile_levels).assign(model=model)
+        forecast_requests(baselines.get(model, forecaster), grid, requests, model_covariates(model, selected, controls),
+                          settings.quantile_levels).assign(model=model)
         for model in models
     ]
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True).sort_values("session", kind="stable", ignore_index=True)
+    return out[[*out.columns.drop(["session", "origin", "model"]), "model", "session", "origin"]]
 
 
 def identical_models(forecaster: Forecaster) -> dict[str, str]:
@@ -280,14 +280,13 @@ def run_backtest(
         computed = [model for model in models if model not in identical]
         for spec in data.specs:
             selected = selections[spec.kind][fold.index].selected
-            for target in fold.test_sessions:
-                origin = position[target] - 1
-                view = origin_view(grid, data.sessions[origin], target, spec.column,
-                                   known_through(data.sessions, origin, spec.horizon))
-                out = forecast_models(computed, forecaster, view, selected, controls, settings)
-                rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=target,
-                                       origin=data.sessions[origin], fold=fold.index))
-                advance(1)
+            requests = [OriginRequest(data.sessions[position[target] - 1], target, spec.column,
+                                      known_through(data.sessions, position[target] - 1, spec.horizon))
+                        for target in fold.test_sessions]
+            out = forecast_models(computed, forecaster, grid, requests, selected, controls, settings)
+            rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
+                                   origin=out.pop("origin"), fold=fold.index))
+            advance(len(requests))
     forecasts = pd.concat(rows, ignore_index=True)
     copies = [forecasts[forecasts["model"] == source].assign(model=alias)
               for alias, source in identical.items() if alias in models]
