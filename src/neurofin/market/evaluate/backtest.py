@@ -244,13 +244,8 @@ def forecast_models(
     """Forecasts of every request's target session for each model variant (rows ticker, mean, median, q..., model,
     session, origin; by session, then model, then ticker), batched over tickers and origins (forecast/engine.py)."""
     baselines = baseline_forecasters(settings)
-    parts = [
-        forecast_requests(baselines.get(model, forecaster), grid, requests, model_covariates(model, selected, controls),
-                          settings.quantile_levels).assign(model=model)
-        for model in models
-    ]
-    out = pd.concat(parts, ignore_index=True).sort_values("session", kind="stable", ignore_index=True)
-    return out[[*out.columns.drop(["session", "origin", "model"]), "model", "session", "origin"]]
+    jobs = {model: (baselines.get(model, forecaster), model_covariates(model, selected, controls)) for model in models}
+    return forecast_requests(jobs, grid, requests, settings.quantile_levels)
 
 
 def identical_models(forecaster: Forecaster) -> dict[str, str]:

@@ -202,16 +202,16 @@ def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.nd
 
 def ridge_forecasts(
     design: Design, target: np.ndarray, origin_day: np.ndarray, target_day: np.ndarray, known_day: np.ndarray,
-    alpha: float, levels: Sequence[float],
+    alpha: float, levels: Sequence[float], fallback: Forecasts | None = None,
 ) -> Forecasts:
     """`RidgeForecaster.forecast` for every ticker and origin at once (see its docstring for the model).
 
-    `target` (T, D) the target column; per origin o (sorted by known_day): the origin's day, the target
-    session's day and the last day whose target is realised. Tickers without columns, with fewer than
-    MIN_FIT_ROWS usable rows or a non-finite query get the historical mean, as in the reference.
+    `target` (T, D) the target column; per origin o: the origin's day, the target session's day and the
+    last day whose target is realised. Tickers without columns, with fewer than MIN_FIT_ROWS usable rows
+    or a non-finite query get the historical mean (`fallback`: `historical_mean` of the same target, if known).
     """
     levels_array = np.asarray(levels, dtype=float)
-    fallback = historical_mean(target, known_day, levels_array)
+    fallback = fallback or historical_mean(target, known_day, levels_array)
     T, D, p = design.source.shape
     if p == 0:
         return fallback
@@ -221,7 +221,7 @@ def ridge_forecasts(
     for part in _chunks(T, D * max(p * p, len(known_day), levels_array.size)):
         sub = Design(design.source[part], design.past[part], design.width[part])
         rows, y = sub.rows, target[part]
-        usable, shifted, shift = _usable(rows, y, int(known_day[0]))
+        usable, shifted, shift = _usable(rows, y, int(known_day.min()))
         windows = weights[None] * usable[:, None, :]
         fit = _ridge_solve(windows, shifted, np.where(usable, y, 0.0), alpha)
         query = sub.query(origin_day, target_day) - shift[:, None, :]
@@ -262,7 +262,7 @@ def ridge_means(
     p = design.source.shape[-1]
     for part in _chunks(targets.shape[0], targets.shape[1] * max(p * p, targets.shape[-1] * p, len(known_day))):
         sub = Design(design.source[part], design.past[part], design.width[part])
-        usable, shifted, shift = _usable(sub.rows, first[part], int(known_day[0]))
+        usable, shifted, shift = _usable(sub.rows, first[part], int(known_day.min()))
         windows = weights[None] * usable[:, None, :]
         y = np.where(usable[..., None], targets[part], 0.0)
         fit = _ridge_solve(windows, shifted, y[..., 0], alpha)  # the design's part, shared by every column
@@ -280,56 +280,75 @@ def ridge_means(
     return out
 
 
-def forecast_requests(
-    forecaster: Forecaster, grid: pd.DataFrame, requests: Sequence[OriginRequest],
-    covariates: Mapping[str, tuple[Sequence[str], Sequence[str]]], quantile_levels: Sequence[float],
-) -> pd.DataFrame:
-    """Forecasts of every request for each ticker of `covariates` (rows ticker, mean, median, q..., session, origin;
-    by session, then ticker).
+Covariates = Mapping[str, tuple[Sequence[str], Sequence[str]]]  # ticker -> (past columns, known-future columns)
 
-    Ridge and zero forecasters are computed batched (same values as their per-view `forecast`); any other
-    forecaster, or a subclass that overrides `forecast`, is called per origin through `forecast_view`.
+
+def forecast_requests(
+    models: Mapping[str, tuple[Forecaster, Covariates]], grid: pd.DataFrame, requests: Sequence[OriginRequest],
+    quantile_levels: Sequence[float],
+) -> pd.DataFrame:
+    """Forecasts of every request by each model (name -> (forecaster, covariates)) for each ticker of its covariates.
+
+    Rows ticker, mean, median, q..., model, session, origin; by session, then model (in the given order),
+    then ticker. Ridge and zero forecasters are computed batched over tickers and origins (same values as
+    their per-view `forecast`); any other forecaster, or a subclass that overrides `forecast`, is called per
+    origin through `forecast_view` (batched over tickers).
     """
-    method = type(forecaster).forecast
-    if method is RidgeForecaster.forecast or method is ZeroForecaster.forecast:
-        parts = [_batched(forecaster, grid, [r for r in requests if r.column == column], covariates, quantile_levels)
-                 for column in dict.fromkeys(r.column for r in requests)]
-    else:
-        parts = [forecast_view(forecaster, origin_view(grid, r.origin, r.session, r.column, r.known_through),
-                               covariates, quantile_levels).assign(origin=r.origin, session=r.session)
-                 for r in requests]
-    out = pd.concat(parts, ignore_index=True).sort_values(["session", "ticker"], ignore_index=True)
-    return out[["ticker", "mean", "median", *[quantile_column(q) for q in quantile_levels], "session", "origin"]]
+    requests = sorted(requests, key=lambda r: r.session)
+    batched = {name: job for name, job in models.items() if type(job[0]).forecast in _BATCHED}
+    parts = [_batched(batched, grid, requests, quantile_levels)] if batched else []
+    for name, (forecaster, covariates) in models.items():
+        if name not in batched:
+            parts.extend(forecast_view(forecaster, origin_view(grid, r.origin, r.session, r.column, r.known_through),
+                                       covariates, quantile_levels).assign(model=name, session=r.session, origin=r.origin)
+                         for r in requests)
+    out = pd.concat(parts, ignore_index=True)
+    rank = out["model"].map({name: k for k, name in enumerate(models)})
+    order = np.lexsort((out["ticker"].to_numpy(), rank.to_numpy(), out["session"].to_numpy()))
+    columns = ["ticker", "mean", "median", *[quantile_column(q) for q in quantile_levels], "model", "session", "origin"]
+    return out.iloc[order][columns].reset_index(drop=True)
+
+
+_BATCHED = (RidgeForecaster.forecast, ZeroForecaster.forecast)
 
 
 def _batched(
-    forecaster: Forecaster, grid: pd.DataFrame, requests: Sequence[OriginRequest],
-    covariates: Mapping[str, tuple[Sequence[str], Sequence[str]]], quantile_levels: Sequence[float],
+    models: Mapping[str, tuple[Forecaster, Covariates]], grid: pd.DataFrame, requests: Sequence[OriginRequest],
+    quantile_levels: Sequence[float],
 ) -> pd.DataFrame:
-    """Ridge or zero forecasts of requests that share a target column, batched over tickers and origins."""
-    requests = sorted(requests, key=lambda r: (r.known_through, r.origin))
-    tickers = sorted(covariates)
-    names = list(dict.fromkeys(c for past, known in covariates.values() for c in [*past, *known]))
-    cube = GridCube.from_grid(grid[grid["ticker"].isin(tickers)], [requests[0].column, *names])
+    """Ridge and zero forecasts of every request, one cube for all models, batched over tickers and origins."""
+    tickers = sorted({t for _, covariates in models.values() for t in covariates})
+    targets = list(dict.fromkeys(r.column for r in requests))
+    names = list(dict.fromkeys(c for _, covariates in models.values() for past, known in covariates.values()
+                               for c in [*past, *known]))
+    cube = GridCube.from_grid(grid[grid["ticker"].isin(tickers)], [*targets, *names])
     if list(cube.tickers) != tickers:
         raise ValueError("every ticker to forecast needs rows in the grid")
-    origin_day = cube.day([r.origin for r in requests])
-    target_day = cube.day([r.session for r in requests])
-    known_day = cube.day([r.known_through for r in requests])
-    if np.any(target_day <= origin_day):
-        raise ValueError("every target session must be a grid day after its origin")
-    shape = (len(tickers), len(requests))
-    if isinstance(forecaster, RidgeForecaster):
-        design = build_design(cube, [covariates[t] for t in tickers])
-        result = ridge_forecasts(design, cube.values[..., 0], origin_day, target_day, known_day, forecaster.alpha,
-                                 quantile_levels)
-    else:
-        result = Forecasts(np.zeros(shape), np.zeros(shape), np.full((*shape, len(quantile_levels)), np.nan))
-    frame = pd.DataFrame({
-        "origin": np.tile(pd.DatetimeIndex([r.origin for r in requests]).to_numpy(), len(tickers)),
-        "session": np.tile(pd.DatetimeIndex([r.session for r in requests]).to_numpy(), len(tickers)),
-        "ticker": np.repeat(np.asarray(tickers, dtype=object), len(requests)),
-        "mean": result.mean.ravel(), "median": result.median.ravel(),
-    })
-    bands = result.band.reshape(-1, len(quantile_levels))
-    return frame.assign(**{quantile_column(q): bands[:, j] for j, q in enumerate(quantile_levels)})
+    levels = np.asarray(quantile_levels, dtype=float)
+    blocks = []
+    for k, column in enumerate(targets):
+        chosen = [r for r in requests if r.column == column]
+        origin_day, target_day, known_day = (cube.day([getattr(r, a) for r in chosen])
+                                             for a in ("origin", "session", "known_through"))
+        if np.any(target_day <= origin_day):
+            raise ValueError("every target session must be a grid day after its origin")
+        fallback = historical_mean(cube.values[..., k], known_day, levels)
+        for name, (forecaster, covariates) in models.items():
+            rows = np.searchsorted(cube.tickers, sorted(covariates))
+            if isinstance(forecaster, RidgeForecaster):
+                design = build_design(cube, [covariates[t] for t in cube.tickers[rows]])
+                result = ridge_forecasts(design, cube.values[rows, :, k], origin_day, target_day, known_day,
+                                         forecaster.alpha, levels,
+                                         Forecasts(fallback.mean[rows], fallback.median[rows], fallback.band[rows]))
+            else:
+                shape = (rows.size, len(chosen))
+                result = Forecasts(np.zeros(shape), np.zeros(shape), np.full((*shape, levels.size), np.nan))
+            blocks.append(pd.DataFrame({
+                "ticker": np.repeat(cube.tickers[rows], len(chosen)), "mean": result.mean.ravel(),
+                "median": result.median.ravel(),
+                **{quantile_column(q): result.band[..., j].ravel() for j, q in enumerate(quantile_levels)},
+                "model": name,
+                "session": np.tile(pd.DatetimeIndex([r.session for r in chosen]).to_numpy(), rows.size),
+                "origin": np.tile(pd.DatetimeIndex([r.origin for r in chosen]).to_numpy(), rows.size),
+            }))
+    return pd.concat(blocks, ignore_index=True)
