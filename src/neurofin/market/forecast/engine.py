@@ -169,15 +169,18 @@ def _ridge_solve(windows: np.ndarray, rows: np.ndarray, y: np.ndarray, alpha: fl
     """Per (ticker, origin) standardised ridge fit from running sums: counts, means, scales and the solved system.
 
     `rows` (T, D, p) shifted regressors (0 where unusable), `y` (T, D) (0 where unusable), `windows` (T, O, D)
-    weights of the rows each origin may fit on.
+    weights of the rows each origin may fit on. `products` (T, D, p(p+1)/2): each row's upper-triangle x x'.
     """
     p = rows.shape[-1]
-    outer = (rows[..., :, None] * rows[..., None, :]).reshape(*rows.shape[:2], p * p)
+    upper = np.triu_indices(p)
+    products = rows[..., upper[0]] * rows[..., upper[1]]
     n = windows.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ybar = (windows @ y[..., None])[..., 0] / n
         centre = (windows @ rows) / n[..., None]
-        cross = (windows @ outer).reshape(*n.shape, p, p) - n[..., None, None] * centre[..., :, None] * centre[..., None, :]
+        summed = np.empty((*n.shape, p, p))
+        summed[..., upper[0], upper[1]] = summed[..., upper[1], upper[0]] = windows @ products
+        cross = summed - n[..., None, None] * centre[..., :, None] * centre[..., None, :]
         xy = (windows @ (rows * y[..., None])) - n[..., None] * centre * ybar[..., None]
         variance = np.maximum(np.diagonal(cross, axis1=-2, axis2=-1) / n[..., None], 0.0)
         scale = np.sqrt(variance)
@@ -187,7 +190,14 @@ def _ridge_solve(windows: np.ndarray, rows: np.ndarray, y: np.ndarray, alpha: fl
         inverse = np.linalg.inv(gram)
         coef = (inverse @ (xy / scale)[..., None])[..., 0]
     return {"n": n, "ybar": ybar, "centre": centre, "scale": scale, "inverse": inverse, "slope": coef / scale,
-            "outer": outer}
+            "products": products}
+
+
+def _quadratic(products: np.ndarray, metric: np.ndarray) -> np.ndarray:
+    """(T, D, O) x_d' M_o x_d from the rows' upper-triangle products (T, D, p(p+1)/2) and M (T, O, p, p) symmetric."""
+    upper = np.triu_indices(metric.shape[-1])
+    weights = np.where(upper[0] == upper[1], 1.0, 2.0)
+    return products @ np.ascontiguousarray((metric[..., upper[0], upper[1]] * weights).transpose(0, 2, 1))
 
 
 def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,7 +212,7 @@ def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.nd
 
 def ridge_forecasts(
     design: Design, target: np.ndarray, origin_day: np.ndarray, target_day: np.ndarray, known_day: np.ndarray,
-    alpha: float, levels: Sequence[float], fallback: Forecasts | None = None,
+    alpha: float, levels: Sequence[float] | np.ndarray, fallback: Forecasts | None = None,
 ) -> Forecasts:
     """`RidgeForecaster.forecast` for every ticker and origin at once (see its docstring for the model).
 
@@ -218,7 +228,7 @@ def ridge_forecasts(
     mean, median = fallback.mean.copy(), fallback.median.copy()
     band = fallback.band.copy()
     weights = _window(known_day, D)
-    for part in _chunks(T, D * max(p * p, len(known_day), levels_array.size)):
+    for part in _chunks(T, D * max(p * (p + 1) // 2, len(known_day), levels_array.size)):
         sub = Design(design.source[part], design.past[part], design.width[part])
         rows, y = sub.rows, target[part]
         usable, shifted, shift = _usable(rows, y, int(known_day.min()))
@@ -229,7 +239,7 @@ def ridge_forecasts(
         metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])  # S^-1 (Z'Z + aI)^-1 S^-1
         # leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d)
         with np.errstate(invalid="ignore", divide="ignore"):
-            quadratic = fit["outer"] @ metric.reshape(*metric.shape[:2], p * p).transpose(0, 2, 1)  # (T, D, O)
+            quadratic = _quadratic(fit["products"], metric)
             cross = shifted @ (metric @ fit["centre"][..., None])[..., 0].transpose(0, 2, 1)
             constant = np.einsum("toj,tojk,tok->to", fit["centre"], metric, fit["centre"])
             leverage = 1.0 / fit["n"][:, None, :] + quadratic - 2.0 * cross + constant[:, None, :]
@@ -260,7 +270,7 @@ def ridge_means(
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
     weights = _window(known_day, targets.shape[1])
     p = design.source.shape[-1]
-    for part in _chunks(targets.shape[0], targets.shape[1] * max(p * p, targets.shape[-1] * p, len(known_day))):
+    for part in _chunks(targets.shape[0], targets.shape[1] * max(p * (p + 1) // 2, targets.shape[-1] * p, len(known_day))):
         sub = Design(design.source[part], design.past[part], design.width[part])
         usable, shifted, shift = _usable(sub.rows, first[part], int(known_day.min()))
         windows = weights[None] * usable[:, None, :]
