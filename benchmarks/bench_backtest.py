@@ -1,7 +1,16 @@
-"""Wall time of the demo's market backtest (`run_chain` with the demo's settings) for two checkouts, one after the other.
+"""Backtest cost: the demo's market backtest for two checkouts, or the forecasting stage at scale (issue 22).
+
+Demo wall time (`run_chain` with the demo's settings), two checkouts one after the other:
 
     python benchmarks/bench_backtest.py --before OLD_CHECKOUT --before-panel OLD_DEMO/market/panel.duckdb \\
         --after . --after-panel demo_out/market/panel.duckdb --out benchmarks/results/backtest_time.json
+
+Scale (`--tickers`): CPU ms per forecast row of today's per-origin path (`forecast_view` per model x origin x
+target, timed on a few origins) and of the batched engine (`forecast_models`, every fold, linear model, control
+and target of the walk-forward backtest) on a synthetic grid; then a power grid of planted targets through
+`ridge_means`. See `scale` below; Chronos-2 is not timed here.
+
+    python benchmarks/bench_backtest.py --tickers 50,100,500 --sessions 1250 --out benchmarks/results/backtest_scale.json
 
 Each checkout runs in its own process with its `src` first on PYTHONPATH, on the panel its own demo wrote
 (the panel format may differ between checkouts), with the demo's market settings
@@ -14,11 +23,16 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 CHILD = """
 import json, sys, time
@@ -42,15 +56,8 @@ def run_once(checkout: Path, panel: Path, out: Path, settings: str) -> tuple[flo
     return float(seconds), int(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", type=Path, required=True)
-    parser.add_argument("--before-panel", type=Path, required=True)
-    parser.add_argument("--after", type=Path, required=True)
-    parser.add_argument("--after-panel", type=Path, required=True)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+def demo(args: argparse.Namespace) -> dict[str, object]:
+    """Median wall time of the demo backtest, before and after, runs alternating."""
     sys.path.insert(0, str(args.after.resolve() / "src"))
     from neurofin.market.demo import DEMO_MARKET_SETTINGS
 
@@ -63,13 +70,151 @@ def main() -> None:
                 checkout, panel = getattr(args, name), getattr(args, f"{name}_panel")
                 seconds, rows[name] = run_once(checkout, panel, Path(tmp) / f"{name}{k}", settings)
                 times[name].append(round(seconds, 2))
-    result = {"settings": DEMO_MARKET_SETTINGS}
+    result: dict[str, object] = {"benchmark": "demo_backtest_wall_time", "settings": DEMO_MARKET_SETTINGS}
     result |= {name: {"wall_s": values, "median_s": statistics.median(values), "forecast_rows": rows[name],
                       "ms_per_forecast_row": round(1e3 * statistics.median(values) / rows[name], 3)}
                for name, values in times.items()}
-    result["ratio_after_over_before"] = round(result["after"]["median_s"] / result["before"]["median_s"], 2)
+    result["ratio_after_over_before"] = round(statistics.median(times["after"]) / statistics.median(times["before"]), 2)
+    return result
+
+
+SPECS = [("raw", 1), ("raw", 5), ("market_adjusted", 1), ("market_adjusted", 5), ("absolute", 1), ("absolute", 5)]
+N_ROIS, N_SENTIMENT, N_EMBEDDING = 8, 4, 8
+
+
+def synthetic_grid(n_tickers: int, n_sessions: int, seed: int = 0):
+    """A business-day grid like `prepare_data`'s (6 targets, 8 ROIs and their lags, 4 sentiment, 4 attention and
+    8 embedding-component columns, a holiday every 50 business days, 3% missing cells) and its sessions."""
+    from neurofin.market.forecast.controls import ATTENTION, EMBEDDING_PC
+    from neurofin.market.forecast.models import business_day_frame
+    from neurofin.market.panel.targets import TargetSpec
+
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2019-01-02", periods=n_sessions + n_sessions // 49 + 1)
+    sessions = days[np.arange(days.size) % 50 != 49][:n_sessions]
+    rois = [f"roi_{k}" for k in range(N_ROIS)]
+    features = {"roi": rois, "sentiment": [f"lex_{k}" for k in range(N_SENTIMENT)], "attention": list(ATTENTION),
+                "embedding": [f"{EMBEDDING_PC}{k + 1}" for k in range(N_EMBEDDING)]}
+    names = [c for group in features.values() for c in group]
+    targets = [TargetSpec(kind, h).column for kind, h in SPECS]
+    shape = (n_tickers * n_sessions,)
+    columns = {c: rng.standard_normal(shape) for c in names} | {c: 0.01 * rng.standard_normal(shape) for c in targets}
+    for c in [*rois, *targets]:
+        columns[c][rng.random(shape) < 0.03] = np.nan
+    frame = pd.DataFrame({"ticker": np.repeat([f"T{k:04d}" for k in range(n_tickers)], n_sessions),
+                          "session": np.tile(sessions, n_tickers), **columns})
+    grid = business_day_frame(frame, names, targets=targets, lagged=rois)
+    return grid, list(sessions), features
+
+
+def selections(tickers: list[str], rois: list[str], rng: np.random.Generator) -> dict[str, list[str]]:
+    """0 to 3 selected ROIs per ticker, as a Granger gate might keep."""
+    return {t: sorted(rng.choice(rois, size=rng.integers(0, 4), replace=False).tolist()) for t in tickers}
+
+
+def per_origin(models, grid, request, selected, controls, settings) -> int:
+    """Today's path for one origin: one `forecast_view` per model (ridge, zero baseline); rows forecast."""
+    from neurofin.market.evaluate.backtest import model_covariates
+    from neurofin.market.forecast.models import RidgeForecaster, ZeroForecaster, forecast_view, origin_view
+
+    view = origin_view(grid, request.origin, request.session, request.column, request.known_through)
+    return sum(len(forecast_view(ZeroForecaster() if model == "zero" else RidgeForecaster(settings.ridge_alpha), view,
+                                 model_covariates(model, selected, controls), settings.quantile_levels))
+               for model in models)
+
+
+def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: int) -> dict[str, object]:
+    """Per-origin path on a few origins vs the engine on the whole walk-forward backtest; then a power grid."""
+    from neurofin.config import MarketSettings
+    from neurofin.market.evaluate.backtest import MODELS, forecast_models, walk_forward_folds
+    from neurofin.market.forecast.engine import GridCube, OriginRequest, build_design, ridge_means
+    from neurofin.market.forecast.models import RidgeForecaster
+    from neurofin.market.panel.targets import TargetSpec, known_through
+
+    settings = MarketSettings(forecaster="linear")
+    grid, sessions, features = synthetic_grid(n_tickers, n_sessions)
+    tickers = sorted(grid["ticker"].unique())
+    controls = {name: features[name] for name in ("sentiment", "attention", "embedding")}
+    forecaster = RidgeForecaster(settings.ridge_alpha, name="linear")
+    models = [m for m in MODELS if m not in forecaster.identical]
+    folds = walk_forward_folds(sessions, settings.train_sessions, settings.step_sessions, settings.embargo_sessions)
+    position = {s: i for i, s in enumerate(sessions)}
+    rng = np.random.default_rng(1)
+
+    def requests(fold, spec: TargetSpec) -> list[OriginRequest]:
+        return [OriginRequest(sessions[position[s] - 1], s, spec.column,
+                              known_through(sessions, position[s] - 1, spec.horizon)) for s in fold.test_sessions]
+
+    tests = [s for f in folds for s in f.test_sessions]
+    sample = [tests[int(k)] for k in np.linspace(0, len(tests) - 1, before_origins + 2)[1:-1]]
+    raw = TargetSpec("raw", 1)
+    began = time.process_time()
+    before_rows = sum(per_origin(models, grid, OriginRequest(sessions[position[s] - 1], s, raw.column,
+                                                             known_through(sessions, position[s] - 1, 1)),
+                                 selections(tickers, features["roi"], rng), controls, settings) for s in sample)
+    before_cpu = time.process_time() - began
+
+    began, wall, rows, table_bytes = time.process_time(), time.perf_counter(), 0, 0
+    for fold in folds:
+        for kind, horizon in SPECS:
+            spec = TargetSpec(kind, horizon)
+            out = forecast_models(models, forecaster, grid, requests(fold, spec),
+                                  selections(tickers, features["roi"], rng), controls, settings)
+            rows, table_bytes = rows + len(out), table_bytes + int(out.memory_usage(deep=True).sum())
+    after_cpu, after_wall = time.process_time() - began, time.perf_counter() - wall
+
+    power = {}
+    for count in (1, strengths):
+        began, wall = time.process_time(), time.perf_counter()
+        planted_rows = 0
+        for fold in folds:
+            chosen = requests(fold, raw)
+            cube = GridCube.from_grid(grid, [raw.column, *features["roi"]])
+            design = build_design(cube, [(features["roi"][:2], [])] * len(tickers))
+            lead = np.nan_to_num(np.roll(cube.values[..., 1], 1, axis=1))
+            targets = np.stack([cube.values[..., 0] + 0.01 * k * lead for k in range(count)], axis=-1)
+            days = [cube.day([getattr(r, a) for r in chosen]) for a in ("origin", "session", "known_through")]
+            planted_rows += ridge_means(design, targets, *days, alpha=settings.ridge_alpha).size
+        power[f"strengths_{count}"] = {"cpu_s": round(time.process_time() - began, 2),
+                                       "wall_s": round(time.perf_counter() - wall, 2), "forecasts": planted_rows}
+    before_ms, after_ms = 1e3 * before_cpu / before_rows, 1e3 * after_cpu / rows
+    return {
+        "tickers": n_tickers, "sessions": n_sessions, "folds": len(folds), "targets": len(SPECS),
+        "models_computed": models,
+        "before": {"origins_timed": len(sample), "target": raw.column, "rows": before_rows,
+                   "cpu_s": round(before_cpu, 2), "cpu_ms_per_row": round(before_ms, 4)},
+        "after": {"rows": rows, "cpu_s": round(after_cpu, 2), "wall_s": round(after_wall, 2),
+                  "cpu_ms_per_row": round(after_ms, 5), "forecast_table_gb": round(table_bytes / 1e9, 2)},
+        "speedup_cpu_per_row": round(before_ms / after_ms, 1),
+        "power_grid_roi_means": power,
+        "peak_rss_gb_so_far": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+    }
+
+
+def scale(args: argparse.Namespace) -> dict[str, object]:
+    """`scale_one` per ticker count (ascending, in this process: the peak RSS is cumulative)."""
+    sizes = [scale_one(int(n), args.sessions, args.before_origins, args.strengths) for n in args.tickers.split(",")]
+    return {"benchmark": "backtest_scale", "threads": os.environ.get("OMP_NUM_THREADS", "default"), "sizes": sizes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path)
+    parser.add_argument("--before-panel", type=Path)
+    parser.add_argument("--after", type=Path)
+    parser.add_argument("--after-panel", type=Path)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tickers", default=None, help="comma-separated ticker counts: run the scale benchmark")
+    parser.add_argument("--sessions", type=int, default=1250)
+    parser.add_argument("--before-origins", type=int, default=2, help="origins timed on today's per-origin path")
+    parser.add_argument("--strengths", type=int, default=10, help="planted strengths of the power grid")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.tickers is None and None in (args.before, args.before_panel, args.after, args.after_panel):
+        parser.error("give --before, --before-panel, --after and --after-panel, or --tickers")
+    result = scale(args) if args.tickers else demo(args)
     result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "load_avg_1m": os.getloadavg()[0]}
-    line = json.dumps({"benchmark": "demo_backtest_wall_time", **result})
+    line = json.dumps(result)
     print(line)
     if args.out:
         args.out.write_text(line + "\n", encoding="utf-8")

@@ -31,7 +31,8 @@ from neurofin.market.evaluate.backtest import (
     walk_forward_selection,
 )
 from neurofin.market.evaluate.power import read_power
-from neurofin.market.forecast.models import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame, origin_view
+from neurofin.market.forecast.engine import OriginRequest
+from neurofin.market.forecast.models import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame
 from neurofin.market.panel.sentiment import sentiment_label
 from neurofin.market.panel.store import PanelStore
 from neurofin.market.panel.targets import TargetSpec
@@ -152,9 +153,9 @@ def forecast_next_session(
                                    targets=("target", primary), lagged=data.rois)
     grid, components, _ = fold_grid(data, start, last, settings)
     controls = control_columns(data, components)
-    view = origin_view(grid, last, target, primary)
-    forecasts = forecast_models(available_models(data, components), forecaster, view, selection.selected, controls,
-                                settings).assign(session=target, origin=last, target=settings.primary_target, horizon=1)
+    forecasts = forecast_models(available_models(data, components), forecaster, grid,
+                                [OriginRequest(last, target, primary, last)], selection.selected, controls,
+                                settings).assign(target=settings.primary_target, horizon=1)
     if out_dir is not None:
         out_dir = Path(out_dir)
         write_table_atomic(out_dir / "forecasts.csv", forecasts)

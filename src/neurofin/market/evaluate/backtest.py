@@ -49,15 +49,13 @@ from neurofin.market.forecast.controls import (
     fit_embedding_pca,
     random_projections,
 )
+from neurofin.market.forecast.engine import OriginRequest, forecast_requests
 from neurofin.market.forecast.models import (
     LAG_SUFFIX,
     Forecaster,
-    OriginView,
     RidgeForecaster,
     ZeroForecaster,
     business_day_frame,
-    forecast_view,
-    origin_view,
     quantile_column,
 )
 from neurofin.market.panel.targets import (
@@ -261,17 +259,14 @@ def baseline_forecasters(settings: MarketSettings) -> dict[str, Forecaster]:
 
 
 def forecast_models(
-    models: Sequence[str], forecaster: Forecaster, view: OriginView, selected: dict[str, list[str]],
-    controls: dict[str, list[str]], settings: MarketSettings,
+    models: Sequence[str], forecaster: Forecaster, grid: pd.DataFrame, requests: Sequence[OriginRequest],
+    selected: dict[str, list[str]], controls: dict[str, list[str]], settings: MarketSettings,
 ) -> pd.DataFrame:
-    """Forecasts of the view's target session for each model variant (rows ticker, model, mean, median, q...)."""
+    """Forecasts of every request's target session for each model variant (rows ticker, mean, median, q..., model,
+    session, origin; by session, then model, then ticker), batched over tickers and origins (forecast/engine.py)."""
     baselines = baseline_forecasters(settings)
-    parts = [
-        forecast_view(baselines.get(model, forecaster), view, model_covariates(model, selected, controls),
-                      settings.quantile_levels).assign(model=model)
-        for model in models
-    ]
-    return pd.concat(parts, ignore_index=True)
+    jobs = {model: (baselines.get(model, forecaster), model_covariates(model, selected, controls)) for model in models}
+    return forecast_requests(jobs, grid, requests, settings.quantile_levels)
 
 
 def identical_models(forecaster: Forecaster) -> dict[str, str]:
@@ -304,14 +299,13 @@ def run_backtest(
         for spec in data.specs:
             selected = {t: f for t, f in selections[spec.kind][fold.index].selected.items() if t in universe}
             spec_models = [*computed, *projections] if spec == primary_spec else computed  # projections: primary only
-            for target in fold.test_sessions:
-                origin = position[target] - 1
-                view = origin_view(grid, data.sessions[origin], target, spec.column,
-                                   known_through(data.sessions, origin, spec.horizon))
-                out = forecast_models(spec_models, forecaster, view, selected, controls, settings)
-                rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=target,
-                                       origin=data.sessions[origin], fold=fold.index))
-                advance(1)
+            requests = [OriginRequest(data.sessions[position[target] - 1], target, spec.column,
+                                      known_through(data.sessions, position[target] - 1, spec.horizon))
+                        for target in fold.test_sessions]
+            out = forecast_models(spec_models, forecaster, grid, requests, selected, controls, settings)
+            rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
+                                   origin=out.pop("origin"), fold=fold.index))
+            advance(len(requests))
     forecasts = pd.concat(rows, ignore_index=True)
     copies = [forecasts[forecasts["model"] == source].assign(model=alias)
               for alias, source in identical.items() if alias in models]

@@ -1,0 +1,124 @@
+"""The batched backtest engine (forecast/engine.py) against today's per-origin path: same forecasts to 1e-9."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurofin.config import MarketSettings
+from neurofin.market.evaluate.backtest import prepare_data, run_backtest
+from neurofin.market.forecast.engine import (
+    GridCube,
+    OriginRequest,
+    build_design,
+    forecast_requests,
+    ridge_forecasts,
+    ridge_means,
+)
+from neurofin.market.forecast.models import LAG_SUFFIX, RidgeForecaster, forecast_view, origin_view
+from neurofin.market.panel.targets import known_through
+from neurofin.market.planted import planted_panel
+
+LEVELS = [0.1, 0.25, 0.5, 0.9]
+TICKERS = ("AAA", "BBB", "CCC", "DDD")
+
+
+class PerOrigin(RidgeForecaster):
+    """Today's path: the same ridge, called once per origin through `forecast_view` (it overrides `forecast`)."""
+
+    def forecast(self, context, future, horizon, quantile_levels):
+        return super().forecast(context, future, horizon, quantile_levels)
+
+
+@pytest.fixture(scope="module")
+def data():
+    panel, prices = planted_panel(n_sessions=90, tickers=TICKERS, signal={"AAA": "Limbic_OFC"}, strength=0.5,
+                                  n_subjects=2, missing_fraction=0.1, seed=3)
+    return prepare_data(panel, prices, MarketSettings(targets=["raw"], horizons=[1, 5]))
+
+
+def _requests(data, column, horizon, positions):
+    return [OriginRequest(data.sessions[k - 1], data.sessions[k], column, known_through(data.sessions, k - 1, horizon))
+            for k in positions]
+
+
+def _reference(data, requests, covariates, alpha):
+    parts = [forecast_view(RidgeForecaster(alpha), origin_view(data.grid, r.origin, r.session, r.column,
+                                                                 r.known_through), covariates, LEVELS)
+             .assign(session=r.session) for r in requests]
+    return pd.concat(parts, ignore_index=True).sort_values(["session", "ticker"], ignore_index=True)
+
+
+def _covariate_sets(data):
+    rois, sentiment = data.rois, data.sentiment
+    return {
+        "none": {t: ([], []) for t in TICKERS},
+        "mixed": {"AAA": ([rois[0]], []), "BBB": ([], [rois[1] + LAG_SUFFIX]),  # past, known-future,
+                  "CCC": ([], []), "DDD": ([*sentiment, rois[0]], [rois[2] + LAG_SUFFIX])},  # none, both
+        "control": {t: (list(data.attention), []) for t in TICKERS},
+    }
+
+
+@pytest.mark.parametrize("horizon", [1, 5])
+@pytest.mark.parametrize("name", ["none", "mixed", "control"])
+def test_batched_ridge_equals_the_per_origin_forecasts(data, name, horizon):
+    column = next(s.column for s in data.specs if s.horizon == horizon)
+    # origins from the very first sessions (too few rows: historical-mean fallback) to the end, in shuffled order
+    positions = np.random.default_rng(0).permutation(np.arange(2, len(data.sessions)))
+    requests = _requests(data, column, horizon, positions)
+    covariates = _covariate_sets(data)[name]
+    got = forecast_requests({name: (RidgeForecaster(alpha=2.0), covariates)}, data.grid, requests, LEVELS)
+    want = _reference(data, requests, covariates, alpha=2.0)
+    assert list(got["ticker"]) == list(want["ticker"]) and list(got["session"]) == list(want["session"])
+    values = ["mean", "median", *[f"q{q:g}" for q in LEVELS]]
+    np.testing.assert_allclose(got[values].to_numpy(float), want[values].to_numpy(float), rtol=0, atol=1e-9)
+    assert got["mean"].std() > 0 and np.isfinite(got[values].to_numpy(float)).all()
+
+
+def test_the_whole_backtest_is_unchanged(data):
+    panel, prices = planted_panel(n_sessions=110, tickers=TICKERS, signal={"AAA": "Limbic_OFC"}, strength=0.5,
+                                  n_subjects=2, embedding_dims=4, seed=5)
+    settings = MarketSettings(train_sessions=70, step_sessions=20, embargo_sessions=1, isc_null_shifts=20,
+                              granger_max_lag=2, quantile_levels=[0.1, 0.5, 0.9], targets=["raw", "absolute"],
+                              horizons=[1, 5], null_draws=200)
+    batched = run_backtest(panel, prices, settings, RidgeForecaster(name="linear")).forecasts
+    reference = run_backtest(panel, prices, settings, PerOrigin(name="linear")).forecasts
+    assert list(batched.columns) == list(reference.columns)
+    pd.testing.assert_frame_equal(batched.drop(columns=["mean", "median", "q0.1", "q0.5", "q0.9"]),
+                                  reference.drop(columns=["mean", "median", "q0.1", "q0.5", "q0.9"]))
+    for column in ["mean", "median", "q0.1", "q0.5", "q0.9"]:
+        np.testing.assert_allclose(batched[column].to_numpy(float), reference[column].to_numpy(float), atol=1e-9)
+    assert batched["model"].nunique() == 11 and batched["target"].nunique() == 2
+
+
+def test_a_forecast_reads_nothing_after_its_origin(data):
+    """Garbage written into every row after the origin (targets and covariates) changes no forecast."""
+    column = data.specs[0].column
+    requests = _requests(data, column, 1, [60])
+    covariates = _covariate_sets(data)["mixed"]
+    clean = forecast_requests({"mixed": (RidgeForecaster(), covariates)}, data.grid, requests, LEVELS)
+    later = data.grid["timestamp"] > requests[0].origin
+    numeric = data.grid.columns.drop(["ticker", "timestamp", "is_session"])
+    noisy = data.grid.copy()
+    noisy.loc[later, numeric] = 1e3 * np.random.default_rng(1).standard_normal((int(later.sum()), len(numeric)))
+    # the known-future columns at the target session are known at the origin: keep them
+    target_row = noisy["timestamp"] == requests[0].session
+    keep = [c for c in numeric if c.endswith(LAG_SUFFIX)]
+    noisy.loc[target_row, keep] = data.grid.loc[target_row, keep]
+    pd.testing.assert_frame_equal(forecast_requests({"mixed": (RidgeForecaster(), covariates)}, noisy, requests, LEVELS),
+                                  clean)
+
+
+def test_ridge_means_of_many_targets_equal_one_fit_each(data):
+    """Power grids: K planted targets of one design in one pass equal K separate fits (means)."""
+    column = data.specs[0].column
+    cube = GridCube.from_grid(data.grid, [column, *data.rois])
+    design = build_design(cube, [([data.rois[0], data.rois[1]], [])] * len(cube.tickers))
+    requests = _requests(data, column, 1, range(30, len(data.sessions)))
+    days = [cube.day([getattr(r, a) for r in requests]) for a in ("origin", "session", "known_through")]
+    base, planted = cube.values[..., 0], np.nan_to_num(cube.values[..., 1])
+    targets = np.stack([base + strength * np.roll(planted, 1, axis=1) for strength in (0.0, 0.3, 1.0)], axis=-1)
+    together = ridge_means(design, targets, *days, alpha=1.0)
+    for k in range(targets.shape[-1]):
+        alone = ridge_forecasts(design, targets[..., k], *days, alpha=1.0, levels=[0.5]).mean
+        np.testing.assert_allclose(together[..., k], alone, rtol=0, atol=1e-12)
+    assert not np.allclose(together[..., 0], together[..., 2])
