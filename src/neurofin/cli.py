@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -38,10 +39,19 @@ def _register() -> None:
     app.add_typer(atlas_cli.app, name="atlas")
     infer_cli.register(app)
     app.add_typer(market_cli.app, name="market")
+    if _market_report not in market_cli.BACKTEST_PAGES:
+        market_cli.BACKTEST_PAGES.append(_market_report)
     demo.register(app)
     report_cli.register(app)
     serve.register(app)
     register_reproduce(app)
+
+
+def _market_report(folder: Path) -> Path:
+    """The backtest's own report.html beside its outputs (`neurofin market backtest` writes it)."""
+    from neurofin.report.market import write_market_report
+
+    return write_market_report(folder)
 
 
 def _version(value: bool) -> None:

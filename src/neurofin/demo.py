@@ -137,7 +137,8 @@ def write_demo_explanations(predictor: Any, market: Path) -> Path:
     chosen from rois.parquet alone, explained word by word."""
     import pandas as pd
 
-    from neurofin.report.explanations import choose_examples, write_explanations
+    from neurofin.infer.explanations_file import write_explanations
+    from neurofin.report.explanations import choose_examples
     from neurofin.report.inference import read_scores
 
     rows, _, _ = read_scores(market / "rois.parquet")

@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from neurofin.config import MarketSettings
-from neurofin.market.evaluate.backtest import increment_tests, prepare_data, run_backtest
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.increments import increment_tests
+from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.forecast.controls import ATTENTION, fit_embedding_pca
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
@@ -29,21 +31,22 @@ def _increments(confound, signal, seed=0):
 def test_an_roi_that_mirrors_a_control_finds_a_signal_but_no_increment_over_that_control(confound):
     result, increments = _increments(confound, SIGNAL)
     metrics = result.metrics.set_index("model")
-    assert result.verdict.startswith("Verdict: signal in roi")  # alone, the ROI looks predictive ...
+    assert result.verdict.headline == "signal in roi"  # alone, the ROI looks predictive ...
     assert metrics.loc[confound, "cw_p"] < 0.01  # ... because the control it mirrors is
     assert not increments.loc[confound, "holds"] and increments.loc[confound, "p_holm"] > 0.05
     others = [c for c in ("sentiment", "attention", "embedding") if c != confound]
     assert increments.loc[others, "holds"].all()  # over the controls it does not mirror, it adds
-    assert f"{confound} (Holm" not in result.verdict and all(f"{c} (Holm" in result.verdict for c in others)
+    assert {i.base for i in result.verdict.held} == set(others)
+    assert f"{confound} (Holm" not in result.verdict.sentence() and all(f"{c} (Holm" in result.verdict.sentence() for c in others)
 
 
 def test_a_genuine_roi_signal_adds_to_every_control_and_none_under_the_null():
     result, increments = _increments(None, SIGNAL)
     assert increments["holds"].all() and (increments["cw_t"] > 3).all()
-    assert "ROI features add to: sentiment" in result.verdict
+    assert "ROI features add to: sentiment" in result.verdict.sentence()
     null, null_increments = _increments(None, {}, seed=3)
     assert not null_increments["holds"].any()
-    assert "add to none of the controls" in null.verdict
+    assert not null.verdict.held and "add to none of the controls" in null.verdict.sentence()
 
 
 def test_increments_are_holm_adjusted_over_the_controls_and_need_both_tests():

@@ -7,7 +7,9 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import evaluate, run_backtest, verdict
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.evaluation import evaluate
+from neurofin.market.evaluate.verdict import decide
 from neurofin.market.evaluate.metrics import clark_west
 from neurofin.market.evaluate.null import derangements, permutation_ic_test
 from neurofin.market.forecast.models import RidgeForecaster
@@ -79,10 +81,10 @@ def test_only_the_primary_model_decides_and_secondaries_get_holm():
     assert np.isnan(table.loc["roi_known_future", "cw_p_holm"])  # identical to roi: not a second look
     assert table.loc["roi_known_future", "same_as"] == "roi"
     assert np.isnan(table.loc["roi", "cw_p_holm"]) and np.isfinite(table.loc["roi", "perm_p"])
-    assert verdict(table.reset_index(), primary="roi").startswith("Verdict: no signal")
+    assert decide(table.reset_index(), "roi", "raw").headline == "no signal"
     as_primary = evaluate(rows, [0.1, 0.5, 0.9], primary="sentiment", identical={"roi_known_future": "roi"},
                           null_draws=200)
-    assert verdict(as_primary, primary="sentiment").startswith("Verdict: signal in sentiment")
+    assert decide(as_primary, "sentiment", "raw").headline == "signal in sentiment"
     # Holm over the distinct secondaries (sentiment and, with roi primary, nothing else distinct): p unchanged
     assert table.loc["sentiment", "cw_p_holm"] == pytest.approx(table.loc["sentiment", "cw_p"])
     covered = np.mean((rows["actual"] >= rows["q0.1"]) & (rows["actual"] <= rows["q0.9"]))
@@ -104,7 +106,7 @@ def test_the_linear_backtest_computes_identical_models_once_and_records_the_null
     wide = result.forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean")
     np.testing.assert_array_equal(wide["univariate"], wide["hist_mean"])
     assert result.null["draws"] == 200 and 0 < result.null["p_value"] <= 1
-    assert "verdict" in result.verdict.lower() and "roi_known_future" not in result.verdict.split(";")[0]
+    assert result.verdict.primary_model == "roi" and result.verdict.sentence().startswith("Verdict: ")
 
 
 def test_fewer_than_200_null_draws_are_refused():

@@ -76,8 +76,8 @@ def test_selection_figure_size_does_not_grow_with_tickers(tmp_path):
 
 def test_verdict_is_one_short_sentence_with_the_ic_interval(report_inputs):
     backtest = Backtest.load(report_inputs["backtest"])
-    long = backtest.summary["verdict"]
-    sentence = short_verdict(long, backtest.metrics)
+    long = backtest.summary.verdict.sentence()
+    sentence = short_verdict(backtest.summary.verdict, backtest.metrics)
     assert "Clark-West" in long and "ROI features add to" in long and len(sentence) < 160, sentence
     # the planted roi model carries signal: the primary model's verdict says so, with its CI and permutation p
     assert sentence.startswith("Verdict: signal in roi; roi mean IC 0.375 (95% CI ") and sentence.count(".") <= 6
