@@ -71,7 +71,7 @@ def run_demo(
     from neurofin.encoding.package import package_dirs
     from neurofin.encoding.roi_scores import format_tables
     from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
-    from neurofin.infer.calibration import calibrate_packages
+    from neurofin.infer.calibrate import calibrate_packages
     from neurofin.infer.predictor import Predictor
     from neurofin.io import write_bytes_atomic
     from neurofin.pipeline import evaluate_with_rois, train_package

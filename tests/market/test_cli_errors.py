@@ -10,8 +10,8 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.market.chain import run_chain
-from neurofin.market.forecast.registry import recorded_settings
 from neurofin.market.forecast.models import ChronosForecaster
+from neurofin.market.forecast.registry import recorded_settings
 from neurofin.market.planted import DEFAULT_ROIS, planted_panel
 
 

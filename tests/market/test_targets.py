@@ -5,8 +5,8 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import run_backtest
-from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.evaluate.metrics import hac_mean_test
+from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
 

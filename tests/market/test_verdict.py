@@ -9,9 +9,9 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.evaluation import evaluate
-from neurofin.market.evaluate.verdict import decide
 from neurofin.market.evaluate.metrics import clark_west
 from neurofin.market.evaluate.null import derangements, permutation_ic_test
+from neurofin.market.evaluate.verdict import decide
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.planted import planted_panel
 

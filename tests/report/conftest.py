@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,10 @@ from neurofin.encoding.design import StorySplit
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FitRecord
 from neurofin.market.evaluate.evaluation import daily_ic, evaluate
-from neurofin.market.evaluate.verdict import decide
-from neurofin.market.summary import BacktestSummary
 from neurofin.market.evaluate.null import permutation_ic_test
+from neurofin.market.evaluate.verdict import decide
 from neurofin.market.forecast.models import quantile_column
+from neurofin.market.summary import BacktestSummary
 
 ALPHA_GRID = [10.0**k for k in range(0, 11)]
 QUANTILES = [0.1, 0.5, 0.9]

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         """
         from neurofin.config import Settings
         from neurofin.encoding.package import package_dirs
-        from neurofin.infer.calibration import calibrate_packages
+        from neurofin.infer.calibrate import calibrate_packages
 
         settings = Settings.load(config, {
             "infer.level": level, "infer.voxel_r_threshold": threshold, "atlas.roi_file": roi_file,
