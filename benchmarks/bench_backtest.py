@@ -114,7 +114,7 @@ def selections(tickers: list[str], rois: list[str], rng: np.random.Generator) ->
 
 def per_origin(models, grid, request, selected, controls, settings) -> int:
     """Today's path for one origin: one `forecast_view` per model (ridge, zero baseline); rows forecast."""
-    from neurofin.market.evaluate.backtest import model_covariates
+    from neurofin.market.evaluate.forecast_loop import model_covariates
     from neurofin.market.forecast.models import RidgeForecaster, ZeroForecaster, forecast_view, origin_view
 
     view = origin_view(grid, request.origin, request.session, request.column, request.known_through)
@@ -126,7 +126,9 @@ def per_origin(models, grid, request, selected, controls, settings) -> int:
 def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: int) -> dict[str, object]:
     """Per-origin path on a few origins vs the engine on the whole walk-forward backtest; then a power grid."""
     from neurofin.config import MarketSettings
-    from neurofin.market.evaluate.backtest import MODELS, forecast_models, walk_forward_folds
+    from neurofin.market.evaluate.forecast_loop import forecast_models
+    from neurofin.market.evaluate.variants import MODELS
+    from neurofin.market.evaluate.walk_forward import walk_forward_folds
     from neurofin.market.forecast.engine import GridCube, OriginRequest, build_design, ridge_means
     from neurofin.market.forecast.models import RidgeForecaster
     from neurofin.market.panel.targets import TargetSpec, known_through

@@ -20,7 +20,8 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
-from neurofin.market.evaluate.backtest import CONTROLS, run_backtest
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.variants import CONTROLS
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.testing.planted_market import planted_panel
 

@@ -65,7 +65,7 @@ def main() -> None:
                                           volatility_clustering=True, seed=rep)
             planted = plant_lead(panel, prices, ic, ROI, settings, seed=rep)
             result = run_backtest(panel, planted, settings.model_copy(update={"seed": rep}), RidgeForecaster(name="linear"))
-            verdicts += result.verdict.startswith("Verdict: signal")
+            verdicts += result.verdict.claim == "signal"
             oracle += oracle_detects(panel, planted, settings, {s for f in result.folds for s in f.test_sessions})
             print(f"IC {ic} rep {rep + 1}: verdict {verdicts}, oracle {oracle}", file=sys.stderr, flush=True)
         rows.append({"ic": ic, "reps": args.reps, "verdict_rate": verdicts / args.reps, "oracle_rate": oracle / args.reps,

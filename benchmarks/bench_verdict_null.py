@@ -54,7 +54,7 @@ def run_scenario(name: str, panels: int, args: argparse.Namespace, garch: bool, 
         panel, prices = planted_panel(n_sessions=args.sessions, tickers=TICKERS[: args.tickers], n_subjects=3,
                                       volatility_clustering=garch, seed=seed0 + k)
         result = run_backtest(panel, prices, settings.model_copy(update={"seed": seed0 + k}), forecaster)
-        signals += result.verdict.startswith("Verdict: signal")
+        signals += result.verdict.claim == "signal"
         row = result.metrics.set_index("model").loc[settings.primary_model]
         perm_p.append(float(row["perm_p"]))
         cw_p.append(float(row["cw_p"]))

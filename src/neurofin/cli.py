@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -35,6 +36,15 @@ def _register() -> None:
 
     for stage in (data_cli, features_cli, encoding_cli, atlas_cli, infer_cli, market_cli, demo, report_cli, serve_cli, scale_cli):
         stage.register(app)
+    if _market_report not in market_cli.BACKTEST_PAGES:
+        market_cli.BACKTEST_PAGES.append(_market_report)
+
+
+def _market_report(folder: Path) -> Path:
+    """The backtest's own report.html beside its outputs (`neurofin market backtest` writes it)."""
+    from neurofin.report.market import write_market_report
+
+    return write_market_report(folder)
 
 
 def _version(value: bool) -> None:

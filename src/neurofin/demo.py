@@ -71,7 +71,7 @@ def run_demo(
     from neurofin.encoding.package import package_dirs
     from neurofin.encoding.roi_scores import format_tables
     from neurofin.encoding.train import AlphaGridWarning, cached_feature_source
-    from neurofin.infer.calibration import calibrate_packages
+    from neurofin.infer.calibrate import calibrate_packages
     from neurofin.infer.predictor import Predictor
     from neurofin.io import write_bytes_atomic
     from neurofin.pipeline import evaluate_with_rois, train_package
@@ -137,7 +137,8 @@ def write_demo_explanations(predictor: Any, market: Path) -> Path:
     chosen from rois.parquet alone, explained word by word."""
     import pandas as pd
 
-    from neurofin.report.explanations import choose_examples, write_explanations
+    from neurofin.infer.explanations_file import write_explanations
+    from neurofin.report.explanations import choose_examples
     from neurofin.report.inference import read_scores
 
     rows, _, _ = read_scores(market / "rois.parquet")

@@ -39,7 +39,7 @@ OTHER_PREFIX = ("my father was not a man who talked very much and so when he cal
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
     from neurofin.demo import demo_settings
-    from neurofin.infer.calibration import calibrate_packages
+    from neurofin.infer.calibrate import calibrate_packages
 
     out = tmp_path_factory.mktemp("twin")
     packages = build_twin(out)

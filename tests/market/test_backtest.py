@@ -6,7 +6,9 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import MODELS, run_backtest, walk_forward_folds
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.variants import MODELS
+from neurofin.market.evaluate.walk_forward import walk_forward_folds
 from neurofin.market.forecast.models import RidgeForecaster, business_day_frame, forecast_at_origin
 from neurofin.market.selection.gate import select_features, session_frame
 from neurofin.testing.market import evaluate

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from neurofin.config import MarketSettings
 from neurofin.market.chain import load_inputs, run_chain, run_selection, with_log_returns
 from neurofin.market.comments.calendar import trading_sessions
-from neurofin.market.evaluate.backtest import MODELS
+from neurofin.market.evaluate.variants import MODELS
 from neurofin.market.panel.store import PanelStore
 from neurofin.market.selection.gate import roi_columns, session_frame
 from neurofin.market.selection.granger import granger_table
@@ -55,7 +55,7 @@ def test_planted_roi_is_selected_for_its_tickers_and_beats_the_null(tmp_path):
     assert (tmp_path / "cumulative_ic.png").stat().st_size > 1000
     assert html.escape(result.verdict) in report and "permutation" in report and "data:image/png;base64" in report
     summary = json.loads(result.files["summary"].read_text())
-    assert summary["verdict"] == result.verdict and summary["n_folds"] == len(result.backtest.folds)
+    assert summary["verdict_text"] == result.verdict and summary["n_folds"] == len(result.backtest.folds)
     saved = pd.read_csv(result.files["selection_frequency"], index_col=0)
     pd.testing.assert_frame_equal(saved, freq, check_names=False)
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
@@ -164,7 +164,7 @@ def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
 
     out = _invoke("backtest", "--db", root / "panel.duckdb", "--config", config, "--out", root / "backtest")
     summary = json.loads((root / "backtest" / "summary.json").read_text())
-    assert summary["verdict"] in out and summary["forecaster"] == "linear"
+    assert summary["verdict_text"] in out and summary["forecaster"] == "linear"
     assert summary["settings"]["cutoff_minutes"] == store.recorded_cutoff() == 0  # the panel's rule, not a default
     assert any("comments up to 0 minutes before each session's close" in note for note in summary["notes"])
     assert summary["sentiment"] == store.sentiment_record() and summary["sentiment"]["versions"]["vaderSentiment"] == "3.3.2"

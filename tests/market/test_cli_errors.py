@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from neurofin.config import MarketSettings
-from neurofin.market.chain import run_chain, used_forecaster
+from neurofin.market.chain import run_chain
 from neurofin.market.forecast.models import ChronosForecaster
+from neurofin.market.forecast.registry import recorded_settings
 from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
 
 
@@ -39,7 +40,7 @@ def test_summary_records_the_forecaster_and_model_that_ran(tmp_path):
     summary = json.loads(result.files["summary"].read_text())
     assert summary["forecaster"] == "linear" and summary["settings"]["forecaster"] == "linear"
     assert summary["model"] is None and summary["permutation_null"]["draws"] == 200
-    assert used_forecaster(ChronosForecaster(tmp_path / "my-chronos")) == {
+    assert recorded_settings(ChronosForecaster(tmp_path / "my-chronos")) == {
         "forecaster": "chronos", "chronos_model": str(tmp_path / "my-chronos")}
 
 

@@ -6,8 +6,11 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.evaluate.backtest import increment_tests, model_covariates, prepare_data, run_backtest
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.forecast_loop import model_covariates
+from neurofin.market.evaluate.increments import increment_tests
 from neurofin.market.evaluate.projections import projection_rank
+from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.forecast.controls import ATTENTION, fit_embedding_pca, random_projections
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.schema import ENSEMBLE
@@ -33,25 +36,26 @@ def test_an_roi_that_mirrors_a_control_is_explained_by_that_control_not_claimed_
     metrics = result.metrics.set_index("model")
     assert metrics.loc["roi", "perm_p"] < 0.05 and metrics.loc["roi", "cw_p"] < 0.05  # alone, the ROI looks predictive ...
     assert metrics.loc[confound, "cw_p"] < 0.01  # ... because the control it mirrors is
-    assert result.verdict.startswith(f"Verdict: no brain signal: {confound} explains the roi forecasts")
+    assert result.verdict.sentence().startswith(f"Verdict: no brain signal: {confound} explains the roi forecasts")
     assert not increments.loc[confound, "holds"] and increments.loc[confound, "p_holm"] > 0.05
     others = [c for c in ("sentiment", "attention", "embedding") if c != confound]
     assert increments.loc[others, "holds"].all()  # over the controls it does not mirror, it adds
-    assert f"{confound} (Holm" not in result.verdict and all(f"{c} (Holm" in result.verdict for c in others)
+    assert {i.base for i in result.verdict.held} == set(others)
+    assert f"{confound} (Holm" not in result.verdict.sentence() and all(f"{c} (Holm" in result.verdict.sentence() for c in others)
 
 
 def test_a_genuine_roi_signal_adds_to_every_control_and_none_under_the_null():
     result, increments = _increments(None, SIGNAL)
     assert increments["holds"].all() and (increments["cw_t"] > 3).all()
-    assert result.verdict.startswith("Verdict: signal in roi")
-    assert "ROI features add to: sentiment" in result.verdict
+    assert result.verdict.headline == "signal in roi"
+    assert "ROI features add to: sentiment" in result.verdict.sentence()
     ranking = result.projections  # the brain-shaped projection beats every random projection of the same words
     assert ranking["rank"] == 1 and ranking["of"] == SETTINGS.projection_draws + 1 and ranking["ic"] > max(ranking["random_ic"])
-    assert f"roi (mean IC {ranking['ic']:.3f}) ranks 1 of 10 against 9 random projections" in result.verdict
+    assert f"roi (mean IC {ranking['ic']:.3f}) ranks 1 of 10 against 9 random projections" in result.verdict.sentence()
     assert not result.forecasts["model"].str.startswith("projection_").any()  # reported by rank, not as models
     null, null_increments = _increments(None, {}, seed=3)
     assert not null_increments["holds"].any()
-    assert "add to none of the controls" in null.verdict
+    assert not null.verdict.held and "add to none of the controls" in null.verdict.sentence()
 
 
 def test_increments_are_holm_adjusted_over_the_controls_and_need_both_tests():

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from neurofin.config import MarketSettings
-from neurofin.market.evaluate.backtest import prepare_data, run_backtest
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.forecast.engine import (
     GridCube,
     OriginRequest,
@@ -16,7 +17,7 @@ from neurofin.market.forecast.engine import (
 )
 from neurofin.market.forecast.models import LAG_SUFFIX, RidgeForecaster, forecast_view, origin_view
 from neurofin.market.panel.targets import known_through
-from neurofin.market.planted import planted_panel
+from neurofin.testing.planted_market import planted_panel
 
 LEVELS = [0.1, 0.25, 0.5, 0.9]
 TICKERS = ("AAA", "BBB", "CCC", "DDD")

@@ -7,7 +7,8 @@ from sklearn.linear_model import Ridge
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError, ModelLoadError
-from neurofin.market.evaluate.backtest import MODELS, run_backtest
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.variants import MODELS
 from neurofin.market.forecast.models import (
     ChronosForecaster,
     RidgeForecaster,

@@ -7,8 +7,8 @@ import pytest
 from neurofin.errors import InputError
 from neurofin.market.chain import with_log_returns
 from neurofin.market.comments.calendar import trading_sessions
-from neurofin.market.evaluate.backtest import prepare_data
 from neurofin.market.evaluate.metrics import spearman
+from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.forecast.models import RidgeForecaster, forecast_at_origin
 from neurofin.market.panel.prices import to_long
 from neurofin.market.panel.store import PanelStore

@@ -6,7 +6,7 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.market.chain import run_selection, with_log_returns
 from neurofin.market.comments.calendar import trading_sessions
-from neurofin.market.evaluate.backtest import prepare_data
+from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.selection.gate import session_frame
 from neurofin.testing.planted_market import planted_panel
 

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 
 from neurofin.config import MarketSettings
-from neurofin.market.evaluate.backtest import prepare_data, run_backtest
+from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.metrics import hac_mean_test
+from neurofin.market.evaluate.walk_forward import prepare_data
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.testing.planted_market import planted_panel
 

@@ -7,9 +7,11 @@ from scipy import stats
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import increment_tests, run_backtest, verdict
+from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.increments import increment_tests
 from neurofin.market.evaluate.metrics import clark_west
 from neurofin.market.evaluate.null import permutation_ic_test
+from neurofin.market.evaluate.verdict import decide
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.testing.market import evaluate
 from neurofin.testing.planted_market import planted_panel
@@ -71,10 +73,10 @@ def test_only_the_primary_model_decides_and_secondaries_get_holm():
     assert np.isnan(table.loc["roi_known_future", "cw_p_holm"])  # identical to roi: not a second look
     assert table.loc["roi_known_future", "same_as"] == "roi"
     assert np.isnan(table.loc["roi", "cw_p_holm"]) and np.isfinite(table.loc["roi", "perm_p"])
-    assert verdict(table.reset_index(), primary="roi").startswith("Verdict: no signal")
+    assert decide(table.reset_index(), "roi", "raw").headline == "no signal"
     as_primary = evaluate(rows, [0.1, 0.5, 0.9], primary="sentiment", identical={"roi_known_future": "roi"},
                           null_draws=200)
-    assert verdict(as_primary, primary="sentiment").startswith("Verdict: signal in sentiment")
+    assert decide(as_primary, "sentiment", "raw").headline == "signal in sentiment"
     # Holm over the distinct secondaries (sentiment and, with roi primary, nothing else distinct): p unchanged
     assert table.loc["sentiment", "cw_p_holm"] == pytest.approx(table.loc["sentiment", "cw_p"])
     covered = np.mean((rows["actual"] >= rows["q0.1"]) & (rows["actual"] <= rows["q0.9"]))
@@ -107,10 +109,10 @@ def test_the_headline_claims_a_brain_signal_only_where_the_roi_adds_to_every_con
     increments = increment_tests(rows, {}, draws=200, seed=0)
     assert metrics.set_index("model").loc["roi", "cw_p"] < 0.01  # the ROI model alone passes its own tests
     assert set(increments.loc[~increments["holds"], "base"]) == set(mirrored)
-    assert verdict(metrics, "roi", increments).startswith(f"Verdict: {head} (primary model roi")
-    assert verdict(metrics, "roi").startswith("Verdict: no brain signal: no control ran")
+    assert decide(metrics, "roi", "raw", increments).sentence().startswith(f"Verdict: {head} (primary model roi")
+    assert decide(metrics, "roi", "raw").sentence().startswith("Verdict: no brain signal: no control ran")
     weak = evaluate(_with_controls(_rows(4), mirrored), [0.1, 0.5, 0.9], primary="roi", null_draws=200)
-    assert verdict(weak, "roi", increments).startswith("Verdict: no signal (")  # no primary signal: nothing to explain
+    assert decide(weak, "roi", "raw", increments).sentence().startswith("Verdict: no signal (")  # no primary signal: nothing to explain
 
 
 def test_the_linear_backtest_computes_identical_models_once_and_records_the_null():
@@ -125,7 +127,7 @@ def test_the_linear_backtest_computes_identical_models_once_and_records_the_null
     wide = result.forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean")
     np.testing.assert_array_equal(wide["univariate"], wide["hist_mean"])
     assert result.null["draws"] == 200 and 0 < result.null["p_value"] <= 1
-    assert "verdict" in result.verdict.lower() and "roi_known_future" not in result.verdict.split(";")[0]
+    assert result.verdict.primary_model == "roi" and result.verdict.sentence().startswith("Verdict: ")
 
 
 def test_fewer_than_200_null_draws_are_refused():

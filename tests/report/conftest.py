@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,11 @@ from neurofin.config import Settings
 from neurofin.encoding.design import StorySplit
 from neurofin.encoding.package import EncodingModel
 from neurofin.encoding.record import FitRecord
-from neurofin.market.evaluate.backtest import daily_ic, verdict
+from neurofin.market.evaluate.evaluation import daily_ic
 from neurofin.market.evaluate.null import permutation_ic_test
+from neurofin.market.evaluate.verdict import decide
 from neurofin.market.forecast.models import quantile_column
+from neurofin.market.summary import BacktestSummary
 from neurofin.testing.market import evaluate
 
 ALPHA_GRID = [10.0**k for k in range(0, 11)]
@@ -96,7 +97,8 @@ def planted_explain(rois: Path, seed: int = 0):
 
 def write_explanations_file(path: Path, rois: Path) -> Path:
     """The report's explanations file for the two highest and two lowest `limbic` texts of `rois`."""
-    from neurofin.report.explanations import choose_examples, write_explanations
+    from neurofin.infer.explanations_file import write_explanations
+    from neurofin.report.explanations import choose_examples
     from neurofin.report.inference import read_scores
 
     rows, _, _ = read_scores(rois)
@@ -227,10 +229,11 @@ def write_backtest(folder: Path, n_tickers_frequency: int | None = None, seed: i
     null = permutation_ic_test(forecasts, "roi", "univariate", draws=200).to_record()
     increments = planted_increments()
     primary_increments = increments[increments["target"] == "raw"]
-    (folder / "summary.json").write_text(json.dumps({"verdict": verdict(metrics, "roi", primary_increments), "forecaster": "linear", "n_folds": 3,
-                                                     "settings": settings, "primary_model": "roi",
-                                                     "primary_target": "raw", "targets": ["market_adjusted:1", "raw:1", "raw:5"],
-                                                     "permutation_null": null}))
+    summary = BacktestSummary.model_validate({
+        "verdict": decide(metrics, "roi", "raw", primary_increments), "forecaster": "linear", "forecaster_name": "linear",
+        "n_folds": 3, "settings": settings, "primary_model": "roi", "primary_target": "raw",
+        "targets": ["market_adjusted:1", "raw:1", "raw:5"], "permutation_null": null})
+    (folder / "summary.json").write_text(summary.model_dump_json())
     return folder
 
 

@@ -14,12 +14,13 @@ from neurofin.report.market import market_section
 from neurofin.report.market_outputs import (
     BacktestOutputs,
     cost_figure,
+    held_sentence,
     increments_table,
     pnl_figure,
     results_table,
 )
 
-from .conftest import planted_value, write_backtest
+from .conftest import planted_increments, planted_value, write_backtest
 
 NEW_HEADINGS = ("IC and Sharpe by target and horizon", "What ROI features add over each control",
                 "Portfolio: cumulative net P&amp;L", "Sharpe vs trading cost")
@@ -67,7 +68,8 @@ def test_increments_table_marks_what_holds(report_inputs):
     held = shown[shown["ROIs add"] == "held"]
     assert list(held["control"]) == ["sentiment"] and list(held["target"]) == ["raw"] and held["Holm p"].item() == 0.008
     html = market_section(report_inputs["backtest"])[0].html()
-    assert "Held (Holm p &lt; 0.05 with Clark-West t &gt; 0): sentiment+roi over sentiment (raw, 1 session, Holm p 0.008)." in html
+    assert ("Held (Holm over the controls&#x27; increments (control+roi vs control) within each target and horizon: "
+            "Holm p &lt; 0.05 with Clark-West t &gt; 0): sentiment+roi over sentiment (raw, 1 session, Holm p 0.008).") in html
     row = cells(html, "raw")
     assert row[:2] == ["1", "sentiment"] and row[-1] == "held" and row[-2] == "0.008"
 
@@ -123,3 +125,18 @@ def test_results_csv_is_read_when_there_is_no_parquet(tmp_path):
     frame = results_table(BacktestOutputs.load(folder).results)
     assert frame.loc["sentiment", ("market_adjusted, 1 session", "IC mean")] == pytest.approx(
         planted_value("sentiment", "market_adjusted", 1))
+
+
+def test_the_held_sentence_names_the_holm_family_the_backtest_applies():
+    """Holm runs within each target x horizon (increments.py); the sentence says so and counts families, not tests
+    (it used to pool all tests: 'in any of the 8 tests')."""
+    from neurofin.market.evaluate.increments import HOLM_FAMILIES, holm
+
+    increments = planted_increments()
+    increments = pd.concat([increments, increments.assign(horizon=5)], ignore_index=True).assign(holds=False)
+    sentence = held_sentence(increments, HOLM_FAMILIES["increments"], 0.05)
+    assert sentence == ("No ROI increment holds in any of the 4 target x horizon families (Holm over the controls' "
+                        "increments (control+roi vs control) within each target and horizon: Holm p < 0.05 with "
+                        "Clark-West t > 0).")
+    # applied as stated: within one family of two controls, Holm multiplies the smaller p by 2
+    np.testing.assert_allclose(holm(np.array([0.004, 0.2])), [0.008, 0.2])

@@ -76,8 +76,8 @@ def test_selection_figure_size_does_not_grow_with_tickers(tmp_path):
 
 def test_verdict_is_one_short_sentence_with_the_ic_interval(report_inputs):
     backtest = Backtest.load(report_inputs["backtest"])
-    long = backtest.summary["verdict"]
-    sentence = short_verdict(long, backtest.metrics)
+    long = backtest.summary.verdict.sentence()
+    sentence = short_verdict(backtest.summary.verdict, backtest.metrics)
     assert "Clark-West" in long and "ROI features add to" in long and len(sentence) < 160, sentence
     # the planted roi model passes its tests but adds nothing over attention (conftest.planted_increments): the
     # head names that control, with the primary model's CI and permutation p

@@ -94,7 +94,7 @@ def register_subjects(
     typer.echo(f"\nmaps cached in {cache_dir}")
     if stored:  # the packages now carry their ROIs: calibrate them on comment-like text (`neurofin calibrate`)
         from neurofin.errors import NeurofinError
-        from neurofin.infer.calibration import calibrate_packages
+        from neurofin.infer.calibrate import calibrate_packages
 
         try:
             calibrated = calibrate_packages(stored, Settings.load(config, {

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         from neurofin.config import Settings
         from neurofin.encoding.package import package_dirs
-        from neurofin.infer.calibration import calibrate_packages
+        from neurofin.infer.calibrate import calibrate_packages
 
         settings = Settings.load(config, {
             "infer.level": level, "infer.voxel_r_threshold": threshold, "atlas.roi_file": roi_file,
@@ -234,7 +234,7 @@ def register(app: typer.Typer) -> None:
             write_bytes_atomic(csv_out, frame.to_csv(index=False).encode("utf-8"))
             typer.echo(f"CSV -> {csv_out}")
         if table_out is not None:
-            from neurofin.report.explanations import write_explanations
+            from neurofin.infer.explanations_file import write_explanations
 
             example = pd.DataFrame({"id": ["text"], "text": [text], "roi": [chosen], "chosen_by": ["given to `neurofin explain`"]})
             write_explanations(table_out, example, lambda _: frame)

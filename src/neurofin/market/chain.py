@@ -11,36 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.io import write_json_atomic, write_table_atomic
 from neurofin.market.comments.calendar import EXCHANGE
-from neurofin.market.evaluate.backtest import (
-    BacktestResult,
+from neurofin.market.evaluate.backtest import BacktestResult, run_backtest
+from neurofin.market.evaluate.evaluation import daily_ic, target_rows
+from neurofin.market.evaluate.forecast_loop import forecast_models
+from neurofin.market.evaluate.power import read_power
+from neurofin.market.evaluate.walk_forward import (
     available_models,
     control_columns,
-    daily_ic,
     fold_grid,
-    forecast_models,
     prepare_data,
-    run_backtest,
-    target_rows,
     walk_forward_selection,
 )
-from neurofin.market.evaluate.power import read_power
 from neurofin.market.forecast.engine import OriginRequest
-from neurofin.market.forecast.models import ChronosForecaster, Forecaster, RidgeForecaster, business_day_frame
-from neurofin.market.panel.sentiment import sentiment_label
+from neurofin.market.forecast.models import Forecaster, business_day_frame
+from neurofin.market.forecast.registry import make_forecaster, recorded_settings
 from neurofin.market.panel.store import PanelStore
 from neurofin.market.panel.targets import TargetSpec
 from neurofin.market.selection.gate import Selection, select_features, selection_frequencies, selection_record, sentiment_columns
+from neurofin.market.summary import backtest_summary
 from neurofin.progress import Progress
-from neurofin.schema import LEX_PREFIX
-
-FORECASTER_KINDS = ("linear", "ridge", "chronos")  # "ridge" is another name for the linear forecaster
 
 
 @dataclass
@@ -52,8 +47,8 @@ class ChainResult:
 
     @property
     def verdict(self) -> str:
-        """The plain-language verdict ("no signal" when there is none)."""
-        return self.backtest.verdict
+        """The plain-language verdict ("no signal" when there is none), rendered from the backtest's record."""
+        return self.backtest.verdict.sentence()
 
 
 def with_log_returns(prices: pd.DataFrame, exchange: str = EXCHANGE) -> pd.DataFrame:
@@ -82,24 +77,6 @@ def load_inputs(
     elif isinstance(prices, (str, Path)):
         prices = with_log_returns(read_prices(prices, column=price_column, exchange=exchange), exchange)
     return panel_frame, prices
-
-
-def make_forecaster(kind: str, settings: MarketSettings, chronos_model: str | Path | None = None) -> Forecaster:
-    """The forecaster named by `kind`: linear (ridge on the covariates) or chronos (Chronos-2)."""
-    if kind in ("linear", "ridge"):
-        return RidgeForecaster(settings.ridge_alpha, name="linear")
-    if kind == "chronos":
-        return ChronosForecaster(chronos_model or settings.chronos_model, settings.chronos_device)
-    raise InputError(f"unknown forecaster {kind!r}: choose one of {', '.join(FORECASTER_KINDS)}")
-
-
-def used_forecaster(model: Forecaster) -> dict[str, str]:
-    """Settings fields describing the forecaster that runs: kind ("linear"/"chronos") and the Chronos-2 model."""
-    if isinstance(model, ChronosForecaster):
-        return {"forecaster": "chronos", "chronos_model": str(model.model)}
-    if isinstance(model, RidgeForecaster):
-        return {"forecaster": "linear"}
-    return {}
 
 
 def write_selections(out_dir: Path, selections: list[Selection], frequencies: pd.DataFrame) -> dict[str, Path]:
@@ -174,18 +151,20 @@ def run_chain(
 ) -> ChainResult:
     """Select (ISC + Granger per fold) -> forecast -> backtest against baselines -> metrics -> verdict.
 
-    `forecaster`: "linear"/"ridge", "chronos" (Chronos-2 from `chronos_model` or settings), a
-    Forecaster object, or None for `settings.forecaster`. Writes forecasts.parquet, metrics.csv,
+    `forecaster`: a registered name ("linear"/"ridge", "chronos": Chronos-2 from `chronos_model` or settings,
+    neurofin.market.forecast.registry), a Forecaster object, or None for `settings.forecaster`. Writes forecasts.parquet, metrics.csv,
     daily_ic.csv, selections.json, selection_frequency.csv and summary.json (with plain notes on how the
     backtest ran); neurofin.report turns the folder into HTML.
     """
     store = PanelStore(panel) if isinstance(panel, (str, Path)) else panel
     panel_frame, price_frame = load_inputs(store, prices)
+    if chronos_model is not None:
+        settings = settings.model_copy(update={"chronos_model": str(chronos_model)})
     if forecaster is None or isinstance(forecaster, str):
-        model = make_forecaster(forecaster or settings.forecaster, settings, chronos_model)
+        model = make_forecaster(forecaster or settings.forecaster, settings)
     else:
         model = forecaster
-    settings = settings.model_copy(update=used_forecaster(model))  # record what actually ran, not the defaults
+    settings = settings.model_copy(update=recorded_settings(model))  # record what actually ran, not the defaults
     if "cutoff_minutes" in panel_frame.attrs:  # a stored panel's sessions were assigned with its own cutoff
         settings = settings.model_copy(update={"cutoff_minutes": panel_frame.attrs["cutoff_minutes"]})
     result = run_backtest(panel_frame, price_frame, settings, model, progress=progress)
@@ -204,67 +183,7 @@ def run_chain(
     files["daily_ic"] = out_dir / "daily_ic.csv"
     write_table_atomic(files["daily_ic"], daily_ic(primary), index=True)
     files["summary"] = out_dir / "summary.json"
-    write_json_atomic(files["summary"], {
-        "verdict": result.verdict, "forecaster": settings.forecaster, "forecaster_name": model.name,
-        "model": settings.chronos_model if settings.forecaster == "chronos" else None, "n_folds": len(result.folds),
-        "primary_model": settings.primary_model, "primary_target": settings.primary_target,
-        "targets": sorted({f"{k}:{h}" for k, h in zip(result.forecasts["target"], result.forecasts["horizon"])}),
-        "permutation_null": result.null, "projections": result.projections,
-        "metrics": result.metrics.replace({np.nan: None}).to_dict(orient="records"),
-        "increments": result.increments.replace({np.nan: None}).to_dict(orient="records"),
-        "selection_frequency": result.frequencies.to_dict(), "settings": result.settings,
-        "sentiment": sentiment, "controls": control_names(sentiment["columns"]),
-        "notes": backtest_notes(result, model.name, sentiment["columns"]), "files": {k: p.name for k, p in files.items()},
-        "power": read_power(out_dir),
-    })
+    summary = backtest_summary(result, model.name, sentiment, {k: p.name for k, p in files.items()},
+                               read_power(out_dir))
+    write_json_atomic(files["summary"], summary.model_dump(mode="json"))
     return ChainResult(result, files)
-
-
-def control_names(sentiment: list[str]) -> dict[str, str]:
-    """Each control as the report names it, the sentiment control by its published measures."""
-    return {"sentiment": f"sentiment ({sentiment_label(sentiment)})", "attention": "attention (comment and author counts)",
-            "embedding": "embedding (LM features, PCA)"}
-
-
-def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list[str]) -> list[str]:
-    """Plain sentences describing how the backtest was run (summary.json `notes`, shown by the report);
-    `sentiment`: the sentiment control's panel columns."""
-    s = result.settings
-    test_sessions = sum(len(f.test_sessions) for f in result.folds)
-    return [
-        f"Forecaster: {forecaster_name}. {len(result.folds)} walk-forward folds ({s['window']} window, "
-        f"{s['train_sessions']} training sessions, embargo {s['embargo_sessions']}, {s['step_sessions']} test "
-        f"sessions per fold), {test_sessions} forecast sessions in all, each from data up to the previous session.",
-        f"Selection inside each training window: ISC ({s['isc_scope']}, mean leave-one-out ISC above the "
-        f"{s['isc_null_quantile']:g} quantile of a circular time-shift null and at least {s['isc_min_loo']:g}), "
-        + (f"the encoding-quality gate (median validation r >= {s['min_roi_validation_r']:g} from "
-           f"{s['roi_quality_file']}), " if s["roi_quality_file"] else "no encoding-quality gate (no market.roi_quality_file), ")
-        + f"then HC3-robust Granger tests (lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with "
-        f"Benjamini-Hochberg FDR {s['fdr_alpha']:g} over ROIs x tickers. Features: the ticker's last value carried "
-        f"at most {s['max_stale_sessions']} sessions; cells with fewer than {s['min_comments']} comments count as missing.",
-        f"Targets: {', '.join(sorted(set(result.forecasts['target'])))} at horizons "
-        f"{', '.join(str(h) for h in sorted(set(result.forecasts['horizon'])))} sessions (an h-session target is "
-        "fitted only on windows realised at the origin; Hansen-Hodrick HAC with h-1 lags); the verdict reads the primary "
-        f"target ({s['primary_target']}, 1 session). Market-adjusted: minus "
-        + (f"the index in {s['index_file']}" if s["index_file"] else "the equal-weight mean of every priced ticker")
-        + f". Features use comments up to {s['cutoff_minutes']} minutes before each session's close.",
-        "Controls: attention (log comment and author counts and their change against the previous "
-        f"{s['attention_window']} sessions; no comments = 0), sentiment ({sentiment_label(sentiment)}: session means of "
-        f"{', '.join(c.removeprefix(LEX_PREFIX) for c in sentiment)} per comment), and the embedding (the LM features "
-        "the encoding models read, PCA fitted in each training window to as many components as ROIs). Increments: "
-        "control+ROI vs control, Clark-West (HAC) and the permutation null of the ROI contribution, the larger p "
-        "Holm-adjusted over the controls.",
-        f"Portfolio (directional targets, 1 session): long the top and short the bottom of {s['portfolio_quantiles']} "
-        f"forecast buckets each session, equal weights; net of {s['cost_bps']:g} bps per unit of turnover; Sharpe "
-        f"annualised (252) with a studentised block-bootstrap 95% CI ({s['bootstrap_draws']} draws).",
-        *result.notes,
-        "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
-        "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
-        "coverage_80: share of returns inside the 10%-90% forecast band.",
-        f"Verdict: decided by the pre-declared primary model ({s['primary_model']}) alone: its mean per-session IC "
-        f"must beat a randomisation null ({s['null_draws']} draws; its covariate contribution permuted across "
-        "tickers within each session, or shifted in time per ticker for overlapping targets) and it must beat the "
-        "univariate model it nests in a one-sided "
-        "Clark-West test with HAC errors, both at 5%. Other covariate models: Clark-West with Holm "
-        "correction, not part of the verdict. Models identical by construction (same_as) are computed and tested once.",
-    ]

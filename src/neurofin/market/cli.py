@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ app = typer.Typer(
     "Example: neurofin market demo-dump --out dump, then neurofin market ingest --help for the first step",
     no_args_is_help=True,
 )
+# Pages written from a backtest's --out folder after `market backtest`: the top-level CLI adds the report's (the
+# report stage comes after market, so this module never imports it).
+BACKTEST_PAGES: list[Callable[[Path], Path]] = []
 
 
 def _day(text: str | None, flag: str) -> date | None:
@@ -174,7 +178,8 @@ DB_OPTION = typer.Option(..., "--db", help="DuckDB panel written by `neurofin ma
 PRICES_OPTION = typer.Option(None, "--prices", help="Daily closes CSV/Parquet; default: the prices table of --db.")
 OUT_OPTION = typer.Option(..., "--out", help="Output folder (files are written atomically).")
 CONFIG_OPTION = typer.Option(None, "--config", help="TOML settings file.")
-FORECASTER_OPTION = typer.Option(None, "--forecaster", help="linear or chronos; default from settings.")
+FORECASTER_OPTION = typer.Option(None, "--forecaster", help="A registered forecaster: linear, chronos or one added "
+                                 "with neurofin.market.forecast.register; default from settings.")
 CHRONOS_OPTION = typer.Option(None, "--chronos-model", help="Chronos-2 Hugging Face id or local directory.")
 QUALITY_OPTION = typer.Option(None, "--roi-quality", help="roi,subject,validation_r table (`neurofin infer` writes "
                               "OUT.roi_quality.csv): ROIs the encoding models predict poorly are never selected.")
@@ -211,10 +216,11 @@ def forecast(
 
     Example: neurofin market forecast --db panel.duckdb --forecaster chronos --chronos-model amazon/chronos-2 --out market_out
     """
-    from neurofin.market.chain import forecast_next_session, make_forecaster
+    from neurofin.market.chain import forecast_next_session
+    from neurofin.market.forecast.registry import make_forecaster
 
-    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {}, out)
-    model = make_forecaster(forecaster or market.forecaster, market, chronos_model)
+    market, panel_frame, price_frame = _chain_inputs(db, prices, config, {"chronos_model": chronos_model}, out)
+    model = make_forecaster(forecaster or market.forecaster, market)
     forecasts, selection = forecast_next_session(panel_frame, price_frame, market, model, out)
     typer.echo(f"selected ROIs: {json.dumps(selection.selected)}")
     typer.echo(forecasts.pivot(index="ticker", columns="model", values="mean").to_string())
@@ -244,12 +250,11 @@ def backtest(
     import pandas as pd
 
     from neurofin.progress import cli_progress
-    from neurofin.report.market import write_market_report
 
     with cli_progress() as progress:
         result = run_chain(panel_frame, price_frame, market, out, forecaster=forecaster, chronos_model=chronos_model,
                            progress=progress)
-    report = write_market_report(out)
+    pages = [write(out) for write in BACKTEST_PAGES]
     shown = ["model", "same_as", "ic_mean", "perm_p", "cw_t", "cw_p", "cw_p_holm", "r2_vs_zero", "coverage_80"]
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
         typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
@@ -258,7 +263,8 @@ def backtest(
     power_record = json.loads((out / "summary.json").read_text()).get("power")
     if power_record:
         typer.echo(power_record["sentence"])
-    typer.echo(f"report: {report}")
+    for page in pages:
+        typer.echo(f"report: {page}")
 
 
 @app.command("power")
@@ -282,8 +288,8 @@ def power(
     """
     from neurofin.errors import InputError
     from neurofin.io import write_json_atomic
-    from neurofin.market.chain import make_forecaster
     from neurofin.market.evaluate.power import POWER_FILE, verdict_power
+    from neurofin.market.forecast.registry import make_forecaster
     from neurofin.progress import cli_progress
 
     try:
@@ -293,17 +299,18 @@ def power(
     market, panel_frame, price_frame = _chain_inputs(
         db, prices, config, {"train_sessions": train_sessions, "step_sessions": step_sessions, "roi_quality_file": roi_quality},
         out)
-    model = make_forecaster(forecaster or market.forecaster, market, chronos_model)
+    if chronos_model is not None:
+        market = market.model_copy(update={"chronos_model": str(chronos_model)})
+    model = make_forecaster(forecaster or market.forecaster, market)
     with cli_progress() as progress:
         result = verdict_power(panel_frame, price_frame, market, model, grid, reps, roi, progress)
     record = result.to_record()
     write_json_atomic(out / POWER_FILE, record)
     summary_path = out / "summary.json"
     if summary_path.is_file():  # a backtest already in the folder: show the power next to its verdict
-        from neurofin.report.market import write_market_report
-
         write_json_atomic(summary_path, {**json.loads(summary_path.read_text()), "power": record})
-        write_market_report(out)
+        for write in BACKTEST_PAGES:
+            write(out)
     typer.echo(result.sentence())
 
 

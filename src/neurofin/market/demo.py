@@ -87,4 +87,4 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
     metrics = result.backtest.metrics
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
         say(metrics.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    return {"comments": report.kept, "verdict": result.backtest.verdict, "backtest": str(out / "backtest")}
+    return {"comments": report.kept, "verdict": result.verdict, "backtest": str(out / "backtest")}

@@ -1,5 +1,5 @@
-"""Word attributions in the report: the explanations file (its format, how examples are chosen and written) and
-its HTML, each word's background shaded by its contribution to one ROI.
+"""Word attributions in the report: how examples are chosen, the explanations file read back (its format and
+writer: neurofin.infer.explanations_file) and its HTML, each word's background shaded by its contribution to one ROI.
 
 The file is a table (Parquet or CSV) with one row per (example, subject, word): `id`, `text`, `roi` (the ROI to
 shade), `chosen_by` (the rule that picked the example, shown in the report), `subject`, `position`, `word` and
@@ -10,7 +10,6 @@ text. The report reads the file: it never loads the language model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +17,10 @@ import pandas as pd
 
 from neurofin.errors import InputError
 from neurofin.infer.explain import TEMPLATE, shade, word_span
-from neurofin.io import write_table_atomic
+from neurofin.infer.explanations_file import EXAMPLE_COLUMNS, WORD_COLUMNS
 from neurofin.report.html import paragraph
 from neurofin.report.inputs import read_table, require_numbers
 
-EXAMPLE_COLUMNS = ("id", "text", "roi", "chosen_by")
-WORD_COLUMNS = ("subject", "position", "word")
 MAX_EXAMPLES = 12  # the report shows at most this many examples (the file may hold more)
 LEGEND_STEPS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
@@ -39,22 +36,6 @@ def choose_examples(scores: pd.DataFrame, roi: str, per_side: int = 2, source: s
     high = ranked.head(per_side).assign(chosen_by=f"highest {roi} in {source}")
     low = ranked.iloc[per_side:].tail(per_side).iloc[::-1].assign(chosen_by=f"lowest {roi} in {source}")
     return pd.concat([high, low], ignore_index=True)[["id", "text", "chosen_by"]].assign(roi=roi)
-
-
-def explanation_table(examples: pd.DataFrame, explain: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
-    """The explanations file's rows: each example (id, text, roi, chosen_by) with `explain(text)`'s word rows."""
-    frames = [explain(row.text).assign(**{c: getattr(row, c) for c in EXAMPLE_COLUMNS})
-              for row in examples.itertuples(index=False)]
-    table = pd.concat(frames, ignore_index=True)
-    regions = [c for c in table.columns if c not in (*EXAMPLE_COLUMNS, *WORD_COLUMNS)]
-    return table[[*EXAMPLE_COLUMNS, *WORD_COLUMNS, *regions]]
-
-
-def write_explanations(path: str | Path, examples: pd.DataFrame, explain: Callable[[str], pd.DataFrame]) -> Path:
-    """Explain every example and write the explanations file (Parquet or CSV by suffix, atomically)."""
-    path = Path(path)
-    write_table_atomic(path, explanation_table(examples, explain))
-    return path
 
 
 def read_explanations(path: Path) -> pd.DataFrame:

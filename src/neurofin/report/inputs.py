@@ -3,16 +3,17 @@ is one InputError naming the file and what to pass instead, never a traceback fr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from neurofin.errors import InputError
+
+Record = TypeVar("Record", bound=BaseModel)
 
 
 def read_table(path: Path, hint: str, required: Iterable[str] = (), numeric: Iterable[str] = (), keys: Iterable[str] = (),
@@ -66,46 +67,13 @@ def is_finite_numbers(column: pd.Series) -> bool:
     return not np.isinf(values).any()
 
 
-def read_json_object(path: Path, schema: type[BaseModel], hint: str) -> dict[str, Any]:
-    """A JSON file validated against `schema` (extra keys kept), as a dict with the schema's defaults filled in."""
+def read_record(path: Path, schema: type[Record], hint: str) -> Record:
+    """A JSON file validated as a `schema` record (one InputError naming the file when it is damaged)."""
     path = Path(path)
     try:
-        return schema.model_validate(json.loads(path.read_text(encoding="utf-8"))).model_dump()
+        return schema.model_validate_json(path.read_bytes())
     except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise InputError(f"{path} is not valid JSON ({exc.errors()[0]['msg']}): {hint}") from None
         where = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg']}" for e in exc.errors()[:3])
         raise InputError(f"{path} is damaged ({where}): {hint}") from None
-    except ValueError as exc:  # not JSON or not UTF-8
-        raise InputError(f"{path} is not valid JSON ({exc}): {hint}") from None
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class PermutationNull(_Record):
-    """summary.json's permutation_null (neurofin.market.evaluate.null.PermutationResult.to_record)."""
-
-    model: str
-    observed: float
-    p_value: float
-    values: list[float]
-
-
-class BacktestRunSettings(_Record):
-    """The settings summary.json records, as far as the report reads them."""
-
-    quantile_levels: list[float] = []
-    cost_bps: float | None = None
-    primary_target: str | None = None
-
-
-class BacktestSummary(_Record):
-    """summary.json of `neurofin market backtest`, as far as the report reads it."""
-
-    verdict: str
-    primary_model: str = "roi"
-    primary_target: str | None = None
-    targets: list[str] = []
-    notes: list[str] = []
-    settings: BacktestRunSettings = BacktestRunSettings()
-    permutation_null: PermutationNull | None = None

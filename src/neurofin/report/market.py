@@ -21,10 +21,14 @@ from scipy import stats
 
 from neurofin.errors import InputError
 from neurofin.io import write_bytes_atomic
+from neurofin.market.evaluate.verdict import Verdict
 from neurofin.market.forecast.models import quantile_column
+from neurofin.market.summary import BacktestSummary, PermutationNull
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, Section, esc, page, paragraph, table
-from neurofin.report.inputs import BacktestSummary, read_json_object, read_table, require_numbers
+from neurofin.report.identical import identical_groups
+from neurofin.report.inputs import read_record, read_table, require_numbers
+from neurofin.report.market_outputs import BacktestOutputs, output_parts
 
 SIGNAL_MODELS = ("roi", "roi_known_future")
 Z95 = float(stats.norm.ppf(0.975))
@@ -46,7 +50,7 @@ class Backtest:
     metrics: pd.DataFrame
     daily_ic: pd.DataFrame  # sessions x models
     frequencies: pd.DataFrame  # ROIs x tickers
-    summary: dict
+    summary: BacktestSummary
     forecasts: pd.DataFrame | None
 
     @classmethod
@@ -68,9 +72,9 @@ TEXT_METRICS = ("model", "same_as")
 FORECAST_COLUMNS = ("session", "ticker", "model", "mean", "actual")
 
 
-def read_summary(folder: Path) -> dict:
-    """summary.json, its structure checked (neurofin.report.inputs.BacktestSummary)."""
-    return read_json_object(Path(folder) / "summary.json", BacktestSummary, HINT)
+def read_summary(folder: Path) -> BacktestSummary:
+    """summary.json as its record (neurofin.market.summary.BacktestSummary), its structure checked."""
+    return read_record(Path(folder) / "summary.json", BacktestSummary, HINT)
 
 
 def read_daily_ic(path: Path) -> pd.DataFrame:
@@ -105,20 +109,6 @@ def read_forecasts(path: Path) -> pd.DataFrame:
     if sessions.isna().any():
         raise InputError(f"{path}: column session holds values that are not dates: {HINT}")
     return frame.assign(session=sessions)
-
-
-def identical_groups(frame: pd.DataFrame) -> list[list[str]]:
-    """Columns of `frame` grouped by equal values (NaN equals NaN), in column order; singletons included."""
-    groups: list[list[str]] = []
-    for column in frame.columns:
-        values = frame[column].to_numpy(float)
-        for group in groups:
-            if np.array_equal(frame[group[0]].to_numpy(float), values, equal_nan=True):
-                group.append(column)
-                break
-        else:
-            groups.append([column])
-    return groups
 
 
 def undefined_ic(daily_ic: pd.DataFrame) -> list[str]:
@@ -233,24 +223,29 @@ def fan_tickers(forecasts: pd.DataFrame, model: str, n: int = N_FAN_TICKERS) -> 
     return sorted(counts.index, key=lambda t: (-counts[t], t))[:n]
 
 
-def null_figure(null: dict) -> bytes:
+def null_figure(null: PermutationNull) -> bytes:
     """Histogram of the permutation null with the observed statistic."""
-    values = np.asarray(null["values"], dtype=float)
+    values = null_values(null)
     values = values[np.isfinite(values)]
-    observed = float(null["observed"])
-    statistic = f"mean per-session IC of {null['model']}"
+    observed = np.nan if null.observed is None else null.observed
+    statistic = f"mean per-session IC of {null.model}"
     figure = new_figure(7, 3.5, f"Permutation null of the {statistic} ({values.size} permutations)")
     axes = figure.subplots()
     axes.hist(values, bins=40, color="0.6")
-    axes.axvline(observed, color="#c0392b", linewidth=2, label=f"observed {observed:.3f} (permutation p = {null['p_value']:.3f})")
+    axes.axvline(observed, color="#c0392b", linewidth=2, label=f"observed {observed:.3f} (permutation p = {np.nan if null.p_value is None else null.p_value:.3f})")
     axes.set_xlabel(statistic)
     axes.legend(fontsize=8)
     return to_png(figure)
 
 
-def short_verdict(verdict: str, metrics: pd.DataFrame, primary: str = "roi") -> str:
-    """One sentence: the verdict's head, the primary model's mean IC with its 95% CI, and its permutation p-value."""
-    head = verdict.split(" (", 1)[0].removeprefix("Verdict: ").strip()
+def null_values(null: PermutationNull) -> np.ndarray:
+    """The null draws as numbers (an undefined draw is NaN)."""
+    return np.array([np.nan if v is None else v for v in null.values], dtype=float)
+
+
+def short_verdict(verdict: Verdict, metrics: pd.DataFrame) -> str:
+    """One sentence: the verdict's headline, the primary model's mean IC with its 95% CI, and its permutation p-value."""
+    head, primary = verdict.headline, verdict.primary_model
     table_ = metrics.set_index("model")
     if primary not in table_.index or not np.isfinite(table_.loc[primary, "ic_mean"]):
         return f"Verdict: {head}."
@@ -263,10 +258,9 @@ def short_verdict(verdict: str, metrics: pd.DataFrame, primary: str = "roi") -> 
     return text + "."
 
 
-def power_part(summary: dict) -> list[str]:
+def power_part(summary: BacktestSummary) -> list[str]:
     """The power run's sentence ("this panel could detect IC >= X"), when `neurofin market power` wrote one."""
-    power = summary.get("power")
-    return [paragraph(power["sentence"])] if power else []
+    return [paragraph(summary.power["sentence"])] if summary.power else []
 
 
 def fan_part(forecasts: pd.DataFrame | None, levels: list[float]) -> list[str | Figure]:
@@ -284,9 +278,9 @@ def fan_part(forecasts: pd.DataFrame | None, levels: list[float]) -> list[str | 
 def market_section(folder: Path) -> tuple[Section, str]:
     """The market section and its one-sentence verdict."""
     backtest = Backtest.load(folder)
-    verdict = short_verdict(backtest.summary["verdict"], backtest.metrics, backtest.summary.get("primary_model", "roi"))
+    verdict = short_verdict(backtest.summary.verdict, backtest.metrics)
     section = Section("market", "Market backtest")
-    rule = paragraph(backtest.summary["verdict"])
+    rule = paragraph(backtest.summary.verdict.sentence())
     section.add(f"<p class='verdict'>{esc(verdict)}</p>", *power_part(backtest.summary),
                 f"<details><summary>Verdict rule and statistics</summary>{rule}</details>")
     groups = forecast_groups(backtest.forecasts, backtest.daily_ic)
@@ -298,11 +292,11 @@ def market_section(folder: Path) -> tuple[Section, str]:
                               + " (e.g. no ROI was selected, or the forecaster ignores the covariates).", "note"))
     png, notes = cumulative_ic_figure(backtest.daily_ic)
     section.add("<h3>Cumulative IC</h3>", Figure("Cumulative IC", png, " ".join(notes)))
-    section.add(*fan_part(backtest.forecasts, backtest.summary["settings"]["quantile_levels"]))
+    section.add(*fan_part(backtest.forecasts, backtest.summary.settings.quantile_levels))
     section.add("<h3>ROI selection across folds</h3>",
                 Figure("ROI selection frequency", selection_figure(backtest.frequencies)))
-    null = backtest.summary.get("permutation_null")
-    if null and np.isfinite(null["values"]).any():
+    null = backtest.summary.permutation_null
+    if null is not None and np.isfinite(null_values(null)).any():
         section.add("<h3>Permutation null</h3>", Figure("Permutation null", null_figure(null)))
     else:
         section.add(paragraph("No permutation null: the backtest had too few sessions with three or more tickers.", "note"))
@@ -310,10 +304,8 @@ def market_section(folder: Path) -> tuple[Section, str]:
     return section, verdict
 
 
-def outputs_of(folder: Path, summary: dict) -> list[str | Figure]:
+def outputs_of(folder: Path, summary: BacktestSummary) -> list[str | Figure]:
     """The parts for the folder's optional per-target tables (none for an older backtest)."""
-    from neurofin.report.market_outputs import BacktestOutputs, output_parts
-
     return output_parts(BacktestOutputs.load(Path(folder)), summary)
 
 
@@ -325,14 +317,13 @@ def write_market_report(folder: str | Path) -> Path:
     selection_png = selection_figure(backtest.frequencies)
     write_bytes_atomic(folder / "cumulative_ic.png", ic_png)
     write_bytes_atomic(folder / "selection_frequency.png", selection_png)
-    verdict = backtest.summary["verdict"]
-    primary = backtest.summary.get("primary_model", "roi")
+    verdict = backtest.summary.verdict
     section = Section("backtest", "Out-of-sample metrics and figures")
-    section.add(f"<p class='verdict'>{esc(short_verdict(verdict, backtest.metrics, primary))}</p>", paragraph(verdict),
+    section.add(f"<p class='verdict'>{esc(short_verdict(verdict, backtest.metrics))}</p>", paragraph(verdict.sentence()),
                 *power_part(backtest.summary),
                 table(metrics_table(backtest.metrics, identical_groups(backtest.daily_ic), undefined_ic(backtest.daily_ic),
                                     "same per-session IC as")),
-                *(paragraph(n) for n in backtest.summary.get("notes", [])),
+                *(paragraph(n) for n in backtest.summary.notes),
                 Figure("Cumulative per-session IC", ic_png, " ".join(ic_notes)),
                 Figure("ROI selection frequency", selection_png), *outputs_of(folder, backtest.summary))
     report = folder / "report.html"

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from neurofin.errors import InputError
+from neurofin.market.summary import BacktestSummary
 from neurofin.report.figures import new_figure, to_png
 from neurofin.report.html import Figure, paragraph, table
+from neurofin.report.identical import identical_groups
 from neurofin.report.inputs import read_table
-from neurofin.report.market import identical_groups
 
 COLUMNS = {
     "results": ("model", "target", "horizon", "metric", "value"),
@@ -130,14 +131,18 @@ def increments_table(increments: pd.DataFrame, primary_target: str, names: dict[
     return shown[list(INCREMENT_LABELS)].rename(columns=INCREMENT_LABELS)
 
 
-def held_sentence(increments: pd.DataFrame) -> str:
-    """Which ROI increments hold (Holm p < 0.05 with a positive Clark-West t), or that none does."""
+def held_sentence(increments: pd.DataFrame, family: str, significance: float) -> str:
+    """Which ROI increments hold (Holm p < `significance` over `family`, as summary.json states it, with a positive
+    Clark-West t), or that none does in any of the families."""
     held = increments[increments["holds"].astype(bool)]
+    rule = f"Holm over {family}: Holm p < {significance:g} with Clark-West t > 0"
     if held.empty:
-        return f"No ROI increment holds in any of the {len(increments)} tests (Holm p < 0.05 with Clark-West t > 0)."
+        families = len(increments[["target", "horizon"]].drop_duplicates())
+        return (f"No ROI increment holds in any of the {families} target x horizon famil"
+                f"{'y' if families == 1 else 'ies'} ({rule}).")
     named = "; ".join(f"{a} over {b} ({target_label(t, int(h))}, Holm p {p:.3g})"
                       for a, b, t, h, p in held[["augmented", "base", "target", "horizon", "p_holm"]].itertuples(index=False))
-    return f"Held (Holm p < 0.05 with Clark-West t > 0): {named}."
+    return f"Held ({rule}): {named}."
 
 
 def never_traded(daily: pd.DataFrame) -> list[str]:
@@ -196,18 +201,9 @@ def cost_figure(sweep: pd.DataFrame, target: str, cost_bps: float | None) -> tup
     return to_png(figure), notes
 
 
-def primary_target(summary: dict, outputs: BacktestOutputs) -> str:
-    """The verdict's target from summary.json (or its settings); else the first target the portfolio files hold."""
-    named = summary.get("primary_target") or summary.get("settings", {}).get("primary_target")
-    if named:
-        return str(named)
-    frames = [f for f in (outputs.portfolio_daily, outputs.cost_sweep) if f is not None]
-    return str(frames[0]["target"].iloc[0]) if frames and len(frames[0]) else "raw"
-
-
-def output_parts(outputs: BacktestOutputs, summary: dict) -> list[str | Figure]:
+def output_parts(outputs: BacktestOutputs, summary: BacktestSummary) -> list[str | Figure]:
     """The report parts of the outputs present, in order; notes for unreadable files."""
-    target = primary_target(summary, outputs)
+    target = summary.primary_target
     parts: list[str | Figure] = [paragraph(n, "note") for n in outputs.notes]
     if outputs.results is not None:
         parts += ["<h3>IC and Sharpe by target and horizon</h3>", table(results_table(outputs.results), index=True),
@@ -215,11 +211,13 @@ def output_parts(outputs: BacktestOutputs, summary: dict) -> list[str | Figure]:
                             "portfolio, with its 95% bootstrap CI. '-': undefined (constant forecast) or not run.", "note")]
     if outputs.increments is not None:
         parts += ["<h3>What ROI features add over each control</h3>",
-                  table(increments_table(outputs.increments, target, summary.get("controls"))), paragraph(held_sentence(outputs.increments))]
+                  table(increments_table(outputs.increments, target, summary.controls)),
+                  paragraph(held_sentence(outputs.increments, summary.holm_families["increments"],
+                                          summary.verdict.significance))]
     if outputs.portfolio_daily is not None and (outputs.portfolio_daily["target"] == target).any():
         png, notes = pnl_figure(outputs.portfolio_daily, target)
         parts += ["<h3>Portfolio: cumulative net P&amp;L</h3>", Figure("Cumulative net P&L", png, " ".join(notes))]
     if outputs.cost_sweep is not None and (outputs.cost_sweep["target"] == target).any():
-        png, notes = cost_figure(outputs.cost_sweep, target, summary.get("settings", {}).get("cost_bps"))
+        png, notes = cost_figure(outputs.cost_sweep, target, summary.settings.cost_bps)
         parts += ["<h3>Sharpe vs trading cost</h3>", Figure("Sharpe vs cost", png, " ".join(notes))]
     return parts

@@ -57,17 +57,17 @@ def market_lines(folder: Path) -> list[tuple[str, str]]:
     tickers = list(read_frequencies(folder / "selection_frequency.csv").columns)
     listed = ", ".join(tickers[:MAX_LISTED_TICKERS]) + (f" and {len(tickers) - MAX_LISTED_TICKERS} more"
                                                         if len(tickers) > MAX_LISTED_TICKERS else "")
-    s = summary.get("settings", {})
-    targets = [("targets", f"{', '.join(summary['targets'])} (primary {summary.get('primary_target')})")] if summary.get("targets") else []
-    sentiment = summary.get("sentiment", {})
-    scored = [("sentiment control", f"{summary['controls']['sentiment']}: "
+    s = summary.settings.model_dump()
+    targets = [("targets", f"{', '.join(summary.targets)} (primary {summary.primary_target})")] if summary.targets else []
+    sentiment = summary.sentiment
+    scored = [("sentiment control", f"{summary.controls['sentiment']}: "
                + ", ".join(f"{k} {v}" for k, v in sentiment["versions"].items())
                + (f", model {sentiment['finance_model']}" if sentiment.get("finance_model") else ""))
-              ] if sentiment.get("versions") and "controls" in summary else []
+              ] if sentiment.get("versions") and "sentiment" in summary.controls else []
     return [
         ("forecast sessions", f"{sessions.min():%Y-%m-%d} to {sessions.max():%Y-%m-%d} ({len(sessions)} sessions)"),
         ("tickers", f"{len(tickers)}: {listed}"),
-        ("backtest", f"forecaster {summary.get('forecaster')}, {summary.get('n_folds')} folds, "
+        ("backtest", f"forecaster {summary.forecaster}, {summary.n_folds} folds, "
                      f"{s.get('window')} window of {s.get('train_sessions')} sessions, step {s.get('step_sessions')}, embargo "
                      f"{s.get('embargo_sessions')}, seed {s.get('seed')}"),
         *targets,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from neurofin.market.comments.tickers import TickerUniverse
-from neurofin.market.evaluate.backtest import evaluate_with_null
+from neurofin.market.evaluate.evaluation import evaluate_with_null
 
 
 def evaluate(

@@ -119,7 +119,7 @@ def verdict_power(
             seed = settings.seed + 1000 * k + rep
             planted = plant_lead(panel, prices, float(ic), roi, settings, seed)
             result = run_backtest(panel, planted, settings.model_copy(update={"seed": seed}), forecaster)
-            found = result.verdict.startswith("Verdict: signal")
+            found = result.verdict.claim == "signal"
             hits += found
             primary = result.metrics.set_index("model").loc[settings.primary_model]
             rows.append({"ic": float(ic), "rep": rep, "signal": bool(found), "ic_mean": float(primary["ic_mean"]),

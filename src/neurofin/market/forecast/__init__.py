@@ -1,8 +1,11 @@
-"""Forecast: the forecasters (ridge, zero, Chronos-2) and the non-brain control features they can read.
+"""Forecast: the forecasters (ridge, zero, Chronos-2), their registry and the non-brain control features they read.
 
-Owns the forecaster protocol and implementations (models) and the attention / embedding controls (controls).
+Owns the forecaster protocol and implementations (models), the registry that names them (registry) and the
+attention / embedding controls (controls).
 """
 
 from neurofin.market.forecast.models import ChronosForecaster, Forecaster, RidgeForecaster, ZeroForecaster
+from neurofin.market.forecast.registry import forecaster_names, make_forecaster, register
 
-__all__ = ["ChronosForecaster", "Forecaster", "RidgeForecaster", "ZeroForecaster"]
+__all__ = ["ChronosForecaster", "Forecaster", "RidgeForecaster", "ZeroForecaster", "forecaster_names",
+           "make_forecaster", "register"]

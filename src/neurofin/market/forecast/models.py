@@ -65,9 +65,17 @@ def business_day_frame(
 
 
 class Forecaster(Protocol):
-    """Anything that turns a context frame (and known-future covariates) into a horizon-h forecast per ticker."""
+    """Anything that turns a context frame (and known-future covariates) into a horizon-h forecast per ticker.
+
+    `name`: how outputs name it; `identical`: model variant -> the variant it equals by construction for this
+    forecaster (the backtest copies those instead of recomputing them; empty when none)."""
 
     name: str
+
+    @property
+    def identical(self) -> Mapping[str, str]:
+        """Model variant -> the variant it equals by construction for this forecaster."""
+        ...
 
     def forecast(
         self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
@@ -91,6 +99,7 @@ class ZeroForecaster:
     """Forecasts a zero log return (the random-walk benchmark); no quantiles."""
 
     name = "zero"
+    identical: Mapping[str, str] = {}
 
     def forecast(
         self, context: pd.DataFrame, future: pd.DataFrame | None, horizon: int, quantile_levels: Sequence[float]
@@ -192,6 +201,8 @@ def load_chronos(model: str | Path, device: str = "auto"):  # -> chronos.Chronos
 
 class ChronosForecaster:
     """Zero-shot Chronos-2 forecasts through `predict_df` on the business-day grid."""
+
+    identical: Mapping[str, str] = {}
 
     def __init__(self, model: str | Path = "amazon/chronos-2", device: str = "auto", batch_size: int = 256) -> None:
         self.model = model

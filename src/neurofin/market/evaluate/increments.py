@@ -1,0 +1,58 @@
+"""What the ROI features add over each control, and Holm's adjustment with its families stated once.
+
+Holm runs within one family at a time, as HOLM_FAMILIES states (summary.json records the statement and the report
+quotes it): the increments over the controls within each target and horizon, and the secondary covariate models'
+Clark-West tests within each target and horizon. No test is adjusted across targets or horizons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from neurofin.market.evaluate import metrics as m
+from neurofin.market.evaluate.null import permutation_ic_test
+from neurofin.market.evaluate.variants import INCREMENTS
+from neurofin.market.evaluate.verdict import SIGNIFICANCE
+
+HOLM_FAMILIES = {
+    "increments": "the controls' increments (control+roi vs control) within each target and horizon",
+    "secondary": "the distinct secondary covariate models' Clark-West tests within each target and horizon",
+}
+
+
+def increment_tests(
+    forecasts: pd.DataFrame, identical: dict[str, str], draws: int, seed: int, min_lags: int = 0
+) -> pd.DataFrame:
+    """Does adding the selected ROIs to a control help? Per (control, control+roi): Clark-West of the nested pair,
+    the permutation null of the ROI contribution (the difference of the two forecasts), p = the larger of
+    the two, Holm over the controls; `holds` when that is < SIGNIFICANCE with a positive Clark-West t."""
+    present = set(forecasts["model"])
+    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
+    wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+    records = []
+    for base, augmented in INCREMENTS:
+        if not {base, augmented} <= present:
+            continue
+        cw = m.clark_west(wide, augmented, base, min_lags)
+        null = permutation_ic_test(forecasts, augmented, base, draws, seed, horizon=min_lags + 1)
+        records.append({"base": base, "augmented": augmented, "cw_t": cw.t_stat, "cw_p": cw.p_value,
+                        "ic_base": float(m.ic_by_date(forecasts[forecasts["model"] == base]).mean()),
+                        "ic_augmented": float(m.ic_by_date(forecasts[forecasts["model"] == augmented]).mean()),
+                        "perm_p": null.p_value,
+                        "p": max(cw.p_value, null.p_value) if np.isfinite(cw.p_value) else np.nan})
+    table = pd.DataFrame.from_records(records, columns=["base", "augmented", "cw_t", "cw_p", "ic_base", "ic_augmented",
+                                                        "perm_p", "p"])
+    return table.assign(p_holm=holm(table["p"].to_numpy(float)),
+                        holds=lambda t: (t["p_holm"] < SIGNIFICANCE) & (t["cw_t"] > 0))
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values over the finite entries (NaN stays NaN)."""
+    from statsmodels.stats.multitest import multipletests
+
+    adjusted = np.full(p_values.shape, np.nan)
+    finite = np.isfinite(p_values)
+    if finite.any():
+        adjusted[finite] = multipletests(p_values[finite], method="holm")[1]
+    return adjusted

@@ -1,0 +1,98 @@
+"""The verdict: the decision of the pre-declared primary model, its statistics, and the sentence rendered from them.
+
+The primary model passes when its mean per-session IC > 0 with permutation p < SIGNIFICANCE (null.py) and a
+Clark-West t > 0 with one-sided p < SIGNIFICANCE against the univariate model it nests. The headline is
+`claims.headline`: for an ROI primary model "signal in roi" also needs the increment over every control that ran
+(increments.py) to hold, else it names the controls that explain the forecasts. The secondary models never change it.
+A `Verdict` is a typed record: summary.json stores it, the report and the CLI read it, nobody parses the sentence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import pandas as pd
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from neurofin.market.evaluate.claims import headline
+
+SIGNIFICANCE = 0.05  # the one threshold of every test the backtest decides on (verdict, increments, Holm)
+
+
+def _missing_as_none(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+Statistic = Annotated[float | None, AfterValidator(_missing_as_none)]  # None: undefined (NaN), also in JSON
+
+
+def _number(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+class IncrementDecision(BaseModel):
+    """One increment test of the primary target: does control+roi beat the control (Holm over the controls)?"""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    base: str
+    augmented: str
+    p_holm: Statistic = None
+    holds: bool
+
+
+class Verdict(BaseModel):
+    """The backtest's decision and the statistics it rests on; extra fields (e.g. a power figure) are kept."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    primary_model: str
+    primary_target: str
+    signal: bool  # the primary model passes its own tests (IC permutation null and Clark-West)
+    claim: Literal["signal", "explained", "untested", "none"]  # what the headline claims (claims.headline)
+    headline: str
+    explained_by: list[str] = []  # the controls whose increment the ROI features fail to beat
+    ic_mean: Statistic = None
+    perm_p: Statistic = None
+    cw_t: Statistic = None
+    cw_p: Statistic = None
+    significance: float = SIGNIFICANCE
+    increments: list[IncrementDecision] | None = None  # None: no increment was tested
+    projection_note: str = ""  # where the primary model ranks among same-dimension projections (projections.py)
+
+    @property
+    def held(self) -> list[IncrementDecision]:
+        """The increments over a control that hold."""
+        return [i for i in self.increments or [] if i.holds]
+
+    def sentence(self) -> str:
+        """The plain-language verdict: the headline, the primary model's statistics, then which increment holds."""
+        text = (f"Verdict: {self.headline} (primary model {self.primary_model}: mean IC {_number(self.ic_mean):.3f}, "
+                f"permutation p={_number(self.perm_p):.3g}; Clark-West vs univariate t={_number(self.cw_t):.2f}, "
+                f"p={_number(self.cw_p):.3g}; both must be < {self.significance:g}, one-sided).")
+        if not self.increments:
+            return text + self.projection_note
+        named = ", ".join(f"{i.base} (Holm p={_number(i.p_holm):.3g})" for i in self.held)
+        tested = ", ".join(i.base for i in self.increments)
+        return text + (f" ROI features add to: {named}." if named else
+                       f" ROI features add to none of the controls ({tested}; Holm over them, Clark-West and "
+                       f"permutation null both < {self.significance:g}).") + self.projection_note
+
+
+def decide(
+    metrics: pd.DataFrame, primary: str, primary_target: str, increments: pd.DataFrame | None = None,
+    projection_note: str = "",
+) -> Verdict:
+    """The verdict of the primary model's row of `metrics` (and the primary target's `increments`, when given)."""
+    row = metrics.set_index("model").loc[primary]
+    found = bool(row["ic_mean"] > 0 and row["perm_p"] < SIGNIFICANCE and row["cw_t"] > 0
+                 and row["cw_p"] < SIGNIFICANCE)
+    tested = None if increments is None else [
+        IncrementDecision(base=b, augmented=a, p_holm=p, holds=bool(h))
+        for b, a, p, h in increments[["base", "augmented", "p_holm", "holds"]].itertuples(index=False)]
+    head = headline(primary, found, increments)
+    return Verdict(primary_model=primary, primary_target=primary_target, signal=found, claim=head.claim,
+                   headline=head.text, explained_by=list(head.explained_by), ic_mean=row["ic_mean"],
+                   perm_p=row["perm_p"], cw_t=row["cw_t"], cw_p=row["cw_p"], increments=tested,
+                   projection_note=projection_note)

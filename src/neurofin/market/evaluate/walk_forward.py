@@ -1,0 +1,173 @@
+"""Walk-forward folds: the panel and prices aligned for the backtest, the folds, each fold's selection and controls.
+
+Folds: the training window ends at session index e (expanding from the first session, or rolling over the last
+`train_sessions`); `embargo_sessions` sessions are skipped; the next `step_sessions` sessions are forecast. ISC and
+Granger filters are fitted on the training window of each fold (ISC once, Granger per target kind on its 1-session
+target), and so is the embedding control's PCA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from neurofin.config import MarketSettings
+from neurofin.errors import InputError
+from neurofin.market.evaluate.projections import PCA_MODEL
+from neurofin.market.evaluate.variants import MODELS
+from neurofin.market.forecast.controls import ATTENTION, embedding_columns, fit_embedding_pca, random_projections
+from neurofin.market.forecast.models import business_day_frame
+from neurofin.market.panel.targets import INTRADAY, TargetSpec, target_specs, with_targets
+from neurofin.market.selection.gate import (
+    Selection,
+    roi_columns,
+    screen_features,
+    select_features,
+    sentiment_columns,
+    session_frame,
+)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One walk-forward split: training sessions [train_start, train_end], then the test sessions."""
+
+    index: int
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    test_sessions: tuple[pd.Timestamp, ...]
+
+
+@dataclass
+class BacktestResult:
+    """Forecast rows, the primary target's metrics, per-fold selections, selection frequencies, the verdict and
+    every target's evaluation (tidy `results`, `increments`, portfolio tables)."""
+
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+    folds: list[Fold]
+    selections: list[Selection]
+    frequencies: pd.DataFrame
+    verdict: str
+    settings: dict[str, object]
+    null: dict[str, object] = field(default_factory=dict)
+    results: pd.DataFrame = field(default_factory=pd.DataFrame)
+    increments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    portfolio: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def walk_forward_folds(
+    sessions: Sequence[pd.Timestamp], train_sessions: int, step: int, embargo: int, window: str = "expanding"
+) -> list[Fold]:
+    """Expanding or rolling training windows, each followed by an embargo gap and `step` test sessions."""
+    if window not in ("expanding", "rolling"):
+        raise ValueError(f"window must be 'expanding' or 'rolling', got {window!r}")
+    if train_sessions < 2 or step < 1 or embargo < 0:
+        raise InputError("need train_sessions >= 2, step_sessions >= 1 and embargo_sessions >= 0")
+    sessions = list(sessions)
+    folds: list[Fold] = []
+    end = train_sessions - 1
+    while end + 1 + embargo < len(sessions):
+        start = 0 if window == "expanding" else end - train_sessions + 1
+        test = tuple(sessions[end + 1 + embargo : end + 1 + embargo + step])
+        folds.append(Fold(len(folds), sessions[start], sessions[end], test))
+        end += step
+    return folds
+
+
+@dataclass
+class MarketData:
+    """Panel and prices aligned for the chain: session frame (with every target), business-day grid, column roles."""
+
+    panel: pd.DataFrame
+    frame: pd.DataFrame
+    grid: pd.DataFrame
+    sessions: list[pd.Timestamp]
+    rois: list[str]
+    sentiment: list[str]
+    attention: list[str] = field(default_factory=list)
+    embedding: list[str] = field(default_factory=list)
+    specs: list[TargetSpec] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings | None = None) -> MarketData:
+    """Session frame (targets + carried-forward features, see `session_frame`; one column per target) and its
+    business-day grid. The primary target at horizon 1 is always included."""
+    settings = settings or MarketSettings()
+    rois, sentiment, embedding = roi_columns(panel), sentiment_columns(panel), embedding_columns(panel)
+    frame = session_frame(panel, prices, [*rois, *sentiment, *embedding], settings)
+    attention = [c for c in ATTENTION if c in frame.columns]
+    has_open = INTRADAY in frame.columns and bool(frame[INTRADAY].notna().any())
+    if settings.primary_target == "open_to_close" and not has_open:
+        raise InputError("market.primary_target = 'open_to_close' needs open prices: give prices with an open column")
+    specs, notes = target_specs([settings.primary_target, *settings.targets], [1, *settings.horizons], has_open)
+    frame = with_targets(frame, specs)
+    grid = business_day_frame(frame, [*rois, *sentiment, *attention, *embedding],
+                              targets=("target", *(s.column for s in specs)), lagged=rois)
+    sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
+    if not embedding:
+        notes.append("embedding control skipped: the panel has no emb_ columns (set infer.embedding_dims > 0 and "
+                     "re-run infer and the panel)")
+    return MarketData(panel, frame, grid, sessions, rois, sentiment, attention, embedding, specs, notes)
+
+
+def make_folds(data: MarketData, settings: MarketSettings) -> list[Fold]:
+    """The walk-forward folds of the data's sessions (an InputError when none fits)."""
+    folds = walk_forward_folds(data.sessions, settings.train_sessions, settings.step_sessions,
+                               settings.embargo_sessions, settings.window)
+    if not folds:
+        raise InputError(
+            f"{len(data.sessions)} sessions leave no test session after {settings.train_sessions} training sessions "
+            "and the embargo: lower market.train_sessions or supply a longer panel"
+        )
+    return folds
+
+
+def select_per_fold(
+    data: MarketData, folds: Sequence[Fold], settings: MarketSettings, kinds: Sequence[str]
+) -> dict[str, list[Selection]]:
+    """Target kind -> the selection of every fold: ISC once per window, Granger on the kind's 1-session target."""
+    screens = [screen_features(data.panel, data.frame, f.train_start, f.train_end, settings) for f in folds]
+    out = {}
+    for kind in dict.fromkeys(kinds):
+        framed = data.frame.assign(target=data.frame[TargetSpec(kind, 1).column])
+        out[kind] = [select_features(data.panel, framed, f.train_start, f.train_end, settings, screen)
+                     for f, screen in zip(folds, screens, strict=True)]
+    return out
+
+
+def walk_forward_selection(data: MarketData, settings: MarketSettings) -> tuple[list[Fold], list[Selection]]:
+    """The walk-forward folds and the ISC + Granger selection (primary target) fitted on each fold's training window."""
+    folds = make_folds(data, settings)
+    return folds, select_per_fold(data, folds, settings, [settings.primary_target])[settings.primary_target]
+
+
+def fold_grid(
+    data: MarketData, start: pd.Timestamp, end: pd.Timestamp, settings: MarketSettings
+) -> tuple[pd.DataFrame, list[str], dict[str, list[str]]]:
+    """The grid plus the embedding control's components, PCA fitted on sessions [start, end], their names, and
+    the projection models' columns (projection_pca: those components; projection_<j>: random projections; none
+    with market.projection_draws = 0)."""
+    pca = fit_embedding_pca(data.frame, data.embedding, start, end, len(data.rois), settings.seed) if data.embedding else None
+    grid = data.grid.drop(columns=data.embedding)  # the models read the components, never the raw columns
+    if pca is None:
+        return grid, [], {}
+    randoms = random_projections(pca, settings.projection_draws, settings.seed)
+    scores = [pca.transform(data.grid), *(projection.transform(data.grid) for projection in randoms.values())]
+    projections = {PCA_MODEL: pca.names, **{name: projection.names for name, projection in randoms.items()}} if randoms else {}
+    return pd.concat([grid, *scores], axis=1), pca.names, projections
+
+
+def control_columns(data: MarketData, embedding: Sequence[str]) -> dict[str, list[str]]:
+    """Each control's covariate columns (the embedding's are this fold's PCA components)."""
+    return {"sentiment": data.sentiment, "attention": data.attention, "embedding": list(embedding)}
+
+
+def available_models(data: MarketData, embedding: Sequence[str]) -> list[str]:
+    """The models this data can feed (a control without columns is left out with its `+roi` model)."""
+    missing = {c for c, cols in control_columns(data, embedding).items() if not cols}
+    return [model for model in MODELS if model not in missing and model.removesuffix("+roi") not in missing]

@@ -1,0 +1,50 @@
+"""summary.json is the BacktestSummary record: written from it, read back into the same record, and the verdict
+and statistics of a small planted chain run are those of the code before the split (tests/market/data/chain_golden.json,
+written by the pre-split backtest on the same panels and settings)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from neurofin.config import MarketSettings
+from neurofin.market.chain import run_chain
+from neurofin.market.evaluate.verdict import Verdict
+from neurofin.market.summary import BacktestSummary
+from neurofin.testing.planted_market import planted_panel
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "chain_golden.json").read_text())
+PANELS = {"signal": ({"AAA": "Limbic_OFC", "BBB": "Limbic_OFC"}, 0), "null": (None, 11)}
+
+
+@pytest.mark.parametrize("name", list(PANELS))
+def test_summary_round_trips_through_the_record_and_matches_the_code_before_the_split(tmp_path, name):
+    signal, seed = PANELS[name]
+    panel, prices = planted_panel(n_sessions=140, tickers=("AAA", "BBB", "CCC", "DDD"), signal=signal, strength=0.5,
+                                  n_subjects=2, seed=seed)
+    settings = MarketSettings(train_sessions=100, step_sessions=20, isc_null_shifts=30, granger_max_lag=2,
+                              forecaster="linear", quantile_levels=[0.1, 0.5, 0.9], null_draws=200, bootstrap_draws=100,
+                              targets=["raw"], horizons=[1])
+    result = run_chain(panel, prices, settings, tmp_path)
+    text = result.files["summary"].read_text()
+    record = BacktestSummary.model_validate_json(text)
+    assert record.model_dump(mode="json") == json.loads(text)  # nothing lost or added on the way back
+    assert record.verdict == result.backtest.verdict and isinstance(record.verdict, Verdict)
+
+    golden = GOLDEN[name]
+    saved = json.loads(text)
+    assert saved["verdict_text"] == golden["verdict"] == result.verdict
+    assert record.verdict.signal == golden["verdict"].startswith("Verdict: signal")
+    for key in ("forecaster", "forecaster_name", "model", "n_folds", "primary_model", "primary_target", "targets",
+                "metrics", "increments", "notes"):
+        assert saved[key] == golden[key], key
+
+
+def test_a_verdict_keeps_extra_fields_and_renders_undefined_statistics_as_nan():
+    verdict = Verdict(primary_model="roi", primary_target="raw", signal=False, claim="none", headline="no signal",
+                      ic_mean=0.1, perm_p=float("nan"),
+                      cw_t=None, cw_p=None, power_ic80=0.07)
+    back = Verdict.model_validate_json(verdict.model_dump_json())
+    assert back == verdict and back.model_extra == {"power_ic80": 0.07} and back.perm_p is None
+    assert back.sentence() == ("Verdict: no signal (primary model roi: mean IC 0.100, permutation p=nan; Clark-West vs "
+                               "univariate t=nan, p=nan; both must be < 0.05, one-sided).")
