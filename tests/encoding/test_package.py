@@ -73,7 +73,7 @@ def test_loads_in_a_fresh_environment_with_another_numpy_version(tmp_path):
     env = tmp_path / "env"
     venv.EnvBuilder(with_pip=True).create(env)
     python = env / "bin" / "python"
-    install = subprocess.run([python, "-m", "pip", "install", "-q", f"numpy=={OTHER_NUMPY}", "safetensors", "pydantic"],
+    install = subprocess.run([python, "-m", "pip", "install", "-q", f"numpy=={OTHER_NUMPY}", "safetensors", "pydantic", "lazy-loader"],
                              capture_output=True, text=True)
     if install.returncode != 0:
         pytest.skip(f"could not install numpy {OTHER_NUMPY} from the package index: {install.stderr[-300:]}")

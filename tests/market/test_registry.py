@@ -53,8 +53,10 @@ def test_a_registered_toy_forecaster_runs_through_the_cli_and_is_recorded_by_nam
     assert summary["verdict_text"] in result.output
     forecasts = pd.read_parquet(tmp_path / "out" / "forecasts.parquet")
     uni = forecasts[forecasts["model"] == "univariate"]
-    at_origin = uni.merge(uni[["ticker", "session", "actual"]].rename(columns={"session": "origin", "actual": "last"}),
-                          on=["ticker", "origin"])
+    # the last return a forecast may read is the origin's previous session's (the book fills at the origin's close)
+    previous = uni[["ticker", "session", "origin"]].rename(columns={"session": "origin", "origin": "previous"})
+    realised = uni[["ticker", "session", "actual"]].rename(columns={"session": "previous", "actual": "last"})
+    at_origin = uni.merge(previous, on=["ticker", "origin"]).merge(realised, on=["ticker", "previous"])
     known = at_origin["last"].notna()
     assert known.sum() > 20
     np.testing.assert_allclose(at_origin.loc[known, "mean"], at_origin.loc[known, "last"])  # the toy's own rule

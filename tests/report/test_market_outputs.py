@@ -68,7 +68,7 @@ def test_increments_table_marks_what_holds(report_inputs):
     held = shown[shown["ROIs add"] == "held"]
     assert list(held["control"]) == ["sentiment"] and list(held["target"]) == ["raw"] and held["Holm p"].item() == 0.008
     html = market_section(report_inputs["backtest"])[0].html()
-    assert ("Held (Holm over the controls&#x27; increments (control+roi vs control) within each target and horizon: "
+    assert ("Held (Holm over the controls&#39; increments (control+roi vs control) within each target and horizon: "
             "Holm p &lt; 0.05 with Clark-West t &gt; 0): sentiment+roi over sentiment (raw, 1 session, Holm p 0.008).") in html
     row = cells(html, "raw")
     assert row[:2] == ["1", "sentiment"] and row[-1] == "held" and row[-2] == "0.008"
