@@ -129,7 +129,8 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
     from neurofin.market.evaluate.forecast_loop import forecast_models
     from neurofin.market.evaluate.variants import MODELS
     from neurofin.market.evaluate.walk_forward import walk_forward_folds
-    from neurofin.market.forecast.engine import GridCube, OriginRequest, build_design, ridge_means
+    from neurofin.market.forecast.batched_ridge import ridge_means
+    from neurofin.market.forecast.engine import GridCube, OriginRequest, build_design
     from neurofin.market.forecast.models import RidgeForecaster
     from neurofin.market.panel.targets import TargetSpec, known_through
 

@@ -7,14 +7,8 @@ import pytest
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.walk_forward import prepare_data
-from neurofin.market.forecast.engine import (
-    GridCube,
-    OriginRequest,
-    build_design,
-    forecast_requests,
-    ridge_forecasts,
-    ridge_means,
-)
+from neurofin.market.forecast.batched_ridge import ridge_forecasts, ridge_means
+from neurofin.market.forecast.engine import GridCube, OriginRequest, build_design, forecast_requests
 from neurofin.market.forecast.models import LAG_SUFFIX, RidgeForecaster, forecast_view, origin_view
 from neurofin.market.panel.targets import known_through
 from neurofin.testing.planted_market import planted_panel
