@@ -3,6 +3,7 @@
 The same run backs the README's notebook snippet (executed as written) and the load-once rule for the LM.
 """
 
+import logging
 import re
 from pathlib import Path
 
@@ -25,10 +26,18 @@ def demo(tmp_path_factory):
     lm._load_cached.cache_clear()
     lm._load = lambda settings: loads.append(settings.model) or real_load(settings)
     lines: list[str] = []
+    collect = logging.Handler()
+    collect.emit = lambda record: lines.append(record.getMessage())  # the demo's one channel: logging (info)
+    demo_logger = logging.getLogger("neurofin")
+    level = demo_logger.level
+    demo_logger.addHandler(collect)
+    demo_logger.setLevel(logging.INFO)
     try:
-        summary = run_demo(root / "demo_out", n_subjects=2, n_stories=8, n_voxels=400, say=lines.append)
+        summary = run_demo(root / "demo_out", n_subjects=2, n_stories=8, n_voxels=400)
     finally:
         lm._load = real_load
+        demo_logger.removeHandler(collect)
+        demo_logger.setLevel(level)
     return root, summary, loads, lines
 
 

@@ -11,14 +11,14 @@ one HTML report (`neurofin report`). The comments carry no planted market signal
 
 from __future__ import annotations
 
+import logging
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-Say = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 EXAMPLE_COMMENTS = [
     "GME is going to the moon, I am buying more calls tomorrow morning",
@@ -60,9 +60,9 @@ def demo_settings(out: Path | None = None, data_root: Path | None = None) -> Any
 
 
 def run_demo(
-    out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int = 800, seed: int = 0, say: Say | None = None
+    out: Path, n_subjects: int = 2, n_stories: int = 10, n_voxels: int = 800, seed: int = 0
 ) -> dict[str, Any]:
-    """Run every stage under `out` and return its summary; `say` receives the lines to show (silent by default)."""
+    """Run every stage under `out` and return its summary; progress lines and result tables are logged (info)."""
     import pandas as pd
 
     from neurofin.atlas import subject_atlas
@@ -77,19 +77,18 @@ def run_demo(
     from neurofin.pipeline import evaluate_with_rois, train_package
     from neurofin.schema import ENSEMBLE
 
-    say = say or (lambda text: None)
     out = Path(out)
     summary: dict[str, Any] = {}
-    say(f"1/4 synthetic dataset: {n_subjects} subjects x {n_stories} stories x {n_voxels} voxels")
+    logger.info(f"1/4 synthetic dataset: {n_subjects} subjects x {n_stories} stories x {n_voxels} voxels")
     dataset = make_synthetic_dataset(out / "synth", n_subjects, n_stories, n_voxels, seed, overwrite=True)
     report = check_dataset(dataset.root)
     summary["check_problems"] = len(report.problems)
-    say(f"    data check: {len(report.problems)} problems")
+    logger.info(f"    data check: {len(report.problems)} problems")
 
     settings = demo_settings(out, dataset.root)
     write_bytes_atomic(out / "settings.toml", settings.to_toml().encode("utf-8"))
     summary["settings"] = str(out / "settings.toml")
-    say("2/4 atlas registration, features (SmolLM2-135M) and encoding models")
+    logger.info("2/4 atlas registration, features (SmolLM2-135M) and encoding models")
     for subject in dataset.subjects():  # registered first: training stores each subject's voxel map in its package
         subject_atlas(dataset, subject, settings.atlas.cache_dir)
     features = cached_feature_source(dataset, settings)
@@ -99,36 +98,36 @@ def run_demo(
             package = train_package(dataset, subject, settings, out / "models", features)
         metrics = evaluate_with_rois(package, dataset, features, settings)
         summary[subject] = {k: metrics[k] for k in ("test_mean_r", "test_top_mean_r")}
-        say(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "
+        logger.info(f"    {subject}: test r {metrics['test_mean_r']:.3f} all voxels, "
             f"{metrics['test_top_mean_r']:.3f} top {metrics['top_fraction']:.0%} (by validation r)")
-        say("\n".join("    " + line for line in format_tables(metrics).splitlines()))
+        logger.info("\n".join("    " + line for line in format_tables(metrics).splitlines()))
 
-    say("3/4 calibration on held-out story text, then ROI predictions for example comments (from the packages alone)")
+    logger.info("3/4 calibration on held-out story text, then ROI predictions for example comments (from the packages alone)")
     calibrate_packages(package_dirs(out / "models"), settings)
     predictor = Predictor.from_pretrained(out / "models")
     rois = predictor.predict_rois(EXAMPLE_COMMENTS)
     shown = rois[rois["subject"] == ENSEMBLE].set_index("id")[predictor.region_names].round(3).T
     shown.columns = [f"comment {i + 1}" for i in range(len(EXAMPLE_COMMENTS))]
     for i, comment in enumerate(EXAMPLE_COMMENTS):
-        say(f"    comment {i + 1}: {comment}")
+        logger.info(f"    comment {i + 1}: {comment}")
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
-        say(shown.to_string())
+        logger.info(shown.to_string())
     summary["rois"] = predictor.region_names
 
     from neurofin.market.demo import run_market_demo
 
-    say("4/4 market: generated Reddit dump -> ingest -> ROI panel + prices -> ISC/Granger selection -> backtest")
-    summary["market"] = run_market_demo(predictor, out / "market", seed, say)
-    say(f"    verdict: {summary['market']['verdict']}")
+    logger.info("4/4 market: generated Reddit dump -> ingest -> ROI panel + prices -> ISC/Granger selection -> backtest")
+    summary["market"] = run_market_demo(predictor, out / "market", seed)
+    logger.info(f"    verdict: {summary['market']['verdict']}")
     summary["explanations"] = str(write_demo_explanations(predictor, out / "market"))
-    say(f"    word attributions of the extreme {EXPLAINED_ROI} comments -> {summary['explanations']}")
+    logger.info(f"    word attributions of the extreme {EXPLAINED_ROI} comments -> {summary['explanations']}")
     from neurofin.report.build import build_report
 
     summary["report"] = str(build_report(out / "report.html", out / "models", dataset.root, out / "atlas-cache",
                                          out / "market" / "rois.parquet", out / "market" / "backtest",
                                          explanations=out / "market" / "explanations.parquet"))
-    say(f"settings used: {summary['settings']} (reuse with --config)")
-    say(f"report: {summary['report']}")
+    logger.info(f"settings used: {summary['settings']} (reuse with --config)")
+    logger.info(f"report: {summary['report']}")
     return summary
 
 
@@ -158,4 +157,4 @@ def register(app: typer.Typer) -> None:
         """
         from neurofin.io import guard_output
 
-        run_demo(guard_output(out, "folder"), say=typer.echo)
+        run_demo(guard_output(out, "folder"))

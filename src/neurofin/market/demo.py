@@ -8,12 +8,14 @@ no planted link to returns, so an honest chain reports no signal.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 DEMO_TICKERS = ["AAPL", "AMD", "MSFT", "JPM", "XOM"]
 DEMO_START, DEMO_END = "2021-03-01", "2022-12-28"
@@ -58,8 +60,8 @@ def demo_dump(path: Path, seed: int) -> int:
     return len(lines) + len(extras) + 1
 
 
-def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Dump -> ingest -> infer -> panel (+ real prices) -> walk-forward backtest; return a summary (lines to `say`)."""
+def run_market_demo(predictor: Any, out: Path, seed: int = 0) -> dict[str, Any]:
+    """Dump -> ingest -> infer -> panel (+ real prices) -> walk-forward backtest; return a summary (lines logged)."""
     from neurofin.config import MarketSettings
     from neurofin.infer.run import infer_file
     from neurofin.market.chain import run_chain
@@ -67,24 +69,23 @@ def run_market_demo(predictor: Any, out: Path, seed: int = 0, say: Callable[[str
     from neurofin.market.panel.prices import demo_prices
     from neurofin.market.panel.store import PanelStore
 
-    say = say or (lambda text: None)
     out = Path(out)
     settings = MarketSettings(**DEMO_MARKET_SETTINGS)
     n_lines = demo_dump(out / "RC_demo.jsonl", seed)
     report = ingest_dumps([out / "RC_demo.jsonl"], out / "comments.parquet", settings.subreddits)
-    say(f"    ingest: {n_lines} lines -> {report.kept} comments (dropped {report.malformed} malformed, "
+    logger.info(f"    ingest: {n_lines} lines -> {report.kept} comments (dropped {report.malformed} malformed, "
                f"{report.bot} bot, {report.deleted} deleted, {report.wrong_subreddit} off-subreddit)")
     comments = pd.read_parquet(out / "comments.parquet")
     rois = infer_file(predictor, pd.DataFrame({"id": comments["id"], "text": comments["body"]}), out / "rois.parquet")
     store = PanelStore(out / "panel.duckdb", settings.exchange, settings.cutoff_minutes)
     update = store.update(comments, rois, replace_rois=True)  # a rerun's models replace the last run's rows
     store.update_prices(demo_prices(DEMO_TICKERS, DEMO_START, DEMO_END))
-    say(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")
+    logger.info(f"    panel: {update.panel_rows_written} ticker x session x subject rows; prices: skfolio S&P 500")
     result = run_chain(store, None, settings, out / "backtest")
     controls = json.loads(result.files["summary"].read_text(encoding="utf-8"))["controls"]
     ran = dict.fromkeys(result.backtest.increments["base"])  # the controls tested, in the backtest's order
-    say(f"    controls: {'; '.join(controls[control] for control in ran)}")
+    logger.info(f"    controls: {'; '.join(controls[control] for control in ran)}")
     metrics = result.backtest.metrics
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", None):
-        say(metrics.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        logger.info(metrics.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return {"comments": report.kept, "verdict": result.verdict, "backtest": str(out / "backtest")}
