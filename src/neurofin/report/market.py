@@ -25,7 +25,7 @@ from neurofin.market.evaluate.verdict import Verdict
 from neurofin.market.forecast.models import quantile_column
 from neurofin.market.summary import BacktestSummary, PermutationNull
 from neurofin.report.figures import new_figure, to_png
-from neurofin.report.html import Figure, Section, esc, page, paragraph, table
+from neurofin.report.html import Figure, Section, details, page, paragraph, table
 from neurofin.report.identical import identical_groups
 from neurofin.report.inputs import read_record, read_table, require_numbers
 from neurofin.report.market_outputs import BacktestOutputs, output_parts
@@ -281,8 +281,7 @@ def market_section(folder: Path) -> tuple[Section, str]:
     verdict = short_verdict(backtest.summary.verdict, backtest.metrics)
     section = Section("market", "Market backtest")
     rule = paragraph(backtest.summary.verdict.sentence())
-    section.add(f"<p class='verdict'>{esc(verdict)}</p>", *power_part(backtest.summary),
-                f"<details><summary>Verdict rule and statistics</summary>{rule}</details>")
+    section.add(paragraph(verdict, "verdict"), *power_part(backtest.summary), details("Verdict rule and statistics", rule))
     groups = forecast_groups(backtest.forecasts, backtest.daily_ic)
     undefined = undefined_ic(backtest.daily_ic)
     section.add("<h3>Backtest table (out of sample)</h3>", table(metrics_table(backtest.metrics, groups, undefined)))
@@ -319,7 +318,7 @@ def write_market_report(folder: str | Path) -> Path:
     write_bytes_atomic(folder / "selection_frequency.png", selection_png)
     verdict = backtest.summary.verdict
     section = Section("backtest", "Out-of-sample metrics and figures")
-    section.add(f"<p class='verdict'>{esc(short_verdict(verdict, backtest.metrics))}</p>", paragraph(verdict.sentence()),
+    section.add(paragraph(short_verdict(verdict, backtest.metrics), "verdict"), paragraph(verdict.sentence()),
                 *power_part(backtest.summary),
                 table(metrics_table(backtest.metrics, identical_groups(backtest.daily_ic), undefined_ic(backtest.daily_ic),
                                     "same per-session IC as")),
