@@ -40,25 +40,6 @@ class Fold:
     test_sessions: tuple[pd.Timestamp, ...]
 
 
-@dataclass
-class BacktestResult:
-    """Forecast rows, the primary target's metrics, per-fold selections, selection frequencies, the verdict and
-    every target's evaluation (tidy `results`, `increments`, portfolio tables)."""
-
-    forecasts: pd.DataFrame
-    metrics: pd.DataFrame
-    folds: list[Fold]
-    selections: list[Selection]
-    frequencies: pd.DataFrame
-    verdict: str
-    settings: dict[str, object]
-    null: dict[str, object] = field(default_factory=dict)
-    results: pd.DataFrame = field(default_factory=pd.DataFrame)
-    increments: pd.DataFrame = field(default_factory=pd.DataFrame)
-    portfolio: dict[str, pd.DataFrame] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
 def walk_forward_folds(
     sessions: Sequence[pd.Timestamp], train_sessions: int, step: int, embargo: int, window: str = "expanding"
 ) -> list[Fold]:
