@@ -34,15 +34,16 @@ from neurofin.market.forecast.registry import make_forecaster, recorded_settings
 from neurofin.market.panel.store import PanelStore
 from neurofin.market.panel.targets import TargetSpec
 from neurofin.market.selection.gate import Selection, select_features, selection_frequencies, selection_record, sentiment_columns
-from neurofin.market.summary import backtest_summary
+from neurofin.market.summary import BacktestSummary, backtest_summary
 from neurofin.progress import Progress
 
 
 @dataclass
 class ChainResult:
-    """The backtest of one chain run and the files it wrote."""
+    """The backtest of one chain run, its summary record (summary.json) and the files it wrote."""
 
     backtest: BacktestResult
+    summary: BacktestSummary
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -186,4 +187,4 @@ def run_chain(
     summary = backtest_summary(result, model.name, sentiment, {k: p.name for k, p in files.items()},
                                read_power(out_dir))
     write_json_atomic(files["summary"], summary.model_dump(mode="json"))
-    return ChainResult(result, files)
+    return ChainResult(result, summary, files)

@@ -260,9 +260,8 @@ def backtest(
         typer.echo(result.backtest.metrics[shown].round(4).to_string(index=False))
         typer.echo(result.backtest.increments.round(4).to_string(index=False))
     typer.echo(result.verdict)
-    power_record = json.loads((out / "summary.json").read_text()).get("power")
-    if power_record:
-        typer.echo(power_record["sentence"])
+    if result.summary.power:
+        typer.echo(result.summary.power["sentence"])
     for page in pages:
         typer.echo(f"report: {page}")
 
