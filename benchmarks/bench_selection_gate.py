@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from neurofin.config import MarketSettings
+from neurofin.io import write_json_atomic
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.selection.gate import roi_columns, select_features, session_frame
 from neurofin.testing.planted_market import planted_panel
@@ -117,8 +118,7 @@ def main() -> None:
     record["seconds"] = time.perf_counter() - began
     print(json.dumps(record, indent=2))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=2) + "\n")
+        write_json_atomic(args.out, record)
 
 
 if __name__ == "__main__":
