@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -188,4 +189,4 @@ def test_cli_power_is_shown_next_to_the_verdict(cli_setup):
     out = _invoke("backtest", "--db", root / "panel.duckdb", "--config", config, "--out", root / "power")
     summary = json.loads((root / "power" / "summary.json").read_text())
     assert summary["power"] == power and power["sentence"] in out
-    assert html.escape(power["sentence"], quote=True) in (root / "power" / "report.html").read_text(encoding="utf-8")
+    assert str(escape(power["sentence"])) in (root / "power" / "report.html").read_text(encoding="utf-8")
