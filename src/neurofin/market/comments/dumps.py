@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -47,8 +48,8 @@ def check_dump(path: Path) -> None:
             )
 
 
-def zst_lines(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator[bytes]:
-    """Decompressed lines of a zstd NDJSON dump (one or more frames), holding one block at a time.
+def zst_blocks(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator[list[bytes]]:
+    """Decompressed lines of a zstd NDJSON dump (one or more frames), a block of lines at a time.
 
     A corrupt frame, or a last frame cut short, raises TruncatedFileError after the complete lines.
     """
@@ -62,24 +63,30 @@ def zst_lines(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator[
                 in_frame = True
                 lines = (pending + frame.decompress(block)).split(b"\n")
                 pending = lines.pop()
-                yield from lines
+                yield lines
                 block = b""
                 if frame.eof:  # next frame (if any) starts in the unused tail
                     block, frame, in_frame = frame.unused_data, dctx.decompressobj(), False
     except zstandard.ZstdError as exc:
-        yield pending
+        yield [pending]
         raise TruncatedFileError(f"{path} is corrupt ({exc}): re-download it") from None
     if pending:
-        yield pending
+        yield [pending]
     if in_frame:
         raise TruncatedFileError(f"{path} ends inside a zstd frame (truncated download?): re-download it")
 
 
-def _struct_decoder(layout: RecordLayout) -> msgspec.json.Decoder:
+def text_blocks(raw: BinaryIO, block_bytes: int = 1 << 20) -> Iterator[list[bytes]]:
+    """The lines of an uncompressed NDJSON file, about `block_bytes` at a time."""
+    while lines := raw.readlines(block_bytes):
+        yield lines
+
+
+def struct_decoder(layout: RecordLayout) -> Callable[[bytes], Any]:
     """A msgspec decoder of JSON objects into a struct of the layout's fields (UNSET where a line lacks one)."""
     attributes = [(f"f{index}", Any, msgspec.UNSET) for index in range(len(layout.names))]
     rename = {f"f{index}": name for index, name in enumerate(layout.names)}
-    return msgspec.json.Decoder(msgspec.defstruct("DumpRecord", attributes, rename=rename, gc=False))
+    return msgspec.json.Decoder(msgspec.defstruct("DumpRecord", attributes, rename=rename, gc=False)).decode
 
 
 def reference_values(line: bytes, layout: RecordLayout) -> tuple[Any, ...] | None:
@@ -91,20 +98,25 @@ def reference_values(line: bytes, layout: RecordLayout) -> tuple[Any, ...] | Non
     return layout.values(record) if isinstance(record, dict) else MALFORMED
 
 
-def json_values(lines: Iterable[bytes], layout: RecordLayout) -> Generator[tuple[Any, ...] | None, None, None]:
-    """The layout values of each NDJSON line (MALFORMED for lines that are not JSON objects); blank lines skipped."""
-    decode = _struct_decoder(layout).decode
+def json_values(
+    lines: list[bytes], layout: RecordLayout, decode: Callable[[bytes], Any] | None = None
+) -> list[tuple[Any, ...] | None]:
+    """The layout values of each NDJSON line (MALFORMED for lines that are not JSON objects); blank lines skipped.
+    `decode`: the layout's `struct_decoder`, built once per dump by the caller."""
+    decode = decode or struct_decoder(layout)
     astuple = msgspec.structs.astuple
-    refused = (msgspec.DecodeError, UnicodeDecodeError)
+    values: list[tuple[Any, ...] | None] = []
+    append = values.append
     for line in lines:
         try:
-            yield astuple(decode(line))
-        except refused:
+            append(astuple(decode(line)))
+        except (msgspec.DecodeError, UnicodeDecodeError):
             if line.strip():
-                yield reference_values(line, layout)
+                append(reference_values(line, layout))
+    return values
 
 
-def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Generator[tuple[Any, ...] | None, None, None]:
+def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Iterator[tuple[Any, ...] | None]:
     """The layout values of each row of a CSV dump with a header row; MALFORMED for rows the csv module rejects."""
     csv.field_size_limit(1 << 27)
     text = io.TextIOWrapper(raw, encoding=BOM_ENCODING, errors="replace", newline="")
@@ -123,12 +135,21 @@ def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Generator[tuple[Any, ...
         text.detach()  # the caller still reads raw.tell() and closes raw
 
 
-def open_values(path: Path, layout: RecordLayout) -> tuple[BinaryIO, Generator[tuple[Any, ...] | None, None, None]]:
-    """Open one dump; return (raw file for byte progress, iterator over its records' layout values)."""
+def open_batches(
+    path: Path, layout: RecordLayout, rows: int = 4096
+) -> tuple[BinaryIO, Generator[list[tuple[Any, ...] | None], None, None]]:
+    """Open one dump; return (raw file for byte progress, iterator over batches of its records' layout values)."""
     suffix = path.suffix.lower()
     if suffix not in DUMP_SUFFIXES:
         raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
     raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     if suffix == ".csv":
-        return raw, _csv_values(raw, layout)
-    return raw, json_values(zst_lines(raw, path) if suffix == ".zst" else raw, layout)
+        return raw, _batched(_csv_values(raw, layout), rows)
+    blocks = zst_blocks(raw, path) if suffix == ".zst" else text_blocks(raw)
+    decode = struct_decoder(layout)
+    return raw, (json_values(lines, layout, decode) for lines in blocks)
+
+
+def _batched(items: Iterator[tuple[Any, ...] | None], size: int) -> Generator[list[tuple[Any, ...] | None], None, None]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch

@@ -8,11 +8,16 @@ order of `RecordLayout.names` (UNSET where the record lacks the field), whatever
 from __future__ import annotations
 
 import math
+import operator
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 from msgspec import UNSET
 
 from neurofin.errors import InputError
@@ -123,22 +128,6 @@ def is_bot(author: str, bots: frozenset[str], allowed: frozenset[str]) -> bool:
     return lowered.endswith("bot") and (lowered.endswith(("_bot", "-bot")) or bool(BOT_CAMEL.search(author)))
 
 
-def is_deleted(body: str) -> bool:
-    """The text is a deletion mark ("[deleted]", "[removed]", ...; `body` already stripped)."""
-    return len(body) <= _LONGEST_DELETED and body.lower() in DELETED_BODIES
-
-
-def epoch_seconds(created: int, report: IngestReport) -> int | None:
-    """created_utc in seconds: milliseconds converted (counted); outside 2005..2100 rejected (counted)."""
-    milliseconds = created > MS_THRESHOLD
-    seconds = created // 1000 if milliseconds else created
-    if not EPOCH_RANGE[0] <= seconds <= EPOCH_RANGE[1]:
-        report.bad_timestamp += 1
-        return None
-    report.millisecond_timestamps += milliseconds
-    return seconds
-
-
 def utc_bounds(start: date | None, end: date | None) -> tuple[int | None, int | None]:
     """[start 00:00 UTC, (end + 1 day) 00:00 UTC) as epoch seconds; None leaves a side open."""
 
@@ -176,7 +165,13 @@ class RecordLayout:
 
 
 class RowFilter:
-    """Decides for one record: keep it (returns the row) or count why it was dropped."""
+    """Decides for a batch of records which become comment rows, and counts why the others were dropped.
+
+    The rules run column by column over the whole batch (numpy masks, one list comprehension per field) in the
+    order of `DROP_REASONS`: a record is counted under the first rule it fails. Values of the plain type a
+    field usually has (str ids and texts, int timestamps and scores) take the inline path; any other value goes
+    through the general cast (`parse_created_utc`, `_as_str`, `_as_score`), so the result does not depend on it.
+    """
 
     def __init__(
         self, report: IngestReport, layout: RecordLayout, subreddits: set[str] | None, lo: int | None, hi: int | None,
@@ -186,56 +181,98 @@ class RowFilter:
         self.report, self.layout, self.subreddits, self.lo, self.hi = report, layout, subreddits, lo, hi
         self.bots, self.allowed, self.keep_edited, self.keep_deleted = bots, allowed, keep_edited, keep_deleted
 
-    def row(self, values: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
-        """The output row of a record's layout values (None: a malformed line), or None (with the reason counted)
-        if it is dropped."""
-        report = self.report
-        if values is None:
-            report.malformed += 1
-            return None
-        at = self.layout.at
-        comment_id = values[at[0]]
-        comment_id = str(comment_id) if isinstance(comment_id, (str, int)) and not isinstance(comment_id, bool) else None
-        created = parse_created_utc(_got(values[at[1]]))
-        if not comment_id or created is None:
-            report.malformed += 1
-            return None
-        created = epoch_seconds(created, report)
-        if created is None:
-            return None
-        subreddit = values[at[2]]
-        has_subreddit = subreddit is not UNSET
-        subreddit = str(subreddit or "") if has_subreddit else ""
-        if self.subreddits is not None and has_subreddit and subreddit.lower() not in self.subreddits:
-            report.wrong_subreddit += 1
-            return None
-        if (self.lo is not None and created < self.lo) or (self.hi is not None and created >= self.hi):
-            report.out_of_range += 1
-            return None
-        body = values[at[3]]
-        body = body.strip() if isinstance(body, str) else ""
-        deleted = is_deleted(body)
-        if deleted and not self.keep_deleted:
-            report.deleted += 1
-            return None
-        edited = _got(values[at[4]])
-        if not self.keep_edited and (edited not in NOT_EDITED or (":" in body and EDIT_MARK.search(body))):
-            report.edited += 1
-            return None
-        author = str(_got(values[at[5]]) or "[deleted]")
-        if is_bot(author, self.bots, self.allowed):
-            report.bot += 1
-            return None
-        if not body:
-            report.empty += 1
-            return None
-        report.kept_deleted += deleted
-        retrieved = values[at[9]]
-        retrieved = parse_created_utc(_got(values[at[10]]) if retrieved is UNSET else retrieved)
-        lag = retrieved - created if retrieved is not None else None
-        row = (comment_id, author, created, subreddit, body, _as_str(_got(values[at[6]])), _as_str(_got(values[at[7]])),
-               _as_score(_got(values[at[8]])), retrieved, lag)
-        return (*row, *(_as_str(_got(values[i])) for i in at[11:])) if len(at) > 11 else row
+    def columns(self, records: list[tuple[Any, ...] | None]) -> list[list[Any]]:
+        """The output columns (`COMMENT_COLUMNS` order, then the extra fields) of the kept records among a batch
+        of layout values (None: a malformed line); the others are counted in the report by reason."""
+        report, at = self.report, self.layout.at
+        values = [record for record in records if record is not None]
+        report.malformed += len(records) - len(values)
+        ids = [v if type(v) is str else _as_id(v) for v in map(itemgetter(at[0]), values)]
+        created = np.array([v if type(v) in _NUMBER and -_INT62 < v < _INT62 else _stamp(v)
+                            for v in map(itemgetter(at[1]), values)], dtype=np.int64)  # fmt: skip
+        alive = np.fromiter(map(bool, ids), bool, len(ids)) & (created != _NO_TIME)
+        report.malformed += int(alive.size - alive.sum())
+        milliseconds = created > MS_THRESHOLD
+        created = np.where(milliseconds, created // 1000, created)
+        in_epoch = (created >= EPOCH_RANGE[0]) & (created <= EPOCH_RANGE[1])
+        alive = _drop(report, "bad_timestamp", alive, ~in_epoch)
+        report.millisecond_timestamps += int((alive & milliseconds).sum())
+        raw_subreddits = list(map(itemgetter(at[2]), values))
+        subreddits = [v if type(v) is str else _as_subreddit(v) for v in raw_subreddits]
+        if self.subreddits is not None:
+            wanted = {name: name.lower() in self.subreddits for name in set(subreddits)}
+            has = np.fromiter(map(operator.is_not, raw_subreddits, repeat(UNSET)), bool, len(ids))
+            alive = _drop(report, "wrong_subreddit", alive, has & ~np.fromiter(map(wanted.get, subreddits), bool))
+        out_of_range = np.zeros(alive.size, bool)
+        if self.lo is not None:
+            out_of_range |= created < self.lo
+        if self.hi is not None:
+            out_of_range |= created >= self.hi
+        alive = _drop(report, "out_of_range", alive, out_of_range)
+
+        rows = np.flatnonzero(alive).tolist()  # the rules below read the texts: only of the records still in
+        fields = list(zip(*_take(values, rows))) or [()] * len(self.layout.names)
+        bodies = [v.strip() if isinstance(v, str) else "" for v in fields[at[3]]]
+        deleted = np.array([len(v) <= _LONGEST_DELETED and v.lower() in DELETED_BODIES for v in bodies], bool)
+        alive = np.ones(len(rows), bool)
+        if not self.keep_deleted:
+            alive = _drop(report, "deleted", alive, deleted)
+        if not self.keep_edited:
+            edited = [(e is not UNSET and e not in NOT_EDITED) or (":" in v and EDIT_MARK.search(v) is not None)
+                      for e, v in zip(fields[at[4]], bodies, strict=True)]  # fmt: skip
+            alive = _drop(report, "edited", alive, np.array(edited, bool))
+        authors = [(v or "[deleted]") if type(v) is str else str(_got(v) or "[deleted]") for v in fields[at[5]]]
+        alive = _drop(report, "bot", alive, np.array([is_bot(v, self.bots, self.allowed) for v in authors], bool))
+        alive = _drop(report, "empty", alive, np.array([not v for v in bodies], bool))
+        report.kept_deleted += int((alive & deleted).sum())
+
+        kept = np.flatnonzero(alive).tolist()
+        seconds = created[_take(rows, kept)].tolist()
+        retrieved = [r if type(r) is int and -_INT62 < r < _INT62 else _retrieved(r, u)
+                     for r, u in zip(_take(fields[at[9]], kept), _take(fields[at[10]], kept), strict=True)]  # fmt: skip
+        lags = [r - c if r is not None else None for r, c in zip(retrieved, seconds, strict=True)]
+        scores = [v if type(v) is int and -(2**53) <= v <= 2**53 else _as_score(_got(v)) for v in _take(fields[at[8]], kept)]
+        return [_take(ids, _take(rows, kept)), _take(authors, kept), seconds, _take(subreddits, _take(rows, kept)),
+                _take(bodies, kept), *(_strings(_take(fields[i], kept)) for i in at[6:8]), scores, retrieved, lags,
+                *(_strings(_take(fields[i], kept)) for i in at[11:])]  # fmt: skip
+
+
+_INT62 = 2**62  # |created_utc| from here on is no time (`_epoch`)
+_NUMBER = (int, float)  # created_utc types cast inline (`_epoch` of a float: int(), NaN and inf fail the range)
+_NO_TIME = -(2**62)  # stands for "no created_utc" in the int64 column; never a parse result
+
+
+def _drop(report: IngestReport, reason: str, alive: np.ndarray, failed: np.ndarray) -> np.ndarray:
+    """Count the records still in that fail a rule under `reason`; the records still in after it."""
+    setattr(report, reason, getattr(report, reason) + int((alive & failed).sum()))
+    return alive & ~failed
+
+
+def _take(column: Sequence[Any], rows: list[int]) -> list[Any]:
+    """column[rows] of a list."""
+    return list(itemgetter(*rows)(column)) if len(rows) > 1 else [column[i] for i in rows]
+
+
+def _as_id(value: Any) -> str | None:
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _stamp(value: Any) -> int:
+    seconds = parse_created_utc(_got(value))
+    return _NO_TIME if seconds is None else seconds
+
+
+def _as_subreddit(value: Any) -> str:
+    return "" if value is UNSET else str(value or "")
+
+
+def _retrieved(on: Any, utc: Any) -> int | None:
+    """retrieved_on, else (where the record lacks it) retrieved_utc, as int seconds."""
+    return parse_created_utc(_got(utc) if on is UNSET else on)
+
+
+def _strings(values: list[Any]) -> list[str | None]:
+    return [(v or None) if type(v) is str else _as_str(_got(v)) for v in values]
 
 
 def _got(value: Any) -> Any:

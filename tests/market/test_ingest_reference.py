@@ -1,0 +1,205 @@
+"""Issue 22.3: the batch ingester (msgspec, column-wise rules) against a slow per-line reference on hostile dumps.
+
+The reference below reads each line with the standard library's `json.loads` and applies the drop rules of
+`ingest_dumps`'s docstring one record at a time, in their order; it shares only the unchanged casts with the
+product (`parse_created_utc`, `is_bot`, `id_key`, `repair`). Output tables and every count must be equal.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import zstandard
+
+from neurofin.market.comments.dedupe import id_key
+from neurofin.market.comments.filters import (
+    DEFAULT_ALLOWED_AUTHORS,
+    DEFAULT_BOT_AUTHORS,
+    DELETED_BODIES,
+    EDIT_MARK,
+    is_bot,
+    parse_created_utc,
+    utc_bounds,
+)
+from neurofin.market.comments.ingest import comment_schema, ingest_dumps
+from neurofin.unicode import repair
+
+from .hostile_dump import T0, hostile_lines
+
+MISSING = object()
+
+# Lines where the subreddit is spelled in a way a byte-level test would misread: escaped letters in the key or the
+# value, spaces around the colon, the key repeated (the last one counts), nested in another object, quoted in a body.
+SPELLINGS = [
+    b'{"id": "s1", "created_utc": %d, "subreddit": "w\\u0061llstreetbets", "body": "x"}',
+    b'{"id": "s2", "created_utc": %d, "sub\\u0072eddit": "pics", "body": "x"}',
+    b'{"id": "s3", "created_utc": %d, "subreddit"  :"pics"  , "body": "x"}',
+    b'{"id": "s4", "created_utc": %d, "subreddit": "pics", "body": "x", "subreddit": "stocks"}',
+    b'{"id": "s5", "created_utc": %d, "subreddit": "stocks", "body": "x", "subreddit": "pics"}',
+    b'{"id": "s6", "created_utc": %d, "media": {"subreddit": "stocks"}, "subreddit": "pics", "body": "x"}',
+    b'{"id": "s7", "created_utc": %d, "body": "\\"subreddit\\": \\"stocks\\"", "subreddit": "pics"}',
+    b'{"id": "s8", "created_utc": %d, "subreddit": "\\u0050ICS", "body": "x"}',
+    b'{"id": "s9", "created_utc": %d, "subreddit": "WALLSTREETBETS", "body": "x"}',
+    b'{"id": "s10", "created_utc": %d, "body": "no subreddit field at all"}',
+    b'{"id": "s11", "created_utc": %d, "subreddit": null, "body": "x"}',
+    b'{"id": "s12", "created_utc": %d, "subreddit": "stocks", "body": "x", "edited": 1611846001.5}',
+]
+
+
+def corpus(seed: int) -> list[bytes]:
+    """A hostile dump's lines plus the subreddit spellings (escapes in keys and values, spacing, repeats)."""
+    return hostile_lines(1500, seed=seed) + [line % T0 for line in SPELLINGS]
+
+
+def _field(record: dict[str, Any], name: str) -> Any:
+    return record.get(name, MISSING)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value is MISSING or value == "" else str(value)
+
+
+def _score(value: Any) -> int | None:
+    if value is None or value is MISSING or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if type(value) is int and abs(value) <= 2**53:
+        return value
+    return int(number) if math.isfinite(number) and abs(number) < 2**63 else None
+
+
+def reference_ingest(lines: list[bytes], options: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The kept comments and the counts, one line at a time with json.loads."""
+    wanted = {name.lower() for name in options.get("subreddits", ())} or None
+    lo, hi = utc_bounds(options.get("start"), options.get("end"))
+    bots = frozenset(a.lower() for a in options.get("bot_authors", DEFAULT_BOT_AUTHORS))
+    allowed = frozenset(a.lower() for a in DEFAULT_ALLOWED_AUTHORS)
+    id_name, text_name, time_name = (options.get(k, d) for k, d in
+                                     [("id_column", "id"), ("text_column", "body"), ("time_column", "created_utc")])  # fmt: skip
+    extra = [name for name in options.get("extra_columns", ()) if name not in comment_schema().names]
+    counts = dict.fromkeys(["lines", "malformed", "bad_timestamp", "wrong_subreddit", "out_of_range", "deleted",
+                            "edited", "bot", "empty", "duplicate", "kept", "kept_deleted", "repaired_text",
+                            "millisecond_timestamps"], 0)  # fmt: skip
+    rows, seen = [], set()
+
+    def drop(reason: str) -> None:
+        counts[reason] += 1
+
+    for line in lines:
+        if not line.strip():
+            continue
+        counts["lines"] += 1
+        try:
+            record = json.loads(line)
+        except ValueError:
+            drop("malformed")
+            continue
+        if not isinstance(record, dict):
+            drop("malformed")
+            continue
+        get = functools.partial(_field, record)
+        raw_id = get(id_name)
+        comment_id = str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
+        raw_time = get(time_name)
+        created = parse_created_utc(None if raw_time is MISSING else raw_time)
+        if not comment_id or created is None:
+            drop("malformed")
+            continue
+        milliseconds = created > 100_000_000_000
+        created = created // 1000 if milliseconds else created
+        if not 1_117_584_000 <= created <= 4_102_444_800:
+            drop("bad_timestamp")
+            continue
+        counts["millisecond_timestamps"] += milliseconds
+        subreddit = get("subreddit")
+        if wanted is not None and subreddit is not MISSING and str(subreddit or "").lower() not in wanted:
+            drop("wrong_subreddit")
+            continue
+        if (lo is not None and created < lo) or (hi is not None and created >= hi):
+            drop("out_of_range")
+            continue
+        body = get(text_name)
+        body = body.strip() if isinstance(body, str) else ""
+        deleted = body.lower() in DELETED_BODIES
+        if deleted and not options.get("keep_deleted"):
+            drop("deleted")
+            continue
+        edited = get("edited")
+        if not options.get("keep_edited") and (
+            edited not in (MISSING, None, False, 0, "", "false", "False") or EDIT_MARK.search(body)
+        ):
+            drop("edited")
+            continue
+        author = get("author")
+        author = str((None if author is MISSING else author) or "[deleted]")
+        if is_bot(author, bots, allowed):
+            drop("bot")
+            continue
+        if not body:
+            drop("empty")
+            continue
+        counts["kept_deleted"] += deleted
+        retrieved = get("retrieved_on")
+        retrieved = get("retrieved_utc") if retrieved is MISSING else retrieved
+        retrieved = parse_created_utc(None if retrieved is MISSING else retrieved)
+        row = [comment_id, author, created, "" if subreddit is MISSING else str(subreddit or ""), body,
+               _text(get("link_id")), _text(get("parent_id")), _score(get("score")), retrieved,
+               None if retrieved is None else retrieved - created, *(_text(get(name)) for name in extra)]  # fmt: skip
+        repaired = [repair(value) for value in row]
+        counts["repaired_text"] += any(hit for _, hit in repaired)
+        row = [value for value, _ in repaired]
+        if id_key(row[0]) in seen:
+            drop("duplicate")
+            continue
+        seen.add(id_key(row[0]))
+        counts["kept"] += 1
+        rows.append(row)
+    schema = comment_schema(tuple(extra))
+    table = pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in rows], schema=schema)
+    return table.to_pandas(), counts
+
+
+CONFIGS = {
+    "filtered": {"subreddits": ["wallstreetbets", "stocks"], "start": date(2021, 1, 1), "end": date(2021, 2, 28),
+                 "extra_columns": ["controversiality", "author_flair_text", "media"]},
+    "open": {"keep_edited": True, "chunk_rows": 97},
+    "deleted_kept": {"keep_deleted": True, "subreddits": ["WallStreetBets"], "bot_authors": ["u2"], "chunk_rows": 1},
+    "renamed_fields": {"id_column": "id", "text_column": "author_flair_text", "time_column": "retrieved_on",
+                       "extra_columns": ["controversiality", "body"], "keep_deleted": True},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".zst"])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_batch_ingest_equals_the_per_line_stdlib_reference(tmp_path: Path, name: str, seed: int, suffix: str) -> None:
+    lines = corpus(seed)
+    data = b"\n".join(lines) + b"\n"
+    dump = tmp_path / f"RC_hostile{suffix}"
+    dump.write_bytes(zstandard.ZstdCompressor().compress(data) if suffix == ".zst" else data)
+    options = CONFIGS[name]
+    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
+    expected_table, expected_counts = reference_ingest(lines, options)
+    assert {key: report[key] for key in expected_counts} == expected_counts
+    assert report["kept"] > 20 and report["malformed"] > 20  # the corpus exercises both sides
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)
+
+
+def test_subreddit_spellings_are_read_as_json_reads_them(tmp_path: Path) -> None:
+    dump = tmp_path / "RC_spellings.jsonl"
+    dump.write_bytes(b"\n".join(line % T0 for line in SPELLINGS))
+    ingest_dumps([dump], tmp_path / "out.parquet", subreddits=["wallstreetbets", "stocks"])
+    kept = pd.read_parquet(tmp_path / "out.parquet")
+    assert kept["id"].tolist() == ["s1", "s4", "s9", "s10"]  # s12 is edited; s11 has a (null) subreddit
+    assert kept["subreddit"].tolist() == ["wallstreetbets", "stocks", "WALLSTREETBETS", ""]
