@@ -1,10 +1,13 @@
 """Ingestion benchmark: stream generated Reddit comment dumps (zstd NDJSON) through `neurofin.market.ingest_dumps`.
 
-Before/after in one run (issue 22.3): each size is ingested by the product and by the ingester of an earlier commit
-(`--before`, default 37988fc: stdlib json, read from git), interleaved; both outputs must be the same table. Lines
-per CPU second are CPU time of the ingest call (`time.process_time`, all threads). Beside them, the same
-decompressed lines through the reference parsers alone (stdlib json, orjson, msgspec to dicts, the product's msgspec
-struct of the fields read, pyarrow.json on the lines stdlib parses as objects, created_utc cast to int; polars and orjson when installed), and
+Before/after in one run (issue 22.3): each size is ingested by the product and by the whole `neurofin` package of
+earlier commits (`--before`, default 37988fc, the stdlib-json ingester, and 0a79210, msgspec with one Python call per
+record; extracted with `git archive`), interleaved; every output must be the same table. Lines per CPU second are CPU
+time of the ingest call (`time.process_time`, all threads); pandas, which pyarrow imports on its first conversion
+of Python objects, is imported before the clock like pyarrow itself (`pandas_import_cpu_s`: once per process).
+Beside them, the same decompressed lines through the reference parsers alone (stdlib json, orjson, msgspec to dicts,
+the product's msgspec struct of the fields read, pyarrow.json on the lines stdlib parses as objects, created_utc cast
+to int; polars and orjson when installed), and
 `--workers` concurrent ingest processes, one per copy of the dump, as `neurofin.scale.ingest_parallel` runs them
 (CPU per line should stay flat as workers grow; the wall-time speed-up needs idle cores, which a shared machine
 does not have).
@@ -26,7 +29,6 @@ Example: .venv/bin/python benchmarks/bench_ingest.py --sizes 300000 --repeats 3 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -142,31 +144,23 @@ def generate_dump(path: Path, n_lines: int, seed: int = 0, level: int = 3) -> di
     return expected
 
 
-def _ingester(before: str | None):
-    """The product's ingest_dumps, or that of the module file `before` (an earlier commit's ingest.py)."""
-    if before is None:
-        from neurofin.market.comments.ingest import ingest_dumps
-
-        return ingest_dumps
-    spec = importlib.util.spec_from_file_location("ingest_before", before)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ingest_before"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module.ingest_dumps
-
-
 def _peak_rss_kb() -> int:
     """This process's peak resident memory in KiB since it started (exec'd)."""
     status = Path("/proc/self/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
 
 
-def measure(dump: str, out: str, chunk_rows: int, before: str | None = None) -> None:
+def measure(dump: str, out: str, chunk_rows: int) -> None:
     """Child process: ingest one dump, print JSON with wall and CPU seconds and peak RSS before/after."""
     import pyarrow.parquet  # noqa: F401 - imported before the baseline so it counts as baseline
     import zstandard  # noqa: F401
 
-    ingest_dumps = _ingester(before)
+    from neurofin.market.comments.ingest import ingest_dumps  # the product, or an earlier commit's (PYTHONPATH)
+
+    began_cpu = time.process_time()
+    import pandas  # noqa: F401 - what pyarrow's first pa.array() would import inside the timed call
+
+    pandas_cpu_s = time.process_time() - began_cpu
     baseline_kb = _peak_rss_kb()
     began, began_cpu = time.perf_counter(), time.process_time()
     report = ingest_dumps(
@@ -176,15 +170,21 @@ def measure(dump: str, out: str, chunk_rows: int, before: str | None = None) -> 
     seconds, cpu_s = time.perf_counter() - began, time.process_time() - began_cpu
     peak_kb = _peak_rss_kb()
     print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "baseline_rss_kb": baseline_kb, "peak_rss_kb": peak_kb,
-                      "report": report.to_record()}))  # fmt: skip
+                      "pandas_import_cpu_s": pandas_cpu_s, "report": report.to_record()}))  # fmt: skip
 
 
-def ingest_once(dump: Path, out: Path, chunk_rows: int, expected: dict[str, int], before: str | None = None) -> dict:
+def _child(args: list[str], source: str | None) -> list[str] | dict:
+    """Command and environment of a measuring child: the product, or the package extracted at `source`."""
+    env = dict(os.environ)
+    if source:
+        env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, [env.get("PYTHONPATH")])])
+    return {"args": [sys.executable, __file__, "--measure", *args], "env": env}
+
+
+def ingest_once(dump: Path, out: Path, chunk_rows: int, expected: dict[str, int], source: str | None = None) -> dict:
     """One measured ingestion in a fresh subprocess; fails unless its counts equal the generated ones."""
-    child = subprocess.run(
-        [sys.executable, __file__, "--measure", str(dump), str(out), str(chunk_rows), before or ""],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    child = subprocess.run(**_child([str(dump), str(out), str(chunk_rows)], source), check=True, capture_output=True,
+                           text=True)  # fmt: skip
     result = json.loads(child.stdout.strip().splitlines()[-1])
     mismatched = {k: (result["report"][k], v) for k, v in expected.items() if result["report"].get(k, v) != v}
     if mismatched:
@@ -199,25 +199,30 @@ def _figures(results: list[dict], n_lines: int) -> dict:
     return {"ingest_s_each": [round(r["seconds"], 2) for r in results], "ingest_s_median": round(seconds, 2),
             "cpu_s_each": [round(r["cpu_s"], 2) for r in results], "cpu_s_median": round(cpu_s, 2),
             "lines_per_cpu_s": round(n_lines / cpu_s), "comments_per_s": round(n_lines / seconds),
-            "peak_rss_mb": round(max(r["peak_rss_kb"] for r in results) / 1024, 1)}  # fmt: skip
+            "peak_rss_mb": round(max(r["peak_rss_kb"] for r in results) / 1024, 1),
+            "pandas_import_cpu_s (outside the clock)": round(statistics.median(r["pandas_import_cpu_s"] for r in results), 2)}  # fmt: skip
 
 
-def run_size(n_lines: int, workdir: Path, seed: int, chunk_rows: int, repeats: int, before: str | None,
+def run_size(n_lines: int, workdir: Path, seed: int, chunk_rows: int, repeats: int, before: dict[str, str],
              workers: list[int]) -> dict:  # fmt: skip
-    """Generate one dump, ingest it `repeats` times (before and after, interleaved), run the parsers and workers."""
+    """Generate one dump, ingest it `repeats` times (product and earlier commits interleaved), run the parsers
+    and workers."""
     import pandas as pd
 
     dump = workdir / f"RC_bench_{n_lines}.zst"
     began = time.perf_counter()
     expected = generate_dump(dump, n_lines, seed=seed)
     generate_s = time.perf_counter() - began
-    results, results_before = [], []
+    results: list[dict] = []
+    results_before: dict[str, list[dict]] = {commit: [] for commit in before}
     for _ in range(repeats):
         results.append(ingest_once(dump, workdir / "out.parquet", chunk_rows, expected))
-        if before:
-            results_before.append(ingest_once(dump, workdir / "before.parquet", chunk_rows, expected, before))
-    if before and not pd.read_parquet(workdir / "out.parquet").equals(pd.read_parquet(workdir / "before.parquet")):
-        raise SystemExit("the product's output differs from the earlier commit's")
+        for commit, source in before.items():
+            results_before[commit].append(
+                ingest_once(dump, workdir / f"before_{commit}.parquet", chunk_rows, expected, source))
+    for commit in before:
+        if not pd.read_parquet(workdir / "out.parquet").equals(pd.read_parquet(workdir / f"before_{commit}.parquet")):
+            raise SystemExit(f"the product's output differs from commit {commit}'s")
     report = results[0]["report"]
     seconds = statistics.median(r["seconds"] for r in results)
     peak_kb = max(r["peak_rss_kb"] for r in results)
@@ -240,10 +245,9 @@ def run_size(n_lines: int, workdir: Path, seed: int, chunk_rows: int, repeats: i
         "counts_match_generated": True,
         "report": {k: v for k, v in report.items() if k not in ("files", "seconds")},
     }
-    if before:
-        figures["before"] = _figures(results_before, n_lines) | {"identical_output": True}
-        figures["after_over_before_lines_per_cpu_s"] = round(
-            figures["lines_per_cpu_s"] / figures["before"]["lines_per_cpu_s"], 2)
+    figures["before"] = {commit: _figures(runs, n_lines) | {"identical_output": True} for commit, runs in results_before.items()}
+    figures["after_over_before_lines_per_cpu_s"] = {
+        commit: round(figures["lines_per_cpu_s"] / runs["lines_per_cpu_s"], 2) for commit, runs in figures["before"].items()}
     figures["parsers_lines_per_cpu_s"] = parsers(dump)
     figures["workers"] = {str(k): workers_run(dump, workdir, k, n_lines, chunk_rows) for k in workers}
     dump.unlink()
@@ -254,7 +258,7 @@ def parsers(dump: Path) -> dict:
     """Lines per CPU second of the reference parsers alone on the dump's decompressed lines (and of decompression)."""
     import msgspec
 
-    from neurofin.market.comments.dumps import _struct_decoder, zst_lines
+    from neurofin.market.comments.dumps import struct_decoder, zst_blocks
     from neurofin.market.comments.filters import RecordLayout
 
     def rate(name: str, parse, items) -> None:
@@ -269,7 +273,7 @@ def parsers(dump: Path) -> dict:
     rates: dict = {}
     began = time.process_time()
     with dump.open("rb") as raw:
-        lines = list(zst_lines(raw, dump))
+        lines = [line for block in zst_blocks(raw, dump) for line in block]
     rates["zstd_decompress_and_split"] = round(len(lines) / (time.process_time() - began))
     rate("stdlib_json", json.loads, lines)
     try:
@@ -279,7 +283,7 @@ def parsers(dump: Path) -> dict:
     except ImportError:
         rates["orjson"] = "not installed (pip install '.[bench]')"
     rate("msgspec_dict", msgspec.json.Decoder().decode, lines)
-    rate("msgspec_struct_of_fields_read (product)", _struct_decoder(RecordLayout()).decode, lines)
+    rate("msgspec_struct_of_fields_read (product)", struct_decoder(RecordLayout()), lines)
     clean = b"\n".join(_cleaned(line) for line in lines if _is_object(line)) + b"\n"
     import pyarrow as pa
     import pyarrow.json as pj
@@ -321,8 +325,8 @@ def workers_run(dump: Path, workdir: Path, workers: int, n_lines: int, chunk_row
     copies = [workdir / f"RC_copy_{k}.zst" for k in range(workers)]
     for copy in copies:
         os.link(dump, copy)
-    children = [subprocess.Popen([sys.executable, __file__, "--measure", str(copy), str(copy.with_suffix(".parquet")),
-                                  str(chunk_rows), ""], stdout=subprocess.PIPE, text=True) for copy in copies]
+    children = [subprocess.Popen(**_child([str(copy), str(copy.with_suffix(".parquet")), str(chunk_rows)], None),
+                                 stdout=subprocess.PIPE, text=True) for copy in copies]  # fmt: skip
     results = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
     for copy in copies:
         copy.unlink()
@@ -332,6 +336,15 @@ def workers_run(dump: Path, workdir: Path, workers: int, n_lines: int, chunk_row
             "lines_per_cpu_s_each": [round(n_lines / r["cpu_s"]) for r in results],
             "wall_s_each": [round(r["seconds"], 2) for r in results],
             "lines_per_wall_s_all": round(n_lines * workers / wall)}  # fmt: skip
+
+
+def _extract(commit: str, folder: Path) -> str:
+    """The src/ folder of `commit` (git archive) under `folder`, for a child's PYTHONPATH."""
+    folder.mkdir()
+    archive = subprocess.run(["git", "archive", commit, "src"], check=True, capture_output=True,
+                             cwd=Path(__file__).resolve().parents[1]).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return str(folder / "src")
 
 
 def hardware() -> dict:
@@ -354,12 +367,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--repeats", type=int, default=3, help="measured ingestions per size (median time)")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="comments per Parquet row group")
-    parser.add_argument("--before", default="37988fc", help="commit whose ingester is timed beside the product ('' skips)")
+    parser.add_argument("--before", default="37988fc,0a79210",
+                        help="comma-separated commits whose ingesters are timed beside the product ('' skips)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for ingest_parallel")
-    parser.add_argument("--measure", nargs=4, metavar=("DUMP", "OUT", "CHUNK_ROWS", "BEFORE"), help=argparse.SUPPRESS)
+    parser.add_argument("--measure", nargs=3, metavar=("DUMP", "OUT", "CHUNK_ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.measure[0], args.measure[1], int(args.measure[2]), args.measure[3] or None)
+        measure(args.measure[0], args.measure[1], int(args.measure[2]))
         return
 
     from neurofin.io import write_json_atomic
@@ -368,12 +382,7 @@ def main() -> None:
     machine = hardware()
     workers = [int(k) for k in args.workers.split(",") if k]
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        before = None
-        if args.before:
-            before = str(Path(tmp) / "ingest_before.py")
-            source = subprocess.run(["git", "show", f"{args.before}:src/neurofin/market/comments/ingest.py"],
-                                    check=True, capture_output=True, cwd=Path(__file__).parent).stdout
-            Path(before).write_bytes(source)
+        before = {commit: _extract(commit, Path(tmp) / commit) for commit in args.before.split(",") if commit}
         runs = [run_size(n, Path(tmp), args.seed, args.chunk_rows, args.repeats, before, workers) for n in sizes]
     smallest, largest = runs[0], runs[-1]
     summary = {
@@ -399,9 +408,9 @@ def main() -> None:
     print(f"{summary['size_ratio']}x the comments -> {summary['peak_rss_ratio']}x the peak RSS "
           f"(+{summary['peak_rss_growth_mb']} MB, of which dedupe index +{summary['dedupe_index_growth_mb']} MB)")
     for run in runs:
-        if "before" in run:
-            print(f"{run['comments_in_dump']:,} lines: {run['lines_per_cpu_s']:,} lines per CPU s, before "
-                  f"{run['before']['lines_per_cpu_s']:,} ({run['after_over_before_lines_per_cpu_s']}x)")
+        for commit, figures in run["before"].items():
+            print(f"{run['comments_in_dump']:,} lines: {run['lines_per_cpu_s']:,} lines per CPU s, {commit} "
+                  f"{figures['lines_per_cpu_s']:,} ({run['after_over_before_lines_per_cpu_s'][commit]}x)")
         print(f"parsers alone (lines per CPU s): {run['parsers_lines_per_cpu_s']}")
         print(f"workers: {run['workers']}")
     print(f"wrote {args.out}")

@@ -188,8 +188,9 @@ class RowFilter:
         values = [record for record in records if record is not None]
         report.malformed += len(records) - len(values)
         ids = [v if type(v) is str else _as_id(v) for v in map(itemgetter(at[0]), values)]
-        created = np.array([v if type(v) in _NUMBER and -_INT62 < v < _INT62 else _stamp(v)
-                            for v in map(itemgetter(at[1]), values)], dtype=np.int64)  # fmt: skip
+        created = np.array([v if type(v) in _NUMBER and -_INT62 < v < _INT62  # a float is cast as int() casts it
+                            else int(v) if type(v) is str and v.isdigit() and v.isascii() and len(v) < 19
+                            else _stamp(v) for v in map(itemgetter(at[1]), values)], dtype=np.int64)  # fmt: skip
         alive = np.fromiter(map(bool, ids), bool, len(ids)) & (created != _NO_TIME)
         report.malformed += int(alive.size - alive.sum())
         milliseconds = created > MS_THRESHOLD
@@ -238,7 +239,8 @@ class RowFilter:
 
 
 _INT62 = 2**62  # |created_utc| from here on is no time (`_epoch`)
-_NUMBER = (int, float)  # created_utc types cast inline (`_epoch` of a float: int(), NaN and inf fail the range)
+_NUMBER = (int, float)  # created_utc types cast inline (`_epoch` of a float: int(), NaN and inf fail the range);
+# so are strings of up to 18 ASCII digits (what int() reads, always below 2**62)
 _NO_TIME = -(2**62)  # stands for "no created_utc" in the int64 column; never a parse result
 
 
