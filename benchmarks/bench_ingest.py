@@ -10,7 +10,8 @@ the product's msgspec struct of the fields read, pyarrow.json on the lines stdli
 to int; polars and orjson when installed), and
 `--workers` concurrent ingest processes, one per copy of the dump, as `neurofin.scale.ingest_parallel` runs them
 (CPU per line should stay flat as workers grow; the wall-time speed-up needs idle cores, which a shared machine
-does not have).
+does not have). `--instructions N` adds instructions per line counted by valgrind, which other jobs on a shared
+machine do not move.
 
 For each size (default 250k and 1M comments) a dump shaped like a Pushshift/Arctic Shift `RC_*.zst` file is
 generated first (not timed): the dump's fields plus the usual extra ones, several subreddits, created_utc as
@@ -33,6 +34,7 @@ import json
 import os
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -347,6 +349,26 @@ def _extract(commit: str, folder: Path) -> str:
     return str(folder / "src")
 
 
+def instructions(n_lines: int, workdir: Path, seed: int, chunk_rows: int, before: dict[str, str]) -> dict:
+    """Instructions per dump line of the product and the earlier commits, counted by valgrind (callgrind): not
+    moved by other jobs on the machine, unlike CPU seconds. Per line = (count on n lines - count on n/10 lines) /
+    (n - n/10), so imports and start-up cancel out."""
+    big, small = workdir / "RC_instructions_big.zst", workdir / "RC_instructions_small.zst"
+    generate_dump(big, n_lines, seed=seed)
+    generate_dump(small, n_lines // 10, seed=seed)
+
+    def count(dump: Path, source: str | None) -> int:
+        child = _child([str(dump), str(workdir / "instructions.parquet"), str(chunk_rows)], source)
+        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/callgrind.out",
+                              *child["args"]], env=child["env"], check=True, capture_output=True, text=True)  # fmt: skip
+        return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
+
+    per_line = {name: round((count(big, source) - count(small, source)) / (n_lines - n_lines // 10))
+                for name, source in {"product": None, **before}.items()}  # fmt: skip
+    return {"lines": n_lines, "per_line": per_line,
+            "product_over_commit": {k: round(v / per_line["product"], 2) for k, v in per_line.items() if k != "product"}}  # fmt: skip
+
+
 def hardware() -> dict:
     """The machine the figures come from."""
     import pyarrow
@@ -370,6 +392,8 @@ def main() -> None:
     parser.add_argument("--before", default="37988fc,0a79210",
                         help="comma-separated commits whose ingesters are timed beside the product ('' skips)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for ingest_parallel")
+    parser.add_argument("--instructions", type=int, default=0,
+                        help="also count instructions per line with valgrind on a dump of this many lines (0: skip)")
     parser.add_argument("--measure", nargs=3, metavar=("DUMP", "OUT", "CHUNK_ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -384,6 +408,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         before = {commit: _extract(commit, Path(tmp) / commit) for commit in args.before.split(",") if commit}
         runs = [run_size(n, Path(tmp), args.seed, args.chunk_rows, args.repeats, before, workers) for n in sizes]
+        counted = instructions(args.instructions, Path(tmp), args.seed, args.chunk_rows, before) if args.instructions else None
     smallest, largest = runs[0], runs[-1]
     summary = {
         "size_ratio": round(largest["comments_in_dump"] / smallest["comments_in_dump"], 2),
@@ -393,11 +418,12 @@ def main() -> None:
     }
     command = "python benchmarks/bench_ingest.py " + " ".join(
         f"--{name} {getattr(args, name.replace('-', '_'))}"
-        for name in ("sizes", "chunk-rows", "repeats", "seed", "before", "workers")
+        for name in ("sizes", "chunk-rows", "repeats", "seed", "before", "workers", "instructions")
     )
     result = {"benchmark": "ingest", "command": command, "chunk_rows": args.chunk_rows,
               "filters": {"subreddits": list(KEEP_SUBREDDITS), "start": "2021-01-01", "end": "2021-01-31"},
-              "line_shares": SHARES, "hardware": machine, "runs": runs, "memory": summary}  # fmt: skip
+              "line_shares": SHARES, "hardware": machine, "runs": runs, "memory": summary,
+              "instructions (valgrind)": counted}  # fmt: skip
     write_json_atomic(args.out, result)
     print(f"{'comments':>10} {'MB zst':>7} {'MB raw':>7} {'median s':>8} {'comments/s':>11} {'peak RSS MB':>12} "
           f"{'ingest RSS MB':>14} {'dedupe MB':>10}")  # fmt: skip
@@ -413,6 +439,8 @@ def main() -> None:
                   f"{figures['lines_per_cpu_s']:,} ({run['after_over_before_lines_per_cpu_s'][commit]}x)")
         print(f"parsers alone (lines per CPU s): {run['parsers_lines_per_cpu_s']}")
         print(f"workers: {run['workers']}")
+    if counted:
+        print(f"instructions per line (valgrind): {counted['per_line']} -> {counted['product_over_commit']}")
     print(f"wrote {args.out}")
 
 
