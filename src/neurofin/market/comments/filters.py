@@ -8,13 +8,12 @@ order of `RecordLayout.names` (UNSET where the record lacks the field), whatever
 from __future__ import annotations
 
 import math
-import operator
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
-from operator import itemgetter
+from operator import is_not, itemgetter
 from typing import Any
 
 import numpy as np
@@ -202,7 +201,7 @@ class RowFilter:
         subreddits = [v if type(v) is str else _as_subreddit(v) for v in raw_subreddits]
         if self.subreddits is not None:
             wanted = {name: name.lower() in self.subreddits for name in set(subreddits)}
-            has = np.fromiter(map(operator.is_not, raw_subreddits, repeat(UNSET)), bool, len(ids))
+            has = np.fromiter(map(is_not, raw_subreddits, repeat(UNSET)), bool, len(ids))
             alive = _drop(report, "wrong_subreddit", alive, has & ~np.fromiter(map(wanted.get, subreddits), bool))
         out_of_range = np.zeros(alive.size, bool)
         if self.lo is not None:
