@@ -38,7 +38,7 @@ COMMENT_COLUMNS: tuple[str, ...] = (
     "id", "author", "created_utc", "subreddit", "body", "link_id", "parent_id", "score", "retrieved_on",
     "retrieval_lag_s",
 )  # fmt: skip
-DEFAULT_CHUNK_ROWS = 10_000  # comments buffered per row group; peak memory grows with it, not with the dump size
+DEFAULT_CHUNK_ROWS = 10_000  # comments buffered per row group (up to one batch more); memory grows with it, not the dump
 # Dictionary-encode only the columns with few distinct values: trying it on texts and ids slows the write.
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "use_dictionary": ["subreddit", "author"]}
 
