@@ -62,19 +62,19 @@ def _window(known_day: np.ndarray, n_days: int) -> np.ndarray:
     return (np.arange(n_days)[None, :] <= known_day[:, None]).astype(float)
 
 
-def _sorted_quantiles(values: np.ndarray, valid: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Linear-interpolation quantiles (numpy's default) and the median of the valid entries of each row of (..., D).
+def _sorted_quantiles(values: np.ndarray, count: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-interpolation quantiles (numpy's default) and the median of the first `count` entries of each row of
+    (..., D) once sorted, the others being +inf. Sorts `values` in place.
 
     Returns (quantiles (..., L), median (...)); rows with no valid entry give NaN.
     """
-    ordered = np.sort(np.where(valid, values, np.inf), axis=-1)
-    count = valid.sum(axis=-1)
+    values.sort(axis=-1)
 
     def at(position: np.ndarray) -> np.ndarray:
         low = np.floor(position).astype(int)
         high = np.minimum(low + 1, np.maximum(count[..., None] - 1, 0))
-        a = np.take_along_axis(ordered, np.clip(low, 0, None), axis=-1)
-        b = np.take_along_axis(ordered, high, axis=-1)
+        a = np.take_along_axis(values, np.clip(low, 0, None), axis=-1)
+        b = np.take_along_axis(values, high, axis=-1)
         with np.errstate(invalid="ignore"):  # rows without entries: inf - inf, masked below
             out = a + (b - a) * (position - low)
         return np.where(count[..., None] > 0, out, np.nan)
@@ -92,7 +92,7 @@ def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarra
     count = observed.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(observed, target[:, None, :], 0.0).sum(axis=-1) / count
-        quantiles, median = _sorted_quantiles(np.broadcast_to(target[:, None, :], observed.shape), observed, levels)
+        quantiles, median = _sorted_quantiles(np.where(observed, target[:, None, :], np.inf), count, levels)
         inflate = np.where(count >= 2, count / (count - 1.0), 0.0)  # LOO residual = (y - mean) * n / (n - 1)
     mean = np.where(count > 0, mean, 0.0)
     spread = np.where(count >= 2, 1.0, 0.0)
@@ -162,31 +162,48 @@ def ridge_forecasts(
         return fallback
     mean, median = fallback.mean.copy(), fallback.median.copy()
     band = fallback.band.copy()
+    days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     weights = _window(known_day, D)
     for part in _chunks(T, D * max(p * (p + 1) // 2, len(known_day), levels_array.size)):
         sub = Design(design.source[part], design.past[part], design.width[part])
-        rows, y = sub.rows, target[part]
-        usable, shifted, shift = _usable(rows, y, int(known_day.min()))
+        y = target[part]
+        usable, shifted, shift = _usable(sub.rows, y, int(known_day.min()))
         windows = weights[None] * usable[:, None, :]
         fit = _ridge_solve(windows, shifted, np.where(usable, y, 0.0), alpha)
+        fit["products"], shifted, y, windows = fit["products"][:, :days], shifted[:, :days], y[:, :days], windows[..., :days]
         query = sub.query(origin_day, target_day) - shift[:, None, :]
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
-        metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])  # S^-1 (Z'Z + aI)^-1 S^-1
-        # leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            quadratic = _quadratic(fit["products"], metric)
-            cross = shifted @ (metric @ fit["centre"][..., None])[..., 0].transpose(0, 2, 1)
-            constant = np.einsum("toj,tojk,tok->to", fit["centre"], metric, fit["centre"])
-            leverage = 1.0 / fit["n"][:, None, :] + quadratic - 2.0 * cross + constant[:, None, :]
-            fitted = shifted @ fit["slope"].transpose(0, 2, 1) - np.einsum("toj,toj->to", fit["centre"], fit["slope"])[:, None, :]
-            residuals = ((y[..., None] - fit["ybar"][:, None, :] - fitted) / (1.0 - leverage)).transpose(0, 2, 1)
-        quantiles, middle = _sorted_quantiles(residuals, windows > 0, levels_array)
+        residuals = _loo_residuals(fit, shifted, y)
+        residuals[windows == 0] = np.inf
+        quantiles, middle = _sorted_quantiles(residuals, fit["n"].astype(int), levels_array)
         ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
               & np.all(np.isfinite(query), axis=-1))
         mean[part] = np.where(ok, forecast, mean[part])
         median[part] = np.where(ok, forecast + middle, median[part])
         band[part] = np.where(ok[..., None], forecast[..., None] + quantiles, band[part])
     return Forecasts(mean, median, band)
+
+
+def _loo_residuals(fit: dict[str, np.ndarray], shifted: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(T, O, D) leave-one-out residuals of every row under every origin's fit (rows outside a window included).
+
+    leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d), with
+    M = S^-1 (Z'Z + aI)^-1 S^-1; computed in place, operation by operation as written here.
+    """
+    metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        leverage = _quadratic(fit["products"], metric)
+        leverage += (1.0 / fit["n"])[:, None, :]
+        leverage -= shifted @ (2.0 * (metric @ fit["centre"][..., None])[..., 0]).transpose(0, 2, 1)
+        leverage += np.einsum("toj,tojk,tok->to", fit["centre"], metric, fit["centre"])[:, None, :]
+        np.subtract(1.0, leverage, out=leverage)
+        fitted = shifted @ fit["slope"].transpose(0, 2, 1)
+        fitted -= np.einsum("toj,toj->to", fit["centre"], fit["slope"])[:, None, :]
+        error = y[..., None] - fit["ybar"][:, None, :]
+        error -= fitted
+        residuals = np.empty((leverage.shape[0], leverage.shape[2], leverage.shape[1]))
+        np.divide(error, leverage, out=residuals.transpose(0, 2, 1))
+    return residuals
 
 
 def ridge_means(
