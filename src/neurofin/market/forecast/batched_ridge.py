@@ -10,14 +10,19 @@ ridge forecasts are linear in the target, so a power grid of planted targets cos
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from neurofin.market.forecast.models import MIN_FIT_ROWS
 
 CHUNK_ELEMENTS = 4_000_000  # tickers per batch are chosen so that no intermediate array exceeds about this many floats
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,27 @@ class Forecasts:
 
 
 def _chunks(n_tickers: int, per_ticker: int) -> list[slice]:
-    """Ticker slices whose intermediate arrays stay under CHUNK_ELEMENTS floats."""
-    size = max(1, CHUNK_ELEMENTS // max(per_ticker, 1))
+    """Ticker slices whose intermediate arrays stay under CHUNK_ELEMENTS floats, at least one per worker."""
+    size = max(1, min(CHUNK_ELEMENTS // max(per_ticker, 1), -(-n_tickers // WORKERS)))
     return [slice(start, min(start + size, n_tickers)) for start in range(0, n_tickers, size)]
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries loaded by numpy (found once)."""
+    return ThreadpoolController()
+
+
+def _in_parallel(job: Callable[[slice], None], parts: list[slice]) -> None:
+    """`job(part)` for every ticker slice, WORKERS threads at a time (numpy releases the GIL in its loops, sorts and
+    BLAS calls), each BLAS call on one thread: the per-ticker products are small, and BLAS threads on top of ours
+    only wait for each other."""
+    with _blas().limit(limits=1, user_api="blas"):
+        if len(parts) == 1:
+            job(parts[0])
+            return
+        with ThreadPoolExecutor(min(WORKERS, len(parts))) as pool:
+            list(pool.map(job, parts))
 
 
 def _window(known_day: np.ndarray, n_days: int) -> np.ndarray:
@@ -62,25 +85,58 @@ def _window(known_day: np.ndarray, n_days: int) -> np.ndarray:
     return (np.arange(n_days)[None, :] <= known_day[:, None]).astype(float)
 
 
-def _sorted_quantiles(values: np.ndarray, count: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Linear-interpolation quantiles (numpy's default) and the median of the first `count` entries of each row of
-    (..., D) once sorted, the others being +inf. Sorts `values` in place.
+def _interpolated(pick: Callable[[np.ndarray], np.ndarray], count: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Linear-interpolation quantiles (numpy's default) at `levels` (..., L) of windows of `count` entries, whose
+    rank-r entry (ranks (..., L)) is `pick(r)`; windows without entries give NaN."""
+    position = (np.maximum(count, 1) - 1)[..., None] * levels
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, np.maximum(count[..., None] - 1, 0))
+    a, b = pick(np.clip(low, 0, None)), pick(high)
+    with np.errstate(invalid="ignore"):  # windows without entries: inf - inf, masked below
+        out = a + (b - a) * (position - low)
+    return np.where(count[..., None] > 0, out, np.nan)
 
-    Returns (quantiles (..., L), median (...)); rows with no valid entry give NaN.
-    """
+
+def _sorted_pick(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """rank -> entry of (..., D) rows, each row sorted in place (entries outside a window must be +inf)."""
     values.sort(axis=-1)
+    return lambda rank: np.take_along_axis(values, rank, axis=-1)
 
-    def at(position: np.ndarray) -> np.ndarray:
-        low = np.floor(position).astype(int)
-        high = np.minimum(low + 1, np.maximum(count[..., None] - 1, 0))
-        a = np.take_along_axis(values, np.clip(low, 0, None), axis=-1)
-        b = np.take_along_axis(values, high, axis=-1)
-        with np.errstate(invalid="ignore"):  # rows without entries: inf - inf, masked below
-            out = a + (b - a) * (position - low)
-        return np.where(count[..., None] > 0, out, np.nan)
 
-    quantiles = at((np.maximum(count, 1) - 1)[..., None] * levels)
-    return quantiles, at((np.maximum(count, 1) - 1)[..., None] * np.array([0.5]))[..., 0]
+def _growing_pick(values: np.ndarray, known_day: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """rank (T, O, L) -> entry of that rank among the finite values (T, D) of days <= known_day[o], from one sort.
+
+    Every window is the longest one less its days after known_day[o] (`left_out`, at most D - known_day.min()):
+    the rank-r entry sits at the least sorted position j with j = r + #(left-out positions <= j), a fixed point
+    reached by iterating from j = r.
+    """
+    keys = np.where(np.isfinite(values), values, np.inf)
+    order = np.argsort(keys, axis=-1)
+    ordered = np.take_along_axis(keys, order, axis=-1)
+    position = np.empty_like(order)
+    np.put_along_axis(position, order, np.broadcast_to(np.arange(keys.shape[1]), keys.shape), axis=-1)
+    first = int(known_day.min())
+    later = np.arange(first + 1, keys.shape[1])
+    left_out = np.where(later > known_day[:, None], position[:, None, first + 1 :], keys.shape[1])  # (T, O, H)
+
+    def pick(rank: np.ndarray) -> np.ndarray:
+        at = rank
+        while True:
+            step = np.minimum(rank + (left_out[..., None, :] <= at[..., None]).sum(axis=-1), keys.shape[1] - 1)
+            if np.array_equal(step, at):
+                return np.take_along_axis(ordered, at.reshape(len(keys), -1), axis=-1).reshape(at.shape)
+            at = step
+
+    return pick
+
+
+def _historical_means(target: np.ndarray, known_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, O) means of the realised targets (T, D) of each origin's window (0 without any) and their counts."""
+    observed = np.isfinite(target)[:, None, :] & (np.arange(target.shape[1]) <= known_day[:, None])[None]
+    count = observed.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(observed, target[:, None, :], 0.0).sum(axis=-1) / count
+    return np.where(count > 0, mean, 0.0), count
 
 
 def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarray) -> Forecasts:
@@ -88,13 +144,12 @@ def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarra
 
     `target` (T, D); origin o reads days <= known_day[o]. Fewer than two targets: no spread (mean, or 0).
     """
-    observed = np.isfinite(target)[:, None, :] & (np.arange(target.shape[1]) <= known_day[:, None])[None]
-    count = observed.sum(axis=-1)
+    mean, count = _historical_means(target, known_day)
+    days = max(int(known_day.max()) + 1, 1)
+    ranked = _interpolated(_growing_pick(target[:, :days], known_day), count, np.append(levels, 0.5))
+    quantiles, median = ranked[..., :-1], ranked[..., -1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(observed, target[:, None, :], 0.0).sum(axis=-1) / count
-        quantiles, median = _sorted_quantiles(np.where(observed, target[:, None, :], np.inf), count, levels)
         inflate = np.where(count >= 2, count / (count - 1.0), 0.0)  # LOO residual = (y - mean) * n / (n - 1)
-    mean = np.where(count > 0, mean, 0.0)
     spread = np.where(count >= 2, 1.0, 0.0)
     band = mean[..., None] + np.nan_to_num((quantiles - mean[..., None]) * inflate[..., None]) * spread[..., None]
     return Forecasts(mean, mean + np.nan_to_num((median - mean) * inflate) * spread, band)
@@ -155,8 +210,8 @@ def ridge_forecasts(
     last day whose target is realised. Tickers without columns, with fewer than MIN_FIT_ROWS usable rows
     or a non-finite query get the historical mean (`fallback`: `historical_mean` of the same target, if known).
     """
-    levels_array = np.asarray(levels, dtype=float)
-    fallback = fallback or historical_mean(target, known_day, levels_array)
+    levels_array = np.append(np.asarray(levels, dtype=float), 0.5)  # the median last
+    fallback = fallback or historical_mean(target, known_day, levels_array[:-1])
     T, D, p = design.source.shape
     if p == 0:
         return fallback
@@ -164,7 +219,8 @@ def ridge_forecasts(
     band = fallback.band.copy()
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     weights = _window(known_day, D)
-    for part in _chunks(T, D * max(p * (p + 1) // 2, len(known_day), levels_array.size)):
+
+    def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
         y = target[part]
         usable, shifted, shift = _usable(sub.rows, y, int(known_day.min()))
@@ -175,12 +231,14 @@ def ridge_forecasts(
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
         residuals = _loo_residuals(fit, shifted, y)
         residuals[windows == 0] = np.inf
-        quantiles, middle = _sorted_quantiles(residuals, fit["n"].astype(int), levels_array)
+        ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
               & np.all(np.isfinite(query), axis=-1))
         mean[part] = np.where(ok, forecast, mean[part])
-        median[part] = np.where(ok, forecast + middle, median[part])
-        band[part] = np.where(ok[..., None], forecast[..., None] + quantiles, band[part])
+        median[part] = np.where(ok, forecast + ranked[..., -1], median[part])
+        band[part] = np.where(ok[..., None], forecast[..., None] + ranked[..., :-1], band[part])
+
+    _in_parallel(forecast_part, _chunks(T, D * max(p * (p + 1) // 2 + 2 * p + 2, 6 * len(known_day))))
     return Forecasts(mean, median, band)
 
 
@@ -217,12 +275,12 @@ def ridge_means(
     """
     first = targets[..., 0]
     if design.source.shape[-1] == 0:
-        return np.stack([historical_mean(targets[..., k], known_day, np.array([0.5])).mean
-                         for k in range(targets.shape[-1])], axis=-1)
+        return np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(targets.shape[-1])], axis=-1)
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
     weights = _window(known_day, targets.shape[1])
     p = design.source.shape[-1]
-    for part in _chunks(targets.shape[0], targets.shape[1] * max(p * (p + 1) // 2, targets.shape[-1] * p, len(known_day))):
+
+    def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
         usable, shifted, shift = _usable(sub.rows, first[part], int(known_day.min()))
         windows = weights[None] * usable[:, None, :]
@@ -235,9 +293,11 @@ def ridge_means(
                 fit["centre"][..., :, None] * ybar[..., None, :])
             slope = (fit["inverse"] @ (xy / fit["scale"][..., None])) / fit["scale"][..., None]
             forecast = ybar + np.einsum("toj,tojk->tok", query, slope)
-        fallback = np.stack([historical_mean(targets[part, :, k], known_day, np.array([0.5])).mean
+        fallback = np.stack([_historical_means(targets[part, :, k], known_day)[0]
                              for k in range(targets.shape[-1])], axis=-1)
         ok = (sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         out[part] = np.where(ok[..., None], forecast, fallback)
-    return out
 
+    _in_parallel(forecast_part, _chunks(targets.shape[0], targets.shape[1] * max(
+        p * (p + 1) // 2, targets.shape[-1] * p, len(known_day))))
+    return out
