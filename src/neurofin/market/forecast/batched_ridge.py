@@ -57,8 +57,11 @@ class Forecasts:
 
 
 def _chunks(n_tickers: int, per_ticker: int) -> list[slice]:
-    """Ticker slices whose intermediate arrays stay under CHUNK_ELEMENTS floats, at least one per worker."""
-    size = max(1, min(CHUNK_ELEMENTS // max(per_ticker, 1), -(-n_tickers // WORKERS)))
+    """Ticker slices whose intermediate arrays stay under CHUNK_ELEMENTS floats; one per worker at least when
+    the whole is worth a thread pool (over CHUNK_ELEMENTS / 4 floats)."""
+    size = max(1, CHUNK_ELEMENTS // max(per_ticker, 1))
+    if n_tickers * per_ticker > CHUNK_ELEMENTS // 4:
+        size = min(size, -(-n_tickers // WORKERS))
     return [slice(start, min(start + size, n_tickers)) for start in range(0, n_tickers, size)]
 
 
@@ -155,23 +158,37 @@ def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarra
     return Forecasts(mean, mean + np.nan_to_num((median - mean) * inflate) * spread, band)
 
 
-def _ridge_solve(windows: np.ndarray, rows: np.ndarray, y: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
+def _padded(values: np.ndarray, days: int) -> np.ndarray:
+    """`values` (T, d, ...) followed by zeros up to (T, days, ...)."""
+    out = np.zeros((values.shape[0], days, *values.shape[2:]))
+    out[:, : values.shape[1]] = values
+    return out
+
+
+def _ridge_solve(weights: np.ndarray, usable: np.ndarray, rows: np.ndarray, y: np.ndarray,
+                 alpha: float) -> dict[str, np.ndarray]:
     """Per (ticker, origin) standardised ridge fit from running sums: counts, means, scales and the solved system.
 
-    `rows` (T, D, p) shifted regressors (0 where unusable), `y` (T, D) (0 where unusable), `windows` (T, O, D)
-    weights of the rows each origin may fit on. `products` (T, D, p(p+1)/2): each row's upper-triangle x x'.
+    `rows` (T, d, p) shifted regressors (0 where unusable) and `y` (T, d) (0 where unusable) of the first d days,
+    `usable` (T, d); `weights` (O, D) 0/1 rows each origin may fit on (none after day d). The sums are matrix
+    products over all D days (`windows` (T, O, D)), later days as zeros: the same floating-point sums whatever d.
+    `products` (T, d, p(p+1)/2): each row's upper-triangle x x'.
     """
-    p = rows.shape[-1]
+    T, days, p = rows.shape
     upper = np.triu_indices(p)
-    products = rows[..., upper[0]] * rows[..., upper[1]]
+    columns = np.ascontiguousarray(rows.transpose(2, 0, 1))
+    products = np.zeros((len(upper[0]), T, weights.shape[1]))  # laid out product-major: BLAS reads it transposed
+    np.multiply(columns[upper[0]], columns[upper[1]], out=products[..., :days])
+    products = products.transpose(1, 2, 0)
+    windows = weights[None] * _padded(usable, weights.shape[1])[:, None, :]
     n = windows.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ybar = (windows @ y[..., None])[..., 0] / n
-        centre = (windows @ rows) / n[..., None]
+        ybar = (windows @ _padded(y[..., None], weights.shape[1]))[..., 0] / n
+        centre = (windows @ _padded(rows, weights.shape[1])) / n[..., None]
         summed = np.empty((*n.shape, p, p))
         summed[..., upper[0], upper[1]] = summed[..., upper[1], upper[0]] = windows @ products
         cross = summed - n[..., None, None] * centre[..., :, None] * centre[..., None, :]
-        xy = (windows @ (rows * y[..., None])) - n[..., None] * centre * ybar[..., None]
+        xy = (windows @ _padded(rows * y[..., None], weights.shape[1])) - n[..., None] * centre * ybar[..., None]
         variance = np.maximum(np.diagonal(cross, axis1=-2, axis2=-1) / n[..., None], 0.0)
         scale = np.sqrt(variance)
         scale = np.where(scale > 0, scale, 1.0)
@@ -180,7 +197,7 @@ def _ridge_solve(windows: np.ndarray, rows: np.ndarray, y: np.ndarray, alpha: fl
         inverse = np.linalg.inv(gram)
         coef = (inverse @ (xy / scale)[..., None])[..., 0]
     return {"n": n, "ybar": ybar, "centre": centre, "scale": scale, "inverse": inverse, "slope": coef / scale,
-            "products": products}
+            "products": products[:, :days], "windows": windows}
 
 
 def _quadratic(products: np.ndarray, metric: np.ndarray) -> np.ndarray:
@@ -219,18 +236,18 @@ def ridge_forecasts(
     band = fallback.band.copy()
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     weights = _window(known_day, D)
+    outside = weights[:, :days] == 0
 
     def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
-        y = target[part]
-        usable, shifted, shift = _usable(sub.rows, y, int(known_day.min()))
-        windows = weights[None] * usable[:, None, :]
-        fit = _ridge_solve(windows, shifted, np.where(usable, y, 0.0), alpha)
-        fit["products"], shifted, y, windows = fit["products"][:, :days], shifted[:, :days], y[:, :days], windows[..., :days]
+        y = target[part, :days]
+        usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, y,
+                                         int(known_day.min()))
+        fit = _ridge_solve(weights, usable, shifted, np.where(usable, y, 0.0), alpha)
         query = sub.query(origin_day, target_day) - shift[:, None, :]
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
         residuals = _loo_residuals(fit, shifted, y)
-        residuals[windows == 0] = np.inf
+        np.copyto(residuals, np.inf, where=outside | ~usable[:, None, :])
         ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
               & np.all(np.isfinite(query), axis=-1))
@@ -278,14 +295,16 @@ def ridge_means(
         return np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(targets.shape[-1])], axis=-1)
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
     weights = _window(known_day, targets.shape[1])
+    days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     p = design.source.shape[-1]
 
     def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
-        usable, shifted, shift = _usable(sub.rows, first[part], int(known_day.min()))
-        windows = weights[None] * usable[:, None, :]
-        y = np.where(usable[..., None], targets[part], 0.0)
-        fit = _ridge_solve(windows, shifted, y[..., 0], alpha)  # the design's part, shared by every column
+        usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, first[part, :days],
+                                         int(known_day.min()))
+        y = np.where(usable[..., None], targets[part, :days], 0.0)
+        fit = _ridge_solve(weights, usable, shifted, y[..., 0], alpha)  # the design's part, shared by every column
+        windows, shifted, y = fit["windows"], _padded(shifted, targets.shape[1]), _padded(y, targets.shape[1])
         query = sub.query(origin_day, target_day) - shift[:, None, :] - fit["centre"]
         with np.errstate(invalid="ignore", divide="ignore"):
             ybar = (windows @ y) / fit["n"][..., None]  # (T, O, K)
