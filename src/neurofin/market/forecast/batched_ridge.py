@@ -109,9 +109,9 @@ def _sorted_pick(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 def _growing_pick(values: np.ndarray, known_day: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """rank (T, O, L) -> entry of that rank among the finite values (T, D) of days <= known_day[o], from one sort.
 
-    Every window is the longest one less its days after known_day[o] (`left_out`, at most D - known_day.min()):
-    the rank-r entry sits at the least sorted position j with j = r + #(left-out positions <= j), a fixed point
-    reached by iterating from j = r.
+    Every window is the longest one less its days after known_day[o], at sorted positions e_0 < e_1 < ... (at most
+    D - known_day.min() of them): e_i has e_i - i window entries before it, so the rank-r entry sits at sorted
+    position r + #{i: e_i - i <= r}.
     """
     keys = np.where(np.isfinite(values), values, np.inf)
     order = np.argsort(keys, axis=-1)
@@ -120,15 +120,12 @@ def _growing_pick(values: np.ndarray, known_day: np.ndarray) -> Callable[[np.nda
     np.put_along_axis(position, order, np.broadcast_to(np.arange(keys.shape[1]), keys.shape), axis=-1)
     first = int(known_day.min())
     later = np.arange(first + 1, keys.shape[1])
-    left_out = np.where(later > known_day[:, None], position[:, None, first + 1 :], keys.shape[1])  # (T, O, H)
+    left_out = np.sort(np.where(later > known_day[:, None], position[:, None, first + 1 :], 2 * keys.shape[1]), axis=-1)
+    before = left_out - np.arange(later.size)  # (T, O, H) window entries before each left-out position
 
     def pick(rank: np.ndarray) -> np.ndarray:
-        at = rank
-        while True:
-            step = np.minimum(rank + (left_out[..., None, :] <= at[..., None]).sum(axis=-1), keys.shape[1] - 1)
-            if np.array_equal(step, at):
-                return np.take_along_axis(ordered, at.reshape(len(keys), -1), axis=-1).reshape(at.shape)
-            at = step
+        at = np.minimum(rank + (before[..., None, :] <= rank[..., None]).sum(axis=-1), keys.shape[1] - 1)
+        return np.take_along_axis(ordered, at.reshape(len(keys), -1), axis=-1).reshape(at.shape)
 
     return pick
 
