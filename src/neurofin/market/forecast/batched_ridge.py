@@ -301,11 +301,12 @@ def ridge_means(
                                          int(known_day.min()))
         y = np.where(usable[..., None], targets[part, :days], 0.0)
         fit = _ridge_solve(weights, usable, shifted, y[..., 0], alpha)  # the design's part, shared by every column
-        windows, shifted, y = fit["windows"], _padded(shifted, targets.shape[1]), _padded(y, targets.shape[1])
+        T, K = y.shape[0], y.shape[-1]
+        mixed = _padded((shifted[..., :, None] * y[..., None, :]).reshape(T, days, p * K), targets.shape[1])
         query = sub.query(origin_day, target_day) - shift[:, None, :] - fit["centre"]
         with np.errstate(invalid="ignore", divide="ignore"):
-            ybar = (windows @ y) / fit["n"][..., None]  # (T, O, K)
-            xy = np.einsum("tod,tdj,tdk->tojk", windows, shifted, y) - fit["n"][..., None, None] * (
+            ybar = (fit["windows"] @ _padded(y, targets.shape[1])) / fit["n"][..., None]  # (T, O, K)
+            xy = (fit["windows"] @ mixed).reshape(*ybar.shape[:2], p, K) - fit["n"][..., None, None] * (
                 fit["centre"][..., :, None] * ybar[..., None, :])
             slope = (fit["inverse"] @ (xy / fit["scale"][..., None])) / fit["scale"][..., None]
             forecast = ybar + np.einsum("toj,tojk->tok", query, slope)
