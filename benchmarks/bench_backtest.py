@@ -148,6 +148,7 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
     forecaster = RidgeForecaster(settings.ridge_alpha, name="linear")
     models = [m for m in MODELS if m not in forecaster.identical]
     folds = walk_forward_folds(sessions, settings.train_sessions, settings.step_sessions, settings.embargo_sessions)
+    total_folds = len(folds)
     if n_folds:
         folds = [folds[int(k)] for k in np.linspace(0, len(folds) - 1, n_folds)]
     position = {s: i for i, s in enumerate(sessions)}
@@ -191,7 +192,7 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
                                        "wall_s": round(time.perf_counter() - wall, 2), "forecasts": planted_rows}
     before_ms, after_ms = 1e3 * before_cpu / before_rows, 1e3 * after_cpu / rows
     return {
-        "tickers": n_tickers, "sessions": n_sessions, "folds": len(folds), "targets": len(SPECS),
+        "tickers": n_tickers, "sessions": n_sessions, "folds": total_folds, "folds_timed": len(folds), "targets": len(SPECS),
         "models_computed": models,
         "before": {"origins_timed": len(sample), "target": raw.column, "rows": before_rows,
                    "cpu_s": round(before_cpu, 2), "cpu_ms_per_row": round(before_ms, 4)},
