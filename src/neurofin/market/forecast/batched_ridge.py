@@ -262,7 +262,8 @@ def ridge_forecasts(
 
 
 def _loo_residuals(fit: dict[str, np.ndarray], shifted: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(T, O, D) leave-one-out residuals of every row under every origin's fit (rows outside a window included).
+    """(T, O, d) leave-one-out residuals of the first d days' rows (`shifted` (T, d, p), `y` (T, d)) under every
+    origin's fit, rows outside a window included.
 
     leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d), with
     M = S^-1 (Z'Z + aI)^-1 S^-1; computed in place, operation by operation as written here.
