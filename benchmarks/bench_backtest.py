@@ -12,6 +12,11 @@ and target of the walk-forward backtest) on a synthetic grid; then a power grid 
 
     python benchmarks/bench_backtest.py --tickers 50,100,500 --sessions 1250 --out benchmarks/results/backtest_scale.json
 
+Engine against engine (`--compare OLD_SRC`): the engine stage alone on `--folds` evenly spaced folds, in child
+processes alternating OLD_SRC's and this checkout's `src` (CPU ms per forecast row, median of `--repeats`):
+
+    python benchmarks/bench_backtest.py --tickers 50 --folds 4 --compare OLD_CHECKOUT/src --out benchmarks/results/backtest_engine_vs_main.json
+
 Each checkout runs in its own process with its `src` first on PYTHONPATH, on the panel its own demo wrote
 (the panel format may differ between checkouts), with the demo's market settings
 (`neurofin.market.demo.DEMO_MARKET_SETTINGS` of the after checkout: the linear forecaster). Runs alternate (before, after, before, after, ...); the median of `--repeats` is kept.
@@ -123,8 +128,10 @@ def per_origin(models, grid, request, selected, controls, settings) -> int:
                for model in models)
 
 
-def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: int) -> dict[str, object]:
-    """Per-origin path on a few origins vs the engine on the whole walk-forward backtest; then a power grid."""
+def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: int, n_folds: int = 0,
+              engine_only: bool = False) -> dict[str, object]:
+    """Per-origin path on a few origins vs the engine on the whole walk-forward backtest (or `n_folds` evenly
+    spaced folds); then a power grid. `engine_only`: the engine alone."""
     from neurofin.config import MarketSettings
     from neurofin.market.evaluate.forecast_loop import forecast_models
     from neurofin.market.evaluate.variants import MODELS
@@ -141,6 +148,9 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
     forecaster = RidgeForecaster(settings.ridge_alpha, name="linear")
     models = [m for m in MODELS if m not in forecaster.identical]
     folds = walk_forward_folds(sessions, settings.train_sessions, settings.step_sessions, settings.embargo_sessions)
+    total_folds = len(folds)
+    if n_folds:
+        folds = [folds[int(k)] for k in np.linspace(0, len(folds) - 1, n_folds)]
     position = {s: i for i, s in enumerate(sessions)}
     rng = np.random.default_rng(1)
 
@@ -152,7 +162,7 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
     sample = [tests[int(k)] for k in np.linspace(0, len(tests) - 1, before_origins + 2)[1:-1]]
     raw = TargetSpec("raw", 1)
     began = time.process_time()
-    before_rows = sum(per_origin(models, grid, OriginRequest(sessions[position[s] - 1], s, raw.column,
+    before_rows = 1 if engine_only else sum(per_origin(models, grid, OriginRequest(sessions[position[s] - 1], s, raw.column,
                                                              known_through(sessions, position[s] - 1, 1)),
                                  selections(tickers, features["roi"], rng), controls, settings) for s in sample)
     before_cpu = time.process_time() - began
@@ -167,7 +177,7 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
     after_cpu, after_wall = time.process_time() - began, time.perf_counter() - wall
 
     power = {}
-    for count in (1, strengths):
+    for count in () if engine_only else (1, strengths):
         began, wall = time.process_time(), time.perf_counter()
         planted_rows = 0
         for fold in folds:
@@ -182,7 +192,7 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
                                        "wall_s": round(time.perf_counter() - wall, 2), "forecasts": planted_rows}
     before_ms, after_ms = 1e3 * before_cpu / before_rows, 1e3 * after_cpu / rows
     return {
-        "tickers": n_tickers, "sessions": n_sessions, "folds": len(folds), "targets": len(SPECS),
+        "tickers": n_tickers, "sessions": n_sessions, "folds": total_folds, "folds_timed": len(folds), "targets": len(SPECS),
         "models_computed": models,
         "before": {"origins_timed": len(sample), "target": raw.column, "rows": before_rows,
                    "cpu_s": round(before_cpu, 2), "cpu_ms_per_row": round(before_ms, 4)},
@@ -196,8 +206,33 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
 
 def scale(args: argparse.Namespace) -> dict[str, object]:
     """`scale_one` per ticker count (ascending, in this process: the peak RSS is cumulative)."""
-    sizes = [scale_one(int(n), args.sessions, args.before_origins, args.strengths) for n in args.tickers.split(",")]
-    return {"benchmark": "backtest_scale", "threads": os.environ.get("OMP_NUM_THREADS", "default"), "sizes": sizes}
+    from neurofin.market.forecast import batched_ridge
+
+    sizes = [scale_one(int(n), args.sessions, args.before_origins, args.strengths, args.folds, args.engine_only)
+             for n in args.tickers.split(",")]
+    return {"benchmark": "backtest_scale", "threads": os.environ.get("OMP_NUM_THREADS", "default"),
+            "engine_workers": getattr(batched_ridge, "WORKERS", 1), "sizes": sizes}
+
+
+def compare(args: argparse.Namespace) -> dict[str, object]:
+    """The engine alone, `args.compare`'s src and this checkout's alternating in child processes."""
+    sources = {"old": args.compare.resolve(), "new": Path(__file__).resolve().parents[1] / "src"}
+    runs: dict[str, list[dict]] = {"old": [], "new": []}
+    for _ in range(args.repeats):
+        for name, src in sources.items():
+            done = subprocess.run([sys.executable, __file__, "--tickers", args.tickers, "--sessions", str(args.sessions),
+                                   "--folds", str(args.folds), "--engine-only"], env={**os.environ, "PYTHONPATH": str(src)},
+                                  capture_output=True, text=True, check=True)
+            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    out: dict[str, object] = {"benchmark": "backtest_engine_vs_engine", "old_src": str(args.compare), "sizes": []}
+    for k, n in enumerate(args.tickers.split(",")):
+        per_row = {name: statistics.median(r["sizes"][k]["after"]["cpu_ms_per_row"] for r in rs) for name, rs in runs.items()}
+        walls = {name: statistics.median(r["sizes"][k]["after"]["wall_s"] for r in rs) for name, rs in runs.items()}
+        out["sizes"].append({"tickers": int(n), "sessions": args.sessions, "folds_timed": args.folds,
+                             "rows": runs["new"][0]["sizes"][k]["after"]["rows"], "cpu_ms_per_row": per_row, "wall_s": walls,
+                             "speedup_cpu_per_row": round(per_row["old"] / per_row["new"], 2),
+                             "speedup_wall": round(walls["old"] / walls["new"], 2)})
+    return out
 
 
 def main() -> None:
@@ -211,11 +246,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1250)
     parser.add_argument("--before-origins", type=int, default=2, help="origins timed on today's per-origin path")
     parser.add_argument("--strengths", type=int, default=10, help="planted strengths of the power grid")
+    parser.add_argument("--folds", type=int, default=0, help="time this many evenly spaced folds (0: all)")
+    parser.add_argument("--engine-only", action="store_true", help="skip the per-origin path and the power grid")
+    parser.add_argument("--compare", type=Path, default=None, help="OLD_SRC: its engine against this checkout's")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.tickers is None and None in (args.before, args.before_panel, args.after, args.after_panel):
         parser.error("give --before, --before-panel, --after and --after-panel, or --tickers")
-    result = scale(args) if args.tickers else demo(args)
+    result = (compare(args) if args.compare else scale(args)) if args.tickers else demo(args)
     result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "load_avg_1m": os.getloadavg()[0]}
     line = json.dumps(result)
     print(line)

@@ -7,7 +7,8 @@ import pytest
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.walk_forward import prepare_data
-from neurofin.market.forecast.batched_ridge import ridge_forecasts, ridge_means
+from neurofin.market.forecast import batched_ridge
+from neurofin.market.forecast.batched_ridge import historical_mean, ridge_forecasts, ridge_means
 from neurofin.market.forecast.engine import GridCube, OriginRequest, build_design, forecast_requests
 from neurofin.market.forecast.models import LAG_SUFFIX, RidgeForecaster, forecast_view, origin_view
 from neurofin.market.panel.targets import known_through
@@ -117,3 +118,43 @@ def test_ridge_means_of_many_targets_equal_one_fit_each(data):
         alone = ridge_forecasts(design, targets[..., k], *days, alpha=1.0, levels=[0.5]).mean
         np.testing.assert_allclose(together[..., k], alone, rtol=0, atol=1e-12)
     assert not np.allclose(together[..., 0], together[..., 2])
+
+
+def test_historical_mean_bands_are_the_quantiles_of_every_growing_window():
+    """One sort per ticker serves every origin: each window's quantiles equal numpy's on that window alone
+    (ties, missing days, origins in any order, a window with one entry and one with none)."""
+    rng = np.random.default_rng(4)
+    target = np.round(rng.standard_normal((3, 60)), 1)  # many ties
+    target[rng.random(target.shape) < 0.2] = np.nan
+    target[2, :12] = np.nan
+    known_day = rng.permutation(np.arange(5, 59))
+    levels = np.array([0.1, 0.25, 0.5, 0.9])
+    got = historical_mean(target, known_day, levels)
+    for t in range(3):
+        for o, day in enumerate(known_day):
+            window = target[t, : day + 1][np.isfinite(target[t, : day + 1])]
+            n = window.size
+            if n == 0:
+                assert got.mean[t, o] == 0 and np.all(got.band[t, o] == 0)
+                continue
+            inflate = n / (n - 1) if n >= 2 else 0.0
+            want = window.mean() + (np.quantile(window, levels) - window.mean()) * inflate
+            np.testing.assert_allclose(got.band[t, o], want, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(got.median[t, o], window.mean() + (np.median(window) - window.mean()) * inflate,
+                                       rtol=0, atol=1e-12)
+    assert np.any(np.isnan(target[2, :12])) and got.band.std() > 0
+
+
+def test_ticker_chunks_on_the_thread_pool_give_the_same_bits_as_one_batch(data, monkeypatch):
+    """Chunking tickers (run on the thread pool) changes no bit of any forecast."""
+    column = data.specs[0].column
+    cube = GridCube.from_grid(data.grid, [column, *data.rois, data.rois[1] + LAG_SUFFIX, *data.sentiment])
+    design = build_design(cube, [([*data.sentiment, data.rois[0]], [data.rois[1] + LAG_SUFFIX])] * len(cube.tickers))
+    requests = _requests(data, column, 1, range(20, len(data.sessions)))
+    days = [cube.day([getattr(r, a) for r in requests]) for a in ("origin", "session", "known_through")]
+    whole = ridge_forecasts(design, cube.values[..., 0], *days, alpha=1.0, levels=LEVELS)
+    monkeypatch.setattr(batched_ridge, "CHUNK_ELEMENTS", 1)  # one ticker per chunk, all on the pool
+    monkeypatch.setattr(batched_ridge, "WORKERS", 2)
+    chunked = ridge_forecasts(design, cube.values[..., 0], *days, alpha=1.0, levels=LEVELS)
+    for name in ("mean", "median", "band"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))

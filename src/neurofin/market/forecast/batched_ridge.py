@@ -1,23 +1,33 @@
 """Batched ridge algebra: one model's forecasts for every ticker and origin at once (engine.py feeds it).
 
-The normal equations of each origin's expanding window are running sums over the rows known at that origin
-(row sums accumulated once, read at every origin's boundary); the ridge solves are stacked over (ticker, origin),
-and the leave-one-out residual bands come from one sort per origin. Numerically the sums are taken around a
-per-ticker shift (the mean of the first origin's rows), which changes nothing mathematically and keeps the
-centred cross-products accurate. `ridge_means` fits many target columns of the same design at once (means only):
-ridge forecasts are linear in the target, so a power grid of planted targets costs one design pass.
+The normal equations of each origin's expanding window are window-weighted sums of the rows known at that
+origin, one BLAS product per ticker over the grid's days (days after the last window as zeros: the same
+floating-point sums as before the rows were cut, so forecasts keep their bits); the ridge solves are stacked
+over (ticker, origin). The leave-one-out residual bands need every residual of every window (each refit moves
+them all): they are computed in place over the days a window can read and sorted once per (ticker, origin).
+The historical mean's bands need no refit: one sort per ticker serves every origin, its windows differing by
+their last days only. Tickers are cut into chunks run on a thread pool (numpy releases the GIL), each BLAS call
+on one thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows),
+which changes nothing mathematically and keeps the centred cross-products accurate. `ridge_means` fits many
+target columns of the same design at once (means only): ridge forecasts are linear in the target, so a power
+grid of planted targets costs one design pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from neurofin.market.forecast.models import MIN_FIT_ROWS
 
 CHUNK_ELEMENTS = 4_000_000  # tickers per batch are chosen so that no intermediate array exceeds about this many floats
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,30 @@ class Forecasts:
 
 
 def _chunks(n_tickers: int, per_ticker: int) -> list[slice]:
-    """Ticker slices whose intermediate arrays stay under CHUNK_ELEMENTS floats."""
+    """Ticker slices whose intermediate arrays stay under CHUNK_ELEMENTS floats; one per worker at least when
+    the whole is worth a thread pool (over CHUNK_ELEMENTS / 4 floats)."""
     size = max(1, CHUNK_ELEMENTS // max(per_ticker, 1))
+    if n_tickers * per_ticker > CHUNK_ELEMENTS // 4:
+        size = min(size, -(-n_tickers // WORKERS))
     return [slice(start, min(start + size, n_tickers)) for start in range(0, n_tickers, size)]
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries loaded by numpy (found once)."""
+    return ThreadpoolController()
+
+
+def _in_parallel(job: Callable[[slice], None], parts: list[slice]) -> None:
+    """`job(part)` for every ticker slice, WORKERS threads at a time (numpy releases the GIL in its loops, sorts and
+    BLAS calls), each BLAS call on one thread: the per-ticker products are small, and BLAS threads on top of ours
+    only wait for each other."""
+    with _blas().limit(limits=1, user_api="blas"):
+        if len(parts) == 1:
+            job(parts[0])
+            return
+        with ThreadPoolExecutor(min(WORKERS, len(parts))) as pool:
+            list(pool.map(job, parts))
 
 
 def _window(known_day: np.ndarray, n_days: int) -> np.ndarray:
@@ -62,25 +93,55 @@ def _window(known_day: np.ndarray, n_days: int) -> np.ndarray:
     return (np.arange(n_days)[None, :] <= known_day[:, None]).astype(float)
 
 
-def _sorted_quantiles(values: np.ndarray, valid: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Linear-interpolation quantiles (numpy's default) and the median of the valid entries of each row of (..., D).
+def _interpolated(pick: Callable[[np.ndarray], np.ndarray], count: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Linear-interpolation quantiles (numpy's default) at `levels` (..., L) of windows of `count` entries, whose
+    rank-r entry (ranks (..., L)) is `pick(r)`; windows without entries give NaN."""
+    position = (np.maximum(count, 1) - 1)[..., None] * levels
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, np.maximum(count[..., None] - 1, 0))
+    a, b = pick(np.clip(low, 0, None)), pick(high)
+    with np.errstate(invalid="ignore"):  # windows without entries: inf - inf, masked below
+        out = a + (b - a) * (position - low)
+    return np.where(count[..., None] > 0, out, np.nan)
 
-    Returns (quantiles (..., L), median (...)); rows with no valid entry give NaN.
+
+def _sorted_pick(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """rank -> entry of (..., D) rows, each row sorted in place (entries outside a window must be +inf)."""
+    values.sort(axis=-1)
+    return lambda rank: np.take_along_axis(values, rank, axis=-1)
+
+
+def _growing_pick(values: np.ndarray, known_day: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """rank (T, O, L) -> entry of that rank among the finite values (T, D) of days <= known_day[o], from one sort.
+
+    Every window is the longest one less its days after known_day[o], at sorted positions e_0 < e_1 < ... (at most
+    D - known_day.min() of them): e_i has e_i - i window entries before it, so the rank-r entry sits at sorted
+    position r + #{i: e_i - i <= r}.
     """
-    ordered = np.sort(np.where(valid, values, np.inf), axis=-1)
-    count = valid.sum(axis=-1)
+    keys = np.where(np.isfinite(values), values, np.inf)
+    order = np.argsort(keys, axis=-1)
+    ordered = np.take_along_axis(keys, order, axis=-1)
+    position = np.empty_like(order)
+    np.put_along_axis(position, order, np.broadcast_to(np.arange(keys.shape[1]), keys.shape), axis=-1)
+    first = int(known_day.min())
+    later = np.arange(first + 1, keys.shape[1])
+    left_out = np.sort(np.where(later > known_day[:, None], position[:, None, first + 1 :], 2 * keys.shape[1]), axis=-1)
+    before = left_out - np.arange(later.size)  # (T, O, H) window entries before each left-out position
 
-    def at(position: np.ndarray) -> np.ndarray:
-        low = np.floor(position).astype(int)
-        high = np.minimum(low + 1, np.maximum(count[..., None] - 1, 0))
-        a = np.take_along_axis(ordered, np.clip(low, 0, None), axis=-1)
-        b = np.take_along_axis(ordered, high, axis=-1)
-        with np.errstate(invalid="ignore"):  # rows without entries: inf - inf, masked below
-            out = a + (b - a) * (position - low)
-        return np.where(count[..., None] > 0, out, np.nan)
+    def pick(rank: np.ndarray) -> np.ndarray:
+        at = np.minimum(rank + (before[..., None, :] <= rank[..., None]).sum(axis=-1), keys.shape[1] - 1)
+        return np.take_along_axis(ordered, at.reshape(len(keys), -1), axis=-1).reshape(at.shape)
 
-    quantiles = at((np.maximum(count, 1) - 1)[..., None] * levels)
-    return quantiles, at((np.maximum(count, 1) - 1)[..., None] * np.array([0.5]))[..., 0]
+    return pick
+
+
+def _historical_means(target: np.ndarray, known_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, O) means of the realised targets (T, D) of each origin's window (0 without any) and their counts."""
+    observed = np.isfinite(target)[:, None, :] & (np.arange(target.shape[1]) <= known_day[:, None])[None]
+    count = observed.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(observed, target[:, None, :], 0.0).sum(axis=-1) / count
+    return np.where(count > 0, mean, 0.0), count
 
 
 def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarray) -> Forecasts:
@@ -88,35 +149,48 @@ def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarra
 
     `target` (T, D); origin o reads days <= known_day[o]. Fewer than two targets: no spread (mean, or 0).
     """
-    observed = np.isfinite(target)[:, None, :] & (np.arange(target.shape[1]) <= known_day[:, None])[None]
-    count = observed.sum(axis=-1)
+    mean, count = _historical_means(target, known_day)
+    days = max(int(known_day.max()) + 1, 1)
+    ranked = _interpolated(_growing_pick(target[:, :days], known_day), count, np.append(levels, 0.5))
+    quantiles, median = ranked[..., :-1], ranked[..., -1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(observed, target[:, None, :], 0.0).sum(axis=-1) / count
-        quantiles, median = _sorted_quantiles(np.broadcast_to(target[:, None, :], observed.shape), observed, levels)
         inflate = np.where(count >= 2, count / (count - 1.0), 0.0)  # LOO residual = (y - mean) * n / (n - 1)
-    mean = np.where(count > 0, mean, 0.0)
     spread = np.where(count >= 2, 1.0, 0.0)
     band = mean[..., None] + np.nan_to_num((quantiles - mean[..., None]) * inflate[..., None]) * spread[..., None]
     return Forecasts(mean, mean + np.nan_to_num((median - mean) * inflate) * spread, band)
 
 
-def _ridge_solve(windows: np.ndarray, rows: np.ndarray, y: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
+def _padded(values: np.ndarray, days: int) -> np.ndarray:
+    """`values` (T, d, ...) followed by zeros up to (T, days, ...)."""
+    out = np.zeros((values.shape[0], days, *values.shape[2:]))
+    out[:, : values.shape[1]] = values
+    return out
+
+
+def _ridge_solve(weights: np.ndarray, usable: np.ndarray, rows: np.ndarray, y: np.ndarray,
+                 alpha: float) -> dict[str, np.ndarray]:
     """Per (ticker, origin) standardised ridge fit from running sums: counts, means, scales and the solved system.
 
-    `rows` (T, D, p) shifted regressors (0 where unusable), `y` (T, D) (0 where unusable), `windows` (T, O, D)
-    weights of the rows each origin may fit on. `products` (T, D, p(p+1)/2): each row's upper-triangle x x'.
+    `rows` (T, d, p) shifted regressors (0 where unusable) and `y` (T, d) (0 where unusable) of the first d days,
+    `usable` (T, d); `weights` (O, D) 0/1 rows each origin may fit on (none after day d). The sums are matrix
+    products over all D days (`windows` (T, O, D)), later days as zeros: the same floating-point sums whatever d.
+    `products` (T, d, p(p+1)/2): each row's upper-triangle x x'.
     """
-    p = rows.shape[-1]
+    T, days, p = rows.shape
     upper = np.triu_indices(p)
-    products = rows[..., upper[0]] * rows[..., upper[1]]
+    columns = np.ascontiguousarray(rows.transpose(2, 0, 1))
+    products = np.zeros((len(upper[0]), T, weights.shape[1]))  # laid out product-major: BLAS reads it transposed
+    np.multiply(columns[upper[0]], columns[upper[1]], out=products[..., :days])
+    products = products.transpose(1, 2, 0)
+    windows = weights[None] * _padded(usable, weights.shape[1])[:, None, :]
     n = windows.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ybar = (windows @ y[..., None])[..., 0] / n
-        centre = (windows @ rows) / n[..., None]
+        ybar = (windows @ _padded(y[..., None], weights.shape[1]))[..., 0] / n
+        centre = (windows @ _padded(rows, weights.shape[1])) / n[..., None]
         summed = np.empty((*n.shape, p, p))
         summed[..., upper[0], upper[1]] = summed[..., upper[1], upper[0]] = windows @ products
         cross = summed - n[..., None, None] * centre[..., :, None] * centre[..., None, :]
-        xy = (windows @ (rows * y[..., None])) - n[..., None] * centre * ybar[..., None]
+        xy = (windows @ _padded(rows * y[..., None], weights.shape[1])) - n[..., None] * centre * ybar[..., None]
         variance = np.maximum(np.diagonal(cross, axis1=-2, axis2=-1) / n[..., None], 0.0)
         scale = np.sqrt(variance)
         scale = np.where(scale > 0, scale, 1.0)
@@ -125,7 +199,7 @@ def _ridge_solve(windows: np.ndarray, rows: np.ndarray, y: np.ndarray, alpha: fl
         inverse = np.linalg.inv(gram)
         coef = (inverse @ (xy / scale)[..., None])[..., 0]
     return {"n": n, "ybar": ybar, "centre": centre, "scale": scale, "inverse": inverse, "slope": coef / scale,
-            "products": products}
+            "products": products[:, :days], "windows": windows}
 
 
 def _quadratic(products: np.ndarray, metric: np.ndarray) -> np.ndarray:
@@ -155,38 +229,59 @@ def ridge_forecasts(
     last day whose target is realised. Tickers without columns, with fewer than MIN_FIT_ROWS usable rows
     or a non-finite query get the historical mean (`fallback`: `historical_mean` of the same target, if known).
     """
-    levels_array = np.asarray(levels, dtype=float)
-    fallback = fallback or historical_mean(target, known_day, levels_array)
+    levels_array = np.append(np.asarray(levels, dtype=float), 0.5)  # the median last
+    fallback = fallback or historical_mean(target, known_day, levels_array[:-1])
     T, D, p = design.source.shape
     if p == 0:
         return fallback
     mean, median = fallback.mean.copy(), fallback.median.copy()
     band = fallback.band.copy()
+    days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     weights = _window(known_day, D)
-    for part in _chunks(T, D * max(p * (p + 1) // 2, len(known_day), levels_array.size)):
+    outside = weights[:, :days] == 0
+
+    def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
-        rows, y = sub.rows, target[part]
-        usable, shifted, shift = _usable(rows, y, int(known_day.min()))
-        windows = weights[None] * usable[:, None, :]
-        fit = _ridge_solve(windows, shifted, np.where(usable, y, 0.0), alpha)
+        y = target[part, :days]
+        usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, y,
+                                         int(known_day.min()))
+        fit = _ridge_solve(weights, usable, shifted, np.where(usable, y, 0.0), alpha)
         query = sub.query(origin_day, target_day) - shift[:, None, :]
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
-        metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])  # S^-1 (Z'Z + aI)^-1 S^-1
-        # leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            quadratic = _quadratic(fit["products"], metric)
-            cross = shifted @ (metric @ fit["centre"][..., None])[..., 0].transpose(0, 2, 1)
-            constant = np.einsum("toj,tojk,tok->to", fit["centre"], metric, fit["centre"])
-            leverage = 1.0 / fit["n"][:, None, :] + quadratic - 2.0 * cross + constant[:, None, :]
-            fitted = shifted @ fit["slope"].transpose(0, 2, 1) - np.einsum("toj,toj->to", fit["centre"], fit["slope"])[:, None, :]
-            residuals = ((y[..., None] - fit["ybar"][:, None, :] - fitted) / (1.0 - leverage)).transpose(0, 2, 1)
-        quantiles, middle = _sorted_quantiles(residuals, windows > 0, levels_array)
+        residuals = _loo_residuals(fit, shifted, y)
+        np.copyto(residuals, np.inf, where=outside | ~usable[:, None, :])
+        ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
               & np.all(np.isfinite(query), axis=-1))
         mean[part] = np.where(ok, forecast, mean[part])
-        median[part] = np.where(ok, forecast + middle, median[part])
-        band[part] = np.where(ok[..., None], forecast[..., None] + quantiles, band[part])
+        median[part] = np.where(ok, forecast + ranked[..., -1], median[part])
+        band[part] = np.where(ok[..., None], forecast[..., None] + ranked[..., :-1], band[part])
+
+    _in_parallel(forecast_part, _chunks(T, D * max(p * (p + 1) // 2 + 2 * p + 2, 6 * len(known_day))))
     return Forecasts(mean, median, band)
+
+
+def _loo_residuals(fit: dict[str, np.ndarray], shifted: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(T, O, d) leave-one-out residuals of the first d days' rows (`shifted` (T, d, p), `y` (T, d)) under every
+    origin's fit, rows outside a window included.
+
+    leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d), with
+    M = S^-1 (Z'Z + aI)^-1 S^-1; computed in place, operation by operation as written here.
+    """
+    metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        leverage = _quadratic(fit["products"], metric)
+        leverage += (1.0 / fit["n"])[:, None, :]
+        leverage -= shifted @ (2.0 * (metric @ fit["centre"][..., None])[..., 0]).transpose(0, 2, 1)
+        leverage += np.einsum("toj,tojk,tok->to", fit["centre"], metric, fit["centre"])[:, None, :]
+        np.subtract(1.0, leverage, out=leverage)
+        fitted = shifted @ fit["slope"].transpose(0, 2, 1)
+        fitted -= np.einsum("toj,toj->to", fit["centre"], fit["slope"])[:, None, :]
+        error = y[..., None] - fit["ybar"][:, None, :]
+        error -= fitted
+        residuals = np.empty((leverage.shape[0], leverage.shape[2], leverage.shape[1]))
+        np.divide(error, leverage, out=residuals.transpose(0, 2, 1))
+    return residuals
 
 
 def ridge_means(
@@ -200,27 +295,32 @@ def ridge_means(
     """
     first = targets[..., 0]
     if design.source.shape[-1] == 0:
-        return np.stack([historical_mean(targets[..., k], known_day, np.array([0.5])).mean
-                         for k in range(targets.shape[-1])], axis=-1)
+        return np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(targets.shape[-1])], axis=-1)
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
     weights = _window(known_day, targets.shape[1])
+    days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     p = design.source.shape[-1]
-    for part in _chunks(targets.shape[0], targets.shape[1] * max(p * (p + 1) // 2, targets.shape[-1] * p, len(known_day))):
+
+    def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
-        usable, shifted, shift = _usable(sub.rows, first[part], int(known_day.min()))
-        windows = weights[None] * usable[:, None, :]
-        y = np.where(usable[..., None], targets[part], 0.0)
-        fit = _ridge_solve(windows, shifted, y[..., 0], alpha)  # the design's part, shared by every column
+        usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, first[part, :days],
+                                         int(known_day.min()))
+        y = np.where(usable[..., None], targets[part, :days], 0.0)
+        fit = _ridge_solve(weights, usable, shifted, y[..., 0], alpha)  # the design's part, shared by every column
+        T, K = y.shape[0], y.shape[-1]
+        mixed = _padded((shifted[..., :, None] * y[..., None, :]).reshape(T, days, p * K), targets.shape[1])
         query = sub.query(origin_day, target_day) - shift[:, None, :] - fit["centre"]
         with np.errstate(invalid="ignore", divide="ignore"):
-            ybar = (windows @ y) / fit["n"][..., None]  # (T, O, K)
-            xy = np.einsum("tod,tdj,tdk->tojk", windows, shifted, y) - fit["n"][..., None, None] * (
+            ybar = (fit["windows"] @ _padded(y, targets.shape[1])) / fit["n"][..., None]  # (T, O, K)
+            xy = (fit["windows"] @ mixed).reshape(*ybar.shape[:2], p, K) - fit["n"][..., None, None] * (
                 fit["centre"][..., :, None] * ybar[..., None, :])
             slope = (fit["inverse"] @ (xy / fit["scale"][..., None])) / fit["scale"][..., None]
             forecast = ybar + np.einsum("toj,tojk->tok", query, slope)
-        fallback = np.stack([historical_mean(targets[part, :, k], known_day, np.array([0.5])).mean
+        fallback = np.stack([_historical_means(targets[part, :, k], known_day)[0]
                              for k in range(targets.shape[-1])], axis=-1)
         ok = (sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         out[part] = np.where(ok[..., None], forecast, fallback)
-    return out
 
+    _in_parallel(forecast_part, _chunks(targets.shape[0], targets.shape[1] * max(
+        p * (p + 1) // 2, targets.shape[-1] * p, len(known_day))))
+    return out
