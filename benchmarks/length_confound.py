@@ -48,7 +48,7 @@ from neurofin.io import write_json_atomic  # noqa: E402
 
 CLASSES = ("family", "body")  # the categories with the strongest planted effects the packages learned (planted_pairs)
 REFERENCE_TEXTS = 240
-CLASS_TEXTS = (120, 40, 12, 6)  # class texts per share at 5, 20, 80, 300 words: short texts vary more
+CLASS_TEXTS = (60, 20, 6, 3)  # class texts per share at 5, 20, 80, 300 words: short texts vary more
 SWAP = "reference,scrambled,comment_like,sentences"
 REFERENCE_SETS = ("reference", "scrambled", "wordlists")  # the calibration corpus' kinds 0, 1, 2
 SWAP_REFERENCE = 160  # story chunks of the calibration corpus used where every context is compared
@@ -89,7 +89,7 @@ def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
         name: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
     for name, make, seed in (("sentences", sentence_texts, 101), ("lists", word_list_texts, 102),
                              ("sentences2", sentence_texts, 201), ("lists2", word_list_texts, 202)):
-        sets[name] = (make(vocab, per_length=8 if seed < 200 else 16, seed=seed)[0], {})
+        sets[name] = (make(vocab, per_length=8, seed=seed)[0], {})
     for category in CLASSES:
         texts, shares, _ = class_texts(vocab, category, per_cell=CLASS_TEXTS, seed=203)
         sets[f"class_{category}"] = (texts, {"share": shares})

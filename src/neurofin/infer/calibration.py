@@ -20,8 +20,9 @@ gets in that region, for that subject. Scales differ per subject and region, so 
 subjects of one region; across regions they are comparable only as "SDs of comment-like text" (different
 regions' SDs mean different amounts of BOLD).
 
-A calibration belongs to one readout and one context prefix: its `fingerprint` hashes the model's weights, the
-region matrix (ROI file, voxel threshold), region names and prefix words; a changed ROI file, voxel threshold or prefix needs a new calibration.
+A calibration belongs to one readout and one context protocol: its `fingerprint` hashes the model's weights, the
+region matrix (ROI file, voxel threshold), region names and prefix words (all passages', in order, when values are
+averaged over several); a changed ROI file, voxel threshold or prefix needs a new calibration.
 Stored in the package as calibration.json (manifest re-sealed) by `neurofin calibrate`.
 """
 
@@ -56,8 +57,9 @@ def length_basis(n_words: np.ndarray) -> np.ndarray:
     return np.stack([z**k for k in range(1, DEGREE + 1)], axis=1)
 
 
-def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str]) -> str:
-    """SHA-256 of what a calibration is valid for: the readout (model weights, region matrix), region names, prefix words."""
+def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str] | Sequence[Sequence[str]]) -> str:
+    """SHA-256 of what a calibration is valid for: the readout (model weights, region matrix), region names, prefix
+    words (or the list of averaged prefixes' words)."""
     return hashlib.sha256(json.dumps([readout_identity, list(regions), list(prefix)]).encode("utf-8")).hexdigest()
 
 
