@@ -157,6 +157,11 @@ class Predictor:
                 self.calibrations[subject] = calibration
 
     @property
+    def prefix(self) -> list[str]:
+        """The context prefix's words (the first passage's when values are averaged over several)."""
+        return self.passages[0]
+
+    @property
     def subjects(self) -> list[str]:
         return [r.subject for g in self.groups for r in g.readouts]
 
