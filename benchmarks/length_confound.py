@@ -42,11 +42,18 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "infer"))
 
-from twin_texts import class_texts, comment_like_texts, sentence_texts, twin_vocabulary, word_list_texts  # noqa: E402
+from twin_texts import (  # noqa: E402
+    class_texts,
+    comment_like_texts,
+    learned_pairs,
+    sentence_texts,
+    twin_vocabulary,
+    word_list_texts,
+)
 
 from neurofin.io import write_json_atomic  # noqa: E402
 
-CLASSES = ("family", "body")  # the categories with the strongest planted effects the packages learned (planted_pairs)
+CLASSES = ("family", "body")  # the categories with the strongest planted effects the packages learned (learned_pairs)
 REFERENCE_TEXTS = 240
 CLASS_TEXTS = (60, 20, 6, 3)  # class texts per share at 5, 20, 80, 300 words: short texts vary more
 SWAP = "reference,scrambled,comment_like,sentences"
@@ -198,31 +205,6 @@ def length_r2(v, data) -> dict:
     return out
 
 
-def planted_pairs(twin: Path, predictor, vocab) -> list[tuple[str, str, dict[str, float], dict[str, float]]]:
-    """Per class: the ROI with the largest same-sign planted effect in every subject among those the packages learned
-    with that sign (twin_texts.learned_effect); the planted and learned effects there."""
-    from twin_texts import learned_effect, planted_effect
-
-    from neurofin.encoding.package import EncodingModel, package_dirs
-    from neurofin.infer.predictor import AtlasRegions
-
-    regions = AtlasRegions.open(None, "rois", None, None, None)
-    matrices = {}
-    for package in package_dirs(twin / "models"):
-        model = EncodingModel.load(package)
-        matrices[model.subject] = regions.matrix(model, model.subject)[0]
-    readouts = {r.subject: r for r in predictor.groups[0].readouts}
-    pairs = []
-    for category in CLASSES:
-        planted = np.stack([planted_effect(twin / "synth", s, vocab, category, m) for s, m in matrices.items()])
-        learned = np.stack([learned_effect(twin, readouts[s], vocab, category) for s in matrices])
-        agree = (np.abs(np.sign(planted).sum(axis=0)) == len(matrices)) & (np.sign(planted) == np.sign(learned)).all(axis=0)
-        j = int(np.argmax(np.where(agree, np.abs(planted).min(axis=0), -1)))
-        pairs.append((category, predictor.region_names[j], {s: round(float(e[j]), 4) for s, e in zip(matrices, planted)},
-                      {s: round(float(e[j]), 4) for s, e in zip(matrices, learned)}))
-    return pairs
-
-
 def cell_effect(v: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[float, float]:
     """Mean of rows_b minus mean of rows_a, and its standard error."""
     a, b = v[rows_a], v[rows_b]
@@ -354,7 +336,7 @@ def analyse(twin: Path, out: Path, product: str) -> None:
     vocab, _ = twin_vocabulary(twin / "synth")
     predictor = predictor_for(twin, prefixes()["A"])
     names = predictor.region_names
-    pairs = planted_pairs(twin, predictor, vocab)
+    pairs = learned_pairs(twin, predictor.groups[0].readouts, names, vocab, CLASSES)
     results: dict = {
         "benchmark": "issue 20 calibration: length, planted class, prefix, subjects (SmolLM2-135M, CPU)",
         "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
@@ -364,14 +346,14 @@ def analyse(twin: Path, out: Path, product: str) -> None:
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
     for label, calibrate, reference in (
             ("before (raw readout, as on main)", "raw", ()),
-            ("after, calibrated on story chunks + shuffled chunks (main)", "product", REFERENCE_SETS[:2]),
-            ("after, calibrated on the whole corpus (+ word lists)", "product", REFERENCE_SETS)):
+            ("after, calibrated without the word lists (story chunks + shuffled chunks)", "product", REFERENCE_SETS[:2]),
+            ("after, calibrated on the whole corpus (+ word lists): the product", "product", REFERENCE_SETS)):
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data), "planted": planted(v, data, pairs, names),
                           "subject_spread_ratio": spread_ratio(v)}
     results["prefix"] = prefix_comparisons(twin, predictor)
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier issues' runs stay
+    previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier runs stay (main's: "main ...")
     write_json_atomic(out, {**previous, "issue 20 (calibration, held-out twin)": results})
     print(json.dumps(results, indent=1))
 

@@ -143,3 +143,22 @@ def learned_effect(twin: Path, readout, vocab, category: str) -> np.ndarray:
     effect = np.vstack(inside).mean(axis=0) - np.vstack(outside).mean(axis=0)
     effect[readout.empty] = np.nan
     return effect
+
+
+def learned_pairs(twin: Path, readouts, region_names: list[str], vocab, categories) -> list[tuple[str, str, dict, dict]]:
+    """Per category: the region with the largest same-sign planted effect in every subject among those the packages
+    learned with that sign (`learned_effect`); (category, region, planted per subject, learned per subject)."""
+    from neurofin.encoding.package import EncodingModel
+    from neurofin.infer.predictor import AtlasRegions
+
+    regions = AtlasRegions.open(None, "rois", None, None, None)
+    matrices = {r.subject: regions.matrix(EncodingModel.load(twin / "models" / r.subject), r.subject)[0] for r in readouts}
+    pairs = []
+    for category in categories:
+        planted = np.stack([planted_effect(twin / "synth", r.subject, vocab, category, matrices[r.subject]) for r in readouts])
+        learned = np.stack([learned_effect(twin, r, vocab, category) for r in readouts])
+        agree = (np.abs(np.sign(planted).sum(axis=0)) == len(readouts)) & (np.sign(planted) == np.sign(learned)).all(axis=0)
+        j = int(np.argmax(np.where(agree, np.abs(planted).min(axis=0), -1)))
+        pairs.append((category, region_names[j], {r.subject: round(float(e[j]), 4) for r, e in zip(readouts, planted)},
+                      {r.subject: round(float(e[j]), 4) for r, e in zip(readouts, learned)}))
+    return pairs
