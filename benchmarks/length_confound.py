@@ -19,12 +19,13 @@ comment-like = chunks of another twin's stories. `collect` stores each text's re
 subject (merged into the label's file); `analyse` reads the packages' readouts and reports per protocol:
   * R^2 of log(n_words) per subject x ROI and ensemble over sentences and word lists, with the 95% quantile of the
     max over ROIs when n_words is permuted (what noise alone reaches with this many texts) (item 2);
-  * for planted (class, ROI) pairs that the packages learned (same sign planted and learned in every subject,
-    twin_texts.learned_effect): the class effect (0 -> 100% class words), the length effect on class-free word
+  * for planted (class, ROI) pairs that the packages learned (same sign planted and learned in every subject, the
+    best learned such ROI per class: twin_texts.learned_pairs): the class effect (0 -> 100% class words), the length effect on class-free word
     lists (5 -> 300 words) and averaged over shares, each with its standard error (item 2);
   * sign flips and Spearman rank agreement of text x ROI values between contexts (item 3): one passage for another,
     one passage of a concatenation for another, and a concatenation of other passages;
-  * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval (item 4).
+  * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval of its max over
+    ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal (item 4).
 """
 
 from __future__ import annotations
@@ -262,8 +263,12 @@ def spread_ratio(v, names=("comment_like", "comment_like2")) -> dict:
     observed = ratio(np.arange(n))
     rng = np.random.default_rng(0)
     boot = [np.nanmax(ratio(rng.integers(0, n, n))) for _ in range(500)]
+    equal = {s: per[s] / per[s].std(axis=0) for s in subjects}  # every subject's spread set equal on these texts
+    null = [np.nanmax(np.nanmax(spreads, axis=0) / np.nanmin(spreads, axis=0))
+            for spreads in (np.stack([equal[s][rows].std(axis=0) for s in subjects]) for rows in (rng.integers(0, n, n) for _ in range(500)))]
     return {"n_texts": n, "median": round(float(np.nanmedian(observed)), 3), "max": round(float(np.nanmax(observed)), 3),
-            "max_bootstrap_90": [round(float(q), 3) for q in np.quantile(boot, [0.05, 0.95])]}
+            "max_bootstrap_90": [round(float(q), 3) for q in np.quantile(boot, [0.05, 0.95])],
+            "max_if_spreads_were_equal_95": round(float(np.quantile(null, 0.95)), 3)}
 
 
 def averaged(datas: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

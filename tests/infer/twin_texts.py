@@ -114,7 +114,8 @@ def build_twin(out: Path, subjects: int = 2, stories: int = 12, voxels: int = 40
 
 def learned_effect(twin: Path, readout, vocab, category: str) -> np.ndarray:
     """(n_regions,) what the package learned: the readout of the category's words minus the other content words,
-    on the in-story LM features of the stories the package was fitted on (the training condition, no inference path).
+    on the in-story LM features of the stories the package was fitted on (the training condition, no inference path),
+    in SDs of the per-word readout values.
 
     A planted (class, region) pair whose learned sign differs from the planted one was not learned by the encoding
     model (12 stories are few); the inference path cannot be asked to recover it."""
@@ -140,14 +141,15 @@ def learned_effect(twin: Path, readout, vocab, category: str) -> np.ndarray:
         per_word = values.reshape(values.shape[0], -1).astype(np.float64) @ readout.gain
         inside.append(per_word[words == category])
         outside.append(per_word[(words != category) & (words != "function")])
-    effect = np.vstack(inside).mean(axis=0) - np.vstack(outside).mean(axis=0)
+    effect = (np.vstack(inside).mean(axis=0) - np.vstack(outside).mean(axis=0)) / np.vstack(inside + outside).std(axis=0)
     effect[readout.empty] = np.nan
     return effect
 
 
 def learned_pairs(twin: Path, readouts, region_names: list[str], vocab, categories) -> list[tuple[str, str, dict, dict]]:
-    """Per category: the region with the largest same-sign planted effect in every subject among those the packages
-    learned with that sign (`learned_effect`); (category, region, planted per subject, learned per subject)."""
+    """Per category: among the regions with the same planted sign in every subject that every package learned with
+    that sign (`learned_effect`), the best learned one (largest smallest learned effect over subjects);
+    (category, region, planted per subject, learned per subject)."""
     from neurofin.encoding.package import EncodingModel
     from neurofin.infer.predictor import AtlasRegions
 
@@ -158,7 +160,7 @@ def learned_pairs(twin: Path, readouts, region_names: list[str], vocab, categori
         planted = np.stack([planted_effect(twin / "synth", r.subject, vocab, category, matrices[r.subject]) for r in readouts])
         learned = np.stack([learned_effect(twin, r, vocab, category) for r in readouts])
         agree = (np.abs(np.sign(planted).sum(axis=0)) == len(readouts)) & (np.sign(planted) == np.sign(learned)).all(axis=0)
-        j = int(np.argmax(np.where(agree, np.abs(planted).min(axis=0), -1)))
+        j = int(np.argmax(np.where(agree, np.nan_to_num(np.abs(learned)).min(axis=0), -1)))
         pairs.append((category, region_names[j], {r.subject: round(float(e[j]), 4) for r, e in zip(readouts, planted)},
                       {r.subject: round(float(e[j]), 4) for r, e in zip(readouts, learned)}))
     return pairs
