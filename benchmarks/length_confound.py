@@ -325,9 +325,12 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         disjoint = [compare(avg, averaged([data[x] for x in other])) for other in itertools.combinations(held, k)]
         if disjoint:
             out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
+    done: set[frozenset[str]] = set()
     for label in sorted(x for x in have if "+" in x):
         parts = label.split("+")
-        others = sorted(x for x in have if "+" in x and x != label and len(x.split("+")) == len(parts))
+        others = sorted(x for x in have if "+" in x and x != label and len(x.split("+")) == len(parts)
+                        and frozenset((x, label)) not in done)
+        done |= {frozenset((x, label)) for x in others}
         one = [o for o in others if sum(p != q for p, q in zip(parts, o.split("+"))) == 1]
         disjoint = [o for o in others if not set(parts) & set(o.split("+"))]
         if one:

@@ -76,7 +76,7 @@ def length_r2(twin, per_length: int) -> dict[str, dict[str, np.ndarray]]:
 
 
 def test_length_explains_little_of_the_median_region(twin):
-    """Measured (benchmark, 160 texts each): median R^2 <= 0.02 sentences, <= 0.05 word lists; raw up to 0.11."""
+    """Measured (benchmark, 160 texts each): median R^2 0.008-0.018 sentences, 0.003-0.005 word lists; raw up to 0.10."""
     r2 = length_r2(twin, per_length=5)
     for subject, values in r2["sentence_texts"].items():
         assert np.median(values) <= 0.02, (subject, np.round(values, 3))
@@ -84,8 +84,8 @@ def test_length_explains_little_of_the_median_region(twin):
         assert np.median(values) <= 0.05, (subject, np.round(values, 3))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 target not reached for word lists: max R^2 over ROIs above 0.05 "
-                   "(benchmark: 160 lists, noise alone reaches 0.03-0.04)")
+@pytest.mark.xfail(strict=True, reason="issue 20 target not reached: max R^2 over ROIs 0.07-0.13 (sentences), "
+                   "0.04-0.11 (word lists) on 160 texts, where noise alone reaches 0.05 (benchmark)")
 def test_length_explains_at_most_2_percent_median_5_percent_max(twin):
     """200 texts of each kind, so that noise alone keeps the max over 22 ROIs below 0.05 (permutation null ~0.045)."""
     for kind in length_r2(twin, per_length=20).values():
@@ -115,14 +115,15 @@ def planted_classes(twin):
 
 
 def test_planted_classes_move_their_region_with_the_share_and_the_planted_sign(twin):
-    """Family words in dlpfc_lh, body words in their learned region (benchmark: class effects -1.3 to -3.0 SD)."""
+    """Family words in salience_ventral_attention, body words in lateral_temporal_language_rh (the best learned
+    regions; benchmark: class effects -2.3 / -2.1 and +4.7 / +2.5 SD, monotone in the share)."""
     for category, region, sign, per_subject in planted_classes(twin):
         for subject, (by_share, _) in per_subject.items():
             assert (np.sign(np.diff(by_share)) == sign).all(), (category, region, subject, by_share)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 target not reached: class-free length effect above a tenth of the "
-                   "class effect in some subject (benchmark 'planted')")
+@pytest.mark.xfail(strict=True, reason="issue 20 target not reached: class-free length effect (5 -> 300 words) "
+                   "-0.47 +- 0.21 SD vs class -2.1 (family, UTS02), +0.68 +- 0.30 vs +4.7 (body, UTS01)")
 def test_planted_class_effect_is_ten_times_the_length_effect(twin):
     for category, region, _, per_subject in planted_classes(twin):
         for subject, (by_share, length) in per_subject.items():
@@ -141,10 +142,11 @@ def calibrated_for(twin, prefix):
     return p
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 target not reached: rank agreement min over ROIs 0.94 (target 0.95)")
+@pytest.mark.xfail(strict=True, reason="issue 20 target not reached: swapping one of 3 averaged passages flips "
+                   "4.7% of signs on average, up to 6.1%; rank agreement min over ROIs 0.93 (benchmark)")
 def test_averaging_three_passages_keeps_signs_and_ranks_when_one_passage_is_swapped(twin):
     """context_prefix = neutral_stories vs the same with its last passage replaced by another neutral one, each
-    calibrated on its own corpus (benchmark: <= 4.8% flips, rank median 0.98, min 0.94; one passage: 12%)."""
+    calibrated on its own corpus (benchmark: 4.7% flips, up to 6.1%, rank median 0.98, min 0.93; one passage 13%)."""
     from neurofin.infer.text import NEUTRAL_STORIES, context_passages
 
     out, _ = twin
@@ -160,7 +162,8 @@ def test_averaging_three_passages_keeps_signs_and_ranks_when_one_passage_is_swap
         assert min(spearmanr(x[:, j], y[:, j])[0] for j in np.flatnonzero(finite)) >= 0.95, subject
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 target not reached with one passage (the default): 9-14% sign flips")
+@pytest.mark.xfail(strict=True, reason="issue 20 target not reached with one passage (the default): 13% sign flips "
+                   "on average, up to 16% (benchmark, 5 other passages)")
 def test_another_neutral_prefix_keeps_signs_and_ranks(twin):
     out, packages = twin
     vocab, _ = twin_vocabulary(out / "synth")
@@ -173,6 +176,8 @@ def test_another_neutral_prefix_keeps_signs_and_ranks(twin):
         assert np.mean(np.sign(x[:, finite]) != np.sign(y[:, finite])) <= 0.05, subject
 
 
+@pytest.mark.xfail(strict=True, reason="issue 20 target not reached: max spread ratio 1.30 over ROIs on 240 texts, "
+                   "where equal spreads reach 1.31 (95% quantile): not separable from noise at this size (benchmark)")
 def test_subjects_share_one_scale_on_comment_like_text(twin):
     """Per ROI, the subjects' spreads of calibrated values on held-out comment-like text within a factor 1.25."""
     out, packages = twin
