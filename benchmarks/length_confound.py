@@ -3,13 +3,14 @@
 Issue 20, items 2-4. TWIN is a folder made by benchmarks/calibration_twin.py (2 subjects x 12 stories x 400 voxels,
 demo feature settings). Two stages, so the LM runs once per context and every protocol is compared on the same texts:
 
-    PYTHONPATH=src python benchmarks/length_confound.py collect TWIN --prefix A --sets SWAP --limit 160
-    ... collect TWIN --prefix B (C, ..., H, E+F+A, ...) --sets SWAP --limit 160     # one file TWIN/collect_<label>.npz each
-    ... collect TWIN --prefix PRODUCT                                               # every set, the product's context
+    PYTHONPATH=src python benchmarks/length_confound.py collect TWIN --prefix A        # every set: the default's context
+    ... collect TWIN --prefix B --sets SWAP --limit 160    # also C, D, E+F+A, E+F+B; E, F with --limit 120
     PYTHONPATH=src python benchmarks/length_confound.py analyse TWIN                # -> results JSON
+(run with nice, two collections at a time; each TWIN/collect_<label>.npz, merged when a label is collected again).
 
-Contexts: A is the single packaged neutral story (infer.context_prefix = neutral_story, the default before issue 20's
-prefix work), B..H the paragraphs of benchmarks/data/story_passage.txt (other neutral passages, never packaged);
+Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..H the paragraphs
+of benchmarks/data/story_passage.txt (other neutral passages; B and C are also the packaged neutral_stories'
+2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol and D..F are never packaged);
 "E+F+A" reads passages E, F and A one after the other. SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
 other than the twin's): reference / scrambled / wordlists = the calibration corpus of `neurofin calibrate`
@@ -308,7 +309,8 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
                 "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
                 "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
 
-    out: dict = {"contexts": sorted(have)}
+    out: dict = {"contexts": sorted(have), "texts": "first 120 comment-like texts and 80 sentences, each context calibrated "
+                 "on its own story chunks (first 120-160) + 120 shuffled chunks (word lists not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
     out["single passage: A vs each other passage, raw values"] = summary(
         [{n: agreement(values(a, predictor, "raw")[n], values(b, predictor, "raw")[n]) for n in ("comment_like", "sentences")}
