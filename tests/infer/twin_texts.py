@@ -141,7 +141,8 @@ def learned_effect(twin: Path, readout, vocab, category: str) -> np.ndarray:
         per_word = values.reshape(values.shape[0], -1).astype(np.float64) @ readout.gain
         inside.append(per_word[words == category])
         outside.append(per_word[(words != category) & (words != "function")])
-    effect = (np.vstack(inside).mean(axis=0) - np.vstack(outside).mean(axis=0)) / np.vstack(inside + outside).std(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # regions without voxels: 0 / 0
+        effect = (np.vstack(inside).mean(axis=0) - np.vstack(outside).mean(axis=0)) / np.vstack(inside + outside).std(axis=0)
     effect[readout.empty] = np.nan
     return effect
 
