@@ -1,31 +1,42 @@
 """Does text length (or the context prefix) move calibrated ROI values? The real SmolLM2 on a held-out synthetic twin.
 
 Issue 20, items 2-4. TWIN is a folder made by benchmarks/calibration_twin.py (2 subjects x 12 stories x 400 voxels,
-demo feature settings). Two stages, so the LM runs once per prefix and every protocol is compared on the same texts:
+demo feature settings). Two stages, so the LM runs once per context and every protocol is compared on the same texts:
 
-    PYTHONPATH=src python benchmarks/length_confound.py collect TWIN --prefix A   # LM pass, TWIN/collect_A.npz
-    PYTHONPATH=src python benchmarks/length_confound.py collect TWIN --prefix B
-    PYTHONPATH=src python benchmarks/length_confound.py analyse TWIN              # -> results JSON
+    PYTHONPATH=src python benchmarks/length_confound.py collect TWIN --prefix A        # every set: the default's context
+    ... collect TWIN --prefix B --sets SWAP --limit 160    # also C, D, E+F+A, E+F+B; E, F with --limit 120
+    PYTHONPATH=src python benchmarks/length_confound.py analyse TWIN                # -> results JSON
+(run with nice, two collections at a time; each TWIN/collect_<label>.npz, merged when a label is collected again).
 
-Prefix A is the packaged neutral story (infer.context_prefix = neutral_story), B another neutral passage (the first
-paragraph of benchmarks/data/story_passage.txt). Text sets (tests/infer/twin_texts.py; seeds other than the twin's):
-reference = held-out story text of the twin (validation + test stories) in chunks of 3-300 words, the calibration
-corpus of `neurofin calibrate`; sentences and word lists of 3-300 words; class texts (0/50/100% of one category's
-words, 5-300 words); comment-like = chunks of another twin's stories. `collect` stores each text's readout-weighted
-feature sums per subject; `analyse` reads the packages' readouts and reports, "before" (raw readout values, as on
-main) and "after" (calibrated on the reference corpus of the same prefix, as `neurofin calibrate` does):
-  * R^2 of log(n_words) per subject x ROI and ensemble over sentences and word lists (item 2);
-  * for planted (class, ROI) pairs: class effect (0 -> 100% class words) vs length effect (5 -> 300 words) (item 2);
-  * sign flips and Spearman rank agreement of text x ROI values between prefixes A and B (item 3);
-  * per ROI, the ratio of the subjects' spreads on comment-like text (item 4).
+Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..H the paragraphs
+of benchmarks/data/story_passage.txt (other neutral passages; B and C are also the packaged neutral_stories'
+2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol and D..F are never packaged);
+"E+F+A" reads passages E, F and A one after the other. SWAP = the sets collected under every context (calibration
+corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
+other than the twin's): reference / scrambled / wordlists = the calibration corpus of `neurofin calibrate`
+(held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words);
+sentences and word lists of 3-300 words; class texts (0/50/100% of one category's words, 5-300 words);
+comment-like = chunks of another twin's stories. `collect` stores each text's readout-weighted feature sums per
+subject (merged into the label's file); `analyse` reads the packages' readouts and reports per protocol:
+  * R^2 of log(n_words) per subject x ROI and ensemble over sentences and word lists, with the 95% quantile of the
+    max over ROIs when n_words is permuted (what noise alone reaches with this many texts) (item 2);
+  * for planted (class, ROI) pairs that the packages learned (same sign planted and learned in every subject, the
+    best learned such ROI per class: twin_texts.learned_pairs): the class effect (0 -> 100% class words), the length effect on class-free word
+    lists (5 -> 300 words) and averaged over shares, each with its standard error (item 2);
+  * sign flips and Spearman rank agreement of text x ROI values between contexts (item 3): one passage for another,
+    one passage of a concatenation for another, and a concatenation of other passages;
+  * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval of its max over
+    ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal (item 4).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +44,38 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "infer"))
 
-from twin_texts import class_texts, comment_like_texts, sentence_texts, twin_vocabulary, word_list_texts  # noqa: E402
+from twin_texts import (  # noqa: E402
+    class_texts,
+    comment_like_texts,
+    learned_pairs,
+    sentence_texts,
+    twin_vocabulary,
+    word_list_texts,
+)
 
 from neurofin.io import write_json_atomic  # noqa: E402
 
-CLASSES = ("family", "weather")  # planted categories with the strongest same-sign (ROI) effects in both subjects
+CLASSES = ("family", "body")  # the categories with the strongest planted effects the packages learned (learned_pairs)
 REFERENCE_TEXTS = 240
+CLASS_TEXTS = (60, 20, 6, 3)  # class texts per share at 5, 20, 80, 300 words: short texts vary more
+SWAP = "reference,scrambled,comment_like,sentences"
+REFERENCE_SETS = ("reference", "scrambled", "wordlists")  # the calibration corpus' kinds 0, 1, 2
+SWAP_REFERENCE = 160  # story chunks of the calibration corpus used where every context is compared
 
 
 def prefixes() -> dict[str, str]:
+    """A: the packaged neutral story; B..H: the paragraphs of benchmarks/data/story_passage.txt (other neutral passages)."""
     from neurofin.infer.text import NEUTRAL_STORY
 
-    return {"A": NEUTRAL_STORY, "B": (HERE / "data" / "story_passage.txt").read_text().splitlines()[0]}
+    paragraphs = (HERE / "data" / "story_passage.txt").read_text().splitlines()
+    return {"A": NEUTRAL_STORY, **{chr(ord("B") + i): p for i, p in enumerate(paragraphs)}}
+
+
+def prefix_text(label: str) -> str:
+    """The prefix of a label: one passage ("A") or passages read one after the other ("E+F+A")."""
+    from neurofin.infer.text import prefix_words
+
+    return " ".join(" ".join(prefix_words(prefixes()[part])) for part in label.split("+"))
 
 
 def predictor_for(twin: Path, prefix: str):
@@ -63,27 +94,33 @@ def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
     vocab, _ = twin_vocabulary(twin / "synth")
     records = [EncodingModel.load(p).record for p in package_dirs(twin / "models")]
     texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS)
-    reference, scrambled = [t for t, k in zip(texts, kinds) if k == 0], [t for t, k in zip(texts, kinds) if k == 1]
-    sets: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {"reference": (reference, {}), "scrambled": (scrambled, {})}
-    for name, make in (("sentences", sentence_texts), ("lists", word_list_texts)):
-        texts, _ = make(vocab)
-        sets[name] = (texts, {})
+    sets: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {
+        name: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
+    for name, make, seed in (("sentences", sentence_texts, 101), ("lists", word_list_texts, 102),
+                             ("sentences2", sentence_texts, 201), ("lists2", word_list_texts, 202)):
+        sets[name] = (make(vocab, per_length=8, seed=seed)[0], {})
     for category in CLASSES:
-        texts, shares, _ = class_texts(vocab, category, per_cell=4)
+        texts, shares, _ = class_texts(vocab, category, per_cell=CLASS_TEXTS, seed=203)
         sets[f"class_{category}"] = (texts, {"share": shares})
     sets["comment_like"] = (comment_like_texts(vocab, 120), {})
+    sets["comment_like2"] = (comment_like_texts(vocab, 120, seed=204), {})
     return sets
 
 
-def collect(twin: Path, label: str) -> None:
-    """One LM pass over every text set under prefix `label`: per subject the readout-weighted feature sums."""
+def collect(twin: Path, label: str, sets: list[str] | None = None, limit: int | None = None) -> None:
+    """One LM pass over the text sets (all, or `sets`; each its first `limit` texts) under the context `label`:
+    per subject the readout-weighted feature sums, merged into TWIN/collect_<label>.npz."""
     from neurofin.infer.text import comment_words
 
-    predictor = predictor_for(twin, prefixes()[label])
+    predictor = predictor_for(twin, prefix_text(label))
     group = predictor.groups[0]
-    arrays: dict[str, np.ndarray] = {}
+    path = twin / f"collect_{label}.npz"
+    arrays: dict[str, np.ndarray] = load(twin, label) if path.is_file() else {}
     start = time.perf_counter()
     for name, (texts, extra) in text_sets(twin).items():
+        if sets is not None and name not in sets:
+            continue
+        texts, extra = texts[:limit], {k: v[:limit] for k, v in extra.items()}
         words = [comment_words(t, predictor.max_words).words for t in texts]
         errors: list[str | None] = [None] * len(words)
         feats = predictor._features(group, words, list(range(len(words))), errors)
@@ -96,7 +133,7 @@ def collect(twin: Path, label: str) -> None:
         for key, values in extra.items():
             arrays[f"{name}/{key}"] = values
         print(f"{label} {name}: {len(texts)} texts, {time.perf_counter() - start:.0f} s", flush=True)
-    np.savez(twin / f"collect_{label}.npz", **arrays)
+    np.savez(path, **arrays)
 
 
 def load(twin: Path, label: str) -> dict[str, np.ndarray]:
@@ -104,35 +141,40 @@ def load(twin: Path, label: str) -> dict[str, np.ndarray]:
         return dict(data)
 
 
-def raw_values(data: dict[str, np.ndarray], readout, name: str) -> np.ndarray:
-    """(n_texts, n_regions) raw readout values of one text set."""
-    return readout.apply(data[f"{name}/{readout.subject}/sums"], data[f"{name}/{readout.subject}/coverage"])
+def set_names(data: dict[str, np.ndarray]) -> list[str]:
+    return sorted({k.split("/")[0] for k in data})
 
 
-def values(data: dict[str, np.ndarray], predictor, protocol: str) -> dict[str, dict[str, np.ndarray]]:
-    """set -> subject (incl. ensemble) -> values under `protocol`: raw, or calibrated on the reference set(s)."""
+def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Sequence[str] = REFERENCE_SETS,
+           n_reference: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """set -> subject (incl. ensemble) -> values: raw ("raw"), or calibrated as `neurofin calibrate` does ("product":
+    length directions projected out, log-length baseline, scale; "baseline only": no projection) on the `reference`
+    sets present (story chunks cut to their first `n_reference`)."""
     from neurofin.infer.calibration import Calibration, fit_calibration
 
-    sets = sorted({k.split("/")[0] for k in data})
+    sets = set_names(data)
     out: dict[str, dict[str, np.ndarray]] = {name: {} for name in sets}
+
+    def part(name: str, key: str) -> np.ndarray:
+        return data[f"{name}/{key}"][: n_reference if name == "reference" else None]
+
     for readout in predictor.groups[0].readouts:
-        if protocol == "raw":
-            for name in sets:
-                out[name][readout.subject] = raw_values(data, readout, name)
-            continue
-        reference = ["reference", "scrambled"]
-        sums = np.vstack([data[f"{n}/{readout.subject}/sums"] for n in reference])
-        coverage = np.concatenate([data[f"{n}/{readout.subject}/coverage"] for n in reference])
-        n_words = np.concatenate([data[f"{n}/n_words"] for n in reference])
-        groups = np.concatenate([np.full(len(data[f"{n}/n_words"]), i) for i, n in enumerate(reference)])
-        if protocol == "baseline only":  # the length baseline, no projection of the length directions
-            calibration = Calibration.fit(readout.subject, predictor.region_names, "", readout.apply(sums, coverage), n_words, {})
-        else:
-            calibration = fit_calibration(readout, predictor.region_names, "", sums, coverage, n_words, groups, {})
-        calibrated = calibration.readout(readout)
+        s = readout.subject
+        calibrated, calibration = readout, None
+        if calibrate != "raw":
+            used = [n for n in reference if n in sets]
+            sums = np.vstack([part(n, f"{s}/sums") for n in used])
+            coverage = np.concatenate([part(n, f"{s}/coverage") for n in used])
+            n_words = np.concatenate([part(n, "n_words") for n in used])
+            groups = np.concatenate([np.full(len(part(n, "n_words")), i) for i, n in enumerate(used)])
+            if calibrate == "baseline only":
+                calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {})
+            else:
+                calibration = fit_calibration(readout, predictor.region_names, "", sums, coverage, n_words, groups, {})
+            calibrated = calibration.readout(readout)
         for name in sets:
-            raw = raw_values(data, calibrated, name)
-            out[name][readout.subject] = calibration.apply(raw, data[f"{name}/n_words"])
+            raw = calibrated.apply(data[f"{name}/{s}/sums"], data[f"{name}/{s}/coverage"])
+            out[name][s] = raw if calibration is None else calibration.apply(raw, data[f"{name}/n_words"])
     for name in sets:
         out[name]["ensemble"] = np.nanmean(np.stack(list(out[name].values())), axis=0)
     return out
@@ -144,84 +186,184 @@ def r2_log_length(v: np.ndarray, n_words: np.ndarray) -> np.ndarray:
     return np.array([np.corrcoef(x, v[:, j])[0, 1] ** 2 for j in range(v.shape[1]) if np.isfinite(v[:, j]).all()])
 
 
-def planted_pairs(twin: Path, predictor, vocab) -> list[tuple[str, str, dict[str, float]]]:
-    """Per class: the ROI with the largest same-sign planted effect in every subject, and the effects."""
-    from twin_texts import planted_effect
-
-    from neurofin.encoding.package import EncodingModel, package_dirs
-    from neurofin.infer.predictor import AtlasRegions
-
-    regions = AtlasRegions.open(None, "rois", None, None, None)
-    matrices = {}
-    for package in package_dirs(twin / "models"):
-        model = EncodingModel.load(package)
-        matrices[model.subject] = regions.matrix(model, model.subject)[0]
-    pairs = []
-    for category in CLASSES:
-        effects = {s: planted_effect(twin / "synth", s, vocab, category, m) for s, m in matrices.items()}
-        stacked = np.stack(list(effects.values()))
-        same = np.abs(np.sign(stacked).sum(axis=0)) == len(effects)
-        strength = np.where(same, np.abs(stacked).min(axis=0), -1)
-        j = int(np.argmax(strength))
-        pairs.append((category, predictor.region_names[j], {s: round(float(e[j]), 4) for s, e in effects.items()}))
-    return pairs
+def joined(v: dict[str, dict[str, np.ndarray]], data: dict[str, np.ndarray], names: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The sets `names` (those present) stacked: subject -> values, and n_words."""
+    present = [n for n in names if n in v]
+    return ({s: np.vstack([v[n][s] for n in present]) for s in v[present[0]]},
+            np.concatenate([data[f"{n}/n_words"] for n in present]))
 
 
-def summarise(twin: Path, predictor, vocab, a: dict[str, np.ndarray], b: dict[str, np.ndarray] | None, protocol: str) -> dict:
-    va = values(a, predictor, protocol)
-    vb = values(b, predictor, protocol) if b is not None else None
-    names = predictor.region_names
-    result: dict = {"length_r2": {}, "planted": [], "prefix": {}, "subject_spread_ratio": {}}
-    for name in ("sentences", "lists"):
-        n_words = a[f"{name}/n_words"]
-        result["length_r2"][name] = {s: {"median": round(float(np.median(r2_log_length(v, n_words))), 4),
-                                         "max": round(float(r2_log_length(v, n_words).max()), 4)}
-                                     for s, v in va[name].items()}
-    for category, roi, truth in planted_pairs(twin, predictor, vocab):
+def length_r2(v, data) -> dict:
+    rng = np.random.default_rng(0)
+    out = {}
+    for kind, names in (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2"))):
+        per, n_words = joined(v, data, names)
+        out[kind] = {"n_texts": int(len(n_words))}
+        for s, x in per.items():
+            r2 = r2_log_length(x, n_words)
+            null = [r2_log_length(x, rng.permutation(n_words)).max() for _ in range(200)]
+            out[kind][s] = {"median": round(float(np.median(r2)), 4), "max": round(float(r2.max()), 4),
+                            "null_max_95": round(float(np.quantile(null, 0.95)), 4)}
+    return out
+
+
+def cell_effect(v: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[float, float]:
+    """Mean of rows_b minus mean of rows_a, and its standard error."""
+    a, b = v[rows_a], v[rows_b]
+    return float(b.mean() - a.mean()), float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+
+
+def planted(v, data, pairs, names) -> list[dict]:
+    rows = []
+    for category, roi, truth, learned in pairs:
         name, j = f"class_{category}", names.index(roi)
-        share, n_words = a[f"{name}/share"], a[f"{name}/n_words"]
-        row: dict = {"class": category, "roi": roi, "planted_effect": truth, "subjects": {}}
-        for s, v in va[name].items():
-            cell = {(sh, n): v[(share == sh) & (n_words == n), j].mean() for sh in np.unique(share) for n in np.unique(n_words)}
-            by_share = [np.mean([cell[(sh, n)] for n in np.unique(n_words)]) for sh in np.unique(share)]
-            by_length = [np.mean([cell[(sh, n)] for sh in np.unique(share)]) for n in np.unique(n_words)]
-            row["subjects"][s] = {"class_effect": round(float(by_share[-1] - by_share[0]), 4),
-                                  "length_effect": round(float(by_length[-1] - by_length[0]), 4),
-                                  "means_by_share": [round(float(x), 4) for x in by_share],
-                                  "means_by_length": [round(float(x), 4) for x in by_length]}
-        result["planted"].append(row)
+        if name not in v:
+            continue
+        share, n_words = data[f"{name}/share"], data[f"{name}/n_words"]
+        short, long = n_words == n_words.min(), n_words == n_words.max()
+        row: dict = {"class": category, "roi": roi, "planted_effect": truth, "learned_effect": learned,
+                     "n_texts": int(len(share)), "subjects": {}}
+        for s, x in v[name].items():
+            x = x[:, j]
+            cls, cls_se = cell_effect(x, share == 0, share == 1)
+            length0, length0_se = cell_effect(x, short & (share == 0), long & (share == 0))
+            length, length_se = cell_effect(x, short, long)
+            row["subjects"][s] = {
+                "class_effect": round(cls, 3), "class_effect_se": round(cls_se, 3),
+                "length_effect_class_free": round(length0, 3), "length_effect_class_free_se": round(length0_se, 3),
+                "length_effect_all_shares": round(length, 3), "length_effect_all_shares_se": round(length_se, 3),
+                "means_by_share": [round(float(x[share == sh].mean()), 3) for sh in np.unique(share)],
+                "means_by_length": [round(float(x[n_words == n].mean()), 3) for n in np.unique(n_words)]}
+        rows.append(row)
+    return rows
+
+
+def agreement(va: dict[str, np.ndarray], vb: dict[str, np.ndarray]) -> dict:
+    """Per subject: share of text x ROI signs that differ, median and min over ROIs of the Spearman rank correlation."""
     from scipy.stats import spearmanr
 
-    for name in ("comment_like", "sentences") if vb is not None else ():
-        per = {}
-        for s in va[name]:
-            x, y = va[name][s], vb[name][s]
-            ok = np.isfinite(x).all(axis=0)
-            flips = float(np.mean(np.sign(x[:, ok]) != np.sign(y[:, ok])))
-            ranks = np.array([spearmanr(x[:, j], y[:, j])[0] for j in np.flatnonzero(ok)])
-            per[s] = {"sign_flips": round(flips, 4), "rank_median": round(float(np.median(ranks)), 4),
-                      "rank_min": round(float(ranks.min()), 4)}
-        result["prefix"][name] = per
-    spreads = {s: v.std(axis=0) for s, v in va["comment_like"].items() if s != "ensemble"}
-    ratio = np.nanmax(np.stack(list(spreads.values())), axis=0) / np.nanmin(np.stack(list(spreads.values())), axis=0)
-    result["subject_spread_ratio"] = {"median": round(float(np.nanmedian(ratio)), 3), "max": round(float(np.nanmax(ratio)), 3)}
-    return result
+    out = {}
+    for s in va:
+        x, y = va[s], vb[s]
+        ok = np.isfinite(x).all(axis=0)
+        ranks = np.array([spearmanr(x[:, j], y[:, j])[0] for j in np.flatnonzero(ok)])
+        out[s] = {"sign_flips": round(float(np.mean(np.sign(x[:, ok]) != np.sign(y[:, ok]))), 4),
+                  "rank_median": round(float(np.median(ranks)), 4), "rank_min": round(float(ranks.min()), 4)}
+    return out
 
 
-def analyse(twin: Path, out: Path) -> None:
+def spread_ratio(v, names=("comment_like", "comment_like2")) -> dict:
+    per, _ = joined(v, {f"{n}/n_words": v[n]["ensemble"][:, 0] for n in names if n in v}, names)
+    subjects = [s for s in per if s != "ensemble"]
+
+    def ratio(rows: np.ndarray) -> np.ndarray:
+        spreads = np.stack([per[s][rows].std(axis=0) for s in subjects])
+        return np.nanmax(spreads, axis=0) / np.nanmin(spreads, axis=0)
+
+    n = len(per[subjects[0]])
+    observed = ratio(np.arange(n))
+    rng = np.random.default_rng(0)
+    boot = [np.nanmax(ratio(rng.integers(0, n, n))) for _ in range(500)]
+    equal = {s: per[s] / per[s].std(axis=0) for s in subjects}  # every subject's spread set equal on these texts
+    null = [np.nanmax(np.nanmax(spreads, axis=0) / np.nanmin(spreads, axis=0))
+            for spreads in (np.stack([equal[s][rows].std(axis=0) for s in subjects]) for rows in (rng.integers(0, n, n) for _ in range(500)))]
+    return {"n_texts": n, "median": round(float(np.nanmedian(observed)), 3), "max": round(float(np.nanmax(observed)), 3),
+            "max_bootstrap_90": [round(float(q), 3) for q in np.quantile(boot, [0.05, 0.95])],
+            "max_if_spreads_were_equal_95": round(float(np.quantile(null, 0.95)), 3)}
+
+
+def averaged(datas: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The mean of several contexts' collections over their common arrays (the readout is linear in the sums)."""
+    keys = set.intersection(*(set(d) for d in datas))
+    return {k: np.mean([d[k][: min(len(e[k]) for e in datas)] for d in datas], axis=0) for k in keys}
+
+
+def common(a: dict[str, np.ndarray], b: dict[str, np.ndarray], names: Sequence[str]) -> tuple[dict, dict]:
+    """Both collections cut to the sets `names` they share, each set to their common first rows."""
+    out_a, out_b = {}, {}
+    for key in set(a) & set(b):
+        if key.split("/")[0] in names:
+            n = min(len(a[key]), len(b[key]))
+            out_a[key], out_b[key] = a[key][:n], b[key][:n]
+    return out_a, out_b
+
+
+def prefix_comparisons(twin: Path, predictor) -> dict:
+    """Item 3: for each protocol, its context vs swapped contexts, each calibrated on its own corpus."""
+    have = {p.name[len("collect_"):-len(".npz")] for p in twin.glob("collect_*.npz")}
+    singles = sorted(label for label in have if "+" not in label)
+    data = {label: load(twin, label) for label in have}
+    swap_sets = ("reference", "scrambled", "comment_like", "sentences")
+
+    def compare(a: dict, b: dict) -> dict:
+        a, b = common(a, b, swap_sets)
+        va = values(a, predictor, "product", n_reference=SWAP_REFERENCE)
+        vb = values(b, predictor, "product", n_reference=SWAP_REFERENCE)
+        return {name: agreement(va[name], vb[name]) for name in ("comment_like", "sentences")}
+
+    def summary(results: list[dict], what: str) -> dict:
+        flat = [(name, s, r) for res in results for name, per in res.items() for s, r in per.items()]
+        return {"what": what, "comparisons": len(results),
+                "sign_flips_max": max(r["sign_flips"] for _, _, r in flat),
+                "sign_flips_mean": round(float(np.mean([r["sign_flips"] for _, _, r in flat])), 4),
+                "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
+                "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
+
+    out: dict = {"contexts": sorted(have), "texts": "first 120 comment-like texts and 80 sentences, each context calibrated "
+                 "on its own story chunks (first 120-160) + 120 shuffled chunks (word lists not collected under every context)"}
+    raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
+    out["single passage: A vs each other passage, raw values"] = summary(
+        [{n: agreement(values(a, predictor, "raw")[n], values(b, predictor, "raw")[n]) for n in ("comment_like", "sentences")}
+         for a, b in (common(x, y, swap_sets) for x, y in raw_pairs)], "raw readout values, prefix A vs B..H")
+    out["single passage: A vs each other passage"] = summary([compare(a, b) for a, b in raw_pairs], "prefix A vs B..H")
+    for k in (2, 3, 4):
+        base = singles[:k]
+        held = [x for x in singles if x not in base]
+        if len(held) < 1:
+            continue
+        avg = averaged([data[x] for x in base])
+        swaps = [compare(avg, averaged([data[x] for x in (*base[:i], h, *base[i + 1:])])) for i in range(k) for h in held]
+        out[f"average of {k} passages {'+'.join(base)}: swap one"] = summary(swaps, f"K={k} LM passes per text; one passage replaced by each other")
+        disjoint = [compare(avg, averaged([data[x] for x in other])) for other in itertools.combinations(held, k)]
+        if disjoint:
+            out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
+    done: set[frozenset[str]] = set()
+    for label in sorted(x for x in have if "+" in x):
+        parts = label.split("+")
+        others = sorted(x for x in have if "+" in x and x != label and len(x.split("+")) == len(parts)
+                        and frozenset((x, label)) not in done)
+        done |= {frozenset((x, label)) for x in others}
+        one = [o for o in others if sum(p != q for p, q in zip(parts, o.split("+"))) == 1]
+        disjoint = [o for o in others if not set(parts) & set(o.split("+"))]
+        if one:
+            out[f"concatenation {label}: swap one passage"] = summary([compare(data[label], data[o]) for o in one], f"vs {', '.join(one)}")
+        if disjoint:
+            out[f"concatenation {label}: disjoint passages"] = summary([compare(data[label], data[o]) for o in disjoint], f"vs {', '.join(disjoint)}")
+    return out
+
+
+def analyse(twin: Path, out: Path, product: str) -> None:
     vocab, _ = twin_vocabulary(twin / "synth")
     predictor = predictor_for(twin, prefixes()["A"])
-    a = load(twin, "A")
-    b = load(twin, "B") if (twin / "collect_B.npz").is_file() else None
-    results = {"benchmark": "issue 20 calibration: length, planted class, prefix, subjects (SmolLM2-135M, CPU)",
-               "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
-               "command": "benchmarks/length_confound.py collect TWIN --prefix A; ... --prefix B; ... analyse TWIN",
-               "texts": {k.split("/")[0]: int(v.size) for k, v in a.items() if k.endswith("n_words")}}
-    for label, protocol in (("before (raw readout, as on main)", "raw"), ("length baseline only (not chosen)", "baseline only"),
-                            ("after (calibrated: length directions projected out, length baseline, scale)", "calibrated")):
-        results[label] = summarise(twin, predictor, vocab, a, b, protocol)
+    names = predictor.region_names
+    pairs = learned_pairs(twin, predictor.groups[0].readouts, names, vocab, CLASSES)
+    results: dict = {
+        "benchmark": "issue 20 calibration: length, planted class, prefix, subjects (SmolLM2-135M, CPU)",
+        "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
+        "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL [--sets ... --limit ...]; ... analyse TWIN",
+        "product_context": product}
+    data = load(twin, product)
+    results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
+    for label, calibrate, reference in (
+            ("before (raw readout, as on main)", "raw", ()),
+            ("after, calibrated without the word lists (story chunks + shuffled chunks)", "product", REFERENCE_SETS[:2]),
+            ("after, calibrated on the whole corpus (+ word lists): the product", "product", REFERENCE_SETS)):
+        v = values(data, predictor, calibrate, reference)
+        results[label] = {"length_r2": length_r2(v, data), "planted": planted(v, data, pairs, names),
+                          "subject_spread_ratio": spread_ratio(v)}
+    results["prefix"] = prefix_comparisons(twin, predictor)
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier issues' runs stay
+    previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier runs stay (main's: "main ...")
     write_json_atomic(out, {**previous, "issue 20 (calibration, held-out twin)": results})
     print(json.dumps(results, indent=1))
 
@@ -230,13 +372,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["collect", "analyse"])
     parser.add_argument("twin", type=Path)
-    parser.add_argument("--prefix", choices=["A", "B"], default="A")
+    parser.add_argument("--prefix", default="A", help="a passage label (A..H) or labels joined by + (read in that order)")
+    parser.add_argument("--sets", help=f"comma-separated text sets to collect (default: all; SWAP = {SWAP})")
+    parser.add_argument("--limit", type=int, help="collect only the first LIMIT texts of each set")
+    parser.add_argument("--product", default="A", help="analyse: the context label of the product's protocol")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "length_confound_smollm2.json")
     args = parser.parse_args()
     if args.stage == "collect":
-        collect(args.twin, args.prefix)
+        sets = None if not args.sets else (SWAP if args.sets == "SWAP" else args.sets).split(",")
+        collect(args.twin, args.prefix, sets, args.limit)
     else:
-        analyse(args.twin, args.out)
+        analyse(args.twin, args.out, args.product)
 
 
 if __name__ == "__main__":

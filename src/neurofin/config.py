@@ -160,7 +160,8 @@ class InferSettings(_Section):
     voxel_r_threshold: float | None = Field(None, ge=-1, lt=1)  # None = each package's recorded rule
     batch_size: int = Field(256, ge=1)  # texts per batch; each finished batch is kept for resuming
     max_words: int = Field(256, ge=1)  # longer texts are truncated (and flagged)
-    context_prefix: str = "neutral_story"  # read by the LM before each text, not scored: "none", "neutral_story" or a text
+    context_prefix: str = "neutral_story"  # read by the LM before each text, not scored: "none", "neutral_story", a text, or
+    # "neutral_stories" (3 packaged passages, one LM pass each, values averaged: prefix-robust, 3x the LM time)
     embedding_dims: int = Field(64, ge=0)  # no-brain control: `emb_*` columns of the LM features (0 = none written)
 
 

@@ -112,3 +112,47 @@ def test_calibration_is_stored_in_the_package_and_bound_to_readout_and_prefix(pl
         warnings.simplefilter("error")
         raw = other_prefix.predict_rois(reference[:5], units="raw")
     np.testing.assert_allclose(values[REGIONS].to_numpy(float), raw[REGIONS].to_numpy(float))
+
+
+def test_the_unit_is_the_spread_of_story_chunks_not_of_shuffled_text_or_word_lists():
+    """Shuffled chunks and word lists shape the length terms; the scale is the story chunks' residual SD, so a
+    wider-spread kind of reference text does not shrink every value (on main all kinds set the scale)."""
+    from neurofin.config import TimingSettings
+    from neurofin.infer.calibration import fit_calibration
+    from neurofin.infer.readout import RegionReadout
+
+    rng = np.random.default_rng(5)
+    n_features, n_texts = 12, 300
+    readout = RegionReadout("S", rng.standard_normal((n_features, 2)), np.zeros(2), np.zeros(2, bool), 2.5, TimingSettings())
+    groups = np.repeat([0, 1, 2], n_texts // 3)
+    n_words = np.exp(rng.uniform(np.log(3), np.log(300), n_texts)).astype(int)
+    spread = np.where(groups == 0, 1.0, 6.0)[:, None]  # shuffled text and word lists vary six times more
+    sums = rng.standard_normal((n_texts, n_features)) * spread
+    calibration = fit_calibration(readout, ["a", "b"], "fp", sums, np.ones(n_texts), n_words, groups, {})
+    values = calibration.apply(calibration.readout(readout).apply(sums, np.ones(n_texts)), n_words)
+    chunks = values[groups == 0]
+    np.testing.assert_allclose(np.sqrt((chunks**2).sum(axis=0) / (len(chunks) - 4)), 1.0, rtol=1e-9)
+    assert (values[groups > 0].std(axis=0) > 3).all()
+
+
+def test_reference_corpus_holds_story_chunks_shuffled_chunks_and_word_lists_of_held_out_stories(monkeypatch):
+    """Kind 2 (new): lists of the held-out stories' distinct words, drawn uniformly (not at story frequencies)."""
+    from types import SimpleNamespace
+
+    from neurofin.infer import calibration
+
+    rng = np.random.default_rng(0)
+    zipf = {"val": [f"v{min(int(k), 60)}" for k in rng.zipf(1.5, 3000)], "test": [f"t{i % 40}" for i in range(2000)],
+            "fit": ["fitted"] * 3000}
+    monkeypatch.setattr(calibration, "held_out_story_words", lambda dataset, stories: [zipf[s] for s in stories])
+    record = SimpleNamespace(split=SimpleNamespace(train=["fit"], validation=["val"], test=["test"]))
+    texts, kinds, corpus = calibration.reference_texts(None, [record], 200, extra=["my own text"])
+    assert list(np.bincount(kinds)) == [200, 100, 100, 1] and texts[-1] == "my own text"
+    assert corpus["word_lists"] == 100 and corpus["held_out_stories"] == ["test", "val"]
+    lists = [t.split() for t, k in zip(texts, kinds) if k == 2]
+    assert min(map(len, lists)) >= 3 and max(map(len, lists)) <= 300
+    drawn = np.array([w for words in lists for w in words])
+    distinct = set(zipf["val"]) | set(zipf["test"])
+    assert set(drawn) <= distinct  # never a fitted story's word
+    shares = np.array([np.mean(drawn == w) for w in distinct])
+    assert shares.max() < 2.0 / len(distinct)  # uniform over distinct words: "v1" is ~40% of the story, not of the lists

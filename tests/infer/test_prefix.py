@@ -32,3 +32,36 @@ def test_prefix_is_read_but_not_scored(monkeypatch):
     feats = predictor._features(predictor.groups[0], [["a", "b"]], [0], [None])
     assert seen == [(["the", "thread", "title"], [["a", "b"]])]  # the prefix is the context every text is read after
     np.testing.assert_array_equal(feats[0][:, 0, 0], [0, 1])  # only the text's own words come back
+
+
+def test_neutral_stories_are_three_packaged_passages_the_first_being_neutral_story():
+    from neurofin.infer.text import NEUTRAL_STORIES, context_passages
+
+    passages = context_passages(NEUTRAL_STORIES)
+    assert len(passages) == 3 and passages[0] == prefix_words(NEUTRAL_STORY)
+    assert all(len(p) > 50 for p in passages) and len({tuple(p) for p in passages}) == 3
+    assert context_passages("none") == [[]] and context_passages(["a b", "c"]) == [["a", "b"], ["c"]]
+
+
+def test_several_prefixes_are_each_read_in_their_own_pass_and_the_features_averaged(monkeypatch):
+    """One LM pass per prefix; the word features (so every value, the readout being linear) are their mean; the
+    calibration fingerprint names the whole protocol."""
+    from neurofin.config import FeatureSettings
+    from neurofin.infer.predictor import FeatureGroup, Predictor
+
+    seen = []
+
+    def extract_many(loaded, word_lists, *args, context=(), **kwargs):
+        seen.append(list(context))
+        return [np.full((len(w), 1, 3), float(len(context)), np.float32) + np.arange(len(w))[:, None, None] for w in word_lists]
+
+    monkeypatch.setattr("neurofin.features.extract.extract_many", extract_many)
+    group = FeatureGroup(FeatureSettings(), readouts=[], loaded=object())
+    predictor = Predictor([group], [], context_prefix=["one", "two words", "three more words"])
+    feats = predictor._features(group, [["a", "b"]], [0], [None])
+    assert seen == [["one"], ["two", "words"], ["three", "more", "words"]]
+    np.testing.assert_allclose(feats[0][:, 0, 0], [2.0, 3.0])  # mean of 1, 2, 3 prefix words, plus the position
+    single = Predictor([group], [], context_prefix="one")
+    from neurofin.infer.calibration import fingerprint
+
+    assert fingerprint("r", [], predictor.passages) != fingerprint("r", [], single.passages[0])

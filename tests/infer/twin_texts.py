@@ -50,16 +50,18 @@ def word_list_texts(vocab, lengths=LENGTHS, per_length: int = 8, seed: int = 102
     return texts, np.repeat(lengths, per_length)
 
 
-def class_texts(vocab, category: str, shares=(0.0, 0.5, 1.0), lengths=(5, 20, 80, 300), per_cell: int = 5,
+def class_texts(vocab, category: str, shares=(0.0, 0.5, 1.0), lengths=(5, 20, 80, 300), per_cell: int | tuple[int, ...] = 5,
                 seed: int = 103) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Word lists with `share` of `category` words; returns texts, shares, lengths."""
+    """Word lists with `share` of `category` words, `per_cell` texts per share and length (or one count per length:
+    short texts vary more); returns texts, shares, lengths."""
     rng = np.random.default_rng(seed)
     members = [w for w, c in zip(vocab.words, vocab.categories) if c == category]
     others = [w for w, c in zip(vocab.words, vocab.categories) if c not in (category, "function")]
+    counts = per_cell if isinstance(per_cell, tuple) else (per_cell,) * len(lengths)
     texts, s_out, n_out = [], [], []
     for share in shares:
-        for length in lengths:
-            for _ in range(per_cell):
+        for length, count in zip(lengths, counts):
+            for _ in range(count):
                 k = int(round(share * length))
                 words = list(rng.choice(members, k)) + list(rng.choice(others, length - k))
                 texts.append(" ".join(rng.permutation(words)))
@@ -108,3 +110,58 @@ def build_twin(out: Path, subjects: int = 2, stories: int = 12, voxels: int = 40
             warnings.simplefilter("ignore", AlphaGridWarning)
             packages.append(train_package(dataset, subject, settings, out / "models", features))
     return packages
+
+
+def learned_effect(twin: Path, readout, vocab, category: str) -> np.ndarray:
+    """(n_regions,) what the package learned: the readout of the category's words minus the other content words,
+    on the in-story LM features of the stories the package was fitted on (the training condition, no inference path),
+    in SDs of the per-word readout values.
+
+    A planted (class, region) pair whose learned sign differs from the planted one was not learned by the encoding
+    model (12 stories are few); the inference path cannot be asked to recover it."""
+    from safetensors.numpy import load_file
+
+    from neurofin.data.layout import find_dataset
+    from neurofin.demo import demo_settings
+    from neurofin.encoding.package import EncodingModel
+    from neurofin.features.cache import story_features
+
+    model = EncodingModel.load(twin / "models" / readout.subject)
+    dataset = find_dataset(twin / "synth")
+    settings = demo_settings(twin, dataset.root)
+    stories = list(model.record.split.train)
+    features = story_features(dataset, stories, settings.features, settings.features.cache_dir)
+    index = load_file(str(twin / "synth" / "truth" / "words.safetensors"))
+    cats = np.asarray(vocab.categories)
+    inside, outside = [], []
+    for story in stories:
+        values = features[story].values
+        words = cats[index[f"{story}/word_index"]]
+        assert len(words) == values.shape[0], story
+        per_word = values.reshape(values.shape[0], -1).astype(np.float64) @ readout.gain
+        inside.append(per_word[words == category])
+        outside.append(per_word[(words != category) & (words != "function")])
+    with np.errstate(invalid="ignore", divide="ignore"):  # regions without voxels: 0 / 0
+        effect = (np.vstack(inside).mean(axis=0) - np.vstack(outside).mean(axis=0)) / np.vstack(inside + outside).std(axis=0)
+    effect[readout.empty] = np.nan
+    return effect
+
+
+def learned_pairs(twin: Path, readouts, region_names: list[str], vocab, categories) -> list[tuple[str, str, dict, dict]]:
+    """Per category: among the regions with the same planted sign in every subject that every package learned with
+    that sign (`learned_effect`), the best learned one (largest smallest learned effect over subjects);
+    (category, region, planted per subject, learned per subject)."""
+    from neurofin.encoding.package import EncodingModel
+    from neurofin.infer.predictor import AtlasRegions
+
+    regions = AtlasRegions.open(None, "rois", None, None, None)
+    matrices = {r.subject: regions.matrix(EncodingModel.load(twin / "models" / r.subject), r.subject)[0] for r in readouts}
+    pairs = []
+    for category in categories:
+        planted = np.stack([planted_effect(twin / "synth", r.subject, vocab, category, matrices[r.subject]) for r in readouts])
+        learned = np.stack([learned_effect(twin, r, vocab, category) for r in readouts])
+        agree = (np.abs(np.sign(planted).sum(axis=0)) == len(readouts)) & (np.sign(planted) == np.sign(learned)).all(axis=0)
+        j = int(np.argmax(np.where(agree, np.nan_to_num(np.abs(learned)).min(axis=0), -1)))
+        pairs.append((category, region_names[j], {r.subject: round(float(e[j]), 4) for r, e in zip(readouts, planted)},
+                      {r.subject: round(float(e[j]), 4) for r, e in zip(readouts, learned)}))
+    return pairs

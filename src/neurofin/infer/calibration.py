@@ -4,12 +4,14 @@ With a real LM a text's raw value (readout.py) still moves with its length (the 
 short context differently) and its zero point (the training mean word) is not where comment-like text lands.
 So each subject's readout is calibrated on a reference corpus of comment-like texts scored through exactly the
 inference path (same prefix, word form, LM and readout): held-out story text (validation and test stories, never
-fitting stories) cut into chunks of 3-300 words, plus any corpus the user adds. Per region it stores
+fitting stories) cut into chunks of 3-300 words, the same chunks with their words shuffled, lists of the stories'
+distinct words, plus any corpus the user adds. Per region it stores
 
     baseline(n) = location + sum_k coef_k * z(n)^k,   z(n) = (log(clip(n, 3, 300)) - log 30) / log 10,  k = 1..3
 
 fitted by least squares on the corpus (location = the corpus mean: the length terms are centred on it), and
-scale = the SD of the corpus residuals. The calibrated value of a text of n words is
+scale = the SD of the residuals of the corpus' story chunks (the text closest to comments; the shuffled chunks
+and word lists shape the length terms, not the unit). The calibrated value of a text of n words is
 
     calibrated = (raw - baseline(n)) / scale
 
@@ -18,8 +20,9 @@ gets in that region, for that subject. Scales differ per subject and region, so 
 subjects of one region; across regions they are comparable only as "SDs of comment-like text" (different
 regions' SDs mean different amounts of BOLD).
 
-A calibration belongs to one readout and one context prefix: its `fingerprint` hashes the model's weights, the
-region matrix (ROI file, voxel threshold), region names and prefix words; a changed ROI file, voxel threshold or prefix needs a new calibration.
+A calibration belongs to one readout and one context protocol: its `fingerprint` hashes the model's weights, the
+region matrix (ROI file, voxel threshold), region names and prefix words (all passages', in order, when values are
+averaged over several); a changed ROI file, voxel threshold or prefix needs a new calibration.
 Stored in the package as calibration.json (manifest re-sealed) by `neurofin calibrate`.
 """
 
@@ -54,8 +57,9 @@ def length_basis(n_words: np.ndarray) -> np.ndarray:
     return np.stack([z**k for k in range(1, DEGREE + 1)], axis=1)
 
 
-def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str]) -> str:
-    """SHA-256 of what a calibration is valid for: the readout (model weights, region matrix), region names, prefix words."""
+def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str] | Sequence[Sequence[str]]) -> str:
+    """SHA-256 of what a calibration is valid for: the readout (model weights, region matrix), region names, prefix
+    words (or the list of averaged prefixes' words)."""
     return hashlib.sha256(json.dumps([readout_identity, list(regions), list(prefix)]).encode("utf-8")).hexdigest()
 
 
@@ -75,10 +79,11 @@ class Calibration:
 
     @classmethod
     def fit(cls, subject: str, regions: Sequence[str], fingerprint_: str, raw: np.ndarray, n_words: np.ndarray,
-            corpus: dict[str, Any], nuisance: np.ndarray | None = None) -> Calibration:
+            corpus: dict[str, Any], nuisance: np.ndarray | None = None, scale_on: np.ndarray | None = None) -> Calibration:
         """Least-squares fit of raw (n_texts, n_regions) on the log-length basis; NaN regions stay NaN.
 
-        `raw` are the values of the readout with the `nuisance` directions projected out (`readout`)."""
+        `raw` are the values of the readout with the `nuisance` directions projected out (`readout`); the scale is
+        the residual SD over the rows `scale_on` (boolean; default all)."""
         raw = np.asarray(raw, dtype=np.float64)
         if raw.shape[0] < 10 * (DEGREE + 1):
             raise InputError(f"{raw.shape[0]} reference texts are too few to calibrate: give at least {10 * (DEGREE + 1)}")
@@ -88,7 +93,8 @@ class Calibration:
         finite = np.isfinite(raw).all(axis=0)
         coef = np.full((DEGREE + 1, raw.shape[1]), np.nan)
         coef[:, finite] = np.linalg.lstsq(design, raw[:, finite], rcond=None)[0]
-        scale = (raw - design @ np.nan_to_num(coef)).std(axis=0, ddof=DEGREE + 1)
+        rows = np.ones(len(raw), dtype=bool) if scale_on is None else np.asarray(scale_on, dtype=bool)
+        scale = np.sqrt(((raw - design @ np.nan_to_num(coef))[rows] ** 2).sum(axis=0) / max(rows.sum() - DEGREE - 1, 1))
         scale[~finite] = np.nan
         nuisance = np.zeros((0, 0)) if nuisance is None else nuisance
         return cls(subject, list(regions), fingerprint_, coef[0], coef[1:], basis_mean, scale, corpus, nuisance)
@@ -140,11 +146,16 @@ def nuisance_directions(mean_features: np.ndarray, n_words: np.ndarray, groups: 
 
 def fit_calibration(readout: RegionReadout, regions: Sequence[str], fingerprint_: str, sums: np.ndarray, coverage: np.ndarray,
                     n_words: np.ndarray, groups: np.ndarray | None, corpus: dict[str, Any]) -> Calibration:
-    """A subject's calibration from the reference texts' readout-weighted feature sums (RegionReadout.weighted_sums)."""
+    """A subject's calibration from the reference texts' readout-weighted feature sums (RegionReadout.weighted_sums).
+
+    The scale is the residual SD of the story chunks (group 0, the text closest to comments) when there are any:
+    the shuffled chunks and word lists set the length directions and baseline but not the unit."""
     groups = np.zeros(len(n_words), dtype=int) if groups is None else np.asarray(groups)
     nuisance = nuisance_directions(sums / coverage[:, None], n_words, groups)
     projected = replace(readout, gain=readout.gain - nuisance @ (nuisance.T @ readout.gain))
-    return Calibration.fit(readout.subject, regions, fingerprint_, projected.apply(sums, coverage), n_words, corpus, nuisance)
+    scale_on = groups == 0 if (groups == 0).sum() > 10 * (DEGREE + 1) else None
+    return Calibration.fit(readout.subject, regions, fingerprint_, projected.apply(sums, coverage), n_words, corpus,
+                           nuisance, scale_on)
 
 
 def read_calibration(package: str | Path) -> Calibration | None:
@@ -194,16 +205,28 @@ def held_out_story_words(dataset: Any, stories: Sequence[str]) -> list[list[str]
     return out
 
 
+def word_lists(stories: Sequence[Sequence[str]], n_texts: int, seed: int = 0) -> list[str]:
+    """`n_texts` lists of words drawn uniformly from the stories' distinct words (no story word frequencies, no
+    syntax: list-like comments, e.g. tickers and keywords), at log-uniform lengths over MIN_WORDS..MAX_WORDS."""
+    vocabulary = sorted({w for s in stories for w in s})
+    rng = np.random.default_rng(seed)
+    lengths = np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
+    return [" ".join(rng.choice(vocabulary, int(n))) for n in lengths]
+
+
 def reference_texts(dataset: Any, records: Sequence[Any], n_texts: int = DEFAULT_TEXTS, seed: int = 0,
                     extra: Sequence[str] = ()) -> tuple[list[str], np.ndarray, dict[str, Any]]:
     """The reference corpus and its text kinds: chunks of the stories no package was fitted on (validation + test;
-    kind 0), half as many of them with their words shuffled (kind 1: word lists), then the `extra` texts (kind 2)."""
+    kind 0), half as many of them with their words shuffled (kind 1), half as many lists of the stories' distinct
+    words (kind 2: word lists), then the `extra` texts (kind 3)."""
     fitted = {s for r in records for s in r.split.train}
     held = sorted({s for r in records for s in (*r.split.validation, *r.split.test)} - fitted)
-    chunks = story_chunks(held_out_story_words(dataset, held), n_texts, seed) if n_texts else []
+    stories = held_out_story_words(dataset, held) if n_texts else []
+    chunks = story_chunks(stories, n_texts, seed) if n_texts else []
     rng = np.random.default_rng(seed + 1)
     scrambled = [" ".join(rng.permutation(t.split())) for t in chunks[: len(chunks) // 2]]
-    kinds = np.repeat([0, 1, 2], [len(chunks), len(scrambled), len(extra)])
+    lists = word_lists(stories, len(chunks) // 2, seed + 2) if n_texts else []
+    kinds = np.repeat([0, 1, 2, 3], [len(chunks), len(scrambled), len(lists), len(extra)])
     corpus = {"held_out_stories": held, "story_chunks": len(chunks), "scrambled_chunks": len(scrambled),
-              "user_texts": len(extra), "seed": seed, "lengths": [MIN_WORDS, MAX_WORDS]}
-    return chunks + scrambled + list(extra), kinds, corpus
+              "word_lists": len(lists), "user_texts": len(extra), "seed": seed, "lengths": [MIN_WORDS, MAX_WORDS]}
+    return chunks + scrambled + lists + list(extra), kinds, corpus

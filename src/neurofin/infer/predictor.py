@@ -41,7 +41,7 @@ from neurofin.errors import InputError
 from neurofin.infer.calibration import Calibration, fingerprint, fit_calibration, read_calibration
 from neurofin.infer.embedding import embedding_names, project
 from neurofin.infer.readout import RegionReadout
-from neurofin.infer.text import WORD_FORM, TextWords, comment_words, prefix_words
+from neurofin.infer.text import WORD_FORM, TextWords, comment_words, context_passages
 from neurofin.schema import ENSEMBLE
 
 Level = Literal["rois", "parcels"]
@@ -140,7 +140,7 @@ class Predictor:
 
     def __init__(
         self, groups: list[FeatureGroup], region_names: list[str], max_words: int = DEFAULT_MAX_WORDS,
-        context_prefix: str | None = DEFAULT_PREFIX, embedding_dims: int = DEFAULT_EMBEDDING_DIMS,
+        context_prefix: str | Sequence[str] | None = DEFAULT_PREFIX, embedding_dims: int = DEFAULT_EMBEDDING_DIMS,
         calibrations: Mapping[str, Calibration | None] | None = None,
     ) -> None:
         if embedding_dims < 0:
@@ -148,7 +148,7 @@ class Predictor:
         self.groups = groups
         self.region_names = region_names
         self.max_words = max_words
-        self.prefix = prefix_words(context_prefix)  # read by the LM before every text, never scored
+        self.passages = context_passages(context_prefix)  # each read by the LM before every text, never scored
         self.embedding_dims = embedding_dims
         self.units: Units = "calibrated"  # what predict_rois and explain return unless told otherwise
         self.calibrations: dict[str, Calibration] = {}
@@ -157,12 +157,18 @@ class Predictor:
                 self.calibrations[subject] = calibration
 
     @property
+    def prefix(self) -> list[str]:
+        """The context prefix's words (the first passage's when values are averaged over several)."""
+        return self.passages[0]
+
+    @property
     def subjects(self) -> list[str]:
         return [r.subject for g in self.groups for r in g.readouts]
 
     def fingerprints(self) -> dict[str, str]:
         """Per subject, what a calibration must have been fitted for: this readout, these regions, this prefix."""
-        return {r.subject: fingerprint(r.identity, self.region_names, self.prefix) for g in self.groups for r in g.readouts}
+        prefix = self.passages[0] if len(self.passages) == 1 else self.passages
+        return {r.subject: fingerprint(r.identity, self.region_names, prefix) for g in self.groups for r in g.readouts}
 
     def uncalibrated(self) -> list[str]:
         """Subjects without a calibration of this readout and prefix (`neurofin calibrate` makes them)."""
@@ -172,7 +178,7 @@ class Predictor:
                   ) -> dict[str, Calibration]:
         """Fit and attach every subject's calibration on reference texts read through this predictor's LM path.
 
-        `groups` labels the kinds of text (e.g. 0 story chunks, 1 scrambled chunks): each kind's length trend is
+        `groups` labels the kinds of text (0 story chunks, 1 shuffled chunks, 2 word lists, 3 user texts): each kind's length trend is
         projected out (calibration.py). Texts without words or failing in the LM are left out."""
         words = [comment_words(t, self.max_words) for t in texts]
         rows = [i for i, w in enumerate(words) if w.error is None]
@@ -236,7 +242,7 @@ class Predictor:
         region_matrices: Mapping[str, tuple[np.ndarray, list[str]]] | None = None,
         feature_overrides: Mapping[str, Any] | None = None,
         max_words: int = DEFAULT_MAX_WORDS,
-        context_prefix: str | None = DEFAULT_PREFIX,
+        context_prefix: str | Sequence[str] | None = DEFAULT_PREFIX,
         embedding_dims: int = DEFAULT_EMBEDDING_DIMS,
         calibrations: Mapping[str, Calibration | None] | None = None,
     ) -> Predictor:
@@ -245,7 +251,9 @@ class Predictor:
         Regions are placed by registering each subject's anatomy (`data_root`); `region_matrices`
         (subject -> (n_voxels x n_regions matrix, names)) replaces that lookup (custom regions, tests).
         `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
-        `context_prefix` ("neutral_story", "none" or a text) is read by the LM before each text, never scored.
+        `context_prefix` ("neutral_story", "none" or a text) is read by the LM before each text, never scored;
+        "neutral_stories" (the packaged passages) or a sequence of prefixes: each is read in its own LM pass and the
+        features (so the values) are averaged over them (one LM pass per prefix).
         `embedding_dims`: `emb_*` columns of the ensemble rows (0 = none).
         `calibrations` (subject -> Calibration): used where they were fitted for this readout and prefix.
         """
@@ -397,7 +405,9 @@ class Predictor:
         s = group.settings
 
         def run(lists: list[list[str]]) -> list[np.ndarray]:
-            return extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size, context=self.prefix)
+            per_passage = [extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size,
+                                        context=passage) for passage in self.passages]
+            return per_passage[0] if len(per_passage) == 1 else [np.mean(f, axis=0) for f in zip(*per_passage)]
 
         try:
             return list(run(word_lists))

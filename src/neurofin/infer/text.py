@@ -15,8 +15,11 @@ comment's words are not each read with almost no context (benchmarks/bench_conte
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+
+from neurofin.errors import InputError
 
 WORD_FORM = "transcript-v1"  # the rules above; PackageRecord.word_form
 
@@ -52,6 +55,7 @@ def comment_words(text: object, max_words: int = 256) -> TextWords:
 
 
 NEUTRAL_STORY = "neutral_story"  # infer.context_prefix keyword: the packaged passage resources/context_prefix.txt
+NEUTRAL_STORIES = "neutral_stories"  # keyword: the 3 packaged passages resources/context_passages.txt, values averaged
 
 
 def prefix_words(prefix: str | None) -> list[str]:
@@ -61,3 +65,17 @@ def prefix_words(prefix: str | None) -> list[str]:
     if prefix == NEUTRAL_STORY:
         prefix = resources.files("neurofin.resources").joinpath("context_prefix.txt").read_text(encoding="utf-8")
     return comment_words(prefix, max_words=10_000).words
+
+
+def context_passages(prefix: str | Sequence[str] | None) -> list[list[str]]:
+    """The passages the LM reads before each text, one LM pass per passage (the values are averaged over them):
+    "neutral_stories" -> the packaged passages (the first is "neutral_story"), a sequence -> each of its prefixes,
+    else the one prefix of `prefix_words`."""
+    if isinstance(prefix, str) and prefix.strip().lower() == NEUTRAL_STORIES:
+        text = resources.files("neurofin.resources").joinpath("context_passages.txt").read_text(encoding="utf-8")
+        return [comment_words(line, max_words=10_000).words for line in text.splitlines() if line.strip()]
+    if prefix is None or isinstance(prefix, str):
+        return [prefix_words(prefix)]
+    if not prefix:
+        raise InputError("give at least one context prefix (or \"none\")")
+    return [prefix_words(p) for p in prefix]
