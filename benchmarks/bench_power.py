@@ -45,6 +45,17 @@ def oracle_detects(panel, prices, settings: MarketSettings, sessions) -> bool:
     return bool(test.t_stat > 0 and test.p_value / 2 < 0.05)
 
 
+def write(args: argparse.Namespace, rows: list[dict], complete: bool) -> None:
+    """The JSON record of the panels run so far (`complete`: every IC ran all its `--reps` panels)."""
+    write_json_atomic(args.out, {
+        "benchmark": "power", "command": " ".join(sys.argv), "roi": ROI, "rows": rows, "complete": complete,
+        "planned_reps": args.reps,
+        "design": {"tickers": args.tickers, "sessions": args.sessions, "train": args.train, "step": args.step,
+                   "returns": "GARCH(1,1)", "forecaster": "linear"},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    })
+
+
 def main() -> None:
     """Run every IC and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,7 +70,7 @@ def main() -> None:
     settings = MarketSettings(train_sessions=args.train, step_sessions=args.step, targets=["raw"], horizons=[1],
                               null_draws=200, quantile_levels=[0.1, 0.5, 0.9])
     tickers = [f"T{k:03d}" for k in range(args.tickers)]
-    rows = []
+    rows: list[dict] = []
     for ic in args.ics:
         start, verdicts, primary, oracle = time.perf_counter(), 0, 0, 0
         for rep in range(args.reps):
@@ -72,15 +83,13 @@ def main() -> None:
             oracle += oracle_detects(panel, planted, settings, {s for f in result.folds for s in f.test_sessions})
             print(f"IC {ic} rep {rep + 1}: verdict {verdicts}, primary test {primary}, oracle {oracle}", file=sys.stderr,
                   flush=True)
-        rows.append({"ic": ic, "reps": args.reps, "verdict_rate": verdicts / args.reps,
-                     "primary_test_rate": primary / args.reps, "oracle_rate": oracle / args.reps,
-                     "ratio": verdicts / oracle if oracle else None, "seconds": round(time.perf_counter() - start, 1)})
-    write_json_atomic(args.out, {
-        "benchmark": "power", "command": " ".join(sys.argv), "roi": ROI, "rows": rows,
-        "design": {"tickers": args.tickers, "sessions": args.sessions, "train": args.train, "step": args.step,
-                   "returns": "GARCH(1,1)", "forecaster": "linear"},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-    })
+            done = rep + 1  # the JSON is rewritten after every panel: an interrupted run keeps its first `done` panels
+            row = {"ic": ic, "reps": done, "verdict_rate": verdicts / done, "primary_test_rate": primary / done,
+                   "oracle_rate": oracle / done, "ratio": verdicts / oracle if oracle else None,
+                   "seconds": round(time.perf_counter() - start, 1)}
+            write(args, [*rows, row], complete=False)
+        rows.append(row)
+    write(args, rows, complete=True)
     print(f"wrote {args.out}")
 
 
