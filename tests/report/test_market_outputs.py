@@ -69,7 +69,7 @@ def test_increments_table_marks_what_holds(report_inputs):
     assert list(held["control"]) == ["sentiment"] and list(held["target"]) == ["raw"] and held["Holm p"].item() == 0.008
     html = market_section(report_inputs["backtest"])[0].html()
     assert ("Held (Holm over the controls&#39; increments (control+roi vs control) within each target and horizon: "
-            "Holm p &lt; 0.05 with Clark-West t &gt; 0): sentiment+roi over sentiment (raw, 1 session, Holm p 0.008).") in html
+            "permutation Holm p &lt; 0.05): sentiment+roi over sentiment (raw, 1 session, Holm p 0.008).") in html
     row = cells(html, "raw")
     assert row[:2] == ["1", "sentiment"] and row[-1] == "held" and row[-2] == "0.008"
 
@@ -136,7 +136,7 @@ def test_the_held_sentence_names_the_holm_family_the_backtest_applies():
     increments = pd.concat([increments, increments.assign(horizon=5)], ignore_index=True).assign(holds=False)
     sentence = held_sentence(increments, HOLM_FAMILIES["increments"], 0.05)
     assert sentence == ("No ROI increment holds in any of the 4 target x horizon families (Holm over the controls' "
-                        "increments (control+roi vs control) within each target and horizon: Holm p < 0.05 with "
-                        "Clark-West t > 0).")
+                        "increments (control+roi vs control) within each target and horizon: permutation Holm p < "
+                        "0.05).")
     # applied as stated: within one family of two controls, Holm multiplies the smaller p by 2
     np.testing.assert_allclose(holm(np.array([0.004, 0.2])), [0.008, 0.2])

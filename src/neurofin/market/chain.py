@@ -81,7 +81,7 @@ def load_inputs(
 
 
 def write_selections(out_dir: Path, selections: list[Selection], frequencies: pd.DataFrame) -> dict[str, Path]:
-    """selections.json (per-fold ISC/Granger tables and chosen ROIs) and selection_frequency.csv."""
+    """selections.json (per-fold ISC and selection-rule tables, chosen ROIs) and selection_frequency.csv."""
     files = {"selections": out_dir / "selections.json", "selection_frequency": out_dir / "selection_frequency.csv"}
     write_json_atomic(files["selections"], [selection_record(s) for s in selections])
     write_table_atomic(files["selection_frequency"], frequencies, index=True)
@@ -91,7 +91,7 @@ def write_selections(out_dir: Path, selections: list[Selection], frequencies: pd
 def run_selection(
     panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, out_dir: str | Path | None = None
 ) -> tuple[list[Selection], pd.DataFrame]:
-    """ISC + Granger selection inside every walk-forward training window, and ROI x ticker selection frequencies."""
+    """ISC + selection rule inside every walk-forward training window, and ROI x ticker selection frequencies."""
     data = prepare_data(panel, prices, settings)
     _, selections = walk_forward_selection(data, settings)
     frequencies = selection_frequencies(selections, data.rois, sorted(data.frame["ticker"].unique()))
@@ -150,7 +150,7 @@ def run_chain(
     chronos_model: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ChainResult:
-    """Select (ISC + Granger per fold) -> forecast -> backtest against baselines -> metrics -> verdict.
+    """Select (ISC + selection rule per fold) -> forecast -> backtest against baselines -> metrics -> verdict.
 
     `forecaster`: a registered name ("linear"/"ridge", "chronos": Chronos-2 from `chronos_model` or settings,
     neurofin.market.forecast.registry), a Forecaster object, or None for `settings.forecaster`. Writes forecasts.parquet, metrics.csv,

@@ -191,9 +191,10 @@ def select(
     roi_quality: Path = QUALITY_OPTION,
     train_sessions: int = typer.Option(None, "--train-sessions", help="Training window length (sessions)."),
 ) -> None:
-    """Run the ISC and Granger filters inside every walk-forward training window; write selection frequencies.
+    """Run the ISC filter and the selection rule inside every walk-forward training window; write selection frequencies.
 
-    Writes selections.json (per-fold ISC and Granger tables) and selection_frequency.csv (ROI x ticker).
+    Writes selections.json (per-fold ISC and selection-rule tables: pooled IC, or Granger with
+    market.selection_rule = "granger") and selection_frequency.csv (ROI x ticker).
 
     Example: neurofin market select --db panel.duckdb --out market_out
     """

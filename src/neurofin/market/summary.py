@@ -111,8 +111,11 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         f"{s['isc_null_quantile']:g} quantile of a circular time-shift null and at least {s['isc_min_loo']:g}), "
         + (f"the encoding-quality gate (median validation r >= {s['min_roi_validation_r']:g} from "
            f"{s['roi_quality_file']}), " if s["roi_quality_file"] else "no encoding-quality gate (no market.roi_quality_file), ")
-        + f"then HC3-robust Granger tests (lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with "
-        f"Benjamini-Hochberg FDR {s['fdr_alpha']:g} over ROIs x tickers. Features: the ticker's last value carried "
+        + ("then one ROI for every ticker: the candidate whose training-window mean per-session IC, pooled across "
+           "tickers, has the largest |HAC t|. " if s["selection_rule"] == "pooled_ic" else
+           f"then HC3-robust Granger tests (lag {s['granger_lag_criterion']} up to {s['granger_max_lag']}) with "
+           f"Benjamini-Hochberg FDR {s['fdr_alpha']:g} over ROIs x tickers. ")
+        + f"Features: the ticker's last value carried "
         f"at most {s['max_stale_sessions']} sessions; cells with fewer than {s['min_comments']} comments count as missing.",
         f"Targets: {', '.join(sorted(set(result.forecasts['target'])))} at horizons "
         f"{', '.join(str(h) for h in sorted(set(result.forecasts['horizon'])))} sessions (an h-session target is "
@@ -124,8 +127,8 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         f"{s['attention_window']} sessions; no comments = 0), sentiment ({sentiment_label(sentiment)}: session means of "
         f"{', '.join(c.removeprefix(LEX_PREFIX) for c in sentiment)} per comment), and the embedding (the LM features "
         "the encoding models read, PCA fitted in each training window to as many components as ROIs). Increments: "
-        "control+ROI vs control, Clark-West (HAC) and the permutation null of the ROI contribution, the larger p "
-        "Holm-adjusted over the controls.",
+        "control+ROI vs control, the permutation null of the ROI contribution, Holm-adjusted over the controls "
+        "(Clark-West reported).",
         f"Portfolio (directional targets, 1 session): long the top and short the bottom of {s['portfolio_quantiles']} "
         f"forecast buckets each session, equal weights; net of {s['cost_bps']:g} bps per unit of turnover; Sharpe "
         f"annualised (252) with a studentised block-bootstrap 95% CI ({s['bootstrap_draws']} draws).",
@@ -135,8 +138,9 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         "coverage_80: share of returns inside the 10%-90% forecast band.",
         f"Verdict: decided by the pre-declared primary model ({s['primary_model']}): its mean per-session IC "
         f"must beat a randomisation null ({s['null_draws']} draws; its covariate contribution permuted across "
-        "tickers within each session, or shifted in time per ticker for overlapping targets) and it must beat the "
-        "univariate model it nests in a one-sided Clark-West test with HAC errors, both at 5%; an ROI model's "
-        "headline claims a signal only when its increment over every control holds. Other covariate models: Clark-West with Holm "
+        "tickers within each session, or shifted in time per ticker for overlapping targets), one test at 5% "
+        "one-sided; Clark-West against the univariate model it nests (HAC errors) is reported and does not decide; "
+        "an ROI model's headline claims a signal only when its increment over every control holds. Other covariate "
+        "models: Clark-West with Holm "
         "correction, not part of the verdict. Models identical by construction (same_as) are computed and tested once.",
     ]

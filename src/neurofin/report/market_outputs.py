@@ -132,10 +132,10 @@ def increments_table(increments: pd.DataFrame, primary_target: str, names: dict[
 
 
 def held_sentence(increments: pd.DataFrame, family: str, significance: float) -> str:
-    """Which ROI increments hold (Holm p < `significance` over `family`, as summary.json states it, with a positive
-    Clark-West t), or that none does in any of the families."""
+    """Which ROI increments hold (permutation p, Holm p < `significance` over `family`, as summary.json states it),
+    or that none does in any of the families."""
     held = increments[increments["holds"].astype(bool)]
-    rule = f"Holm over {family}: Holm p < {significance:g} with Clark-West t > 0"
+    rule = f"Holm over {family}: permutation Holm p < {significance:g}"
     if held.empty:
         families = len(increments[["target", "horizon"]].drop_duplicates())
         return (f"No ROI increment holds in any of the {families} target x horizon famil"

@@ -6,8 +6,8 @@ of session t at horizon h is the sum of the returns of sessions t .. t+h-1 (so t
 sessions overlap by h-1 sessions). At each forecast session t (origin t-1) the reference model
 (`univariate`) is each ticker's mean of the targets realised by the origin, and the primary model (`roi`)
 adds b * (x[t-1] - the ticker's mean x), b the pooled OLS slope fitted on the same realised rows, as a
-ridge on one ROI would. A share of ticker-sessions is missing. `null_rejections` applies the verdict's
-tests to such a table.
+ridge on one ROI would. A share of ticker-sessions is missing. `null_rejections` applies the tests and the
+verdict's rule to such a table.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.null import permutation_ic_test
+from neurofin.market.evaluate.verdict import decide
 
 LEVEL = 0.05
 
@@ -55,7 +56,7 @@ def null_forecasts(
 
 @dataclass(frozen=True)
 class Rejections:
-    """Which of the verdict's one-sided 5% tests reject on one table, and the verdict (both tests, positive IC)."""
+    """Which one-sided 5% tests reject on one table, and the verdict (`verdict.decide` on the table's statistics)."""
 
     permutation: bool
     clark_west: bool
@@ -64,13 +65,16 @@ class Rejections:
 
 
 def null_rejections(forecasts: pd.DataFrame, horizon: int, draws: int = 200, seed: int = 0) -> Rejections:
-    """The permutation test, Clark-West and IC-HAC (both with at least h-1 lags) at 5% one-sided, and the verdict."""
+    """The permutation test, Clark-West and IC-HAC (both with at least h-1 lags) at 5% one-sided, and the verdict
+    the backtest would read from these statistics."""
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     null = permutation_ic_test(forecasts, "roi", "univariate", draws, seed, horizon=horizon)
     cw = m.clark_west(wide, "roi", "univariate", min_lags=horizon - 1)
     ic = m.hac_mean_test(m.ic_by_date(forecasts[forecasts["model"] == "roi"]).to_numpy(), min_lags=horizon - 1)
-    permutation = null.observed > 0 and null.p_value < LEVEL
+    permutation = null.p_value < LEVEL
     clark_west = bool(cw.t_stat > 0 and cw.p_value < LEVEL)
+    row = pd.DataFrame({"model": ["roi"], "ic_mean": [null.observed], "perm_p": [null.p_value], "cw_t": [cw.t_stat],
+                        "cw_p": [cw.p_value]})
     return Rejections(bool(permutation), clark_west, bool(ic.t_stat > 0 and ic.p_value / 2 < LEVEL),
-                      bool(permutation and clark_west))
+                      decide(row, "roi", "raw").signal)

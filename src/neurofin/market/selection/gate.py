@@ -1,4 +1,5 @@
-"""Feature selection inside one training window: ISC filter across subject models, then the Granger filter.
+"""Feature selection inside one training window: ISC filter across subject models, encoding-quality gate, then the
+selection rule (`market.selection_rule`): one ROI by its IC pooled across tickers (default), or per-ticker Granger + BH.
 
 The panel and price tables follow neurofin.schema.
 """
@@ -150,7 +151,7 @@ class Selection:
     train_start: pd.Timestamp
     train_end: pd.Timestamp
     isc: pd.DataFrame
-    granger: pd.DataFrame
+    granger: pd.DataFrame  # the selection rule's table: Granger tests (granger_table) or pooled ICs (pooled_ic_table)
     selected: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -199,18 +200,46 @@ def select_features(
     panel: pd.DataFrame, frame: pd.DataFrame, train_start: pd.Timestamp, train_end: pd.Timestamp,
     settings: MarketSettings, screen: Screen | None = None,
 ) -> Selection:
-    """ISC filter then BH-FDR robust Granger filter (on the frame's `target`), using only sessions in
-    [train_start, train_end]; `screen` reuses the window's ISC result for another target."""
+    """ISC filter, then the selection rule (pooled IC or BH-FDR robust Granger) on the frame's `target`, using only
+    sessions in [train_start, train_end]; `screen` reuses the window's ISC result for another target."""
     screen = screen or screen_features(panel, frame, train_start, train_end, settings)
     window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
     tickers = sorted(window_frame["ticker"].unique())
-    granger = granger_table(
-        window_frame, screen.candidates, max_lag=settings.granger_max_lag,
-        lag_criterion=settings.granger_lag_criterion, fdr_alpha=settings.fdr_alpha,
-    )
-    chosen = granger[granger["selected"]]
+    if settings.selection_rule == "pooled_ic":
+        table = pooled_ic_table(window_frame, screen.candidates)
+    else:
+        table = granger_table(
+            window_frame, screen.candidates, max_lag=settings.granger_max_lag,
+            lag_criterion=settings.granger_lag_criterion, fdr_alpha=settings.fdr_alpha,
+        )
+    chosen = table[table["selected"]]
     selected = {t: sorted(chosen.loc[chosen["ticker"] == t, "feature"]) for t in tickers}
-    return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), screen.isc, granger, selected)
+    return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), screen.isc, table, selected)
+
+
+def pooled_ic_table(window_frame: pd.DataFrame, candidates: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """One row per candidate (feature, ticker): the feature's mean per-session cross-sectional Spearman IC of its
+    previous-session value with `target` over the window, pooled across its candidate tickers, with its HAC t;
+    `selected` for the one feature with the largest |t| (every ticker it is a candidate for; none if no t is finite).
+    """
+    from neurofin.market.evaluate.metrics import hac_mean_test, ic_by_date
+
+    pairs = pd.DataFrame(list(candidates), columns=["feature", "ticker"])
+    rows = window_frame.sort_values(["ticker", "session"])
+    stats = {}
+    for feature, tickers in pairs.groupby("feature", sort=True)["ticker"]:
+        own = rows[rows["ticker"].isin(set(tickers))]
+        lagged = own.groupby("ticker")[feature].shift(1)
+        ic = ic_by_date(pd.DataFrame({"session": own["session"], "mean": lagged, "actual": own["target"]}))
+        test = hac_mean_test(ic.to_numpy())
+        stats[feature] = (test.mean, test.t_stat, test.p_value, test.n)
+    table = pairs.assign(ic_mean=pairs["feature"].map(lambda f: stats[f][0]),
+                         t_stat=pairs["feature"].map(lambda f: stats[f][1]),
+                         p_value=pairs["feature"].map(lambda f: stats[f][2]),
+                         sessions=pairs["feature"].map(lambda f: stats[f][3]))
+    strength = table["t_stat"].abs()
+    best = table.loc[strength.idxmax(), "feature"] if strength.notna().any() else None
+    return table.assign(selected=table["feature"] == best)
 
 
 def selection_frequencies(selections: Sequence[Selection], rois: Sequence[str], tickers: Sequence[str]) -> pd.DataFrame:
