@@ -136,7 +136,7 @@ def test_chronos_runs_in_the_walk_forward_backtest(tiny_chronos):
     panel, prices = planted_panel(n_sessions=64, tickers=("AAA", "BBB"), signal={"AAA": "Limbic_OFC"},
                                   strength=0.7, n_subjects=2, seed=4)
     settings = MarketSettings(train_sessions=55, step_sessions=6, embargo_sessions=1, isc_null_shifts=20,
-                              targets=["raw"], horizons=[1],
+                              targets=["raw"], horizons=[1], selection_rule="granger",  # 2 tickers, lead in one
                               granger_max_lag=1, granger_lag_criterion="fixed", quantile_levels=LEVELS)
     result = run_backtest(panel, prices, settings, ChronosForecaster(tiny_chronos, device="cpu"))
     forecasts = result.forecasts
