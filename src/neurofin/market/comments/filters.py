@@ -227,12 +227,13 @@ class RowFilter:
         report.kept_deleted += int((alive & deleted).sum())
 
         kept = np.flatnonzero(alive).tolist()
-        seconds = created[_take(rows, kept)].tolist()
+        kept_records = _take(rows, kept)  # positions among `values` (the columns read before the text rules)
+        seconds = created[kept_records].tolist()
         retrieved = [r if type(r) is int and -_INT62 < r < _INT62 else _retrieved(r, u)
                      for r, u in zip(_take(fields[at[9]], kept), _take(fields[at[10]], kept), strict=True)]  # fmt: skip
         lags = [r - c if r is not None else None for r, c in zip(retrieved, seconds, strict=True)]
         scores = [v if type(v) is int and -(2**53) <= v <= 2**53 else _as_score(_got(v)) for v in _take(fields[at[8]], kept)]
-        return [_take(ids, _take(rows, kept)), _take(authors, kept), seconds, _take(subreddits, _take(rows, kept)),
+        return [_take(ids, kept_records), _take(authors, kept), seconds, _take(subreddits, kept_records),
                 _take(bodies, kept), *(_strings(_take(fields[i], kept)) for i in at[6:8]), scores, retrieved, lags,
                 *(_strings(_take(fields[i], kept)) for i in at[11:])]  # fmt: skip
 
