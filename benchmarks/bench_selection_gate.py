@@ -11,8 +11,9 @@ cross-sectional Spearman IC of its out-of-sample forecasts, one-sided HAC t > 1.
 - gate: the product's gate (`select_features`: ISC screen, then per-ticker robust Granger with BH over
   ROI x ticker) on the training window; per selected ticker, OLS of the return on the selected ROIs of the
   previous session (training rows); tickers with nothing selected are not forecast;
-- pooled_selection: the ROI whose training-window per-session IC (previous-session ROI vs return, pooled
-  across tickers) has the largest |HAC t|; forecast = its sign x that ROI for every ticker;
+- pooled_selection: the product's pooled rule (`selection.gate.pooled_ic_table`: the ROI whose training-window
+  per-session IC, previous-session ROI vs return pooled across tickers, has the largest |HAC t|); forecast = its
+  sign x that ROI for every ticker;
 - predeclared: one ROI named before the run (Limbic_OFC), its sign from the training-window IC.
 
 Size = detection rate on `--null-panels` null panels (with the binomial 95% band of an exact 5% test at that
@@ -34,7 +35,7 @@ from scipy import stats
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.selection.gate import roi_columns, select_features, session_frame
+from neurofin.market.selection.gate import pooled_ic_table, roi_columns, select_features, session_frame
 from neurofin.testing.planted_market import planted_panel
 
 TICKERS = tuple(f"T{k:02d}" for k in range(10))
@@ -74,10 +75,9 @@ def gate_forecast(panel, frame, train, test, start, end) -> tuple[np.ndarray, bo
     return forecast, any(selected.values())
 
 
-def signed(train: pd.DataFrame, test: pd.DataFrame, roi: str) -> tuple[np.ndarray, float]:
-    """The ROI of the previous session signed by its training-window IC, and that IC's HAC t."""
-    t_stat = m.hac_mean_test(session_ic(train, train[f"{roi}__prev"].to_numpy(float)).to_numpy()).t_stat
-    return np.sign(t_stat) * test[f"{roi}__prev"].to_numpy(float), t_stat
+def signed(pooled: pd.DataFrame, test: pd.DataFrame, roi: str) -> np.ndarray:
+    """The ROI of the previous session signed by its training-window pooled IC's HAC t (`pooled_ic_table`)."""
+    return np.sign(pooled.loc[roi, "t_stat"]) * test[f"{roi}__prev"].to_numpy(float)
 
 
 def one_panel(seed: int, strength: float) -> dict[str, bool]:
@@ -92,10 +92,12 @@ def one_panel(seed: int, strength: float) -> dict[str, bool]:
     start, end = sessions[0], sessions[TRAIN - 1]
     train, test = frame[frame["session"] <= end], frame[frame["session"] > sessions[TRAIN]].reset_index(drop=True)
     gate, any_selected = gate_forecast(panel, frame, train, test, start, end)
-    pooled = max(rois, key=lambda roi: abs(signed(train, test, roi)[1]))
+    pooled = pooled_ic_table(train, [(roi, ticker) for roi in rois for ticker in TICKERS]).drop_duplicates("feature")
+    pooled = pooled.set_index("feature")
+    chosen = pooled.index[pooled["selected"]]
     return {"gate": detected(test, gate), "gate_selected_any": any_selected,
-            "pooled_selection": detected(test, signed(train, test, pooled)[0]),
-            "predeclared": detected(test, signed(train, test, PLANTED)[0])}
+            "pooled_selection": bool(len(chosen)) and detected(test, signed(pooled, test, chosen[0])),
+            "predeclared": detected(test, signed(pooled, test, PLANTED))}
 
 
 def rate(hits: list[bool]) -> dict[str, float]:
