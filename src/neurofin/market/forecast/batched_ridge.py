@@ -88,11 +88,6 @@ def _in_parallel(job: Callable[[slice], None], parts: list[slice]) -> None:
             list(pool.map(job, parts))
 
 
-def _window(known_day: np.ndarray, n_days: int) -> np.ndarray:
-    """(O, D) 0/1 weights: row d is in origin o's fitting window (d <= known_day[o])."""
-    return (np.arange(n_days)[None, :] <= known_day[:, None]).astype(float)
-
-
 def _interpolated(pick: Callable[[np.ndarray], np.ndarray], count: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Linear-interpolation quantiles (numpy's default) at `levels` (..., L) of windows of `count` entries, whose
     rank-r entry (ranks (..., L)) is `pick(r)`; windows without entries give NaN."""
@@ -160,37 +155,56 @@ def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarra
     return Forecasts(mean, mean + np.nan_to_num((median - mean) * inflate) * spread, band)
 
 
-def _padded(values: np.ndarray, days: int) -> np.ndarray:
-    """`values` (T, d, ...) followed by zeros up to (T, days, ...)."""
-    out = np.zeros((values.shape[0], days, *values.shape[2:]))
-    out[:, : values.shape[1]] = values
+def _upper_products(rows: np.ndarray) -> np.ndarray:
+    """(T, p(p+1)/2, d) upper-triangle products x_i x_j (i <= j, row-major) of rows (T, p, d)."""
+    p = rows.shape[1]
+    out = np.empty((rows.shape[0], p * (p + 1) // 2, rows.shape[2]))
+    start = 0
+    for i in range(p):
+        np.multiply(rows[:, i : i + 1], rows[:, i:], out=out[:, start : start + p - i])
+        start += p - i
     return out
 
 
-def _ridge_solve(weights: np.ndarray, usable: np.ndarray, rows: np.ndarray, y: np.ndarray,
-                 alpha: float) -> dict[str, np.ndarray]:
-    """Per (ticker, origin) standardised ridge fit from running sums: counts, means, scales and the solved system.
+def _window_sums(common: np.ndarray, later: np.ndarray, known_day: np.ndarray) -> np.ndarray:
+    """(T, O, m) sums over each origin's window (days <= known_day[o]) from the sums `common` (T, m) of the days
+    every window reads (<= known_day.min()) and the later days' terms `later` (T, m, known_day.max() -
+    known_day.min()): the normal equations of the expanding window are updated day by day (cumulative sums),
+    not recomputed per origin."""
+    grown = np.concatenate([common[..., None], later], axis=-1)
+    np.cumsum(grown, axis=-1, out=grown)
+    return grown[..., known_day - known_day.min()].transpose(0, 2, 1)
 
-    `rows` (T, d, p) shifted regressors (0 where unusable) and `y` (T, d) (0 where unusable) of the first d days,
-    `usable` (T, d); `weights` (O, D) 0/1 rows each origin may fit on (none after day d). The sums are matrix
-    products over all D days (`windows` (T, O, D)), later days as zeros: the same floating-point sums whatever d.
-    `products` (T, d, p(p+1)/2): each row's upper-triangle x x'.
+
+def _ridge_solve(known_day: np.ndarray, usable: np.ndarray, rows: np.ndarray, y: np.ndarray,
+                 alpha: float) -> dict[str, np.ndarray]:
+    """Per (ticker, origin) standardised ridge fit from window sums: counts, means, scales and the solved system.
+
+    `rows` (T, p, d) shifted regressors (0 where unusable) and `y` (T, d) (0 where unusable) of the first d days,
+    `usable` (T, d); origin o fits on the usable days <= known_day[o]. The days every window reads are summed by
+    BLAS products (X'X, X'y), the later ones added day by day. `products` (T, p(p+1)/2, d): each row's
+    upper-triangle x x'.
     """
-    T, days, p = rows.shape
+    p = rows.shape[1]
     upper = np.triu_indices(p)
-    columns = np.ascontiguousarray(rows.transpose(2, 0, 1))
-    products = np.zeros((len(upper[0]), T, weights.shape[1]))  # laid out product-major: BLAS reads it transposed
-    np.multiply(columns[upper[0]], columns[upper[1]], out=products[..., :days])
-    products = products.transpose(1, 2, 0)
-    windows = weights[None] * _padded(usable, weights.shape[1])[:, None, :]
-    n = windows.sum(axis=-1)
+    products = _upper_products(rows)
+    f = int(known_day.min()) + 1
+    head = rows[..., :f]
+    common = np.concatenate([usable[:, :f].sum(axis=-1)[:, None], y[:, :f].sum(axis=-1)[:, None], head.sum(axis=-1),
+                             (head @ y[:, :f, None])[..., 0], (head @ head.transpose(0, 2, 1))[:, upper[0], upper[1]]],
+                            axis=1)
+    later = np.concatenate([usable[:, None, f:], y[:, None, f:], rows[..., f:], rows[..., f:] * y[:, None, f:],
+                            products[..., f:]], axis=1)
+    sums = _window_sums(common, later, known_day)
+    n, ybar, centre, xy, summed_upper = np.split(sums, [1, 2, 2 + p, 2 + 2 * p], axis=-1)
+    n = n[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ybar = (windows @ _padded(y[..., None], weights.shape[1]))[..., 0] / n
-        centre = (windows @ _padded(rows, weights.shape[1])) / n[..., None]
+        ybar = ybar[..., 0] / n
+        centre = centre / n[..., None]
         summed = np.empty((*n.shape, p, p))
-        summed[..., upper[0], upper[1]] = summed[..., upper[1], upper[0]] = windows @ products
+        summed[..., upper[0], upper[1]] = summed[..., upper[1], upper[0]] = summed_upper
         cross = summed - n[..., None, None] * centre[..., :, None] * centre[..., None, :]
-        xy = (windows @ _padded(rows * y[..., None], weights.shape[1])) - n[..., None] * centre * ybar[..., None]
+        xy = xy - n[..., None] * centre * ybar[..., None]
         variance = np.maximum(np.diagonal(cross, axis1=-2, axis2=-1) / n[..., None], 0.0)
         scale = np.sqrt(variance)
         scale = np.where(scale > 0, scale, 1.0)
@@ -199,24 +213,18 @@ def _ridge_solve(weights: np.ndarray, usable: np.ndarray, rows: np.ndarray, y: n
         inverse = np.linalg.inv(gram)
         coef = (inverse @ (xy / scale)[..., None])[..., 0]
     return {"n": n, "ybar": ybar, "centre": centre, "scale": scale, "inverse": inverse, "slope": coef / scale,
-            "products": products[:, :days], "windows": windows}
-
-
-def _quadratic(products: np.ndarray, metric: np.ndarray) -> np.ndarray:
-    """(T, D, O) x_d' M_o x_d from the rows' upper-triangle products (T, D, p(p+1)/2) and M (T, O, p, p) symmetric."""
-    upper = np.triu_indices(metric.shape[-1])
-    weights = np.where(upper[0] == upper[1], 1.0, 2.0)
-    return products @ np.ascontiguousarray((metric[..., upper[0], upper[1]] * weights).transpose(0, 2, 1))
+            "products": products}
 
 
 def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(usable rows (T, D), rows shifted by the mean of the first window's usable rows and zeroed where unusable, shift)."""
+    """(usable rows (T, D), rows (T, p, D) shifted by the mean of the first window's usable rows and zeroed where
+    unusable, shift (T, p))."""
     usable = np.isfinite(target) & np.all(np.isfinite(rows), axis=-1)
     first = usable & (np.arange(target.shape[1]) <= first_day)
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(first[..., None], rows, 0.0).sum(axis=1) / first.sum(axis=1)[:, None]
     shift = np.nan_to_num(shift)
-    return usable, np.where(usable[..., None], rows - shift[:, None, :], 0.0), shift
+    return usable, np.where(usable[:, None, :], rows.transpose(0, 2, 1) - shift[..., None], 0.0), shift
 
 
 def ridge_forecasts(
@@ -231,25 +239,22 @@ def ridge_forecasts(
     """
     levels_array = np.append(np.asarray(levels, dtype=float), 0.5)  # the median last
     fallback = fallback or historical_mean(target, known_day, levels_array[:-1])
-    T, D, p = design.source.shape
+    T, _, p = design.source.shape
     if p == 0:
         return fallback
     mean, median = fallback.mean.copy(), fallback.median.copy()
     band = fallback.band.copy()
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
-    weights = _window(known_day, D)
-    outside = weights[:, :days] == 0
 
     def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
         y = target[part, :days]
         usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, y,
                                          int(known_day.min()))
-        fit = _ridge_solve(weights, usable, shifted, np.where(usable, y, 0.0), alpha)
+        fit = _ridge_solve(known_day, usable, shifted, np.where(usable, y, 0.0), alpha)
         query = sub.query(origin_day, target_day) - shift[:, None, :]
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
-        residuals = _loo_residuals(fit, shifted, y)
-        np.copyto(residuals, np.inf, where=outside | ~usable[:, None, :])
+        residuals = _loo_residuals(fit, shifted, np.where(usable, y, np.nan), known_day)
         ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
               & np.all(np.isfinite(query), axis=-1))
@@ -257,30 +262,38 @@ def ridge_forecasts(
         median[part] = np.where(ok, forecast + ranked[..., -1], median[part])
         band[part] = np.where(ok[..., None], forecast[..., None] + ranked[..., :-1], band[part])
 
-    _in_parallel(forecast_part, _chunks(T, D * max(p * (p + 1) // 2 + 2 * p + 2, 6 * len(known_day))))
+    q = p * (p + 1) // 2
+    _in_parallel(forecast_part, _chunks(T, days * (3 * q + 4 * p + 4 + 3 * len(known_day))))
     return Forecasts(mean, median, band)
 
 
-def _loo_residuals(fit: dict[str, np.ndarray], shifted: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(T, O, d) leave-one-out residuals of the first d days' rows (`shifted` (T, d, p), `y` (T, d)) under every
-    origin's fit, rows outside a window included.
+def _loo_residuals(fit: dict[str, np.ndarray], shifted: np.ndarray, y: np.ndarray, known_day: np.ndarray) -> np.ndarray:
+    """(T, O, d) leave-one-out residuals of the first d days' rows (`shifted` (T, p, d), `y` (T, d), NaN where
+    unusable) under every origin's fit; NaN outside each window (sorted last, like the unusable rows).
 
     leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d), with
-    M = S^-1 (Z'Z + aI)^-1 S^-1; computed in place, operation by operation as written here.
+    M = S^-1 (Z'Z + aI)^-1 S^-1: two batched products, -x_d' M x_d from the rows' upper-triangle products and
+    the terms linear in (x_d, 1, y_d) of both 1 - leverage_d and the numerator.
     """
     metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])
+    centre, slope, n = fit["centre"], fit["slope"], fit["n"]
+    upper = np.triu_indices(metric.shape[-1])
+    twice = np.where(upper[0] == upper[1], -1.0, -2.0)
+    zeros, ones = np.zeros((*n.shape, 1)), np.ones((*n.shape, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        leverage = _quadratic(fit["products"], metric)
-        leverage += (1.0 / fit["n"])[:, None, :]
-        leverage -= shifted @ (2.0 * (metric @ fit["centre"][..., None])[..., 0]).transpose(0, 2, 1)
-        leverage += np.einsum("toj,tojk,tok->to", fit["centre"], metric, fit["centre"])[:, None, :]
-        np.subtract(1.0, leverage, out=leverage)
-        fitted = shifted @ fit["slope"].transpose(0, 2, 1)
-        fitted -= np.einsum("toj,toj->to", fit["centre"], fit["slope"])[:, None, :]
-        error = y[..., None] - fit["ybar"][:, None, :]
-        error -= fitted
-        residuals = np.empty((leverage.shape[0], leverage.shape[2], leverage.shape[1]))
-        np.divide(error, leverage, out=residuals.transpose(0, 2, 1))
+        kept = (metric[..., upper[0], upper[1]] * twice) @ fit["products"]  # 1 - leverage, in place below
+        coefficients = np.concatenate([
+            np.concatenate([2.0 * (metric @ centre[..., None])[..., 0],
+                            (1.0 - 1.0 / n - np.einsum("toj,tojk,tok->to", centre, metric, centre))[..., None],
+                            zeros], axis=-1),
+            np.concatenate([-slope, (np.einsum("toj,toj->to", centre, slope) - fit["ybar"])[..., None], ones], axis=-1),
+        ], axis=1)
+        linear = coefficients @ np.concatenate([shifted, np.ones_like(shifted[:, :1]), y[:, None]], axis=1)
+        origins = n.shape[1]
+        kept += linear[:, :origins]
+        residuals = np.divide(linear[:, origins:], kept, out=kept)
+    for o, day in enumerate(known_day):
+        residuals[:, o, day + 1 :] = np.nan
     return residuals
 
 
@@ -297,22 +310,25 @@ def ridge_means(
     if design.source.shape[-1] == 0:
         return np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(targets.shape[-1])], axis=-1)
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
-    weights = _window(known_day, targets.shape[1])
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
-    p = design.source.shape[-1]
+    p, K = design.source.shape[-1], targets.shape[-1]
 
     def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
         usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, first[part, :days],
                                          int(known_day.min()))
-        y = np.where(usable[..., None], targets[part, :days], 0.0)
-        fit = _ridge_solve(weights, usable, shifted, y[..., 0], alpha)  # the design's part, shared by every column
-        T, K = y.shape[0], y.shape[-1]
-        mixed = _padded((shifted[..., :, None] * y[..., None, :]).reshape(T, days, p * K), targets.shape[1])
+        y = np.where(usable[:, None, :], targets[part, :days].transpose(0, 2, 1), 0.0)  # (T, K, d)
+        fit = _ridge_solve(known_day, usable, shifted, y[:, 0], alpha)  # the design's part, shared by every column
+        T, f = y.shape[0], int(known_day.min()) + 1
+        common = np.concatenate([y[..., :f].sum(axis=-1), (shifted[..., :f] @ y[..., :f].transpose(0, 2, 1))
+                                 .reshape(T, p * K)], axis=1)
+        later = np.concatenate([y[..., f:], (shifted[:, :, None, f:] * y[:, None, :, f:]).reshape(T, p * K, -1)],
+                               axis=1)
+        sums = _window_sums(common, later, known_day)
         query = sub.query(origin_day, target_day) - shift[:, None, :] - fit["centre"]
         with np.errstate(invalid="ignore", divide="ignore"):
-            ybar = (fit["windows"] @ _padded(y, targets.shape[1])) / fit["n"][..., None]  # (T, O, K)
-            xy = (fit["windows"] @ mixed).reshape(*ybar.shape[:2], p, K) - fit["n"][..., None, None] * (
+            ybar = sums[..., :K] / fit["n"][..., None]  # (T, O, K)
+            xy = sums[..., K:].reshape(*ybar.shape[:2], p, K) - fit["n"][..., None, None] * (
                 fit["centre"][..., :, None] * ybar[..., None, :])
             slope = (fit["inverse"] @ (xy / fit["scale"][..., None])) / fit["scale"][..., None]
             forecast = ybar + np.einsum("toj,tojk->tok", query, slope)
@@ -321,6 +337,5 @@ def ridge_means(
         ok = (sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         out[part] = np.where(ok[..., None], forecast, fallback)
 
-    _in_parallel(forecast_part, _chunks(targets.shape[0], targets.shape[1] * max(
-        p * (p + 1) // 2, targets.shape[-1] * p, len(known_day))))
+    _in_parallel(forecast_part, _chunks(targets.shape[0], days * (p * (p + 1) // 2 + 2 * (p + 1) * (K + 2))))
     return out
