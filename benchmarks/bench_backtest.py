@@ -25,6 +25,7 @@ Each checkout runs in its own process with its `src` first on PYTHONPATH, on the
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -168,11 +169,14 @@ def scale_one(n_tickers: int, n_sessions: int, before_origins: int, strengths: i
     before_cpu = time.process_time() - began
 
     began, wall, rows, table_bytes = time.process_time(), time.perf_counter(), 0, 0
+    shares_cube = "cube" in inspect.signature(forecast_models).parameters  # False on checkouts before it (--compare)
     for fold in folds:
+        # once per fold, as forecast_folds does (its grid changes with the fold)
+        shared = {"cube": GridCube.from_grid(grid)} if shares_cube else {}
         for kind, horizon in SPECS:
             spec = TargetSpec(kind, horizon)
             out = forecast_models(models, forecaster, grid, requests(fold, spec),
-                                  selections(tickers, features["roi"], rng), controls, settings)
+                                  selections(tickers, features["roi"], rng), controls, settings, **shared)
             rows, table_bytes = rows + len(out), table_bytes + int(out.memory_usage(deep=True).sum())
     after_cpu, after_wall = time.process_time() - began, time.perf_counter() - wall
 

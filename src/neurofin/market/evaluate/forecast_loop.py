@@ -17,7 +17,7 @@ from neurofin.market.evaluate.universe import fold_universe
 from neurofin.market.evaluate.variants import AUGMENTED, BASELINES, CONTROLS, MODELS
 from neurofin.market.evaluate.walk_forward import Fold, MarketData, available_models, control_columns, fold_grid
 from neurofin.market.forecast.controls import PROJECTION
-from neurofin.market.forecast.engine import OriginRequest, forecast_requests
+from neurofin.market.forecast.engine import GridCube, OriginRequest, forecast_requests
 from neurofin.market.forecast.models import LAG_SUFFIX, Forecaster, RidgeForecaster, ZeroForecaster
 from neurofin.market.panel.targets import TargetSpec, known_through
 from neurofin.market.selection.gate import Selection
@@ -52,12 +52,14 @@ def baseline_forecasters(settings: MarketSettings) -> dict[str, Forecaster]:
 def forecast_models(
     models: Sequence[str], forecaster: Forecaster, grid: pd.DataFrame, requests: Sequence[OriginRequest],
     selected: dict[str, list[str]], controls: dict[str, list[str]], settings: MarketSettings,
+    cube: GridCube | None = None,
 ) -> pd.DataFrame:
     """Forecasts of every request's target session for each model variant (rows ticker, mean, median, q..., model,
-    session, origin; by session, then model, then ticker), batched over tickers and origins (forecast/engine.py)."""
+    session, origin; by session, then model, then ticker), batched over tickers and origins (forecast/engine.py;
+    `cube`: the grid's, shared by the calls on one grid)."""
     baselines = baseline_forecasters(settings)
     jobs = {model: (baselines.get(model, forecaster), model_covariates(model, selected, controls)) for model in models}
-    return forecast_requests(jobs, grid, requests, settings.quantile_levels)
+    return forecast_requests(jobs, grid, requests, settings.quantile_levels, cube)
 
 
 def identical_models(forecaster: Forecaster) -> dict[str, str]:
@@ -83,13 +85,14 @@ def forecast_folds(
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
         universe = fold_universe(data.panel, fold.train_start, fold.train_end, settings.min_comments)
+        cube = GridCube.from_grid(grid)  # every target of the fold reads it, and the designs it keeps
         for spec in data.specs:
             selected = {t: f for t, f in selections[spec.kind][fold.index].selected.items() if t in universe}
             spec_models = [*computed, *projections] if spec == primary_spec else computed  # projections: primary only
             requests = [OriginRequest(data.sessions[position[target] - 1], target, spec.column,
                                       known_through(data.sessions, position[target] - 1, spec.horizon))
                         for target in fold.test_sessions]
-            out = forecast_models(spec_models, forecaster, grid, requests, selected, controls, settings)
+            out = forecast_models(spec_models, forecaster, grid, requests, selected, controls, settings, cube)
             rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
                                    origin=out.pop("origin"), fold=fold.index))
             advance(len(requests))

@@ -32,24 +32,24 @@ WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 
 
 @dataclass(frozen=True)
 class Design:
-    """Regressors of one model for every ticker: `rows[t, d]` explains day d's target, `past[t, j]` tells whether
+    """Regressors of one model for every ticker: `rows[t, :, d]` explains day d's target, `past[t, j]` tells whether
     column j is a past covariate (row d reads day d-1, the query the origin) or known-future (row d reads day d,
     the query the target session). Tickers with fewer columns are padded with zeros (`width[t]` real columns),
     which leaves a standardised ridge fit unchanged."""
 
-    source: np.ndarray  # (T, D, p) covariate values on their own day
+    source: np.ndarray  # (T, p, D) covariate values on their own day
     past: np.ndarray  # (T, p) bool
     width: np.ndarray  # (T,) real columns per ticker
 
     @property
     def rows(self) -> np.ndarray:
-        """(T, D, p) regressors of each day's target."""
-        lagged = np.concatenate([np.full_like(self.source[:, :1], np.nan), self.source[:, :-1]], axis=1)
-        return np.where(self.past[:, None, :], lagged, self.source)
+        """(T, p, D) regressors of each day's target."""
+        lagged = np.concatenate([np.full_like(self.source[..., :1], np.nan), self.source[..., :-1]], axis=-1)
+        return np.where(self.past[..., None], lagged, self.source)
 
     def query(self, origin_day: np.ndarray, target_day: np.ndarray) -> np.ndarray:
         """(T, O, p) regressors of each origin's forecast."""
-        return np.where(self.past[:, None, :], self.source[:, origin_day], self.source[:, target_day])
+        return np.where(self.past[..., None], self.source[..., origin_day], self.source[..., target_day]).transpose(0, 2, 1)
 
 
 @dataclass(frozen=True)
@@ -217,14 +217,14 @@ def _ridge_solve(known_day: np.ndarray, usable: np.ndarray, rows: np.ndarray, y:
 
 
 def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(usable rows (T, D), rows (T, p, D) shifted by the mean of the first window's usable rows and zeroed where
+    """(usable days (T, D), rows (T, p, D) shifted by the mean of the first window's usable rows and zeroed where
     unusable, shift (T, p))."""
-    usable = np.isfinite(target) & np.all(np.isfinite(rows), axis=-1)
+    usable = np.isfinite(target) & np.all(np.isfinite(rows), axis=1)
     first = usable & (np.arange(target.shape[1]) <= first_day)
     with np.errstate(invalid="ignore", divide="ignore"):
-        shift = np.where(first[..., None], rows, 0.0).sum(axis=1) / first.sum(axis=1)[:, None]
+        shift = np.where(first[:, None], rows, 0.0).sum(axis=-1) / first.sum(axis=1)[:, None]
     shift = np.nan_to_num(shift)
-    return usable, np.where(usable[:, None, :], rows.transpose(0, 2, 1) - shift[..., None], 0.0), shift
+    return usable, np.where(usable[:, None], rows - shift[..., None], 0.0), shift
 
 
 def ridge_forecasts(
@@ -239,7 +239,7 @@ def ridge_forecasts(
     """
     levels_array = np.append(np.asarray(levels, dtype=float), 0.5)  # the median last
     fallback = fallback or historical_mean(target, known_day, levels_array[:-1])
-    T, _, p = design.source.shape
+    T, p, _ = design.source.shape
     if p == 0:
         return fallback
     mean, median = fallback.mean.copy(), fallback.median.copy()
@@ -249,7 +249,7 @@ def ridge_forecasts(
     def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
         y = target[part, :days]
-        usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, y,
+        usable, shifted, shift = _usable(Design(sub.source[..., :days], sub.past, sub.width).rows, y,
                                          int(known_day.min()))
         fit = _ridge_solve(known_day, usable, shifted, np.where(usable, y, 0.0), alpha)
         query = sub.query(origin_day, target_day) - shift[:, None, :]
@@ -307,15 +307,15 @@ def ridge_means(
     usable rows are fixed): a power grid of planted targets is fitted in one design pass, no quantiles.
     """
     first = targets[..., 0]
-    if design.source.shape[-1] == 0:
+    if design.source.shape[1] == 0:
         return np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(targets.shape[-1])], axis=-1)
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
-    p, K = design.source.shape[-1], targets.shape[-1]
+    p, K = design.source.shape[1], targets.shape[-1]
 
     def forecast_part(part: slice) -> None:
         sub = Design(design.source[part], design.past[part], design.width[part])
-        usable, shifted, shift = _usable(Design(sub.source[:, :days], sub.past, sub.width).rows, first[part, :days],
+        usable, shifted, shift = _usable(Design(sub.source[..., :days], sub.past, sub.width).rows, first[part, :days],
                                          int(known_day.min()))
         y = np.where(usable[:, None, :], targets[part, :days].transpose(0, 2, 1), 0.0)  # (T, K, d)
         fit = _ridge_solve(known_day, usable, shifted, y[:, 0], alpha)  # the design's part, shared by every column

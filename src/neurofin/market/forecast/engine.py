@@ -8,7 +8,7 @@ reference) every ticker and origin is fitted in one batch (batched_ridge.py). Ot
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,16 +36,22 @@ class OriginRequest:
 
 @dataclass(frozen=True)
 class GridCube:
-    """A dense business-day grid as arrays: `values[t, d, k]` = column k of ticker t on day d (sorted)."""
+    """A dense business-day grid as arrays: `by_column[t, k, d]` = column k of ticker t on day d (sorted; each
+    column's days contiguous). Built once per fold, it keeps the controls' designs: every target of the fold reads
+    the same ones."""
 
     tickers: np.ndarray
     days: pd.DatetimeIndex
     columns: dict[str, int]
-    values: np.ndarray
+    by_column: np.ndarray
+    designs: dict[tuple, Design] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_grid(cls, grid: pd.DataFrame, columns: Sequence[str]) -> GridCube:
-        """Cube of `columns` (floats) from grid rows (ticker, timestamp, ...); every ticker must have every day."""
+    def from_grid(cls, grid: pd.DataFrame, columns: Sequence[str] | None = None) -> GridCube:
+        """Cube of `columns` (floats; default every numeric column) from grid rows (ticker, timestamp, ...); every
+        ticker must have every day."""
+        if columns is None:
+            columns = [c for c in grid.select_dtypes("number").columns if c != "is_session"]
         codes, tickers = pd.factorize(grid["ticker"], sort=True)
         day_codes, days = pd.factorize(grid["timestamp"], sort=True)
         if len(grid) != len(tickers) * len(days):
@@ -53,7 +59,23 @@ class GridCube:
         order = np.lexsort((day_codes, codes))
         values = grid[list(columns)].to_numpy(float)[order].reshape(len(tickers), len(days), len(columns))
         return cls(np.asarray(tickers, dtype=object), pd.DatetimeIndex(days), {c: k for k, c in enumerate(columns)},
-                   values)
+                   np.ascontiguousarray(values.transpose(0, 2, 1)))
+
+    @property
+    def values(self) -> np.ndarray:
+        """(T, D, K) view: `values[t, d, k]` = column k of ticker t on day d."""
+        return self.by_column.transpose(0, 2, 1)
+
+    def design(self, rows: np.ndarray, covariates: Sequence[tuple[Sequence[str], Sequence[str]]]) -> Design:
+        """`build_design` of the tickers at `rows` with these covariates. A design whose covariates are the same for
+        every ticker (a control's) is kept and reused by every target; per-ticker selections are built each time."""
+        shared = {(tuple(past), tuple(known)) for past, known in covariates}
+        if len(shared) != 1:
+            return build_design(self, covariates, rows)
+        key = (tuple(rows), *shared)
+        if key not in self.designs:
+            self.designs[key] = build_design(self, covariates, rows)
+        return self.designs[key]
 
     def day(self, stamps: Sequence[pd.Timestamp]) -> np.ndarray:
         """Index of each stamp among the days (-1 before the first day; the last day at or before it)."""
@@ -62,8 +84,10 @@ class GridCube:
 
 
 
-def build_design(cube: GridCube, covariates: Sequence[tuple[Sequence[str], Sequence[str]]]) -> Design:
-    """The design of one model: `covariates[t]` = (past columns, known-future columns) of cube ticker t."""
+def build_design(cube: GridCube, covariates: Sequence[tuple[Sequence[str], Sequence[str]]],
+                 rows: np.ndarray | None = None) -> Design:
+    """The design of one model: `covariates[t]` = (past columns, known-future columns) of cube ticker t (of the
+    ticker at `rows[t]` when given)."""
     width = np.array([len(past) + len(known) for past, known in covariates], dtype=int)
     p = int(width.max(initial=0))
     index = np.full((len(covariates), p), -1)
@@ -72,8 +96,9 @@ def build_design(cube: GridCube, covariates: Sequence[tuple[Sequence[str], Seque
         names = [*past_columns, *known_columns]
         index[t, : len(names)] = [cube.columns[c] for c in names]
         past[t, len(past_columns) : len(names)] = False
-    gathered = np.take_along_axis(cube.values, np.maximum(index, 0)[:, None, :], axis=2)
-    source = np.where(index[:, None, :] >= 0, gathered, 0.0)
+    rows = np.arange(len(cube.tickers)) if rows is None else rows
+    gathered = cube.by_column[rows[:, None], np.maximum(index, 0)]  # (T, p, D): whole columns, copied
+    source = np.where(index[..., None] >= 0, gathered, 0.0)
     return Design(source, past, width)
 
 
@@ -83,18 +108,19 @@ Covariates = Mapping[str, tuple[Sequence[str], Sequence[str]]]  # ticker -> (pas
 
 def forecast_requests(
     models: Mapping[str, tuple[Forecaster, Covariates]], grid: pd.DataFrame, requests: Sequence[OriginRequest],
-    quantile_levels: Sequence[float],
+    quantile_levels: Sequence[float], cube: GridCube | None = None,
 ) -> pd.DataFrame:
     """Forecasts of every request by each model (name -> (forecaster, covariates)) for each ticker of its covariates.
 
     Rows ticker, mean, median, q..., model, session, origin; by session, then model (in the given order),
     then ticker. Ridge and zero forecasters are computed batched over tickers and origins (same values as
     their per-view `forecast`); any other forecaster, or a subclass that overrides `forecast`, is called per
-    origin through `forecast_view` (batched over tickers).
+    origin through `forecast_view` (batched over tickers). `cube`: the grid's `GridCube` (every ticker and column
+    the ridge models read), when the caller shares one across calls on the same grid.
     """
     requests = sorted(requests, key=lambda r: r.session)
     batched = {name: job for name, job in models.items() if type(job[0]).forecast in _BATCHED}
-    parts = [_batched(batched, grid, requests, quantile_levels)] if batched else []
+    parts = [_batched(batched, grid, requests, quantile_levels, cube)] if batched else []
     for name, (forecaster, covariates) in models.items():
         if name not in batched:
             parts.extend(forecast_view(forecaster, origin_view(grid, r.origin, r.session, r.column, r.known_through),
@@ -112,37 +138,40 @@ _BATCHED = (RidgeForecaster.forecast, ZeroForecaster.forecast)
 
 def _batched(
     models: Mapping[str, tuple[Forecaster, Covariates]], grid: pd.DataFrame, requests: Sequence[OriginRequest],
-    quantile_levels: Sequence[float],
+    quantile_levels: Sequence[float], cube: GridCube | None,
 ) -> pd.DataFrame:
     """Ridge and zero forecasts of every request, one cube for all models, batched over tickers and origins."""
-    tickers = sorted({t for _, covariates in models.values() for t in covariates})
+    tickers = np.array(sorted({t for _, covariates in models.values() for t in covariates}), dtype=object)
     targets = list(dict.fromkeys(r.column for r in requests))
     names = list(dict.fromkeys(c for _, covariates in models.values() for past, known in covariates.values()
                                for c in [*past, *known]))
-    cube = GridCube.from_grid(grid[grid["ticker"].isin(tickers)], [*targets, *names])
-    if list(cube.tickers) != tickers:
+    cube = cube or GridCube.from_grid(grid[grid["ticker"].isin(tickers)], [*targets, *names])
+    index = np.minimum(np.searchsorted(cube.tickers, tickers), max(len(cube.tickers) - 1, 0))
+    if len(cube.tickers) == 0 or list(cube.tickers[index]) != list(tickers):
         raise ValueError("every ticker to forecast needs rows in the grid")
     levels = np.asarray(quantile_levels, dtype=float)
     blocks = []
-    for k, column in enumerate(targets):
+    for column in targets:
+        k = cube.columns[column]
         chosen = [r for r in requests if r.column == column]
         origin_day, target_day, known_day = (cube.day([getattr(r, a) for r in chosen])
                                              for a in ("origin", "session", "known_through"))
         if np.any(target_day <= origin_day):
             raise ValueError("every target session must be a grid day after its origin")
-        fallback = historical_mean(cube.values[..., k], known_day, levels)
+        fallback = historical_mean(cube.by_column[index, k], known_day, levels)
         for name, (forecaster, covariates) in models.items():
-            rows = np.searchsorted(cube.tickers, sorted(covariates))
+            local = np.searchsorted(tickers, sorted(covariates))
+            rows = index[local]
             if isinstance(forecaster, RidgeForecaster):
-                design = build_design(cube, [covariates[t] for t in cube.tickers[rows]])
-                result = ridge_forecasts(design, cube.values[rows, :, k], origin_day, target_day, known_day,
+                design = cube.design(rows, [covariates[t] for t in tickers[local]])
+                result = ridge_forecasts(design, cube.by_column[rows, k], origin_day, target_day, known_day,
                                          forecaster.alpha, levels,
-                                         Forecasts(fallback.mean[rows], fallback.median[rows], fallback.band[rows]))
+                                         Forecasts(fallback.mean[local], fallback.median[local], fallback.band[local]))
             else:
                 shape = (rows.size, len(chosen))
                 result = Forecasts(np.zeros(shape), np.zeros(shape), np.full((*shape, levels.size), np.nan))
             blocks.append(pd.DataFrame({
-                "ticker": np.repeat(cube.tickers[rows], len(chosen)), "mean": result.mean.ravel(),
+                "ticker": np.repeat(tickers[local], len(chosen)), "mean": result.mean.ravel(),
                 "median": result.median.ravel(),
                 **{quantile_column(q): result.band[..., j].ravel() for j, q in enumerate(quantile_levels)},
                 "model": name,
