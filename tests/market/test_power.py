@@ -6,7 +6,10 @@ import pytest
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
+from neurofin.market.evaluate import walk_forward
+from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.power import plant_lead, verdict_power
+from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.selection.gate import session_frame
 from neurofin.testing.planted_market import planted_panel
@@ -47,3 +50,38 @@ def test_detection_rises_with_the_planted_ic_and_is_rare_at_zero():
     assert result.smallest_ic == 0.6
     assert "this panel could detect IC >= 0.6" in result.sentence()
     assert pd.DataFrame(result.rows).groupby("ic")["ic_mean"].mean().is_monotonic_increasing
+
+
+SMALL = MarketSettings(train_sessions=80, step_sessions=35, isc_null_shifts=20, granger_max_lag=1, targets=["raw"],
+                       horizons=[1], quantile_levels=[0.1, 0.5, 0.9], null_draws=200)
+
+
+def test_a_planted_return_leaves_every_folds_screen_unchanged_so_the_backtest_can_reuse_it():
+    """The ISC screen reads no return: the user's screens equal the planted panel's, and a backtest given them
+    equals one that screens again (forecasts, metrics, verdict)."""
+    panel, prices = planted_panel(n_sessions=150, tickers=("A", "B", "C", "D", "E"), n_subjects=2, seed=4)
+    planted = plant_lead(panel, prices, 0.4, ROI, SMALL, seed=3)
+    user_data, planted_data = prepare_data(panel, prices, SMALL), prepare_data(panel, planted, SMALL)
+    folds = make_folds(user_data, SMALL)
+    screens = fold_screens(user_data, folds, SMALL)
+    assert len(folds) == 2 and any(s.candidates for s in screens)
+    for mine, theirs in zip(screens, fold_screens(planted_data, folds, SMALL), strict=True):
+        pd.testing.assert_frame_equal(mine.isc, theirs.isc)
+        assert mine.candidates == theirs.candidates
+    fresh = run_backtest(panel, planted, SMALL, RidgeForecaster(name="linear"))
+    reused = run_backtest(panel, planted, SMALL, RidgeForecaster(name="linear"), screens=screens)
+    pd.testing.assert_frame_equal(reused.forecasts, fresh.forecasts)
+    pd.testing.assert_frame_equal(reused.metrics, fresh.metrics)
+    assert reused.verdict == fresh.verdict
+
+
+def test_the_power_grid_screens_each_fold_once(monkeypatch):
+    """Every (IC, rep) reuses the user's screens: ISC runs once per fold, not once per fold and backtest."""
+    panel, prices = planted_panel(n_sessions=150, tickers=("A", "B", "C", "D", "E"), n_subjects=2, seed=4)
+    calls = []
+    screen = walk_forward.screen_features
+    monkeypatch.setattr(walk_forward, "screen_features", lambda *a, **k: calls.append(a[2]) or screen(*a, **k))
+    result = verdict_power(panel, prices, SMALL, RidgeForecaster(name="linear"), ics=(0.0, 0.5), reps=1, roi=ROI)
+    folds = make_folds(prepare_data(panel, prices, SMALL), SMALL)
+    assert sorted(calls) == sorted(f.train_start for f in folds)  # old code: once per fold per backtest (2 x)
+    assert len(result.rows) == 2

@@ -24,6 +24,7 @@ among same-dimension projections of the LM embedding (projections.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -39,7 +40,7 @@ from neurofin.market.evaluate.walk_forward import Fold, make_folds, prepare_data
 from neurofin.market.forecast.controls import PROJECTION
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.targets import TargetSpec
-from neurofin.market.selection.gate import Selection, selection_frequencies
+from neurofin.market.selection.gate import Screen, Selection, selection_frequencies
 from neurofin.progress import Progress
 
 
@@ -65,14 +66,15 @@ class BacktestResult:
 
 def run_backtest(
     panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSettings, forecaster: Forecaster,
-    progress: Progress | None = None,
+    progress: Progress | None = None, screens: Sequence[Screen] | None = None,
 ) -> BacktestResult:
-    """Walk-forward selection, forecasting of every distinct model variant and target, evaluation, null and verdict."""
+    """Walk-forward selection, forecasting of every distinct model variant and target, evaluation, null and verdict.
+    `screens`: the folds' ISC screens (`fold_screens`) when already computed on this panel (power grids)."""
     if settings.null_draws < MIN_DRAWS:
         raise InputError(f"market.null_draws = {settings.null_draws}: use at least {MIN_DRAWS} permutation draws")
     data = prepare_data(panel, prices, settings)
     folds = make_folds(data, settings)
-    selections = select_per_fold(data, folds, settings, [s.kind for s in data.specs])
+    selections = select_per_fold(data, folds, settings, [s.kind for s in data.specs], screens)
     identical = identical_models(forecaster)
     forecasts, models = forecast_folds(data, folds, selections, forecaster, settings, progress)
     copies = [forecasts[forecasts["model"] == source].assign(model=alias)

@@ -12,6 +12,12 @@ market factor, fat tails and volatility clustering, and breaks any real relation
 ticker's return sd. A missing close stays missing. `ic` is the planted correlation (the cross-sectional
 Spearman IC of a normal lead is 6/pi asin(ic/2), within 5% of it). At IC 0 the detection rate is the
 verdict's false-signal rate on this panel. Only the primary target at horizon 1 is backtested (the verdict's).
+
+What a planted return cannot change is computed once: each fold's ISC screen reads only the panel's ROI values
+(`fold_screens`; most of a backtest's CPU on a panel of a few subjects), so every (IC, rep) reuses the user's own
+screen (their seed, as their backtest has it). Everything that reads returns reruns per (IC, rep): the
+selection rule, the forecasts of every model (controls included: their target is the planted return, and
+their quantile bands are not linear in it), the nulls and the verdict.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.prices import log_returns
 from neurofin.market.selection.gate import roi_columns, session_frame
@@ -103,7 +110,8 @@ def verdict_power(
     ics: Sequence[float] = DEFAULT_ICS, reps: int = DEFAULT_REPS, roi: str | None = None,
     progress: Progress | None = None,
 ) -> PowerResult:
-    """Run the backtest `reps` times per planted IC on the user's panel; count "signal" verdicts."""
+    """Run the backtest `reps` times per planted IC on the user's panel (its ISC screens computed once); count
+    "signal" verdicts."""
     rois = roi_columns(panel)
     roi = roi or (rois[0] if rois else None)
     if roi is None or roi not in rois:
@@ -111,6 +119,8 @@ def verdict_power(
     if reps < 1 or not ics:
         raise InputError("give at least one IC and one rep")
     settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1]})
+    data = prepare_data(panel, prices, settings)
+    screens = fold_screens(data, make_folds(data, settings), settings)  # returns-free: shared by every (IC, rep)
     advance = report(progress).task("power: backtests of planted panels", total=len(ics) * reps)
     detections, rows = [], []
     for k, ic in enumerate(ics):
@@ -118,7 +128,7 @@ def verdict_power(
         for rep in range(reps):
             seed = settings.seed + 1000 * k + rep
             planted = plant_lead(panel, prices, float(ic), roi, settings, seed)
-            result = run_backtest(panel, planted, settings.model_copy(update={"seed": seed}), forecaster)
+            result = run_backtest(panel, planted, settings.model_copy(update={"seed": seed}), forecaster, screens=screens)
             found = result.verdict.claim == "signal"
             hits += found
             primary = result.metrics.set_index("model").loc[settings.primary_model]

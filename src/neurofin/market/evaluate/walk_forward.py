@@ -21,6 +21,7 @@ from neurofin.market.forecast.controls import ATTENTION, embedding_columns, fit_
 from neurofin.market.forecast.models import business_day_frame
 from neurofin.market.panel.targets import INTRADAY, TargetSpec, target_specs, with_targets
 from neurofin.market.selection.gate import (
+    Screen,
     Selection,
     roi_columns,
     screen_features,
@@ -108,11 +109,20 @@ def make_folds(data: MarketData, settings: MarketSettings) -> list[Fold]:
     return folds
 
 
+def fold_screens(data: MarketData, folds: Sequence[Fold], settings: MarketSettings) -> list[Screen]:
+    """Each fold's ISC screen: it reads the panel's ROI values in the window, never the returns."""
+    return [screen_features(data.panel, data.frame, f.train_start, f.train_end, settings) for f in folds]
+
+
 def select_per_fold(
-    data: MarketData, folds: Sequence[Fold], settings: MarketSettings, kinds: Sequence[str]
+    data: MarketData, folds: Sequence[Fold], settings: MarketSettings, kinds: Sequence[str],
+    screens: Sequence[Screen] | None = None,
 ) -> dict[str, list[Selection]]:
-    """Target kind -> the selection of every fold: ISC once per window, Granger on the kind's 1-session target."""
-    screens = [screen_features(data.panel, data.frame, f.train_start, f.train_end, settings) for f in folds]
+    """Target kind -> the selection of every fold: ISC once per window (`screens`, when already computed on this
+    panel: a power grid's planted returns reuse them), Granger on the kind's 1-session target."""
+    screens = fold_screens(data, folds, settings) if screens is None else screens
+    if len(screens) != len(folds):
+        raise ValueError("give one screen per fold")
     out = {}
     for kind in dict.fromkeys(kinds):
         framed = data.frame.assign(target=data.frame[TargetSpec(kind, 1).column])
