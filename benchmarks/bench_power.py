@@ -8,7 +8,9 @@ backtest runs (linear forecaster, primary target at horizon 1) and its verdict i
 (`primary_test_rate`). The oracle knows
 the ROI in advance: the mean over the backtest's out-of-sample sessions of the cross-sectional Spearman IC of
 that ROI (previous session) with the return, one-sided HAC t-test at 5%. Reported per IC: both detection
-rates and their ratio (the issue's target: verdict >= 0.9 x oracle at IC 0.05 and 0.09).
+rates and their ratio (the issue's target: verdict >= 0.9 x oracle at IC 0.05 and 0.09). A rep's panel is the
+same for every IC, and so are its folds' ISC screens (they read no return): computed at the first IC, reused
+by the others (`fold_screens`; the same selections as screening again).
 
 Example (the issue's design; hours on 2 CPUs with today's engine):
     PYTHONPATH=src .venv/bin/python benchmarks/bench_power.py --tickers 50 --sessions 750 --reps 100
@@ -28,6 +30,7 @@ from neurofin.io import write_json_atomic
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.power import plant_lead
+from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.selection.gate import session_frame
 from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
@@ -71,13 +74,18 @@ def main() -> None:
                               null_draws=200, quantile_levels=[0.1, 0.5, 0.9])
     tickers = [f"T{k:03d}" for k in range(args.tickers)]
     rows: list[dict] = []
+    screens: dict[int, list] = {}  # rep -> its panel's ISC screens
     for ic in args.ics:
         start, verdicts, primary, oracle = time.perf_counter(), 0, 0, 0
         for rep in range(args.reps):
             panel, prices = planted_panel(n_sessions=args.sessions, tickers=tickers, n_subjects=3,
                                           volatility_clustering=True, seed=rep)
             planted = plant_lead(panel, prices, ic, ROI, settings, seed=rep)
-            result = run_backtest(panel, planted, settings.model_copy(update={"seed": rep}), RidgeForecaster(name="linear"))
+            rep_settings = settings.model_copy(update={"seed": rep})
+            if rep not in screens:
+                data = prepare_data(panel, prices, rep_settings)
+                screens[rep] = fold_screens(data, make_folds(data, rep_settings), rep_settings)
+            result = run_backtest(panel, planted, rep_settings, RidgeForecaster(name="linear"), screens=screens[rep])
             verdicts += result.verdict.claim == "signal"
             primary += result.verdict.signal
             oracle += oracle_detects(panel, planted, settings, {s for f in result.folds for s in f.test_sessions})
