@@ -1,16 +1,16 @@
 """Batched ridge algebra: one model's forecasts for every ticker and origin at once (engine.py feeds it).
 
-The normal equations of each origin's expanding window are window-weighted sums of the rows known at that
-origin, one BLAS product per ticker over the grid's days (days after the last window as zeros: the same
-floating-point sums as before the rows were cut, so forecasts keep their bits); the ridge solves are stacked
-over (ticker, origin). The leave-one-out residual bands need every residual of every window (each refit moves
-them all): they are computed in place over the days a window can read and sorted once per (ticker, origin).
-The historical mean's bands need no refit: one sort per ticker serves every origin, its windows differing by
-their last days only. Tickers are cut into chunks run on a thread pool (numpy releases the GIL), each BLAS call
-on one thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows),
-which changes nothing mathematically and keeps the centred cross-products accurate. `ridge_means` fits many
-target columns of the same design at once (means only): ridge forecasts are linear in the target, so a power
-grid of planted targets costs one design pass.
+The normal equations of each origin's expanding window are updated, not recomputed: the days every window
+reads are summed once per ticker (BLAS products X'X, X'y), the later days added one at a time (cumulative
+sums), and the ridge solves are stacked over (ticker, origin). The leave-one-out residual bands need every
+residual of every window (each refit moves them all): leverages and residual numerators come from two batched
+products over the days a window can read, and the residuals are sorted once per (ticker, origin). The
+historical mean's bands need no refit: one sort per ticker serves every origin, its windows differing by their
+last days only. Tickers are cut into chunks run on a thread pool (numpy releases the GIL), each BLAS call on one
+thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows), which
+changes nothing mathematically and keeps the centred cross-products accurate. `ridge_means` fits many target
+columns of the same design at once (means only): ridge forecasts are linear in the target, so a power grid of
+planted targets costs one design pass.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Batched forecasts of many origins at once: the ridge and zero forecasters on numpy arrays, others per origin.
 
-The business-day grid becomes a dense (ticker, day, column) cube, built once per call, and each model's
-regressors a `Design`. For the ridge forecaster (`RidgeForecaster`, whose per-view `forecast` is the
-reference) every ticker and origin is fitted in one batch (batched_ridge.py). Other forecasters (Chronos-2) go through `forecast_view` per origin, batched over tickers.
+The business-day grid becomes a dense (ticker, column, day) cube, built once per fold (the caller passes it to
+every target's call) or per call, and each model's regressors a `Design` (a control's kept by the cube). For
+the ridge forecaster (`RidgeForecaster`, whose per-view `forecast` is the reference) every ticker and origin is
+fitted in one batch (batched_ridge.py). Other forecasters (Chronos-2) go through `forecast_view` per origin,
+batched over tickers.
 """
 
 from __future__ import annotations
