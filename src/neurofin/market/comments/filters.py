@@ -234,14 +234,14 @@ class RowFilter:
         kept_records = _take(rows, kept)  # positions among `values` (the columns read before the text rules)
         out = _take(survivors, kept)
         seconds = created[kept_records]
-        retrieved = _ints(_column(out, at[9]), _INT62)
+        retrieved: Any = _ints(_column(out, at[9]), _INT62)
         if retrieved is not None:
             lags: Any = retrieved - seconds
         else:
             retrieved = [r if type(r) is int and -_INT62 < r < _INT62 else _retrieved(r, u)
                          for r, u in zip(_column(out, at[9]), _column(out, at[10]), strict=True)]  # fmt: skip
             lags = [r - c if r is not None else None for r, c in zip(retrieved, seconds.tolist(), strict=True)]
-        scores = _ints(_column(out, at[8]), 2**53 + 1)  # exact through the float cast of `_as_score`
+        scores: Any = _ints(_column(out, at[8]), 2**53 + 1)  # exact through the float cast of `_as_score`
         if scores is None:
             scores = [v if type(v) is int and -(2**53) <= v <= 2**53 else _as_score(_got(v)) for v in _column(out, at[8])]
         names = _take(subreddits, kept_records)
