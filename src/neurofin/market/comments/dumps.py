@@ -4,7 +4,7 @@ Inputs are read line by line, never whole: `RC_*.zst` (zstd NDJSON, window up to
 `.json` (NDJSON) and `.csv` with the dump's field names as header.
 
 NDJSON lines are decoded by msgspec into a struct of only the fields the filter reads (the rest of the line is
-validated and skipped, not built into Python objects). A line msgspec refuses (malformed JSON, a byte-order mark,
+validated and skipped, not built into Python objects), a batch at a time in one C-level pass. A line msgspec refuses (malformed JSON, a byte-order mark,
 a lone surrogate, NaN, numbers beyond 64 bits, a value that is not an object) is decoded again by the standard
 library's `json.loads`, the reference reader, so every line yields what `json.loads` makes of it.
 """
