@@ -1,8 +1,8 @@
 """Ingestion benchmark: stream generated Reddit comment dumps (zstd NDJSON) through `neurofin.market.ingest_dumps`.
 
 Before/after in one run (issue 22.3): each size is ingested by the product and by the whole `neurofin` package of
-earlier commits (`--before`, default 37988fc, the stdlib-json ingester, and 0a79210, msgspec with one Python call per
-record; extracted with `git archive`), interleaved; every output must be the same table. Lines per CPU second are CPU
+earlier commits (`--before`, default 49601f1, the batched reader with per-record Python rules, and 37988fc, the
+stdlib-json ingester; extracted with `git archive`), interleaved; every output must be the same table. Lines per CPU second are CPU
 time of the ingest call (`time.process_time`, all threads); pandas, which pyarrow imports on its first conversion
 of Python objects, is imported before the clock like pyarrow itself (`pandas_import_cpu_s`: once per process).
 Beside them, the same decompressed lines through the reference parsers alone (stdlib json, orjson, msgspec to dicts,
@@ -389,7 +389,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--repeats", type=int, default=3, help="measured ingestions per size (median time)")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="comments per Parquet row group")
-    parser.add_argument("--before", default="37988fc,0a79210",
+    parser.add_argument("--before", default="49601f1,37988fc",
                         help="comma-separated commits whose ingesters are timed beside the product ('' skips)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts for ingest_parallel")
     parser.add_argument("--instructions", type=int, default=0,

@@ -65,3 +65,16 @@ def test_each_line_decodes_to_the_stdlib_values(seed, layout):
     expected = [repr(values) for line in lines if (values := _stdlib_values(line, layout.names)) != "blank"]
     assert got == expected  # repr: types count (1 vs 1.0 vs True), NaN equals NaN
     assert sum(value.startswith("(") for value in got) > len(lines) // 2  # most lines are objects
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=["standard", "overlapping-fields"])
+def test_a_whole_batch_decodes_to_the_stdlib_values_in_line_order(seed, layout):
+    """One `json_values` call over lines where refused and blank ones (first, last, in runs) sit among good ones:
+    the C-level pass resumes after each refused line without losing or shifting a record."""
+    lines = [b"", b"{bad", *hostile_lines(1500, seed=seed), b"   ", b"", b"[1]", b'{"id": "z", "created_utc": 1}', b"\xff"]
+    lines[700:700] = [b"", b"", b"nope", b"", b"{}"]
+    got = [repr(values) for values in json_values(lines, layout)]
+    expected = [repr(values) for line in lines if (values := _stdlib_values(line, layout.names)) != "blank"]
+    assert got == expected
+    assert expected.count("None") > 40  # many refused lines, each at its place

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import random
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,68 @@ def test_subreddit_spellings_are_read_as_json_reads_them(tmp_path: Path) -> None
     kept = pd.read_parquet(tmp_path / "out.parquet")
     assert kept["id"].tolist() == ["s1", "s4", "s9", "s10"]  # s12 is edited; s11 has a (null) subreddit
     assert kept["subreddit"].tolist() == ["wallstreetbets", "stocks", "WALLSTREETBETS", ""]
+
+
+def plain_lines(n_lines: int, seed: int) -> list[bytes]:
+    """Lines whose fields all have their plain type (str ids, texts and names; int times, scores and retrieval
+    times), so a batch of them takes the filter's column fast paths; the rules still drop many of them."""
+    rng = random.Random(seed)
+    lines = []
+    for index in range(n_lines):
+        record = {
+            "id": f"p{index % (n_lines - 7):x}",  # a few duplicates
+            "created_utc": rng.choice([T0, T0 + index, T0 - 86_400 * 60, T0 * 1000 + 5, 12345]),
+            "subreddit": rng.choice(["wallstreetbets", "WallStreetBets", "stocks", "pics", "AskReddit"]),
+            "body": rng.choice(["GME to the moon", "  $AMC  ", "[removed]", " [Deleted] ", "EDIT: sold", "a: b", "   ",
+                                "ümlauts 🚀", "plain words"]),
+            "author": rng.choice(["u1", "AutoModerator", "ticker_bot", "Talbot", "SomeTickerBot", "u2"]),
+            "edited": rng.choice([False, False, False, T0 + 5]),
+            "score": rng.randint(-20, 2000), "link_id": "t3_a", "parent_id": "t1_b", "retrieved_on": T0 + 3600,
+        }  # fmt: skip
+        lines.append(json.dumps(record, ensure_ascii=rng.random() < 0.5).encode())
+    return lines
+
+
+# One value (MISSING: no such field) planted in a kept line among plain lines: each makes its column leave the fast
+# path, or tests the fast path's bounds.
+PLANTED = [
+    ("created_utc", 2**62 - 1), ("created_utc", 2**62), ("created_utc", 2**63), ("created_utc", -(2**63) - 1),
+    ("created_utc", -(2**62)), ("created_utc", "1611846000"), ("created_utc", 1611846000.9), ("created_utc", None),
+    ("score", 2**53 + 1), ("score", -(2**53) - 1), ("score", 10**40), ("score", "7"), ("score", None),
+    ("retrieved_on", 2**62), ("retrieved_on", 10**30), ("retrieved_on", None), ("retrieved_on", "1611849600"),
+    ("subreddit", None), ("subreddit", 7), ("subreddit", ""), ("subreddit", "w\ud83dsb"),
+    ("edited", [1]), ("edited", {"a": 1}), ("edited", 1.0), ("edited", 0.0), ("edited", True), ("edited", "true"),
+    ("author", ""), ("author", None), ("author", 5), ("body", 42), ("body", None), ("body", "half \ud83d"),
+    ("link_id", ""), ("link_id", 5), ("parent_id", None), ("id", 7), ("id", ""), ("id", True),
+    *((name, MISSING) for name in ("created_utc", "score", "retrieved_on", "subreddit", "edited", "author", "body",
+                                   "link_id", "id")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "value"), PLANTED, ids=[f"{f}={'missing' if v is MISSING else repr(v)}"[:40] for f, v in PLANTED])
+def test_a_planted_odd_value_among_plain_lines_equals_the_reference(tmp_path: Path, field: str, value: Any) -> None:
+    lines = plain_lines(300, seed=3)
+    kept = {"id": "q1", "created_utc": T0, "subreddit": "stocks", "body": "kept", "author": "u9", "edited": False,
+            "score": 3, "link_id": "t3_a", "parent_id": "t1_b", "retrieved_on": T0 + 60}  # fmt: skip
+    planted = {k: v for k, v in (kept | {field: value}).items() if v is not MISSING}
+    lines[150] = json.dumps(planted).encode("utf-8", "surrogatepass")
+    dump = tmp_path / "RC_planted.jsonl"
+    dump.write_bytes(b"\n".join(lines) + b"\n")
+    options = CONFIGS["filtered"]
+    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
+    expected_table, expected_counts = reference_ingest(lines, options)
+    assert {key: report[key] for key in expected_counts} == expected_counts
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_plain_lines_take_the_fast_paths_and_equal_the_reference(tmp_path: Path, name: str) -> None:
+    lines = plain_lines(3000, seed=4)  # about three batches of plain values only
+    dump = tmp_path / "RC_plain.zst"
+    dump.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(lines) + b"\n"))
+    options = CONFIGS[name]
+    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
+    expected_table, expected_counts = reference_ingest(lines, options)
+    assert {key: report[key] for key in expected_counts} == expected_counts
+    assert report["kept"] > 100 or name == "renamed_fields"  # (no text field there: all empty)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)

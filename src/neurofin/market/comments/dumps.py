@@ -4,7 +4,7 @@ Inputs are read line by line, never whole: `RC_*.zst` (zstd NDJSON, window up to
 `.json` (NDJSON) and `.csv` with the dump's field names as header.
 
 NDJSON lines are decoded by msgspec into a struct of only the fields the filter reads (the rest of the line is
-validated and skipped, not built into Python objects). A line msgspec refuses (malformed JSON, a byte-order mark,
+validated and skipped, not built into Python objects), a batch at a time in one C-level pass. A line msgspec refuses (malformed JSON, a byte-order mark,
 a lone surrogate, NaN, numbers beyond 64 bits, a value that is not an object) is decoded again by the standard
 library's `json.loads`, the reference reader, so every line yields what `json.loads` makes of it.
 """
@@ -48,10 +48,12 @@ def check_dump(path: Path) -> None:
             )
 
 
-def zst_blocks(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator[list[bytes]]:
+def zst_blocks(raw: BinaryIO, path: Path, read_bytes: int = 1 << 16) -> Iterator[list[bytes]]:
     """Decompressed lines of a zstd NDJSON dump (one or more frames, lines with their b"\\n"), a block at a time.
 
-    A corrupt frame, or a last frame cut short, raises TruncatedFileError after the complete lines.
+    A corrupt frame, or a last frame cut short, raises TruncatedFileError after the complete lines. Blocks of
+    64 KiB compressed (~0.5 MiB of lines) fit the decompressor's output in one piece (larger ones are regrown and
+    copied by zstandard); the line cut at a block's end is prepended to the next block's first line alone.
     """
     import zstandard
 
@@ -61,9 +63,11 @@ def zst_blocks(raw: BinaryIO, path: Path, read_bytes: int = 1 << 18) -> Iterator
         while block := raw.read(read_bytes):
             while block:
                 in_frame = True
-                lines = io.BytesIO(pending + frame.decompress(block)).readlines()  # memchr: faster than bytes.split
-                pending = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
-                yield lines
+                lines = io.BytesIO(frame.decompress(block)).readlines()  # memchr: faster than bytes.split
+                if lines:
+                    lines[0] = pending + lines[0]
+                    pending = lines.pop() if not lines[-1].endswith(b"\n") else b""
+                    yield lines
                 block = b""
                 if frame.eof:  # next frame (if any) starts in the unused tail
                     block, frame, in_frame = frame.unused_data, dctx.decompressobj(), False
@@ -102,18 +106,25 @@ def json_values(
     lines: list[bytes], layout: RecordLayout, decode: Callable[[bytes], Any] | None = None
 ) -> list[tuple[Any, ...] | None]:
     """The layout values of each NDJSON line (MALFORMED for lines that are not JSON objects); blank lines skipped.
-    `decode`: the layout's `struct_decoder`, built once per dump by the caller."""
+    `decode`: the layout's `struct_decoder`, built once per dump by the caller.
+
+    The lines msgspec reads are decoded in one C-level pass (`map`); where it stops at a line it refuses, that line
+    alone goes to the reference reader and the pass resumes after it."""
     decode = decode or struct_decoder(layout)
     astuple = msgspec.structs.astuple
     values: list[tuple[Any, ...] | None] = []
-    append = values.append
-    for line in lines:
+    rest = iter(lines)
+    blank = 0
+    while True:
         try:
-            append(astuple(decode(line)))
+            values.extend(map(astuple, map(decode, rest)))  # list.extend keeps the items before an exception
+            return values
         except (msgspec.DecodeError, UnicodeDecodeError):
+            line = lines[len(values) + blank]  # the line `map` just took from `rest`
             if line.strip():
-                append(reference_values(line, layout))
-    return values
+                values.append(reference_values(line, layout))
+            else:
+                blank += 1
 
 
 def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Iterator[tuple[Any, ...] | None]:

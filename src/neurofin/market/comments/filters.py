@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import repeat
-from operator import is_not, itemgetter
+from itertools import compress, repeat
+from operator import contains, is_, is_not, itemgetter
 from typing import Any
 
 import numpy as np
@@ -166,10 +166,11 @@ class RecordLayout:
 class RowFilter:
     """Decides for a batch of records which become comment rows, and counts why the others were dropped.
 
-    The rules run column by column over the whole batch (numpy masks, one list comprehension per field) in the
-    order of `DROP_REASONS`: a record is counted under the first rule it fails. Values of the plain type a
-    field usually has (str ids and texts, int timestamps and scores) take the inline path; any other value goes
-    through the general cast (`parse_created_utc`, `_as_str`, `_as_score`), so the result does not depend on it.
+    The rules run column by column over the whole batch (numpy masks) in the order of `DROP_REASONS`: a record is
+    counted under the first rule it fails. A column whose values all have the plain type of the field (str ids,
+    texts and names, int timestamps and scores) is handled by C-level passes (`map`, numpy, a dict of the distinct
+    values); a column with any other value goes through the general cast (`parse_created_utc`, `_as_str`,
+    `_as_score`) value by value, so the result does not depend on the path.
     """
 
     def __init__(
@@ -180,16 +181,17 @@ class RowFilter:
         self.report, self.layout, self.subreddits, self.lo, self.hi = report, layout, subreddits, lo, hi
         self.bots, self.allowed, self.keep_edited, self.keep_deleted = bots, allowed, keep_edited, keep_deleted
 
-    def columns(self, records: list[tuple[Any, ...] | None]) -> list[list[Any]]:
-        """The output columns (`COMMENT_COLUMNS` order, then the extra fields) of the kept records among a batch
-        of layout values (None: a malformed line); the others are counted in the report by reason."""
+    def columns(self, records: list[tuple[Any, ...] | None]) -> list[Any]:
+        """The output columns (`COMMENT_COLUMNS` order, then the extra fields; lists, or int64 arrays where no value
+        is missing) of the kept records among a batch of layout values (None: a malformed line); the others are
+        counted in the report by reason."""
         report, at = self.report, self.layout.at
-        values = [record for record in records if record is not None]
+        values = list(filter(None, records))  # a record is a non-empty tuple
         report.malformed += len(records) - len(values)
-        ids = [v if type(v) is str else _as_id(v) for v in map(itemgetter(at[0]), values)]
-        created = np.array([v if type(v) in _NUMBER and -_INT62 < v < _INT62  # a float is cast as int() casts it
-                            else int(v) if type(v) is str and v.isdigit() and v.isascii() and len(v) < 19
-                            else _stamp(v) for v in map(itemgetter(at[1]), values)], dtype=np.int64)  # fmt: skip
+        ids = _column(values, at[0])
+        if not _only(ids, str):
+            ids = [v if type(v) is str else _as_id(v) for v in ids]
+        created = _timestamps(_column(values, at[1]))
         alive = np.fromiter(map(bool, ids), bool, len(ids)) & (created != _NO_TIME)
         report.malformed += int(alive.size - alive.sum())
         milliseconds = created > MS_THRESHOLD
@@ -197,12 +199,9 @@ class RowFilter:
         in_epoch = (created >= EPOCH_RANGE[0]) & (created <= EPOCH_RANGE[1])
         alive = _drop(report, "bad_timestamp", alive, ~in_epoch)
         report.millisecond_timestamps += int((alive & milliseconds).sum())
-        raw_subreddits = list(map(itemgetter(at[2]), values))
-        subreddits = [v if type(v) is str else _as_subreddit(v) for v in raw_subreddits]
+        subreddits = _column(values, at[2])
         if self.subreddits is not None:
-            wanted = {name: name.lower() in self.subreddits for name in set(subreddits)}
-            has = np.fromiter(map(is_not, raw_subreddits, repeat(UNSET)), bool, len(ids))
-            alive = _drop(report, "wrong_subreddit", alive, has & ~np.fromiter(map(wanted.get, subreddits), bool))
+            alive = _drop(report, "wrong_subreddit", alive, ~self._subreddit_kept(subreddits))
         out_of_range = np.zeros(alive.size, bool)
         if self.lo is not None:
             out_of_range |= created < self.lo
@@ -211,37 +210,129 @@ class RowFilter:
         alive = _drop(report, "out_of_range", alive, out_of_range)
 
         rows = np.flatnonzero(alive).tolist()  # the rules below read the texts: only of the records still in
-        fields = list(zip(*_take(values, rows))) or [()] * len(self.layout.names)
-        bodies = [v.strip() if isinstance(v, str) else "" for v in fields[at[3]]]
-        deleted = np.array([len(v) <= _LONGEST_DELETED and v.lower() in DELETED_BODIES for v in bodies], bool)
+        survivors = _take(values, rows)
+        bodies = _column(survivors, at[3])
+        bodies = list(map(str.strip, bodies)) if _only(bodies, str) else [v.strip() if isinstance(v, str) else ""
+                                                                           for v in bodies]  # fmt: skip
+        lengths = np.fromiter(map(len, bodies), np.int64, len(bodies))
+        deleted = np.zeros(len(bodies), bool)
+        short = np.flatnonzero(lengths <= _LONGEST_DELETED).tolist()
+        deleted[short] = [bodies[i].lower() in DELETED_BODIES for i in short]
         alive = np.ones(len(rows), bool)
         if not self.keep_deleted:
             alive = _drop(report, "deleted", alive, deleted)
         if not self.keep_edited:
-            edited = [(e is not UNSET and e not in NOT_EDITED) or (":" in v and EDIT_MARK.search(v) is not None)
-                      for e, v in zip(fields[at[4]], bodies, strict=True)]  # fmt: skip
-            alive = _drop(report, "edited", alive, np.array(edited, bool))
-        authors = [(v or "[deleted]") if type(v) is str else str(_got(v) or "[deleted]") for v in fields[at[5]]]
-        alive = _drop(report, "bot", alive, np.array([is_bot(v, self.bots, self.allowed) for v in authors], bool))
-        alive = _drop(report, "empty", alive, np.array([not v for v in bodies], bool))
+            alive = _drop(report, "edited", alive, _edit_flags(_column(survivors, at[4])) | _edit_marks(bodies))
+        authors = _column(survivors, at[5])
+        if not _only(authors, str) or "" in authors:
+            authors = [(v or "[deleted]") if type(v) is str else str(_got(v) or "[deleted]") for v in authors]
+        alive = _drop(report, "bot", alive, self._bots(authors))
+        alive = _drop(report, "empty", alive, lengths == 0)
         report.kept_deleted += int((alive & deleted).sum())
 
         kept = np.flatnonzero(alive).tolist()
         kept_records = _take(rows, kept)  # positions among `values` (the columns read before the text rules)
-        seconds = created[kept_records].tolist()
-        retrieved = [r if type(r) is int and -_INT62 < r < _INT62 else _retrieved(r, u)
-                     for r, u in zip(_take(fields[at[9]], kept), _take(fields[at[10]], kept), strict=True)]  # fmt: skip
-        lags = [r - c if r is not None else None for r, c in zip(retrieved, seconds, strict=True)]
-        scores = [v if type(v) is int and -(2**53) <= v <= 2**53 else _as_score(_got(v)) for v in _take(fields[at[8]], kept)]
-        return [_take(ids, kept_records), _take(authors, kept), seconds, _take(subreddits, kept_records),
-                _take(bodies, kept), *(_strings(_take(fields[i], kept)) for i in at[6:8]), scores, retrieved, lags,
-                *(_strings(_take(fields[i], kept)) for i in at[11:])]  # fmt: skip
+        out = _take(survivors, kept)
+        seconds = created[kept_records]
+        retrieved: Any = _ints(_column(out, at[9]), _INT62)
+        if retrieved is not None:
+            lags: Any = retrieved - seconds
+        else:
+            retrieved = [r if type(r) is int and -_INT62 < r < _INT62 else _retrieved(r, u)
+                         for r, u in zip(_column(out, at[9]), _column(out, at[10]), strict=True)]  # fmt: skip
+            lags = [r - c if r is not None else None for r, c in zip(retrieved, seconds.tolist(), strict=True)]
+        scores: Any = _ints(_column(out, at[8]), 2**53 + 1)  # exact through the float cast of `_as_score`
+        if scores is None:
+            scores = [v if type(v) is int and -(2**53) <= v <= 2**53 else _as_score(_got(v)) for v in _column(out, at[8])]
+        names = _take(subreddits, kept_records)
+        if not _only(names, str):
+            names = [v if type(v) is str else _as_subreddit(v) for v in names]
+        return [_take(ids, kept_records), _take(authors, kept), seconds, names, _take(bodies, kept),
+                *(_strings(_column(out, i)) for i in at[6:8]), scores, retrieved, lags,
+                *(_strings(_column(out, i)) for i in at[11:])]  # fmt: skip
+
+    def _subreddit_kept(self, values: list[Any]) -> np.ndarray:
+        """Records the subreddit rule keeps: those without a subreddit field and those of a wanted subreddit."""
+        assert self.subreddits is not None
+        if _only(values, str, UnsetType):  # decide once per distinct name
+            kept = {v: v is UNSET or v.lower() in self.subreddits for v in set(values)}
+            return np.fromiter(map(kept.__getitem__, values), bool, len(values))
+        names = [v if type(v) is str else _as_subreddit(v) for v in values]
+        wanted = {name: name.lower() in self.subreddits for name in set(names)}
+        has = np.fromiter(map(is_not, values, repeat(UNSET)), bool, len(values))
+        return ~has | np.fromiter(map(wanted.__getitem__, names), bool, len(names))
+
+    def _bots(self, authors: list[str]) -> np.ndarray:
+        """`is_bot` of each author, called only for the names that can be bots (listed, or ending in "bot")."""
+        lowered = list(map(str.lower, authors))
+        maybe = np.fromiter(map(str.endswith, lowered, repeat("bot")), bool, len(lowered))
+        maybe |= np.fromiter(map(self.bots.__contains__, lowered), bool, len(lowered))
+        flags = np.zeros(len(authors), bool)
+        candidates = np.flatnonzero(maybe).tolist()
+        flags[candidates] = [is_bot(authors[i], self.bots, self.allowed) for i in candidates]
+        return flags
 
 
 _INT62 = 2**62  # |created_utc| from here on is no time (`_epoch`)
-_NUMBER = (int, float)  # created_utc types cast inline (`_epoch` of a float: int(), NaN and inf fail the range);
-# so are strings of up to 18 ASCII digits (what int() reads, always below 2**62)
 _NO_TIME = -(2**62)  # stands for "no created_utc" in the int64 column; never a parse result
+UnsetType = type(UNSET)
+
+
+def _only(column: list[Any], *kinds: type) -> bool:
+    """Whether every value of a column has one of these exact types."""
+    return set(map(type, column)) <= set(kinds)
+
+
+def _column(records: list[tuple[Any, ...]], index: int) -> list[Any]:
+    return list(map(itemgetter(index), records))
+
+
+def _ints(values: list[Any], bound: int) -> np.ndarray | None:
+    """The values as an int64 array when all are ints of magnitude below `bound`; None otherwise."""
+    if not _only(values, int):
+        return None
+    try:
+        array = np.array(values, np.int64)
+    except OverflowError:
+        return None
+    return array if array.size == 0 or (-bound < array.min() and array.max() < bound) else None
+
+
+def _timestamps(values: list[Any]) -> np.ndarray:
+    """created_utc values as int64 (milliseconds not yet converted), _NO_TIME where a value is no time: ints in one
+    numpy pass, other values one by one (a float is cast as int() casts it; strings of up to 18 ASCII digits as
+    int() reads them, always below 2**62; the rest by `parse_created_utc`)."""
+    is_int = list(map(is_, map(type, values), repeat(int)))
+    created = np.empty(len(values), np.int64)
+    ints = np.array(is_int, bool)
+    try:
+        plain = np.array(list(compress(values, is_int)), np.int64)
+    except OverflowError:  # beyond int64: cast one by one below
+        ints[:] = False
+    else:
+        created[ints] = np.where((plain <= -_INT62) | (plain >= _INT62), _NO_TIME, plain)
+    if not ints.all():
+        created[~ints] = [int(v) if type(v) is float and -_INT62 < v < _INT62  # NaN and inf fail the range
+                          else int(v) if type(v) is str and v.isdigit() and v.isascii() and len(v) < 19
+                          else _stamp(v) for v in compress(values, (~ints).tolist())]  # fmt: skip
+    return created
+
+
+def _edit_flags(values: list[Any]) -> np.ndarray:
+    """Records whose `edited` field says edited (decided once per distinct value where all are hashable)."""
+    try:
+        flags = {v: v is not UNSET and v not in NOT_EDITED for v in set(values)}  # equal values: same answer
+    except TypeError:  # a list or an object
+        return np.array([v is not UNSET and v not in NOT_EDITED for v in values], bool)
+    return np.fromiter(map(flags.__getitem__, values), bool, len(values))
+
+
+def _edit_marks(bodies: list[str]) -> np.ndarray:
+    """Texts with an edit mark ("EDIT:"); the regex runs only on the texts holding a colon."""
+    marks = np.zeros(len(bodies), bool)
+    colons = np.flatnonzero(np.fromiter(map(contains, bodies, repeat(":")), bool, len(bodies))).tolist()
+    marks[colons] = [EDIT_MARK.search(bodies[i]) is not None for i in colons]
+    return marks
 
 
 def _drop(report: IngestReport, reason: str, alive: np.ndarray, failed: np.ndarray) -> np.ndarray:
@@ -274,6 +365,8 @@ def _retrieved(on: Any, utc: Any) -> int | None:
 
 
 def _strings(values: list[Any]) -> list[str | None]:
+    if _only(values, str) and "" not in values:
+        return values
     return [(v or None) if type(v) is str else _as_str(_got(v)) for v in values]
 
 

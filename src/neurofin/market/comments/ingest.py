@@ -52,8 +52,9 @@ def comment_schema(extra: tuple[str, ...] = ()) -> Any:
     return pa.schema(columns + [(name, pa.string()) for name in extra])
 
 
-def chunk_table(columns: list[list[Any]], schema: Any) -> tuple[Any, int]:
-    """(kept rows' columns as an Arrow table, rows whose lone surrogates were replaced by U+FFFD on the way)."""
+def batch_table(columns: list[Any], schema: Any) -> tuple[Any, int]:
+    """(a batch's kept columns (lists, or int64 arrays) as an Arrow table, rows whose lone surrogates were replaced
+    by U+FFFD on the way). Converted batch by batch, while the values are still in the CPU cache."""
     import pyarrow as pa
 
     def table() -> Any:
@@ -61,13 +62,14 @@ def chunk_table(columns: list[list[Any]], schema: Any) -> tuple[Any, int]:
 
     try:
         return table(), 0
-    except UnicodeEncodeError:  # half an emoji somewhere: repair only now, so clean chunks cost nothing
+    except UnicodeEncodeError:  # half an emoji somewhere: repair only now, so clean batches cost nothing
         changed: set[int] = set()
         for values in columns:
-            for index, value in enumerate(values):
-                values[index], hit = repair(value)
-                if hit:
-                    changed.add(index)
+            if isinstance(values, list):  # the int64 arrays hold no text
+                for index, value in enumerate(values):
+                    values[index], hit = repair(value)
+                    if hit:
+                        changed.add(index)
         return table(), len(changed)
 
 
@@ -134,29 +136,38 @@ def ingest_dumps(
 
     with _gc_paused(), atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
 
-        def flush(columns: list[list[Any]]) -> None:
-            table, repaired = chunk_table(columns, schema)
-            report.repaired_text += repaired
-            mask = seen.keep_new(np.fromiter(map(id_key, columns[0]), dtype=np.int64, count=len(columns[0])))
-            report.duplicate += int(mask.size - mask.sum())
-            report.kept += int(mask.sum())
-            if mask.any():
-                writer.write_table(table.filter(pa.array(mask)))
+        def flush(tables: list[Any], ids: list[np.ndarray]) -> None:
+            """Drop the ids seen before (or twice) from the buffered batches; write the rest as one row group."""
+            if not tables:
+                return
+            mask = seen.keep_new(np.concatenate(ids))
+            kept = int(mask.sum())
+            report.duplicate += int(mask.size - kept)
+            report.kept += kept
+            if kept:
+                table = pa.concat_tables(tables)
+                writer.write_table(table if kept == mask.size else table.filter(pa.array(mask)))
 
         for path in paths:
             advance = tasks.task(f"ingesting {path.name} (bytes)", total=path.stat().st_size)
             raw, batches = open_batches(path, layout)
             done = 0
             lines_before, malformed_before = report.lines, report.malformed
-            chunk: list[list[Any]] = [[] for _ in schema.names]
+            tables: list[Any] = []
+            ids: list[np.ndarray] = []
+            rows = 0
             try:
                 for batch in batches:
                     report.lines += len(batch)
-                    for column, kept in zip(chunk, keep.columns(batch), strict=True):
-                        column.extend(kept)
-                    if len(chunk[0]) >= chunk_rows:
-                        flush(chunk)
-                        chunk = [[] for _ in schema.names]
+                    columns = keep.columns(batch)
+                    table, repaired = batch_table(columns, schema)
+                    report.repaired_text += repaired
+                    tables.append(table)
+                    ids.append(np.fromiter(map(id_key, columns[0]), dtype=np.int64, count=len(columns[0])))
+                    rows += table.num_rows
+                    if rows >= chunk_rows:
+                        flush(tables, ids)
+                        tables, ids, rows = [], [], 0
                         advance(raw.tell() - done)
                         done = raw.tell()
             except TruncatedFileError:
@@ -171,7 +182,7 @@ def ingest_dumps(
                     f"{path}: all {n_lines} lines are malformed (not Reddit comments with an id and a created_utc): "
                     "is it the right file? Nothing was written"
                 )
-            flush(chunk)
+            flush(tables, ids)
             advance(path.stat().st_size - done)
         if report.kept == 0:
             writer.write_table(schema.empty_table())
