@@ -72,8 +72,8 @@ def block_permutations(present: np.ndarray, draws: int, block: int, rng: np.rand
     perms = uniform_permutations(n_tickers, draws * (blocks[-1] + 1), rng).reshape(draws, -1, n_tickers)[:, blocks]
     source = perms.copy()
     for _ in range(n_tickers):
-        absent = ~np.take_along_axis(np.broadcast_to(present, source.shape), source, axis=2)
-        if not absent.any():
+        absent = present & ~np.take_along_axis(np.broadcast_to(present, source.shape), source, axis=2)
+        if not absent.any():  # every present ticker has a present source
             break
         source = np.where(absent, np.take_along_axis(perms, source, axis=2), source)
     return np.where(present, source, np.arange(n_tickers))
