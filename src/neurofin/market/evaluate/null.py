@@ -15,8 +15,7 @@ the ROI features add) is reassigned while the reference forecast and the returns
   understate the variance of the mean IC. Every contribution stays at its own session: a contribution
   moved to another session (per-ticker circular shifts in time, the scheme before) meets targets that a
   later fit has seen or that its features reacted to, which moves the null with the data (conservative
-  at h = 5 with a slope refitted on realised targets; conservative or anti-conservative for a
-  contribution that reads past returns: tests/market/test_null_size.py).
+  or anti-conservative for a contribution that reads past returns: tests/market/test_null_size.py).
 
 p = (1 + #{null >= observed}) / (1 + draws). The forecasters are not refitted per draw (this keeps the
 null affordable for Chronos-2); a contribution that is zero everywhere gives p = 1.
