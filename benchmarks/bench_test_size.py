@@ -4,13 +4,17 @@ Each rep draws a table of walk-forward forecasts (`neurofin.market.evaluate.sizi
 persistent AR(1) ROI, phi 0.9, independent of i.i.d. returns; 250 sessions, the last 120 forecast; the
 primary model adds a fitted ROI slope to the univariate forecast) and applies the tests the verdict uses,
 one-sided at 5%: the randomisation null of the ROI contribution (`null.py`: uniform within-session
-permutations at h = 1, per-ticker circular shifts at h > 1), Clark-West and IC-HAC (`metrics.py`: Newey-West
+permutations at h = 1, block permutations at h > 1), Clark-West and IC-HAC (`metrics.py`: Newey-West
 at h = 1, Hansen-Hodrick with h-1 lags at h > 1), and the verdict (`verdict.decide` on these statistics: the
 permutation test alone since issue 21; before, the permutation test with a positive mean IC AND Clark-West). For
 comparison: Clark-West and IC-HAC with the previous rule (Bartlett, max(automatic, h-1) lags). Every rate
-comes with the binomial 95% acceptance band of a 5% test at that count (scipy.stats.binom quantiles).
+comes with the binomial 95% acceptance band of a 5% test at that count (scipy.stats.binom quantiles), and the
+permutation test's and Clark-West's rejection rates at 1, 5, 10 and 20% (the whole p-value distribution: an exact
+test rejects at each level about that share; a conservative one less at every level).
 
 Example: PYTHONPATH=src .venv/bin/python benchmarks/bench_test_size.py --reps 300
+More reps on some cells, seeds 1000.., another file:
+  benchmarks/bench_test_size.py --reps 1000 --seed 1000 --cells 5:6,1:6 --out benchmarks/results/test_size_1000.json
 """
 
 from __future__ import annotations
@@ -52,20 +56,26 @@ def previous_rule(forecasts, horizon: int) -> tuple[bool, bool]:
     return out[0], out[1]
 
 
-def cell(horizon: int, tickers: int, reps: int, draws: int) -> dict:
-    """Rejection rates of every test over `reps` null tables of one design."""
+def cell(horizon: int, tickers: int, reps: int, draws: int, first_seed: int = 0) -> dict:
+    """Rejection rates of every test over `reps` null tables of one design (seeds first_seed, first_seed + 1, ..)."""
     start = time.perf_counter()
     hits = np.zeros((reps, 6), dtype=bool)
-    for seed in range(reps):
+    p_values = np.zeros((reps, 2))
+    for rep in range(reps):
+        seed = first_seed + rep
         forecasts = null_forecasts(tickers, horizon, seed=seed)
         r = null_rejections(forecasts, horizon, draws, seed)
-        hits[seed] = [r.permutation, r.clark_west, r.ic_hac, r.verdict, *previous_rule(forecasts, horizon)]
+        hits[rep] = [r.permutation, r.clark_west, r.ic_hac, r.verdict, *previous_rule(forecasts, horizon)]
+        p_values[rep] = [r.permutation_p, r.clark_west_p]
     rates = hits.mean(axis=0)
     lo, hi = band(reps)
     names = ["permutation", "clark_west", "ic_hac", "verdict", "clark_west_bartlett", "ic_hac_bartlett"]
     row = {"horizon": horizon, "tickers": tickers, "reps": reps, "band95": [lo, hi],
            **{name: float(rate) for name, rate in zip(names, rates, strict=True)},
            **{f"{name}_in_band": bool(lo <= rate <= hi) for name, rate in zip(names, rates, strict=True)},
+           "rate_at_level": {name: {str(level): float(np.mean(p < level)) for level in (0.01, 0.05, 0.1, 0.2)}
+                             for name, p in zip(["permutation", "clark_west"], p_values.T, strict=True)},
+           "first_seed": first_seed,
            "seconds": round(time.perf_counter() - start, 1)}
     print(row, file=sys.stderr, flush=True)
     return row
@@ -76,12 +86,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=300)
     parser.add_argument("--draws", type=int, default=200, help="randomisation draws per test")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first rep (rep r uses seed + r)")
+    parser.add_argument("--cells", default="1:3,1:6,1:10,5:3,5:6,5:10", help="horizon:tickers pairs")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    cells = [(h, n) for h in (1, 5) for n in (3, 6, 10)]
+    cells = [(int(h), int(n)) for h, n in (pair.split(":") for pair in args.cells.split(","))]
     rows: list[dict] = []
     for h, n in cells:  # the JSON is rewritten after every cell (`complete` once all ran)
-        rows.append(cell(h, n, args.reps, args.draws))
+        rows.append(cell(h, n, args.reps, args.draws, args.seed))
         write_json_atomic(args.out, {
             "benchmark": "test_size", "command": " ".join(sys.argv), "level": LEVEL, "complete": len(rows) == len(cells),
             "design": {"sessions": 250, "test_sessions": 120, "roi_phi": 0.9, "missing_fraction": 0.03,

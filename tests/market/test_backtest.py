@@ -126,12 +126,12 @@ def test_filters_only_read_the_training_window():
     after = select_features(panel2, session_frame(panel2, prices2, rois), start, end, settings)
 
     pd.testing.assert_frame_equal(before.isc, after.isc)
-    pd.testing.assert_frame_equal(before.granger, after.granger)  # includes the BIC-chosen lags
+    pd.testing.assert_frame_equal(before.rule_table, after.rule_table)  # includes the BIC-chosen lags
     assert before.selected == after.selected
     assert before.selected["AAA"] == ["Limbic_OFC"]
     # and the window does matter: a window ending later sees the changed data
     moved = select_features(panel2, session_frame(panel2, prices2, rois), start, sessions[-1], settings)
-    assert not moved.granger["p_value"].equals(before.granger["p_value"])
+    assert not moved.rule_table["p_value"].equals(before.rule_table["p_value"])
 
 
 def test_evaluate_wires_metrics_to_the_right_columns():

@@ -33,7 +33,7 @@ def test_an_roi_the_encoding_models_cannot_predict_is_rejected(tmp_path):
     open_gate = select_features(panel, frame, start, end, MarketSettings(**base))
     assert open_gate.selected["AAA"] == ["Limbic_OFC"]
     gated = select_features(panel, frame, start, end, MarketSettings(**base, roi_quality_file=quality))
-    assert gated.selected["AAA"] == [] and "Limbic_OFC" not in set(gated.granger["feature"])
+    assert gated.selected["AAA"] == [] and "Limbic_OFC" not in set(gated.rule_table["feature"])
     assert gated.isc.set_index("roi").loc["Limbic_OFC", "validation_r"] == pytest.approx(0.01)
     bad = tmp_path / "bad.csv"
     bad.write_text("roi,r\nx,1\n")

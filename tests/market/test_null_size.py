@@ -1,11 +1,12 @@
 """Issue 21 part 1: exact randomisation nulls and HAC errors that respect overlapping h-session targets."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from neurofin.market.evaluate.metrics import hac_mean_test
-from neurofin.market.evaluate.null import permutation_ic_test, uniform_permutations
+from neurofin.market.evaluate.null import block_permutations, permutation_ic_test, uniform_permutations
 from neurofin.market.evaluate.sizing import null_forecasts, null_rejections
 
 LEVEL = 0.05
@@ -35,12 +36,53 @@ def test_permutations_are_uniform_over_all_orders_identity_included():
     assert stats.chisquare(counts).pvalue > 0.001
 
 
+def test_block_permutations_keep_one_order_per_block_and_skip_absent_tickers():
+    present = np.ones((6, 4), dtype=bool)
+    present[4, 1] = False  # ticker 1 is missing at session 4
+    source = block_permutations(present, 3000, 3, np.random.default_rng(0))
+    assert (source[:, :3] == source[:, :1]).all() and (source[:, 3] == source[:, 5]).all()  # one order per block
+    assert not (source[:, 0] == source[:, 3]).all(axis=1).all()  # blocks drawn independently
+    full = source[:, 3]
+    skipped = source[:, 4]
+    assert (skipped[:, 1] == 1).all() and (np.sort(skipped[:, [0, 2, 3]], axis=1) == [0, 2, 3]).all()
+    kept = full[:, [0, 2, 3]] != 1  # where the block's order gives a present source, the session keeps it
+    assert (skipped[:, [0, 2, 3]][kept] == full[:, [0, 2, 3]][kept]).all()
+    orders, counts = np.unique(skipped[:, [0, 2, 3]], axis=0, return_counts=True)
+    assert len(orders) == 6 and stats.chisquare(counts).pvalue > 0.001  # uniform over the 3! orders of the rest
+
+
 @pytest.mark.parametrize(("n_tickers", "horizon", "flat_reference"), [(3, 1, True), (10, 5, False)])
 def test_randomisation_test_has_its_nominal_size(n_tickers, horizon, flat_reference):
     # today's derangements (3 tickers) and per-session shuffles of overlapping targets (h=5) reject 16% and 13%
     reps = 100
     low, high = stats.binom.ppf([0.005, 0.995], reps, LEVEL) / reps  # 99% band of an exact 5% test: 0-11%
     assert low <= _size(n_tickers, horizon, reps, flat_reference) <= high
+
+
+def _reacting_table(n_tickers: int, horizon: int, sign: float, seed: int, sessions: int = 60) -> pd.DataFrame:
+    """Null forecasts whose ROI contribution reads the last target realised at the origin (sign x target of
+    session t - h; a comment reacting to past returns): independent of the target of session t, but the same
+    ticker's contribution at a later session has seen it."""
+    rng = np.random.default_rng(seed)
+    returns = rng.standard_normal((sessions + 2 * horizon, n_tickers))
+    target = np.lib.stride_tricks.sliding_window_view(returns, horizon, axis=0).sum(axis=-1)
+    now = np.arange(horizon, horizon + sessions)
+    cells = pd.DataFrame({"session": np.repeat(pd.bdate_range("2021-01-04", periods=sessions), n_tickers),
+                          "ticker": np.tile([f"T{i}" for i in range(n_tickers)], sessions),
+                          "actual": target[now].ravel(), "roi": sign * target[now - horizon].ravel()})
+    return pd.concat([cells.assign(model="univariate", mean=0.0), cells.assign(model="roi", mean=cells["roi"])])
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_overlap_null_never_pairs_a_contribution_with_a_target_it_has_seen(sign):
+    # per-ticker circular shifts put a ticker's later contributions (which read earlier targets) against earlier
+    # targets: the null moves with the reaction and the p-values are not uniform (mean 0.67 with sign +1, 0.35
+    # with -1, 100 tables); an exact null gives mean p 0.5 (sd 0.29 / sqrt(100) of the mean) and 5% rejections
+    reps = 100
+    p = np.array([permutation_ic_test(_reacting_table(4, 5, sign, seed), "roi", "univariate", draws=100, seed=seed,
+                                      horizon=5).p_value for seed in range(reps)])
+    assert abs(p.mean() - 0.5) < 3 * np.sqrt(1 / 12 / reps)
+    assert (p < LEVEL).sum() <= stats.binom.ppf(0.995, reps, LEVEL)
 
 
 def test_overlapping_targets_use_hansen_hodrick_weights():

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from neurofin.config import MarketSettings
-from neurofin.market.selection.gate import roi_columns, select_features, session_frame
+from neurofin.market.selection.gate import roi_columns, select_features, selection_record, session_frame
 from neurofin.market.selection.granger import granger_table
 from neurofin.testing.planted_market import planted_panel
 
@@ -34,10 +34,12 @@ def test_pooled_ic_matches_a_hand_computation_and_selects_the_planted_roi_for_ev
     for session in target.index[1:]:
         ok = lead.loc[session].notna() & target.loc[session].notna()
         by_hand.append(stats.spearmanr(lead.loc[session, ok], target.loc[session, ok]).statistic)
-    row = chosen.granger.set_index(["feature", "ticker"]).loc[("Limbic_OFC", "T00")]
+    row = chosen.rule_table.set_index(["feature", "ticker"]).loc[("Limbic_OFC", "T00")]
     assert row["ic_mean"] == pytest.approx(np.mean(by_hand), abs=1e-12)
     assert row["sessions"] == len(by_hand)
-    assert (chosen.granger["selected"] == (chosen.granger["feature"] == "Limbic_OFC")).all()
+    assert (chosen.rule_table["selected"] == (chosen.rule_table["feature"] == "Limbic_OFC")).all()
+    record = selection_record(chosen)  # selections.json names the table after no rule: it holds whichever ran
+    assert "granger" not in record and [r["feature"] for r in record["rule_table"]] == list(chosen.rule_table["feature"])
 
 
 def test_the_granger_rule_stays_selectable_and_misses_what_the_pooled_rule_finds():
@@ -49,7 +51,7 @@ def test_the_granger_rule_stays_selectable_and_misses_what_the_pooled_rule_finds
     window = frame[(frame["session"] >= start) & (frame["session"] <= end)]
     expected = granger_table(window, [(r, t) for t in TICKERS for r in roi_columns(panel)], max_lag=2,
                              lag_criterion="bic", fdr_alpha=0.1)
-    pd.testing.assert_frame_equal(gate.granger, expected)
+    pd.testing.assert_frame_equal(gate.rule_table, expected)
     assert sum(bool(rois) for rois in gate.selected.values()) <= 1
     pooled = select_features(panel, frame, start, end, MarketSettings(**SETTINGS))
     assert pooled.selected == {t: ["Limbic_OFC"] for t in TICKERS}

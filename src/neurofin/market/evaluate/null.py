@@ -7,11 +7,15 @@ the ROI features add) is reassigned while the reference forecast and the returns
 - horizon 1: shuffled across tickers within each session by a uniformly random permutation (the identity
   included), independently per session; exact when the contributions of one session are exchangeable
   across tickers, and per-session ICs of 1-session returns are serially uncorrelated under the null.
-- horizon h > 1: each ticker's series of contributions is shifted circularly in time by its own uniformly
-  random offset (0 included) over the sessions it was forecast. The targets of neighbouring sessions overlap
-  by h-1 sessions and the contributions are persistent, so per-session ICs are serially correlated; a shift
-  keeps that correlation (each ticker's contributions keep their order, the returns are untouched) where
-  independent per-session shuffles would understate the variance of the mean IC.
+- horizon h > 1: the same uniformly random permutation of the tickers for every session of a block of
+  `block_sessions(h)` = 10 (h - 1) consecutive sessions, independent between blocks. The targets of
+  neighbouring sessions overlap by h-1 sessions and the contributions are persistent, so per-session ICs
+  are serially correlated up to lag h-1; blocks keep that correlation except across their edges (a
+  variance at most (h^2 - 1) / (3 h L) too small, 4% at h = 5) where independent per-session shuffles
+  understate the variance of the mean IC. Every contribution stays at its own session: a contribution
+  moved to another session (per-ticker circular shifts in time, the scheme before) meets targets that a
+  later fit has seen or that its features reacted to, which moves the null with the data (conservative
+  or anti-conservative for a contribution that reads past returns: tests/market/test_null_size.py).
 
 p = (1 + #{null >= observed}) / (1 + draws). The forecasters are not refitted per draw (this keeps the
 null affordable for Chronos-2); a contribution that is zero everywhere gives p = 1.
@@ -41,7 +45,7 @@ class PermutationResult:
     draws: int
     sessions: int
     values: list[float] = field(default_factory=list)  # the mean per-session IC of each permutation draw
-    scheme: str = "permutation"  # "permutation" (within sessions) or "circular_shift" (per ticker, horizon > 1)
+    scheme: str = "permutation"  # "permutation" (within sessions) or "block_permutation" (within blocks, horizon > 1)
 
     def to_record(self) -> dict[str, object]:
         """JSON-ready record."""
@@ -53,17 +57,25 @@ def uniform_permutations(n: int, draws: int, rng: np.random.Generator) -> np.nda
     return np.argsort(rng.random((draws, n)), axis=1)
 
 
-def circular_shifts(present: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """(draws, sessions, tickers) source-session indices: each ticker's present sessions shifted circularly by
-    a uniform random offset (0 included) per draw and ticker; absent cells point to themselves."""
+def block_sessions(horizon: int) -> int:
+    """Sessions per block of the horizon-h null: 1 at h = 1, else 10 (h - 1)."""
+    return max(1, 10 * (horizon - 1))
+
+
+def block_permutations(present: np.ndarray, draws: int, block: int, rng: np.random.Generator) -> np.ndarray:
+    """(draws, sessions, tickers) source-ticker indices: one uniform permutation of the tickers per draw and block
+    of `block` sessions, applied at each session to its present tickers by skipping absent ones along the
+    permutation's cycles (the induced permutation of a uniform one is uniform); absent cells point to themselves."""
     n_sessions, n_tickers = present.shape
-    source = np.broadcast_to(np.arange(n_sessions)[None, :, None], (draws, n_sessions, n_tickers)).copy()
-    for ticker in range(n_tickers):
-        rows = np.flatnonzero(present[:, ticker])
-        if rows.size:
-            offsets = rng.integers(0, rows.size, draws)
-            source[:, rows, ticker] = rows[(np.arange(rows.size)[None, :] - offsets[:, None]) % rows.size]
-    return source
+    blocks = np.arange(n_sessions) // block
+    perms = uniform_permutations(n_tickers, draws * (blocks[-1] + 1), rng).reshape(draws, -1, n_tickers)[:, blocks]
+    source = perms.copy()
+    for _ in range(n_tickers):
+        absent = present & ~np.take_along_axis(np.broadcast_to(present, source.shape), source, axis=2)
+        if not absent.any():  # every present ticker has a present source
+            break
+        source = np.where(absent, np.take_along_axis(perms, source, axis=2), source)
+    return np.where(present, source, np.arange(n_tickers))
 
 
 def _row_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -79,7 +91,7 @@ def permutation_ic_test(
     forecasts: pd.DataFrame, model: str, reference: str, draws: int = 500, seed: int = 0, horizon: int = 1,
 ) -> PermutationResult:
     """Randomisation p-value of `model`'s mean per-session IC (rows: session, ticker, model, mean, actual);
-    `horizon` > 1 (overlapping targets) uses per-ticker circular shifts instead of per-session permutations."""
+    `horizon` > 1 (overlapping targets) permutes blocks of sessions instead of single sessions."""
     rng = np.random.default_rng(seed)
     wide = forecasts[forecasts["model"].isin([model, reference])].pivot_table(
         index=["session", "ticker"], columns="model", values="mean")
@@ -87,7 +99,7 @@ def permutation_ic_test(
     wide = wide.join(actual).dropna()
     counts = wide.groupby(level="session").size()
     wide = wide[wide.index.get_level_values("session").isin(counts.index[counts >= 3])]
-    scheme = "permutation" if horizon <= 1 else "circular_shift"
+    scheme = "permutation" if horizon <= 1 else "block_permutation"
     if wide.empty:
         return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
                                  scheme=scheme)
@@ -96,8 +108,9 @@ def permutation_ic_test(
     y = wide["actual"].unstack("ticker").to_numpy(float)
     present = np.isfinite(delta)
     base_values = base.to_numpy(float)
-    shifted = (delta[circular_shifts(present, draws, rng), np.arange(present.shape[1])[None, None, :]]
-               if scheme == "circular_shift" else None)
+    moved_all = (np.take_along_axis(np.broadcast_to(delta, (draws, *delta.shape)),
+                                    block_permutations(present, draws, block_sessions(horizon), rng), axis=2)
+                 if scheme == "block_permutation" else None)
     observed, null = [], []
     for t in range(present.shape[0]):
         cols = present[t]
@@ -105,7 +118,7 @@ def permutation_ic_test(
         own = _row_corr(stats.rankdata(base_values[t, cols] + delta[t, cols])[None, :], ranks_y)[0]
         if not np.isfinite(own):
             continue
-        moved = (shifted[:, t, cols] if shifted is not None
+        moved = (moved_all[:, t, cols] if moved_all is not None
                  else delta[t, cols][uniform_permutations(int(cols.sum()), draws, rng)])
         observed.append(own)
         null.append(_row_corr(stats.rankdata(base_values[t, cols][None, :] + moved, axis=1), ranks_y))

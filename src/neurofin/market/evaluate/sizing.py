@@ -56,12 +56,15 @@ def null_forecasts(
 
 @dataclass(frozen=True)
 class Rejections:
-    """Which one-sided 5% tests reject on one table, and the verdict (`verdict.decide` on the table's statistics)."""
+    """Which one-sided 5% tests reject on one table, the verdict (`verdict.decide` on the table's statistics), and
+    the one-sided p-values of the permutation test and Clark-West (uniform under an exact null)."""
 
     permutation: bool
     clark_west: bool
     ic_hac: bool
     verdict: bool
+    permutation_p: float
+    clark_west_p: float
 
 
 def null_rejections(forecasts: pd.DataFrame, horizon: int, draws: int = 200, seed: int = 0) -> Rejections:
@@ -77,4 +80,4 @@ def null_rejections(forecasts: pd.DataFrame, horizon: int, draws: int = 200, see
     row = pd.DataFrame({"model": ["roi"], "ic_mean": [null.observed], "perm_p": [null.p_value], "cw_t": [cw.t_stat],
                         "cw_p": [cw.p_value]})
     return Rejections(bool(permutation), clark_west, bool(ic.t_stat > 0 and ic.p_value / 2 < LEVEL),
-                      decide(row, "roi", "raw").signal)
+                      decide(row, "roi", "raw").signal, float(null.p_value), float(cw.p_value))

@@ -151,7 +151,7 @@ class Selection:
     train_start: pd.Timestamp
     train_end: pd.Timestamp
     isc: pd.DataFrame
-    granger: pd.DataFrame  # the selection rule's table: Granger tests (granger_table) or pooled ICs (pooled_ic_table)
+    rule_table: pd.DataFrame  # the selection rule's table: pooled ICs (pooled_ic_table) or Granger tests (granger_table)
     selected: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -252,11 +252,11 @@ def selection_frequencies(selections: Sequence[Selection], rois: Sequence[str], 
 
 
 def selection_record(selection: Selection) -> dict[str, object]:
-    """JSON-ready summary of one fold's selection (window, ISC table, Granger table, selected features)."""
+    """JSON-ready summary of one fold's selection (window, ISC table, the selection rule's table, selected features)."""
     return {
         "train_start": selection.train_start.date().isoformat(),
         "train_end": selection.train_end.date().isoformat(),
         "selected": selection.selected,
         "isc": selection.isc.replace({np.nan: None}).to_dict(orient="records"),
-        "granger": selection.granger.replace({np.nan: None}).to_dict(orient="records"),
+        "rule_table": selection.rule_table.replace({np.nan: None}).to_dict(orient="records"),
     }
