@@ -37,7 +37,7 @@ def test_planted_roi_is_selected_for_its_tickers_and_beats_the_null(tmp_path):
 
     metrics = result.backtest.metrics.set_index("model")
     null = result.backtest.null
-    assert metrics.loc["roi", "ic_mean"] == pytest.approx(null["observed"]) and null["observed"] > null["null_q95"] + 0.1
+    assert null["observed"] > null["null_q95"] + 0.1  # the ROI contribution's own IC (null.py)
     assert metrics.loc["roi", "perm_p"] < 0.01 and metrics.loc["roi", "cw_p"] < 0.01
     assert metrics.loc["roi", "r2_vs_hist_mean"] > 0
     assert result.verdict.startswith("Verdict: signal in roi")

@@ -24,6 +24,7 @@ class PermutationNull(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     model: str
+    reference: str
     observed: Statistic
     p_value: Statistic
     values: list[Statistic]
@@ -136,9 +137,10 @@ def backtest_notes(result: BacktestResult, forecaster_name: str, sentiment: list
         "IC: Spearman rank correlation of forecasts (their mean) with realised log returns across tickers per "
         "session (mean and Newey-West t) and pooled. OOS R2 against the zero and historical-mean forecasts; "
         "coverage_80: share of returns inside the 10%-90% forecast band.",
-        f"Verdict: decided by the pre-declared primary model ({s['primary_model']}): its mean per-session IC "
-        f"must beat a randomisation null ({s['null_draws']} draws; its covariate contribution permuted across "
-        "tickers within each session, or shifted in time per ticker for overlapping targets), one test at 5% "
+        f"Verdict: decided by the pre-declared primary model ({s['primary_model']}): the mean per-session IC of its "
+        f"covariate contribution (its forecast minus the univariate model's) must beat a randomisation null "
+        f"({s['null_draws']} draws; the contribution permuted across tickers within each session, or within blocks "
+        "of 10 (h-1) sessions for overlapping targets), one test at 5% "
         "one-sided; Clark-West against the univariate model it nests (HAC errors) is reported and does not decide; "
         "an ROI model's headline claims a signal only when its increment over every control holds. Other covariate "
         "models: Clark-West with Holm "

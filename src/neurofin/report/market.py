@@ -228,7 +228,7 @@ def null_figure(null: PermutationNull) -> bytes:
     values = null_values(null)
     values = values[np.isfinite(values)]
     observed = np.nan if null.observed is None else null.observed
-    statistic = f"mean per-session IC of {null.model}"
+    statistic = f"mean per-session IC of {null.model} minus {null.reference}"
     figure = new_figure(7, 3.5, f"Permutation null of the {statistic} ({values.size} permutations)")
     axes = figure.subplots()
     axes.hist(values, bins=40, color="0.6")

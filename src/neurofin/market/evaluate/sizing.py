@@ -74,10 +74,11 @@ def null_rejections(forecasts: pd.DataFrame, horizon: int, draws: int = 200, see
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     null = permutation_ic_test(forecasts, "roi", "univariate", draws, seed, horizon=horizon)
     cw = m.clark_west(wide, "roi", "univariate", min_lags=horizon - 1)
-    ic = m.hac_mean_test(m.ic_by_date(forecasts[forecasts["model"] == "roi"]).to_numpy(), min_lags=horizon - 1)
+    daily_ic = m.ic_by_date(forecasts[forecasts["model"] == "roi"]).to_numpy()
+    ic = m.hac_mean_test(daily_ic, min_lags=horizon - 1)
     permutation = null.p_value < LEVEL
     clark_west = bool(cw.t_stat > 0 and cw.p_value < LEVEL)
-    row = pd.DataFrame({"model": ["roi"], "ic_mean": [null.observed], "perm_p": [null.p_value], "cw_t": [cw.t_stat],
+    row = pd.DataFrame({"model": ["roi"], "ic_mean": [float(np.nanmean(daily_ic))], "perm_p": [null.p_value], "cw_t": [cw.t_stat],
                         "cw_p": [cw.p_value]})
     return Rejections(bool(permutation), clark_west, bool(ic.t_stat > 0 and ic.p_value / 2 < LEVEL),
                       decide(row, "roi", "raw").signal, float(null.p_value), float(cw.p_value))

@@ -1,7 +1,8 @@
 """The verdict: the decision of the pre-declared primary model, its statistics, and the sentence rendered from them.
 
-The primary model passes when the randomisation p of its mean per-session IC is < SIGNIFICANCE (null.py: does its
-covariate contribution rank the returns better than the same contribution reassigned?): one test, exact at its level
+The primary model passes when the randomisation p of the mean per-session IC of its covariate contribution is
+< SIGNIFICANCE (null.py: does the contribution rank the returns better than the same contribution reassigned?): one
+test, exact at its level
 (docs/backtest.md "Size of the tests"). Clark-West against the univariate model it nests is reported and does not
 decide, nor does the sign of the mean IC: each extra condition made the test smaller than its level (requiring
 Clark-West too: 0.7-1% instead of 5%) and cost power. The headline is
