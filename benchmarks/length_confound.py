@@ -97,9 +97,10 @@ def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
 
     vocab, _ = twin_vocabulary(twin / "synth")
     records = [EncodingModel.load(p).record for p in package_dirs(twin / "models")]
-    texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS)
-    sets: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {
-        name: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
+    sets: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
+    for seed, suffix in ((0, ""), (1, "2")):  # the corpus of `neurofin calibrate`, and a second one (twice the texts)
+        texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS, seed=seed)
+        sets |= {name + suffix: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
     for name, make, seed in (("sentences", sentence_texts, 101), ("lists", word_list_texts, 102),
                              ("sentences2", sentence_texts, 201), ("lists2", word_list_texts, 202)):
         sets[name] = (make(vocab, per_length=PER_LENGTH, seed=seed)[0], {})
@@ -170,7 +171,7 @@ def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Se
             sums = np.vstack([part(n, f"{s}/sums") for n in used])
             coverage = np.concatenate([part(n, f"{s}/coverage") for n in used])
             n_words = np.concatenate([part(n, "n_words") for n in used])
-            groups = np.concatenate([np.full(len(part(n, "n_words")), i) for i, n in enumerate(used)])
+            groups = np.concatenate([np.full(len(part(n, "n_words")), REFERENCE_SETS.index(n.rstrip("2"))) for n in used])
             if calibrate == "baseline only":
                 calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {})
             else:
@@ -269,24 +270,37 @@ def agreement(va: dict[str, np.ndarray], vb: dict[str, np.ndarray]) -> dict:
     return out
 
 
-def spread_ratio(v, names=("comment_like", "comment_like2")) -> dict:
+def spread_ratio(v, reference: Sequence[str], names=("comment_like", "comment_like2")) -> dict:
+    """Per ROI, the subjects' largest over smallest spread of calibrated values on comment-like text: median and max
+    over ROIs, a bootstrap 90% interval of the max, and the 95% quantile the max reaches when the subjects' spreads
+    are equal: with the texts resampled, and with the calibration's story chunks (`reference`, whose SD set the
+    scale) resampled too (both samples' noise)."""
     per, _ = joined(v, {f"{n}/n_words": v[n]["ensemble"][:, 0] for n in names if n in v}, names)
     subjects = [s for s in per if s != "ensemble"]
 
-    def ratio(rows: np.ndarray) -> np.ndarray:
-        spreads = np.stack([per[s][rows].std(axis=0) for s in subjects])
+    def ratio(spreads: np.ndarray) -> float | np.ndarray:
         return np.nanmax(spreads, axis=0) / np.nanmin(spreads, axis=0)
 
     n = len(per[subjects[0]])
-    observed = ratio(np.arange(n))
+    observed = ratio(np.stack([per[s].std(axis=0) for s in subjects]))
     rng = np.random.default_rng(0)
-    boot = [np.nanmax(ratio(rng.integers(0, n, n))) for _ in range(500)]
+    draws = [rng.integers(0, n, n) for _ in range(500)]
+    boot = [np.nanmax(ratio(np.stack([per[s][rows].std(axis=0) for s in subjects]))) for rows in draws]
     equal = {s: per[s] / per[s].std(axis=0) for s in subjects}  # every subject's spread set equal on these texts
-    null = [np.nanmax(np.nanmax(spreads, axis=0) / np.nanmin(spreads, axis=0))
-            for spreads in (np.stack([equal[s][rows].std(axis=0) for s in subjects]) for rows in (rng.integers(0, n, n) for _ in range(500)))]
-    return {"n_texts": n, "median": round(float(np.nanmedian(observed)), 3), "max": round(float(np.nanmax(observed)), 3),
-            "max_bootstrap_90": [round(float(q), 3) for q in np.quantile(boot, [0.05, 0.95])],
-            "max_if_spreads_were_equal_95": round(float(np.quantile(null, 0.95)), 3)}
+    null = [np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) for s in subjects]))) for rows in draws]
+    out = {"n_texts": n, "median": round(float(np.nanmedian(observed)), 3), "max": round(float(np.nanmax(observed)), 3),
+           "max_bootstrap_90": [round(float(q), 3) for q in np.quantile(boot, [0.05, 0.95])],
+           "max_if_spreads_were_equal_95": round(float(np.quantile(null, 0.95)), 3)}
+    if reference:
+        chunks = {s: np.vstack([v[r][s] for r in reference if r in v]) for s in subjects}
+        chunks = {s: c / c.std(axis=0) for s, c in chunks.items()}
+        m = len(chunks[subjects[0]])
+        both = []
+        for rows in draws:
+            scale_rows = rng.integers(0, m, m)
+            both.append(np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) / chunks[s][scale_rows].std(axis=0) for s in subjects]))))
+        out |= {"n_scale_texts": m, "max_if_spreads_were_equal_95_with_scale_noise": round(float(np.quantile(both, 0.95)), 3)}
+    return out
 
 
 def averaged(datas: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -373,13 +387,16 @@ def analyse(twin: Path, out: Path, product: str) -> None:
         "product_context": product}
     data = load(twin, product)
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
+    twice = tuple(REFERENCE_SETS) + tuple(n + "2" for n in REFERENCE_SETS)  # a second corpus of every kind (seed 1)
     for label, calibrate, reference in (
             ("before (raw readout, as on main)", "raw", ()),
-            ("calibrated without the sentence-start chunks (as on main)", "product", REFERENCE_SETS[:3]),
-            ("calibrated on the whole corpus (+ sentence-start chunks): the product", "product", REFERENCE_SETS)):
+            ("calibrated on main's corpus (240 chunks, 120 shuffled, 120 word lists)", "product", REFERENCE_SETS[:3]),
+            ("calibrated on main's corpus twice (480, 240, 240)", "product", twice[:3] + twice[4:7]),
+            ("calibrated on main's corpus + 120 sentence-start chunks", "product", REFERENCE_SETS),
+            ("calibrated on main's corpus + sentence-start chunks, twice", "product", twice)):
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
-                          "subject_spread_ratio": spread_ratio(v)}
+                          "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
     results["prefix"] = prefix_comparisons(twin, predictor)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier runs stay (main's: "main ...")
