@@ -27,7 +27,11 @@ subject (merged into the label's file); `analyse` reads the packages' readouts a
   * sign flips and Spearman rank agreement of text x ROI values between contexts (item 3): one passage for another,
     one passage of a concatenation for another, and a concatenation of other passages;
   * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval of its max over
-    ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal (item 4).
+    ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal, with and
+    without the noise of the scale (the SD of the corpus' story chunks) (item 4);
+  * each of these for several calibration corpora: main's, + sentence-start chunks (the product), and each twice
+    (a second corpus, seed 1); and the length R^2 on half the test texts when the other half is a corpus kind
+    (whether a residual comes from the kinds of text the corpus lacks).
 """
 
 from __future__ import annotations
@@ -171,7 +175,8 @@ def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Se
             sums = np.vstack([part(n, f"{s}/sums") for n in used])
             coverage = np.concatenate([part(n, f"{s}/coverage") for n in used])
             n_words = np.concatenate([part(n, "n_words") for n in used])
-            groups = np.concatenate([np.full(len(part(n, "n_words")), REFERENCE_SETS.index(n.rstrip("2"))) for n in used])
+            kinds = [*REFERENCE_SETS, *(n for n in used if n.rstrip("2") not in REFERENCE_SETS)]  # test sets as extra kinds
+            groups = np.concatenate([np.full(len(part(n, "n_words")), kinds.index(n if n in kinds else n.rstrip("2"))) for n in used])
             if calibrate == "baseline only":
                 calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {})
             else:
@@ -207,13 +212,13 @@ def joined(v: dict[str, dict[str, np.ndarray]], data: dict[str, np.ndarray], nam
             np.concatenate([data[f"{n}/n_words"] for n in present]))
 
 
-def length_r2(v, data, names: Sequence[str]) -> dict:
+def length_r2(v, data, names: Sequence[str], halves: bool = False) -> dict:
     """Per kind and subject: median and max R^2 of log(n_words) over regions, the region of the max, and what noise
     alone reaches: the 95% quantile of the max when n_words is permuted (200 draws) and for independent regions."""
     rng = np.random.default_rng(0)
     out = {}
     for kind, sets in (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2"))):
-        per, n_words = joined(v, data, sets)
+        per, n_words = joined(v, data, sets[:1] if halves else sets)
         out[kind] = {"n_texts": int(len(n_words))}
         for s, x in per.items():
             r2 = r2_log_length(x, n_words)
@@ -340,8 +345,8 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
                 "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
                 "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
 
-    out: dict = {"contexts": sorted(have), "texts": "first 120 comment-like texts and 80 sentences, each context calibrated "
-                 "on its own story chunks (first 120-160) + 120 shuffled chunks (word lists not collected under every context)"}
+    out: dict = {"contexts": sorted(have), "texts": "the first texts collected under both contexts (--limit 120: comment-like texts, sentences), each context calibrated "
+                 "on its own story chunks + shuffled chunks (first 120 each; word lists and sentence-start chunks not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
     if not raw_pairs:
         return {**out, "note": "no other context collected"}
@@ -386,6 +391,8 @@ def analyse(twin: Path, out: Path, product: str) -> None:
         "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL [--sets ... --limit ...]; ... analyse TWIN",
         "product_context": product}
     data = load(twin, product)
+    results["noise_floors"] = {"what": "95% quantile of the max R^2 of one regressor over 22 independent ROIs with no effect",
+                               **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (160, 240, 480, 600)}}
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
     twice = tuple(REFERENCE_SETS) + tuple(n + "2" for n in REFERENCE_SETS)  # a second corpus of every kind (seed 1)
     for label, calibrate, reference in (
@@ -397,6 +404,10 @@ def analyse(twin: Path, out: Path, product: str) -> None:
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
                           "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
+    for label, reference in (("the product's corpus", REFERENCE_SETS),
+                             ("+ the other 240 sentences and word lists as corpus kinds", (*REFERENCE_SETS, "sentences2", "lists2"))):
+        v = values(data, predictor, "product", reference)
+        results.setdefault("which kinds: read on the first 240 sentences and word lists", {})[label] = length_r2(v, data, names, halves=True)
     results["prefix"] = prefix_comparisons(twin, predictor)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier runs stay (main's: "main ...")
