@@ -125,9 +125,10 @@ def planted_classes(twin, categories=CLASSES):
 
 
 @pytest.mark.parametrize("category", ["body", pytest.param("family", marks=pytest.mark.xfail(
-    strict=True, reason="family words' best learned region in this twin, dacc_medial_salience, does not move with the "
-    "share in UTS01 (benchmark: -0.42 / -0.49 / -0.48 SD at 0 / 50 / 100%; UTS02 +2.09 / +0.81 / -1.21): the package "
-    "learned it from stories, the class texts are word lists"))])
+    strict=False, reason="family words' best learned region in this twin, dacc_medial_salience, does not move with the "
+    "share in UTS01 (benchmark: -0.42 / -0.49 / -0.48 SD at 0 / 50 / 100%, steps within their noise, so either "
+    "outcome happens; UTS02 +2.09 / +0.81 / -1.21): the package learned it from stories, the class texts are word "
+    "lists"))])
 def test_planted_class_moves_its_region_with_the_share_and_the_planted_sign(twin, category):
     """Body words in their best learned region (somatomotor in this twin; benchmark: +0.74 / +1.91 / +3.94 and
     -0.26 / +0.06 / +0.88 SD at 0 / 50 / 100% body words, planted +)."""
