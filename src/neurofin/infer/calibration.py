@@ -5,9 +5,8 @@ short context differently) and its zero point (the training mean word) is not wh
 So each subject's readout is calibrated on a reference corpus of comment-like texts scored through exactly the
 inference path (same prefix, word form, LM and readout): held-out story text (validation and test stories, never
 fitting stories) cut into chunks of 3-300 words at any word, the same chunks with their words shuffled, lists of
-the stories' distinct words, chunks that start where a sentence starts (as comments do: the LM reads a sentence's
-first words differently, so chunks cut mid-sentence alone left short sentences with a length effect), plus any
-corpus the user adds. Per region it stores
+the stories' distinct words, chunks that start where a sentence starts (as comments do; the LM reads a sentence's
+first words differently from words cut mid-sentence), plus any corpus the user adds. Per region it stores
 
     baseline(n) = location + sum_k coef_k * z(n)^k,   z(n) = (log(clip(n, 3, 300)) - log 30) / log 10,  k = 1..3
 
