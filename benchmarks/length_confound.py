@@ -13,8 +13,9 @@ of benchmarks/data/story_passage.txt (other neutral passages; B and C are also t
 2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol and D..F are never packaged);
 "E+F+A" reads passages E, F and A one after the other. SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
-other than the twin's): reference / scrambled / wordlists = the calibration corpus of `neurofin calibrate`
-(held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words);
+other than the twin's): reference / scrambled / wordlists / sentence_starts = the calibration corpus of `neurofin
+calibrate` (held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words,
+chunks starting at a sentence start);
 sentences and word lists of 3-300 words; class texts (0/50/100% of one category's words, 5-300 words);
 comment-like = chunks of another twin's stories. `collect` stores each text's readout-weighted feature sums per
 subject (merged into the label's file); `analyse` reads the packages' readouts and reports per protocol:
@@ -26,7 +27,11 @@ subject (merged into the label's file); `analyse` reads the packages' readouts a
   * sign flips and Spearman rank agreement of text x ROI values between contexts (item 3): one passage for another,
     one passage of a concatenation for another, and a concatenation of other passages;
   * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval of its max over
-    ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal (item 4).
+    ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal, with and
+    without the noise of the scale (the SD of the corpus' story chunks) (item 4);
+  * each of these for several calibration corpora: main's, + sentence-start chunks (the product), and each twice
+    (a second corpus, seed 1); and the length R^2 on half the test texts when the other half is a corpus kind
+    (whether a residual comes from the kinds of text the corpus lacks).
 """
 
 from __future__ import annotations
@@ -58,8 +63,11 @@ from neurofin.io import write_json_atomic  # noqa: E402
 CLASSES = ("family", "body")  # the categories with the strongest planted effects the packages learned (learned_pairs)
 REFERENCE_TEXTS = 240
 CLASS_TEXTS = (60, 20, 6, 3)  # class texts per share at 5, 20, 80, 300 words: short texts vary more
+PER_LENGTH = 24  # sentences (and word lists) per length in each of two sets: 2 x 24 x 10 lengths = 480 texts per kind,
+# where noise alone keeps the max R^2 over 22 ROIs below ~0.02 (noise_floors; 0.057 with the 160 texts used before)
+COMMENT_TEXTS = 300  # comment-like texts in each of two sets: 600, where equal spreads keep the max ratio near 1.15
 SWAP = "reference,scrambled,comment_like,sentences"
-REFERENCE_SETS = ("reference", "scrambled", "wordlists")  # the calibration corpus' kinds 0, 1, 2
+REFERENCE_SETS = ("reference", "scrambled", "wordlists", "sentence_starts")  # the calibration corpus' kinds 0-3
 SWAP_REFERENCE = 160  # story chunks of the calibration corpus used where every context is compared
 
 
@@ -93,17 +101,18 @@ def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
 
     vocab, _ = twin_vocabulary(twin / "synth")
     records = [EncodingModel.load(p).record for p in package_dirs(twin / "models")]
-    texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS)
-    sets: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {
-        name: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
+    sets: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
+    for seed, suffix in ((0, ""), (1, "2")):  # the corpus of `neurofin calibrate`, and a second one (twice the texts)
+        texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS, seed=seed)
+        sets |= {name + suffix: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
     for name, make, seed in (("sentences", sentence_texts, 101), ("lists", word_list_texts, 102),
                              ("sentences2", sentence_texts, 201), ("lists2", word_list_texts, 202)):
-        sets[name] = (make(vocab, per_length=8, seed=seed)[0], {})
+        sets[name] = (make(vocab, per_length=PER_LENGTH, seed=seed)[0], {})
     for category in CLASSES:
         texts, shares, _ = class_texts(vocab, category, per_cell=CLASS_TEXTS, seed=203)
         sets[f"class_{category}"] = (texts, {"share": shares})
-    sets["comment_like"] = (comment_like_texts(vocab, 120), {})
-    sets["comment_like2"] = (comment_like_texts(vocab, 120, seed=204), {})
+    sets["comment_like"] = (comment_like_texts(vocab, COMMENT_TEXTS), {})
+    sets["comment_like2"] = (comment_like_texts(vocab, COMMENT_TEXTS, seed=204), {})
     return sets
 
 
@@ -132,8 +141,8 @@ def collect(twin: Path, label: str, sets: list[str] | None = None, limit: int | 
         arrays[f"{name}/n_words"] = np.array([len(w) for w in words])
         for key, values in extra.items():
             arrays[f"{name}/{key}"] = values
+        np.savez(path, **arrays)  # after every set: a long collection stopped half-way keeps what it read
         print(f"{label} {name}: {len(texts)} texts, {time.perf_counter() - start:.0f} s", flush=True)
-    np.savez(path, **arrays)
 
 
 def load(twin: Path, label: str) -> dict[str, np.ndarray]:
@@ -166,7 +175,8 @@ def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Se
             sums = np.vstack([part(n, f"{s}/sums") for n in used])
             coverage = np.concatenate([part(n, f"{s}/coverage") for n in used])
             n_words = np.concatenate([part(n, "n_words") for n in used])
-            groups = np.concatenate([np.full(len(part(n, "n_words")), i) for i, n in enumerate(used)])
+            kinds = [*REFERENCE_SETS, *(n for n in used if n.rstrip("2") not in REFERENCE_SETS)]  # test sets as extra kinds
+            groups = np.concatenate([np.full(len(part(n, "n_words")), kinds.index(n if n in kinds else n.rstrip("2"))) for n in used])
             if calibrate == "baseline only":
                 calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {})
             else:
@@ -181,9 +191,18 @@ def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Se
 
 
 def r2_log_length(v: np.ndarray, n_words: np.ndarray) -> np.ndarray:
-    """(n_regions,) R^2 of log(n_words) per region (finite regions only)."""
+    """(n_regions,) R^2 of log(n_words) per region (NaN for regions without voxels)."""
     x = np.log(n_words)
-    return np.array([np.corrcoef(x, v[:, j])[0, 1] ** 2 for j in range(v.shape[1]) if np.isfinite(v[:, j]).all()])
+    return np.array([np.corrcoef(x, v[:, j])[0, 1] ** 2 if np.isfinite(v[:, j]).all() else np.nan for j in range(v.shape[1])])
+
+
+def null_max_r2(n_texts: int, n_regions: int, quantile: float = 0.95) -> float:
+    """The `quantile` of the max over `n_regions` independent regions of R^2 with one regressor and no effect:
+    R^2 = F / (F + n - 2), F ~ F(1, n - 2). Correlated regions reach less (the permutation null beside it)."""
+    from scipy.stats import f
+
+    q = f.ppf(quantile ** (1 / n_regions), 1, n_texts - 2)
+    return float(q / (q + n_texts - 2))
 
 
 def joined(v: dict[str, dict[str, np.ndarray]], data: dict[str, np.ndarray], names: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -193,17 +212,21 @@ def joined(v: dict[str, dict[str, np.ndarray]], data: dict[str, np.ndarray], nam
             np.concatenate([data[f"{n}/n_words"] for n in present]))
 
 
-def length_r2(v, data) -> dict:
+def length_r2(v, data, names: Sequence[str], halves: bool = False) -> dict:
+    """Per kind and subject: median and max R^2 of log(n_words) over regions, the region of the max, and what noise
+    alone reaches: the 95% quantile of the max when n_words is permuted (200 draws) and for independent regions."""
     rng = np.random.default_rng(0)
     out = {}
-    for kind, names in (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2"))):
-        per, n_words = joined(v, data, names)
+    for kind, sets in (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2"))):
+        per, n_words = joined(v, data, sets[:1] if halves else sets)
         out[kind] = {"n_texts": int(len(n_words))}
         for s, x in per.items():
             r2 = r2_log_length(x, n_words)
-            null = [r2_log_length(x, rng.permutation(n_words)).max() for _ in range(200)]
-            out[kind][s] = {"median": round(float(np.median(r2)), 4), "max": round(float(r2.max()), 4),
-                            "null_max_95": round(float(np.quantile(null, 0.95)), 4)}
+            null = [np.nanmax(r2_log_length(x, rng.permutation(n_words))) for _ in range(200)]
+            out[kind][s] = {"median": round(float(np.nanmedian(r2)), 4), "max": round(float(np.nanmax(r2)), 4),
+                            "max_roi": names[int(np.nanargmax(r2))],
+                            "null_max_95": round(float(np.quantile(null, 0.95)), 4),
+                            "null_max_95_independent": round(null_max_r2(len(n_words), int(np.isfinite(r2).sum())), 4)}
     return out
 
 
@@ -252,24 +275,37 @@ def agreement(va: dict[str, np.ndarray], vb: dict[str, np.ndarray]) -> dict:
     return out
 
 
-def spread_ratio(v, names=("comment_like", "comment_like2")) -> dict:
+def spread_ratio(v, reference: Sequence[str], names=("comment_like", "comment_like2")) -> dict:
+    """Per ROI, the subjects' largest over smallest spread of calibrated values on comment-like text: median and max
+    over ROIs, a bootstrap 90% interval of the max, and the 95% quantile the max reaches when the subjects' spreads
+    are equal: with the texts resampled, and with the calibration's story chunks (`reference`, whose SD set the
+    scale) resampled too (both samples' noise)."""
     per, _ = joined(v, {f"{n}/n_words": v[n]["ensemble"][:, 0] for n in names if n in v}, names)
     subjects = [s for s in per if s != "ensemble"]
 
-    def ratio(rows: np.ndarray) -> np.ndarray:
-        spreads = np.stack([per[s][rows].std(axis=0) for s in subjects])
+    def ratio(spreads: np.ndarray) -> float | np.ndarray:
         return np.nanmax(spreads, axis=0) / np.nanmin(spreads, axis=0)
 
     n = len(per[subjects[0]])
-    observed = ratio(np.arange(n))
+    observed = ratio(np.stack([per[s].std(axis=0) for s in subjects]))
     rng = np.random.default_rng(0)
-    boot = [np.nanmax(ratio(rng.integers(0, n, n))) for _ in range(500)]
+    draws = [rng.integers(0, n, n) for _ in range(500)]
+    boot = [np.nanmax(ratio(np.stack([per[s][rows].std(axis=0) for s in subjects]))) for rows in draws]
     equal = {s: per[s] / per[s].std(axis=0) for s in subjects}  # every subject's spread set equal on these texts
-    null = [np.nanmax(np.nanmax(spreads, axis=0) / np.nanmin(spreads, axis=0))
-            for spreads in (np.stack([equal[s][rows].std(axis=0) for s in subjects]) for rows in (rng.integers(0, n, n) for _ in range(500)))]
-    return {"n_texts": n, "median": round(float(np.nanmedian(observed)), 3), "max": round(float(np.nanmax(observed)), 3),
-            "max_bootstrap_90": [round(float(q), 3) for q in np.quantile(boot, [0.05, 0.95])],
-            "max_if_spreads_were_equal_95": round(float(np.quantile(null, 0.95)), 3)}
+    null = [np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) for s in subjects]))) for rows in draws]
+    out = {"n_texts": n, "median": round(float(np.nanmedian(observed)), 3), "max": round(float(np.nanmax(observed)), 3),
+           "max_bootstrap_90": [round(float(q), 3) for q in np.quantile(boot, [0.05, 0.95])],
+           "max_if_spreads_were_equal_95": round(float(np.quantile(null, 0.95)), 3)}
+    if reference:
+        chunks = {s: np.vstack([v[r][s] for r in reference if r in v]) for s in subjects}
+        chunks = {s: c / c.std(axis=0) for s, c in chunks.items()}
+        m = len(chunks[subjects[0]])
+        both = []
+        for rows in draws:
+            scale_rows = rng.integers(0, m, m)
+            both.append(np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) / chunks[s][scale_rows].std(axis=0) for s in subjects]))))
+        out |= {"n_scale_texts": m, "max_if_spreads_were_equal_95_with_scale_noise": round(float(np.quantile(both, 0.95)), 3)}
+    return out
 
 
 def averaged(datas: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -309,9 +345,11 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
                 "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
                 "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
 
-    out: dict = {"contexts": sorted(have), "texts": "first 120 comment-like texts and 80 sentences, each context calibrated "
-                 "on its own story chunks (first 120-160) + 120 shuffled chunks (word lists not collected under every context)"}
+    out: dict = {"contexts": sorted(have), "texts": "the first texts collected under both contexts (--limit 120: comment-like texts, sentences), each context calibrated "
+                 "on its own story chunks + shuffled chunks (first 120 each; word lists and sentence-start chunks not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
+    if not raw_pairs:
+        return {**out, "note": "no other context collected"}
     out["single passage: A vs each other passage, raw values"] = summary(
         [{n: agreement(values(a, predictor, "raw")[n], values(b, predictor, "raw")[n]) for n in ("comment_like", "sentences")}
          for a, b in (common(x, y, swap_sets) for x, y in raw_pairs)], "raw readout values, prefix A vs B..H")
@@ -353,14 +391,23 @@ def analyse(twin: Path, out: Path, product: str) -> None:
         "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL [--sets ... --limit ...]; ... analyse TWIN",
         "product_context": product}
     data = load(twin, product)
+    results["noise_floors"] = {"what": "95% quantile of the max R^2 of one regressor over 22 independent ROIs with no effect",
+                               **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (160, 240, 480, 600)}}
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
+    twice = tuple(REFERENCE_SETS) + tuple(n + "2" for n in REFERENCE_SETS)  # a second corpus of every kind (seed 1)
     for label, calibrate, reference in (
             ("before (raw readout, as on main)", "raw", ()),
-            ("after, calibrated without the word lists (story chunks + shuffled chunks)", "product", REFERENCE_SETS[:2]),
-            ("after, calibrated on the whole corpus (+ word lists): the product", "product", REFERENCE_SETS)):
+            ("calibrated on main's corpus (240 chunks, 120 shuffled, 120 word lists)", "product", REFERENCE_SETS[:3]),
+            ("calibrated on main's corpus twice (480, 240, 240)", "product", twice[:3] + twice[4:7]),
+            ("calibrated on main's corpus + 120 sentence-start chunks", "product", REFERENCE_SETS),
+            ("calibrated on main's corpus + sentence-start chunks, twice", "product", twice)):
         v = values(data, predictor, calibrate, reference)
-        results[label] = {"length_r2": length_r2(v, data), "planted": planted(v, data, pairs, names),
-                          "subject_spread_ratio": spread_ratio(v)}
+        results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
+                          "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
+    for label, reference in (("the product's corpus", REFERENCE_SETS),
+                             ("+ the other 240 sentences and word lists as corpus kinds", (*REFERENCE_SETS, "sentences2", "lists2"))):
+        v = values(data, predictor, "product", reference)
+        results.setdefault("which kinds: read on the first 240 sentences and word lists", {})[label] = length_r2(v, data, names, halves=True)
     results["prefix"] = prefix_comparisons(twin, predictor)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     previous = {k: v for k, v in previous.items() if not k.startswith("issue 20")}  # earlier runs stay (main's: "main ...")

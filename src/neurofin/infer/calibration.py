@@ -4,8 +4,9 @@ With a real LM a text's raw value (readout.py) still moves with its length (the 
 short context differently) and its zero point (the training mean word) is not where comment-like text lands.
 So each subject's readout is calibrated on a reference corpus of comment-like texts scored through exactly the
 inference path (same prefix, word form, LM and readout): held-out story text (validation and test stories, never
-fitting stories) cut into chunks of 3-300 words, the same chunks with their words shuffled, lists of the stories'
-distinct words, plus any corpus the user adds. Per region it stores
+fitting stories) cut into chunks of 3-300 words at any word, the same chunks with their words shuffled, lists of
+the stories' distinct words, chunks that start where a sentence starts (as comments do; the LM reads a sentence's
+first words differently from words cut mid-sentence), plus any corpus the user adds. Per region it stores
 
     baseline(n) = location + sum_k coef_k * z(n)^k,   z(n) = (log(clip(n, 3, 300)) - log 30) / log 10,  k = 1..3
 
@@ -44,6 +45,8 @@ CALIBRATION_FILE = "calibration.json"
 MIN_WORDS, MAX_WORDS = 3, 300  # the comment length range the reference corpus spans; lengths are clipped to it
 DEGREE = 3  # polynomial degree of the length dependence in log length
 DEFAULT_TEXTS = 240  # reference texts cut from held-out stories
+PAUSE_S = 0.25  # a silence this long between two transcript words ends a sentence (speech pauses at sentence and
+# clause breaks; the synthetic twin: 0.25-0.9 s between sentences, <= 0.12 s inside one)
 
 
 class CalibrationError(InputError):
@@ -193,16 +196,38 @@ def story_chunks(stories: Sequence[Sequence[str]], n_texts: int = DEFAULT_TEXTS,
     return texts
 
 
-def held_out_story_words(dataset: Any, stories: Sequence[str]) -> list[list[str]]:
-    """Transcript words (infer word form) of the given stories of a ds003020 dataset."""
+def held_out_story_sentences(dataset: Any, stories: Sequence[str]) -> list[list[list[str]]]:
+    """Per story of a ds003020 dataset, its transcript words (infer word form) cut into sentences: a silence of at
+    least PAUSE_S seconds between two words starts a new one (transcripts have no punctuation)."""
     from neurofin.data.textgrid import read_textgrid
     from neurofin.infer.text import comment_words
 
     out = []
     for story in stories:
-        words = comment_words(" ".join(read_textgrid(dataset.textgrid_path(story)).words), max_words=100_000).words
-        out.append(words)
+        transcript = read_textgrid(dataset.textgrid_path(story))
+        breaks = np.flatnonzero(transcript.starts[1:] - transcript.stops[:-1] >= PAUSE_S) + 1
+        runs = np.split(np.array(transcript.words, dtype=object), breaks)
+        out.append([w for w in (comment_words(" ".join(run), max_words=100_000).words for run in runs) if w])
     return out
+
+
+def sentence_start_chunks(stories: Sequence[Sequence[Sequence[str]]], n_texts: int, seed: int = 0) -> list[str]:
+    """`n_texts` texts of log-uniform lengths over MIN_WORDS..MAX_WORDS that start where a sentence starts (as a
+    comment does) and run on over the next sentences; a story shorter than the length gives all its words from a start."""
+    usable = [s for s in stories if sum(map(len, s)) >= MIN_WORDS]
+    if not usable:
+        raise InputError("no held-out story with at least 3 words to calibrate on")
+    rng = np.random.default_rng(seed)
+    lengths = np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
+    texts = []
+    for length in lengths:
+        sentences = usable[int(rng.integers(len(usable)))]
+        words = [w for sentence in sentences for w in sentence]
+        starts = np.cumsum([0, *map(len, sentences[:-1])])
+        fits = starts[starts + length <= len(words)]
+        start = int(rng.choice(fits)) if len(fits) else 0
+        texts.append(" ".join(words[start : start + int(length)]))
+    return texts
 
 
 def word_lists(stories: Sequence[Sequence[str]], n_texts: int, seed: int = 0) -> list[str]:
@@ -217,16 +242,20 @@ def word_lists(stories: Sequence[Sequence[str]], n_texts: int, seed: int = 0) ->
 def reference_texts(dataset: Any, records: Sequence[Any], n_texts: int = DEFAULT_TEXTS, seed: int = 0,
                     extra: Sequence[str] = ()) -> tuple[list[str], np.ndarray, dict[str, Any]]:
     """The reference corpus and its text kinds: chunks of the stories no package was fitted on (validation + test;
-    kind 0), half as many of them with their words shuffled (kind 1), half as many lists of the stories' distinct
-    words (kind 2: word lists), then the `extra` texts (kind 3)."""
+    kind 0, at any word), half as many of them with their words shuffled (kind 1), half as many lists of the
+    stories' distinct words (kind 2: word lists), half as many chunks that start at a sentence start (kind 3), then
+    the `extra` texts (kind 4)."""
     fitted = {s for r in records for s in r.split.train}
     held = sorted({s for r in records for s in (*r.split.validation, *r.split.test)} - fitted)
-    stories = held_out_story_words(dataset, held) if n_texts else []
+    sentences = held_out_story_sentences(dataset, held) if n_texts else []
+    stories = [[w for sentence in story for w in sentence] for story in sentences]
     chunks = story_chunks(stories, n_texts, seed) if n_texts else []
     rng = np.random.default_rng(seed + 1)
     scrambled = [" ".join(rng.permutation(t.split())) for t in chunks[: len(chunks) // 2]]
     lists = word_lists(stories, len(chunks) // 2, seed + 2) if n_texts else []
-    kinds = np.repeat([0, 1, 2, 3], [len(chunks), len(scrambled), len(lists), len(extra)])
+    starts = sentence_start_chunks(sentences, len(chunks) // 2, seed + 3) if n_texts else []
+    kinds = np.repeat([0, 1, 2, 3, 4], [len(chunks), len(scrambled), len(lists), len(starts), len(extra)])
     corpus = {"held_out_stories": held, "story_chunks": len(chunks), "scrambled_chunks": len(scrambled),
-              "word_lists": len(lists), "user_texts": len(extra), "seed": seed, "lengths": [MIN_WORDS, MAX_WORDS]}
-    return chunks + scrambled + lists + list(extra), kinds, corpus
+              "word_lists": len(lists), "sentence_start_chunks": len(starts), "user_texts": len(extra), "seed": seed,
+              "lengths": [MIN_WORDS, MAX_WORDS]}
+    return chunks + scrambled + lists + starts + list(extra), kinds, corpus

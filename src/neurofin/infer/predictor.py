@@ -178,7 +178,7 @@ class Predictor:
                   ) -> dict[str, Calibration]:
         """Fit and attach every subject's calibration on reference texts read through this predictor's LM path.
 
-        `groups` labels the kinds of text (0 story chunks, 1 shuffled chunks, 2 word lists, 3 user texts): each kind's length trend is
+        `groups` labels the kinds of text (0 story chunks, 1 shuffled chunks, 2 word lists, 3 sentence-start chunks, 4 user texts): each kind's length trend is
         projected out (calibration.py). Texts without words or failing in the LM are left out."""
         words = [comment_words(t, self.max_words) for t in texts]
         rows = [i for i, w in enumerate(words) if w.error is None]
