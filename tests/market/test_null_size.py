@@ -113,7 +113,7 @@ def test_overlapping_targets_use_hansen_hodrick_weights():
 
 
 def test_the_verdict_is_one_test_of_nominal_size():
-    # the verdict the backtest reads (verdict.decide) on 300 small null tables: 8 "signal"; the previous rule (the
+    # the verdict the backtest reads (verdict.decide) on 300 small null tables: inside the band; the two-test rule (the
     # permutation test with a positive mean IC AND Clark-West) said it on 2, below the 99% band of a 5% test (6-25)
     reps = 300
     signals = sum(null_rejections(null_forecasts(10, 1, n_sessions=120, test_sessions=60, seed=seed), 1, draws=100,
