@@ -180,13 +180,18 @@ def write_calibration(package: str | Path, calibration: Calibration) -> None:
     write_manifest(package, tensors)
 
 
+def _log_uniform_lengths(rng: np.random.Generator, n_texts: int) -> np.ndarray:
+    """`n_texts` word counts drawn log-uniformly over MIN_WORDS..MAX_WORDS."""
+    return np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
+
+
 def story_chunks(stories: Sequence[Sequence[str]], n_texts: int = DEFAULT_TEXTS, seed: int = 0) -> list[str]:
     """`n_texts` texts cut from story word lists at log-uniform lengths over MIN_WORDS..MAX_WORDS, random offsets."""
     usable = [list(s) for s in stories if len(s) >= MIN_WORDS]
     if not usable:
         raise InputError("no held-out story with at least 3 words to calibrate on")
     rng = np.random.default_rng(seed)
-    lengths = np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
+    lengths = _log_uniform_lengths(rng, n_texts)
     texts = []
     for length in lengths:
         words = usable[int(rng.integers(len(usable)))]
@@ -218,7 +223,7 @@ def sentence_start_chunks(stories: Sequence[Sequence[Sequence[str]]], n_texts: i
     if not usable:
         raise InputError("no held-out story with at least 3 words to calibrate on")
     rng = np.random.default_rng(seed)
-    lengths = np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
+    lengths = _log_uniform_lengths(rng, n_texts)
     texts = []
     for length in lengths:
         sentences = usable[int(rng.integers(len(usable)))]
@@ -235,7 +240,7 @@ def word_lists(stories: Sequence[Sequence[str]], n_texts: int, seed: int = 0) ->
     syntax: list-like comments, e.g. tickers and keywords), at log-uniform lengths over MIN_WORDS..MAX_WORDS."""
     vocabulary = sorted({w for s in stories for w in s})
     rng = np.random.default_rng(seed)
-    lengths = np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
+    lengths = _log_uniform_lengths(rng, n_texts)
     return [" ".join(rng.choice(vocabulary, int(n))) for n in lengths]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import compress, repeat
@@ -215,9 +215,7 @@ class RowFilter:
         bodies = list(map(str.strip, bodies)) if _only(bodies, str) else [v.strip() if isinstance(v, str) else ""
                                                                            for v in bodies]  # fmt: skip
         lengths = np.fromiter(map(len, bodies), np.int64, len(bodies))
-        deleted = np.zeros(len(bodies), bool)
-        short = np.flatnonzero(lengths <= _LONGEST_DELETED).tolist()
-        deleted[short] = [bodies[i].lower() in DELETED_BODIES for i in short]
+        deleted = _test_where(lengths <= _LONGEST_DELETED, bodies, lambda body: body.lower() in DELETED_BODIES)
         alive = np.ones(len(rows), bool)
         if not self.keep_deleted:
             alive = _drop(report, "deleted", alive, deleted)
@@ -267,10 +265,7 @@ class RowFilter:
         lowered = list(map(str.lower, authors))
         maybe = np.fromiter(map(str.endswith, lowered, repeat("bot")), bool, len(lowered))
         maybe |= np.fromiter(map(self.bots.__contains__, lowered), bool, len(lowered))
-        flags = np.zeros(len(authors), bool)
-        candidates = np.flatnonzero(maybe).tolist()
-        flags[candidates] = [is_bot(authors[i], self.bots, self.allowed) for i in candidates]
-        return flags
+        return _test_where(maybe, authors, lambda author: is_bot(author, self.bots, self.allowed))
 
 
 _INT62 = 2**62  # |created_utc| from here on is no time (`_epoch`)
@@ -329,10 +324,16 @@ def _edit_flags(values: list[Any]) -> np.ndarray:
 
 def _edit_marks(bodies: list[str]) -> np.ndarray:
     """Texts with an edit mark ("EDIT:"); the regex runs only on the texts holding a colon."""
-    marks = np.zeros(len(bodies), bool)
-    colons = np.flatnonzero(np.fromiter(map(contains, bodies, repeat(":")), bool, len(bodies))).tolist()
-    marks[colons] = [EDIT_MARK.search(bodies[i]) is not None for i in colons]
-    return marks
+    colons = np.fromiter(map(contains, bodies, repeat(":")), bool, len(bodies))
+    return _test_where(colons, bodies, lambda body: EDIT_MARK.search(body) is not None)
+
+
+def _test_where(maybe: np.ndarray, values: list[Any], test: Callable[[Any], bool]) -> np.ndarray:
+    """`test` of the values where `maybe` holds (the cheap pre-check), False elsewhere."""
+    flags = np.zeros(len(values), bool)
+    rows = np.flatnonzero(maybe).tolist()
+    flags[rows] = [test(values[i]) for i in rows]
+    return flags
 
 
 def _drop(report: IngestReport, reason: str, alive: np.ndarray, failed: np.ndarray) -> np.ndarray:
