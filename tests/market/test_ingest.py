@@ -11,7 +11,7 @@ import pytest
 import zstandard
 
 from neurofin.errors import InputError
-from neurofin.market.comments.dedupe import SeenIds, id_key
+from neurofin.market.comments.dedupe import SeenIds, id_key, id_keys
 from neurofin.market.comments.filters import parse_created_utc
 from neurofin.market.comments.ingest import COMMENT_COLUMNS, ingest_dumps
 
@@ -166,6 +166,18 @@ def test_seen_ids_matches_a_python_set_on_random_keys() -> None:
 def test_id_key_is_base36_with_hash_fallback() -> None:
     assert id_key("gz1abc") == int("gz1abc", 36) == id_key("t1_gz1abc")
     assert id_key("not-base36!") == id_key("not-base36!") != id_key("not-base36?")
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["t1_gz1abc", "zzzzzzzzzzzzz", "\u0661\u0662", "a b", "a_b", "", "+12", "1_0", "GZ1ABC\u00e9"],
+)
+def test_id_keys_of_a_batch_equal_id_key_of_each(odd) -> None:
+    """The one-pass read of a batch of bare base-36 ids, and any batch with one other id in it, give `id_key`."""
+    plain = ["gz1abc", "GZ1ABC", "0", "zzzzzzzzzzzz", "1"]  # 12 z's: the largest 12-character id, below 2**63
+    for ids in (plain, [*plain, odd], [odd]):
+        assert id_keys(ids).tolist() == [id_key(i) for i in ids]
+    assert id_keys([]).tolist() == []
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from neurofin.errors import InputError
 from neurofin.io import atomic_path
-from neurofin.market.comments.dedupe import SeenIds, id_key
+from neurofin.market.comments.dedupe import SeenIds, id_keys
 from neurofin.market.comments.filters import IngestReport
 from neurofin.market.comments.ingest import comment_schema, ingest_dumps
 from neurofin.scale.cluster import run_tasks
@@ -43,7 +42,7 @@ def merge_parts(parts: list[Path], reports: list[IngestReport], out: Path, extra
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for part in parts:
             for batch in pq.ParquetFile(part).iter_batches():
-                keys = np.fromiter((id_key(i) for i in batch.column("id").to_pylist()), np.int64, batch.num_rows)
+                keys = id_keys(batch.column("id").to_pylist())
                 mask = seen.keep_new(keys)
                 total.duplicate += int(mask.size - mask.sum())
                 total.kept -= int(mask.size - mask.sum())

@@ -87,14 +87,12 @@ def text_blocks(raw: BinaryIO, block_bytes: int = 1 << 20) -> Iterator[list[byte
 
 
 def struct_decoder(layout: RecordLayout) -> Callable[[bytes], Any]:
-    """A msgspec decoder of JSON objects into a struct of the layout's fields (UNSET where a line lacks one)."""
-    attributes = [(f"f{index}", Any, msgspec.UNSET) for index in range(len(layout.names))]
-    rename = {f"f{index}": name for index, name in enumerate(layout.names)}
-    return msgspec.json.Decoder(msgspec.defstruct("DumpRecord", attributes, rename=rename, gc=False)).decode
+    """A msgspec decoder of JSON objects into the layout's `Record` (UNSET where a line lacks a field)."""
+    return msgspec.json.Decoder(layout.Record).decode
 
 
-def reference_values(line: bytes, layout: RecordLayout) -> tuple[Any, ...] | None:
-    """A line's layout values as the standard library reads it; MALFORMED for anything but a JSON object."""
+def reference_values(line: bytes, layout: RecordLayout) -> Any:
+    """A line's `Record` as the standard library reads it; MALFORMED for anything but a JSON object."""
     try:
         record = json.loads(line)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
@@ -102,22 +100,19 @@ def reference_values(line: bytes, layout: RecordLayout) -> tuple[Any, ...] | Non
     return layout.values(record) if isinstance(record, dict) else MALFORMED
 
 
-def json_values(
-    lines: list[bytes], layout: RecordLayout, decode: Callable[[bytes], Any] | None = None
-) -> list[tuple[Any, ...] | None]:
-    """The layout values of each NDJSON line (MALFORMED for lines that are not JSON objects); blank lines skipped.
-    `decode`: the layout's `struct_decoder`, built once per dump by the caller.
+def json_values(lines: list[bytes], layout: RecordLayout, decode: Callable[[bytes], Any] | None = None) -> list[Any]:
+    """The layout's `Record` of each NDJSON line (MALFORMED for lines that are not JSON objects); blank lines
+    skipped. `decode`: the layout's `struct_decoder`, built once per dump by the caller.
 
     The lines msgspec reads are decoded in one C-level pass (`map`); where it stops at a line it refuses, that line
     alone goes to the reference reader and the pass resumes after it."""
     decode = decode or struct_decoder(layout)
-    astuple = msgspec.structs.astuple
-    values: list[tuple[Any, ...] | None] = []
+    values: list[Any] = []
     rest = iter(lines)
     blank = 0
     while True:
         try:
-            values.extend(map(astuple, map(decode, rest)))  # list.extend keeps the items before an exception
+            values.extend(map(decode, rest))  # list.extend keeps the items before an exception
             return values
         except (msgspec.DecodeError, UnicodeDecodeError):
             line = lines[len(values) + blank]  # the line `map` just took from `rest`
@@ -127,8 +122,8 @@ def json_values(
                 blank += 1
 
 
-def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Iterator[tuple[Any, ...] | None]:
-    """The layout values of each row of a CSV dump with a header row; MALFORMED for rows the csv module rejects."""
+def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Iterator[Any]:
+    """The layout's `Record` of each row of a CSV dump with a header row; MALFORMED for rows the csv module rejects."""
     csv.field_size_limit(1 << 27)
     text = io.TextIOWrapper(raw, encoding=BOM_ENCODING, errors="replace", newline="")
     reader = csv.DictReader(text)
@@ -146,11 +141,9 @@ def _csv_values(raw: BinaryIO, layout: RecordLayout) -> Iterator[tuple[Any, ...]
         text.detach()  # the caller still reads raw.tell() and closes raw
 
 
-def open_batches(
-    path: Path, layout: RecordLayout, rows: int = 1024
-) -> tuple[BinaryIO, Generator[list[tuple[Any, ...] | None], None, None]]:
-    """Open one dump; return (raw file for byte progress, iterator over batches of up to `rows` records' layout
-    values). Batches of ~1000 records keep their decoded values in the CPU cache."""
+def open_batches(path: Path, layout: RecordLayout, rows: int = 1024) -> tuple[BinaryIO, Generator[list[Any], None, None]]:
+    """Open one dump; return (raw file for byte progress, iterator over batches of up to `rows` `Record`s, None for a
+    malformed line). Batches of ~1000 records keep their decoded values in the CPU cache."""
     suffix = path.suffix.lower()
     if suffix not in DUMP_SUFFIXES:
         raise InputError(f"cannot read dump {path}: use RC_*.zst, .jsonl/.ndjson/.json or .csv files")
@@ -162,6 +155,6 @@ def open_batches(
     return raw, (json_values(lines[i : i + rows], layout, decode) for lines in blocks for i in range(0, len(lines), rows))
 
 
-def _batched(items: Iterator[tuple[Any, ...] | None], size: int) -> Generator[list[tuple[Any, ...] | None], None, None]:
+def _batched(items: Iterator[Any], size: int) -> Generator[list[Any], None, None]:
     while batch := list(itertools.islice(items, size)):
         yield batch

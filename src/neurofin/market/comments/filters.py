@@ -1,8 +1,8 @@
 """Row filtering of ingestion: which dump records become comment rows, and the count of why the others did not.
 
 Owns the drop rules (malformed, timestamps, subreddit, date range, deleted, edited, bots, empty), the casts of
-created_utc and scores, and the ingestion report. A record reaches the filter as a tuple of field values in the
-order of `RecordLayout.names` (UNSET where the record lacks the field), whatever the dump's format.
+created_utc and scores, and the ingestion report. A record reaches the filter as a `RecordLayout.Record` of the
+fields it reads (UNSET where the record lacks the field), whatever the dump's format.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import compress, repeat
-from operator import contains, is_, is_not, itemgetter
+from operator import attrgetter, contains, is_, is_not, itemgetter
 from typing import Any
 
+import msgspec
 import numpy as np
 from msgspec import UNSET
 
@@ -150,17 +151,21 @@ class Fields:
 
 
 class RecordLayout:
-    """The record fields the filter reads, once each, in a fixed order (`names`), and where each role sits."""
+    """The record fields the filter reads, once each, in a fixed order (`names`): a record is a `Record` struct of
+    them (attribute f<i> holds field names[i], UNSET where the record lacks it); `at` reads each role's field."""
 
     def __init__(self, fields: Fields = Fields(), extra: tuple[str, ...] = ()) -> None:
         roles = (fields.id, fields.time, "subreddit", fields.text, "edited", "author", "link_id", "parent_id", "score",
                  "retrieved_on", "retrieved_utc", *extra)  # fmt: skip
         self.names: tuple[str, ...] = tuple(dict.fromkeys(roles))
-        self.at: tuple[int, ...] = tuple(self.names.index(name) for name in roles)
+        attributes = [(f"f{index}", Any, UNSET) for index in range(len(self.names))]
+        rename = {f"f{index}": name for index, name in enumerate(self.names)}
+        self.Record: Any = msgspec.defstruct("Record", attributes, rename=rename, gc=False)
+        self.at: tuple[Callable[[Any], Any], ...] = tuple(attrgetter(f"f{self.names.index(name)}") for name in roles)
 
-    def values(self, record: dict[str, Any]) -> tuple[Any, ...]:
-        """The layout's values of a decoded record (UNSET where it lacks the field)."""
-        return tuple(record.get(name, UNSET) for name in self.names)
+    def values(self, record: dict[str, Any]) -> Any:
+        """The layout's `Record` of a decoded record."""
+        return self.Record(*(record.get(name, UNSET) for name in self.names))
 
 
 class RowFilter:
@@ -181,12 +186,12 @@ class RowFilter:
         self.report, self.layout, self.subreddits, self.lo, self.hi = report, layout, subreddits, lo, hi
         self.bots, self.allowed, self.keep_edited, self.keep_deleted = bots, allowed, keep_edited, keep_deleted
 
-    def columns(self, records: list[tuple[Any, ...] | None]) -> list[Any]:
+    def columns(self, records: list[Any]) -> list[Any]:
         """The output columns (`COMMENT_COLUMNS` order, then the extra fields; lists, or int64 arrays where no value
-        is missing) of the kept records among a batch of layout values (None: a malformed line); the others are
+        is missing) of the kept records among a batch of `Record`s (None: a malformed line); the others are
         counted in the report by reason."""
         report, at = self.report, self.layout.at
-        values = list(filter(None, records))  # a record is a non-empty tuple
+        values = list(filter(None, records))  # a Record is true
         report.malformed += len(records) - len(values)
         ids = _column(values, at[0])
         if not _only(ids, str):
@@ -278,8 +283,8 @@ def _only(column: list[Any], *kinds: type) -> bool:
     return set(map(type, column)) <= set(kinds)
 
 
-def _column(records: list[tuple[Any, ...]], index: int) -> list[Any]:
-    return list(map(itemgetter(index), records))
+def _column(records: list[Any], field: Callable[[Any], Any]) -> list[Any]:
+    return list(map(field, records))
 
 
 def _ints(values: list[Any], bound: int) -> np.ndarray | None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from neurofin.errors import InputError, TruncatedFileError
 from neurofin.io import atomic_path
-from neurofin.market.comments.dedupe import SeenIds, id_key
+from neurofin.market.comments.dedupe import SeenIds, id_keys
 from neurofin.market.comments.dumps import check_dump, open_batches
 from neurofin.market.comments.filters import (
     DEFAULT_ALLOWED_AUTHORS,
@@ -163,7 +163,7 @@ def ingest_dumps(
                     table, repaired = batch_table(columns, schema)
                     report.repaired_text += repaired
                     tables.append(table)
-                    ids.append(np.fromiter(map(id_key, columns[0]), dtype=np.int64, count=len(columns[0])))
+                    ids.append(id_keys(columns[0]))
                     rows += table.num_rows
                     if rows >= chunk_rows:
                         flush(tables, ids)
