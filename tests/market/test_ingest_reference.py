@@ -269,3 +269,31 @@ def test_plain_lines_take_the_fast_paths_and_equal_the_reference(tmp_path: Path,
     assert {key: report[key] for key in expected_counts} == expected_counts
     assert report["kept"] > 100 or name == "renamed_fields"  # (no text field there: all empty)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)
+
+
+# A batch whose created_utc values all have one type is cast in one pass for that type (strings of ASCII digits by
+# int(), floats in numpy); each value here, planted among them, has the batch's type but not the pass's plain form.
+ONE_TYPE = [
+    (str, " 1611846000 "), (str, ""), (str, "1611846000000"), (str, "9" * 18), (str, "9" * 19), (str, "+1611846000"),
+    (str, "1_611_846_000"), (str, "\u0661\u0666\u0661\u0661\u0668\u0664\u0666\u0660\u0660\u0660"), (str, "-5"),
+    (str, "16118460\u00b2"), (str, "2021-01-28T16:00:00Z"), (str, "1611846000.9"), (str, "1611846000"),
+    (float, 1611846000.9), (float, -0.5), (float, 1e300), (float, 2.0**62), (float, 2.0**62 - 1024), (float, -(2.0**62)),
+    (float, 1611846000000.5), (float, 1611846000.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "value"), ONE_TYPE, ids=[f"{k.__name__}={v!r}"[:40] for k, v in ONE_TYPE])
+def test_created_utc_of_one_type_per_batch_equals_the_reference(tmp_path: Path, kind: type, value: Any) -> None:
+    records = [json.loads(line) for line in plain_lines(300, seed=5)]
+    for index, record in enumerate(records):
+        record["created_utc"] = kind(record["created_utc"]) + (kind(index % 7) / 8 if kind is float else "")
+    records[150] |= {"created_utc": value, "subreddit": "stocks", "body": "kept", "author": "u9", "edited": False}
+    lines = [json.dumps(record).encode() for record in records]
+    dump = tmp_path / "RC_one_type.jsonl"
+    dump.write_bytes(b"\n".join(lines) + b"\n")
+    options = CONFIGS["filtered"]
+    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
+    expected_table, expected_counts = reference_ingest(lines, options)
+    assert {key: report[key] for key in expected_counts} == expected_counts
+    assert report["kept"] > 10
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)

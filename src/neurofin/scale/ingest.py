@@ -14,7 +14,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-
 from neurofin.errors import InputError
 from neurofin.io import atomic_path
 from neurofin.market.comments.dedupe import SeenIds, id_keys

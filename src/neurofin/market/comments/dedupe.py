@@ -26,7 +26,7 @@ def id_keys(comment_ids: list[str]) -> np.ndarray:
     """`id_key` of each id as int64; a batch of bare base-36 ids (the dumps' own) is read in one C-level pass."""
     joined = "".join(comment_ids)
     lengths = list(map(len, comment_ids))
-    if joined.isascii() and joined.isalnum() and 0 < min(lengths, default=1) and max(lengths, default=0) <= 12:
+    if joined.isascii() and joined.isalnum() and min(lengths, default=1) > 0 and max(lengths, default=0) <= 12:
         return np.fromiter(map(int, comment_ids, repeat(36)), np.int64, len(comment_ids))
     return np.fromiter(map(id_key, comment_ids), np.int64, len(comment_ids))
 

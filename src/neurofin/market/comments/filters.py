@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import compress, repeat
-from operator import attrgetter, contains, is_, is_not, itemgetter
+from itertools import repeat
+from operator import attrgetter, contains, is_not, itemgetter
 from typing import Any
 
 import msgspec
@@ -194,10 +194,12 @@ class RowFilter:
         values = list(filter(None, records))  # a Record is true
         report.malformed += len(records) - len(values)
         ids = _column(values, at[0])
-        if not _only(ids, str):
+        named: Any = True  # every record has an id
+        if not _only(ids, str) or "" in ids:
             ids = [v if type(v) is str else _as_id(v) for v in ids]
+            named = np.fromiter(map(bool, ids), bool, len(ids))
         created = _timestamps(_column(values, at[1]))
-        alive = np.fromiter(map(bool, ids), bool, len(ids)) & (created != _NO_TIME)
+        alive = named & (created != _NO_TIME)
         report.malformed += int(alive.size - alive.sum())
         milliseconds = created > MS_THRESHOLD
         created = np.where(milliseconds, created // 1000, created)
@@ -217,8 +219,10 @@ class RowFilter:
         rows = np.flatnonzero(alive).tolist()  # the rules below read the texts: only of the records still in
         survivors = _take(values, rows)
         bodies = _column(survivors, at[3])
-        bodies = list(map(str.strip, bodies)) if _only(bodies, str) else [v.strip() if isinstance(v, str) else ""
-                                                                           for v in bodies]  # fmt: skip
+        try:
+            bodies = list(map(str.strip, bodies))
+        except TypeError:  # a text that is not a string
+            bodies = [v.strip() if isinstance(v, str) else "" for v in bodies]
         lengths = np.fromiter(map(len, bodies), np.int64, len(bodies))
         deleted = _test_where(lengths <= _LONGEST_DELETED, bodies, lambda body: body.lower() in DELETED_BODIES)
         alive = np.ones(len(rows), bool)
@@ -257,9 +261,11 @@ class RowFilter:
     def _subreddit_kept(self, values: list[Any]) -> np.ndarray:
         """Records the subreddit rule keeps: those without a subreddit field and those of a wanted subreddit."""
         assert self.subreddits is not None
-        if _only(values, str, UnsetType):  # decide once per distinct name
+        try:  # decide once per distinct name
             kept = {v: v is UNSET or v.lower() in self.subreddits for v in set(values)}
             return np.fromiter(map(kept.__getitem__, values), bool, len(values))
+        except (AttributeError, TypeError):  # a name that is not a string (an unhashable one: TypeError)
+            pass
         names = [v if type(v) is str else _as_subreddit(v) for v in values]
         wanted = {name: name.lower() in self.subreddits for name in set(names)}
         has = np.fromiter(map(is_not, values, repeat(UNSET)), bool, len(values))
@@ -275,7 +281,6 @@ class RowFilter:
 
 _INT62 = 2**62  # |created_utc| from here on is no time (`_epoch`)
 _NO_TIME = -(2**62)  # stands for "no created_utc" in the int64 column; never a parse result
-UnsetType = type(UNSET)
 
 
 def _only(column: list[Any], *kinds: type) -> bool:
@@ -292,30 +297,48 @@ def _ints(values: list[Any], bound: int) -> np.ndarray | None:
     if not _only(values, int):
         return None
     try:
-        array = np.array(values, np.int64)
+        array = np.fromiter(values, np.int64, len(values))
     except OverflowError:
         return None
     return array if array.size == 0 or (-bound < array.min() and array.max() < bound) else None
 
 
 def _timestamps(values: list[Any]) -> np.ndarray:
-    """created_utc values as int64 (milliseconds not yet converted), _NO_TIME where a value is no time: ints in one
-    numpy pass, other values one by one (a float is cast as int() casts it; strings of up to 18 ASCII digits as
-    int() reads them, always below 2**62; the rest by `parse_created_utc`)."""
-    is_int = list(map(is_, map(type, values), repeat(int)))
+    """created_utc values as int64 (milliseconds not yet converted), _NO_TIME where a value is no time; cast by
+    `_times` once per type present in the batch."""
+    types = list(map(type, values))
+    kinds = set(types)
+    if len(kinds) == 1:
+        return _times(kinds.pop(), values)
+    code = {kind: index for index, kind in enumerate(kinds)}
+    codes = np.fromiter(map(code.__getitem__, types), np.int64, len(types))
     created = np.empty(len(values), np.int64)
-    ints = np.array(is_int, bool)
-    try:
-        plain = np.array(list(compress(values, is_int)), np.int64)
-    except OverflowError:  # beyond int64: cast one by one below
-        ints[:] = False
-    else:
-        created[ints] = np.where((plain <= -_INT62) | (plain >= _INT62), _NO_TIME, plain)
-    if not ints.all():
-        created[~ints] = [int(v) if type(v) is float and -_INT62 < v < _INT62  # NaN and inf fail the range
-                          else int(v) if type(v) is str and v.isdigit() and v.isascii() and len(v) < 19
-                          else _stamp(v) for v in compress(values, (~ints).tolist())]  # fmt: skip
+    for kind, index in code.items():
+        rows = np.flatnonzero(codes == index)
+        created[rows] = _times(kind, _take(values, rows.tolist()))
     return created
+
+
+def _times(kind: type, values: list[Any]) -> np.ndarray:
+    """`_timestamps` of values all of type `kind`: ints and floats in numpy (a float truncated as int() does, NaN and
+    infinities failing the range), strings of 1 to 18 ASCII digits by int() in one pass (always below 2**62); other
+    values, and ints beyond int64, by `parse_created_utc` one by one."""
+    if kind is int:
+        try:
+            plain = np.fromiter(values, np.int64, len(values))
+        except OverflowError:  # beyond int64: cast one by one below
+            pass
+        else:
+            return np.where((plain <= -_INT62) | (plain >= _INT62), _NO_TIME, plain)
+    elif kind is float:
+        floats = np.fromiter(values, np.float64, len(values))
+        timed = (floats > -_INT62) & (floats < _INT62)
+        return np.where(timed, np.where(timed, floats, 0.0).astype(np.int64), _NO_TIME)
+    elif kind is str:
+        joined, lengths = "".join(values), list(map(len, values))
+        if joined.isascii() and joined.isdigit() and min(lengths, default=1) > 0 and max(lengths, default=0) < 19:
+            return np.fromiter(map(int, values), np.int64, len(values))
+    return np.fromiter(map(_stamp, values), np.int64, len(values))
 
 
 def _edit_flags(values: list[Any]) -> np.ndarray:

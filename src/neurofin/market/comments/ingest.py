@@ -144,8 +144,8 @@ def ingest_dumps(
             kept = int(mask.sum())
             report.duplicate += int(mask.size - kept)
             report.kept += kept
-            if kept:
-                table = pa.concat_tables(tables)
+            if kept:  # one chunk per column: filtering, and writing, a table of many small chunks costs more
+                table = pa.concat_tables(tables).combine_chunks()
                 writer.write_table(table if kept == mask.size else table.filter(pa.array(mask)))
 
         for path in paths:
