@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 from bench_ingest import KEEP_SUBREDDITS, generate_dump
 
-from neurofin.market.comments.dedupe import id_key
+from neurofin.market.comments.dedupe import id_keys
 from neurofin.market.comments.dumps import open_batches, struct_decoder, zst_blocks
 from neurofin.market.comments.filters import (
     DEFAULT_ALLOWED_AUTHORS,
@@ -73,7 +73,7 @@ def pipeline(dump: Path, upto: str) -> None:
             columns = rules.columns(batch)
             if upto == "arrow":
                 batch_table(columns, schema)
-                [id_key(v) for v in columns[0]]
+                id_keys(columns[0])
 
 
 def pyarrow_explicit(lines: list[bytes], repeats: int) -> dict:
