@@ -8,7 +8,7 @@ by construction (`Forecaster.identical`); those are not recomputed here (the bac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pandas as pd
 
@@ -69,10 +69,11 @@ def identical_models(forecaster: Forecaster) -> dict[str, str]:
 
 def forecast_folds(
     data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
-    settings: MarketSettings, progress: Progress | None = None,
+    settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Forecast rows of every distinct model variant, target and test session (columns model, target, horizon,
-    session, origin, fold, ticker, mean, quantiles) and the models of the last fold (identical ones included)."""
+    session, origin, fold, ticker, mean, quantiles) and the models of the last fold (identical ones included).
+    `only`: forecast just these models (the sources of identical ones; no projections), e.g. what a verdict reads."""
     identical = identical_models(forecaster)
     position = {s: i for i, s in enumerate(data.sessions)}
     rows, models = [], list(MODELS)
@@ -84,6 +85,8 @@ def forecast_folds(
         controls = {**control_columns(data, components), **projections}
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
+        if only is not None:
+            computed, projections = [model for model in computed if model in only], {}
         universe = fold_universe(data.panel, fold.train_start, fold.train_end, settings.min_comments)
         cube = GridCube.from_grid(grid)  # every target of the fold reads it, and the designs it keeps
         for spec in data.specs:

@@ -22,7 +22,7 @@ their quantile bands are not linear in it), the nulls and the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.backtest import backtest_verdict
 from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.prices import log_returns
@@ -77,24 +77,35 @@ def plant_lead(
     panel: pd.DataFrame, prices: pd.DataFrame, ic: float, roi: str, settings: MarketSettings, seed: int = 0
 ) -> pd.DataFrame:
     """Prices (session, ticker, close, log_return) whose log returns carry a lead of correlation `ic` from `roi` (module doc)."""
-    if not 0 <= ic < 1:
-        raise InputError(f"planted IC {ic} must be in [0, 1)")
-    rng = np.random.default_rng(seed)
+    return lead_planter(panel, prices, roi, settings)(ic, seed)
+
+
+def lead_planter(
+    panel: pd.DataFrame, prices: pd.DataFrame, roi: str, settings: MarketSettings
+) -> Callable[[float, int], pd.DataFrame]:
+    """`plant_lead` of (ic, seed) on this panel, its lead, returns and priced cells read once (a power grid's)."""
     frame = session_frame(panel, prices, [roi], settings)
     returns = frame.pivot(index="session", columns="ticker", values="target")
     lead = frame.pivot(index="session", columns="ticker", values=roi)
-    lead = ((lead - lead.mean()) / lead.std()).fillna(0.0).shift(1).fillna(0.0)
+    lead = ((lead - lead.mean()) / lead.std()).fillna(0.0).shift(1).fillna(0.0).to_numpy()
     scale = returns.std()
     standard = ((returns - returns.mean()) / scale).to_numpy()
-    offset = int(rng.integers(1, len(returns))) if len(returns) > 1 else 0
-    noise = np.roll(standard, offset, axis=0)
-    noise = np.where(np.isfinite(noise), noise, rng.standard_normal(noise.shape))
-    planted = scale.to_numpy() * (ic * lead.to_numpy() + np.sqrt(1 - ic**2) * noise)
-    closes = 100.0 * np.exp(np.cumsum(np.nan_to_num(planted), axis=0))
     priced = _priced(prices, returns.index, returns.columns)
-    closes = pd.DataFrame(np.where(priced, closes, np.nan), index=returns.index, columns=returns.columns)
-    long = closes.stack().rename("close").reset_index()
-    return log_returns(long[["session", "ticker", "close"]], settings.exchange)
+
+    def plant(ic: float, seed: int = 0) -> pd.DataFrame:
+        if not 0 <= ic < 1:
+            raise InputError(f"planted IC {ic} must be in [0, 1)")
+        rng = np.random.default_rng(seed)
+        offset = int(rng.integers(1, len(returns))) if len(returns) > 1 else 0
+        noise = np.roll(standard, offset, axis=0)
+        noise = np.where(np.isfinite(noise), noise, rng.standard_normal(noise.shape))
+        planted = scale.to_numpy() * (ic * lead + np.sqrt(1 - ic**2) * noise)
+        closes = 100.0 * np.exp(np.cumsum(np.nan_to_num(planted), axis=0))
+        closes = pd.DataFrame(np.where(priced, closes, np.nan), index=returns.index, columns=returns.columns)
+        long = closes.stack().rename("close").reset_index()
+        return log_returns(long[["session", "ticker", "close"]], settings.exchange)
+
+    return plant
 
 
 def _priced(prices: pd.DataFrame, sessions: pd.Index, tickers: pd.Index) -> np.ndarray:
@@ -118,20 +129,23 @@ def verdict_power(
         raise InputError(f"no ROI {roi!r} in the panel: choose one of {', '.join(rois) or 'none (no ROI columns)'}")
     if reps < 1 or not ics:
         raise InputError("give at least one IC and one rep")
-    settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1]})
+    settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1], "projection_draws": 0})
     data = prepare_data(panel, prices, settings)
     screens = fold_screens(data, make_folds(data, settings), settings)  # returns-free: shared by every (IC, rep)
-    advance = report(progress).task("power: backtests of planted panels", total=len(ics) * reps)
+    plant = lead_planter(panel, prices, roi, settings)
+    advance = report(progress).task("power: verdicts of planted panels", total=len(ics) * reps)
     detections, rows = [], []
     for k, ic in enumerate(ics):
         hits = 0
         for rep in range(reps):
             seed = settings.seed + 1000 * k + rep
-            planted = plant_lead(panel, prices, float(ic), roi, settings, seed)
-            result = run_backtest(panel, planted, settings.model_copy(update={"seed": seed}), forecaster, screens=screens)
-            found = result.verdict.claim == "signal"
+            rep_settings = settings.model_copy(update={"seed": seed})
+            planted = prepare_data(panel, plant(float(ic), seed), rep_settings)
+            verdict, metrics = backtest_verdict(planted, make_folds(planted, rep_settings), rep_settings, forecaster,
+                                                screens)
+            found = verdict.claim == "signal"
             hits += found
-            primary = result.metrics.set_index("model").loc[settings.primary_model]
+            primary = metrics.set_index("model").loc[settings.primary_model]
             rows.append({"ic": float(ic), "rep": rep, "signal": bool(found), "ic_mean": float(primary["ic_mean"]),
                          "perm_p": float(primary["perm_p"]), "cw_p": float(primary["cw_p"])})
             advance(1)
