@@ -100,8 +100,8 @@ def test_the_power_grid_computes_only_what_the_verdict_reads_and_matches_a_full_
     forecast = forecast_loop.forecast_requests
     monkeypatch.setattr(forecast_loop, "forecast_requests", lambda jobs, *a: models.update(jobs) or forecast(jobs, *a))
     monkeypatch.setattr(evaluation, "portfolio_tables", lambda *a: books.append(a))
-    result = verdict_power(panel, prices, settings, forecaster, ics=(0.0, 0.5), reps=2, roi=ROI)
-    assert models <= set(verdict_models(settings.primary_model)) and not books  # old code: every model, 4 books
+    result = verdict_power(panel, prices, settings, forecaster, ics=(0.0, 0.5), reps=1, roi=ROI)
+    assert models <= set(verdict_models(settings.primary_model)) and not books  # old code: every model, a book per panel
     monkeypatch.undo()
     assert result.detections[1] >= 1  # the comparison covers a detection
     for row in result.rows:
