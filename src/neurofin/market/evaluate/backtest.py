@@ -102,8 +102,8 @@ def model_forecasts(
     data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
     settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """`forecast_folds` (of the models in `only`, when given), the models identical by construction copied from
-    their source, and the realised values (`with_actuals`)."""
+    """`forecast_folds` (of the models in `only`, when given: their means only), the models identical by
+    construction copied from their source, and the realised values (`with_actuals`)."""
     identical = identical_models(forecaster)
     sources = None if only is None else {identical.get(model, model) for model in only}
     forecasts, models = forecast_folds(data, folds, selections, forecaster, settings, progress, sources)
@@ -123,8 +123,9 @@ def backtest_verdict(
     screens: Sequence[Screen] | None = None,
 ) -> tuple[Verdict, pd.DataFrame]:
     """The verdict of `run_backtest` and the primary target's metrics of the models it reads, computing only
-    those: the primary target's selection, the `verdict_models` forecasts, their metrics with the primary null, the
-    increments over the controls (no other target, horizon, model, projection ranking or portfolio)."""
+    those: the primary target's selection, the `verdict_models` forecasts (means: no quantile band), their metrics
+    with the primary null, the increments over the controls (no other target, horizon, model, projection ranking
+    or portfolio). The metrics that read bands (pinball, coverage) are NaN."""
     spec = TargetSpec(settings.primary_target, 1)
     selections = select_per_fold(data, folds, settings, [spec.kind], screens)
     rows = target_rows(model_forecasts(data, folds, selections, forecaster, settings,
