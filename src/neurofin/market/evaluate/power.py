@@ -18,11 +18,11 @@ What a planted return cannot change is computed once: each fold's ISC screen rea
 screen (their seed, as their backtest has it), and the lead, the standardised returns and the priced cells are
 read once (`lead_planter`). Per (IC, rep) only what the verdict reads reruns (`backtest_verdict`): the primary
 target's selection rule, the forecasts of the verdict's models (primary, reference, controls and control+roi;
-controls included: their target is the planted return, and their quantile bands are not linear in it), the
+controls included: their target is the planted return; their means only, no quantile band), the
 primary null and the increments; no other target, horizon or model, no projection ranking, no portfolio table.
 The detections and statistics equal the whole backtest's per planted panel (tests/market/test_power.py).
 Cost (50 tickers x 750 sessions, 3 subjects, 4 folds; `benchmarks/results/power_grid_verdict_only.json`): 4 planted
-panels cost 1.49 backtests of CPU, 0.37 per planted panel with the screens included (1.86 and 0.46 running the
+panels cost 1.28 backtests of CPU, 0.32 per planted panel with the screens included (1.78 and 0.44 running the
 whole backtest per panel; 3.89 with neither reuse), same detections.
 """
 
