@@ -2,15 +2,17 @@
 
 Each rep: a synthetic panel with no signal (`neurofin.testing.planted_market.planted_panel`, GARCH returns) of
 `--tickers` tickers x `--sessions` sessions, a lead of correlation IC planted into its returns from one ROI
-(`neurofin.market.evaluate.power.plant_lead`, as `neurofin market power` does on a user's panel); the whole
-backtest runs (linear forecaster, primary target at horizon 1) and its verdict is recorded: its headline claim
-("signal in roi", which also needs the increments over the controls) and the primary model's own test
-(`primary_test_rate`). The oracle knows
-the ROI in advance: the mean over the backtest's out-of-sample sessions of the cross-sectional Spearman IC of
-that ROI (previous session) with the return, one-sided HAC t-test at 5%. Reported per IC: both detection
-rates and their ratio (the issue's target: verdict >= 0.9 x oracle at IC 0.05 and 0.09). A rep's panel is the
-same for every IC, and so are its folds' ISC screens (they read no return): computed at the first IC, reused
-by the others (`fold_screens`; the same selections as screening again).
+(`neurofin.market.evaluate.power.plant_lead`, as `neurofin market power` does on a user's panel); the backtest's
+verdict runs (`backtest_verdict`, as the power grid runs it: only what the verdict reads, the same verdict as the
+whole backtest; linear forecaster, primary target at horizon 1) and is recorded: its headline claim ("signal in
+roi", which also needs the increments over the controls) and the primary model's own test (`primary_test_rate`).
+The oracle knows the ROI in advance: the mean over the backtest's out-of-sample sessions of the cross-sectional
+Spearman IC of that ROI (previous session) with the return, one-sided HAC t-test at 5%. Reported per IC: both
+detection rates and their ratio (the issue's target: verdict >= 0.9 x oracle at IC 0.05 and 0.09). A rep's panel
+is the same for every IC, and so are its folds' ISC screens (they read no return): computed once per rep, reused
+by every IC (`fold_screens`; the same selections as screening again). Reps run in order, every IC on each, and
+the JSON is rewritten after each rep ("complete": false until the last); `seconds`: wall seconds of an IC's
+verdicts, screens excluded.
 
 Example (the issue's design; hours on 2 CPUs with today's engine):
     PYTHONPATH=src .venv/bin/python benchmarks/bench_power.py --tickers 50 --sessions 750 --reps 100
@@ -28,7 +30,7 @@ from pathlib import Path
 from neurofin.config import MarketSettings
 from neurofin.io import write_json_atomic
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.backtest import backtest_verdict
 from neurofin.market.evaluate.power import plant_lead
 from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
 from neurofin.market.forecast.models import RidgeForecaster
@@ -73,30 +75,32 @@ def main() -> None:
     settings = MarketSettings(train_sessions=args.train, step_sessions=args.step, targets=["raw"], horizons=[1],
                               null_draws=200, quantile_levels=[0.1, 0.5, 0.9])
     tickers = [f"T{k:03d}" for k in range(args.tickers)]
+    counts = {ic: {"verdict": 0, "primary": 0, "oracle": 0, "seconds": 0.0} for ic in args.ics}
     rows: list[dict] = []
-    screens: dict[int, list] = {}  # rep -> its panel's ISC screens
-    for ic in args.ics:
-        start, verdicts, primary, oracle = time.perf_counter(), 0, 0, 0
-        for rep in range(args.reps):
-            panel, prices = planted_panel(n_sessions=args.sessions, tickers=tickers, n_subjects=3,
-                                          volatility_clustering=True, seed=rep)
+    for rep in range(args.reps):  # every IC on each rep's panel, so an interrupted run has as many reps per IC
+        panel, prices = planted_panel(n_sessions=args.sessions, tickers=tickers, n_subjects=3,
+                                      volatility_clustering=True, seed=rep)
+        rep_settings = settings.model_copy(update={"seed": rep})
+        user = prepare_data(panel, prices, rep_settings)
+        folds = make_folds(user, rep_settings)
+        screens = fold_screens(user, folds, rep_settings)  # the rep's panel: the same for every IC
+        for ic in args.ics:
+            start = time.perf_counter()
             planted = plant_lead(panel, prices, ic, ROI, settings, seed=rep)
-            rep_settings = settings.model_copy(update={"seed": rep})
-            if rep not in screens:
-                data = prepare_data(panel, prices, rep_settings)
-                screens[rep] = fold_screens(data, make_folds(data, rep_settings), rep_settings)
-            result = run_backtest(panel, planted, rep_settings, RidgeForecaster(name="linear"), screens=screens[rep])
-            verdicts += result.verdict.claim == "signal"
-            primary += result.verdict.signal
-            oracle += oracle_detects(panel, planted, settings, {s for f in result.folds for s in f.test_sessions})
-            print(f"IC {ic} rep {rep + 1}: verdict {verdicts}, primary test {primary}, oracle {oracle}", file=sys.stderr,
-                  flush=True)
-            done = rep + 1  # the JSON is rewritten after every panel: an interrupted run keeps its first `done` panels
-            row = {"ic": ic, "reps": done, "verdict_rate": verdicts / done, "primary_test_rate": primary / done,
-                   "oracle_rate": oracle / done, "ratio": verdicts / oracle if oracle else None,
-                   "seconds": round(time.perf_counter() - start, 1)}
-            write(args, [*rows, row], complete=False)
-        rows.append(row)
+            verdict, _ = backtest_verdict(prepare_data(panel, planted, rep_settings), folds, rep_settings,
+                                          RidgeForecaster(name="linear"), screens)
+            count = counts[ic]
+            count["verdict"] += verdict.claim == "signal"
+            count["primary"] += verdict.signal
+            count["oracle"] += oracle_detects(panel, planted, settings, {s for f in folds for s in f.test_sessions})
+            count["seconds"] += time.perf_counter() - start
+            print(f"rep {rep + 1} IC {ic}: verdict {count['verdict']}, primary test {count['primary']}, oracle "
+                  f"{count['oracle']}", file=sys.stderr, flush=True)
+        done = rep + 1  # the JSON is rewritten after every rep: an interrupted run keeps its first `done` reps
+        rows = [{"ic": ic, "reps": done, "verdict_rate": c["verdict"] / done, "primary_test_rate": c["primary"] / done,
+                 "oracle_rate": c["oracle"] / done, "ratio": c["verdict"] / c["oracle"] if c["oracle"] else None,
+                 "seconds": round(c["seconds"], 1)} for ic, c in counts.items()]
+        write(args, rows, complete=done == args.reps)
     write(args, rows, complete=True)
     print(f"wrote {args.out}")
 

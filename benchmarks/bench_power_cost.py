@@ -6,7 +6,7 @@ power grid of `--ics` x `--reps` planted panels, in a child process per checkout
 backtests. With `--compare OLD_SRC` the same measurements run with OLD_SRC's `src` first, alternating with this
 checkout's:
 
-    python benchmarks/bench_power_cost.py --compare OLD_CHECKOUT/src --out benchmarks/results/power_grid_reuse.json
+    python benchmarks/bench_power_cost.py --compare OLD_CHECKOUT/src --out benchmarks/results/power_grid_verdict_only.json
 """
 
 from __future__ import annotations

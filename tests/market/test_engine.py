@@ -158,3 +158,18 @@ def test_ticker_chunks_on_the_thread_pool_give_the_same_bits_as_one_batch(data, 
     chunked = ridge_forecasts(design, cube.values[..., 0], *days, alpha=1.0, levels=LEVELS)
     for name in ("mean", "median", "band"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+
+
+def test_means_without_bands_are_the_same_bits(data):
+    """`bands=False` (a power grid's verdict reads means only): the same means, no band where a ridge was fitted."""
+    column = data.specs[0].column
+    cube = GridCube.from_grid(data.grid, [column, *data.rois, *data.sentiment])
+    design = build_design(cube, [([*data.sentiment, data.rois[0]], [])] * len(cube.tickers))
+    requests = _requests(data, column, 1, range(20, len(data.sessions)))
+    days = [cube.day([getattr(r, a) for r in requests]) for a in ("origin", "session", "known_through")]
+    whole = ridge_forecasts(design, cube.values[..., 0], *days, alpha=1.0, levels=LEVELS)
+    means = ridge_forecasts(design, cube.values[..., 0], *days, alpha=1.0, levels=LEVELS, bands=False)
+    np.testing.assert_array_equal(means.mean, whole.mean)
+    fitted = np.isnan(means.median)
+    assert fitted.mean() > 0.5 and np.all(np.isnan(means.band[fitted]))
+    np.testing.assert_array_equal(means.median[~fitted], whole.median[~fitted])  # fallback rows keep their bands

@@ -85,3 +85,30 @@ def test_the_power_grid_screens_each_fold_once(monkeypatch):
     folds = make_folds(prepare_data(panel, prices, SMALL), SMALL)
     assert sorted(calls) == sorted(f.train_start for f in folds)  # old code: once per fold per backtest (2 x)
     assert len(result.rows) == 2
+
+
+def test_the_power_grid_computes_only_what_the_verdict_reads_and_matches_a_full_backtest_per_panel(monkeypatch):
+    """Issue 22: each planted panel forecasts only the verdict's models and skips the portfolio tables, and its
+    detections and statistics equal those of the whole backtest run on that planted panel."""
+    from neurofin.market.evaluate import evaluation, forecast_loop
+    from neurofin.market.evaluate.backtest import verdict_models
+
+    panel, prices = planted_panel(n_sessions=150, tickers=("A", "B", "C", "D", "E"), n_subjects=2, seed=4)
+    settings = SMALL.model_copy(update={"targets": ["raw", "absolute"], "horizons": [1, 5]})
+    forecaster = RidgeForecaster(name="linear")
+    models, books = set(), []
+    forecast = forecast_loop.forecast_requests
+    monkeypatch.setattr(forecast_loop, "forecast_requests", lambda jobs, *a: models.update(jobs) or forecast(jobs, *a))
+    monkeypatch.setattr(evaluation, "portfolio_tables", lambda *a: books.append(a))
+    result = verdict_power(panel, prices, settings, forecaster, ics=(0.0, 0.5), reps=1, roi=ROI)
+    assert models <= set(verdict_models(settings.primary_model)) and not books  # old code: every model, a book per panel
+    monkeypatch.undo()
+    assert result.detections[1] >= 1  # the comparison covers a detection
+    for row in result.rows:
+        seed = settings.seed + 1000 * [0.0, 0.5].index(row["ic"]) + row["rep"]
+        one = settings.model_copy(update={"seed": seed, "targets": ["raw"], "horizons": [1]})
+        full = run_backtest(panel, plant_lead(panel, prices, row["ic"], ROI, one, seed), one, forecaster)
+        primary = full.metrics.set_index("model").loc[one.primary_model]
+        assert row["signal"] == (full.verdict.claim == "signal")
+        for name in ("ic_mean", "perm_p", "cw_p"):
+            assert row[name] == pytest.approx(primary[name], abs=1e-9, rel=0)

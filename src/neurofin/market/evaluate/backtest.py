@@ -24,19 +24,21 @@ among same-dimension projections of the LM embedding (projections.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.evaluation import evaluate_targets, target_rows, with_actuals
+from neurofin.market.evaluate.evaluation import evaluate_targets, evaluate_with_null, target_rows, with_actuals
 from neurofin.market.evaluate.forecast_loop import forecast_folds, identical_models
+from neurofin.market.evaluate.increments import increment_tests
 from neurofin.market.evaluate.null import MIN_DRAWS
 from neurofin.market.evaluate.projections import projection_rank
+from neurofin.market.evaluate.variants import INCREMENTS, REFERENCE_MODEL
 from neurofin.market.evaluate.verdict import Verdict, decide
-from neurofin.market.evaluate.walk_forward import Fold, make_folds, prepare_data, select_per_fold
+from neurofin.market.evaluate.walk_forward import Fold, MarketData, make_folds, prepare_data, select_per_fold
 from neurofin.market.forecast.controls import PROJECTION
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.targets import TargetSpec
@@ -76,10 +78,7 @@ def run_backtest(
     folds = make_folds(data, settings)
     selections = select_per_fold(data, folds, settings, [s.kind for s in data.specs], screens)
     identical = identical_models(forecaster)
-    forecasts, models = forecast_folds(data, folds, selections, forecaster, settings, progress)
-    copies = [forecasts[forecasts["model"] == source].assign(model=alias)
-              for alias, source in identical.items() if alias in models]
-    forecasts = with_actuals(pd.concat([forecasts, *copies], ignore_index=True), data)
+    forecasts = model_forecasts(data, folds, selections, forecaster, settings, progress)
     primary_spec = TargetSpec(settings.primary_target, 1)
     projected = forecasts["model"].str.startswith(PROJECTION).to_numpy()
     ranking = projection_rank(target_rows(forecasts, primary_spec), settings.primary_model)
@@ -97,3 +96,42 @@ def run_backtest(
         settings.model_dump(mode="json"), null.to_record(), evaluation.results, increments, evaluation.portfolio,
         data.notes, ranking.to_record() if ranking else {},
     )
+
+
+def model_forecasts(
+    data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
+    settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """`forecast_folds` (of the models in `only`, when given: their means only), the models identical by
+    construction copied from their source, and the realised values (`with_actuals`)."""
+    identical = identical_models(forecaster)
+    sources = None if only is None else {identical.get(model, model) for model in only}
+    forecasts, models = forecast_folds(data, folds, selections, forecaster, settings, progress, sources)
+    copies = [forecasts[forecasts["model"] == source].assign(model=alias) for alias, source in identical.items()
+              if alias in models and (only is None or alias in only)]
+    return with_actuals(pd.concat([forecasts, *copies], ignore_index=True), data)
+
+
+def verdict_models(primary: str) -> list[str]:
+    """The models the verdict reads: the primary, the reference it nests, each control with control+roi, and
+    hist_mean (the metrics' R^2 baseline)."""
+    return list(dict.fromkeys([primary, REFERENCE_MODEL, "hist_mean", *(model for pair in INCREMENTS for model in pair)]))
+
+
+def backtest_verdict(
+    data: MarketData, folds: Sequence[Fold], settings: MarketSettings, forecaster: Forecaster,
+    screens: Sequence[Screen] | None = None,
+) -> tuple[Verdict, pd.DataFrame]:
+    """The verdict of `run_backtest` and the primary target's metrics of the models it reads, computing only
+    those: the primary target's selection, the `verdict_models` forecasts (means: no quantile band), their metrics
+    with the primary null, the increments over the controls (no other target, horizon, model, projection ranking
+    or portfolio). The metrics that read bands (pinball, coverage) are NaN."""
+    spec = TargetSpec(settings.primary_target, 1)
+    selections = select_per_fold(data, folds, settings, [spec.kind], screens)
+    rows = target_rows(model_forecasts(data, folds, selections, forecaster, settings,
+                                       only=verdict_models(settings.primary_model)), spec)
+    identical = identical_models(forecaster)
+    metrics, _ = evaluate_with_null(rows, settings.quantile_levels, settings.primary_model, identical,
+                                    settings.null_draws, settings.seed)
+    increments = increment_tests(rows, identical, settings.null_draws, settings.seed)
+    return decide(metrics, settings.primary_model, settings.primary_target, increments), metrics

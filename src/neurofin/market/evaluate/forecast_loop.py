@@ -8,7 +8,7 @@ by construction (`Forecaster.identical`); those are not recomputed here (the bac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pandas as pd
 
@@ -52,14 +52,14 @@ def baseline_forecasters(settings: MarketSettings) -> dict[str, Forecaster]:
 def forecast_models(
     models: Sequence[str], forecaster: Forecaster, grid: pd.DataFrame, requests: Sequence[OriginRequest],
     selected: dict[str, list[str]], controls: dict[str, list[str]], settings: MarketSettings,
-    cube: GridCube | None = None,
+    cube: GridCube | None = None, bands: bool = True,
 ) -> pd.DataFrame:
     """Forecasts of every request's target session for each model variant (rows ticker, mean, median, q..., model,
     session, origin; by session, then model, then ticker), batched over tickers and origins (forecast/engine.py;
-    `cube`: the grid's, shared by the calls on one grid)."""
+    `cube`: the grid's, shared by the calls on one grid; `bands=False`: the ridge fits' means only)."""
     baselines = baseline_forecasters(settings)
     jobs = {model: (baselines.get(model, forecaster), model_covariates(model, selected, controls)) for model in models}
-    return forecast_requests(jobs, grid, requests, settings.quantile_levels, cube)
+    return forecast_requests(jobs, grid, requests, settings.quantile_levels, cube, bands)
 
 
 def identical_models(forecaster: Forecaster) -> dict[str, str]:
@@ -69,10 +69,12 @@ def identical_models(forecaster: Forecaster) -> dict[str, str]:
 
 def forecast_folds(
     data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
-    settings: MarketSettings, progress: Progress | None = None,
+    settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Forecast rows of every distinct model variant, target and test session (columns model, target, horizon,
-    session, origin, fold, ticker, mean, quantiles) and the models of the last fold (identical ones included)."""
+    session, origin, fold, ticker, mean, quantiles) and the models of the last fold (identical ones included).
+    `only`: forecast just these models (the sources of identical ones; no projections) and the ridge fits' means
+    only (no bands), what a verdict reads."""
     identical = identical_models(forecaster)
     position = {s: i for i, s in enumerate(data.sessions)}
     rows, models = [], list(MODELS)
@@ -84,6 +86,8 @@ def forecast_folds(
         controls = {**control_columns(data, components), **projections}
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
+        if only is not None:
+            computed, projections = [model for model in computed if model in only], {}
         universe = fold_universe(data.panel, fold.train_start, fold.train_end, settings.min_comments)
         cube = GridCube.from_grid(grid)  # every target of the fold reads it, and the designs it keeps
         for spec in data.specs:
@@ -92,7 +96,8 @@ def forecast_folds(
             requests = [OriginRequest(data.sessions[position[target] - 1], target, spec.column,
                                       known_through(data.sessions, position[target] - 1, spec.horizon))
                         for target in fold.test_sessions]
-            out = forecast_models(spec_models, forecaster, grid, requests, selected, controls, settings, cube)
+            out = forecast_models(spec_models, forecaster, grid, requests, selected, controls, settings, cube,
+                                  bands=only is None)
             rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
                                    origin=out.pop("origin"), fold=fold.index))
             advance(len(requests))

@@ -110,20 +110,22 @@ def permutation_ic_test(
     delta = (wide[model] - wide[reference]).unstack("ticker").to_numpy(float)
     y = wide["actual"].unstack("ticker").to_numpy(float)
     present = np.isfinite(delta)
-    moved_all = (np.take_along_axis(np.broadcast_to(delta, (draws, *delta.shape)),
-                                    block_permutations(present, draws, block_sessions(horizon), rng), axis=2)
-                 if scheme == "block_permutation" else None)
+    sources = (block_permutations(present, draws, block_sessions(horizon), rng)
+               if scheme == "block_permutation" else None)
     observed, null = [], []
     for t in range(present.shape[0]):
         cols = present[t]
         ranks_y = stats.rankdata(y[t, cols])
-        own = _row_corr(stats.rankdata(delta[t, cols])[None, :], ranks_y)[0]
+        ranks = np.full(delta.shape[1], np.nan)
+        ranks[cols] = stats.rankdata(delta[t, cols])
+        own = _row_corr(ranks[cols][None, :], ranks_y)[0]
         if not np.isfinite(own):
             continue
-        moved = (moved_all[:, t, cols] if moved_all is not None
-                 else delta[t, cols][uniform_permutations(int(cols.sum()), draws, rng)])
+        # a permutation moves the ranks with the values: the ranks of the reassigned contribution, not ranked again
+        moved = (ranks[sources[:, t, cols]] if sources is not None
+                 else ranks[cols][uniform_permutations(int(cols.sum()), draws, rng)])
         observed.append(own)
-        null.append(_row_corr(stats.rankdata(moved, axis=1), ranks_y))
+        null.append(_row_corr(moved, ranks_y))
     if not observed:
         return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
                                  scheme=scheme)

@@ -1,6 +1,6 @@
 """Power of the verdict on the user's own panel: which lead could this backtest detect?
 
-For each IC of a grid and each rep, the returns are replaced by planted ones and the whole backtest runs
+For each IC of a grid and each rep, the returns are replaced by planted ones and the backtest's verdict runs
 on the user's panel unchanged (same tickers, sessions, missing cells, comment counts, ROI values):
 
     r[t, i] = sd_i * (ic * lead[t-1, i] + sqrt(1 - ic^2) * u[t, i])
@@ -15,14 +15,20 @@ verdict's false-signal rate on this panel. Only the primary target at horizon 1 
 
 What a planted return cannot change is computed once: each fold's ISC screen reads only the panel's ROI values
 (`fold_screens`; most of a backtest's CPU on a panel of a few subjects), so every (IC, rep) reuses the user's own
-screen (their seed, as their backtest has it). Everything that reads returns reruns per (IC, rep): the
-selection rule, the forecasts of every model (controls included: their target is the planted return, and
-their quantile bands are not linear in it), the nulls and the verdict.
+screen (their seed, as their backtest has it), and the lead, the standardised returns and the priced cells are
+read once (`lead_planter`). Per (IC, rep) only what the verdict reads reruns (`backtest_verdict`): the primary
+target's selection rule, the forecasts of the verdict's models (primary, reference, controls and control+roi;
+controls included: their target is the planted return; their means only, no quantile band), the
+primary null and the increments; no other target, horizon or model, no projection ranking, no portfolio table.
+The detections and statistics equal the whole backtest's per planted panel (tests/market/test_power.py).
+Cost (50 tickers x 750 sessions, 3 subjects, 4 folds; `benchmarks/results/power_grid_verdict_only.json`): 4 planted
+panels cost 1.28 backtests of CPU, 0.32 per planted panel with the screens included (1.78 and 0.44 running the
+whole backtest per panel; 3.89 with neither reuse), same detections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +38,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import run_backtest
+from neurofin.market.evaluate.backtest import backtest_verdict
 from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.prices import log_returns
@@ -77,24 +83,35 @@ def plant_lead(
     panel: pd.DataFrame, prices: pd.DataFrame, ic: float, roi: str, settings: MarketSettings, seed: int = 0
 ) -> pd.DataFrame:
     """Prices (session, ticker, close, log_return) whose log returns carry a lead of correlation `ic` from `roi` (module doc)."""
-    if not 0 <= ic < 1:
-        raise InputError(f"planted IC {ic} must be in [0, 1)")
-    rng = np.random.default_rng(seed)
+    return lead_planter(panel, prices, roi, settings)(ic, seed)
+
+
+def lead_planter(
+    panel: pd.DataFrame, prices: pd.DataFrame, roi: str, settings: MarketSettings
+) -> Callable[[float, int], pd.DataFrame]:
+    """`plant_lead` of (ic, seed) on this panel, its lead, returns and priced cells read once (a power grid's)."""
     frame = session_frame(panel, prices, [roi], settings)
     returns = frame.pivot(index="session", columns="ticker", values="target")
     lead = frame.pivot(index="session", columns="ticker", values=roi)
-    lead = ((lead - lead.mean()) / lead.std()).fillna(0.0).shift(1).fillna(0.0)
+    lead = ((lead - lead.mean()) / lead.std()).fillna(0.0).shift(1).fillna(0.0).to_numpy()
     scale = returns.std()
     standard = ((returns - returns.mean()) / scale).to_numpy()
-    offset = int(rng.integers(1, len(returns))) if len(returns) > 1 else 0
-    noise = np.roll(standard, offset, axis=0)
-    noise = np.where(np.isfinite(noise), noise, rng.standard_normal(noise.shape))
-    planted = scale.to_numpy() * (ic * lead.to_numpy() + np.sqrt(1 - ic**2) * noise)
-    closes = 100.0 * np.exp(np.cumsum(np.nan_to_num(planted), axis=0))
     priced = _priced(prices, returns.index, returns.columns)
-    closes = pd.DataFrame(np.where(priced, closes, np.nan), index=returns.index, columns=returns.columns)
-    long = closes.stack().rename("close").reset_index()
-    return log_returns(long[["session", "ticker", "close"]], settings.exchange)
+
+    def plant(ic: float, seed: int = 0) -> pd.DataFrame:
+        if not 0 <= ic < 1:
+            raise InputError(f"planted IC {ic} must be in [0, 1)")
+        rng = np.random.default_rng(seed)
+        offset = int(rng.integers(1, len(returns))) if len(returns) > 1 else 0
+        noise = np.roll(standard, offset, axis=0)
+        noise = np.where(np.isfinite(noise), noise, rng.standard_normal(noise.shape))
+        planted = scale.to_numpy() * (ic * lead + np.sqrt(1 - ic**2) * noise)
+        closes = 100.0 * np.exp(np.cumsum(np.nan_to_num(planted), axis=0))
+        closes = pd.DataFrame(np.where(priced, closes, np.nan), index=returns.index, columns=returns.columns)
+        long = closes.stack().rename("close").reset_index()
+        return log_returns(long[["session", "ticker", "close"]], settings.exchange)
+
+    return plant
 
 
 def _priced(prices: pd.DataFrame, sessions: pd.Index, tickers: pd.Index) -> np.ndarray:
@@ -118,20 +135,23 @@ def verdict_power(
         raise InputError(f"no ROI {roi!r} in the panel: choose one of {', '.join(rois) or 'none (no ROI columns)'}")
     if reps < 1 or not ics:
         raise InputError("give at least one IC and one rep")
-    settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1]})
+    settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1], "projection_draws": 0})
     data = prepare_data(panel, prices, settings)
     screens = fold_screens(data, make_folds(data, settings), settings)  # returns-free: shared by every (IC, rep)
-    advance = report(progress).task("power: backtests of planted panels", total=len(ics) * reps)
+    plant = lead_planter(panel, prices, roi, settings)
+    advance = report(progress).task("power: verdicts of planted panels", total=len(ics) * reps)
     detections, rows = [], []
     for k, ic in enumerate(ics):
         hits = 0
         for rep in range(reps):
             seed = settings.seed + 1000 * k + rep
-            planted = plant_lead(panel, prices, float(ic), roi, settings, seed)
-            result = run_backtest(panel, planted, settings.model_copy(update={"seed": seed}), forecaster, screens=screens)
-            found = result.verdict.claim == "signal"
+            rep_settings = settings.model_copy(update={"seed": seed})
+            planted = prepare_data(panel, plant(float(ic), seed), rep_settings)
+            verdict, metrics = backtest_verdict(planted, make_folds(planted, rep_settings), rep_settings, forecaster,
+                                                screens)
+            found = verdict.claim == "signal"
             hits += found
-            primary = result.metrics.set_index("model").loc[settings.primary_model]
+            primary = metrics.set_index("model").loc[settings.primary_model]
             rows.append({"ic": float(ic), "rep": rep, "signal": bool(found), "ic_mean": float(primary["ic_mean"]),
                          "perm_p": float(primary["perm_p"]), "cw_p": float(primary["cw_p"])})
             advance(1)

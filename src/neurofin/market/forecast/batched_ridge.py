@@ -229,9 +229,11 @@ def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.nd
 
 def ridge_forecasts(
     design: Design, target: np.ndarray, origin_day: np.ndarray, target_day: np.ndarray, known_day: np.ndarray,
-    alpha: float, levels: Sequence[float] | np.ndarray, fallback: Forecasts | None = None,
+    alpha: float, levels: Sequence[float] | np.ndarray, fallback: Forecasts | None = None, bands: bool = True,
 ) -> Forecasts:
     """`RidgeForecaster.forecast` for every ticker and origin at once (see its docstring for the model).
+    `bands=False`: the means only (the same values); the fitted rows' median and quantiles are NaN, their
+    leave-one-out residuals never computed (what a verdict reads: `backtest_verdict`).
 
     `target` (T, D) the target column; per origin o: the origin's day, the target session's day and the
     last day whose target is realised. Tickers without columns, with fewer than MIN_FIT_ROWS usable rows
@@ -254,11 +256,15 @@ def ridge_forecasts(
         fit = _ridge_solve(known_day, usable, shifted, np.where(usable, y, 0.0), alpha)
         query = sub.query(origin_day, target_day) - shift[:, None, :]
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
-        residuals = _loo_residuals(fit, shifted, np.where(usable, y, np.nan), known_day)
-        ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
               & np.all(np.isfinite(query), axis=-1))
         mean[part] = np.where(ok, forecast, mean[part])
+        if not bands:
+            median[part] = np.where(ok, np.nan, median[part])
+            band[part] = np.where(ok[..., None], np.nan, band[part])
+            return
+        residuals = _loo_residuals(fit, shifted, np.where(usable, y, np.nan), known_day)
+        ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         median[part] = np.where(ok, forecast + ranked[..., -1], median[part])
         band[part] = np.where(ok[..., None], forecast[..., None] + ranked[..., :-1], band[part])
 

@@ -110,7 +110,7 @@ Covariates = Mapping[str, tuple[Sequence[str], Sequence[str]]]  # ticker -> (pas
 
 def forecast_requests(
     models: Mapping[str, tuple[Forecaster, Covariates]], grid: pd.DataFrame, requests: Sequence[OriginRequest],
-    quantile_levels: Sequence[float], cube: GridCube | None = None,
+    quantile_levels: Sequence[float], cube: GridCube | None = None, bands: bool = True,
 ) -> pd.DataFrame:
     """Forecasts of every request by each model (name -> (forecaster, covariates)) for each ticker of its covariates.
 
@@ -118,11 +118,12 @@ def forecast_requests(
     then ticker. Ridge and zero forecasters are computed batched over tickers and origins (same values as
     their per-view `forecast`); any other forecaster, or a subclass that overrides `forecast`, is called per
     origin through `forecast_view` (batched over tickers). `cube`: the grid's `GridCube` (every ticker and column
-    the ridge models read), when the caller shares one across calls on the same grid.
+    the ridge models read), when the caller shares one across calls on the same grid. `bands=False`: the batched
+    ridge fits give their means only (`ridge_forecasts`).
     """
     requests = sorted(requests, key=lambda r: r.session)
     batched = {name: job for name, job in models.items() if type(job[0]).forecast in _BATCHED}
-    parts = [_batched(batched, grid, requests, quantile_levels, cube)] if batched else []
+    parts = [_batched(batched, grid, requests, quantile_levels, cube, bands)] if batched else []
     for name, (forecaster, covariates) in models.items():
         if name not in batched:
             parts.extend(forecast_view(forecaster, origin_view(grid, r.origin, r.session, r.column, r.known_through),
@@ -140,7 +141,7 @@ _BATCHED = (RidgeForecaster.forecast, ZeroForecaster.forecast)
 
 def _batched(
     models: Mapping[str, tuple[Forecaster, Covariates]], grid: pd.DataFrame, requests: Sequence[OriginRequest],
-    quantile_levels: Sequence[float], cube: GridCube | None,
+    quantile_levels: Sequence[float], cube: GridCube | None, bands: bool = True,
 ) -> pd.DataFrame:
     """Ridge and zero forecasts of every request, one cube for all models, batched over tickers and origins."""
     tickers = np.array(sorted({t for _, covariates in models.values() for t in covariates}), dtype=object)
@@ -168,7 +169,8 @@ def _batched(
                 design = cube.design(rows, [covariates[t] for t in tickers[local]])
                 result = ridge_forecasts(design, cube.by_column[rows, k], origin_day, target_day, known_day,
                                          forecaster.alpha, levels,
-                                         Forecasts(fallback.mean[local], fallback.median[local], fallback.band[local]))
+                                         Forecasts(fallback.mean[local], fallback.median[local], fallback.band[local]),
+                                         bands)
             else:
                 shape = (rows.size, len(chosen))
                 result = Forecasts(np.zeros(shape), np.zeros(shape), np.full((*shape, levels.size), np.nan))
