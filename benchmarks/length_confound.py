@@ -356,12 +356,11 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
     out: dict = {"contexts": sorted(have), "texts": "the first texts collected under both contexts (--limit 120: comment-like texts, sentences), each context calibrated "
                  "on its own story chunks + shuffled chunks (first 120 each; word lists and sentence-start chunks not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
-    if not raw_pairs:
-        return {**out, "note": "no other context collected"}
-    out["single passage: A vs each other passage, raw values"] = summary(
-        [{n: agreement(values(a, predictor, "raw")[n], values(b, predictor, "raw")[n]) for n in ("comment_like", "sentences")}
-         for a, b in (common(x, y, swap_sets) for x, y in raw_pairs)], "raw readout values, prefix A vs B..H")
-    out["single passage: A vs each other passage"] = summary([compare(a, b) for a, b in raw_pairs], "prefix A vs B..H")
+    if raw_pairs:
+        out["single passage: A vs each other passage, raw values"] = summary(
+            [{n: agreement(values(a, predictor, "raw")[n], values(b, predictor, "raw")[n]) for n in ("comment_like", "sentences")}
+             for a, b in (common(x, y, swap_sets) for x, y in raw_pairs)], "raw readout values, prefix A vs B..H")
+        out["single passage: A vs each other passage"] = summary([compare(a, b) for a, b in raw_pairs], "prefix A vs B..H")
     for k in (2, 3, 4):
         base = singles[:k]
         held = [x for x in singles if x not in base]
@@ -373,7 +372,7 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         disjoint = [compare(avg, averaged([data[x] for x in other])) for other in itertools.combinations(held, k)]
         if disjoint:
             out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
-    for label in sorted(x for x in have if "," in x and x.split(",") == singles[: len(x.split(","))]):
+    for label in sorted(x for x in have if "," in x and x.split(",") == sorted(prefixes())[: len(x.split(","))]):
         parts = label.split(",")
         one = [o for o in sorted(have) if "," in o and len(o.split(",")) == len(parts)
                and sum(p != q for p, q in zip(parts, o.split(","))) == 1]
