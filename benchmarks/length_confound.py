@@ -380,7 +380,7 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
             results = {o: compare(data[label], data[o]) for o in one}
             out[f"side by side {label}: swap one passage"] = {
                 **summary(list(results.values()), f"one LM pass per text; vs {', '.join(one)}"),
-                "per swap": {o: summary([r], o) for o, r in results.items()}}
+                "per swap": {o: {**summary([r], o), "per set and subject": r} for o, r in results.items()}}
     done: set[frozenset[str]] = set()
     for label in sorted(x for x in have if "+" in x):
         parts = label.split("+")
