@@ -434,11 +434,12 @@ def analyse(twin: Path, out: Path, product: str) -> None:
 def prefix_only(twin: Path, out: Path) -> None:
     """The prefix comparisons alone, from collections of the SWAP sets."""
     predictor = predictor_for(twin, prefixes()["A"])
+    prefix = prefix_comparisons(twin, predictor)
     results = {"benchmark": "issue 20 item 3: prefix swaps, one passage / averaged / side by side (SmolLM2-135M, CPU)",
                "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
-               "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL --sets SWAP --limit 120 (LABEL: A..F, "
-                          "A,B,C and each of its passages replaced by D, E, F); ... prefix TWIN --out THIS",
-               "prefix": prefix_comparisons(twin, predictor)}
+               "command": f"benchmarks/length_confound.py collect TWIN --prefix LABEL --sets SWAP --limit 120 for LABEL in "
+                          f"{' '.join(prefix['contexts'])}; benchmarks/length_confound.py prefix TWIN --out THIS",
+               "prefix": prefix}
     write_json_atomic(out, results)
     print(json.dumps(results, indent=1))
 
