@@ -6,7 +6,8 @@ prefix's keys/values cached once per model (features/context.py, the product pat
 whole (the path before the cache, the prefix re-read for every text). The bare LM is the base model's
 forward alone over the same texts' tokens, right-padded, batched to the same token budget as the extractor:
 on the text alone, and on prefix + text. Issue 20's averaging protocol (context_prefix = neutral_stories: one
-cached-prefix pass per packaged passage, features averaged) is timed too (--out prefix_average_cpu.json).
+cached-prefix pass per packaged passage, features averaged) is timed too (--out prefix_average_cpu.json), and
+parallel_stories (the same passages side by side in one cached pass, --out prefix_parallel_cpu.json).
 Rounds are interleaved; reported per arm: the median and the fastest
 round (least slowed by other load on a shared machine), and the ratio of the product's time to the bare LM's
 time on the text alone (issue 22's target: <= 1.15).
@@ -83,7 +84,7 @@ def main() -> None:
     from neurofin.features.align import align_words
     from neurofin.features.model import load_language_model
     from neurofin.infer.predictor import FeatureGroup, Predictor
-    from neurofin.infer.text import NEUTRAL_STORIES, NEUTRAL_STORY, comment_words
+    from neurofin.infer.text import NEUTRAL_STORIES, NEUTRAL_STORY, PARALLEL_STORIES, comment_words
 
     settings = FeatureSettings(model=str(demo_model_path()), blocks=DEMO_OVERRIDES["features.blocks"],
                                context_tokens=DEMO_OVERRIDES["features.context_tokens"],
@@ -121,13 +122,19 @@ def main() -> None:
     def averaged() -> None:  # issue 20's averaging protocol: one cached-prefix pass per packaged passage
         assert averaging.predict_rois(texts, units="raw")["error"].isna().all()
 
+    side_by_side = Predictor(predictor.groups, predictor.region_names, context_prefix=PARALLEL_STORIES)
+
+    def parallel() -> None:  # the packaged passages side by side: one cached pass
+        assert side_by_side.predict_rois(texts, units="raw")["error"].isna().all()
+
     arms = {"product_cached_prefix": product(cached_extract), "product_whole_prefix": product(whole_extract),
             "bare_lm_text_alone": bare_lm(loaded, alone, budget), "bare_lm_prefix_and_text": bare_lm(loaded, whole, budget),
-            "product_neutral_stories_averaged": averaged}
+            "product_neutral_stories_averaged": averaged, "product_parallel_stories": parallel}
     if args.arms:
         arms = {name: run for name, run in arms.items() if name in args.arms.split(",") or name == "bare_lm_text_alone"}
     predictor.predict_rois(texts[:8], units="raw")  # warm-up; computes the prefix cache once
     averaging.predict_rois(texts[:8], units="raw")
+    side_by_side.predict_rois(texts[:8], units="raw")
     times: dict[str, list[float]] = {name: [] for name in arms}
     for _ in range(args.rounds):
         for name, run in arms.items():
@@ -151,7 +158,8 @@ def main() -> None:
                                       if {"product_whole_prefix", "product_cached_prefix"} <= set(median) else None),
         "hardware": {"machine": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
                      "threads": torch.get_num_threads()},
-        "command": f"benchmarks/bench_prefix_cache.py --n-comments {args.n_comments} --subjects {args.subjects} --rounds {args.rounds} --threads {args.threads}",
+        "command": f"benchmarks/bench_prefix_cache.py --n-comments {args.n_comments} --subjects {args.subjects} --rounds {args.rounds} "
+                   f"--threads {args.threads}" + (f" --arms {args.arms}" if args.arms else ""),
     }
     write_json_atomic(args.out, result)
     for name in arms:

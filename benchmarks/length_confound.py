@@ -6,12 +6,15 @@ demo feature settings). Two stages, so the LM runs once per context and every pr
     PYTHONPATH=src python benchmarks/length_confound.py collect TWIN --prefix A        # every set: the default's context
     ... collect TWIN --prefix B --sets SWAP --limit 160    # also C, D, E+F+A, E+F+B; E, F with --limit 120
     PYTHONPATH=src python benchmarks/length_confound.py analyse TWIN                # -> results JSON
+    ... collect TWIN --prefix A,B,C --sets SWAP --limit 120   # side by side; also D,B,C, A,D,C, A,B,D, ... with E, F
+    PYTHONPATH=src python benchmarks/length_confound.py prefix TWIN  # the prefix comparisons alone (SWAP sets only)
 (run with nice, two collections at a time; each TWIN/collect_<label>.npz, merged when a label is collected again).
 
 Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..H the paragraphs
 of benchmarks/data/story_passage.txt (other neutral passages; B and C are also the packaged neutral_stories'
 2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol and D..F are never packaged);
-"E+F+A" reads passages E, F and A one after the other. SWAP = the sets collected under every context (calibration
+"E+F+A" reads passages E, F and A one after the other; "A,B,C" reads them side by side in one LM pass (parallel context
+windows, infer.context_prefix = parallel_stories: features/context.py). SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
 other than the twin's): reference / scrambled / wordlists / sentence_starts = the calibration corpus of `neurofin
 calibrate` (held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words,
@@ -25,7 +28,7 @@ subject (merged into the label's file); `analyse` reads the packages' readouts a
     best learned such ROI per class: twin_texts.learned_pairs): the class effect (0 -> 100% class words), the length effect on class-free word
     lists (5 -> 300 words) and averaged over shares, each with its standard error (item 2);
   * sign flips and Spearman rank agreement of text x ROI values between contexts (item 3): one passage for another,
-    one passage of a concatenation for another, and a concatenation of other passages;
+    one passage of a concatenation (or of passages read side by side) for another, and a concatenation of other passages;
   * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval of its max over
     ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal, with and
     without the noise of the scale (the SD of the corpus' story chunks) (item 4);
@@ -79,19 +82,24 @@ def prefixes() -> dict[str, str]:
     return {"A": NEUTRAL_STORY, **{chr(ord("B") + i): p for i, p in enumerate(paragraphs)}}
 
 
-def prefix_text(label: str) -> str:
-    """The prefix of a label: one passage ("A") or passages read one after the other ("E+F+A")."""
+def prefix_text(label: str) -> str | list[str]:
+    """The prefix of a label: one passage ("A"), passages read one after the other ("E+F+A") or side by side ("A,B,C")."""
     from neurofin.infer.text import prefix_words
 
+    if "," in label:
+        return [prefixes()[part] for part in label.split(",")]
     return " ".join(" ".join(prefix_words(prefixes()[part])) for part in label.split("+"))
 
 
-def predictor_for(twin: Path, prefix: str):
+def predictor_for(twin: Path, prefix: str | list[str]):
+    """The twin's predictor reading `prefix` (a list: passages side by side, as parallel_stories reads its own)."""
     from neurofin.encoding.package import package_dirs
     from neurofin.infer.predictor import Predictor
 
-    return Predictor.from_packages(package_dirs(twin / "models"), context_prefix=prefix, max_words=300,
-                                   feature_overrides={"device": "cpu"})
+    predictor = Predictor.from_packages(package_dirs(twin / "models"), context_prefix=prefix, max_words=300,
+                                        feature_overrides={"device": "cpu"})
+    predictor.side_by_side = isinstance(prefix, list)
+    return predictor
 
 
 def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
@@ -327,7 +335,7 @@ def common(a: dict[str, np.ndarray], b: dict[str, np.ndarray], names: Sequence[s
 def prefix_comparisons(twin: Path, predictor) -> dict:
     """Item 3: for each protocol, its context vs swapped contexts, each calibrated on its own corpus."""
     have = {p.name[len("collect_"):-len(".npz")] for p in twin.glob("collect_*.npz")}
-    singles = sorted(label for label in have if "+" not in label)
+    singles = sorted(label for label in have if "+" not in label and "," not in label)
     data = {label: load(twin, label) for label in have}
     swap_sets = ("reference", "scrambled", "comment_like", "sentences")
 
@@ -348,12 +356,11 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
     out: dict = {"contexts": sorted(have), "texts": "the first texts collected under both contexts (--limit 120: comment-like texts, sentences), each context calibrated "
                  "on its own story chunks + shuffled chunks (first 120 each; word lists and sentence-start chunks not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
-    if not raw_pairs:
-        return {**out, "note": "no other context collected"}
-    out["single passage: A vs each other passage, raw values"] = summary(
-        [{n: agreement(values(a, predictor, "raw")[n], values(b, predictor, "raw")[n]) for n in ("comment_like", "sentences")}
-         for a, b in (common(x, y, swap_sets) for x, y in raw_pairs)], "raw readout values, prefix A vs B..H")
-    out["single passage: A vs each other passage"] = summary([compare(a, b) for a, b in raw_pairs], "prefix A vs B..H")
+    if raw_pairs:
+        out["single passage: A vs each other passage, raw values"] = summary(
+            [{n: agreement(values(a, predictor, "raw")[n], values(b, predictor, "raw")[n]) for n in ("comment_like", "sentences")}
+             for a, b in (common(x, y, swap_sets) for x, y in raw_pairs)], "raw readout values, prefix A vs B..H")
+        out["single passage: A vs each other passage"] = summary([compare(a, b) for a, b in raw_pairs], "prefix A vs B..H")
     for k in (2, 3, 4):
         base = singles[:k]
         held = [x for x in singles if x not in base]
@@ -365,6 +372,15 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         disjoint = [compare(avg, averaged([data[x] for x in other])) for other in itertools.combinations(held, k)]
         if disjoint:
             out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
+    for label in sorted(x for x in have if "," in x and x.split(",") == sorted(prefixes())[: len(x.split(","))]):
+        parts = label.split(",")
+        one = [o for o in sorted(have) if "," in o and len(o.split(",")) == len(parts)
+               and sum(p != q for p, q in zip(parts, o.split(","))) == 1]
+        if one:
+            results = {o: compare(data[label], data[o]) for o in one}
+            out[f"side by side {label}: swap one passage"] = {
+                **summary(list(results.values()), f"one LM pass per text; vs {', '.join(one)}"),
+                "per swap": {o: {**summary([r], o), "per set and subject": r} for o, r in results.items()}}
     done: set[frozenset[str]] = set()
     for label in sorted(x for x in have if "+" in x):
         parts = label.split("+")
@@ -415,11 +431,24 @@ def analyse(twin: Path, out: Path, product: str) -> None:
     print(json.dumps(results, indent=1))
 
 
+def prefix_only(twin: Path, out: Path) -> None:
+    """The prefix comparisons alone, from collections of the SWAP sets."""
+    predictor = predictor_for(twin, prefixes()["A"])
+    prefix = prefix_comparisons(twin, predictor)
+    results = {"benchmark": "issue 20 item 3: prefix swaps, one passage / averaged / side by side (SmolLM2-135M, CPU)",
+               "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
+               "command": f"benchmarks/length_confound.py collect TWIN --prefix LABEL --sets SWAP --limit 120 for LABEL in "
+                          f"{' '.join(prefix['contexts'])}; benchmarks/length_confound.py prefix TWIN --out THIS",
+               "prefix": prefix}
+    write_json_atomic(out, results)
+    print(json.dumps(results, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["collect", "analyse"])
+    parser.add_argument("stage", choices=["collect", "analyse", "prefix"])
     parser.add_argument("twin", type=Path)
-    parser.add_argument("--prefix", default="A", help="a passage label (A..H) or labels joined by + (read in that order)")
+    parser.add_argument("--prefix", default="A", help="a passage label (A..H), labels joined by + (read in that order) or by , (side by side)")
     parser.add_argument("--sets", help=f"comma-separated text sets to collect (default: all; SWAP = {SWAP})")
     parser.add_argument("--limit", type=int, help="collect only the first LIMIT texts of each set")
     parser.add_argument("--product", default="A", help="analyse: the context label of the product's protocol")
@@ -428,6 +457,8 @@ def main() -> None:
     if args.stage == "collect":
         sets = None if not args.sets else (SWAP if args.sets == "SWAP" else args.sets).split(",")
         collect(args.twin, args.prefix, sets, args.limit)
+    elif args.stage == "prefix":
+        prefix_only(args.twin, args.out)
     else:
         analyse(args.twin, args.out, args.product)
 

@@ -102,3 +102,61 @@ def test_roi_values_and_calibration_equal_todays_path(smollm2_loaded, monkeypatc
     for name, want in today.items():
         assert np.isfinite(want).all()
         assert np.abs(cached[name] - want).max() <= 1e-5 * np.abs(want).max(), name
+
+
+
+def side_by_side_whole(loaded, passages: list[list[str]], word_lists: list[list[str]], blocks: list[int]) -> list[np.ndarray]:
+    """Parallel context windows computed without the cache: [P1..PK, text] in one forward per text, with a 4D mask
+    (each passage sees only itself, the text sees every passage and its own earlier tokens) and explicit position ids
+    (every passage ends where the text starts); the hidden states after each block at each word's last token."""
+    import torch
+
+    from neurofin.features.align import align_words
+
+    rows = [[*loaded.prefix_ids, *align_words(loaded.tokenizer, p).ids.tolist()] for p in passages]
+    end, start = max(len(r) for r in rows), sum(len(r) for r in rows)  # the text's first position and first index
+    n_first = len(rows[0]) - len(loaded.prefix_ids)
+    out = []
+    for words in word_lists:
+        aligned = align_words(loaded.tokenizer, [*passages[0], *words])  # the text's tokens as read after a passage
+        text = aligned.ids[n_first:].tolist()
+        n = start + len(text)
+        allowed = np.zeros((n, n), bool)
+        offset = 0
+        for r in rows:
+            allowed[offset : offset + len(r), offset : offset + len(r)] = np.tril(np.ones((len(r), len(r)), bool))
+            offset += len(r)
+        allowed[start:, :start] = True
+        allowed[start:, start:] = np.tril(np.ones((len(text), len(text)), bool))
+        mask = torch.zeros(1, 1, n, n).masked_fill(~torch.from_numpy(allowed), torch.finfo(torch.float32).min)
+        positions = [p for r in rows for p in range(end - len(r), end)] + list(range(end, end + len(text)))
+        with torch.inference_mode():
+            hidden = loaded.model(input_ids=torch.tensor([[t for r in rows for t in r] + text]), attention_mask=mask,
+                                  position_ids=torch.tensor([positions]), output_hidden_states=True).hidden_states
+        last = start + aligned.word_token[len(passages[0]) :] - n_first
+        out.append(np.stack([hidden[b + 1][0, last].float().numpy() for b in blocks], axis=1))
+    return out
+
+
+def test_one_passage_side_by_side_is_todays_cached_prefix(smollm2_loaded) -> None:
+    context, word_lists = prefix_words(NEUTRAL_STORY), texts(LENGTHS, seed=6)
+    today = extract_many(smollm2_loaded, word_lists, [5, 29], 512, "strided", 2048, batch_size=8, context=context)
+    alone = extract_many(smollm2_loaded, word_lists, [5, 29], 512, "strided", 2048, batch_size=8, context=context,
+                         parallel_context=[])
+    assert_same_to_1e5(alone, today)
+
+
+@pytest.mark.parametrize("loaded_name, blocks, ctx", [("smollm2_loaded", [5, 29], 512), ("tiny_loaded", [0, 2], 200)])
+def test_passages_side_by_side_equal_one_masked_forward(request, loaded_name: str, blocks: list[int], ctx: int) -> None:
+    """K=3 passages of different lengths (right-aligned): the cached path equals the masked whole sequence; and the
+    text does read them (the features differ from one passage's)."""
+    from neurofin.infer.text import PARALLEL_STORIES, context_passages
+
+    loaded = request.getfixturevalue(loaded_name)
+    passages = [p[: 40 + 9 * i] for i, p in enumerate(context_passages(PARALLEL_STORIES))]
+    word_lists = texts(LENGTHS, seed=7)
+    got = extract_many(loaded, word_lists, blocks, ctx, "strided", 300, batch_size=8, context=passages[0],
+                       parallel_context=passages[1:])  # one window per text
+    assert_same_to_1e5(got, side_by_side_whole(loaded, passages, word_lists, blocks))
+    one = extract_many(loaded, word_lists, blocks, ctx, "strided", 300, batch_size=8, context=passages[0])
+    assert min(np.abs(g - o).max() for g, o in zip(got, one)) > 1e-3 * max(np.abs(o).max() for o in one)

@@ -65,3 +65,27 @@ def test_several_prefixes_are_each_read_in_their_own_pass_and_the_features_avera
     from neurofin.infer.calibration import fingerprint
 
     assert fingerprint("r", [], predictor.passages) != fingerprint("r", [], single.passages[0])
+
+
+def test_parallel_stories_read_the_packaged_passages_side_by_side_in_one_pass(monkeypatch):
+    """"parallel_stories": one extract_many call holding every packaged passage; its calibrations are its own."""
+    from neurofin.config import FeatureSettings
+    from neurofin.infer.predictor import FeatureGroup, Predictor
+    from neurofin.infer.text import NEUTRAL_STORIES, PARALLEL_STORIES, context_passages
+
+    seen = []
+
+    def extract_many(loaded, word_lists, *args, context=(), parallel_context=(), **kwargs):
+        seen.append([list(context), *map(list, parallel_context)])
+        return [np.zeros((len(w), 1, 3), np.float32) for w in word_lists]
+
+    monkeypatch.setattr("neurofin.features.extract.extract_many", extract_many)
+    group = FeatureGroup(FeatureSettings(), readouts=[], loaded=object())
+    parallel = Predictor([group], [], context_prefix=PARALLEL_STORIES)
+    parallel._features(group, [["a", "b"]], [0], [None])
+    assert seen == [context_passages(NEUTRAL_STORIES)]
+    from neurofin.infer.calibration import fingerprint
+
+    averaged = Predictor([group], [], context_prefix=NEUTRAL_STORIES)
+    assert fingerprint("r", [], parallel.passages, parallel.side_by_side) != fingerprint("r", [], averaged.passages)
+    assert fingerprint("r", [], averaged.passages) == fingerprint("r", [], averaged.passages, averaged.side_by_side)

@@ -5,7 +5,8 @@ Windows (see `windows.py`) from one or many texts are packed into right-padded b
 `use_cache=False`, and forward hooks on the kept blocks gather only the positions that carry a word.
 With a `context` (inference's context prefix, read before every text, never scored), windows that start at
 the text's beginning reuse the prefix's keys/values computed once per model (context.py) and run only the
-text's own tokens; other windows read the prefix tokens they contain as before.
+text's own tokens (after one prefix, or several passages read side by side); other windows read the
+prefix tokens they contain as before.
 Block i is `hidden_states[i + 1]` of the full model: the raw output of block i, except the model's last
 block, whose `hidden_states` entry is after the final norm (the base model's `last_hidden_state`).
 """
@@ -68,12 +69,15 @@ def extract_many(
     batch_size: int = 8,
     advance: Advance | None = None,
     context: Sequence[str] = (),
+    parallel_context: Sequence[Sequence[str]] = (),
 ) -> list[np.ndarray]:
     """Per text (each its own context), (n_words, n_blocks, dim) float32 features; short texts share batches.
 
-    `context`: words read before every text (their keys/values computed once, context.py), never featurised."""
+    `context`: words read before every text (their keys/values computed once, context.py), never featurised;
+    `parallel_context`: passages read side by side with `context` where a window starts at the text's beginning
+    (context.py); later windows of a long text read the `context` tokens they hold."""
     _check_request(loaded, blocks, context_tokens, mode, stride, batch_size)
-    state = context_state(loaded, list(context)) if context else None
+    state = context_state(loaded, [context, *parallel_context]) if context else None
     tokenized = [align_words(loaded.tokenizer, [*context, *words]) for words in texts_as_word_lists]
     word_tokens = [t.word_token[len(context) :] for t in tokenized]
     needed = [np.unique(w) if t.n_tokens else np.zeros(0, dtype=np.int64) for w, t in zip(word_tokens, tokenized)]
@@ -192,7 +196,7 @@ class _BlockTaps:
 
         skip = batch[0].skip
         prefix = [] if skip else list(self.loaded.prefix_ids)  # a cached context already holds the special tokens
-        past = context.length if skip and context is not None else 0
+        past, start = (context.length, context.position) if skip and context is not None else (0, 0)
         width = batch[0].length + len(prefix)
         pad_id = self.loaded.tokenizer.pad_token_id or 0
         ids = np.full((len(batch), width), pad_id, dtype=np.int64)
@@ -210,7 +214,7 @@ class _BlockTaps:
             with torch.inference_mode():
                 cached: dict[str, Any] = {"use_cache": False}
                 if skip and context is not None:
-                    positions = torch.arange(past, past + width, device=device).expand(len(batch), -1)
+                    positions = torch.arange(start, start + width, device=device).expand(len(batch), -1)
                     cached = {**context.for_batch(self.loaded.model, len(batch)), "position_ids": positions}
                 out = self.loaded.model(
                     input_ids=torch.from_numpy(ids).to(device),

@@ -48,7 +48,7 @@ class LoadedModel:
     identity: str  # model id + revision, or sha256 of the local files
     prefix_ids: tuple[int, ...]  # special tokens the tokenizer puts before a text (e.g. Llama-3 BOS)
     max_positions: int | None
-    contexts: dict[tuple[int, ...], Any] = field(default_factory=dict)  # context prefix tokens -> features/context.py state
+    contexts: dict[tuple[tuple[int, ...], ...], Any] = field(default_factory=dict)  # prefix passages' tokens -> context.py state
 
 
 def resolve_source(settings: FeatureSettings) -> ModelSource:

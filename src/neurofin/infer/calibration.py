@@ -60,10 +60,12 @@ def length_basis(n_words: np.ndarray) -> np.ndarray:
     return np.stack([z**k for k in range(1, DEGREE + 1)], axis=1)
 
 
-def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str] | Sequence[Sequence[str]]) -> str:
+def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str] | Sequence[Sequence[str]],
+                side_by_side: bool = False) -> str:
     """SHA-256 of what a calibration is valid for: the readout (model weights, region matrix), region names, prefix
-    words (or the list of averaged prefixes' words)."""
-    return hashlib.sha256(json.dumps([readout_identity, list(regions), list(prefix)]).encode("utf-8")).hexdigest()
+    words (or the list of averaged prefixes' words, or of the passages read side by side)."""
+    bound = [readout_identity, list(regions), list(prefix), *(["side by side"] if side_by_side else [])]
+    return hashlib.sha256(json.dumps(bound).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

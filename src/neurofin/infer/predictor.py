@@ -41,7 +41,7 @@ from neurofin.errors import InputError
 from neurofin.infer.calibration import Calibration, fingerprint, fit_calibration, read_calibration
 from neurofin.infer.embedding import embedding_names, project
 from neurofin.infer.readout import RegionReadout
-from neurofin.infer.text import WORD_FORM, TextWords, comment_words, context_passages
+from neurofin.infer.text import WORD_FORM, TextWords, comment_words, context_passages, read_side_by_side
 from neurofin.schema import ENSEMBLE
 
 Level = Literal["rois", "parcels"]
@@ -149,6 +149,7 @@ class Predictor:
         self.region_names = region_names
         self.max_words = max_words
         self.passages = context_passages(context_prefix)  # each read by the LM before every text, never scored
+        self.side_by_side = read_side_by_side(context_prefix)  # passages in one LM pass, else one pass each, averaged
         self.embedding_dims = embedding_dims
         self.units: Units = "calibrated"  # what predict_rois and explain return unless told otherwise
         self.calibrations: dict[str, Calibration] = {}
@@ -168,7 +169,7 @@ class Predictor:
     def fingerprints(self) -> dict[str, str]:
         """Per subject, what a calibration must have been fitted for: this readout, these regions, this prefix."""
         prefix = self.passages[0] if len(self.passages) == 1 else self.passages
-        return {r.subject: fingerprint(r.identity, self.region_names, prefix) for g in self.groups for r in g.readouts}
+        return {r.subject: fingerprint(r.identity, self.region_names, prefix, self.side_by_side) for g in self.groups for r in g.readouts}
 
     def uncalibrated(self) -> list[str]:
         """Subjects without a calibration of this readout and prefix (`neurofin calibrate` makes them)."""
@@ -253,7 +254,8 @@ class Predictor:
         `feature_overrides` changes run-time feature settings only (device, dtype, batch_size).
         `context_prefix` ("neutral_story", "none" or a text) is read by the LM before each text, never scored;
         "neutral_stories" (the packaged passages) or a sequence of prefixes: each is read in its own LM pass and the
-        features (so the values) are averaged over them (one LM pass per prefix).
+        features (so the values) are averaged over them (one LM pass per prefix); "parallel_stories": the packaged
+        passages read side by side in one LM pass (features/context.py).
         `embedding_dims`: `emb_*` columns of the ensemble rows (0 = none).
         `calibrations` (subject -> Calibration): used where they were fitted for this readout and prefix.
         """
@@ -405,6 +407,9 @@ class Predictor:
         s = group.settings
 
         def run(lists: list[list[str]]) -> list[np.ndarray]:
+            if self.side_by_side:
+                return extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size,
+                                    context=self.passages[0], parallel_context=self.passages[1:])
             per_passage = [extract_many(group.loaded, lists, s.blocks, s.context_tokens, s.mode, s.stride, s.batch_size,
                                         context=passage) for passage in self.passages]
             return per_passage[0] if len(per_passage) == 1 else [np.mean(f, axis=0) for f in zip(*per_passage)]

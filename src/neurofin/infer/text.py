@@ -56,6 +56,7 @@ def comment_words(text: object, max_words: int = 256) -> TextWords:
 
 NEUTRAL_STORY = "neutral_story"  # infer.context_prefix keyword: the packaged passage resources/context_prefix.txt
 NEUTRAL_STORIES = "neutral_stories"  # keyword: the 3 packaged passages resources/context_passages.txt, values averaged
+PARALLEL_STORIES = "parallel_stories"  # keyword: the same 3 passages read side by side in one LM pass
 
 
 def prefix_words(prefix: str | None) -> list[str]:
@@ -68,10 +69,10 @@ def prefix_words(prefix: str | None) -> list[str]:
 
 
 def context_passages(prefix: str | Sequence[str] | None) -> list[list[str]]:
-    """The passages the LM reads before each text, one LM pass per passage (the values are averaged over them):
-    "neutral_stories" -> the packaged passages (the first is "neutral_story"), a sequence -> each of its prefixes,
-    else the one prefix of `prefix_words`."""
-    if isinstance(prefix, str) and prefix.strip().lower() == NEUTRAL_STORIES:
+    """The passages the LM reads before each text (`read_side_by_side`: in one LM pass, else one pass per passage
+    and the values averaged): "neutral_stories"/"parallel_stories" -> the packaged passages (the first is
+    "neutral_story"), a sequence -> each of its prefixes, else the one prefix of `prefix_words`."""
+    if isinstance(prefix, str) and prefix.strip().lower() in (NEUTRAL_STORIES, PARALLEL_STORIES):
         text = resources.files("neurofin.resources").joinpath("context_passages.txt").read_text(encoding="utf-8")
         return [comment_words(line, max_words=10_000).words for line in text.splitlines() if line.strip()]
     if prefix is None or isinstance(prefix, str):
@@ -79,3 +80,8 @@ def context_passages(prefix: str | Sequence[str] | None) -> list[list[str]]:
     if not prefix:
         raise InputError("give at least one context prefix (or \"none\")")
     return [prefix_words(p) for p in prefix]
+
+
+def read_side_by_side(prefix: str | Sequence[str] | None) -> bool:
+    """Whether the protocol reads its passages side by side in one LM pass (parallel context windows, features/context.py)."""
+    return isinstance(prefix, str) and prefix.strip().lower() == PARALLEL_STORIES
