@@ -5,7 +5,7 @@ persistent AR(1) ROI, phi 0.9, independent of i.i.d. returns; 250 sessions, the 
 primary model adds a fitted ROI slope to the univariate forecast) and applies the tests the verdict reports,
 one-sided at 5%: the randomisation null of the ROI contribution (`null.py`: uniform within-session
 permutations at h = 1, block permutations at h > 1), Clark-West with the product's HAR t and t(dof) critical
-value and with the fixed-regressor bootstrap (`sizing.frb_clark_west`, 199 draws), IC-HAC (`metrics.py`: EWC
+value and with the fixed-regressor bootstrap (`sizing.frb_clark_west`, 200 draws), IC-HAC (`metrics.py`: EWC
 HAR t, t(dof)), and the verdict (`verdict.decide` on these statistics: the permutation test alone). For
 comparison, the rule before (`previous_rule`): Clark-West and IC-HAC with Newey-West errors at h = 1 and
 Hansen-Hodrick with h-1 lags at h > 1 (Bartlett with twice the lags when that variance is not positive), normal
@@ -77,7 +77,7 @@ NAMES = ["permutation", "clark_west", "clark_west_frb", "ic_hac", "verdict", "cl
 P_VALUES = ["permutation", "clark_west", "clark_west_frb"]
 
 
-def cell(horizon: int, tickers: int, reps: int, draws: int, first_seed: int = 0, bootstrap: int = 199) -> dict:
+def cell(horizon: int, tickers: int, reps: int, draws: int, first_seed: int = 0, bootstrap: int = 200) -> dict:
     """Rejection rates of every test over `reps` null tables of one design (seeds first_seed, first_seed + 1, ..)."""
     start = time.perf_counter()
     hits = np.zeros((reps, len(NAMES)), dtype=bool)
@@ -113,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=300)
     parser.add_argument("--draws", type=int, default=200, help="randomisation draws per test")
-    parser.add_argument("--bootstrap", type=int, default=199, help="fixed-regressor bootstrap draws of Clark-West")
+    parser.add_argument("--bootstrap", type=int, default=200, help="fixed-regressor bootstrap draws of Clark-West")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first rep (rep r uses seed + r)")
     parser.add_argument("--cells", default="1:3,1:6,1:10,5:3,5:6,5:10", help="horizon:tickers pairs")
     parser.add_argument("--out", type=Path, default=RESULTS)
