@@ -131,7 +131,9 @@ def clark_west(forecasts: pd.DataFrame, big_col: str, small_col: str, overlap: i
     Per row f = (y - small)^2 - [(y - big)^2 - (small - big)^2] (the MSPE difference adjusted for the
     noise of estimating parameters that are zero under the null); f is averaged across tickers per
     session and its mean tested with the HAR t (`hac_mean_test`). One-sided p-value (big better: t > 0).
-    Diebold-Mariano is not valid for nested models (its statistic is not normal under the null).
+    Diebold-Mariano is not valid for nested models (its statistic is not normal under the null). With recursively
+    re-estimated models the t is shifted left under the null (McCracken 2007) and this p-value is conservative at
+    h = 1 (docs/backtest.md "Size of the tests"); `sizing.frb_clark_west` is the sized bootstrap of the statistic.
     """
     y, small, big = forecasts["actual"], forecasts[small_col], forecasts[big_col]
     adjusted = (y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)
