@@ -17,6 +17,7 @@ at every level).
 Example: PYTHONPATH=src .venv/bin/python benchmarks/bench_test_size.py --reps 300
 More reps on some cells, seeds 1000.., another file:
   benchmarks/bench_test_size.py --reps 1000 --seed 1000 --cells 1:6,1:3,5:10 --out benchmarks/results/test_size_1000.json
+  benchmarks/bench_test_size.py --reps 1000 --seed 1000 --cells 1:10,5:3,5:6 --out benchmarks/results/test_size_1000_rest.json
 """
 
 from __future__ import annotations
