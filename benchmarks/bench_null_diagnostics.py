@@ -40,12 +40,12 @@ def contribution_only(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def clark_west_t(table: pd.DataFrame, horizon: int) -> tuple[float, float]:
-    """Clark-West t with the product's HAC error (metrics.clark_west) and with the i.i.d. error of the mean."""
+    """Clark-West t with the product's HAR error (metrics.clark_west; Newey-West before issue 21 item 1) and with the i.i.d. error of the mean."""
     wide = table.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(table[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     y, small, big = wide["actual"], wide["univariate"], wide["roi"]
     per_date = ((y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)).groupby(wide["session"]).mean().to_numpy()
-    return m.clark_west(wide, "roi", "univariate", min_lags=horizon - 1).t_stat, float(per_date.mean() / per_date.std(ddof=1) * np.sqrt(per_date.size))
+    return m.clark_west(wide, "roi", "univariate", horizon - 1).t_stat, float(per_date.mean() / per_date.std(ddof=1) * np.sqrt(per_date.size))
 
 
 def main() -> None:

@@ -15,17 +15,6 @@ def _ranks(values):
     return ranks
 
 
-def _newey_west_t(series, lags):
-    """t statistic of the mean with a Bartlett-kernel long-run variance and an n/(n-1) correction."""
-    x = np.asarray(series, float)
-    n = x.size
-    d = x - x.mean()
-    long_run = d @ d / n
-    for j in range(1, lags + 1):
-        long_run += 2 * (1 - j / (lags + 1)) * (d[j:] @ d[:-j]) / n
-    return x.mean() / np.sqrt(long_run / n * n / (n - 1))
-
-
 def _forecast_rows(n_dates=40, n_tickers=6, seed=0):
     rng = np.random.default_rng(seed)
     sessions = np.repeat(pd.bdate_range("2022-01-03", periods=n_dates), n_tickers)
@@ -88,15 +77,20 @@ def test_pinball_loss_by_loops():
     assert m.pinball_loss(quantiles[:, 1:2], actual, [0.5]) == pytest.approx(np.mean(np.abs(actual - quantiles[:, 1])) / 2)
 
 
-def test_hac_mean_test_matches_hand_newey_west():
+def test_hac_mean_test_is_the_ewc_t_with_student_t_critical_values():
+    # the cosine projections by scipy's orthonormal DCT-II (independent of the product's cosine matrix)
+    from scipy.fft import dct
+
     rng = np.random.default_rng(4)
     e = rng.standard_normal(201)
     series = 0.2 + e[1:] + 0.6 * e[:-1]  # MA(1): autocorrelated
     result = m.hac_mean_test(series)
-    lags = int(np.floor(4 * (200 / 100) ** (2 / 9)))
-    assert result.hac_lags == lags
-    assert result.t_stat == pytest.approx(_newey_west_t(series, lags), rel=1e-10)
-    assert result.p_value == pytest.approx(2 * stats.norm.sf(abs(result.t_stat)), rel=1e-12)
+    dof = int(0.4 * 200 ** (2 / 3))  # 13
+    projections = dct(series, type=2, norm="ortho")[1 : dof + 1]
+    assert result.dof == dof == 13
+    assert result.t_stat == pytest.approx(np.sqrt(200) * series.mean() / np.sqrt(np.mean(projections**2)), rel=1e-10)
+    assert result.p_value == pytest.approx(2 * stats.t.sf(abs(result.t_stat), dof), rel=1e-12)
+    assert m.hac_mean_test(series, overlap=4).dof == 13 and m.hac_mean_test(series, overlap=9).dof == 10  # 200 / 20
 
 
 def test_vectorised_ic_by_date_equals_spearman_per_session_with_ties_gaps_and_constants():

@@ -76,7 +76,7 @@ def test_a_five_session_target_is_fitted_only_on_windows_realised_before_the_ori
     assert set(result.forecasts["horizon"]) == {1, 5}
 
 
-def test_overlapping_targets_widen_the_hac_bandwidth():
+def test_overlapping_targets_widen_the_har_bandwidth():
     series = np.random.default_rng(0).standard_normal(300)
-    assert hac_mean_test(series).hac_lags == 5
-    assert hac_mean_test(series, min_lags=9).hac_lags == 9
+    assert hac_mean_test(series).dof == 17  # 0.4 * 300^(2/3): bandwidth 300 / 17 sessions
+    assert hac_mean_test(series, overlap=9).dof == 15  # 300 / (2 * 10): two overlaps per bandwidth

@@ -9,7 +9,7 @@ from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.increments import increment_tests
-from neurofin.market.evaluate.metrics import clark_west
+from neurofin.market.evaluate.metrics import clark_west, hac_mean_test
 from neurofin.market.evaluate.null import permutation_ic_test
 from neurofin.market.evaluate.verdict import decide
 from neurofin.market.forecast.models import RidgeForecaster
@@ -33,16 +33,7 @@ def _rows(seed, n_dates=120, n_tickers=8, lead=0.0, sentiment_lead=0.0):
                      ignore_index=True)
 
 
-def _hand_newey_west_t(x):
-    """t statistic of mean(x) with a Bartlett-kernel Newey-West variance, written out (small-sample n/(n-1))."""
-    n = x.size
-    lags = int(np.floor(4 * (n / 100) ** (2 / 9)))
-    d = x - x.mean()
-    var = d @ d / n + 2 * sum((1 - k / (lags + 1)) * (d[k:] @ d[:-k]) / n for k in range(1, lags + 1))
-    return x.mean() / np.sqrt(var * n / (n - 1) / n)
-
-
-def test_clark_west_matches_the_formula_with_newey_west_errors():
+def test_clark_west_matches_the_formula_with_har_errors():
     rows = _rows(0, lead=0.3)
     wide = rows.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(rows[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
@@ -50,8 +41,9 @@ def test_clark_west_matches_the_formula_with_newey_west_errors():
     f = (y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)
     per_date = f.groupby(wide["session"]).mean().to_numpy()
     test = clark_west(wide, "roi", "univariate")
-    assert test.t_stat == pytest.approx(_hand_newey_west_t(per_date), rel=1e-6)
-    assert test.p_value == pytest.approx(stats.norm.sf(test.t_stat))  # one-sided: the larger model must win
+    har = hac_mean_test(per_date)  # the HAR t of the per-session means (tested by hand in test_metrics)
+    assert test.t_stat == pytest.approx(har.t_stat, rel=1e-9) and np.isfinite(har.t_stat)
+    assert test.p_value == pytest.approx(stats.t.sf(test.t_stat, har.dof))  # one-sided: the larger model must win
 
 
 def test_permutation_p_value_is_calibrated_under_the_null_and_small_with_a_signal():

@@ -90,10 +90,10 @@ def evaluate_with_null(
     forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
     identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0, min_lags: int = 0,
 ) -> tuple[pd.DataFrame, PermutationResult]:
-    """Per-model IC (pooled; per-date mean with HAC test), hit rate, OOS R^2, pinball, 80% band coverage,
+    """Per-model IC (pooled; per-date mean with HAR test), hit rate, OOS R^2, pinball, 80% band coverage,
     Clark-West vs univariate (covariate models), Holm-adjusted for the secondary ones, and the primary
-    model's permutation p-value. `same_as` names the model a row equals by construction; `min_lags` floors
-    the HAC bandwidth (h - 1 for h-session targets)."""
+    model's permutation p-value. `same_as` names the model a row equals by construction; `min_lags`: the
+    sessions neighbouring targets share (h - 1 for h-session targets), for the HAR tests and the null."""
     identical = identical or {}
     ic_per_date = daily_ic(forecasts)
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
@@ -104,7 +104,7 @@ def evaluate_with_null(
     for model in [mm for mm in MODELS if mm in wide.columns]:
         rows = forecasts[forecasts["model"] == model]
         pred = wide[model].to_numpy(float)
-        ic = m.hac_mean_test(ic_per_date[model].to_numpy(), min_lags=min_lags)
+        ic = m.hac_mean_test(ic_per_date[model].to_numpy(), overlap=min_lags)
         hits, base = m.hit_rate(pred, actual)
         cw = m.clark_west(wide, model, REFERENCE_MODEL, min_lags) if model in COVARIATE_MODELS else None
         quantiles = rows[[quantile_column(q) for q in quantile_levels]].to_numpy(float)

@@ -1,13 +1,13 @@
 """Null forecast tables for measuring the size of the verdict's tests (benchmarks/bench_test_size.py, tests).
 
-`null_forecasts` builds the rows a walk-forward backtest would produce when a persistent ROI is
-independent of returns: per ticker an AR(1) ROI x (phi 0.9) and i.i.d. normal daily returns; the target
-of session t at horizon h is the sum of the returns of sessions t .. t+h-1 (so targets of neighbouring
-sessions overlap by h-1 sessions). At each forecast session t (origin t-1) the reference model
-(`univariate`) is each ticker's mean of the targets realised by the origin, and the primary model (`roi`)
-adds b * (x[t-1] - the ticker's mean x), b the pooled OLS slope fitted on the same realised rows, as a
-ridge on one ROI would. A share of ticker-sessions is missing. `null_rejections` applies the tests and the
-verdict's rule to such a table.
+`null_design` draws what a walk-forward backtest reads when a persistent ROI is independent of returns: per
+ticker an AR(1) ROI x (phi 0.9) and i.i.d. normal daily returns; the target of session t at horizon h is the sum
+of the returns of sessions t .. t+h-1 (so targets of neighbouring sessions overlap by h-1 sessions). At each
+forecast session t (origin t-1) the reference model (`univariate`) is each ticker's mean of the targets realised
+by the origin, and the primary model (`roi`) adds b * (x[t-1] - the ticker's mean x), b the pooled OLS slope
+fitted on the same realised rows, as a ridge on one ROI would (`recursive_forecasts`, for many target columns at
+once). A share of ticker-sessions is missing. `null_rejections` applies the tests and the verdict's rule to such a
+table; Clark-West also with the fixed-regressor bootstrap (`frb_clark_west`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,36 @@ from neurofin.market.evaluate.verdict import decide
 LEVEL = 0.05
 
 
-def null_forecasts(
+@dataclass(frozen=True)
+class NullDesign:
+    """ROI `x` and targets (sessions, tickers), which forecast cells are present, the horizon and the forecast sessions."""
+
+    x: np.ndarray
+    target: np.ndarray
+    present: np.ndarray
+    horizon: int
+    test_sessions: int
+
+    def table(self) -> pd.DataFrame:
+        """Rows (session, ticker, model, mean, actual) of the models `univariate` and `roi` over the forecast sessions."""
+        n_sessions, n_tickers = self.x.shape
+        univariate, roi = (f[..., 0] for f in recursive_forecasts(self.x, self.target[..., None], self.horizon,
+                                                                   self.test_sessions))
+        forecast = np.arange(n_sessions - self.test_sessions, n_sessions)
+        keep = self.present[forecast].ravel()
+        sessions = pd.bdate_range("2020-01-01", periods=n_sessions)
+        cells = pd.DataFrame({"session": np.repeat(sessions[forecast], n_tickers),
+                              "ticker": np.tile([f"T{i:02d}" for i in range(n_tickers)], self.test_sessions),
+                              "actual": self.target[forecast].ravel()})[keep]
+        return pd.concat([cells.assign(model="univariate", mean=univariate.ravel()[keep]),
+                          cells.assign(model="roi", mean=roi.ravel()[keep])], ignore_index=True)
+
+
+def null_design(
     n_tickers: int, horizon: int = 1, n_sessions: int = 250, test_sessions: int = 120, phi: float = 0.9,
     missing_fraction: float = 0.03, seed: int = 0,
-) -> pd.DataFrame:
-    """Rows (session, ticker, model, mean, actual) of the models `univariate` and `roi` over the last `test_sessions`."""
+) -> NullDesign:
+    """One null draw: ROI, targets and present cells (module docstring)."""
     rng = np.random.default_rng(seed)
     x = np.empty((n_sessions, n_tickers))
     x[0] = rng.standard_normal(n_tickers)
@@ -37,48 +62,94 @@ def null_forecasts(
     returns = rng.standard_normal((n_sessions + horizon - 1, n_tickers))
     target = np.lib.stride_tricks.sliding_window_view(returns, horizon, axis=0).sum(axis=-1)[:n_sessions]
     present = rng.random((n_sessions, n_tickers)) >= missing_fraction
-    sessions = pd.bdate_range("2020-01-01", periods=n_sessions)
-    tickers = [f"T{i:02d}" for i in range(n_tickers)]
-    forecast = np.arange(n_sessions - test_sessions, n_sessions)
-    univariate, roi = np.empty((test_sessions, n_tickers)), np.empty((test_sessions, n_tickers))
-    for row, session in enumerate(forecast):
-        known = int(session) - horizon  # the last session whose h-session target is realised at origin t-1
-        y, lead = target[1 : known + 1], x[:known]  # row s: target of session s, ROI of session s-1
-        y_mean, x_mean = y.mean(axis=0), lead.mean(axis=0)
-        slope = float(((lead - x_mean) * (y - y_mean)).sum() / ((lead - x_mean) ** 2).sum())
-        univariate[row], roi[row] = y_mean, y_mean + slope * (x[session - 1] - x_mean)
-    keep = present[forecast].ravel()
-    cells = pd.DataFrame({"session": np.repeat(sessions[forecast], n_tickers), "ticker": np.tile(tickers, test_sessions),
-                          "actual": target[forecast].ravel()})[keep]
-    return pd.concat([cells.assign(model="univariate", mean=univariate.ravel()[keep]),
-                      cells.assign(model="roi", mean=roi.ravel()[keep])], ignore_index=True)
+    return NullDesign(x, target, present, horizon, test_sessions)
+
+
+def null_forecasts(
+    n_tickers: int, horizon: int = 1, n_sessions: int = 250, test_sessions: int = 120, phi: float = 0.9,
+    missing_fraction: float = 0.03, seed: int = 0,
+) -> pd.DataFrame:
+    """Rows (session, ticker, model, mean, actual) of one null draw (`null_design(...).table()`)."""
+    return null_design(n_tickers, horizon, n_sessions, test_sessions, phi, missing_fraction, seed).table()
+
+
+def recursive_forecasts(x: np.ndarray, targets: np.ndarray, horizon: int, test_sessions: int) -> tuple[np.ndarray, np.ndarray]:
+    """The univariate and ROI forecasts (test_sessions, tickers, K) of K target columns `targets` (sessions, tickers, K).
+
+    Forecast session t reads rows s = 1 .. t - h (target of session s, ROI of session s - 1): expanding-window
+    sums (cumulative over s) give each ticker's means and the pooled slope for every session and column at once.
+    """
+    n_sessions = x.shape[0]
+    lead, y = x[:-1, :, None], targets[1:]  # row s - 1: ROI of session s - 1, target of session s
+    sums = [np.cumsum(v, axis=0) for v in (np.broadcast_to(lead, y.shape), y, lead * y, np.broadcast_to(lead**2, y.shape))]
+    known = np.arange(n_sessions - test_sessions, n_sessions) - horizon  # rows 1 .. known
+    count = known[:, None, None].astype(float)
+    sx, sy, sxy, sxx = (s[known - 1] for s in sums)
+    x_mean, y_mean = sx / count, sy / count
+    slope = (sxy - count * x_mean * y_mean).sum(axis=1) / (sxx - count * x_mean**2).sum(axis=1)
+    query = x[known + horizon - 1][..., None]  # the ROI of the origin, session t - 1
+    return y_mean, y_mean + slope[:, None] * (query - x_mean)
+
+
+def _clark_west_t(design: NullDesign, targets: np.ndarray) -> np.ndarray:
+    """Clark-West HAR t (`metrics.clark_west`) of the ROI model against the univariate one for each target column."""
+    univariate, roi = recursive_forecasts(design.x, targets, design.horizon, design.test_sessions)
+    forecast = slice(design.x.shape[0] - design.test_sessions, None)
+    present = design.present[forecast]
+    adjusted = np.where(present[..., None], 2.0 * (targets[forecast] - univariate) * (roi - univariate), 0.0)
+    per_session = adjusted.sum(axis=1)[present.any(axis=1)] / present.sum(axis=1)[present.any(axis=1), None]
+    return m.ewc_t(per_session, m.ewc_dof(per_session.shape[0], design.horizon - 1))
+
+
+def frb_clark_west(design: NullDesign, draws: int = 200, seed: int = 0) -> tuple[float, float]:
+    """Clark-West t and its fixed-regressor bootstrap p-value (Clark and McCracken 2012, JBES).
+
+    The regressors stay fixed; each draw's targets are the restricted model's full-sample fit (each ticker's mean
+    target) plus the unrestricted model's full-sample residuals times a wild weight: one N(0, 1) per session shared
+    by the tickers, summed over the h sessions a target spans and divided by sqrt(h) (an MA(h-1) weight, the
+    overlap of h-session targets). Both models' recursive forecasts are rerun on every draw's targets and the
+    statistic recomputed; p = (1 + #{t* >= t}) / (1 + draws): with 200 draws p < 0.05 holds for 10 of 201 ranks,
+    an exact 5% under exchangeability (199 draws would give 9 of 200, 4.5%).
+    """
+    rows, lead = design.target[1:], design.x[:-1]  # every realised row of the sample
+    y_mean, x_mean = rows.mean(axis=0), lead.mean(axis=0)
+    slope = ((lead - x_mean) * (rows - y_mean)).sum() / ((lead - x_mean) ** 2).sum()
+    residual = design.target - y_mean - slope * (np.vstack([lead[:1], lead]) - x_mean)  # row 0 is never read
+    eta = np.random.default_rng(seed).standard_normal((design.x.shape[0] + design.horizon - 1, draws))
+    weight = np.lib.stride_tricks.sliding_window_view(eta, design.horizon, axis=0).sum(axis=-1) / np.sqrt(design.horizon)
+    boot = y_mean[None, :, None] + residual[..., None] * weight[:, None, :]
+    t = _clark_west_t(design, np.concatenate([design.target[..., None], boot], axis=-1))
+    return float(t[0]), float((1 + np.sum(t[1:] >= t[0])) / (1 + draws))
 
 
 @dataclass(frozen=True)
 class Rejections:
     """Which one-sided 5% tests reject on one table, the verdict (`verdict.decide` on the table's statistics), and
-    the one-sided p-values of the permutation test and Clark-West (uniform under an exact null)."""
+    the one-sided p-values of the permutation test and Clark-West (t(dof) and bootstrap; uniform under an exact null)."""
 
     permutation: bool
     clark_west: bool
+    clark_west_frb: bool
     ic_hac: bool
     verdict: bool
     permutation_p: float
     clark_west_p: float
+    clark_west_frb_p: float
 
 
-def null_rejections(forecasts: pd.DataFrame, horizon: int, draws: int = 200, seed: int = 0) -> Rejections:
-    """The permutation test, Clark-West and IC-HAC (both with at least h-1 lags) at 5% one-sided, and the verdict
-    the backtest would read from these statistics."""
+def null_rejections(design: NullDesign, draws: int = 200, seed: int = 0, bootstrap: int = 200) -> Rejections:
+    """The permutation test, Clark-West (t(dof) and fixed-regressor bootstrap) and IC-HAC at 5% one-sided, and the
+    verdict the backtest would read from these statistics."""
+    forecasts, horizon = design.table(), design.horizon
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     null = permutation_ic_test(forecasts, "roi", "univariate", draws, seed, horizon=horizon)
-    cw = m.clark_west(wide, "roi", "univariate", min_lags=horizon - 1)
+    cw = m.clark_west(wide, "roi", "univariate", horizon - 1)
+    _, frb_p = frb_clark_west(design, bootstrap, seed)
     daily_ic = m.ic_by_date(forecasts[forecasts["model"] == "roi"]).to_numpy()
-    ic = m.hac_mean_test(daily_ic, min_lags=horizon - 1)
-    permutation = null.p_value < LEVEL
-    clark_west = bool(cw.t_stat > 0 and cw.p_value < LEVEL)
-    row = pd.DataFrame({"model": ["roi"], "ic_mean": [float(np.nanmean(daily_ic))], "perm_p": [null.p_value], "cw_t": [cw.t_stat],
-                        "cw_p": [cw.p_value]})
-    return Rejections(bool(permutation), clark_west, bool(ic.t_stat > 0 and ic.p_value / 2 < LEVEL),
-                      decide(row, "roi", "raw").signal, float(null.p_value), float(cw.p_value))
+    ic = m.hac_mean_test(daily_ic, horizon - 1)
+    row = pd.DataFrame({"model": ["roi"], "ic_mean": [float(np.nanmean(daily_ic))], "perm_p": [null.p_value],
+                        "cw_t": [cw.t_stat], "cw_p": [cw.p_value]})
+    return Rejections(bool(null.p_value < LEVEL), bool(cw.t_stat > 0 and cw.p_value < LEVEL), bool(frb_p < LEVEL),
+                      bool(ic.t_stat > 0 and ic.p_value / 2 < LEVEL), decide(row, "roi", "raw").signal,
+                      float(null.p_value), float(cw.p_value), frb_p)
