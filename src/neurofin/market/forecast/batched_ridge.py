@@ -6,8 +6,8 @@ sums), and the ridge solves are stacked over (ticker, origin). The leave-one-out
 residual of every window (each refit moves them all): leverages and residual numerators come from two batched
 products over the days a window can read, and the residuals are sorted once per (ticker, origin). The
 historical mean's bands need no refit: one sort per ticker serves every origin, its windows differing by their
-last days only. Tickers are cut into chunks run on a thread pool (numpy releases the GIL), each BLAS call on one
-thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows), which
+last days only. Tickers are grouped by their number of columns (the zero padding left out) and cut into chunks
+run on a thread pool (numpy releases the GIL), each BLAS call on one thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows), which
 changes nothing mathematically and keeps the centred cross-products accurate. `ridge_means` fits many target
 columns of the same design at once (means only): ridge forecasts are linear in the target, so a power grid of
 planted targets costs one design pass.
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -76,13 +77,14 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _in_parallel(job: Callable[[slice], None], parts: list[slice]) -> None:
-    """`job(part)` for every ticker slice, WORKERS threads at a time (numpy releases the GIL in its loops, sorts and
+def _in_parallel(job: Callable[[Any], None], parts: Sequence[slice | np.ndarray]) -> None:
+    """`job(part)` for every ticker slice (or index array), WORKERS threads at a time (numpy releases the GIL in its loops, sorts and
     BLAS calls), each BLAS call on one thread: the per-ticker products are small, and BLAS threads on top of ours
     only wait for each other."""
     with _blas().limit(limits=1, user_api="blas"):
-        if len(parts) == 1:
-            job(parts[0])
+        if len(parts) <= 1:
+            for part in parts:
+                job(part)
             return
         with ThreadPoolExecutor(min(WORKERS, len(parts))) as pool:
             list(pool.map(job, parts))
@@ -236,18 +238,17 @@ def ridge_forecasts(
     `target` (T, D) the target column; per origin o: the origin's day, the target session's day and the
     last day whose target is realised. Tickers without columns, with fewer than MIN_FIT_ROWS usable rows
     or a non-finite query get the historical mean (`fallback`: `historical_mean` of the same target, if known).
+    Tickers of equal width are fitted together, without the padding columns.
     """
     levels_array = np.append(np.asarray(levels, dtype=float), 0.5)  # the median last
     fallback = fallback or historical_mean(target, known_day, levels_array[:-1])
-    T, p, _ = design.source.shape
-    if p == 0:
-        return fallback
     mean, median = fallback.mean.copy(), fallback.median.copy()
     band = fallback.band.copy()
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
 
-    def forecast_part(part: slice) -> None:
-        sub = Design(design.source[part], design.past[part], design.width[part])
+    def forecast_part(part: np.ndarray) -> None:
+        width = int(design.width[part[0]])  # the padding columns (zeros) are left out
+        sub = Design(design.source[part, :width], design.past[part, :width], design.width[part])
         y = target[part, :days]
         usable, shifted, shift = _usable(Design(sub.source[..., :days], sub.past, sub.width).rows, y,
                                          int(known_day.min()))
@@ -256,14 +257,17 @@ def ridge_forecasts(
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
         residuals = _loo_residuals(fit, shifted, np.where(usable, y, np.nan), known_day)
         ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
-        ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
-              & np.all(np.isfinite(query), axis=-1))
+        ok = (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         mean[part] = np.where(ok, forecast, mean[part])
         median[part] = np.where(ok, forecast + ranked[..., -1], median[part])
         band[part] = np.where(ok[..., None], forecast[..., None] + ranked[..., :-1], band[part])
 
-    q = p * (p + 1) // 2
-    _in_parallel(forecast_part, _chunks(T, days * (3 * q + 4 * p + 4 + 3 * len(known_day))))
+    parts = []
+    for width in np.unique(design.width[design.width > 0]):  # tickers without columns keep the historical mean
+        group = np.flatnonzero(design.width == width)
+        q = width * (width + 1) // 2
+        parts += [group[part] for part in _chunks(group.size, days * (3 * q + 4 * width + 4 + 3 * len(known_day)))]
+    _in_parallel(forecast_part, parts)
     return Forecasts(mean, median, band)
 
 
