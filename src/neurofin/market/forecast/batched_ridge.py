@@ -157,14 +157,18 @@ def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarra
     return Forecasts(mean, mean + np.nan_to_num((median - mean) * inflate) * spread, band)
 
 
-def _upper_products(rows: np.ndarray) -> np.ndarray:
-    """(T, p(p+1)/2, d) upper-triangle products x_i x_j (i <= j, row-major) of rows (T, p, d)."""
+def _upper_products(rows: np.ndarray, tail: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """(T, p(p+1)/2 + k, d) upper-triangle products x_i x_j (i <= j, row-major) of rows (T, p, d), then the rows
+    of the `tail` arrays (T, k_i, d)."""
     p = rows.shape[1]
-    out = np.empty((rows.shape[0], p * (p + 1) // 2, rows.shape[2]))
+    out = np.empty((rows.shape[0], p * (p + 1) // 2 + sum(a.shape[1] for a in tail), rows.shape[2]))
     start = 0
     for i in range(p):
         np.multiply(rows[:, i : i + 1], rows[:, i:], out=out[:, start : start + p - i])
         start += p - i
+    for a in tail:
+        out[:, start : start + a.shape[1]] = a
+        start += a.shape[1]
     return out
 
 
@@ -179,24 +183,25 @@ def _window_sums(common: np.ndarray, later: np.ndarray, known_day: np.ndarray) -
 
 
 def _ridge_solve(known_day: np.ndarray, usable: np.ndarray, rows: np.ndarray, y: np.ndarray,
-                 alpha: float) -> dict[str, np.ndarray]:
+                 alpha: float, tail: Sequence[np.ndarray] = ()) -> dict[str, np.ndarray]:
     """Per (ticker, origin) standardised ridge fit from window sums: counts, means, scales and the solved system.
 
     `rows` (T, p, d) shifted regressors (0 where unusable) and `y` (T, d) (0 where unusable) of the first d days,
     `usable` (T, d); origin o fits on the usable days <= known_day[o]. The days every window reads are summed by
-    BLAS products (X'X, X'y), the later ones added day by day. `products` (T, p(p+1)/2, d): each row's
-    upper-triangle x x'.
+    BLAS products (X'X, X'y), the later ones added day by day. `products` (T, p(p+1)/2 + k, d): each row's
+    upper-triangle x x', then the rows of `tail` (see `_upper_products`).
     """
     p = rows.shape[1]
     upper = np.triu_indices(p)
-    products = _upper_products(rows)
+    products = _upper_products(rows, tail)
+    q = p * (p + 1) // 2
     f = int(known_day.min()) + 1
     head = rows[..., :f]
     common = np.concatenate([usable[:, :f].sum(axis=-1)[:, None], y[:, :f].sum(axis=-1)[:, None], head.sum(axis=-1),
                              (head @ y[:, :f, None])[..., 0], (head @ head.transpose(0, 2, 1))[:, upper[0], upper[1]]],
                             axis=1)
     later = np.concatenate([usable[:, None, f:], y[:, None, f:], rows[..., f:], rows[..., f:] * y[:, None, f:],
-                            products[..., f:]], axis=1)
+                            products[:, :q, f:]], axis=1)
     sums = _window_sums(common, later, known_day)
     n, ybar, centre, xy, summed_upper = np.split(sums, [1, 2, 2 + p, 2 + 2 * p], axis=-1)
     n = n[..., 0]
@@ -252,10 +257,11 @@ def ridge_forecasts(
         y = target[part, :days]
         usable, shifted, shift = _usable(Design(sub.source[..., :days], sub.past, sub.width).rows, y,
                                          int(known_day.min()))
-        fit = _ridge_solve(known_day, usable, shifted, np.where(usable, y, 0.0), alpha)
+        fit = _ridge_solve(known_day, usable, shifted, np.where(usable, y, 0.0), alpha,
+                           (shifted, np.ones_like(y[:, None]), np.where(usable, y, np.nan)[:, None]))
         query = sub.query(origin_day, target_day) - shift[:, None, :]
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
-        residuals = _loo_residuals(fit, shifted, np.where(usable, y, np.nan), known_day)
+        residuals = _loo_residuals(fit, known_day)
         ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         ok = (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         mean[part] = np.where(ok, forecast, mean[part])
@@ -271,31 +277,26 @@ def ridge_forecasts(
     return Forecasts(mean, median, band)
 
 
-def _loo_residuals(fit: dict[str, np.ndarray], shifted: np.ndarray, y: np.ndarray, known_day: np.ndarray) -> np.ndarray:
-    """(T, O, d) leave-one-out residuals of the first d days' rows (`shifted` (T, p, d), `y` (T, d), NaN where
-    unusable) under every origin's fit; NaN outside each window (sorted last, like the unusable rows).
+def _loo_residuals(fit: dict[str, np.ndarray], known_day: np.ndarray) -> np.ndarray:
+    """(T, O, d) leave-one-out residuals of the first d days' rows under every origin's fit, whose `products` end
+    with the rows' (x_d (shifted), 1, y_d (NaN where unusable)); NaN outside each window (sorted last, like the
+    unusable rows).
 
     leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d), with
-    M = S^-1 (Z'Z + aI)^-1 S^-1: two batched products, -x_d' M x_d from the rows' upper-triangle products and
-    the terms linear in (x_d, 1, y_d) of both 1 - leverage_d and the numerator.
+    M = S^-1 (Z'Z + aI)^-1 S^-1: two batched products, 1 - leverage_d from the rows' upper-triangle products and
+    the terms linear in (x_d, 1), the numerator from (x_d, 1, y_d).
     """
     metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])
-    centre, slope, n = fit["centre"], fit["slope"], fit["n"]
+    centre, slope, n, products = fit["centre"], fit["slope"], fit["n"], fit["products"]
     upper = np.triu_indices(metric.shape[-1])
     twice = np.where(upper[0] == upper[1], -1.0, -2.0)
-    zeros, ones = np.zeros((*n.shape, 1)), np.ones((*n.shape, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        kept = (metric[..., upper[0], upper[1]] * twice) @ fit["products"]  # 1 - leverage, in place below
-        coefficients = np.concatenate([
-            np.concatenate([2.0 * (metric @ centre[..., None])[..., 0],
-                            (1.0 - 1.0 / n - np.einsum("toj,tojk,tok->to", centre, metric, centre))[..., None],
-                            zeros], axis=-1),
-            np.concatenate([-slope, (np.einsum("toj,toj->to", centre, slope) - fit["ybar"])[..., None], ones], axis=-1),
-        ], axis=1)
-        linear = coefficients @ np.concatenate([shifted, np.ones_like(shifted[:, :1]), y[:, None]], axis=1)
-        origins = n.shape[1]
-        kept += linear[:, :origins]
-        residuals = np.divide(linear[:, origins:], kept, out=kept)
+        kept = np.concatenate([metric[..., upper[0], upper[1]] * twice, 2.0 * (metric @ centre[..., None])[..., 0],
+                               (1.0 - 1.0 / n - np.einsum("toj,tojk,tok->to", centre, metric, centre))[..., None],
+                               np.zeros((*n.shape, 1))], axis=-1) @ products  # 1 - leverage, in place below
+        numerator = np.concatenate([-slope, (np.einsum("toj,toj->to", centre, slope) - fit["ybar"])[..., None],
+                                    np.ones((*n.shape, 1))], axis=-1) @ products[:, upper[0].size :]
+        residuals = np.divide(numerator, kept, out=kept)
     for o, day in enumerate(known_day):
         residuals[:, o, day + 1 :] = np.nan
     return residuals
