@@ -45,8 +45,10 @@ class Design:
     @property
     def rows(self) -> np.ndarray:
         """(T, p, D) regressors of each day's target."""
-        lagged = np.concatenate([np.full_like(self.source[..., :1], np.nan), self.source[..., :-1]], axis=-1)
-        return np.where(self.past[..., None], lagged, self.source)
+        rows = self.source.copy()
+        rows[..., 1:][self.past] = self.source[..., :-1][self.past]  # a past column reads the day before
+        rows[..., :1][self.past] = np.nan
+        return rows
 
     def query(self, origin_day: np.ndarray, target_day: np.ndarray) -> np.ndarray:
         """(T, O, p) regressors of each origin's forecast."""
@@ -227,11 +229,12 @@ def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.nd
     """(usable days (T, D), rows (T, p, D) shifted by the mean of the first window's usable rows and zeroed where
     unusable, shift (T, p))."""
     usable = np.isfinite(target) & np.all(np.isfinite(rows), axis=1)
-    first = usable & (np.arange(target.shape[1]) <= first_day)
+    shifted = np.where(usable[:, None], rows, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        shift = np.where(first[:, None], rows, 0.0).sum(axis=-1) / first.sum(axis=1)[:, None]
+        shift = shifted[..., : first_day + 1].sum(axis=-1) / usable[:, : first_day + 1].sum(axis=1)[:, None]
     shift = np.nan_to_num(shift)
-    return usable, np.where(usable[:, None], rows - shift[..., None], 0.0), shift
+    np.subtract(shifted, shift[..., None], out=shifted, where=usable[:, None])
+    return usable, shifted, shift
 
 
 def ridge_forecasts(

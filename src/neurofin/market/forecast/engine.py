@@ -99,8 +99,8 @@ def build_design(cube: GridCube, covariates: Sequence[tuple[Sequence[str], Seque
         index[t, : len(names)] = [cube.columns[c] for c in names]
         past[t, len(past_columns) : len(names)] = False
     rows = np.arange(len(cube.tickers)) if rows is None else rows
-    gathered = cube.by_column[rows[:, None], np.maximum(index, 0)]  # (T, p, D): whole columns, copied
-    source = np.where(index[..., None] >= 0, gathered, 0.0)
+    source = cube.by_column[rows[:, None], np.maximum(index, 0)]  # (T, p, D): whole columns, copied
+    source[index < 0] = 0.0
     return Design(source, past, width)
 
 
