@@ -6,8 +6,8 @@ sums), and the ridge solves are stacked over (ticker, origin). The leave-one-out
 residual of every window (each refit moves them all): leverages and residual numerators come from two batched
 products over the days a window can read, and the residuals are sorted once per (ticker, origin). The
 historical mean's bands need no refit: one sort per ticker serves every origin, its windows differing by their
-last days only. Tickers are cut into chunks run on a thread pool (numpy releases the GIL), each BLAS call on one
-thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows), which
+last days only. Tickers are grouped by their number of columns (the zero padding left out) and cut into chunks
+run on a thread pool (numpy releases the GIL), each BLAS call on one thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows), which
 changes nothing mathematically and keeps the centred cross-products accurate. `ridge_means` fits many target
 columns of the same design at once (means only): ridge forecasts are linear in the target, so a power grid of
 planted targets costs one design pass.
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -44,8 +45,10 @@ class Design:
     @property
     def rows(self) -> np.ndarray:
         """(T, p, D) regressors of each day's target."""
-        lagged = np.concatenate([np.full_like(self.source[..., :1], np.nan), self.source[..., :-1]], axis=-1)
-        return np.where(self.past[..., None], lagged, self.source)
+        rows = self.source.copy()
+        rows[..., 1:][self.past] = self.source[..., :-1][self.past]  # a past column reads the day before
+        rows[..., :1][self.past] = np.nan
+        return rows
 
     def query(self, origin_day: np.ndarray, target_day: np.ndarray) -> np.ndarray:
         """(T, O, p) regressors of each origin's forecast."""
@@ -76,13 +79,14 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _in_parallel(job: Callable[[slice], None], parts: list[slice]) -> None:
-    """`job(part)` for every ticker slice, WORKERS threads at a time (numpy releases the GIL in its loops, sorts and
+def _in_parallel(job: Callable[[Any], None], parts: Sequence[slice | np.ndarray]) -> None:
+    """`job(part)` for every ticker slice (or index array), WORKERS threads at a time (numpy releases the GIL in its loops, sorts and
     BLAS calls), each BLAS call on one thread: the per-ticker products are small, and BLAS threads on top of ours
     only wait for each other."""
     with _blas().limit(limits=1, user_api="blas"):
-        if len(parts) == 1:
-            job(parts[0])
+        if len(parts) <= 1:
+            for part in parts:
+                job(part)
             return
         with ThreadPoolExecutor(min(WORKERS, len(parts))) as pool:
             list(pool.map(job, parts))
@@ -155,14 +159,18 @@ def historical_mean(target: np.ndarray, known_day: np.ndarray, levels: np.ndarra
     return Forecasts(mean, mean + np.nan_to_num((median - mean) * inflate) * spread, band)
 
 
-def _upper_products(rows: np.ndarray) -> np.ndarray:
-    """(T, p(p+1)/2, d) upper-triangle products x_i x_j (i <= j, row-major) of rows (T, p, d)."""
+def _upper_products(rows: np.ndarray, tail: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """(T, p(p+1)/2 + k, d) upper-triangle products x_i x_j (i <= j, row-major) of rows (T, p, d), then the rows
+    of the `tail` arrays (T, k_i, d)."""
     p = rows.shape[1]
-    out = np.empty((rows.shape[0], p * (p + 1) // 2, rows.shape[2]))
+    out = np.empty((rows.shape[0], p * (p + 1) // 2 + sum(a.shape[1] for a in tail), rows.shape[2]))
     start = 0
     for i in range(p):
         np.multiply(rows[:, i : i + 1], rows[:, i:], out=out[:, start : start + p - i])
         start += p - i
+    for a in tail:
+        out[:, start : start + a.shape[1]] = a
+        start += a.shape[1]
     return out
 
 
@@ -177,24 +185,25 @@ def _window_sums(common: np.ndarray, later: np.ndarray, known_day: np.ndarray) -
 
 
 def _ridge_solve(known_day: np.ndarray, usable: np.ndarray, rows: np.ndarray, y: np.ndarray,
-                 alpha: float) -> dict[str, np.ndarray]:
+                 alpha: float, tail: Sequence[np.ndarray] = ()) -> dict[str, np.ndarray]:
     """Per (ticker, origin) standardised ridge fit from window sums: counts, means, scales and the solved system.
 
     `rows` (T, p, d) shifted regressors (0 where unusable) and `y` (T, d) (0 where unusable) of the first d days,
     `usable` (T, d); origin o fits on the usable days <= known_day[o]. The days every window reads are summed by
-    BLAS products (X'X, X'y), the later ones added day by day. `products` (T, p(p+1)/2, d): each row's
-    upper-triangle x x'.
+    BLAS products (X'X, X'y), the later ones added day by day. `products` (T, p(p+1)/2 + k, d): each row's
+    upper-triangle x x', then the rows of `tail` (see `_upper_products`).
     """
     p = rows.shape[1]
     upper = np.triu_indices(p)
-    products = _upper_products(rows)
+    products = _upper_products(rows, tail)
+    q = p * (p + 1) // 2
     f = int(known_day.min()) + 1
     head = rows[..., :f]
     common = np.concatenate([usable[:, :f].sum(axis=-1)[:, None], y[:, :f].sum(axis=-1)[:, None], head.sum(axis=-1),
                              (head @ y[:, :f, None])[..., 0], (head @ head.transpose(0, 2, 1))[:, upper[0], upper[1]]],
                             axis=1)
     later = np.concatenate([usable[:, None, f:], y[:, None, f:], rows[..., f:], rows[..., f:] * y[:, None, f:],
-                            products[..., f:]], axis=1)
+                            products[:, :q, f:]], axis=1)
     sums = _window_sums(common, later, known_day)
     n, ybar, centre, xy, summed_upper = np.split(sums, [1, 2, 2 + p, 2 + 2 * p], axis=-1)
     n = n[..., 0]
@@ -220,11 +229,12 @@ def _usable(rows: np.ndarray, target: np.ndarray, first_day: int) -> tuple[np.nd
     """(usable days (T, D), rows (T, p, D) shifted by the mean of the first window's usable rows and zeroed where
     unusable, shift (T, p))."""
     usable = np.isfinite(target) & np.all(np.isfinite(rows), axis=1)
-    first = usable & (np.arange(target.shape[1]) <= first_day)
+    shifted = np.where(usable[:, None], rows, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        shift = np.where(first[:, None], rows, 0.0).sum(axis=-1) / first.sum(axis=1)[:, None]
+        shift = shifted[..., : first_day + 1].sum(axis=-1) / usable[:, : first_day + 1].sum(axis=1)[:, None]
     shift = np.nan_to_num(shift)
-    return usable, np.where(usable[:, None], rows - shift[..., None], 0.0), shift
+    np.subtract(shifted, shift[..., None], out=shifted, where=usable[:, None])
+    return usable, shifted, shift
 
 
 def ridge_forecasts(
@@ -238,66 +248,64 @@ def ridge_forecasts(
     `target` (T, D) the target column; per origin o: the origin's day, the target session's day and the
     last day whose target is realised. Tickers without columns, with fewer than MIN_FIT_ROWS usable rows
     or a non-finite query get the historical mean (`fallback`: `historical_mean` of the same target, if known).
+    Tickers of equal width are fitted together, without the padding columns.
     """
     levels_array = np.append(np.asarray(levels, dtype=float), 0.5)  # the median last
     fallback = fallback or historical_mean(target, known_day, levels_array[:-1])
-    T, p, _ = design.source.shape
-    if p == 0:
-        return fallback
     mean, median = fallback.mean.copy(), fallback.median.copy()
     band = fallback.band.copy()
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
 
-    def forecast_part(part: slice) -> None:
-        sub = Design(design.source[part], design.past[part], design.width[part])
+    def forecast_part(part: np.ndarray) -> None:
+        width = int(design.width[part[0]])  # the padding columns (zeros) are left out
+        sub = Design(design.source[part, :width], design.past[part, :width], design.width[part])
         y = target[part, :days]
         usable, shifted, shift = _usable(Design(sub.source[..., :days], sub.past, sub.width).rows, y,
                                          int(known_day.min()))
-        fit = _ridge_solve(known_day, usable, shifted, np.where(usable, y, 0.0), alpha)
+        tail = (shifted, np.ones_like(y[:, None]), np.where(usable, y, np.nan)[:, None]) if bands else ()
+        fit = _ridge_solve(known_day, usable, shifted, np.where(usable, y, 0.0), alpha, tail)  # tail: the LOO rows
         query = sub.query(origin_day, target_day) - shift[:, None, :]
         forecast = fit["ybar"] + np.einsum("toj,toj->to", query - fit["centre"], fit["slope"])
-        ok = ((sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS)
-              & np.all(np.isfinite(query), axis=-1))
+        ok = (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         mean[part] = np.where(ok, forecast, mean[part])
         if not bands:
             median[part] = np.where(ok, np.nan, median[part])
             band[part] = np.where(ok[..., None], np.nan, band[part])
             return
-        residuals = _loo_residuals(fit, shifted, np.where(usable, y, np.nan), known_day)
+        residuals = _loo_residuals(fit, known_day)
         ranked = _interpolated(_sorted_pick(residuals), fit["n"].astype(int), levels_array)
         median[part] = np.where(ok, forecast + ranked[..., -1], median[part])
         band[part] = np.where(ok[..., None], forecast[..., None] + ranked[..., :-1], band[part])
 
-    q = p * (p + 1) // 2
-    _in_parallel(forecast_part, _chunks(T, days * (3 * q + 4 * p + 4 + 3 * len(known_day))))
+    parts = []
+    for width in np.unique(design.width[design.width > 0]):  # tickers without columns keep the historical mean
+        group = np.flatnonzero(design.width == width)
+        q = width * (width + 1) // 2
+        parts += [group[part] for part in _chunks(group.size, days * (3 * q + 4 * width + 4 + 3 * len(known_day)))]
+    _in_parallel(forecast_part, parts)
     return Forecasts(mean, median, band)
 
 
-def _loo_residuals(fit: dict[str, np.ndarray], shifted: np.ndarray, y: np.ndarray, known_day: np.ndarray) -> np.ndarray:
-    """(T, O, d) leave-one-out residuals of the first d days' rows (`shifted` (T, p, d), `y` (T, d), NaN where
-    unusable) under every origin's fit; NaN outside each window (sorted last, like the unusable rows).
+def _loo_residuals(fit: dict[str, np.ndarray], known_day: np.ndarray) -> np.ndarray:
+    """(T, O, d) leave-one-out residuals of the first d days' rows under every origin's fit, whose `products` end
+    with the rows' (x_d (shifted), 1, y_d (NaN where unusable)); NaN outside each window (sorted last, like the
+    unusable rows).
 
     leverage_d = 1/n + (x_d - c)' M (x_d - c), residual_d = (y_d - ybar - (x_d - c)'b) / (1 - leverage_d), with
-    M = S^-1 (Z'Z + aI)^-1 S^-1: two batched products, -x_d' M x_d from the rows' upper-triangle products and
-    the terms linear in (x_d, 1, y_d) of both 1 - leverage_d and the numerator.
+    M = S^-1 (Z'Z + aI)^-1 S^-1: two batched products, 1 - leverage_d from the rows' upper-triangle products and
+    the terms linear in (x_d, 1), the numerator from (x_d, 1, y_d).
     """
     metric = fit["inverse"] / (fit["scale"][..., :, None] * fit["scale"][..., None, :])
-    centre, slope, n = fit["centre"], fit["slope"], fit["n"]
+    centre, slope, n, products = fit["centre"], fit["slope"], fit["n"], fit["products"]
     upper = np.triu_indices(metric.shape[-1])
     twice = np.where(upper[0] == upper[1], -1.0, -2.0)
-    zeros, ones = np.zeros((*n.shape, 1)), np.ones((*n.shape, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        kept = (metric[..., upper[0], upper[1]] * twice) @ fit["products"]  # 1 - leverage, in place below
-        coefficients = np.concatenate([
-            np.concatenate([2.0 * (metric @ centre[..., None])[..., 0],
-                            (1.0 - 1.0 / n - np.einsum("toj,tojk,tok->to", centre, metric, centre))[..., None],
-                            zeros], axis=-1),
-            np.concatenate([-slope, (np.einsum("toj,toj->to", centre, slope) - fit["ybar"])[..., None], ones], axis=-1),
-        ], axis=1)
-        linear = coefficients @ np.concatenate([shifted, np.ones_like(shifted[:, :1]), y[:, None]], axis=1)
-        origins = n.shape[1]
-        kept += linear[:, :origins]
-        residuals = np.divide(linear[:, origins:], kept, out=kept)
+        kept = np.concatenate([metric[..., upper[0], upper[1]] * twice, 2.0 * (metric @ centre[..., None])[..., 0],
+                               (1.0 - 1.0 / n - np.einsum("toj,tojk,tok->to", centre, metric, centre))[..., None],
+                               np.zeros((*n.shape, 1))], axis=-1) @ products  # 1 - leverage, in place below
+        numerator = np.concatenate([-slope, (np.einsum("toj,toj->to", centre, slope) - fit["ybar"])[..., None],
+                                    np.ones((*n.shape, 1))], axis=-1) @ products[:, upper[0].size :]
+        residuals = np.divide(numerator, kept, out=kept)
     for o, day in enumerate(known_day):
         residuals[:, o, day + 1 :] = np.nan
     return residuals

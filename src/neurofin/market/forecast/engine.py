@@ -99,8 +99,8 @@ def build_design(cube: GridCube, covariates: Sequence[tuple[Sequence[str], Seque
         index[t, : len(names)] = [cube.columns[c] for c in names]
         past[t, len(past_columns) : len(names)] = False
     rows = np.arange(len(cube.tickers)) if rows is None else rows
-    gathered = cube.by_column[rows[:, None], np.maximum(index, 0)]  # (T, p, D): whole columns, copied
-    source = np.where(index[..., None] >= 0, gathered, 0.0)
+    source = cube.by_column[rows[:, None], np.maximum(index, 0)]  # (T, p, D): whole columns, copied
+    source[index < 0] = 0.0
     return Design(source, past, width)
 
 
@@ -123,7 +123,10 @@ def forecast_requests(
     """
     requests = sorted(requests, key=lambda r: r.session)
     batched = {name: job for name, job in models.items() if type(job[0]).forecast in _BATCHED}
+    columns = ["ticker", "mean", "median", *[quantile_column(q) for q in quantile_levels], "model", "session", "origin"]
     parts = [_batched(batched, grid, requests, quantile_levels, cube, bands)] if batched else []
+    if batched and len(batched) == len(models):  # already in the final order
+        return parts[0]
     for name, (forecaster, covariates) in models.items():
         if name not in batched:
             parts.extend(forecast_view(forecaster, origin_view(grid, r.origin, r.session, r.column, r.known_through),
@@ -132,7 +135,6 @@ def forecast_requests(
     out = pd.concat(parts, ignore_index=True)
     rank = out["model"].map({name: k for k, name in enumerate(models)})
     order = np.lexsort((out["ticker"].to_numpy(), rank.to_numpy(), out["session"].to_numpy()))
-    columns = ["ticker", "mean", "median", *[quantile_column(q) for q in quantile_levels], "model", "session", "origin"]
     return out.iloc[order][columns].reset_index(drop=True)
 
 
@@ -143,7 +145,8 @@ def _batched(
     models: Mapping[str, tuple[Forecaster, Covariates]], grid: pd.DataFrame, requests: Sequence[OriginRequest],
     quantile_levels: Sequence[float], cube: GridCube | None, bands: bool = True,
 ) -> pd.DataFrame:
-    """Ridge and zero forecasts of every request, one cube for all models, batched over tickers and origins."""
+    """Ridge and zero forecasts of every request, one cube for all models, batched over tickers and origins (rows in
+    `forecast_requests`' order: by session, then model, then ticker)."""
     tickers = np.array(sorted({t for _, covariates in models.values() for t in covariates}), dtype=object)
     targets = list(dict.fromkeys(r.column for r in requests))
     names = list(dict.fromkeys(c for _, covariates in models.values() for past, known in covariates.values()
@@ -153,16 +156,16 @@ def _batched(
     if len(cube.tickers) == 0 or list(cube.tickers[index]) != list(tickers):
         raise ValueError("every ticker to forecast needs rows in the grid")
     levels = np.asarray(quantile_levels, dtype=float)
-    blocks = []
+    blocks: dict[str, list[np.ndarray]] = {key: [] for key in ("ticker", "mean", "median", "band", "model", "request")}
     for column in targets:
         k = cube.columns[column]
-        chosen = [r for r in requests if r.column == column]
-        origin_day, target_day, known_day = (cube.day([getattr(r, a) for r in chosen])
+        chosen = [j for j, r in enumerate(requests) if r.column == column]
+        origin_day, target_day, known_day = (cube.day([getattr(requests[j], a) for j in chosen])
                                              for a in ("origin", "session", "known_through"))
         if np.any(target_day <= origin_day):
             raise ValueError("every target session must be a grid day after its origin")
         fallback = historical_mean(cube.by_column[index, k], known_day, levels)
-        for name, (forecaster, covariates) in models.items():
+        for m, (forecaster, covariates) in enumerate(models.values()):
             local = np.searchsorted(tickers, sorted(covariates))
             rows = index[local]
             if isinstance(forecaster, RidgeForecaster):
@@ -174,12 +177,19 @@ def _batched(
             else:
                 shape = (rows.size, len(chosen))
                 result = Forecasts(np.zeros(shape), np.zeros(shape), np.full((*shape, levels.size), np.nan))
-            blocks.append(pd.DataFrame({
-                "ticker": np.repeat(tickers[local], len(chosen)), "mean": result.mean.ravel(),
-                "median": result.median.ravel(),
-                **{quantile_column(q): result.band[..., j].ravel() for j, q in enumerate(quantile_levels)},
-                "model": name,
-                "session": np.tile(pd.DatetimeIndex([r.session for r in chosen]).to_numpy(), rows.size),
-                "origin": np.tile(pd.DatetimeIndex([r.origin for r in chosen]).to_numpy(), rows.size),
-            }))
-    return pd.concat(blocks, ignore_index=True)
+            blocks["ticker"].append(np.repeat(local, len(chosen)))
+            blocks["mean"].append(result.mean.ravel())
+            blocks["median"].append(result.median.ravel())
+            blocks["band"].append(result.band.reshape(-1, levels.size))
+            blocks["model"].append(np.full(result.mean.size, m))
+            blocks["request"].append(np.tile(chosen, rows.size))
+    ticker, mean, median, band, model, request = (np.concatenate(blocks[key]) for key in blocks)
+    sessions, origins = (pd.DatetimeIndex([getattr(r, a) for r in requests]).to_numpy() for a in ("session", "origin"))
+    order = np.lexsort((ticker, model, sessions[request]))  # stable: ties keep the block order
+    request, band = request[order], band[order]
+    return pd.DataFrame({
+        "ticker": tickers[ticker[order]], "mean": mean[order], "median": median[order],
+        **{quantile_column(q): band[:, j] for j, q in enumerate(quantile_levels)},
+        "model": np.array(list(models), dtype=object)[model[order]], "session": sessions[request],
+        "origin": origins[request],
+    })
