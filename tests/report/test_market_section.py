@@ -4,7 +4,6 @@ import json
 import struct
 
 import numpy as np
-import statsmodels.api as sm
 from scipy import stats
 
 from neurofin.report.market import (
@@ -51,15 +50,19 @@ def test_a_nearly_identical_model_is_not_merged(report_inputs):
     assert ["hist_mean"] in groups and ["univariate"] in groups
 
 
-def test_ic_interval_matches_an_independent_newey_west_computation(report_inputs):
+def test_ic_interval_matches_an_independent_har_computation(report_inputs):
+    # the interval that inverts the backtest's HAR test: EWC variance from scipy's orthonormal DCT-II, nu =
+    # floor(0.4 n^(2/3)) cosine projections, Student-t(nu) quantile (not the normal one)
+    from scipy.fft import dct
+
     backtest = Backtest.load(report_inputs["backtest"])
     forecasts = backtest.forecasts[backtest.forecasts["model"] == "roi"]
     per_date = forecasts.groupby("session").apply(
         lambda g: stats.spearmanr(g["mean"], g["actual"]).statistic, include_groups=False).to_numpy()
     n = per_date.size
-    lags = int(np.floor(4 * (n / 100) ** (2 / 9)))
-    fit = sm.OLS(per_date, np.ones((n, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
-    low, high = fit.conf_int(0.05)[0]
+    dof = int(0.4 * n ** (2 / 3))
+    se = np.sqrt(np.mean(dct(per_date, type=2, norm="ortho")[1 : dof + 1] ** 2) / n)
+    low, high = per_date.mean() + np.array([-1, 1]) * stats.t.ppf(0.975, dof) * se
     bounds = ic_interval(backtest.metrics).set_index(backtest.metrics["model"]).loc["roi"]
     assert np.isclose(bounds["low"], low, atol=1e-9) and np.isclose(bounds["high"], high, atol=1e-9)
     assert bounds["low"] > 0  # the planted signal's interval excludes 0

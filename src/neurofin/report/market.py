@@ -117,9 +117,12 @@ def undefined_ic(daily_ic: pd.DataFrame) -> list[str]:
 
 
 def ic_interval(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Lower/upper 95% bounds of the mean per-date IC from its HAC t statistic (se = mean / t)."""
-    se = metrics["ic_mean"] / metrics["ic_t"]
-    return pd.DataFrame({"low": metrics["ic_mean"] - Z95 * se.abs(), "high": metrics["ic_mean"] + Z95 * se.abs()})
+    """Lower/upper 95% bounds of the mean per-date IC that invert its HAR test: mean -+ t(dof) 97.5% x se, se =
+    mean / t (`metrics.hac_mean_test`); backtests written before the `ic_dof` column use the normal quantile."""
+    se = (metrics["ic_mean"] / metrics["ic_t"]).abs()
+    dof = metrics["ic_dof"].to_numpy(float) if "ic_dof" in metrics else np.full(len(metrics), np.inf)
+    half = np.where(dof > 0, stats.t.ppf(0.975, np.where(dof > 0, dof, 1)), np.nan) * se
+    return pd.DataFrame({"low": metrics["ic_mean"] - half, "high": metrics["ic_mean"] + half})
 
 
 def forecast_groups(forecasts: pd.DataFrame | None, daily_ic: pd.DataFrame) -> list[list[str]]:

@@ -113,7 +113,7 @@ def evaluate_with_null(
                                     rows["actual"].to_numpy(float)) if set(band) <= set(rows.columns) else float("nan"))
         records.append({
             "model": model, "same_as": identical.get(model), "n": int(np.isfinite(pred).sum()),
-            "ic_pooled": m.spearman(pred, actual), "ic_mean": ic.mean, "ic_t": ic.t_stat, "ic_p": ic.p_value,
+            "ic_pooled": m.spearman(pred, actual), "ic_mean": ic.mean, "ic_t": ic.t_stat, "ic_dof": ic.dof, "ic_p": ic.p_value,
             "perm_p": null.p_value if model == primary else float("nan"),
             "hit_rate": hits, "base_rate": base,
             "r2_vs_zero": m.oos_r2(pred, actual, np.zeros_like(actual)),
