@@ -314,7 +314,7 @@ def ridge_means(
     """
     first = targets[..., 0]
     if design.source.shape[1] == 0:
-        return np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(targets.shape[-1])], axis=-1)
+        return column_means(targets, known_day)
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     p, K = design.source.shape[1], targets.shape[-1]
@@ -338,10 +338,31 @@ def ridge_means(
                 fit["centre"][..., :, None] * ybar[..., None, :])
             slope = (fit["inverse"] @ (xy / fit["scale"][..., None])) / fit["scale"][..., None]
             forecast = ybar + np.einsum("toj,tojk->tok", query, slope)
-        fallback = np.stack([_historical_means(targets[part, :, k], known_day)[0]
-                             for k in range(targets.shape[-1])], axis=-1)
+        fallback = column_means(targets[part], known_day)
         ok = (sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         out[part] = np.where(ok[..., None], forecast, fallback)
 
     _in_parallel(forecast_part, _chunks(targets.shape[0], days * (p * (p + 1) // 2 + 2 * (p + 1) * (K + 2))))
     return out
+
+
+def column_means(targets: np.ndarray, known_day: np.ndarray) -> np.ndarray:
+    """(T, O, K) means of the realised entries of K target columns (T, D, K) over each origin's days <= known_day[o]
+    (0 without any): `_historical_means` of every column from one cumulative sum over the days."""
+    finite = np.isfinite(targets)
+    counts = np.cumsum(finite, axis=1)[:, known_day]
+    sums = np.cumsum(np.where(finite, targets, 0.0), axis=1)[:, known_day]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, 0.0)
+
+
+def ridge_fitted(design: Design, target: np.ndarray, alpha: float) -> np.ndarray:
+    """(T, D) in-sample fitted means of one ridge fit per ticker on all its usable days of `target` (T, D); NaN on
+    the unusable days and for tickers without columns or with fewer than MIN_FIT_ROWS usable rows."""
+    last = np.array([target.shape[1] - 1])
+    usable, shifted, _ = _usable(Design(design.source[..., : target.shape[1]], design.past, design.width).rows, target,
+                                 int(last[0]))
+    fit = _ridge_solve(last, usable, shifted, np.where(usable, target, 0.0), alpha)
+    fitted = fit["ybar"] + np.einsum("tjd,tj->td", shifted - fit["centre"][:, 0, :, None], fit["slope"][:, 0])
+    ok = usable & ((design.width > 0) & (fit["n"][:, 0] >= MIN_FIT_ROWS))[:, None]
+    return np.where(ok, fitted, np.nan)
