@@ -100,7 +100,7 @@ def evaluate_with_null(
     model's permutation p-value. `same_as` names the model a row equals by construction; `min_lags`: the
     sessions neighbouring targets share (h - 1 for h-session targets), for the HAR tests and the null.
     `bootstrap`: the primary model's Clark-West fixed-regressor bootstrap (cw_bootstrap.py, linear forecaster), whose
-    p-value its cw_p then is (cw_method "frb"); every other cw_p is the one-sided t(dof) p (cw_method "t", undersized
+    p-value its cw_p (and that of a model identical to it) then is (cw_method "frb"); every other cw_p is the one-sided t(dof) p (cw_method "t", undersized
     under recursive estimation: docs/backtest.md "Size of the tests")."""
     identical = identical or {}
     ic_per_date = daily_ic(forecasts)
@@ -131,7 +131,7 @@ def evaluate_with_null(
             "cw_t": cw.t_stat if cw else float("nan"), "cw_p": cw.p_value if cw else float("nan"),
             "cw_method": "t" if cw else None,
         })
-        if cw and model == primary and bootstrap is not None:
+        if cw and identical.get(model, model) == identical.get(primary, primary) and bootstrap is not None:
             records[-1].update(cw_p=bootstrap.p_value, cw_method="frb")
     table = pd.DataFrame.from_records(records)
     return table.assign(cw_p_holm=holm_secondary(table, primary, identical)), null
