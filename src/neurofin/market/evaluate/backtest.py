@@ -14,8 +14,8 @@ twice.
 
 Verdict (docs/backtest.md, verdict.py): only the pre-declared primary model (`market.primary_model`, default roi)
 on the primary target (`market.primary_target`, 1 session) decides "signal": its per-session IC must beat a
-within-session permutation null (`null.py`) AND its squared error must beat the univariate model it nests
-(Clark-West, Newey-West errors), both one-sided at 5%. The verdict then names which increment over a control holds
+within-session permutation null (`null.py`), one-sided at 5%; Clark-West against the univariate model it nests
+is reported beside it (with the linear forecaster its p-value is the fixed-regressor bootstrap's, cw_bootstrap.py). The verdict then names which increment over a control holds
 (control+roi vs control: Clark-West and the permutation null of the ROI contribution, both < 5% after Holm over
 the controls); for an ROI primary model the head claims "signal" only when it holds over every control
 (claims.headline). The other covariate models get Holm-adjusted Clark-West p-values. The ROI model is also ranked
