@@ -10,7 +10,8 @@ last days only. Tickers are cut into chunks run on a thread pool (numpy releases
 thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows), which
 changes nothing mathematically and keeps the centred cross-products accurate. `ridge_means` fits many target
 columns of the same design at once (means only): ridge forecasts are linear in the target, so a power grid of
-planted targets costs one design pass.
+planted targets (or the Clark-West bootstrap's draws, evaluate/cw_bootstrap.py, with `ridge_fitted`'s full-sample
+fits) costs one design pass; their historical means come from one cumulative sum (`column_means`).
 """
 
 from __future__ import annotations
