@@ -12,6 +12,7 @@ from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.cw_bootstrap import bootstrap_test, fold_terms
 from neurofin.market.evaluate.sizing import null_design
+from neurofin.market.forecast.batched_ridge import Design, ridge_fitted
 from neurofin.market.forecast.engine import GridCube, OriginRequest
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.testing.planted_market import planted_panel
@@ -96,3 +97,19 @@ def test_the_draw_count_is_zero_or_enough_for_a_five_percent_p():
     with pytest.raises(ValidationError):
         MarketSettings(cw_bootstrap_draws=10)
     assert MarketSettings(cw_bootstrap_draws=0).cw_bootstrap_draws == 0
+
+
+def test_full_sample_fit_is_the_standardised_ridge_of_each_ticker():
+    rng = np.random.default_rng(2)
+    source = rng.standard_normal((2, 2, 60))
+    target = rng.standard_normal((2, 60))
+    target[0, 10] = np.nan
+    fitted = ridge_fitted(Design(source, np.ones((2, 2), bool), np.array([2, 2])), target, 1.5)
+    for t in range(2):
+        x, y = source[t][:, :-1].T, target[t, 1:]  # row d reads day d - 1
+        ok = np.isfinite(y)
+        centre, scale = x[ok].mean(axis=0), x[ok].std(axis=0)
+        z = (x[ok] - centre) / scale
+        coef = np.linalg.solve(z.T @ z + 1.5 * np.eye(2), z.T @ (y[ok] - y[ok].mean())) / scale
+        expected = np.where(ok, y[ok].mean() + (x - centre) @ coef, np.nan)
+        assert np.allclose(fitted[t, 1:], expected, equal_nan=True) and np.isnan(fitted[t, 0])
