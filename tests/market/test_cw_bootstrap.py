@@ -12,7 +12,7 @@ from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.cw_bootstrap import bootstrap_test, fold_terms
 from neurofin.market.evaluate.sizing import null_design
-from neurofin.market.forecast.batched_ridge import Design, ridge_fitted
+from neurofin.market.forecast.batched_ridge import Design, _historical_means, column_means, ridge_fitted
 from neurofin.market.forecast.engine import GridCube, OriginRequest
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.testing.planted_market import planted_panel
@@ -113,3 +113,13 @@ def test_full_sample_fit_is_the_standardised_ridge_of_each_ticker():
         coef = np.linalg.solve(z.T @ z + 1.5 * np.eye(2), z.T @ (y[ok] - y[ok].mean())) / scale
         expected = np.where(ok, y[ok].mean() + (x - centre) @ coef, np.nan)
         assert np.allclose(fitted[t, 1:], expected, equal_nan=True) and np.isnan(fitted[t, 0])
+
+
+def test_column_means_are_each_columns_historical_means():
+    rng = np.random.default_rng(4)
+    targets = rng.standard_normal((3, 40, 4))
+    targets[rng.random((3, 40)) < 0.2] = np.nan
+    targets[2, :30] = np.nan  # no realised target in the first windows: 0
+    known_day = np.array([20, 25, 31, 39])
+    expected = np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(4)], axis=-1)
+    assert np.allclose(column_means(targets, known_day), expected)
