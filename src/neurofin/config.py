@@ -208,6 +208,16 @@ class MarketSettings(_Section):
     min_comments: int = Field(1, ge=1)  # a ticker-session cell with fewer comments counts as missing
     primary_model: Literal["roi", "roi_known_future", "sentiment"] = "roi"  # the one model that decides the verdict
     null_draws: int = Field(500, ge=1)  # permutation-null draws for the primary model's IC (the backtest needs >= 200)
+    # fixed-regressor bootstrap draws of the primary model's Clark-West p (linear forecaster; 0: the t(dof) p)
+    cw_bootstrap_draws: int = Field(200, ge=0)
+
+    @field_validator("cw_bootstrap_draws")
+    @classmethod
+    def _cw_draws(cls, value: int) -> int:
+        """0 (off) or enough draws for a p-value below 5%: (1 + 0) / (1 + draws) < 0.05."""
+        if 0 < value < 20:
+            raise ValueError(f"use 0 (the t p-value) or at least 20 draws, not {value}: with fewer no p is below 0.05")
+        return value
     price_column: str | None = None  # price column to read; None: adjusted close if present, else close
     keep_edited: bool = False  # keep comments edited after posting (their text may postdate created_utc)
     allow_authors: list[str] = Field(default_factory=list)  # never treated as bots (added to ingest's allow-list)

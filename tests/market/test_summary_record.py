@@ -70,4 +70,4 @@ def test_a_verdict_keeps_extra_fields_and_renders_undefined_statistics_as_nan():
     back = Verdict.model_validate_json(verdict.model_dump_json())
     assert back == verdict and back.model_extra == {"power_ic80": 0.07} and back.perm_p is None
     assert back.sentence() == ("Verdict: no signal (primary model roi: mean IC 0.100, permutation p=nan, one-sided, "
-                               "decides at 0.05; Clark-West vs univariate t=nan, p=nan, reported).")
+                               "decides at 0.05; Clark-West vs univariate t=nan, t p=nan, reported).")

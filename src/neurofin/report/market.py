@@ -39,7 +39,7 @@ METRIC_LABELS = {
     "ic_p": "IC p", "perm_p": "IC permutation p", "ic_pooled": "IC pooled", "hit_rate": "hit rate",
     "base_rate": "base rate", "r2_vs_zero": "OOS R2 vs zero", "r2_vs_hist_mean": "OOS R2 vs mean",
     "pinball": "pinball", "coverage_80": "80% band coverage", "cw_t": "Clark-West t vs univariate",
-    "cw_p": "Clark-West p", "cw_p_holm": "Clark-West p (Holm)", "same_as": "note",
+    "cw_p": "Clark-West p", "cw_method": "Clark-West p from (frb: bootstrap, t: t(dof))", "cw_p_holm": "Clark-West p (Holm)", "same_as": "note",
 }
 
 
@@ -68,7 +68,7 @@ class Backtest:
 
 
 HINT = "pass the --out folder of `neurofin market backtest` (or run it again)"
-TEXT_METRICS = ("model", "same_as")
+TEXT_METRICS = ("model", "same_as", "cw_method")
 FORECAST_COLUMNS = ("session", "ticker", "model", "mean", "actual")
 
 

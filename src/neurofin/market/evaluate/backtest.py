@@ -14,8 +14,8 @@ twice.
 
 Verdict (docs/backtest.md, verdict.py): only the pre-declared primary model (`market.primary_model`, default roi)
 on the primary target (`market.primary_target`, 1 session) decides "signal": its per-session IC must beat a
-within-session permutation null (`null.py`) AND its squared error must beat the univariate model it nests
-(Clark-West, Newey-West errors), both one-sided at 5%. The verdict then names which increment over a control holds
+within-session permutation null (`null.py`), one-sided at 5%; Clark-West against the univariate model it nests
+is reported beside it (with the linear forecaster its p-value is the fixed-regressor bootstrap's, cw_bootstrap.py). The verdict then names which increment over a control holds
 (control+roi vs control: Clark-West and the permutation null of the ROI contribution, both < 5% after Holm over
 the controls); for an ROI primary model the head claims "signal" only when it holds over every control
 (claims.headline). The other covariate models get Holm-adjusted Clark-West p-values. The ROI model is also ranked
@@ -31,6 +31,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
+from neurofin.market.evaluate.cw_bootstrap import BootstrapTest
 from neurofin.market.evaluate.evaluation import evaluate_targets, evaluate_with_null, target_rows, with_actuals
 from neurofin.market.evaluate.forecast_loop import forecast_folds, identical_models
 from neurofin.market.evaluate.increments import increment_tests
@@ -78,12 +79,12 @@ def run_backtest(
     folds = make_folds(data, settings)
     selections = select_per_fold(data, folds, settings, [s.kind for s in data.specs], screens)
     identical = identical_models(forecaster)
-    forecasts = model_forecasts(data, folds, selections, forecaster, settings, progress)
+    forecasts, bootstraps = model_forecasts(data, folds, selections, forecaster, settings, progress)
     primary_spec = TargetSpec(settings.primary_target, 1)
     projected = forecasts["model"].str.startswith(PROJECTION).to_numpy()
     ranking = projection_rank(target_rows(forecasts, primary_spec), settings.primary_model)
     forecasts = forecasts[~projected].reset_index(drop=True)  # the same-dimension control is reported by its rank
-    evaluation = evaluate_targets(forecasts, data.specs, settings, identical)
+    evaluation = evaluate_targets(forecasts, data.specs, settings, identical, bootstraps)
     metrics, null = evaluation.metrics[primary_spec], evaluation.nulls[primary_spec]
     increments = evaluation.increments
     primary_increments = increments[(increments["target"] == primary_spec.kind) & (increments["horizon"] == 1)]
@@ -101,15 +102,16 @@ def run_backtest(
 def model_forecasts(
     data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
     settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[TargetSpec, BootstrapTest]]:
     """`forecast_folds` (of the models in `only`, when given: their means only), the models identical by
-    construction copied from their source, and the realised values (`with_actuals`)."""
+    construction copied from their source, and the realised values (`with_actuals`); with the primary model's
+    Clark-West bootstrap tests (`forecast_folds`)."""
     identical = identical_models(forecaster)
     sources = None if only is None else {identical.get(model, model) for model in only}
-    forecasts, models = forecast_folds(data, folds, selections, forecaster, settings, progress, sources)
+    forecasts, models, bootstraps = forecast_folds(data, folds, selections, forecaster, settings, progress, sources)
     copies = [forecasts[forecasts["model"] == source].assign(model=alias) for alias, source in identical.items()
               if alias in models and (only is None or alias in only)]
-    return with_actuals(pd.concat([forecasts, *copies], ignore_index=True), data)
+    return with_actuals(pd.concat([forecasts, *copies], ignore_index=True), data), bootstraps
 
 
 def verdict_models(primary: str) -> list[str]:
@@ -128,10 +130,11 @@ def backtest_verdict(
     or portfolio). The metrics that read bands (pinball, coverage) are NaN."""
     spec = TargetSpec(settings.primary_target, 1)
     selections = select_per_fold(data, folds, settings, [spec.kind], screens)
-    rows = target_rows(model_forecasts(data, folds, selections, forecaster, settings,
-                                       only=verdict_models(settings.primary_model)), spec)
+    forecasts, bootstraps = model_forecasts(data, folds, selections, forecaster, settings,
+                                            only=verdict_models(settings.primary_model))
+    rows = target_rows(forecasts, spec)
     identical = identical_models(forecaster)
     metrics, _ = evaluate_with_null(rows, settings.quantile_levels, settings.primary_model, identical,
-                                    settings.null_draws, settings.seed)
+                                    settings.null_draws, settings.seed, bootstrap=bootstraps.get(spec))
     increments = increment_tests(rows, identical, settings.null_draws, settings.seed)
     return decide(metrics, settings.primary_model, settings.primary_target, increments), metrics

@@ -3,7 +3,7 @@ Holm over the secondary models, the control increments and portfolios per target
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +11,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate import metrics as m
+from neurofin.market.evaluate.cw_bootstrap import BootstrapTest
 from neurofin.market.evaluate.increments import holm, increment_tests
 from neurofin.market.evaluate.null import PermutationResult, permutation_ic_test
 from neurofin.market.evaluate.portfolio import portfolio_tables
@@ -58,18 +59,21 @@ class Evaluation:
 
 
 def evaluate_targets(
-    forecasts: pd.DataFrame, specs: Sequence[TargetSpec], settings: MarketSettings, identical: dict[str, str]
+    forecasts: pd.DataFrame, specs: Sequence[TargetSpec], settings: MarketSettings, identical: dict[str, str],
+    bootstraps: Mapping[TargetSpec, BootstrapTest] | None = None,
 ) -> Evaluation:
-    """Metrics, primary null and control increments per target and horizon; portfolios for directional 1-session targets."""
+    """Metrics, primary null and control increments per target and horizon; portfolios for directional 1-session
+    targets. `bootstraps`: the primary model's Clark-West bootstrap test per target and horizon (cw_bootstrap.py)."""
     metrics, nulls, increments, tidy, books = {}, {}, [], [], []
     for spec in specs:
         rows = target_rows(forecasts, spec)
         table, null = evaluate_with_null(rows, settings.quantile_levels, settings.primary_model, identical,
-                                         settings.null_draws, settings.seed, min_lags=spec.horizon - 1)
+                                         settings.null_draws, settings.seed, min_lags=spec.horizon - 1,
+                                         bootstrap=(bootstraps or {}).get(spec))
         metrics[spec], nulls[spec] = table, null
         increment = increment_tests(rows, identical, settings.null_draws, settings.seed, min_lags=spec.horizon - 1)
         increments.append(increment.assign(target=spec.kind, horizon=spec.horizon))
-        tidy.append(tidy_metrics(table.drop(columns="same_as"), spec))
+        tidy.append(tidy_metrics(table.drop(columns=["same_as", "cw_method"]), spec))
         if spec.horizon == 1 and spec.kind in DIRECTIONAL:
             book = portfolio_tables(rows, settings)
             tidy.append(tidy_metrics(book["portfolio_metrics"], spec))
@@ -89,11 +93,15 @@ def tidy_metrics(table: pd.DataFrame, spec: TargetSpec) -> pd.DataFrame:
 def evaluate_with_null(
     forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
     identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0, min_lags: int = 0,
+    bootstrap: BootstrapTest | None = None,
 ) -> tuple[pd.DataFrame, PermutationResult]:
     """Per-model IC (pooled; per-date mean with HAR test), hit rate, OOS R^2, pinball, 80% band coverage,
     Clark-West vs univariate (covariate models), Holm-adjusted for the secondary ones, and the primary
     model's permutation p-value. `same_as` names the model a row equals by construction; `min_lags`: the
-    sessions neighbouring targets share (h - 1 for h-session targets), for the HAR tests and the null."""
+    sessions neighbouring targets share (h - 1 for h-session targets), for the HAR tests and the null.
+    `bootstrap`: the primary model's Clark-West fixed-regressor bootstrap (cw_bootstrap.py, linear forecaster), whose
+    p-value its cw_p (and that of a model identical to it) then is (cw_method "frb"); every other cw_p is the one-sided t(dof) p (cw_method "t", undersized
+    under recursive estimation: docs/backtest.md "Size of the tests")."""
     identical = identical or {}
     ic_per_date = daily_ic(forecasts)
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
@@ -121,7 +129,10 @@ def evaluate_with_null(
             "pinball": m.pinball_loss(quantiles, rows["actual"].to_numpy(float), quantile_levels),
             "coverage_80": coverage,
             "cw_t": cw.t_stat if cw else float("nan"), "cw_p": cw.p_value if cw else float("nan"),
+            "cw_method": "t" if cw else None,
         })
+        if cw and identical.get(model, model) == identical.get(primary, primary) and bootstrap is not None:
+            records[-1].update(cw_p=bootstrap.p_value, cw_method="frb")
     table = pd.DataFrame.from_records(records)
     return table.assign(cw_p_holm=holm_secondary(table, primary, identical)), null
 

@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 import pandas as pd
 
 from neurofin.config import MarketSettings
+from neurofin.market.evaluate.cw_bootstrap import BootstrapTest, FoldTerms, bootstrap_test, fold_terms
 from neurofin.market.evaluate.universe import fold_universe
 from neurofin.market.evaluate.variants import AUGMENTED, BASELINES, CONTROLS, MODELS
 from neurofin.market.evaluate.walk_forward import Fold, MarketData, available_models, control_columns, fold_grid
@@ -67,15 +68,24 @@ def identical_models(forecaster: Forecaster) -> dict[str, str]:
     return dict(forecaster.identical)
 
 
+def bootstraps_clark_west(forecaster: Forecaster, settings: MarketSettings) -> bool:
+    """Whether the primary model's Clark-West p is the fixed-regressor bootstrap's (cw_bootstrap.py): a ridge
+    forecaster (batched, mean linear in the target) and market.cw_bootstrap_draws > 0; otherwise the t(dof) p."""
+    return settings.cw_bootstrap_draws > 0 and type(forecaster).forecast is RidgeForecaster.forecast
+
+
 def forecast_folds(
     data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
     settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[str], dict[TargetSpec, BootstrapTest]]:
     """Forecast rows of every distinct model variant, target and test session (columns model, target, horizon,
-    session, origin, fold, ticker, mean, quantiles) and the models of the last fold (identical ones included).
+    session, origin, fold, ticker, mean, quantiles), the models of the last fold (identical ones included) and,
+    when `bootstraps_clark_west`, the primary model's Clark-West bootstrap test per target and horizon.
     `only`: forecast just these models (the sources of identical ones; no projections) and the ridge fits' means
     only (no bands), what a verdict reads."""
     identical = identical_models(forecaster)
+    bootstrap = bootstraps_clark_west(forecaster, settings)
+    terms: dict[TargetSpec, list[FoldTerms]] = {}
     position = {s: i for i, s in enumerate(data.sessions)}
     rows, models = [], list(MODELS)
     total = len(data.specs) * sum(len(f.test_sessions) for f in folds)
@@ -100,5 +110,11 @@ def forecast_folds(
                                   bands=only is None)
             rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
                                    origin=out.pop("origin"), fold=fold.index))
+            if bootstrap and isinstance(forecaster, RidgeForecaster) and settings.primary_model in computed:
+                covariates = model_covariates(settings.primary_model, selected, controls)
+                terms.setdefault(spec, []).append(fold_terms(
+                    cube, covariates, requests, forecaster.alpha, settings.cw_bootstrap_draws, spec.horizon,
+                    settings.seed + fold.index))
             advance(len(requests))
-    return pd.concat(rows, ignore_index=True), models
+    tests = {spec: bootstrap_test(parts, spec.horizon - 1) for spec, parts in terms.items()}
+    return pd.concat(rows, ignore_index=True), models, {spec: test for spec, test in tests.items() if test}

@@ -133,7 +133,8 @@ def clark_west(forecasts: pd.DataFrame, big_col: str, small_col: str, overlap: i
     session and its mean tested with the HAR t (`hac_mean_test`). One-sided p-value (big better: t > 0).
     Diebold-Mariano is not valid for nested models (its statistic is not normal under the null). With recursively
     re-estimated models the t is shifted left under the null (McCracken 2007) and this p-value is conservative at
-    h = 1 (docs/backtest.md "Size of the tests"); `sizing.frb_clark_west` is the sized bootstrap of the statistic.
+    h = 1 (docs/backtest.md "Size of the tests"); the sized fixed-regressor bootstrap of the statistic replaces it
+    for the primary model with the linear forecaster (cw_bootstrap.py; `sizing.frb_clark_west` on null tables).
     """
     y, small, big = forecasts["actual"], forecasts[small_col], forecasts[big_col]
     adjusted = (y - small) ** 2 - ((y - big) ** 2 - (small - big) ** 2)

@@ -23,7 +23,7 @@ primary null and the increments; no other target, horizon or model, no projectio
 The detections and statistics equal the whole backtest's per planted panel (tests/market/test_power.py).
 Cost (50 tickers x 750 sessions, 3 subjects, 4 folds; `benchmarks/results/power_grid_verdict_only.json`): 4 planted
 panels cost 1.28 backtests of CPU, 0.32 per planted panel with the screens included (1.78 and 0.44 running the
-whole backtest per panel; 3.89 with neither reuse), same detections.
+whole backtest per panel; 3.89 with neither reuse), same detections. Power rows carry Clark-West's t p (cw_method "t"): its bootstrap is skipped, it never decides.
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def verdict_power(
         raise InputError(f"no ROI {roi!r} in the panel: choose one of {', '.join(rois) or 'none (no ROI columns)'}")
     if reps < 1 or not ics:
         raise InputError("give at least one IC and one rep")
-    settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1], "projection_draws": 0})
+    settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1], "projection_draws": 0,
+                                           "cw_bootstrap_draws": 0})  # neither the projections nor Clark-West decide
     data = prepare_data(panel, prices, settings)
     screens = fold_screens(data, make_folds(data, settings), settings)  # returns-free: shared by every (IC, rep)
     plant = lead_planter(panel, prices, roi, settings)

@@ -61,6 +61,7 @@ class Verdict(BaseModel):
     perm_p: Statistic = None
     cw_t: Statistic = None
     cw_p: Statistic = None
+    cw_method: str = "t"  # "frb": cw_p is the fixed-regressor bootstrap's (cw_bootstrap.py); "t": the t(dof) p
     significance: float = SIGNIFICANCE
     increments: list[IncrementDecision] | None = None  # None: no increment was tested
     projection_note: str = ""  # where the primary model ranks among same-dimension projections (projections.py)
@@ -74,7 +75,8 @@ class Verdict(BaseModel):
         """The plain-language verdict: the headline, the primary model's statistics, then which increment holds."""
         text = (f"Verdict: {self.headline} (primary model {self.primary_model}: mean IC {_number(self.ic_mean):.3f}, "
                 f"permutation p={_number(self.perm_p):.3g}, one-sided, decides at {self.significance:g}; "
-                f"Clark-West vs univariate t={_number(self.cw_t):.2f}, p={_number(self.cw_p):.3g}, reported).")
+                f"Clark-West vs univariate t={_number(self.cw_t):.2f}, "
+                f"{'bootstrap' if self.cw_method == 'frb' else 't'} p={_number(self.cw_p):.3g}, reported).")
         if not self.increments:
             return text + self.projection_note
         named = ", ".join(f"{i.base} (Holm p={_number(i.p_holm):.3g})" for i in self.held)
@@ -97,5 +99,5 @@ def decide(
     head = headline(primary, found, increments)
     return Verdict(primary_model=primary, primary_target=primary_target, signal=found, claim=head.claim,
                    headline=head.text, explained_by=list(head.explained_by), ic_mean=row["ic_mean"],
-                   perm_p=row["perm_p"], cw_t=row["cw_t"], cw_p=row["cw_p"], increments=tested,
+                   perm_p=row["perm_p"], cw_t=row["cw_t"], cw_p=row["cw_p"], cw_method=row.get("cw_method", "t"), increments=tested,
                    projection_note=projection_note)

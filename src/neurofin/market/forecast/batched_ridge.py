@@ -10,7 +10,8 @@ last days only. Tickers are grouped by their number of columns (the zero padding
 run on a thread pool (numpy releases the GIL), each BLAS call on one thread. Numerically the sums are taken around a per-ticker shift (the mean of the first origin's rows), which
 changes nothing mathematically and keeps the centred cross-products accurate. `ridge_means` fits many target
 columns of the same design at once (means only): ridge forecasts are linear in the target, so a power grid of
-planted targets costs one design pass.
+planted targets (or the Clark-West bootstrap's draws, evaluate/cw_bootstrap.py, with `ridge_fitted`'s full-sample
+fits) costs one design pass; their historical means come from one cumulative sum (`column_means`).
 """
 
 from __future__ import annotations
@@ -322,7 +323,7 @@ def ridge_means(
     """
     first = targets[..., 0]
     if design.source.shape[1] == 0:
-        return np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(targets.shape[-1])], axis=-1)
+        return column_means(targets, known_day)
     out = np.empty((targets.shape[0], len(known_day), targets.shape[-1]))
     days = max(int(known_day.max()) + 1, 1)  # no window reads a later row
     p, K = design.source.shape[1], targets.shape[-1]
@@ -346,10 +347,33 @@ def ridge_means(
                 fit["centre"][..., :, None] * ybar[..., None, :])
             slope = (fit["inverse"] @ (xy / fit["scale"][..., None])) / fit["scale"][..., None]
             forecast = ybar + np.einsum("toj,tojk->tok", query, slope)
-        fallback = np.stack([_historical_means(targets[part, :, k], known_day)[0]
-                             for k in range(targets.shape[-1])], axis=-1)
+        fallback = column_means(targets[part], known_day)
         ok = (sub.width > 0)[:, None] & (fit["n"] >= MIN_FIT_ROWS) & np.all(np.isfinite(query), axis=-1)
         out[part] = np.where(ok[..., None], forecast, fallback)
 
     _in_parallel(forecast_part, _chunks(targets.shape[0], days * (p * (p + 1) // 2 + 2 * (p + 1) * (K + 2))))
     return out
+
+
+def column_means(targets: np.ndarray, known_day: np.ndarray) -> np.ndarray:
+    """(T, O, K) means of the realised entries of K target columns (T, D, K) over each origin's days <= known_day[o]
+    (0 without any): `_historical_means` of every column from one cumulative sum over the days (`_window_sums`)."""
+    first, days = int(known_day.min()) + 1, int(known_day.max()) + 1
+    finite = np.isfinite(targets[:, :days])
+    values = np.concatenate([finite, np.where(finite, targets[:, :days], 0.0)], axis=-1).transpose(0, 2, 1)
+    sums = _window_sums(values[..., :first].sum(axis=-1), values[..., first:], known_day)  # (T, O, 2K)
+    counts, totals = np.split(sums, 2, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, totals / counts, 0.0)
+
+
+def ridge_fitted(design: Design, target: np.ndarray, alpha: float) -> np.ndarray:
+    """(T, D) in-sample fitted means of one ridge fit per ticker on all its usable days of `target` (T, D); NaN on
+    the unusable days and for tickers without columns or with fewer than MIN_FIT_ROWS usable rows."""
+    last = np.array([target.shape[1] - 1])
+    usable, shifted, _ = _usable(Design(design.source[..., : target.shape[1]], design.past, design.width).rows, target,
+                                 int(last[0]))
+    fit = _ridge_solve(last, usable, shifted, np.where(usable, target, 0.0), alpha)
+    fitted = fit["ybar"] + np.einsum("tjd,tj->td", shifted - fit["centre"][:, 0, :, None], fit["slope"][:, 0])
+    ok = usable & ((design.width > 0) & (fit["n"][:, 0] >= MIN_FIT_ROWS))[:, None]
+    return np.where(ok, fitted, np.nan)
