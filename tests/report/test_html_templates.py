@@ -4,7 +4,8 @@ documents say what the f-string HTML before them said.
 tests/report/data/html_before/*.jsonl hold what the f-string code (commit 37988fc) made of the same inputs, read
 by the standard library's HTML parser: every tag with its attributes and every text, figures' data URIs
 shortened to their type. NEUROFIN_WRITE_HTML_BEFORE=1 rewrites them from the code at hand (run it only on that
-commit).
+commit). Rewritten once since, from the code of issue 21's HAR / Clark-West bootstrap change: a diff showed only
+numbers (IC intervals, t and p values) and the new `cw_method` column changed.
 """
 
 import json
