@@ -1,6 +1,8 @@
 """The product's Clark-West fixed-regressor bootstrap (cw_bootstrap.py): its statistic is the reported one, its
 p-values are near uniform on null panels where the t(dof) p's are not, and a planted lead gets a small p."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,38 +12,27 @@ from scipy import stats
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.backtest import run_backtest
-from neurofin.market.evaluate.cw_bootstrap import bootstrap_test, fold_terms
-from neurofin.market.evaluate.sizing import null_design
+from neurofin.market.evaluate.sizing import null_design, product_clark_west
 from neurofin.market.forecast.batched_ridge import Design, _historical_means, column_means, ridge_fitted
-from neurofin.market.forecast.engine import GridCube, OriginRequest
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.testing.planted_market import planted_panel
 
 DRAWS = 99
 
 
-def _cw(x: np.ndarray, target: np.ndarray, horizon: int, test_sessions: int, seed: int = 0):
-    """(bootstrap test, t(dof) p) of a per-ticker ridge on the ROI `x` (sessions, tickers) against the historical
-    mean, one fold whose last `test_sessions` sessions are forecast."""
-    n_sessions, n_tickers = x.shape
-    days = pd.bdate_range("2020-01-01", periods=n_sessions)
-    cube = GridCube(np.array([f"T{i}" for i in range(n_tickers)], dtype=object), days, {"roi": 0, "target": 1},
-                    np.ascontiguousarray(np.stack([x.T, target.T], axis=1)))
-    requests = [OriginRequest(days[t - 1], days[t], "target", days[t - horizon])
-                for t in range(n_sessions - test_sessions, n_sessions)]
-    terms = fold_terms(cube, {t: (["roi"], []) for t in cube.tickers}, requests, 1.0, DRAWS, horizon, seed)
-    test = bootstrap_test([terms], horizon - 1)
-    return test, float(stats.t.sf(test.t_stat, m.ewc_dof(test_sessions, horizon - 1)))
+def _cw(design, seed: int = 0):
+    """(bootstrap test, t(dof) p) of the backtest's bootstrap on a null table (`sizing.product_clark_west`)."""
+    test = product_clark_west(design, DRAWS, seed)
+    return test, float(stats.t.sf(test.t_stat, m.ewc_dof(design.test_sessions, design.horizon - 1)))
 
 
 def _null(seed: int, horizon: int = 1):
-    design = null_design(6, horizon, n_sessions=200, test_sessions=100, seed=seed)
-    return _cw(design.x, np.where(design.present, design.target, np.nan), horizon, design.test_sessions, seed)
+    return _cw(null_design(6, horizon, n_sessions=200, test_sessions=100, seed=seed), seed)
 
 
 def test_bootstrap_statistic_is_the_reported_clark_west_t():
     design = null_design(5, 3, n_sessions=150, test_sessions=60, seed=3)
-    test, _ = _cw(design.x, design.target, 3, 60)
+    test, _ = _cw(replace(design, present=np.ones_like(design.present)))
     n_sessions = design.x.shape[0]
     x, y = design.x, design.target
     rows = []
@@ -70,7 +61,7 @@ def test_bootstrap_p_is_near_uniform_under_the_null_where_the_t_p_is_not():
 def test_a_planted_lead_gets_a_small_bootstrap_p():
     design = null_design(6, 1, n_sessions=200, test_sessions=100, seed=7)
     lead = np.vstack([design.x[:1], design.x[:-1]])
-    test, _ = _cw(design.x, design.target + 0.4 * lead, 1, 100)
+    test, _ = _cw(replace(design, target=design.target + 0.4 * lead, present=np.ones_like(design.present)))
     assert test.p_value == 1 / (1 + DRAWS)
 
 

@@ -7,7 +7,8 @@ forecast session t (origin t-1) the reference model (`univariate`) is each ticke
 by the origin, and the primary model (`roi`) adds b * (x[t-1] - the ticker's mean x), b the pooled OLS slope
 fitted on the same realised rows, as a ridge on one ROI would (`recursive_forecasts`, for many target columns at
 once). A share of ticker-sessions is missing. `null_rejections` applies the tests and the verdict's rule to such a
-table; Clark-West also with the fixed-regressor bootstrap (`frb_clark_west`).
+table; Clark-West also with the fixed-regressor bootstrap (`frb_clark_west`). `product_clark_west` runs the
+backtest's own bootstrap (`cw_bootstrap`: a per-ticker ridge on the ROI) on such a table.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from neurofin.market.evaluate import metrics as m
+from neurofin.market.evaluate.cw_bootstrap import BootstrapTest, bootstrap_test, fold_terms
 from neurofin.market.evaluate.null import permutation_ic_test
 from neurofin.market.evaluate.verdict import decide
+from neurofin.market.forecast.engine import GridCube, OriginRequest
 
 LEVEL = 0.05
 
@@ -120,6 +123,24 @@ def frb_clark_west(design: NullDesign, draws: int = 200, seed: int = 0) -> tuple
     boot = y_mean[None, :, None] + residual[..., None] * weight[:, None, :]
     t = _clark_west_t(design, np.concatenate([design.target[..., None], boot], axis=-1))
     return float(t[0]), float((1 + np.sum(t[1:] >= t[0])) / (1 + draws))
+
+
+def product_clark_west(design: NullDesign, draws: int = 200, seed: int = 0, alpha: float = 1.0) -> BootstrapTest:
+    """The backtest's Clark-West bootstrap (`cw_bootstrap`) on one null table: a per-ticker ridge (`alpha`) on the
+    ROI of the previous session against each ticker's historical mean, one fold forecasting the last test sessions;
+    missing cells are NaN targets."""
+    n_sessions, n_tickers = design.x.shape
+    days = pd.bdate_range("2020-01-01", periods=n_sessions)
+    target = np.where(design.present, design.target, np.nan)
+    cube = GridCube(np.array([f"T{i:02d}" for i in range(n_tickers)], dtype=object), days, {"roi": 0, "target": 1},
+                    np.ascontiguousarray(np.stack([design.x.T, target.T], axis=1)))
+    requests = [OriginRequest(days[t - 1], days[t], "target", days[t - design.horizon])
+                for t in range(n_sessions - design.test_sessions, n_sessions)]
+    terms = fold_terms(cube, {t: (["roi"], []) for t in cube.tickers}, requests, alpha, draws, design.horizon, seed)
+    test = bootstrap_test([terms], design.horizon - 1)
+    if test is None:
+        raise ValueError("no Clark-West term is defined on this table")
+    return test
 
 
 @dataclass(frozen=True)
