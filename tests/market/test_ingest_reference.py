@@ -171,6 +171,19 @@ def reference_ingest(lines: list[bytes], options: dict[str, Any]) -> tuple[pd.Da
     return table.to_pandas(), counts
 
 
+def ingest_equals_reference(folder: Path, name: str, lines: list[bytes], options: dict[str, Any]) -> dict[str, Any]:
+    """Ingest `lines` as the dump `name` (zstd-compressed for a .zst name) and assert that the counts and the table
+    equal the per-line reference's; the ingest report."""
+    data = b"\n".join(lines) + b"\n"
+    dump = folder / name
+    dump.write_bytes(zstandard.ZstdCompressor().compress(data) if name.endswith(".zst") else data)
+    report = ingest_dumps([dump], folder / "out.parquet", **options).to_record()
+    expected_table, expected_counts = reference_ingest(lines, options)
+    assert {key: report[key] for key in expected_counts} == expected_counts
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "out.parquet"), expected_table)
+    return report
+
+
 CONFIGS = {
     "filtered": {"subreddits": ["wallstreetbets", "stocks"], "start": date(2021, 1, 1), "end": date(2021, 2, 28),
                  "extra_columns": ["controversiality", "author_flair_text", "media"]},
@@ -185,16 +198,8 @@ CONFIGS = {
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("seed", [1, 2])
 def test_batch_ingest_equals_the_per_line_stdlib_reference(tmp_path: Path, name: str, seed: int, suffix: str) -> None:
-    lines = corpus(seed)
-    data = b"\n".join(lines) + b"\n"
-    dump = tmp_path / f"RC_hostile{suffix}"
-    dump.write_bytes(zstandard.ZstdCompressor().compress(data) if suffix == ".zst" else data)
-    options = CONFIGS[name]
-    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
-    expected_table, expected_counts = reference_ingest(lines, options)
-    assert {key: report[key] for key in expected_counts} == expected_counts
+    report = ingest_equals_reference(tmp_path, f"RC_hostile{suffix}", corpus(seed), CONFIGS[name])
     assert report["kept"] > 20 and report["malformed"] > 20  # the corpus exercises both sides
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)
 
 
 def test_subreddit_spellings_are_read_as_json_reads_them(tmp_path: Path) -> None:
@@ -249,26 +254,14 @@ def test_a_planted_odd_value_among_plain_lines_equals_the_reference(tmp_path: Pa
             "score": 3, "link_id": "t3_a", "parent_id": "t1_b", "retrieved_on": T0 + 60}  # fmt: skip
     planted = {k: v for k, v in (kept | {field: value}).items() if v is not MISSING}
     lines[150] = json.dumps(planted).encode("utf-8", "surrogatepass")
-    dump = tmp_path / "RC_planted.jsonl"
-    dump.write_bytes(b"\n".join(lines) + b"\n")
-    options = CONFIGS["filtered"]
-    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
-    expected_table, expected_counts = reference_ingest(lines, options)
-    assert {key: report[key] for key in expected_counts} == expected_counts
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)
+    ingest_equals_reference(tmp_path, "RC_planted.jsonl", lines, CONFIGS["filtered"])
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_plain_lines_take_the_fast_paths_and_equal_the_reference(tmp_path: Path, name: str) -> None:
     lines = plain_lines(3000, seed=4)  # about three batches of plain values only
-    dump = tmp_path / "RC_plain.zst"
-    dump.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(lines) + b"\n"))
-    options = CONFIGS[name]
-    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
-    expected_table, expected_counts = reference_ingest(lines, options)
-    assert {key: report[key] for key in expected_counts} == expected_counts
+    report = ingest_equals_reference(tmp_path, "RC_plain.zst", lines, CONFIGS[name])
     assert report["kept"] > 100 or name == "renamed_fields"  # (no text field there: all empty)
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)
 
 
 # A batch whose created_utc values all have one type is cast in one pass for that type (strings of ASCII digits by
@@ -289,11 +282,4 @@ def test_created_utc_of_one_type_per_batch_equals_the_reference(tmp_path: Path, 
         record["created_utc"] = kind(record["created_utc"]) + (kind(index % 7) / 8 if kind is float else "")
     records[150] |= {"created_utc": value, "subreddit": "stocks", "body": "kept", "author": "u9", "edited": False}
     lines = [json.dumps(record).encode() for record in records]
-    dump = tmp_path / "RC_one_type.jsonl"
-    dump.write_bytes(b"\n".join(lines) + b"\n")
-    options = CONFIGS["filtered"]
-    report = ingest_dumps([dump], tmp_path / "out.parquet", **options).to_record()
-    expected_table, expected_counts = reference_ingest(lines, options)
-    assert {key: report[key] for key in expected_counts} == expected_counts
-    assert report["kept"] > 10
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected_table)
+    assert ingest_equals_reference(tmp_path, "RC_one_type.jsonl", lines, CONFIGS["filtered"])["kept"] > 10
