@@ -2,7 +2,7 @@
 
 One planted panel (`planted_panel`, `--tickers` tickers, `--sessions` sessions, 2 subjects, no signal); the
 backtest (`run_backtest`, linear forecaster, market defaults otherwise: every target, horizons 1 and 5, 250
-training sessions, 20 per fold) is run with market.cw_bootstrap_draws = 0 (the t p) and = `--draws`, alternating,
+training sessions, 20 per fold) is run with market.cw_bootstrap off (the t p) and with `--draws` draws, alternating,
 `--repeats` times each; CPU seconds (process time, all threads) and wall seconds, medians. Also the fallback means
 of `ridge_means` for `--draws` + 1 target columns on the last fold's shape: one `_historical_means` per column (the
 code before) against `column_means` (one cumulative sum).
@@ -50,7 +50,7 @@ def main() -> None:
     runs: dict[int, list[tuple[float, float]]] = {0: [], args.draws: []}
     for _ in range(args.repeats):
         for draws in runs:
-            settings = MarketSettings(forecaster="linear", cw_bootstrap_draws=draws)
+            settings = MarketSettings(forecaster="linear", **({"cw_bootstrap_draws": draws} if draws else {"cw_bootstrap": False}))
             runs[draws].append(_timed(lambda s=settings: run_backtest(panel, prices, s, RidgeForecaster(s.ridge_alpha))))
     cpu = {draws: float(np.median([c for c, _ in r])) for draws, r in runs.items()}
     wall = {draws: float(np.median([w for _, w in r])) for draws, r in runs.items()}

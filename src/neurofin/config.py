@@ -207,17 +207,11 @@ class MarketSettings(_Section):
     max_stale_sessions: int = Field(5, ge=0)  # a ticker's ROI features are carried forward at most this many sessions
     min_comments: int = Field(1, ge=1)  # a ticker-session cell with fewer comments counts as missing
     primary_model: Literal["roi", "roi_known_future", "sentiment"] = "roi"  # the one model that decides the verdict
-    null_draws: int = Field(500, ge=1)  # permutation-null draws for the primary model's IC (the backtest needs >= 200)
-    # fixed-regressor bootstrap draws of the primary model's Clark-West p (linear forecaster; 0: the t(dof) p)
-    cw_bootstrap_draws: int = Field(200, ge=0)
-
-    @field_validator("cw_bootstrap_draws")
-    @classmethod
-    def _cw_draws(cls, value: int) -> int:
-        """0 (off) or enough draws for a p-value below 5%: (1 + 0) / (1 + draws) < 0.05."""
-        if 0 < value < 20:
-            raise ValueError(f"use 0 (the t p-value) or at least 20 draws, not {value}: with fewer no p is below 0.05")
-        return value
+    null_draws: int = Field(500, ge=1, le=20000)  # permutation-null draws of the primary model's IC (backtest: >= 200)
+    # the primary model's Clark-West p from the fixed-regressor bootstrap (linear forecaster; off: the t(dof) p), with
+    # enough draws for a p below 5% ((1 + 0) / (1 + draws) < 0.05) and few enough for memory (tickers x days x draws)
+    cw_bootstrap: bool = True
+    cw_bootstrap_draws: int = Field(200, ge=20, le=2000)
     price_column: str | None = None  # price column to read; None: adjusted close if present, else close
     keep_edited: bool = False  # keep comments edited after posting (their text may postdate created_utc)
     allow_authors: list[str] = Field(default_factory=list)  # never treated as bots (added to ingest's allow-list)
@@ -237,7 +231,7 @@ class MarketSettings(_Section):
     cost_bps: float = Field(10.0, ge=0)  # one-way trading cost per unit of turnover, in basis points
     cost_sweep_bps: list[NonNegative] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0, 50.0])
     bootstrap_draws: int = Field(1000, ge=100)  # block-bootstrap draws of the Sharpe ratio's 95% CI
-    projection_draws: int = Field(9, ge=0)  # random projections of the LM embedding the ROI model is ranked against
+    projection_draws: int = Field(9, ge=0, le=99)  # random projections of the LM embedding the ROI model is ranked against
 
 
 class Settings(_Section):

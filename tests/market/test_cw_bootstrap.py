@@ -70,8 +70,8 @@ def test_the_backtest_reports_the_bootstrap_p_for_the_linear_forecaster_and_the_
                                   strength=0.0, n_subjects=2, seed=1)
     base = dict(train_sessions=60, step_sessions=15, embargo_sessions=2, isc_null_shifts=30, granger_max_lag=2,
                 quantile_levels=[0.1, 0.5, 0.9], targets=["raw"], horizons=[1, 3], forecaster="linear")
-    on, off = (run_backtest(panel, prices, MarketSettings(**base, cw_bootstrap_draws=draws), RidgeForecaster())
-               for draws in (DRAWS, 0))
+    on, off = (run_backtest(panel, prices, MarketSettings(**base, cw_bootstrap=on, cw_bootstrap_draws=DRAWS),
+                            RidgeForecaster()) for on in (True, False))
     rows = [result.results.query("model == 'roi' and metric in ('cw_t', 'cw_p')").set_index(["horizon", "metric"])
             ["value"] for result in (on, off)]
     assert np.allclose(rows[0].xs("cw_t", level="metric"), rows[1].xs("cw_t", level="metric"))  # the same statistic
@@ -84,10 +84,12 @@ def test_the_backtest_reports_the_bootstrap_p_for_the_linear_forecaster_and_the_
     assert on.verdict.cw_method == "frb" and off.verdict.cw_method == "t"
 
 
-def test_the_draw_count_is_zero_or_enough_for_a_five_percent_p():
+def test_the_draw_count_is_enough_for_a_five_percent_p_and_bounded():
     with pytest.raises(ValidationError):
-        MarketSettings(cw_bootstrap_draws=10)
-    assert MarketSettings(cw_bootstrap_draws=0).cw_bootstrap_draws == 0
+        MarketSettings(cw_bootstrap_draws=10)  # no p could fall below 0.05
+    with pytest.raises(ValidationError):
+        MarketSettings(cw_bootstrap_draws=10**9)  # tickers x days x draws floats
+    assert MarketSettings(cw_bootstrap_draws=20).cw_bootstrap_draws == 20
 
 
 def test_full_sample_fit_is_the_standardised_ridge_of_each_ticker():

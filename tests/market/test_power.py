@@ -106,7 +106,7 @@ def test_the_power_grid_computes_only_what_the_verdict_reads_and_matches_a_full_
     assert result.detections[1] >= 1  # the comparison covers a detection
     for row in result.rows:
         seed = settings.seed + 1000 * [0.0, 0.5].index(row["ic"]) + row["rep"]
-        one = settings.model_copy(update={"seed": seed, "targets": ["raw"], "horizons": [1], "cw_bootstrap_draws": 0})
+        one = settings.model_copy(update={"seed": seed, "targets": ["raw"], "horizons": [1], "cw_bootstrap": False})
         full = run_backtest(panel, plant_lead(panel, prices, row["ic"], ROI, one, seed), one, forecaster)
         primary = full.metrics.set_index("model").loc[one.primary_model]
         assert row["signal"] == (full.verdict.claim == "signal")

@@ -70,8 +70,8 @@ def identical_models(forecaster: Forecaster) -> dict[str, str]:
 
 def bootstraps_clark_west(forecaster: Forecaster, settings: MarketSettings) -> bool:
     """Whether the primary model's Clark-West p is the fixed-regressor bootstrap's (cw_bootstrap.py): a ridge
-    forecaster (batched, mean linear in the target) and market.cw_bootstrap_draws > 0; otherwise the t(dof) p."""
-    return settings.cw_bootstrap_draws > 0 and type(forecaster).forecast is RidgeForecaster.forecast
+    forecaster (batched, mean linear in the target) and market.cw_bootstrap; otherwise the t(dof) p."""
+    return settings.cw_bootstrap and type(forecaster).forecast is RidgeForecaster.forecast
 
 
 def forecast_folds(

@@ -136,7 +136,7 @@ def verdict_power(
     if reps < 1 or not ics:
         raise InputError("give at least one IC and one rep")
     settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1], "projection_draws": 0,
-                                           "cw_bootstrap_draws": 0})  # neither the projections nor Clark-West decide
+                                           "cw_bootstrap": False})  # neither the projections nor Clark-West decide
     data = prepare_data(panel, prices, settings)
     screens = fold_screens(data, make_folds(data, settings), settings)  # returns-free: shared by every (IC, rep)
     plant = lead_planter(panel, prices, roi, settings)
