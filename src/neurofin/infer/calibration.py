@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -182,22 +182,31 @@ def write_calibration(package: str | Path, calibration: Calibration) -> None:
     write_manifest(package, tensors)
 
 
+Story = TypeVar("Story")  # a story's words, or its sentences' words
+
+
 def _log_uniform_lengths(rng: np.random.Generator, n_texts: int) -> np.ndarray:
     """`n_texts` word counts drawn log-uniformly over MIN_WORDS..MAX_WORDS."""
     return np.exp(rng.uniform(np.log(MIN_WORDS), np.log(MAX_WORDS + 1), n_texts)).astype(int)
 
 
-def story_chunks(stories: Sequence[Sequence[str]], n_texts: int = DEFAULT_TEXTS, seed: int = 0) -> list[str]:
-    """`n_texts` texts cut from story word lists at log-uniform lengths over MIN_WORDS..MAX_WORDS, random offsets."""
-    usable = [list(s) for s in stories if len(s) >= MIN_WORDS]
+def _story_draws(stories: Sequence[Story], n_words: Callable[[Story], int], n_texts: int,
+                 seed: int) -> Iterator[tuple[np.random.Generator, Story, int]]:
+    """Per text: the generator, a story of at least MIN_WORDS words (`n_words`) drawn uniformly, and a log-uniform
+    length over MIN_WORDS..MAX_WORDS (all lengths drawn first)."""
+    usable = [s for s in stories if n_words(s) >= MIN_WORDS]
     if not usable:
         raise InputError("no held-out story with at least 3 words to calibrate on")
     rng = np.random.default_rng(seed)
-    lengths = _log_uniform_lengths(rng, n_texts)
+    for length in _log_uniform_lengths(rng, n_texts):
+        yield rng, usable[int(rng.integers(len(usable)))], int(length)
+
+
+def story_chunks(stories: Sequence[Sequence[str]], n_texts: int = DEFAULT_TEXTS, seed: int = 0) -> list[str]:
+    """`n_texts` texts cut from story word lists at log-uniform lengths over MIN_WORDS..MAX_WORDS, random offsets."""
     texts = []
-    for length in lengths:
-        words = usable[int(rng.integers(len(usable)))]
-        length = min(int(length), len(words))
+    for rng, words, length in _story_draws(stories, len, n_texts, seed):
+        length = min(length, len(words))
         start = int(rng.integers(len(words) - length + 1))
         texts.append(" ".join(words[start : start + length]))
     return texts
@@ -221,19 +230,13 @@ def held_out_story_sentences(dataset: Any, stories: Sequence[str]) -> list[list[
 def sentence_start_chunks(stories: Sequence[Sequence[Sequence[str]]], n_texts: int, seed: int = 0) -> list[str]:
     """`n_texts` texts of log-uniform lengths over MIN_WORDS..MAX_WORDS that start where a sentence starts (as a
     comment does) and run on over the next sentences; a story shorter than the length gives all its words from a start."""
-    usable = [s for s in stories if sum(map(len, s)) >= MIN_WORDS]
-    if not usable:
-        raise InputError("no held-out story with at least 3 words to calibrate on")
-    rng = np.random.default_rng(seed)
-    lengths = _log_uniform_lengths(rng, n_texts)
     texts = []
-    for length in lengths:
-        sentences = usable[int(rng.integers(len(usable)))]
+    for rng, sentences, length in _story_draws(stories, lambda story: sum(map(len, story)), n_texts, seed):
         words = [w for sentence in sentences for w in sentence]
         starts = np.cumsum([0, *map(len, sentences[:-1])])
         fits = starts[starts + length <= len(words)]
         start = int(rng.choice(fits)) if len(fits) else 0
-        texts.append(" ".join(words[start : start + int(length)]))
+        texts.append(" ".join(words[start : start + length]))
     return texts
 
 
