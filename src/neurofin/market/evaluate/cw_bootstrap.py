@@ -40,6 +40,18 @@ class BootstrapTest:
     draws: int
 
 
+def wild_weights(days: int, horizon: int, draws: int, seed: int) -> np.ndarray:
+    """(days, draws) wild weights: one N(0, 1) per day and draw, summed over the `horizon` days a target spans and
+    divided by sqrt(horizon) (the MA(h-1) overlap of h-day targets)."""
+    eta = np.random.default_rng(seed).standard_normal((days + horizon - 1, draws))
+    return np.lib.stride_tricks.sliding_window_view(eta, horizon, axis=0).sum(axis=-1) / np.sqrt(horizon)
+
+
+def bootstrap_p(t: np.ndarray) -> float:
+    """One-sided p of t[0] among the draws t[1:]: (1 + #{t* >= t}) / (1 + draws)."""
+    return float((1 + np.sum(t[1:] >= t[0])) / t.size)
+
+
 def fold_terms(
     cube: GridCube, covariates: Covariates, requests: list[OriginRequest], alpha: float, draws: int, horizon: int,
     seed: int,
@@ -59,8 +71,7 @@ def fold_terms(
         restricted = np.where(finite, target, 0.0).sum(axis=1) / finite.sum(axis=1)
     fitted = ridge_fitted(Design(design.source[..., :days], design.past, design.width), target, alpha)
     residual = target - np.where(np.isfinite(fitted), fitted, restricted[:, None])
-    eta = np.random.default_rng(seed).standard_normal((days + horizon - 1, draws))
-    weight = np.lib.stride_tricks.sliding_window_view(eta, horizon, axis=0).sum(axis=-1) / np.sqrt(horizon)
+    weight = wild_weights(days, horizon, draws, seed)
     columns = np.concatenate([target[..., None], restricted[:, None, None] + residual[..., None] * weight], axis=-1)
     big = ridge_means(design, columns, origin_day, target_day, known_day, alpha)
     small = column_means(columns, known_day)
@@ -81,5 +92,4 @@ def bootstrap_test(folds: list[FoldTerms], overlap: int) -> BootstrapTest | None
     if terms.shape[0] < 3 or np.allclose(terms[:, 0], terms[0, 0]):
         return None
     t = m.ewc_t(terms, m.ewc_dof(terms.shape[0], overlap))
-    draws = terms.shape[1] - 1
-    return BootstrapTest(float(t[0]), float((1 + np.sum(t[1:] >= t[0])) / (1 + draws)), draws)
+    return BootstrapTest(float(t[0]), bootstrap_p(t), terms.shape[1] - 1)

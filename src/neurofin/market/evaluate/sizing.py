@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.evaluate.cw_bootstrap import BootstrapTest, bootstrap_test, fold_terms
+from neurofin.market.evaluate.cw_bootstrap import BootstrapTest, bootstrap_p, bootstrap_test, fold_terms, wild_weights
 from neurofin.market.evaluate.null import permutation_ic_test
 from neurofin.market.evaluate.verdict import decide
 from neurofin.market.forecast.engine import GridCube, OriginRequest
@@ -118,11 +118,10 @@ def frb_clark_west(design: NullDesign, draws: int = 200, seed: int = 0) -> tuple
     y_mean, x_mean = rows.mean(axis=0), lead.mean(axis=0)
     slope = ((lead - x_mean) * (rows - y_mean)).sum() / ((lead - x_mean) ** 2).sum()
     residual = design.target - y_mean - slope * (np.vstack([lead[:1], lead]) - x_mean)  # row 0 is never read
-    eta = np.random.default_rng(seed).standard_normal((design.x.shape[0] + design.horizon - 1, draws))
-    weight = np.lib.stride_tricks.sliding_window_view(eta, design.horizon, axis=0).sum(axis=-1) / np.sqrt(design.horizon)
+    weight = wild_weights(design.x.shape[0], design.horizon, draws, seed)
     boot = y_mean[None, :, None] + residual[..., None] * weight[:, None, :]
     t = _clark_west_t(design, np.concatenate([design.target[..., None], boot], axis=-1))
-    return float(t[0]), float((1 + np.sum(t[1:] >= t[0])) / (1 + draws))
+    return float(t[0]), bootstrap_p(t)
 
 
 def product_clark_west(design: NullDesign, draws: int = 200, seed: int = 0, alpha: float = 1.0) -> BootstrapTest:
