@@ -55,10 +55,20 @@ def circular_shift_null(resp: np.ndarray, n_null: int, rng: np.random.Generator,
     return np.take_along_axis(np.broadcast_to(resp, (n_null, n_sessions, n_subjects)), rows, axis=1)
 
 
-def _subject_matrix(ticker_rows: pd.DataFrame, roi: str, subjects: Sequence[str]) -> np.ndarray:
-    """(n_sessions, n_subjects) predicted activity of one ROI for one ticker, sessions with any gap dropped."""
-    wide = ticker_rows.pivot_table(index="session", columns="subject", values=roi, aggfunc="mean")
-    return wide.reindex(columns=list(subjects)).dropna().to_numpy(float)
+def _subject_matrices(rows: pd.DataFrame, rois: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    """roi -> ticker -> (n_sessions, n_subjects) predicted activity, sessions (sorted) with any gap dropped: one
+    pivot of every ROI for every ticker, split by ticker (tickers without a complete session are left out)."""
+    if rows.empty:
+        return {roi: {} for roi in rois}
+    wide = rows.pivot_table(index=["ticker", "session"], columns="subject", values=list(rois), aggfunc="mean")
+    tickers, starts = np.unique(wide.index.get_level_values("ticker").to_numpy(), return_index=True)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for roi in rois:
+        columns = [(roi, subject) for subject in subjects]
+        values = wide.reindex(columns=pd.MultiIndex.from_tuples(columns)).to_numpy(float)
+        complete = [block[~np.isnan(block).any(axis=1)] for block in np.split(values, starts[1:])]
+        out[roi] = {str(ticker): block for ticker, block in zip(tickers, complete, strict=True) if block.shape[0]}
+    return out
 
 
 def isc_table(
@@ -82,12 +92,11 @@ def isc_table(
     if scope not in ("pooled", "ticker"):
         raise ValueError(f"ISC scope must be 'pooled' or 'ticker', got {scope!r}")
     rng = np.random.default_rng(seed)
-    rows = panel[panel["subject"].isin(list(subjects))]
+    matrices = _subject_matrices(panel[panel["subject"].isin(list(subjects))], rois, subjects)
     records = []
     for roi in rois:
         per_ticker: dict[str, tuple[float, float, np.ndarray]] = {}
-        for ticker, ticker_rows in rows.groupby("ticker", sort=True):
-            resp = _subject_matrix(ticker_rows, roi, subjects)
+        for ticker, resp in matrices[roi].items():
             if resp.shape[0] < max(min_sessions, 2 * min_shift + 1) or resp.shape[1] < 2:
                 continue
             null = circular_shift_null(resp, n_null, rng, min_shift)
