@@ -24,6 +24,8 @@ signal): CPU s (process time, all threads), wall s, load average, peak RSS and t
 
     python benchmarks/bench_backtest.py --whole --tickers 500 --sessions 1250 --out benchmarks/results/backtest_whole_500.json
 
+With `--compare OLD_SRC` the whole backtest of OLD_SRC and of this checkout run alternating in child processes.
+
 Each checkout runs in its own process with its `src` first on PYTHONPATH, on the panel its own demo wrote
 (the panel format may differ between checkouts), with the demo's market settings
 (`neurofin.market.demo.DEMO_MARKET_SETTINGS` of the after checkout: the linear forecaster). Runs alternate (before, after, before, after, ...); the median of `--repeats` is kept.
@@ -226,15 +228,22 @@ def scale(args: argparse.Namespace) -> dict[str, object]:
 
 
 def compare(args: argparse.Namespace) -> dict[str, object]:
-    """The engine alone, `args.compare`'s src and this checkout's alternating in child processes."""
+    """The engine alone (or the whole backtest, `--whole`), `args.compare`'s src and this checkout's alternating in
+    child processes."""
     sources = {"old": args.compare.resolve(), "new": Path(__file__).resolve().parents[1] / "src"}
     runs: dict[str, list[dict]] = {"old": [], "new": []}
+    mode = ["--whole"] if args.whole else ["--folds", str(args.folds), "--engine-only"]
     for _ in range(args.repeats):
         for name, src in sources.items():
             done = subprocess.run([sys.executable, __file__, "--tickers", args.tickers, "--sessions", str(args.sessions),
-                                   "--folds", str(args.folds), "--engine-only"], env={**os.environ, "PYTHONPATH": str(src)},
+                                   *mode], env={**os.environ, "PYTHONPATH": str(src)},
                                   capture_output=True, text=True, check=True)
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    if args.whole:
+        return {"benchmark": "backtest_whole_vs_old", "old_src": str(args.compare), "runs": runs,
+                "cpu_s": {name: statistics.median(r["cpu_s"] for r in rs) for name, rs in runs.items()},
+                "speedup_cpu": round(statistics.median(r["cpu_s"] for r in runs["old"])
+                                     / statistics.median(r["cpu_s"] for r in runs["new"]), 2)}
     out: dict[str, object] = {"benchmark": "backtest_engine_vs_engine", "old_src": str(args.compare), "sizes": []}
     for k, n in enumerate(args.tickers.split(",")):
         per_row = {name: statistics.median(r["sizes"][k]["after"]["cpu_ms_per_row"] for r in rs) for name, rs in runs.items()}
@@ -330,7 +339,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.tickers is None and None in (args.before, args.before_panel, args.after, args.after_panel):
         parser.error("give --before, --before-panel, --after and --after-panel, or --tickers")
-    if args.whole:
+    if args.whole and not args.compare:
         result = whole(args)
     else:
         result = (compare(args) if args.compare else scale(args)) if args.tickers else demo(args)
