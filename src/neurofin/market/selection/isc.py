@@ -22,24 +22,29 @@ import pandas as pd
 POOLED = "*pooled*"
 
 
-def _zscore_time(resp: np.ndarray) -> np.ndarray:
-    """Z-score along the time axis (axis -2) of (..., n_sessions, n_subjects)."""
-    centred = resp - resp.mean(axis=-2, keepdims=True)
-    scale = np.sqrt((centred**2).mean(axis=-2, keepdims=True))
+def _zscore_time(series: np.ndarray) -> np.ndarray:
+    """Z-score along the time axis (the last) of (..., n_subjects, n_sessions): contiguous reductions."""
+    centred = series - series.mean(axis=-1, keepdims=True)
+    scale = np.sqrt((centred * centred).mean(axis=-1, keepdims=True))
     return centred / np.where(scale > 0, scale, np.nan)
+
+
+def _by_subject(resp: np.ndarray) -> np.ndarray:
+    """(..., n_subjects, n_sessions) contiguous copy of resp (..., n_sessions, n_subjects)."""
+    return np.ascontiguousarray(np.swapaxes(resp, -1, -2))
 
 
 def loo_isc(resp: np.ndarray) -> np.ndarray:
     """Leave-one-out ISC per subject: r(subject, mean of the others); resp is (..., n_sessions, n_subjects)."""
-    n_subjects = resp.shape[-1]
-    others = (resp.sum(axis=-1, keepdims=True) - resp) / (n_subjects - 1)
-    return (_zscore_time(resp) * _zscore_time(others)).mean(axis=-2)
+    series = _by_subject(resp)
+    others = (series.sum(axis=-2, keepdims=True) - series) / (series.shape[-2] - 1)
+    return (_zscore_time(series) * _zscore_time(others)).mean(axis=-1)
 
 
 def pairwise_isc(resp: np.ndarray) -> np.ndarray:
     """Mean Pearson r over all subject pairs; resp is (..., n_sessions, n_subjects)."""
-    z = _zscore_time(resp)
-    corr = np.einsum("...ts,...tu->...su", z, z) / resp.shape[-2]
+    z = _zscore_time(_by_subject(resp))
+    corr = np.einsum("...st,...ut->...su", z, z) / resp.shape[-2]
     upper = np.triu_indices(resp.shape[-1], k=1)
     return corr[..., upper[0], upper[1]].mean(axis=-1)
 
