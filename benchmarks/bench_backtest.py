@@ -24,7 +24,8 @@ signal): CPU s (process time, all threads), wall s, load average, peak RSS and t
 
     python benchmarks/bench_backtest.py --whole --tickers 500 --sessions 1250 --out benchmarks/results/backtest_whole_500.json
 
-With `--compare OLD_SRC` the whole backtest of OLD_SRC and of this checkout run alternating in child processes.
+With `--folds K` only the selection (`select_per_fold`, every target kind) of K evenly spaced folds is timed, and
+projected to all folds. With `--compare OLD_SRC` the whole backtest of OLD_SRC and of this checkout run alternating in child processes.
 
 Each checkout runs in its own process with its `src` first on PYTHONPATH, on the panel its own demo wrote
 (the panel format may differ between checkouts), with the demo's market settings
@@ -232,13 +233,17 @@ def compare(args: argparse.Namespace) -> dict[str, object]:
     child processes."""
     sources = {"old": args.compare.resolve(), "new": Path(__file__).resolve().parents[1] / "src"}
     runs: dict[str, list[dict]] = {"old": [], "new": []}
-    mode = ["--whole"] if args.whole else ["--folds", str(args.folds), "--engine-only"]
+    mode = ["--whole", "--folds", str(args.folds)] if args.whole else ["--folds", str(args.folds), "--engine-only"]
     for _ in range(args.repeats):
         for name, src in sources.items():
             done = subprocess.run([sys.executable, __file__, "--tickers", args.tickers, "--sessions", str(args.sessions),
                                    *mode], env={**os.environ, "PYTHONPATH": str(src)},
                                   capture_output=True, text=True, check=True)
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    if args.whole and args.folds:
+        return {"benchmark": "backtest_selection_sample_vs_old", "old_src": str(args.compare), "runs": runs,
+                "speedup_cpu": round(statistics.median(r["selection_cpu_s"] for r in runs["old"])
+                                     / statistics.median(r["selection_cpu_s"] for r in runs["new"]), 2)}
     if args.whole:
         return {"benchmark": "backtest_whole_vs_old", "old_src": str(args.compare), "runs": runs,
                 "cpu_s": {name: statistics.median(r["cpu_s"] for r in rs) for name, rs in runs.items()},
@@ -303,6 +308,9 @@ def whole(args: argparse.Namespace) -> dict[str, object]:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     settings = MarketSettings(forecaster="linear")
     load_start = os.getloadavg()
+    if args.folds:
+        return selection_sample(panel, prices, settings, args.folds) | {"tickers": n_tickers, "sessions": args.sessions,
+                                                                        "load_avg_start": load_start}
     with tempfile.TemporaryDirectory() as tmp:
         cpu, wall = time.process_time(), time.perf_counter()
         result = run_chain(panel, prices, settings, tmp)
@@ -318,6 +326,23 @@ def whole(args: argparse.Namespace) -> dict[str, object]:
         "stages": {name: {"cpu_s": round(c, 1), "wall_s": round(w, 1), "calls": n} for name, (c, w, n) in spent.items()},
         "verdict": result.verdict,
     }
+
+
+def selection_sample(panel: pd.DataFrame, prices: pd.DataFrame, settings, n_folds: int) -> dict[str, object]:
+    """`select_per_fold` (every target kind) on `n_folds` evenly spaced folds: CPU s per fold, and the whole
+    backtest's selection projected from them (the folds' mean times their number)."""
+    from neurofin.market.evaluate.walk_forward import make_folds, prepare_data, select_per_fold
+
+    data = prepare_data(panel, prices, settings)
+    folds = make_folds(data, settings)
+    sample = [folds[int(k)] for k in np.linspace(0, len(folds) - 1, n_folds)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    select_per_fold(data, sample, settings, [s.kind for s in data.specs])
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {"benchmark": "backtest_selection_sample", "folds": len(folds), "folds_timed": n_folds,
+            "selection_cpu_s": round(cpu, 1), "selection_wall_s": round(wall, 1),
+            "selection_cpu_s_projected_all_folds": round(cpu / n_folds * len(folds), 1),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)}
 
 
 def main() -> None:
