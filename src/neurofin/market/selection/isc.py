@@ -50,14 +50,15 @@ def pairwise_isc(resp: np.ndarray) -> np.ndarray:
 
 
 def circular_shift_null(resp: np.ndarray, n_null: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
-    """(n_null, n_sessions, n_subjects) copies of resp with subjects 2..S circularly shifted independently."""
+    """(n_null, n_sessions, n_subjects) copies of resp with subjects 2..S circularly shifted independently (a view of
+    a (n_null, n_subjects, n_sessions) array: each shifted series is a window of the series repeated twice)."""
     n_sessions, n_subjects = resp.shape
     if n_sessions <= 2 * min_shift:
         raise ValueError(f"need more than {2 * min_shift} sessions for a circular-shift null, got {n_sessions}")
     shifts = rng.integers(min_shift, n_sessions - min_shift + 1, size=(n_null, n_subjects))
     shifts[:, 0] = 0
-    rows = (np.arange(n_sessions)[None, :, None] - shifts[:, None, :]) % n_sessions
-    return np.take_along_axis(np.broadcast_to(resp, (n_null, n_sessions, n_subjects)), rows, axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([resp, resp]), n_sessions, axis=0)
+    return windows[(n_sessions - shifts) % n_sessions, np.arange(n_subjects)].swapaxes(1, 2)
 
 
 def _subject_matrices(rows: pd.DataFrame, rois: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
