@@ -40,7 +40,7 @@ COMMENT_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 DEFAULT_CHUNK_ROWS = 10_000  # comments buffered per row group (up to one batch more); memory grows with it, not the dump
 # Dictionary-encode only the columns with few distinct values: trying it on texts and ids slows the write.
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "use_dictionary": ["subreddit", "author"]}
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "use_dictionary": ["subreddit", "author"]}
 
 
 def comment_schema(extra: tuple[str, ...] = ()) -> Any:
