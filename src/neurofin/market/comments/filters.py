@@ -261,7 +261,7 @@ class RowFilter:
                 *(_strings(out(fields[i])) for i in at[6:8]), scores, retrieved, lags,
                 *(_strings(out(fields[i])) for i in at[11:])]  # fmt: skip
 
-    def _subreddit_kept(self, values: list[Any]) -> np.ndarray:
+    def _subreddit_kept(self, values: Sequence[Any]) -> np.ndarray:
         """Records the subreddit rule keeps: those without a subreddit field and those of a wanted subreddit."""
         assert self.subreddits is not None
         try:  # decide once per distinct name
@@ -286,7 +286,7 @@ _INT62 = 2**62  # |created_utc| from here on is no time (`_epoch`)
 _NO_TIME = -(2**62)  # stands for "no created_utc" in the int64 column; never a parse result
 
 
-def _only(column: list[Any], *kinds: type) -> bool:
+def _only(column: Sequence[Any], *kinds: type) -> bool:
     """Whether every value of a column has one of these exact types."""
     return set(map(type, column)) <= set(kinds)
 
@@ -302,7 +302,7 @@ def _ints(values: list[Any], bound: int) -> np.ndarray | None:
     return array if array.size == 0 or (-bound < array.min() and array.max() < bound) else None
 
 
-def _timestamps(values: list[Any]) -> np.ndarray:
+def _timestamps(values: Sequence[Any]) -> np.ndarray:
     """created_utc values as int64 (milliseconds not yet converted), _NO_TIME where a value is no time: a batch of
     ints, floats and strings int() reads in one pass, else cast by `_times` once per type present in the batch."""
     kinds = set(map(type, values))
@@ -323,7 +323,7 @@ def _timestamps(values: list[Any]) -> np.ndarray:
     return created
 
 
-def _times(kind: type, values: list[Any]) -> np.ndarray:
+def _times(kind: type, values: Sequence[Any]) -> np.ndarray:
     """`_timestamps` of values all of type `kind`: ints and floats in numpy (a float truncated as int() does, NaN and
     infinities failing the range), strings of 1 to 18 ASCII digits by int() in one pass (always below 2**62); other
     values, and ints beyond int64, by `parse_created_utc` one by one."""
