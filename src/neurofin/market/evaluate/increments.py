@@ -28,7 +28,7 @@ def increment_tests(
     ROI contribution (the difference of the two forecasts; null.py), p = its one-sided p-value, Holm over the
     controls; `holds` when that is < SIGNIFICANCE (one test per control, like the verdict). Clark-West of the
     nested pair is reported beside it."""
-    present = set(forecasts["model"])
+    present = set(forecasts["model"].unique())
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     records = []

@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 MIN_DRAWS = 200
+CHUNK_CELLS = 4_000_000  # (draw, session, ticker) cells of the null held at once
 
 
 @dataclass(frozen=True)
@@ -82,20 +83,33 @@ def block_permutations(present: np.ndarray, draws: int, block: int, rng: np.rand
     return np.where(present, source, np.arange(n_tickers))
 
 
-def _row_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson r of each row of x (k, n) with y (n,); NaN for a constant row."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean()
-    denom = np.sqrt((xc**2).sum(axis=1) * (yc @ yc))
+def _masked_corr(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Pearson r over the cells of `mask` (S, N) of each row of x (..., S, N) with the same row of y (S, N); NaN
+    for a constant row."""
+    n = mask.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (xc @ yc) / np.where(denom > 0, denom, 1.0), np.nan)
+        xc = np.where(mask, x - np.where(mask, x, 0.0).sum(axis=-1, keepdims=True) / n[:, None], 0.0)
+        yc = np.where(mask, y - np.where(mask, y, 0.0).sum(axis=-1, keepdims=True) / n[:, None], 0.0)
+        denom = np.sqrt((xc**2).sum(axis=-1) * (yc**2).sum(axis=-1))
+        return np.where(denom > 0, (xc * yc).sum(axis=-1) / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def _shuffles(present: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(draws, sessions, tickers) source-ticker indices: per session (in order), `uniform_permutations` of its
+    present tickers; absent cells point to themselves."""
+    sources = np.broadcast_to(np.arange(present.shape[1]), (draws, *present.shape)).copy()
+    for s, cols in enumerate(present):
+        own = np.flatnonzero(cols)
+        sources[:, s, own] = own[uniform_permutations(own.size, draws, rng)]
+    return sources
 
 
 def permutation_ic_test(
     forecasts: pd.DataFrame, model: str, reference: str, draws: int = 500, seed: int = 0, horizon: int = 1,
 ) -> PermutationResult:
     """Randomisation p-value of the mean per-session IC of `model`'s forecast minus `reference`'s (rows: session,
-    ticker, model, mean, actual); `horizon` > 1 (overlapping targets) permutes blocks of sessions."""
+    ticker, model, mean, actual); `horizon` > 1 (overlapping targets) permutes blocks of sessions. The sessions
+    are ranked and correlated together, in chunks of about CHUNK_CELLS (draw, session, ticker) cells."""
     rng = np.random.default_rng(seed)
     wide = forecasts[forecasts["model"].isin([model, reference])].pivot_table(
         index=["session", "ticker"], columns="model", values="mean")
@@ -112,25 +126,22 @@ def permutation_ic_test(
     present = np.isfinite(delta)
     sources = (block_permutations(present, draws, block_sessions(horizon), rng)
                if scheme == "block_permutation" else None)
-    observed, null = [], []
-    for t in range(present.shape[0]):
-        cols = present[t]
-        ranks_y = stats.rankdata(y[t, cols])
-        ranks = np.full(delta.shape[1], np.nan)
-        ranks[cols] = stats.rankdata(delta[t, cols])
-        own = _row_corr(ranks[cols][None, :], ranks_y)[0]
-        if not np.isfinite(own):
-            continue
-        # a permutation moves the ranks with the values: the ranks of the reassigned contribution, not ranked again
-        moved = (ranks[sources[:, t, cols]] if sources is not None
-                 else ranks[cols][uniform_permutations(int(cols.sum()), draws, rng)])
-        observed.append(own)
-        null.append(_row_corr(moved, ranks_y))
-    if not observed:
+    ranks, ranks_y = (stats.rankdata(v, axis=1, nan_policy="omit") for v in (delta, y))
+    own = _masked_corr(ranks, ranks_y, present)
+    kept = np.flatnonzero(np.isfinite(own))  # a session whose contribution is constant draws no permutation
+    if not kept.size:
         return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
                                  scheme=scheme)
-    stat = float(np.mean(observed))
-    null_means = np.nanmean(np.vstack(null), axis=0)
+    step = max(1, CHUNK_CELLS // (draws * present.shape[1]))
+    null = []
+    for start in range(0, kept.size, step):
+        rows = kept[start : start + step]
+        moved = sources[:, rows] if sources is not None else _shuffles(present[rows], draws, rng)
+        # a permutation moves the ranks with the values: the ranks of the reassigned contribution, not ranked again
+        null.append(_masked_corr(np.take_along_axis(np.broadcast_to(ranks[rows], moved.shape), moved, axis=2),
+                                 ranks_y[rows], present[rows]))
+    stat = float(np.mean(own[kept]))
+    null_means = np.nanmean(np.concatenate(null, axis=1), axis=1)
     p_value = float((1 + np.sum(null_means >= stat - 1e-12)) / (1 + draws))
     return PermutationResult(model, reference, stat, float(null_means.mean()), float(np.quantile(null_means, 0.95)),
-                             p_value, draws, len(observed), [round(float(v), 6) for v in null_means], scheme)
+                             p_value, draws, kept.size, [round(float(v), 6) for v in null_means], scheme)

@@ -80,7 +80,7 @@ def session_frame(
 
     settings = settings or MarketSettings()
     check_inputs(panel, prices)
-    tickers = sorted(set(prices["ticker"]) & set(panel["ticker"]))
+    tickers = sorted(set(prices["ticker"].unique()) & set(panel["ticker"].unique()))
     if not tickers:
         raise InputError("no ticker has both prices and panel rows: check that tickers are spelled the same")
     px = prices.assign(session=pd.to_datetime(prices["session"]))
