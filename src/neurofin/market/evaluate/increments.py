@@ -48,11 +48,11 @@ def increment_tests(
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm-adjusted p-values over the finite entries (NaN stays NaN)."""
-    from statsmodels.stats.multitest import multipletests
-
+    """Holm-adjusted p-values over the finite entries (NaN stays NaN): the k-th smallest of m times (m - k + 1),
+    made non-decreasing in that order, at most 1 (statsmodels' multipletests "holm" values, without the garbage
+    collection it runs on every call, 0.2 s with a backtest's tables in memory)."""
     adjusted = np.full(p_values.shape, np.nan)
-    finite = np.isfinite(p_values)
-    if finite.any():
-        adjusted[finite] = multipletests(p_values[finite], method="holm")[1]
+    finite = np.flatnonzero(np.isfinite(p_values))
+    order = finite[np.argsort(p_values[finite], kind="stable")]
+    adjusted[order] = np.minimum(np.maximum.accumulate(p_values[order] * np.arange(order.size, 0, -1)), 1.0)
     return adjusted

@@ -83,25 +83,27 @@ def block_permutations(present: np.ndarray, draws: int, block: int, rng: np.rand
     return np.where(present, source, np.arange(n_tickers))
 
 
-def _masked_corr(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Pearson r over the cells of `mask` (S, N) of each row of x (..., S, N) with the same row of y (S, N); NaN
-    for a constant row."""
-    n = mask.sum(axis=-1)
+def _centred(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Each row of `values` (S, N) minus its mean over the row's present cells; 0 at the absent ones."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        xc = np.where(mask, x - np.where(mask, x, 0.0).sum(axis=-1, keepdims=True) / n[:, None], 0.0)
-        yc = np.where(mask, y - np.where(mask, y, 0.0).sum(axis=-1, keepdims=True) / n[:, None], 0.0)
-        denom = np.sqrt((xc**2).sum(axis=-1) * (yc**2).sum(axis=-1))
-        return np.where(denom > 0, (xc * yc).sum(axis=-1) / np.where(denom > 0, denom, 1.0), np.nan)
+        means = np.where(present, values, 0.0).sum(axis=1, keepdims=True) / present.sum(axis=1, keepdims=True)
+    return np.where(present, values - means, 0.0)
 
 
 def _shuffles(present: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """(draws, sessions, tickers) source-ticker indices: per session (in order), `uniform_permutations` of its
-    present tickers; absent cells point to themselves."""
-    sources = np.broadcast_to(np.arange(present.shape[1]), (draws, *present.shape)).copy()
-    for s, cols in enumerate(present):
-        own = np.flatnonzero(cols)
-        sources[:, s, own] = own[uniform_permutations(own.size, draws, rng)]
-    return sources
+    """(draws, sessions, tickers) source-ticker indices: per session, in order, `uniform_permutations` of its
+    present tickers (the same uniforms from one generator call, sorted per session with the absent tickers' keys
+    last); absent cells point to themselves."""
+    n = present.sum(axis=1)
+    order = np.argsort(~present, axis=1, kind="stable")  # each session's present tickers first, in ticker order
+    keys = np.full((present.shape[0], draws, present.shape[1]), np.inf)
+    keys[np.broadcast_to((np.arange(present.shape[1]) < n[:, None])[:, None, :], keys.shape)] = rng.random(
+        draws * int(n.sum()))
+    order = np.broadcast_to(order[:, None, :], keys.shape)
+    sources = np.empty(keys.shape, dtype=int)
+    np.put_along_axis(sources, order, np.take_along_axis(order, np.argsort(keys, axis=-1, kind="stable"), axis=-1),
+                      axis=-1)
+    return sources.transpose(1, 0, 2)
 
 
 def permutation_ic_test(
@@ -109,7 +111,7 @@ def permutation_ic_test(
 ) -> PermutationResult:
     """Randomisation p-value of the mean per-session IC of `model`'s forecast minus `reference`'s (rows: session,
     ticker, model, mean, actual); `horizon` > 1 (overlapping targets) permutes blocks of sessions. The sessions
-    are ranked and correlated together, in chunks of about CHUNK_CELLS (draw, session, ticker) cells."""
+    are ranked, permuted and correlated together, in chunks of about CHUNK_CELLS (draw, session, ticker) cells."""
     rng = np.random.default_rng(seed)
     wide = forecasts[forecasts["model"].isin([model, reference])].pivot_table(
         index=["session", "ticker"], columns="model", values="mean")
@@ -126,8 +128,10 @@ def permutation_ic_test(
     present = np.isfinite(delta)
     sources = (block_permutations(present, draws, block_sessions(horizon), rng)
                if scheme == "block_permutation" else None)
-    ranks, ranks_y = (stats.rankdata(v, axis=1, nan_policy="omit") for v in (delta, y))
-    own = _masked_corr(ranks, ranks_y, present)
+    ranks, ranks_y = (_centred(stats.rankdata(v, axis=1, nan_policy="omit"), present) for v in (delta, y))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = np.sqrt((ranks**2).sum(axis=1) * (ranks_y**2).sum(axis=1))
+        own = np.where(denom > 0, (ranks * ranks_y).sum(axis=1) / np.where(denom > 0, denom, 1.0), np.nan)
     kept = np.flatnonzero(np.isfinite(own))  # a session whose contribution is constant draws no permutation
     if not kept.size:
         return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
@@ -138,8 +142,9 @@ def permutation_ic_test(
         rows = kept[start : start + step]
         moved = sources[:, rows] if sources is not None else _shuffles(present[rows], draws, rng)
         # a permutation moves the ranks with the values: the ranks of the reassigned contribution, not ranked again
-        null.append(_masked_corr(np.take_along_axis(np.broadcast_to(ranks[rows], moved.shape), moved, axis=2),
-                                 ranks_y[rows], present[rows]))
+        # (nor centred again: a permutation keeps their mean and spread)
+        moved = np.take_along_axis(np.broadcast_to(ranks[rows], moved.shape), moved, axis=2)
+        null.append(np.einsum("dsi,si->ds", moved, ranks_y[rows]) / denom[rows])
     stat = float(np.mean(own[kept]))
     null_means = np.nanmean(np.concatenate(null, axis=1), axis=1)
     p_value = float((1 + np.sum(null_means >= stat - 1e-12)) / (1 + draws))
