@@ -92,18 +92,12 @@ def _centred(values: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 def _shuffles(present: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
     """(draws, sessions, tickers) source-ticker indices: per session, in order, `uniform_permutations` of its
-    present tickers (the same uniforms from one generator call, sorted per session with the absent tickers' keys
-    last); absent cells point to themselves."""
-    n = present.sum(axis=1)
-    order = np.argsort(~present, axis=1, kind="stable")  # each session's present tickers first, in ticker order
-    keys = np.full((present.shape[0], draws, present.shape[1]), np.inf)
-    keys[np.broadcast_to((np.arange(present.shape[1]) < n[:, None])[:, None, :], keys.shape)] = rng.random(
-        draws * int(n.sum()))
-    order = np.broadcast_to(order[:, None, :], keys.shape)
-    sources = np.empty(keys.shape, dtype=int)
-    np.put_along_axis(sources, order, np.take_along_axis(order, np.argsort(keys, axis=-1, kind="stable"), axis=-1),
-                      axis=-1)
-    return sources.transpose(1, 0, 2)
+    present tickers; absent cells point to themselves."""
+    sources = np.broadcast_to(np.arange(present.shape[1]), (draws, *present.shape)).copy()
+    for s, cols in enumerate(present):
+        own = np.flatnonzero(cols)
+        sources[:, s, own] = own[uniform_permutations(own.size, draws, rng)]
+    return sources
 
 
 def permutation_ic_test(
