@@ -39,7 +39,7 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate.backtest import backtest_verdict
-from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
+from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data, with_prices
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.prices import log_returns
 from neurofin.market.selection.gate import roi_columns, session_frame
@@ -147,7 +147,7 @@ def verdict_power(
         for rep in range(reps):
             seed = settings.seed + 1000 * k + rep
             rep_settings = settings.model_copy(update={"seed": seed})
-            planted = prepare_data(panel, plant(float(ic), seed), rep_settings)
+            planted = with_prices(data, plant(float(ic), seed), rep_settings)  # only the price columns rebuilt
             verdict, metrics = backtest_verdict(planted, make_folds(planted, rep_settings), rep_settings, forecaster,
                                                 screens)
             found = verdict.claim == "signal"
