@@ -9,7 +9,12 @@ import pytest
 from scipy import stats
 
 from neurofin.market.evaluate.metrics import ewc_dof, ewc_t, hac_mean_test
-from neurofin.market.evaluate.null import block_permutations, permutation_ic_test, uniform_permutations
+from neurofin.market.evaluate.null import (
+    block_permutations,
+    permutation_ic_test,
+    permutation_ic_tests,
+    uniform_permutations,
+)
 from neurofin.market.evaluate.sizing import frb_clark_west, null_design, null_forecasts, null_rejections
 
 LEVEL = 0.05
@@ -201,3 +206,19 @@ def test_the_batched_null_equals_the_null_drawn_one_session_at_a_time(horizon, c
     np.testing.assert_allclose(result.values, np.round(null_means, 6), atol=1.01e-6)
     assert result.p_value == (1 + np.sum(null_means >= observed - 1e-12)) / 151
     assert result.sessions == len(set(table["session"])) - 1  # the constant session draws nothing
+
+
+@pytest.mark.parametrize("horizon", [1, 5])
+def test_pairs_tested_together_equal_each_pair_tested_alone(horizon):
+    """Pairs on the same cells share their permutations (drawn once), a pair on other cells draws its own; every
+    result equals its own `permutation_ic_test`."""
+    table = null_forecasts(6, horizon, n_sessions=120, test_sessions=60, seed=7)
+    rng = np.random.default_rng(1)
+    extra = [table[table["model"] == "roi"].assign(model=name, mean=lambda t: t["mean"] + rng.standard_normal(len(t)))
+             for name in ("a", "b")]
+    table = pd.concat([table, *extra], ignore_index=True)
+    table.loc[(table["model"] == "b") & (table.index % 5 == 0), "mean"] = np.nan  # b: other cells
+    pairs = [("roi", "univariate"), ("a", "univariate"), ("b", "univariate"), ("a", "roi")]
+    together = permutation_ic_tests(table, pairs, draws=120, seed=4, horizon=horizon)
+    for (model, reference), result in zip(pairs, together, strict=True):
+        assert result == permutation_ic_test(table, model, reference, draws=120, seed=4, horizon=horizon)

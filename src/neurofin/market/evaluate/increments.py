@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.evaluate.null import permutation_ic_test
+from neurofin.market.evaluate.null import permutation_ic_tests
 from neurofin.market.evaluate.variants import INCREMENTS
 from neurofin.market.evaluate.verdict import SIGNIFICANCE
 
@@ -31,12 +31,12 @@ def increment_tests(
     present = set(forecasts["model"].unique())
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+    pairs = [(base, augmented) for base, augmented in INCREMENTS if {base, augmented} <= present]
+    nulls = permutation_ic_tests(forecasts, [(augmented, base) for base, augmented in pairs], draws, seed,
+                                 horizon=min_lags + 1)  # the pairs on the same cells share the permutations
     records = []
-    for base, augmented in INCREMENTS:
-        if not {base, augmented} <= present:
-            continue
+    for (base, augmented), null in zip(pairs, nulls, strict=True):
         cw = m.clark_west(wide, augmented, base, min_lags)
-        null = permutation_ic_test(forecasts, augmented, base, draws, seed, horizon=min_lags + 1)
         records.append({"base": base, "augmented": augmented, "cw_t": cw.t_stat, "cw_p": cw.p_value,
                         "ic_base": float(m.ic_by_date(forecasts[forecasts["model"] == base]).mean()),
                         "ic_augmented": float(m.ic_by_date(forecasts[forecasts["model"] == augmented]).mean()),

@@ -26,6 +26,7 @@ null affordable for Chronos-2); a contribution that is zero everywhere gives p =
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -100,47 +101,92 @@ def _shuffles(present: np.ndarray, draws: int, rng: np.random.Generator) -> np.n
     return sources
 
 
-def permutation_ic_test(
-    forecasts: pd.DataFrame, model: str, reference: str, draws: int = 500, seed: int = 0, horizon: int = 1,
-) -> PermutationResult:
-    """Randomisation p-value of the mean per-session IC of `model`'s forecast minus `reference`'s (rows: session,
-    ticker, model, mean, actual); `horizon` > 1 (overlapping targets) permutes blocks of sessions. The sessions
-    are ranked, permuted and correlated together, in chunks of about CHUNK_CELLS (draw, session, ticker) cells."""
-    rng = np.random.default_rng(seed)
+@dataclass(frozen=True)
+class _Contribution:
+    """One pair's (session, ticker) cells: the centred ranks of the contribution and of the returns (0 where
+    absent), their correlation's denominator and the per-session IC of the sessions it is defined for (`kept`)."""
+
+    present: np.ndarray
+    ranks: np.ndarray
+    ranks_y: np.ndarray
+    denom: np.ndarray
+    own: np.ndarray
+    kept: np.ndarray
+
+
+def _contribution(forecasts: pd.DataFrame, model: str, reference: str) -> _Contribution | None:
+    """The cells of `model`'s forecast minus `reference`'s with the returns, in sessions of >= 3 complete cells
+    (None when no session has an IC)."""
     wide = forecasts[forecasts["model"].isin([model, reference])].pivot_table(
         index=["session", "ticker"], columns="model", values="mean")
     actual = forecasts.drop_duplicates(["session", "ticker"]).set_index(["session", "ticker"])["actual"]
     wide = wide.join(actual).dropna()
     counts = wide.groupby(level="session").size()
     wide = wide[wide.index.get_level_values("session").isin(counts.index[counts >= 3])]
-    scheme = "permutation" if horizon <= 1 else "block_permutation"
     if wide.empty:
-        return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
-                                 scheme=scheme)
+        return None
     delta = (wide[model] - wide[reference]).unstack("ticker").to_numpy(float)
     y = wide["actual"].unstack("ticker").to_numpy(float)
     present = np.isfinite(delta)
-    sources = (block_permutations(present, draws, block_sessions(horizon), rng)
-               if scheme == "block_permutation" else None)
     ranks, ranks_y = (_centred(stats.rankdata(v, axis=1, nan_policy="omit"), present) for v in (delta, y))
     with np.errstate(invalid="ignore", divide="ignore"):
         denom = np.sqrt((ranks**2).sum(axis=1) * (ranks_y**2).sum(axis=1))
         own = np.where(denom > 0, (ranks * ranks_y).sum(axis=1) / np.where(denom > 0, denom, 1.0), np.nan)
     kept = np.flatnonzero(np.isfinite(own))  # a session whose contribution is constant draws no permutation
-    if not kept.size:
-        return PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
-                                 scheme=scheme)
+    return _Contribution(present, ranks, ranks_y, denom, own, kept) if kept.size else None
+
+
+def permutation_ic_test(
+    forecasts: pd.DataFrame, model: str, reference: str, draws: int = 500, seed: int = 0, horizon: int = 1,
+) -> PermutationResult:
+    """Randomisation p-value of the mean per-session IC of `model`'s forecast minus `reference`'s (rows: session,
+    ticker, model, mean, actual); `horizon` > 1 (overlapping targets) permutes blocks of sessions. The sessions
+    are ranked, permuted and correlated together, in chunks of about CHUNK_CELLS (draw, session, ticker) cells."""
+    return permutation_ic_tests(forecasts, [(model, reference)], draws, seed, horizon)[0]
+
+
+def permutation_ic_tests(
+    forecasts: pd.DataFrame, pairs: Sequence[tuple[str, str]], draws: int = 500, seed: int = 0, horizon: int = 1,
+) -> list[PermutationResult]:
+    """`permutation_ic_test` of each (model, reference) pair. Each test seeds its generator with `seed`, so pairs
+    with the same cells draw the same permutations: those are drawn once and serve all of them."""
+    scheme = "permutation" if horizon <= 1 else "block_permutation"
+    cells = [_contribution(forecasts, model, reference) for model, reference in pairs]
+    groups: dict[tuple[bytes, tuple[int, ...], bytes], list[int]] = {}
+    for k, cell in enumerate(cells):
+        if cell is not None:
+            groups.setdefault((cell.present.tobytes(), cell.present.shape, cell.kept.tobytes()), []).append(k)
+    nulls: dict[int, np.ndarray] = {}
+    for members in groups.values():
+        nulls.update(zip(members, _null_means([cells[k] for k in members], draws, seed, horizon), strict=True))
+    results = []
+    for k, ((model, reference), cell) in enumerate(zip(pairs, cells, strict=True)):
+        if cell is None:
+            results.append(PermutationResult(model, reference, float("nan"), float("nan"), float("nan"), 1.0, draws, 0,
+                                             scheme=scheme))
+            continue
+        stat, null_means = float(np.mean(cell.own[cell.kept])), nulls[k]
+        p_value = float((1 + np.sum(null_means >= stat - 1e-12)) / (1 + draws))
+        results.append(PermutationResult(model, reference, stat, float(null_means.mean()),
+                                         float(np.quantile(null_means, 0.95)), p_value, draws, cell.kept.size,
+                                         [round(float(v), 6) for v in null_means], scheme))
+    return results
+
+
+def _null_means(cells: Sequence[_Contribution], draws: int, seed: int, horizon: int) -> list[np.ndarray]:
+    """Each draw's mean per-session IC of the reassigned contribution, for contributions on the same cells (one set
+    of permutations from a generator seeded with `seed`)."""
+    rng = np.random.default_rng(seed)
+    present, kept = cells[0].present, cells[0].kept
+    sources = block_permutations(present, draws, block_sessions(horizon), rng) if horizon > 1 else None
     step = max(1, CHUNK_CELLS // (draws * present.shape[1]))
-    null = []
+    null: list[list[np.ndarray]] = [[] for _ in cells]
     for start in range(0, kept.size, step):
         rows = kept[start : start + step]
         moved = sources[:, rows] if sources is not None else _shuffles(present[rows], draws, rng)
-        # a permutation moves the ranks with the values: the ranks of the reassigned contribution, not ranked again
-        # (nor centred again: a permutation keeps their mean and spread)
-        moved = np.take_along_axis(np.broadcast_to(ranks[rows], moved.shape), moved, axis=2)
-        null.append(np.einsum("dsi,si->ds", moved, ranks_y[rows]) / denom[rows])
-    stat = float(np.mean(own[kept]))
-    null_means = np.nanmean(np.concatenate(null, axis=1), axis=1)
-    p_value = float((1 + np.sum(null_means >= stat - 1e-12)) / (1 + draws))
-    return PermutationResult(model, reference, stat, float(null_means.mean()), float(np.quantile(null_means, 0.95)),
-                             p_value, draws, kept.size, [round(float(v), 6) for v in null_means], scheme)
+        flat = moved + (np.arange(rows.size) * present.shape[1])[:, None]  # index into the rows' flattened cells
+        for cell, out in zip(cells, null, strict=True):
+            # a permutation moves the ranks with the values: the ranks of the reassigned contribution, not ranked
+            # again (nor centred again: a permutation keeps their mean and spread)
+            out.append(np.einsum("dsi,si->ds", cell.ranks[rows].ravel()[flat], cell.ranks_y[rows]) / cell.denom[rows])
+    return [np.nanmean(np.concatenate(out, axis=1), axis=1) for out in null]

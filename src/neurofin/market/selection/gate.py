@@ -226,8 +226,8 @@ def select_features(
             window_frame, screen.candidates, max_lag=settings.granger_max_lag,
             lag_criterion=settings.granger_lag_criterion, fdr_alpha=settings.fdr_alpha,
         )
-    chosen = table[table["selected"]]
-    selected = {t: sorted(chosen.loc[chosen["ticker"] == t, "feature"]) for t in tickers}
+    chosen = dict(tuple(table.loc[table["selected"].astype(bool), "feature"].groupby(table["ticker"])))
+    selected = {t: sorted(chosen[t]) if t in chosen else [] for t in tickers}
     return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), screen.isc, table, selected)
 
 
