@@ -152,13 +152,13 @@ def permutation_ic_tests(
     with the same cells draw the same permutations: those are drawn once and serve all of them."""
     scheme = "permutation" if horizon <= 1 else "block_permutation"
     cells = [_contribution(forecasts, model, reference) for model, reference in pairs]
-    groups: dict[tuple[bytes, tuple[int, ...], bytes], list[int]] = {}
+    groups: dict[tuple[bytes, tuple[int, ...], bytes], dict[int, _Contribution]] = {}
     for k, cell in enumerate(cells):
         if cell is not None:
-            groups.setdefault((cell.present.tobytes(), cell.present.shape, cell.kept.tobytes()), []).append(k)
+            groups.setdefault((cell.present.tobytes(), cell.present.shape, cell.kept.tobytes()), {})[k] = cell
     nulls: dict[int, np.ndarray] = {}
     for members in groups.values():
-        nulls.update(zip(members, _null_means([cells[k] for k in members], draws, seed, horizon), strict=True))
+        nulls.update(zip(members, _null_means(list(members.values()), draws, seed, horizon), strict=True))
     results = []
     for k, ((model, reference), cell) in enumerate(zip(pairs, cells, strict=True)):
         if cell is None:

@@ -24,9 +24,9 @@ from neurofin.market.panel.targets import INTRADAY, TargetSpec, target_specs, wi
 from neurofin.market.selection.gate import (
     Screen,
     Selection,
+    frame_keys,
     roi_columns,
     screen_features,
-    frame_keys,
     select_features,
     sentiment_columns,
     session_frame,
