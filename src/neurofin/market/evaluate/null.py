@@ -115,19 +115,31 @@ class _Contribution:
 
 
 def _contribution(forecasts: pd.DataFrame, model: str, reference: str) -> _Contribution | None:
-    """The cells of `model`'s forecast minus `reference`'s with the returns, in sessions of >= 3 complete cells
-    (None when no session has an IC)."""
-    wide = forecasts[forecasts["model"].isin([model, reference])].pivot_table(
-        index=["session", "ticker"], columns="model", values="mean")
-    actual = forecasts.drop_duplicates(["session", "ticker"]).set_index(["session", "ticker"])["actual"]
-    wide = wide.join(actual).dropna()
-    counts = wide.groupby(level="session").size()
-    wide = wide[wide.index.get_level_values("session").isin(counts.index[counts >= 3])]
-    if wide.empty:
+    """The (session, ticker) cells where `model`'s and `reference`'s forecasts and the return (the cell's first
+    `actual`) are finite, in the sessions with >= 3 such cells: sessions (rows) and tickers (columns) with one,
+    sorted; None when there is none."""
+    session, sessions = pd.factorize(forecasts["session"], sort=True)
+    ticker, tickers = pd.factorize(forecasts["ticker"], sort=True)
+    cell, size = session * len(tickers) + ticker, len(sessions) * len(tickers)
+    first = np.unique(cell, return_index=True)[1]
+    actual = np.full(size, np.nan)
+    actual[cell[first]] = forecasts["actual"].to_numpy(float)[first]
+    means = forecasts["mean"].to_numpy(float)
+
+    def cell_means(name: str) -> np.ndarray:  # a pivot table's mean of the cell's rows (NaN without one)
+        rows = (forecasts["model"] == name).to_numpy(bool)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(cell[rows], means[rows], size) / np.bincount(cell[rows], minlength=size)
+
+    delta = (cell_means(model) - cell_means(reference)).reshape(len(sessions), len(tickers))
+    y = actual.reshape(delta.shape)
+    present = np.isfinite(delta) & np.isfinite(y)
+    present &= (present.sum(axis=1) >= 3)[:, None]
+    if not present.any():
         return None
-    delta = (wide[model] - wide[reference]).unstack("ticker").to_numpy(float)
-    y = wide["actual"].unstack("ticker").to_numpy(float)
-    present = np.isfinite(delta)
+    rows, columns = present.any(axis=1), present.any(axis=0)
+    present = present[rows][:, columns]
+    delta, y = (np.where(present, v[rows][:, columns], np.nan) for v in (delta, y))
     ranks, ranks_y = (_centred(stats.rankdata(v, axis=1, nan_policy="omit"), present) for v in (delta, y))
     with np.errstate(invalid="ignore", divide="ignore"):
         denom = np.sqrt((ranks**2).sum(axis=1) * (ranks_y**2).sum(axis=1))
