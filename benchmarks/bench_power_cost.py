@@ -8,7 +8,7 @@ backtests. The folds' ISC screens (`fold_screens`, run once per backtest and onc
 grid, included), also as a share of a backtest and of a backtest less its screens. With `--compare OLD_SRC` the
 same measurements run with OLD_SRC's `src` first, then with this checkout's:
 
-    python benchmarks/bench_power_cost.py --compare OLD_CHECKOUT/src --out benchmarks/results/power_grid_verdict_only.json
+    python benchmarks/bench_power_cost.py --compare OLD_CHECKOUT/src --out benchmarks/results/power_grid_shared.json
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--ics", default="0,0.05,0.1,0.2")
     parser.add_argument("--compare", type=Path, default=None, help="OLD_SRC: its power grid against this checkout's")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--sources", default=None, help="JSON object describing the checkouts compared (old, new)")
     args = parser.parse_args()
     sources = {"new": Path(__file__).resolve().parents[1] / "src"}
     if args.compare:
@@ -93,6 +94,8 @@ def main() -> None:
     }
     if args.compare:
         result["grid_cpu_ratio_old_over_new"] = round(runs["old"]["grid_cpu_s"] / runs["new"]["grid_cpu_s"], 2)
+    if args.sources:
+        result["sources"] = json.loads(args.sources)
     result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "load_avg_1m": os.getloadavg()[0]}
     line = json.dumps(result)
     print(line)
