@@ -23,8 +23,8 @@ controls included: their target is the planted return; their means only, no quan
 the increments (whose nulls share their permutations); no other target, horizon or model, no projection ranking,
 no portfolio table. The detections and statistics equal the whole backtest's per planted panel
 (tests/market/test_power.py). Cost (50 tickers x 750 sessions, 3 subjects, 4 folds;
-`benchmarks/results/power_grid_shared.json`): 4 planted panels cost GRID backtests of CPU; a planted panel costs
-PANEL CPU s beyond the screens, PANELBT of a backtest (OLDPANEL s on main). Power rows carry Clark-West's t p
+`benchmarks/results/power_grid_shared.json`): 4 planted panels cost 1.04 backtests of CPU; a planted panel costs
+1.07 CPU s beyond the screens, 0.061 of a backtest (2.63 s on main). Power rows carry Clark-West's t p
 (cw_method "t"): its bootstrap is skipped, it never decides.
 """
 
