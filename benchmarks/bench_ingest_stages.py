@@ -9,7 +9,8 @@ difference of consecutive prefixes. Beside them, on the same decompressed lines:
   product's msgspec decoder, on the lines pre-cleaned to one JSON type per field (the raw dump fails: pyarrow wants
   one type per column and created_utc mixes three), and whether pyarrow accepts the raw lines at all;
 - the cost of a byte-level router (is any wanted subreddit name in the line's bytes?) against what a 3-field
-  msgspec decoder saves over the product's decoder on the lines it would route.
+  msgspec decoder saves over the product's decoder on the lines it would route;
+- the kept table's Parquet write with each codec (zstd, snappy, lz4, none): CPU per dump line and file size.
 
 Example: python benchmarks/bench_ingest_stages.py --lines 100000 --repeats 3
 """
@@ -131,6 +132,27 @@ def router(lines: list[bytes], repeats: int) -> dict:
             "three_field_decoder_saves_us_per_line": round((decode_s["product"] - decode_s["three_fields"]) * per_line, 3)}  # fmt: skip
 
 
+def parquet_codecs(kept: Path, repeats: int, n_lines: int) -> dict:
+    """The kept table rewritten in 10k-row groups with each codec: CPU µs per dump line and file size."""
+    import pyarrow.parquet as pq
+
+    from neurofin.market.comments.ingest import PARQUET_OPTIONS
+
+    table = pq.read_table(kept)
+    figures = {}
+    for codec in ("zstd", "snappy", "lz4", "none"):
+        out = kept.with_name(f"codec_{codec}.parquet")
+
+        def write(codec: str = codec, out: Path = out) -> None:
+            with pq.ParquetWriter(out, table.schema, **(PARQUET_OPTIONS | {"compression": codec})) as writer:
+                for start in range(0, table.num_rows, 10_000):
+                    writer.write_table(table.slice(start, 10_000))
+
+        figures[codec] = {"cpu_us_per_dump_line": round(best_cpu(write, repeats) * 1e6 / n_lines, 3),
+                          "mb": round(out.stat().st_size / 2**20, 2)}  # fmt: skip
+    return {"product_codec": PARQUET_OPTIONS["compression"], "rows": table.num_rows, **figures}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -149,6 +171,7 @@ def main() -> None:
         cpu = {stage: best_cpu(lambda s=stage: pipeline(dump, s), args.repeats) for stage in stages}
         cpu["write"] = best_cpu(lambda: ingest_dumps([dump], Path(tmp) / "out.parquet", subreddits=KEEP_SUBREDDITS,
                                                      start=date(2021, 1, 1), end=date(2021, 1, 31)), args.repeats)  # fmt: skip
+        codecs = parquet_codecs(Path(tmp) / "out.parquet", args.repeats, args.lines)
         with dump.open("rb") as raw:
             lines = [line for block in zst_blocks(raw, dump) for line in block]
     names = [*stages, "write"]
@@ -158,6 +181,7 @@ def main() -> None:
         "command": f"python benchmarks/bench_ingest_stages.py --lines {args.lines} --repeats {args.repeats}",
         "cpu_us_per_line_by_stage (difference of prefixes)": stage_us,
         "whole_ingest_lines_per_cpu_s": round(args.lines / cpu["write"]),
+        "parquet_write_by_codec": codecs,
         "pyarrow_json_explicit_schema": pyarrow_explicit(lines, args.repeats),
         "byte_router_to_a_three_field_decoder": router(lines, args.repeats),
     }

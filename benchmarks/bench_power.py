@@ -10,7 +10,8 @@ The oracle knows the ROI in advance: the mean over the backtest's out-of-sample 
 Spearman IC of that ROI (previous session) with the return, one-sided HAC t-test at 5%. Reported per IC: both
 detection rates and their ratio (the issue's target: verdict >= 0.9 x oracle at IC 0.05 and 0.09). A rep's panel
 is the same for every IC, and so are its folds' ISC screens (they read no return): computed once per rep, reused
-by every IC (`fold_screens`; the same selections as screening again). Reps run in order, every IC on each, and
+by every IC (`fold_screens`; the same selections as screening again), and so is its prepared data, whose price
+columns alone each IC rebuilds (`with_prices`). Reps run in order, every IC on each, and
 the JSON is rewritten after each rep ("complete": false until the last); `seconds`: wall seconds of an IC's
 verdicts, screens excluded.
 
@@ -32,7 +33,7 @@ from neurofin.io import write_json_atomic
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.backtest import backtest_verdict
 from neurofin.market.evaluate.power import plant_lead
-from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
+from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data, with_prices
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.selection.gate import session_frame
 from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
@@ -87,7 +88,7 @@ def main() -> None:
         for ic in args.ics:
             start = time.perf_counter()
             planted = plant_lead(panel, prices, ic, ROI, settings, seed=rep)
-            verdict, _ = backtest_verdict(prepare_data(panel, planted, rep_settings), folds, rep_settings,
+            verdict, _ = backtest_verdict(with_prices(user, planted, rep_settings), folds, rep_settings,
                                           RidgeForecaster(name="linear"), screens)
             count = counts[ic]
             count["verdict"] += verdict.claim == "signal"

@@ -141,3 +141,18 @@ def test_random_projections_are_orthonormal_reproducible_and_centred_like_the_pc
         np.testing.assert_array_equal(projection.mean, pca.mean)
     assert not np.allclose(first["projection_1"].components, first["projection_2"].components)
     assert first["projection_2"].names == ["proj2_1", "proj2_2", "proj2_3", "proj2_4"]
+
+
+def test_holm_equals_statsmodels_multipletests_with_ties_nans_and_the_cap_at_one():
+    from statsmodels.stats.multitest import multipletests
+
+    from neurofin.market.evaluate.increments import holm
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 3, 7, 20):
+        p = rng.choice([0.001, 0.01, 0.03, 0.2, 0.5, 0.9], size) * rng.uniform(0.5, 1.0, size)
+        p[rng.random(size) < 0.3] = 0.01  # ties
+        with_nan = np.append(p, np.nan)
+        np.testing.assert_allclose(holm(with_nan)[:-1], multipletests(p, method="holm")[1], rtol=0, atol=1e-15)
+        assert np.isnan(holm(with_nan)[-1])
+    assert np.isnan(holm(np.array([np.nan, np.nan]))).all()

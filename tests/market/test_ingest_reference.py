@@ -283,3 +283,18 @@ def test_created_utc_of_one_type_per_batch_equals_the_reference(tmp_path: Path, 
     records[150] |= {"created_utc": value, "subreddit": "stocks", "body": "kept", "author": "u9", "edited": False}
     lines = [json.dumps(record).encode() for record in records]
     assert ingest_equals_reference(tmp_path, "RC_one_type.jsonl", lines, CONFIGS["filtered"])["kept"] > 10
+
+
+# A batch whose created_utc values mix ints, floats and strings is cast by int() in one pass; each value here, planted
+# among them, must come out as `parse_created_utc` reads it (int() refuses some: the batch then goes type by type).
+MIXED_TYPES = [value for _, value in ONE_TYPE] + [2**62 - 1, 2**62, 2**63, -(2**63) - 1, 1e19, -1e19, True, None]
+
+
+@pytest.mark.parametrize("value", MIXED_TYPES, ids=[repr(v)[:40] for v in MIXED_TYPES])
+def test_created_utc_of_mixed_types_per_batch_equals_the_reference(tmp_path: Path, value: Any) -> None:
+    records = [json.loads(line) for line in plain_lines(300, seed=6)]
+    for index, record in enumerate(records):
+        record["created_utc"] = (int, float, str)[index % 3](record["created_utc"])
+    records[150] |= {"created_utc": value, "subreddit": "stocks", "body": "kept", "author": "u9", "edited": False}
+    lines = [json.dumps(record).encode() for record in records]
+    assert ingest_equals_reference(tmp_path, "RC_mixed_types.jsonl", lines, CONFIGS["filtered"])["kept"] > 10

@@ -9,7 +9,12 @@ import pytest
 from scipy import stats
 
 from neurofin.market.evaluate.metrics import ewc_dof, ewc_t, hac_mean_test
-from neurofin.market.evaluate.null import block_permutations, permutation_ic_test, uniform_permutations
+from neurofin.market.evaluate.null import (
+    block_permutations,
+    permutation_ic_test,
+    permutation_ic_tests,
+    uniform_permutations,
+)
 from neurofin.market.evaluate.sizing import frb_clark_west, null_design, null_forecasts, null_rejections
 
 LEVEL = 0.05
@@ -153,3 +158,67 @@ def test_the_verdict_is_one_test_of_nominal_size():
                                   bootstrap=19).verdict for seed in range(reps))
     low, high = stats.binom.ppf([0.005, 0.995], reps, LEVEL)
     assert low <= signals <= high
+
+
+def _per_session_null(table: pd.DataFrame, draws: int, seed: int, horizon: int) -> tuple[float, np.ndarray]:
+    """The randomisation null one session at a time (each session ranked, permuted and correlated on its own):
+    the observed mean IC and the null draws' means."""
+    rng = np.random.default_rng(seed)
+    wide = table.pivot_table(index=["session", "ticker"], columns="model", values="mean")
+    wide = wide.join(table.drop_duplicates(["session", "ticker"]).set_index(["session", "ticker"])["actual"]).dropna()
+    counts = wide.groupby(level="session").size()
+    wide = wide[wide.index.get_level_values("session").isin(counts.index[counts >= 3])]
+    delta = (wide["roi"] - wide["univariate"]).unstack("ticker").to_numpy(float)
+    y = wide["actual"].unstack("ticker").to_numpy(float)
+    present = np.isfinite(delta)
+    sources = block_permutations(present, draws, 10 * (horizon - 1), rng) if horizon > 1 else None
+    observed, null = [], []
+    for t, cols in enumerate(present):
+        ranks = np.full(delta.shape[1], np.nan)
+        ranks[cols] = stats.rankdata(delta[t, cols])
+        ranks_y = stats.rankdata(y[t, cols])
+        if np.ptp(ranks[cols]) == 0:
+            continue
+        moved = (ranks[sources[:, t, cols]] if sources is not None
+                 else ranks[cols][uniform_permutations(int(cols.sum()), draws, rng)])
+        observed.append(np.corrcoef(ranks[cols], ranks_y)[0, 1])
+        null.append([np.corrcoef(row, ranks_y)[0, 1] for row in moved])
+    return float(np.mean(observed)), np.mean(null, axis=0)
+
+
+@pytest.mark.parametrize(("horizon", "chunk"), [(1, 4_000_000), (1, 1), (5, 4_000_000), (5, 1)])
+def test_the_batched_null_equals_the_null_drawn_one_session_at_a_time(horizon, chunk, monkeypatch):
+    """All sessions ranked and correlated together (in chunks of sessions) give the same draws, statistic and p as
+    one session at a time, with missing cells, tied and constant contributions."""
+    from neurofin.market.evaluate import null
+
+    monkeypatch.setattr(null, "CHUNK_CELLS", chunk)
+    table = null_forecasts(7, horizon, n_sessions=120, test_sessions=60, seed=5)
+    roi = table["model"] == "roi"
+    table.loc[roi, "mean"] = table.loc[roi, "mean"].round(2)  # ties within sessions
+    sessions = sorted(table["session"].unique())
+    table.loc[roi & (table["session"] == sessions[3]), "mean"] = table.loc[
+        (table["model"] == "univariate") & (table["session"] == sessions[3]), "mean"].to_numpy()  # constant contribution
+    table = table[~((table["ticker"] == table["ticker"].iloc[0]) & (table.index % 4 == 1))]  # missing cells
+    observed, null_means = _per_session_null(table, 150, 2, horizon)
+    result = permutation_ic_test(table, "roi", "univariate", draws=150, seed=2, horizon=horizon)
+    assert result.observed == pytest.approx(observed, abs=1e-12)
+    np.testing.assert_allclose(result.values, np.round(null_means, 6), atol=1.01e-6)
+    assert result.p_value == (1 + np.sum(null_means >= observed - 1e-12)) / 151
+    assert result.sessions == len(set(table["session"])) - 1  # the constant session draws nothing
+
+
+@pytest.mark.parametrize("horizon", [1, 5])
+def test_pairs_tested_together_equal_each_pair_tested_alone(horizon):
+    """Pairs on the same cells share their permutations (drawn once), a pair on other cells draws its own; every
+    result equals its own `permutation_ic_test`."""
+    table = null_forecasts(6, horizon, n_sessions=120, test_sessions=60, seed=7)
+    rng = np.random.default_rng(1)
+    extra = [table[table["model"] == "roi"].assign(model=name, mean=lambda t: t["mean"] + rng.standard_normal(len(t)))
+             for name in ("a", "b")]
+    table = pd.concat([table, *extra], ignore_index=True)
+    table.loc[(table["model"] == "b") & (table.index % 5 == 0), "mean"] = np.nan  # b: other cells
+    pairs = [("roi", "univariate"), ("a", "univariate"), ("b", "univariate"), ("a", "roi")]
+    together = permutation_ic_tests(table, pairs, draws=120, seed=4, horizon=horizon)
+    for (model, reference), result in zip(pairs, together, strict=True):
+        assert result == permutation_ic_test(table, model, reference, draws=120, seed=4, horizon=horizon)

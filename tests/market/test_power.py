@@ -9,7 +9,7 @@ from neurofin.errors import InputError
 from neurofin.market.evaluate import walk_forward
 from neurofin.market.evaluate.backtest import run_backtest
 from neurofin.market.evaluate.power import plant_lead, verdict_power
-from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
+from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data, with_prices
 from neurofin.market.forecast.models import RidgeForecaster
 from neurofin.market.selection.gate import session_frame
 from neurofin.testing.planted_market import planted_panel
@@ -73,6 +73,25 @@ def test_a_planted_return_leaves_every_folds_screen_unchanged_so_the_backtest_ca
     pd.testing.assert_frame_equal(reused.forecasts, fresh.forecasts)
     pd.testing.assert_frame_equal(reused.metrics, fresh.metrics)
     assert reused.verdict == fresh.verdict
+
+
+@pytest.mark.parametrize("targets", [["raw"], ["raw", "market_adjusted", "absolute"]])
+def test_planted_prices_rebuild_only_the_price_columns_and_equal_a_whole_preparation(targets):
+    """`with_prices` (a planted panel's data from the user's: returns, market, targets) equals `prepare_data` on the
+    planted prices: frame, grid, targets, sessions and notes; prices on other sessions are prepared whole."""
+    panel, prices = planted_panel(n_sessions=150, tickers=("A", "B", "C", "D", "E"), n_subjects=2, seed=4)
+    prices.loc[(prices["ticker"] == "C") & (prices.index % 9 == 4), "close"] = np.nan  # missing closes
+    settings = SMALL.model_copy(update={"targets": targets, "horizons": [1, 3]})
+    user = prepare_data(panel, prices, settings)
+    for ic, seed in ((0.0, 1), (0.4, 2)):
+        planted = plant_lead(panel, prices, ic, ROI, settings, seed)
+        rebuilt, whole = with_prices(user, planted, settings), prepare_data(panel, planted, settings)
+        assert not rebuilt.frame["target"].equals(user.frame["target"])  # the returns did change
+        pd.testing.assert_frame_equal(rebuilt.frame, whole.frame, check_like=True)
+        pd.testing.assert_frame_equal(rebuilt.grid, whole.grid)
+        assert (rebuilt.specs, rebuilt.sessions, rebuilt.notes) == (whole.specs, whole.sessions, whole.notes)
+    shorter = prices[pd.to_datetime(prices["session"]) < pd.Timestamp(user.sessions[-10])]
+    pd.testing.assert_frame_equal(with_prices(user, shorter, settings).grid, prepare_data(panel, shorter, settings).grid)
 
 
 def test_the_power_grid_screens_each_fold_once(monkeypatch):

@@ -18,7 +18,7 @@ from neurofin.errors import InputError
 from neurofin.io import atomic_path
 from neurofin.market.comments.dedupe import SeenIds, id_keys
 from neurofin.market.comments.filters import IngestReport
-from neurofin.market.comments.ingest import comment_schema, ingest_dumps
+from neurofin.market.comments.ingest import PARQUET_OPTIONS, comment_schema, ingest_dumps
 from neurofin.scale.cluster import run_tasks
 
 
@@ -38,7 +38,7 @@ def merge_parts(parts: list[Path], reports: list[IngestReport], out: Path, extra
             setattr(total, f.name, getattr(total, f.name) + value)
     seen = SeenIds()
     schema = comment_schema(tuple(extra_columns))
-    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
         for part in parts:
             for batch in pq.ParquetFile(part).iter_batches():
                 keys = id_keys(batch.column("id").to_pylist())

@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
-from operator import attrgetter, contains, is_not, itemgetter
+from operator import contains, is_not, itemgetter
 from typing import Any
 
 import msgspec
 import numpy as np
 from msgspec import UNSET
+from msgspec.structs import astuple
 
 from neurofin.errors import InputError
 
@@ -152,7 +153,7 @@ class Fields:
 
 class RecordLayout:
     """The record fields the filter reads, once each, in a fixed order (`names`): a record is a `Record` struct of
-    them (attribute f<i> holds field names[i], UNSET where the record lacks it); `at` reads each role's field."""
+    them (attribute f<i> holds field names[i], UNSET where the record lacks it); `at` is each role's position."""
 
     def __init__(self, fields: Fields = Fields(), extra: tuple[str, ...] = ()) -> None:
         roles = (fields.id, fields.time, "subreddit", fields.text, "edited", "author", "link_id", "parent_id", "score",
@@ -161,7 +162,7 @@ class RecordLayout:
         attributes = [(f"f{index}", Any, UNSET) for index in range(len(self.names))]
         rename = {f"f{index}": name for index, name in enumerate(self.names)}
         self.Record: Any = msgspec.defstruct("Record", attributes, rename=rename, gc=False)
-        self.at: tuple[Callable[[Any], Any], ...] = tuple(attrgetter(f"f{self.names.index(name)}") for name in roles)
+        self.at: tuple[int, ...] = tuple(self.names.index(name) for name in roles)
 
     def values(self, record: dict[str, Any]) -> Any:
         """The layout's `Record` of a decoded record."""
@@ -193,12 +194,13 @@ class RowFilter:
         report, at = self.report, self.layout.at
         values = list(filter(None, records))  # a Record is true
         report.malformed += len(records) - len(values)
-        ids = _column(values, at[0])
+        fields = list(zip(*map(astuple, values))) or [()] * len(self.layout.names)  # columns, in one C-level pass
+        ids: Any = fields[at[0]]
         named: Any = True  # every record has an id
         if not _only(ids, str) or "" in ids:
             ids = [v if type(v) is str else _as_id(v) for v in ids]
             named = np.fromiter(map(bool, ids), bool, len(ids))
-        created = _timestamps(_column(values, at[1]))
+        created = _timestamps(fields[at[1]])
         alive = named & (created != _NO_TIME)
         report.malformed += int(alive.size - alive.sum())
         milliseconds = created > MS_THRESHOLD
@@ -206,7 +208,7 @@ class RowFilter:
         in_epoch = (created >= EPOCH_RANGE[0]) & (created <= EPOCH_RANGE[1])
         alive = _drop(report, "bad_timestamp", alive, ~in_epoch)
         report.millisecond_timestamps += int((alive & milliseconds).sum())
-        subreddits = _column(values, at[2])
+        subreddits = fields[at[2]]
         if self.subreddits is not None:
             alive = _drop(report, "wrong_subreddit", alive, ~self._subreddit_kept(subreddits))
         out_of_range = np.zeros(alive.size, bool)
@@ -217,8 +219,8 @@ class RowFilter:
         alive = _drop(report, "out_of_range", alive, out_of_range)
 
         rows = np.flatnonzero(alive).tolist()  # the rules below read the texts: only of the records still in
-        survivors = _take(values, rows)
-        bodies = _column(survivors, at[3])
+        survivor = _picker(rows)
+        bodies = survivor(fields[at[3]])
         try:
             bodies = list(map(str.strip, bodies))
         except TypeError:  # a text that is not a string
@@ -229,8 +231,8 @@ class RowFilter:
         if not self.keep_deleted:
             alive = _drop(report, "deleted", alive, deleted)
         if not self.keep_edited:
-            alive = _drop(report, "edited", alive, _edit_flags(_column(survivors, at[4])) | _edit_marks(bodies))
-        authors = _column(survivors, at[5])
+            alive = _drop(report, "edited", alive, _edit_flags(survivor(fields[at[4]])) | _edit_marks(bodies))
+        authors = survivor(fields[at[5]])
         if not _only(authors, str) or "" in authors:
             authors = [(v or "[deleted]") if type(v) is str else str(_got(v) or "[deleted]") for v in authors]
         alive = _drop(report, "bot", alive, self._bots(authors))
@@ -238,27 +240,28 @@ class RowFilter:
         report.kept_deleted += int((alive & deleted).sum())
 
         kept = np.flatnonzero(alive).tolist()
-        kept_records = _take(rows, kept)  # positions among `values` (the columns read before the text rules)
-        out = _take(survivors, kept)
-        seconds = created[kept_records]
-        retrieved: Any = _ints(_column(out, at[9]), _INT62)
+        kept_survivor = _picker(kept)
+        kept_rows = kept_survivor(rows)  # positions among `values`
+        out = _picker(kept_rows)
+        seconds = created[kept_rows]
+        retrieved: Any = _ints(out(fields[at[9]]), _INT62)
         if retrieved is not None:
             lags: Any = retrieved - seconds
         else:
             retrieved = [r if type(r) is int and -_INT62 < r < _INT62 else _retrieved(r, u)
-                         for r, u in zip(_column(out, at[9]), _column(out, at[10]), strict=True)]  # fmt: skip
+                         for r, u in zip(out(fields[at[9]]), out(fields[at[10]]), strict=True)]  # fmt: skip
             lags = [r - c if r is not None else None for r, c in zip(retrieved, seconds.tolist(), strict=True)]
-        scores: Any = _ints(_column(out, at[8]), 2**53 + 1)  # exact through the float cast of `_as_score`
+        scores: Any = _ints(out(fields[at[8]]), 2**53 + 1)  # exact through the float cast of `_as_score`
         if scores is None:
-            scores = [v if type(v) is int and -(2**53) <= v <= 2**53 else _as_score(_got(v)) for v in _column(out, at[8])]
-        names = _take(subreddits, kept_records)
+            scores = [v if type(v) is int and -(2**53) <= v <= 2**53 else _as_score(_got(v)) for v in out(fields[at[8]])]
+        names = out(subreddits)
         if not _only(names, str):
             names = [v if type(v) is str else _as_subreddit(v) for v in names]
-        return [_take(ids, kept_records), _take(authors, kept), seconds, names, _take(bodies, kept),
-                *(_strings(_column(out, i)) for i in at[6:8]), scores, retrieved, lags,
-                *(_strings(_column(out, i)) for i in at[11:])]  # fmt: skip
+        return [out(ids), kept_survivor(authors), seconds, names, kept_survivor(bodies),
+                *(_strings(out(fields[i])) for i in at[6:8]), scores, retrieved, lags,
+                *(_strings(out(fields[i])) for i in at[11:])]  # fmt: skip
 
-    def _subreddit_kept(self, values: list[Any]) -> np.ndarray:
+    def _subreddit_kept(self, values: Sequence[Any]) -> np.ndarray:
         """Records the subreddit rule keeps: those without a subreddit field and those of a wanted subreddit."""
         assert self.subreddits is not None
         try:  # decide once per distinct name
@@ -283,13 +286,9 @@ _INT62 = 2**62  # |created_utc| from here on is no time (`_epoch`)
 _NO_TIME = -(2**62)  # stands for "no created_utc" in the int64 column; never a parse result
 
 
-def _only(column: list[Any], *kinds: type) -> bool:
+def _only(column: Sequence[Any], *kinds: type) -> bool:
     """Whether every value of a column has one of these exact types."""
     return set(map(type, column)) <= set(kinds)
-
-
-def _column(records: list[Any], field: Callable[[Any], Any]) -> list[Any]:
-    return list(map(field, records))
 
 
 def _ints(values: list[Any], bound: int) -> np.ndarray | None:
@@ -303,23 +302,28 @@ def _ints(values: list[Any], bound: int) -> np.ndarray | None:
     return array if array.size == 0 or (-bound < array.min() and array.max() < bound) else None
 
 
-def _timestamps(values: list[Any]) -> np.ndarray:
-    """created_utc values as int64 (milliseconds not yet converted), _NO_TIME where a value is no time; cast by
-    `_times` once per type present in the batch."""
-    types = list(map(type, values))
-    kinds = set(types)
+def _timestamps(values: Sequence[Any]) -> np.ndarray:
+    """created_utc values as int64 (milliseconds not yet converted), _NO_TIME where a value is no time: a batch of
+    ints, floats and strings int() reads in one pass, else cast by `_times` once per type present in the batch."""
+    kinds = set(map(type, values))
     if len(kinds) == 1:
         return _times(kinds.pop(), values)
+    if kinds <= {int, float, str}:  # int() truncates floats as numpy does and reads the strings `_epoch` accepts
+        try:
+            return _in_time_range(np.fromiter(map(int, values), np.int64, len(values)))
+        except (ValueError, OverflowError):  # NaN, infinities, beyond int64, strings int() refuses: per type below
+            pass
+    types = list(map(type, values))
     code = {kind: index for index, kind in enumerate(kinds)}
     codes = np.fromiter(map(code.__getitem__, types), np.int64, len(types))
     created = np.empty(len(values), np.int64)
     for kind, index in code.items():
         rows = np.flatnonzero(codes == index)
-        created[rows] = _times(kind, _take(values, rows.tolist()))
+        created[rows] = _times(kind, _picker(rows.tolist())(values))
     return created
 
 
-def _times(kind: type, values: list[Any]) -> np.ndarray:
+def _times(kind: type, values: Sequence[Any]) -> np.ndarray:
     """`_timestamps` of values all of type `kind`: ints and floats in numpy (a float truncated as int() does, NaN and
     infinities failing the range), strings of 1 to 18 ASCII digits by int() in one pass (always below 2**62); other
     values, and ints beyond int64, by `parse_created_utc` one by one."""
@@ -329,7 +333,7 @@ def _times(kind: type, values: list[Any]) -> np.ndarray:
         except OverflowError:  # beyond int64: cast one by one below
             pass
         else:
-            return np.where((plain <= -_INT62) | (plain >= _INT62), _NO_TIME, plain)
+            return _in_time_range(plain)
     elif kind is float:
         floats = np.fromiter(values, np.float64, len(values))
         timed = (floats > -_INT62) & (floats < _INT62)
@@ -339,6 +343,11 @@ def _times(kind: type, values: list[Any]) -> np.ndarray:
         if joined.isascii() and joined.isdigit() and min(lengths, default=1) > 0 and max(lengths, default=0) < 19:
             return np.fromiter(map(int, values), np.int64, len(values))
     return np.fromiter(map(_stamp, values), np.int64, len(values))
+
+
+def _in_time_range(seconds: np.ndarray) -> np.ndarray:
+    """_NO_TIME where |value| >= 2**62 (no time, as `_epoch` says)."""
+    return np.where((seconds <= -_INT62) | (seconds >= _INT62), _NO_TIME, seconds)
 
 
 def _edit_flags(values: list[Any]) -> np.ndarray:
@@ -370,9 +379,12 @@ def _drop(report: IngestReport, reason: str, alive: np.ndarray, failed: np.ndarr
     return alive & ~failed
 
 
-def _take(column: Sequence[Any], rows: list[int]) -> list[Any]:
-    """column[rows] of a list."""
-    return list(itemgetter(*rows)(column)) if len(rows) > 1 else [column[i] for i in rows]
+def _picker(rows: list[int]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function of a column (list or tuple) giving column[rows] as a list, in one C-level pass."""
+    if len(rows) > 1:
+        get = itemgetter(*rows)
+        return lambda column: list(get(column))
+    return lambda column: [column[i] for i in rows]
 
 
 def _as_id(value: Any) -> str | None:

@@ -124,10 +124,10 @@ def backtest_verdict(
     data: MarketData, folds: Sequence[Fold], settings: MarketSettings, forecaster: Forecaster,
     screens: Sequence[Screen] | None = None,
 ) -> tuple[Verdict, pd.DataFrame]:
-    """The verdict of `run_backtest` and the primary target's metrics of the models it reads, computing only
-    those: the primary target's selection, the `verdict_models` forecasts (means: no quantile band), their metrics
-    with the primary null, the increments over the controls (no other target, horizon, model, projection ranking
-    or portfolio). The metrics that read bands (pinball, coverage) are NaN."""
+    """The verdict of `run_backtest` and the primary model's row of the primary target's metrics, computing only
+    what they read: the primary target's selection, the `verdict_models` forecasts (means: no quantile band), the
+    primary model's metrics with the primary null, the increments over the controls (no other target, horizon,
+    model, projection ranking or portfolio). The metrics that read bands (pinball, coverage) are NaN."""
     spec = TargetSpec(settings.primary_target, 1)
     selections = select_per_fold(data, folds, settings, [spec.kind], screens)
     forecasts, bootstraps = model_forecasts(data, folds, selections, forecaster, settings,
@@ -135,6 +135,7 @@ def backtest_verdict(
     rows = target_rows(forecasts, spec)
     identical = identical_models(forecaster)
     metrics, _ = evaluate_with_null(rows, settings.quantile_levels, settings.primary_model, identical,
-                                    settings.null_draws, settings.seed, bootstrap=bootstraps.get(spec))
+                                    settings.null_draws, settings.seed, bootstrap=bootstraps.get(spec),
+                                    models=[settings.primary_model])
     increments = increment_tests(rows, identical, settings.null_draws, settings.seed)
     return decide(metrics, settings.primary_model, settings.primary_target, increments), metrics

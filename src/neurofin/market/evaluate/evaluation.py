@@ -3,7 +3,7 @@ Holm over the secondary models, the control increments and portfolios per target
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,7 +93,7 @@ def tidy_metrics(table: pd.DataFrame, spec: TargetSpec) -> pd.DataFrame:
 def evaluate_with_null(
     forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
     identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0, min_lags: int = 0,
-    bootstrap: BootstrapTest | None = None,
+    bootstrap: BootstrapTest | None = None, models: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, PermutationResult]:
     """Per-model IC (pooled; per-date mean with HAR test), hit rate, OOS R^2, pinball, 80% band coverage,
     Clark-West vs univariate (covariate models), Holm-adjusted for the secondary ones, and the primary
@@ -101,15 +101,17 @@ def evaluate_with_null(
     sessions neighbouring targets share (h - 1 for h-session targets), for the HAR tests and the null.
     `bootstrap`: the primary model's Clark-West fixed-regressor bootstrap (cw_bootstrap.py, linear forecaster), whose
     p-value its cw_p (and that of a model identical to it) then is (cw_method "frb"); every other cw_p is the one-sided t(dof) p (cw_method "t", undersized
-    under recursive estimation: docs/backtest.md "Size of the tests")."""
+    under recursive estimation: docs/backtest.md "Size of the tests"). `models`: the rows of the table (default every
+    model of the forecasts; the others are still read as the reference and the R^2 baseline)."""
     identical = identical or {}
-    ic_per_date = daily_ic(forecasts)
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
+    listed = [mm for mm in MODELS if mm in wide.columns and (models is None or mm in models)]
+    ic_per_date = daily_ic(forecasts[forecasts["model"].isin(listed)])
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     actual = wide["actual"].to_numpy(float)
     null = permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed, horizon=min_lags + 1)
     records = []
-    for model in [mm for mm in MODELS if mm in wide.columns]:
+    for model in listed:
         rows = forecasts[forecasts["model"] == model]
         pred = wide[model].to_numpy(float)
         ic = m.hac_mean_test(ic_per_date[model].to_numpy(), overlap=min_lags)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.evaluate.null import permutation_ic_test
+from neurofin.market.evaluate.null import permutation_ic_tests
 from neurofin.market.evaluate.variants import INCREMENTS
 from neurofin.market.evaluate.verdict import SIGNIFICANCE
 
@@ -28,15 +28,15 @@ def increment_tests(
     ROI contribution (the difference of the two forecasts; null.py), p = its one-sided p-value, Holm over the
     controls; `holds` when that is < SIGNIFICANCE (one test per control, like the verdict). Clark-West of the
     nested pair is reported beside it."""
-    present = set(forecasts["model"])
+    present = set(forecasts["model"].unique())
     wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
     wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+    pairs = [(base, augmented) for base, augmented in INCREMENTS if {base, augmented} <= present]
+    nulls = permutation_ic_tests(forecasts, [(augmented, base) for base, augmented in pairs], draws, seed,
+                                 horizon=min_lags + 1)  # the pairs on the same cells share the permutations
     records = []
-    for base, augmented in INCREMENTS:
-        if not {base, augmented} <= present:
-            continue
+    for (base, augmented), null in zip(pairs, nulls, strict=True):
         cw = m.clark_west(wide, augmented, base, min_lags)
-        null = permutation_ic_test(forecasts, augmented, base, draws, seed, horizon=min_lags + 1)
         records.append({"base": base, "augmented": augmented, "cw_t": cw.t_stat, "cw_p": cw.p_value,
                         "ic_base": float(m.ic_by_date(forecasts[forecasts["model"] == base]).mean()),
                         "ic_augmented": float(m.ic_by_date(forecasts[forecasts["model"] == augmented]).mean()),
@@ -48,11 +48,11 @@ def increment_tests(
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm-adjusted p-values over the finite entries (NaN stays NaN)."""
-    from statsmodels.stats.multitest import multipletests
-
+    """Holm-adjusted p-values over the finite entries (NaN stays NaN): the k-th smallest of m times (m - k + 1),
+    made non-decreasing in that order, at most 1 (statsmodels' multipletests "holm" values, without the garbage
+    collection it runs on every call, 0.2 s with a backtest's tables in memory)."""
     adjusted = np.full(p_values.shape, np.nan)
-    finite = np.isfinite(p_values)
-    if finite.any():
-        adjusted[finite] = multipletests(p_values[finite], method="holm")[1]
+    finite = np.flatnonzero(np.isfinite(p_values))
+    order = finite[np.argsort(p_values[finite], kind="stable")]
+    adjusted[order] = np.minimum(np.maximum.accumulate(p_values[order] * np.arange(order.size, 0, -1)), 1.0)
     return adjusted

@@ -87,18 +87,28 @@ def ic_by_date(forecasts: pd.DataFrame, pred_col: str = "mean", by: str = "sessi
     """
     pred, actual = forecasts[pred_col].to_numpy(float), forecasts["actual"].to_numpy(float)
     ok = np.isfinite(pred) & np.isfinite(actual)
-    rows = pd.DataFrame({by: forecasts[by].to_numpy()[ok], "x": pred[ok], "y": actual[ok]})
-    grouped = rows.groupby(by, sort=True)
-    ranked = rows.assign(x=grouped["x"].rank(), y=grouped["y"].rank())
-    ranked = ranked.assign(x=ranked["x"] - ranked.groupby(by)["x"].transform("mean"),
-                           y=ranked["y"] - ranked.groupby(by)["y"].transform("mean"))
-    sums = ranked.assign(xy=ranked["x"] * ranked["y"], xx=ranked["x"] ** 2, yy=ranked["y"] ** 2).groupby(
-        by, sort=True).agg(n=("xy", "size"), xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum"))
-    denom = np.sqrt(sums["xx"] * sums["yy"])
-    valid = (sums["n"] >= 3) & (denom > 1e-12)
-    ic = (sums["xy"] / denom.where(valid)).where(valid)
     groups = pd.Index(sorted(forecasts[by].unique()), name=by)
-    return ic.reindex(groups)
+    codes = groups.get_indexer(forecasts[by].to_numpy()[ok])
+    count = np.bincount(codes, minlength=len(groups))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x, y = (ranks - (np.bincount(codes, ranks, len(groups)) / count)[codes]
+                for ranks in (_group_ranks(codes, pred[ok]), _group_ranks(codes, actual[ok])))
+        xy, xx, yy = (np.bincount(codes, w, len(groups)) for w in (x * y, x * x, y * y))
+        denom = np.sqrt(xx * yy)
+        valid = (count >= 3) & (denom > 1e-12)
+        return pd.Series(np.where(valid, xy / np.where(valid, denom, 1.0), np.nan), index=groups)
+
+
+def _group_ranks(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties share their mean rank) of `values` within each group `codes`."""
+    order = np.lexsort((values, codes))
+    group, value = codes[order], values[order]
+    new_group = np.diff(group, prepend=-1) != 0
+    position = np.arange(order.size) - np.maximum.accumulate(np.where(new_group, np.arange(order.size), 0)) + 1
+    tie = np.cumsum(new_group | (np.diff(value, prepend=np.nan) != 0)) - 1
+    ranks = np.empty(order.size)
+    ranks[order] = (np.bincount(tie, position) / np.bincount(tie))[tie]
+    return ranks
 
 
 def hit_rate(pred: np.ndarray, actual: np.ndarray) -> tuple[float, float]:

@@ -15,15 +15,17 @@ verdict's false-signal rate on this panel. Only the primary target at horizon 1 
 
 What a planted return cannot change is computed once: each fold's ISC screen reads only the panel's ROI values
 (`fold_screens`; most of a backtest's CPU on a panel of a few subjects), so every (IC, rep) reuses the user's own
-screen (their seed, as their backtest has it), and the lead, the standardised returns and the priced cells are
-read once (`lead_planter`). Per (IC, rep) only what the verdict reads reruns (`backtest_verdict`): the primary
+screen (their seed, as their backtest has it); the lead, the standardised returns and the priced cells are read
+once (`lead_planter`); and each planted panel's data is the user's with only what prices set rebuilt
+(`walk_forward.with_prices`). Per (IC, rep) only what the verdict reads reruns (`backtest_verdict`): the primary
 target's selection rule, the forecasts of the verdict's models (primary, reference, controls and control+roi;
-controls included: their target is the planted return; their means only, no quantile band), the
-primary null and the increments; no other target, horizon or model, no projection ranking, no portfolio table.
-The detections and statistics equal the whole backtest's per planted panel (tests/market/test_power.py).
-Cost (50 tickers x 750 sessions, 3 subjects, 4 folds; `benchmarks/results/power_grid_verdict_only.json`): 4 planted
-panels cost 1.28 backtests of CPU, 0.32 per planted panel with the screens included (1.78 and 0.44 running the
-whole backtest per panel; 3.89 with neither reuse), same detections. Power rows carry Clark-West's t p (cw_method "t"): its bootstrap is skipped, it never decides.
+controls included: their target is the planted return; their means only, no quantile band), the primary null and
+the increments (whose nulls share their permutations); no other target, horizon or model, no projection ranking,
+no portfolio table. The detections and statistics equal the whole backtest's per planted panel
+(tests/market/test_power.py). Cost (50 tickers x 750 sessions, 3 subjects, 4 folds;
+`benchmarks/results/power_grid_shared.json`): 4 planted panels cost 1.04 backtests of CPU; a planted panel costs
+1.07 CPU s beyond the screens, 0.061 of a backtest (2.63 s on main). Power rows carry Clark-West's t p
+(cw_method "t"): its bootstrap is skipped, it never decides.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
 from neurofin.market.evaluate.backtest import backtest_verdict
-from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data
+from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data, with_prices
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.prices import log_returns
 from neurofin.market.selection.gate import roi_columns, session_frame
@@ -147,7 +149,7 @@ def verdict_power(
         for rep in range(reps):
             seed = settings.seed + 1000 * k + rep
             rep_settings = settings.model_copy(update={"seed": seed})
-            planted = prepare_data(panel, plant(float(ic), seed), rep_settings)
+            planted = with_prices(data, plant(float(ic), seed), rep_settings)  # only the price columns rebuilt
             verdict, metrics = backtest_verdict(planted, make_folds(planted, rep_settings), rep_settings, forecaster,
                                                 screens)
             found = verdict.claim == "signal"

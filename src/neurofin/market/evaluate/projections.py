@@ -54,7 +54,7 @@ class ProjectionRank:
 
 def projection_rank(forecasts: pd.DataFrame, primary: str) -> ProjectionRank | None:
     """The primary model's mean IC among the random projections' (forecast rows of one target); None without them."""
-    models = set(forecasts["model"])
+    models = set(forecasts["model"].unique())
     randoms = sorted((name for name in models if name.startswith(PROJECTION) and name != PCA_MODEL),
                      key=lambda name: int(name.removeprefix(PROJECTION)))
     if not randoms or primary not in models:

@@ -16,4 +16,4 @@ def fold_universe(panel: pd.DataFrame, train_start: pd.Timestamp, train_end: pd.
     inside = (sessions >= train_start) & (sessions <= train_end)
     if "n_comments" in panel.columns:
         inside &= panel["n_comments"] >= min_comments
-    return set(panel.loc[inside, "ticker"])
+    return set(panel.loc[inside, "ticker"].unique())

@@ -9,8 +9,9 @@ target), and so is the embedding control's PCA.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from neurofin.config import MarketSettings
@@ -23,11 +24,13 @@ from neurofin.market.panel.targets import INTRADAY, TargetSpec, target_specs, wi
 from neurofin.market.selection.gate import (
     Screen,
     Selection,
+    frame_keys,
     roi_columns,
     screen_features,
     select_features,
     sentiment_columns,
     session_frame,
+    session_prices,
 )
 
 
@@ -83,18 +86,58 @@ def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSett
     rois, sentiment, embedding = roi_columns(panel), sentiment_columns(panel), embedding_columns(panel)
     frame = session_frame(panel, prices, [*rois, *sentiment, *embedding], settings)
     attention = [c for c in ATTENTION if c in frame.columns]
+    frame, specs, notes = _with_target_columns(frame, settings)
+    grid = business_day_frame(frame, [*rois, *sentiment, *attention, *embedding], targets=_targets(specs), lagged=rois)
+    sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
+    return MarketData(panel, frame, grid, sessions, rois, sentiment, attention, embedding, specs,
+                      [*notes, *_embedding_notes(embedding)])
+
+
+def _embedding_notes(embedding: Sequence[str]) -> list[str]:
+    """The note that the embedding control is skipped, when the panel has no embedding columns."""
+    return [] if embedding else ["embedding control skipped: the panel has no emb_ columns (set "
+                                 "infer.embedding_dims > 0 and re-run infer and the panel)"]
+
+
+def _with_target_columns(frame: pd.DataFrame, settings: MarketSettings) -> tuple[pd.DataFrame, list[TargetSpec], list[str]]:
+    """The session frame plus one column per target that its prices allow (`with_targets`), those targets, and
+    notes on the ones left out."""
     has_open = INTRADAY in frame.columns and bool(frame[INTRADAY].notna().any())
     if settings.primary_target == "open_to_close" and not has_open:
         raise InputError("market.primary_target = 'open_to_close' needs open prices: give prices with an open column")
     specs, notes = target_specs([settings.primary_target, *settings.targets], [1, *settings.horizons], has_open)
-    frame = with_targets(frame, specs)
-    grid = business_day_frame(frame, [*rois, *sentiment, *attention, *embedding],
-                              targets=("target", *(s.column for s in specs)), lagged=rois)
-    sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
-    if not embedding:
-        notes.append("embedding control skipped: the panel has no emb_ columns (set infer.embedding_dims > 0 and "
-                     "re-run infer and the panel)")
-    return MarketData(panel, frame, grid, sessions, rois, sentiment, attention, embedding, specs, notes)
+    return with_targets(frame, specs), specs, notes
+
+
+def _targets(specs: Sequence[TargetSpec]) -> list[str]:
+    """The grid's target columns: the session return, then one per target."""
+    return ["target", *(spec.column for spec in specs)]
+
+
+def with_prices(data: MarketData, prices: pd.DataFrame, settings: MarketSettings) -> MarketData:
+    """`prepare_data(data.panel, prices, settings)` rebuilding only what the prices set (a power grid's planted
+    returns): the frame's return, market, intraday and target columns and the grid's targets; the features, the
+    attention controls and the rest of the grid are `data`'s. Prices on other tickers or sessions: prepared whole."""
+    px, market = session_prices(prices, settings)
+    tickers, sessions = frame_keys(data.panel, px, settings)
+    if tickers != sorted(data.frame["ticker"].unique()) or list(sessions) != data.sessions:
+        return prepare_data(data.panel, prices, settings)
+    keys = pd.MultiIndex.from_frame(data.frame[["ticker", "session"]])
+    rows = px.set_index(["ticker", "session"])
+    frame = data.frame.drop(columns=[c for c in (INTRADAY, *_targets(data.specs)[1:]) if c in data.frame.columns])
+    frame = frame.assign(target=rows["log_return"].reindex(keys).to_numpy(float),
+                         market=frame["session"].map(market).to_numpy(float),
+                         **{c: rows[c].reindex(keys).to_numpy(float) for c in (INTRADAY,) if c in rows.columns})
+    frame, specs, notes = _with_target_columns(frame, settings)
+    at = pd.MultiIndex.from_frame(data.grid[["ticker", "timestamp"]]).get_indexer(keys)
+    if (at < 0).any():
+        raise ValueError("every (ticker, session) of the frame needs its grid row")
+    targets = np.full((len(data.grid), len(_targets(specs))), np.nan)
+    targets[at] = frame[_targets(specs)].to_numpy(float)
+    keep = data.grid.drop(columns=_targets(data.specs))
+    grid = pd.concat([keep.iloc[:, :3], pd.DataFrame(targets, columns=_targets(specs), index=keep.index),
+                      keep.iloc[:, 3:]], axis=1)  # timestamp, ticker, is_session, targets, features (business_day_frame)
+    return replace(data, frame=frame, grid=grid, specs=specs, notes=[*notes, *_embedding_notes(data.embedding)])
 
 
 def make_folds(data: MarketData, settings: MarketSettings) -> list[Fold]:

@@ -74,21 +74,46 @@ def session_frame(
     return, targets.market_returns), `intraday` (ln close/open, when the prices have opens) and the
     attention controls (controls.attention_features).
     """
-    from neurofin.market.comments.calendar import trading_sessions
     from neurofin.market.forecast.controls import attention_features
-    from neurofin.market.panel.prices import log_returns
 
     settings = settings or MarketSettings()
     check_inputs(panel, prices)
-    tickers = sorted(set(prices["ticker"]) & set(panel["ticker"]))
-    if not tickers:
-        raise InputError("no ticker has both prices and panel rows: check that tickers are spelled the same")
+    px, market = session_prices(prices, settings)
+    tickers, sessions = frame_keys(panel, px, settings)
+    grid = pd.MultiIndex.from_product([tickers, sessions], names=["ticker", "session"]).to_frame(index=False)
+    counted = panel[panel["n_comments"] >= settings.min_comments] if "n_comments" in panel.columns else panel
+    feats = ensemble_features(counted, features)
+    feats = feats.assign(session=pd.to_datetime(feats["session"]))
+    frame = grid.merge(px, on=["ticker", "session"], how="left").merge(feats, on=["ticker", "session"], how="left")
+    frame = frame.merge(market.reset_index(), on="session", how="left")
+    frame = frame.rename(columns={"log_return": "target"}).sort_values(["ticker", "session"], ignore_index=True)
+    frame[list(features)] = frame.groupby("ticker")[list(features)].ffill(limit=settings.max_stale_sessions)
+    if "n_comments" in panel.columns and "n_authors" in panel.columns:
+        frame = attention_features(frame, panel, settings.attention_window)
+    return frame
+
+
+def session_prices(prices: pd.DataFrame, settings: MarketSettings) -> tuple[pd.DataFrame, pd.Series]:
+    """The prices' part of `session_frame`: rows (ticker, session, log_return, intraday when the prices have opens;
+    returns recomputed from closes between consecutive sessions) and the market's log return per session."""
+    from neurofin.market.panel.prices import log_returns
+
     px = prices.assign(session=pd.to_datetime(prices["session"]))
     if "close" in px.columns:
         px = log_returns(px[[c for c in ("session", "ticker", "close", "open") if c in px.columns]], settings.exchange)
     intraday = intraday_returns(px)
     px = px.assign(**{INTRADAY: intraday}) if intraday is not None else px
     market = market_returns(px, index_returns(settings))
+    return px[["ticker", "session", "log_return", *([INTRADAY] if intraday is not None else [])]], market
+
+
+def frame_keys(panel: pd.DataFrame, px: pd.DataFrame, settings: MarketSettings) -> tuple[list[str], pd.DatetimeIndex]:
+    """The tickers (with prices and panel rows) and exchange sessions of `session_frame` (see its span rule)."""
+    from neurofin.market.comments.calendar import trading_sessions
+
+    tickers = sorted(set(px["ticker"].unique()) & set(panel["ticker"].unique()))
+    if not tickers:
+        raise InputError("no ticker has both prices and panel rows: check that tickers are spelled the same")
     lo, hi = px["session"].min(), px["session"].max()
     if settings.session_span == "comments":
         panel_days = pd.to_datetime(panel["session"])
@@ -97,18 +122,7 @@ def session_frame(
     if len(sessions) == 0:
         raise InputError("the comment panel and the prices share no trading session: supply prices covering the "
                          "comments' dates (or set market.session_span = 'prices')")
-    grid = pd.MultiIndex.from_product([tickers, sessions], names=["ticker", "session"]).to_frame(index=False)
-    counted = panel[panel["n_comments"] >= settings.min_comments] if "n_comments" in panel.columns else panel
-    feats = ensemble_features(counted, features)
-    feats = feats.assign(session=pd.to_datetime(feats["session"]))
-    px = px[["ticker", "session", "log_return", *([INTRADAY] if intraday is not None else [])]]
-    frame = grid.merge(px, on=["ticker", "session"], how="left").merge(feats, on=["ticker", "session"], how="left")
-    frame = frame.merge(market.reset_index(), on="session", how="left")
-    frame = frame.rename(columns={"log_return": "target"}).sort_values(["ticker", "session"], ignore_index=True)
-    frame[list(features)] = frame.groupby("ticker")[list(features)].ffill(limit=settings.max_stale_sessions)
-    if "n_comments" in panel.columns and "n_authors" in panel.columns:
-        frame = attention_features(frame, panel, settings.attention_window)
-    return frame
+    return tickers, pd.DatetimeIndex(sessions)
 
 
 def index_returns(settings: MarketSettings) -> pd.DataFrame | None:
@@ -212,8 +226,8 @@ def select_features(
             window_frame, screen.candidates, max_lag=settings.granger_max_lag,
             lag_criterion=settings.granger_lag_criterion, fdr_alpha=settings.fdr_alpha,
         )
-    chosen = table[table["selected"]]
-    selected = {t: sorted(chosen.loc[chosen["ticker"] == t, "feature"]) for t in tickers}
+    chosen = dict(tuple(table.loc[table["selected"].astype(bool), "feature"].groupby(table["ticker"])))
+    selected = {t: sorted(chosen[t]) if t in chosen else [] for t in tickers}
     return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), screen.isc, table, selected)
 
 
