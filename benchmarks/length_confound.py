@@ -61,6 +61,7 @@ from twin_texts import (  # noqa: E402
     word_list_texts,
 )
 
+from neurofin.infer.calibration import DEGREE  # noqa: E402
 from neurofin.io import write_json_atomic  # noqa: E402
 
 CLASSES = ("family", "body")  # the categories with the strongest planted effects the packages learned (learned_pairs)
@@ -163,10 +164,10 @@ def set_names(data: dict[str, np.ndarray]) -> list[str]:
 
 
 def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Sequence[str] = REFERENCE_SETS,
-           n_reference: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+           n_reference: int | None = None, degree: int = DEGREE) -> dict[str, dict[str, np.ndarray]]:
     """set -> subject (incl. ensemble) -> values: raw ("raw"), or calibrated as `neurofin calibrate` does ("product":
     length directions projected out, log-length baseline, scale; "baseline only": no projection) on the `reference`
-    sets present (story chunks cut to their first `n_reference`)."""
+    sets present (story chunks cut to their first `n_reference`), with polynomials of `degree` in log length."""
     from neurofin.infer.calibration import Calibration, fit_calibration
 
     sets = set_names(data)
@@ -186,9 +187,10 @@ def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Se
             kinds = [*REFERENCE_SETS, *(n for n in used if n.rstrip("2") not in REFERENCE_SETS)]  # test sets as extra kinds
             groups = np.concatenate([np.full(len(part(n, "n_words")), kinds.index(n if n in kinds else n.rstrip("2"))) for n in used])
             if calibrate == "baseline only":
-                calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {})
+                calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {},
+                                              degree=degree)
             else:
-                calibration = fit_calibration(readout, predictor.region_names, "", sums, coverage, n_words, groups, {})
+                calibration = fit_calibration(readout, predictor.region_names, "", sums, coverage, n_words, groups, {}, degree)
             calibrated = calibration.readout(readout)
         for name in sets:
             raw = calibrated.apply(data[f"{name}/{s}/sums"], data[f"{name}/{s}/coverage"])
@@ -244,6 +246,21 @@ def cell_effect(v: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[
     return float(b.mean() - a.mean()), float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
 
 
+def share_and_length(x: np.ndarray, share: np.ndarray, n_words: np.ndarray) -> dict:
+    """Least squares x ~ 1 + share + log(n_words) over every class text: the class effect (0 -> 100% class words at
+    any length) and the length effect of going from 8 to 120 words (issue 20's comparison) at any share, each with
+    its heteroscedasticity-robust (HC1) standard error (short texts vary more), and |length| / |class|."""
+    design = np.column_stack([np.ones(len(x)), share, np.log(n_words)])
+    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
+    bread = np.linalg.inv(design.T @ design)
+    meat = design.T @ (design * ((x - design @ coef) ** 2)[:, None])
+    se = np.sqrt(np.diag(bread @ meat @ bread) * len(x) / (len(x) - 3))
+    span = np.log(120 / 8)
+    return {"class_effect": round(float(coef[1]), 3), "class_effect_se": round(float(se[1]), 3),
+            "length_effect_8_to_120": round(float(coef[2] * span), 3), "length_effect_8_to_120_se": round(float(se[2] * span), 3),
+            "length_over_class": round(float(abs(coef[2] * span) / abs(coef[1])), 3)}
+
+
 def planted(v, data, pairs, names) -> list[dict]:
     rows = []
     for category, roi, truth, learned in pairs:
@@ -264,7 +281,8 @@ def planted(v, data, pairs, names) -> list[dict]:
                 "length_effect_class_free": round(length0, 3), "length_effect_class_free_se": round(length0_se, 3),
                 "length_effect_all_shares": round(length, 3), "length_effect_all_shares_se": round(length_se, 3),
                 "means_by_share": [round(float(x[share == sh].mean()), 3) for sh in np.unique(share)],
-                "means_by_length": [round(float(x[n_words == n].mean()), 3) for n in np.unique(n_words)]}
+                "means_by_length": [round(float(x[n_words == n].mean()), 3) for n in np.unique(n_words)],
+                "regression (share + log length, all class texts)": share_and_length(x, share, n_words)}
         rows.append(row)
     return rows
 
@@ -313,6 +331,12 @@ def spread_ratio(v, reference: Sequence[str], names=("comment_like", "comment_li
             scale_rows = rng.integers(0, m, m)
             both.append(np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) / chunks[s][scale_rows].std(axis=0) for s in subjects]))))
         out |= {"n_scale_texts": m, "max_if_spreads_were_equal_95_with_scale_noise": round(float(np.quantile(both, 0.95)), 3)}
+        by_size = {}  # the same null with the scale set by m' chunks drawn from these (how many the target needs)
+        for size in (240, 480, 960, 1920, 3840):
+            draws_m = [np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) / chunks[s][scale_rows].std(axis=0) for s in subjects])))
+                       for rows, scale_rows in ((r, rng.integers(0, m, size)) for r in draws)]
+            by_size[f"{size} scale texts"] = round(float(np.quantile(draws_m, 0.95)), 3)
+        out["max_if_spreads_were_equal_95_by_scale_texts"] = by_size
     return out
 
 
@@ -396,6 +420,21 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
     return out
 
 
+def twin_description(twin: Path) -> str:
+    """What the twin is: subjects, stories (fitted / held out: the calibration corpus' source), voxels, seed."""
+    from neurofin.encoding.package import EncodingModel, package_dirs
+
+    truth = json.loads((twin / "synth" / "truth" / "truth.json").read_text())
+    split = EncodingModel.load(package_dirs(twin / "models")[0]).record.split
+    return (f"benchmarks/calibration_twin.py: {truth['n_subjects']} subjects x {truth['n_stories']} stories ({len(split.train)} "
+            f"fitted, {len(split.validation) + len(split.test)} held out) x {truth['n_voxels']} voxels, seed {truth['seed']}")
+
+
+def length_r2_summary(r2: dict) -> dict:
+    """length_r2 cut to its median and max per kind and subject."""
+    return {kind: {s: [r["median"], r["max"]] for s, r in per.items() if isinstance(r, dict)} for kind, per in r2.items()}
+
+
 def analyse(twin: Path, out: Path, product: str) -> None:
     vocab, _ = twin_vocabulary(twin / "synth")
     predictor = predictor_for(twin, prefixes()["A"])
@@ -403,12 +442,13 @@ def analyse(twin: Path, out: Path, product: str) -> None:
     pairs = learned_pairs(twin, predictor.groups[0].readouts, names, vocab, CLASSES)
     results: dict = {
         "benchmark": "issue 20 calibration: length, planted class, prefix, subjects (SmolLM2-135M, CPU)",
-        "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
-        "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL [--sets ... --limit ...]; ... analyse TWIN",
+        "twin": twin_description(twin),
+        "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL [--sets ... --limit ...]; "
+                   + " ".join(["benchmarks/length_confound.py", *sys.argv[1:]]),
         "product_context": product}
     data = load(twin, product)
     results["noise_floors"] = {"what": "95% quantile of the max R^2 of one regressor over 22 independent ROIs with no effect",
-                               **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (160, 240, 480, 600)}}
+                               **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (80, 160, 240, 480, 960)}}
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
     twice = tuple(REFERENCE_SETS) + tuple(n + "2" for n in REFERENCE_SETS)  # a second corpus of every kind (seed 1)
     for label, calibrate, reference in (
@@ -420,6 +460,9 @@ def analyse(twin: Path, out: Path, product: str) -> None:
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
                           "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
+    results["degree of the length polynomial: [median, max] R^2 per kind and subject (product corpus)"] = {
+        str(degree): length_r2_summary(length_r2(values(data, predictor, "product", REFERENCE_SETS, degree=degree), data, names))
+        for degree in (1, 2, 3, 4, 5)}
     for label, reference in (("the product's corpus", REFERENCE_SETS),
                              ("+ the other 240 sentences and word lists as corpus kinds", (*REFERENCE_SETS, "sentences2", "lists2"))):
         v = values(data, predictor, "product", reference)
