@@ -246,19 +246,29 @@ def cell_effect(v: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[
     return float(b.mean() - a.mean()), float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
 
 
-def share_and_length(x: np.ndarray, share: np.ndarray, n_words: np.ndarray) -> dict:
-    """Least squares x ~ 1 + share + log(n_words) over every class text: the class effect (0 -> 100% class words at
-    any length) and the length effect of going from 8 to 120 words (issue 20's comparison) at any share, each with
-    its heteroscedasticity-robust (HC1) standard error (short texts vary more), and |length| / |class|."""
-    design = np.column_stack([np.ones(len(x)), share, np.log(n_words)])
+def ols(design: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares coefficients and their heteroscedasticity-robust (HC1) standard errors (short texts vary more)."""
     coef, *_ = np.linalg.lstsq(design, x, rcond=None)
     bread = np.linalg.inv(design.T @ design)
     meat = design.T @ (design * ((x - design @ coef) ** 2)[:, None])
-    se = np.sqrt(np.diag(bread @ meat @ bread) * len(x) / (len(x) - 3))
+    return coef, np.sqrt(np.diag(bread @ meat @ bread) * len(x) / (len(x) - design.shape[1]))
+
+
+def share_and_length(x: np.ndarray, share: np.ndarray, n_words: np.ndarray) -> dict:
+    """Issue 20's comparison on every class text: the class effect (0 -> 100% class words; x ~ 1 + share + log n)
+    and the class-free length effect of going from 8 to 120 words (x ~ 1 + log n on the 0% texts), each with its
+    HC1 standard error, |length| / |class|, and the class effect at each length (100% minus 0%)."""
+    design = np.column_stack([np.ones(len(x)), share, np.log(n_words)])
+    coef, se = ols(design, x)
+    free = share == 0
+    slope, slope_se = ols(design[free][:, [0, 2]], x[free])
     span = np.log(120 / 8)
     return {"class_effect": round(float(coef[1]), 3), "class_effect_se": round(float(se[1]), 3),
-            "length_effect_8_to_120": round(float(coef[2] * span), 3), "length_effect_8_to_120_se": round(float(se[2] * span), 3),
-            "length_over_class": round(float(abs(coef[2] * span) / abs(coef[1])), 3)}
+            "length_effect_8_to_120_class_free": round(float(slope[1] * span), 3),
+            "length_effect_8_to_120_class_free_se": round(float(slope_se[1] * span), 3),
+            "length_over_class": round(float(abs(slope[1] * span) / abs(coef[1])), 3),
+            "class_effect_by_length": [round(float(x[(n_words == n) & (share == 1)].mean() - x[(n_words == n) & free].mean()), 3)
+                                       for n in np.unique(n_words)]}
 
 
 def planted(v, data, pairs, names) -> list[dict]:
