@@ -222,12 +222,16 @@ def joined(v: dict[str, dict[str, np.ndarray]], data: dict[str, np.ndarray], nam
             np.concatenate([data[f"{n}/n_words"] for n in present]))
 
 
-def length_r2(v, data, names: Sequence[str], halves: bool = False) -> dict:
-    """Per kind and subject: median and max R^2 of log(n_words) over regions, the region of the max, and what noise
-    alone reaches: the 95% quantile of the max when n_words is permuted (200 draws) and for independent regions."""
+TEST_KINDS = (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2")))
+
+
+def length_r2(v, data, names: Sequence[str], halves: bool = False, kinds=TEST_KINDS) -> dict:
+    """Per kind (name, its sets) and subject: median and max R^2 of log(n_words) over regions, the region of the max,
+    and what noise alone reaches: the 95% quantile of the max when n_words is permuted (200 draws) and for
+    independent regions."""
     rng = np.random.default_rng(0)
     out = {}
-    for kind, sets in (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2"))):
+    for kind, sets in kinds:
         per, n_words = joined(v, data, sets[:1] if halves else sets)
         out[kind] = {"n_texts": int(len(n_words))}
         for s, x in per.items():
@@ -436,8 +440,9 @@ def twin_description(twin: Path) -> str:
 
     truth = json.loads((twin / "synth" / "truth" / "truth.json").read_text())
     split = EncodingModel.load(package_dirs(twin / "models")[0]).record.split
-    return (f"benchmarks/calibration_twin.py: {truth['n_subjects']} subjects x {truth['n_stories']} stories ({len(split.train)} "
-            f"fitted, {len(split.validation) + len(split.test)} held out) x {truth['n_voxels']} voxels, seed {truth['seed']}")
+    return (f"benchmarks/calibration_twin.py TWIN --subjects {truth['n_subjects']} --stories {truth['n_stories']} --voxels "
+            f"{truth['n_voxels']} --seed {truth['seed']} --validation-stories {len(split.validation)}: {len(split.train)} "
+            f"stories fitted, {len(split.validation) + len(split.test)} held out (validation + test)")
 
 
 def length_r2_summary(r2: dict) -> dict:
@@ -453,10 +458,11 @@ def analyse(twin: Path, out: Path, product: str) -> None:
     results: dict = {
         "benchmark": "issue 20 calibration: length, planted class, prefix, subjects (SmolLM2-135M, CPU)",
         "twin": twin_description(twin),
-        "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL [--sets ... --limit ...]; "
-                   + " ".join(["benchmarks/length_confound.py", *sys.argv[1:]]),
         "product_context": product}
     data = load(twin, product)
+    results["command"] = ("benchmarks/calibration_twin.py TWIN (options: 'twin'); benchmarks/length_confound.py collect "
+                          f"TWIN --prefix {product} --sets {','.join(set_names(data))} (in any grouping; merged); "
+                          + " ".join(["benchmarks/length_confound.py", *sys.argv[1:]]))
     results["noise_floors"] = {"what": "95% quantile of the max R^2 of one regressor over 22 independent ROIs with no effect",
                                **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (80, 160, 240, 480, 960)}}
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
@@ -470,6 +476,10 @@ def analyse(twin: Path, out: Path, product: str) -> None:
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
                           "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
+    v = values(data, predictor, "product", REFERENCE_SETS)
+    results["the corpus' own kinds: in sample (seed 0) and new draws (seed 1, those collected), calibrated on seed 0"] = {
+        "in sample": length_r2(v, data, names, kinds=[(n, (n,)) for n in REFERENCE_SETS]),
+        "new draws": length_r2(v, data, names, kinds=[(n, (n + "2",)) for n in REFERENCE_SETS if n + "2" in v])}
     results["degree of the length polynomial: [median, max] R^2 per kind and subject (product corpus)"] = {
         str(degree): length_r2_summary(length_r2(values(data, predictor, "product", REFERENCE_SETS, degree=degree), data, names))
         for degree in (1, 2, 3, 4, 5)}
