@@ -467,12 +467,19 @@ def analyse(twin: Path, out: Path, product: str) -> None:
                                **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (80, 160, 240, 480, 960)}}
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
     twice = tuple(REFERENCE_SETS) + tuple(n + "2" for n in REFERENCE_SETS)  # a second corpus of every kind (seed 1)
+    seen: list[list[str]] = []
     for label, calibrate, reference in (
             ("before (raw readout, as on main)", "raw", ()),
             ("calibrated on main's corpus (240 chunks, 120 shuffled, 120 word lists)", "product", REFERENCE_SETS[:3]),
-            ("calibrated on main's corpus twice (480, 240, 240)", "product", twice[:3] + twice[4:7]),
+            ("calibrated on main's corpus twice", "product", twice[:3] + twice[4:7]),
             ("calibrated on main's corpus + 120 sentence-start chunks", "product", REFERENCE_SETS),
             ("calibrated on main's corpus + sentence-start chunks, twice", "product", twice)):
+        present = [r for r in reference if f"{r}/n_words" in data]
+        if present in seen[1:]:
+            continue  # the second corpus was not collected (or only some of its kinds: the label says which)
+        seen.append(present)
+        if "twice" in label:
+            label += " (" + ", ".join(f"{r} {len(data[f'{r}/n_words'])}" for r in present) + ")"
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
                           "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
