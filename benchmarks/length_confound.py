@@ -53,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "infer"))
 
 from twin_texts import (  # noqa: E402
+    LENGTHS,
     class_texts,
     comment_like_texts,
     learned_pairs,
@@ -114,6 +115,14 @@ def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
     for seed, suffix in ((0, ""), (1, "2")):  # the corpus of `neurofin calibrate`, and a second one (twice the texts)
         texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS, seed=seed)
         sets |= {name + suffix: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
+    from neurofin.infer.calibration import held_out_story_sentences, word_lists
+
+    held = sorted({s for r in records for s in (*r.split.validation, *r.split.test)} - {s for r in records for s in r.split.train})
+    pool = [[w for sentence in story for w in sentence] for story in held_out_story_sentences(find_dataset(twin / "synth"), held)]
+    vocabulary = sorted({w for story in pool for w in story})
+    sets["wordlists_240"] = (word_lists(pool, REFERENCE_TEXTS, seed=5), {})  # the corpus' word lists, twice as many
+    rng = np.random.default_rng(6)  # the same pool on the test lists' length grid (24 per length)
+    sets["wordlists_grid"] = ([" ".join(rng.choice(vocabulary, n)) for n in np.repeat(LENGTHS, PER_LENGTH)], {})
     for name, make, seed in (("sentences", sentence_texts, 101), ("lists", word_list_texts, 102),
                              ("sentences2", sentence_texts, 201), ("lists2", word_list_texts, 202)):
         sets[name] = (make(vocab, per_length=PER_LENGTH, seed=seed)[0], {})
@@ -487,6 +496,12 @@ def analyse(twin: Path, out: Path, product: str) -> None:
     results["the corpus' own kinds: in sample (seed 0) and new draws (seed 1, those collected), calibrated on seed 0"] = {
         "in sample": length_r2(v, data, names, kinds=[(n, (n,)) for n in REFERENCE_SETS]),
         "new draws": length_r2(v, data, names, kinds=[(n, (n + "2",)) for n in REFERENCE_SETS if n + "2" in v])}
+    word_list_kinds = {"120 word lists (the product)": "wordlists", "240 word lists": "wordlists_240",
+                       "240 word lists on the test's length grid (24 per length)": "wordlists_grid"}
+    results["the corpus' word-list kind (drawn from the held-out stories' words): [median, max] R^2 per kind and subject"] = {
+        label: length_r2_summary(length_r2(values(data, predictor, "product", (*REFERENCE_SETS[:2], REFERENCE_SETS[3], name)),
+                                           data, names))
+        for label, name in word_list_kinds.items() if f"{name}/n_words" in data}
     results["degree of the length polynomial: [median, max] R^2 per kind and subject (product corpus)"] = {
         str(degree): length_r2_summary(length_r2(values(data, predictor, "product", REFERENCE_SETS, degree=degree), data, names))
         for degree in (1, 2, 3, 4, 5)}
