@@ -16,9 +16,10 @@ of benchmarks/data/story_passage.txt (other neutral passages; B and C are also t
 "E+F+A" reads passages E, F and A one after the other; "A,B,C" reads them side by side in one LM pass (parallel context
 windows, infer.context_prefix = parallel_stories: features/context.py). SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
-other than the twin's): reference / scrambled / wordlists / sentence_starts = the calibration corpus of `neurofin
-calibrate` (held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words,
-chunks starting at a sentence start);
+other than the twin's): reference_product / scrambled_product / wordlists_product / sentence_starts_product = the
+calibration corpus of `neurofin calibrate` (DEFAULT_TEXTS held-out story chunks of 3-300 words, half as many shuffled,
+as many lists of the held-out stories' distinct words, half as many chunks starting at a sentence start); reference /
+scrambled / wordlists / sentence_starts = main's before (240 chunks, 120 of each other kind; a "2" suffix: seed 1);
 sentences and word lists of 3-300 words; class texts (0/50/100% of one category's words, 5-300 words);
 comment-like = chunks of another twin's stories. `collect` stores each text's readout-weighted feature sums per
 subject (merged into the label's file); `analyse` reads the packages' readouts and reports per protocol:
@@ -32,9 +33,9 @@ subject (merged into the label's file); `analyse` reads the packages' readouts a
   * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval of its max over
     ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal, with and
     without the noise of the scale (the SD of the corpus' story chunks) (item 4);
-  * each of these for several calibration corpora: main's, + sentence-start chunks (the product), and each twice
-    (a second corpus, seed 1); and the length R^2 on half the test texts when the other half is a corpus kind
-    (whether a residual comes from the kinds of text the corpus lacks).
+  * each of these for several calibration corpora: main's, + sentence-start chunks (main's product), each twice
+    (a second corpus, seed 1), and the product's; and the length R^2 on half the test texts when the other half is a
+    corpus kind (whether a residual comes from the kinds of text the corpus lacks).
 """
 
 from __future__ import annotations
