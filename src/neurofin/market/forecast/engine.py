@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from neurofin.market.forecast.batched_ridge import Design, Forecasts, historical_mean, ridge_forecasts
+from neurofin.market.forecast.batched_ridge import Design, Forecasts, historical_mean, ridge_forecasts, ridge_means
 from neurofin.market.forecast.models import (
     Forecaster,
     RidgeForecaster,
@@ -83,6 +83,21 @@ class GridCube:
         """Index of each stamp among the days (-1 before the first day; the last day at or before it)."""
         return self.days.searchsorted(pd.DatetimeIndex(stamps), side="right") - 1
 
+    def with_columns(self, sources: Mapping[str, str]) -> GridCube:
+        """This cube with each column's values replaced by those of its source column (`sources`: column -> source;
+        a planted panel's target columns); the designs kept (covariates only) are shared with this cube."""
+        by_column = self.by_column.copy()
+        for column, source in sources.items():
+            by_column[:, self.columns[column]] = self.by_column[:, self.columns[source]]
+        return GridCube(self.tickers, self.days, self.columns, by_column, self.designs)
+
+    def rows_of(self, tickers: np.ndarray) -> np.ndarray:
+        """The cube's ticker index of each of `tickers` (sorted), every one of which must be in the cube."""
+        index = np.minimum(np.searchsorted(self.tickers, tickers), max(len(self.tickers) - 1, 0))
+        if len(self.tickers) == 0 or list(self.tickers[index]) != list(tickers):
+            raise ValueError("every ticker to forecast needs rows in the grid")
+        return index
+
 
 
 
@@ -132,10 +147,15 @@ def forecast_requests(
             parts.extend(forecast_view(forecaster, origin_view(grid, r.origin, r.session, r.column, r.known_through),
                                        covariates, quantile_levels).assign(model=name, session=r.session, origin=r.origin)
                          for r in requests)
-    out = pd.concat(parts, ignore_index=True)
-    rank = out["model"].map({name: k for k, name in enumerate(models)})
-    order = np.lexsort((out["ticker"].to_numpy(), rank.to_numpy(), out["session"].to_numpy()))
-    return out.iloc[order][columns].reset_index(drop=True)
+    return in_request_order(pd.concat(parts, ignore_index=True), list(models))[columns]
+
+
+def in_request_order(rows: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """Forecast rows by session, then model (in the given order), then ticker (stable: ties keep their order)."""
+    rank = rows["model"].map({name: k for k, name in enumerate(models)})
+    ticker = pd.factorize(rows["ticker"], sort=True)[0]  # codes sort like the names, and faster
+    order = np.lexsort((ticker, rank.to_numpy(), rows["session"].to_numpy()))
+    return rows.iloc[order].reset_index(drop=True)
 
 
 _BATCHED = (RidgeForecaster.forecast, ZeroForecaster.forecast)
@@ -152,9 +172,7 @@ def _batched(
     names = list(dict.fromkeys(c for _, covariates in models.values() for past, known in covariates.values()
                                for c in [*past, *known]))
     cube = cube or GridCube.from_grid(grid[grid["ticker"].isin(tickers)], [*targets, *names])
-    index = np.minimum(np.searchsorted(cube.tickers, tickers), max(len(cube.tickers) - 1, 0))
-    if len(cube.tickers) == 0 or list(cube.tickers[index]) != list(tickers):
-        raise ValueError("every ticker to forecast needs rows in the grid")
+    index = cube.rows_of(tickers)
     levels = np.asarray(quantile_levels, dtype=float)
     blocks: dict[str, list[np.ndarray]] = {key: [] for key in ("ticker", "mean", "median", "band", "model", "request")}
     for column in targets:
@@ -183,7 +201,15 @@ def _batched(
             blocks["band"].append(result.band.reshape(-1, levels.size))
             blocks["model"].append(np.full(result.mean.size, m))
             blocks["request"].append(np.tile(chosen, rows.size))
-    ticker, mean, median, band, model, request = (np.concatenate(blocks[key]) for key in blocks)
+    return _table(blocks, tickers, list(models), requests, quantile_levels)
+
+
+def _table(blocks: Mapping[str, list[np.ndarray]], tickers: np.ndarray, models: Sequence[str],
+           requests: Sequence[OriginRequest], quantile_levels: Sequence[float]) -> pd.DataFrame:
+    """Forecast rows (`forecast_requests`' columns and order) from blocks of ticker, mean, median, band, model and
+    request indices."""
+    ticker, mean, median, band, model, request = (np.concatenate(blocks[key]) for key in
+                                                  ("ticker", "mean", "median", "band", "model", "request"))
     sessions, origins = (pd.DatetimeIndex([getattr(r, a) for r in requests]).to_numpy() for a in ("session", "origin"))
     order = np.lexsort((ticker, model, sessions[request]))  # stable: ties keep the block order
     request, band = request[order], band[order]
@@ -193,3 +219,42 @@ def _batched(
         "model": np.array(list(models), dtype=object)[model[order]], "session": sessions[request],
         "origin": origins[request],
     })
+
+
+def shared_means(
+    models: Mapping[str, tuple[Forecaster, Covariates]], cube: GridCube, requests: Sequence[OriginRequest],
+    columns: Sequence[str], quantile_levels: Sequence[float],
+) -> list[pd.DataFrame]:
+    """The means of `forecast_requests(models, ...)` read with each of `columns` as the requests' target column (one
+    table per column, its rows and order; medians and quantiles NaN), each ridge model fitted once for every column
+    whose missing cells are the same (`ridge_means`: the mean is linear in the target). What a power grid's
+    baselines and controls need: their regressors are the same for every planted panel. Ridge and zero forecasters
+    only; every request reads one target column."""
+    if any(type(forecaster).forecast not in _BATCHED for forecaster, _ in models.values()):
+        raise ValueError("shared_means fits ridge and zero forecasters only")
+    if len({r.column for r in requests}) > 1:
+        raise ValueError("shared_means: every request reads the same target column")
+    requests = sorted(requests, key=lambda r: r.session)
+    tickers = np.array(sorted({t for _, covariates in models.values() for t in covariates}), dtype=object)
+    index = cube.rows_of(tickers)
+    days = [cube.day([getattr(r, a) for r in requests]) for a in ("origin", "session", "known_through")]
+    targets = cube.by_column[index][:, [cube.columns[c] for c in columns]].transpose(0, 2, 1)  # (T, D, K)
+    missing = [np.isnan(targets[..., k]).tobytes() for k in range(len(columns))]
+    together = [[k for k, key in enumerate(missing) if key == shared] for shared in dict.fromkeys(missing)]
+    blocks: list[dict[str, list[np.ndarray]]] = [{key: [] for key in ("ticker", "mean", "median", "band", "model",
+                                                                      "request")} for _ in columns]
+    for m, (forecaster, covariates) in enumerate(models.values()):
+        local = np.searchsorted(tickers, sorted(covariates))
+        means = np.zeros((local.size, len(requests), len(columns)))
+        if isinstance(forecaster, RidgeForecaster):
+            design = cube.design(index[local], [covariates[t] for t in tickers[local]])
+            for ks in together:
+                means[..., ks] = ridge_means(design, targets[local][..., ks], *days, forecaster.alpha)
+        for k, block in enumerate(blocks):
+            block["ticker"].append(np.repeat(local, len(requests)))
+            block["mean"].append(means[..., k].ravel())
+            block["median"].append(np.full(means[..., k].size, np.nan))
+            block["band"].append(np.full((means[..., k].size, len(quantile_levels)), np.nan))
+            block["model"].append(np.full(means[..., k].size, m))
+            block["request"].append(np.tile(np.arange(len(requests)), local.size))
+    return [_table(block, tickers, list(models), requests, quantile_levels) for block in blocks]
