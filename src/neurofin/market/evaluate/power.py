@@ -40,7 +40,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import backtest_verdict
+from neurofin.market.evaluate.backtest import backtest_verdicts
 from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data, with_prices
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.prices import log_returns
@@ -51,6 +51,7 @@ DEFAULT_ICS = (0.0, 0.05, 0.1, 0.2)
 DEFAULT_REPS = 5
 DETECTION = 0.8
 POWER_FILE = "power.json"
+PANEL_CELLS = 64_000_000  # grid values of the planted panels verdicted together (`backtest_verdicts`)
 
 
 @dataclass
@@ -140,25 +141,25 @@ def verdict_power(
     settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1], "projection_draws": 0,
                                            "cw_bootstrap": False})  # neither the projections nor Clark-West decide
     data = prepare_data(panel, prices, settings)
-    screens = fold_screens(data, make_folds(data, settings), settings)  # returns-free: shared by every (IC, rep)
+    folds = make_folds(data, settings)
+    screens = fold_screens(data, folds, settings)  # returns-free: shared by every (IC, rep)
     plant = lead_planter(panel, prices, roi, settings)
     advance = report(progress).task("power: verdicts of planted panels", total=len(ics) * reps)
-    detections, rows = [], []
-    for k, ic in enumerate(ics):
-        hits = 0
-        for rep in range(reps):
-            seed = settings.seed + 1000 * k + rep
-            rep_settings = settings.model_copy(update={"seed": seed})
-            planted = with_prices(data, plant(float(ic), seed), rep_settings)  # only the price columns rebuilt
-            verdict, metrics = backtest_verdict(planted, make_folds(planted, rep_settings), rep_settings, forecaster,
-                                                screens)
+    cells = [(k, rep, settings.model_copy(update={"seed": settings.seed + 1000 * k + rep}))
+             for k in range(len(ics)) for rep in range(reps)]
+    at_once = max(1, PANEL_CELLS // max(data.grid.size, 1))
+    detections, rows = [0] * len(ics), []
+    for start in range(0, len(cells), at_once):
+        batch = cells[start : start + at_once]
+        planted = [with_prices(data, plant(float(ics[k]), s.seed), s) for k, _, s in batch]  # only the prices rebuilt
+        for (k, rep, _), (verdict, metrics) in zip(batch, backtest_verdicts(planted, folds, [s for *_, s in batch],
+                                                                             forecaster, screens), strict=True):
             found = verdict.claim == "signal"
-            hits += found
+            detections[k] += found
             primary = metrics.set_index("model").loc[settings.primary_model]
-            rows.append({"ic": float(ic), "rep": rep, "signal": bool(found), "ic_mean": float(primary["ic_mean"]),
+            rows.append({"ic": float(ics[k]), "rep": rep, "signal": found, "ic_mean": float(primary["ic_mean"]),
                          "perm_p": float(primary["perm_p"]), "cw_p": float(primary["cw_p"])})
-            advance(1)
-        detections.append(hits)
+        advance(len(batch))
     rates = [d / reps for d in detections]
     smallest = next((float(ic) for ic, rate in sorted(zip(ics, rates, strict=True)) if ic > 0 and rate >= DETECTION), None)
     return PowerResult(roi, reps, [float(ic) for ic in ics], detections, smallest, rows)

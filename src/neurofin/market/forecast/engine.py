@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from neurofin.market.forecast.batched_ridge import Design, Forecasts, historical_mean, ridge_forecasts, ridge_means
+from neurofin.market.forecast.batched_ridge import (
+    Design,
+    Forecasts,
+    column_means,
+    historical_mean,
+    ridge_forecasts,
+    ridge_means,
+)
 from neurofin.market.forecast.models import (
     Forecaster,
     RidgeForecaster,
@@ -134,7 +141,8 @@ def forecast_requests(
     their per-view `forecast`); any other forecaster, or a subclass that overrides `forecast`, is called per
     origin through `forecast_view` (batched over tickers). `cube`: the grid's `GridCube` (every ticker and column
     the ridge models read), when the caller shares one across calls on the same grid. `bands=False`: the batched
-    ridge fits give their means only (`ridge_forecasts`).
+    ridge models give their means only, NaN medians and quantiles (`ridge_forecasts`; their historical-mean
+    fallback without its leave-one-out quantiles).
     """
     requests = sorted(requests, key=lambda r: r.session)
     batched = {name: job for name, job in models.items() if type(job[0]).forecast in _BATCHED}
@@ -182,7 +190,8 @@ def _batched(
                                              for a in ("origin", "session", "known_through"))
         if np.any(target_day <= origin_day):
             raise ValueError("every target session must be a grid day after its origin")
-        fallback = historical_mean(cube.by_column[index, k], known_day, levels)
+        fallback = (historical_mean(cube.by_column[index, k], known_day, levels) if bands else
+                    _means_only(column_means(cube.by_column[index, k, :, None], known_day)[..., 0], levels.size))
         for m, (forecaster, covariates) in enumerate(models.values()):
             local = np.searchsorted(tickers, sorted(covariates))
             rows = index[local]
@@ -202,6 +211,11 @@ def _batched(
             blocks["model"].append(np.full(result.mean.size, m))
             blocks["request"].append(np.tile(chosen, rows.size))
     return _table(blocks, tickers, list(models), requests, quantile_levels)
+
+
+def _means_only(mean: np.ndarray, levels: int) -> Forecasts:
+    """Forecasts with these means, NaN medians and quantile bands (`levels` quantiles)."""
+    return Forecasts(mean, np.full(mean.shape, np.nan), np.full((*mean.shape, levels), np.nan))
 
 
 def _table(blocks: Mapping[str, list[np.ndarray]], tickers: np.ndarray, models: Sequence[str],
