@@ -34,7 +34,7 @@ from neurofin.errors import InputError
 from neurofin.market.evaluate.cw_bootstrap import BootstrapTest
 from neurofin.market.evaluate.evaluation import evaluate_targets, evaluate_with_null, target_rows, with_actuals
 from neurofin.market.evaluate.forecast_loop import forecast_folds, identical_models
-from neurofin.market.evaluate.increments import increment_tests
+from neurofin.market.evaluate.increments import increment_tests, verdict_nulls
 from neurofin.market.evaluate.null import MIN_DRAWS
 from neurofin.market.evaluate.planted import planted_forecasts
 from neurofin.market.evaluate.projections import projection_rank
@@ -151,8 +151,9 @@ def backtest_verdicts(
     for data, s, (forecasts, bootstraps) in zip(panels, settings, planted_forecasts(panels, folds, selections, forecaster,
                                                                                    settings, only), strict=True):
         rows = target_rows(_completed(forecasts, only, data, forecaster), spec)
+        null, increment_nulls = verdict_nulls(rows, s.primary_model, s.null_draws, s.seed)
         metrics, _ = evaluate_with_null(rows, s.quantile_levels, s.primary_model, identical, s.null_draws, s.seed,
-                                        bootstrap=bootstraps.get(spec), models=[s.primary_model])
-        increments = increment_tests(rows, identical, s.null_draws, s.seed)
+                                        bootstrap=bootstraps.get(spec), models=[s.primary_model], null=null)
+        increments = increment_tests(rows, identical, s.null_draws, s.seed, nulls=increment_nulls)
         verdicts.append((decide(metrics, s.primary_model, s.primary_target, increments), metrics))
     return verdicts

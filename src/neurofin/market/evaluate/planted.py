@@ -25,7 +25,6 @@ from neurofin.market.evaluate.forecast_loop import (
     model_covariates,
 )
 from neurofin.market.evaluate.universe import fold_universe
-from neurofin.market.evaluate.variants import BASELINES, CONTROLS
 from neurofin.market.evaluate.walk_forward import (
     Fold,
     MarketData,
@@ -34,12 +33,24 @@ from neurofin.market.evaluate.walk_forward import (
     fold_grid,
     target_columns,
 )
-from neurofin.market.forecast.engine import _BATCHED, GridCube, OriginRequest, in_request_order, shared_means
+from neurofin.market.forecast.engine import (
+    Covariates,
+    GridCube,
+    OriginRequest,
+    in_request_order,
+    is_batched,
+    shared_means,
+)
 from neurofin.market.forecast.models import Forecaster, RidgeForecaster
 from neurofin.market.panel.targets import TargetSpec, known_through
 from neurofin.market.selection.gate import Selection
 
 KEYS = ["ticker", "timestamp"]
+
+
+def _key(covariates: Covariates) -> tuple:
+    """A model's regressors (ticker -> past and known-future columns) as a hashable key."""
+    return tuple((ticker, tuple(past), tuple(known)) for ticker, (past, known) in sorted(covariates.items()))
 
 
 def planted_forecasts(
@@ -67,31 +78,43 @@ def planted_forecasts(
             controls = control_columns(first, components)
             computed = [m for m in available_models(first, components) if m not in identical and m in only]
             baselines = baseline_forecasters(settings[members[0]])
-            shared = [m for m in computed if m in (*BASELINES, *CONTROLS)
-                      and type(baselines.get(m, forecaster)).forecast in _BATCHED]
             planted = {f"{c}@{k}": panels[k].grid[c].to_numpy() for c in targets for k in members}
             cube = GridCube.from_grid(grid.assign(**planted))
             for spec in first.specs:
                 requests = [OriginRequest(first.sessions[position[target] - 1], target, spec.column,
                                           known_through(first.sessions, position[target] - 1, spec.horizon))
                             for target in fold.test_sessions]
-                picked = [{t: f for t, f in selections[k][spec.kind][fold.index].selected.items() if t in universe}
-                          for k in members]
-                jobs = {m: (baselines.get(m, forecaster), model_covariates(m, picked[0], controls)) for m in shared}
-                means = shared_means(jobs, cube, requests, [f"{spec.column}@{k}" for k in members],
-                                     settings[0].quantile_levels)
-                for j, k in enumerate(members):
-                    own = cube.with_columns({c: f"{c}@{k}" for c in targets})
-                    own_grid = grid.assign(**{c: planted[f"{c}@{k}"] for c in targets})
-                    out = forecast_models([m for m in computed if m not in shared], forecaster, own_grid, requests,
-                                          picked[j], controls, settings[k], own, bands=False)
-                    out = in_request_order(pd.concat([means[j], out], ignore_index=True), computed)
+                picked = {k: {t: f for t, f in selections[k][spec.kind][fold.index].selected.items() if t in universe}
+                          for k in members}
+                tables: dict[int, list[pd.DataFrame]] = {k: [] for k in members}
+                calls: dict[tuple[int, ...], dict[str, tuple[Forecaster, Covariates]]] = {}
+                for model in computed:  # batched: one call per set of panels whose model reads the same regressors
+                    if is_batched(baselines.get(model, forecaster)):
+                        alike: dict[tuple, list[int]] = {}
+                        for k in members:
+                            alike.setdefault(_key(model_covariates(model, picked[k], controls)), []).append(k)
+                        for group in alike.values():
+                            calls.setdefault(tuple(group), {})[model] = (
+                                baselines.get(model, forecaster), model_covariates(model, picked[group[0]], controls))
+                for group, jobs in calls.items():
+                    columns = [f"{spec.column}@{k}" for k in group]
+                    levels = settings[group[0]].quantile_levels
+                    for k, table in zip(group, shared_means(jobs, cube, requests, columns, levels), strict=True):
+                        tables[k].append(table)
+                alone = [model for model in computed if all(model not in jobs for jobs in calls.values())]
+                bootstrap = isinstance(forecaster, RidgeForecaster) and settings[members[0]].primary_model in computed
+                for k in members:
+                    own = cube.with_columns({c: f"{c}@{k}" for c in targets}) if alone or bootstrap else cube
+                    if alone:  # the other forecasters, per panel on its own grid
+                        own_grid = grid.assign(**{c: planted[f"{c}@{k}"] for c in targets})
+                        tables[k].append(forecast_models(alone, forecaster, own_grid, requests, picked[k], controls,
+                                                         settings[k], own, bands=False))
+                    out = in_request_order(pd.concat(tables[k], ignore_index=True), computed)
                     rows[k].append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
                                               origin=out.pop("origin"), fold=fold.index))
-                    if (bootstraps_clark_west(forecaster, settings[k]) and isinstance(forecaster, RidgeForecaster)
-                            and settings[k].primary_model in computed):
+                    if bootstrap and bootstraps_clark_west(forecaster, settings[k]):
                         terms[k].setdefault(spec, []).append(fold_terms(
-                            own, model_covariates(settings[k].primary_model, picked[j], controls), requests,
+                            own, model_covariates(settings[k].primary_model, picked[k], controls), requests,
                             forecaster.alpha, settings[k].cw_bootstrap_draws, spec.horizon, settings[k].seed + fold.index))
     out = []
     for table, parts in zip(rows, terms, strict=True):

@@ -145,7 +145,7 @@ def forecast_requests(
     fallback without its leave-one-out quantiles).
     """
     requests = sorted(requests, key=lambda r: r.session)
-    batched = {name: job for name, job in models.items() if type(job[0]).forecast in _BATCHED}
+    batched = {name: job for name, job in models.items() if is_batched(job[0])}
     columns = ["ticker", "mean", "median", *[quantile_column(q) for q in quantile_levels], "model", "session", "origin"]
     parts = [_batched(batched, grid, requests, quantile_levels, cube, bands)] if batched else []
     if batched and len(batched) == len(models):  # already in the final order
@@ -167,6 +167,11 @@ def in_request_order(rows: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
 
 
 _BATCHED = (RidgeForecaster.forecast, ZeroForecaster.forecast)
+
+
+def is_batched(forecaster: Forecaster) -> bool:
+    """Whether the forecaster's forecasts are computed batched (ridge and zero, not a subclass overriding `forecast`)."""
+    return type(forecaster).forecast in _BATCHED
 
 
 def _batched(
@@ -244,7 +249,7 @@ def shared_means(
     whose missing cells are the same (`ridge_means`: the mean is linear in the target). What a power grid's
     baselines and controls need: their regressors are the same for every planted panel. Ridge and zero forecasters
     only; every request reads one target column."""
-    if any(type(forecaster).forecast not in _BATCHED for forecaster, _ in models.values()):
+    if not all(is_batched(forecaster) for forecaster, _ in models.values()):
         raise ValueError("shared_means fits ridge and zero forecasters only")
     if len({r.column for r in requests}) > 1:
         raise ValueError("shared_means: every request reads the same target column")
@@ -260,10 +265,13 @@ def shared_means(
     for m, (forecaster, covariates) in enumerate(models.values()):
         local = np.searchsorted(tickers, sorted(covariates))
         means = np.zeros((local.size, len(requests), len(columns)))
-        if isinstance(forecaster, RidgeForecaster):
-            design = cube.design(index[local], [covariates[t] for t in tickers[local]])
+        width = np.array([len(past) + len(known) for past, known in (covariates[t] for t in tickers[local])])
+        for size in np.unique(width) if isinstance(forecaster, RidgeForecaster) else ():
+            same = np.flatnonzero(width == size)  # fitted without padding columns, as `ridge_forecasts` does
+            design = cube.design(index[local[same]], [covariates[t] for t in tickers[local[same]]])
             for ks in together:
-                means[..., ks] = ridge_means(design, targets[local][..., ks], *days, forecaster.alpha)
+                means[np.ix_(same, np.arange(len(requests)), ks)] = ridge_means(
+                    design, targets[local[same]][..., ks], *days, forecaster.alpha)
         for k, block in enumerate(blocks):
             block["ticker"].append(np.repeat(local, len(requests)))
             block["mean"].append(means[..., k].ravel())
