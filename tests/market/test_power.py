@@ -143,7 +143,7 @@ def test_planted_forecasts_equal_each_panels_own_forecast_loop():
     """Issue 22: the planted panels' verdict forecasts computed together (`planted_forecasts`: one grid, cube and
     universe per fold, each model fitted once for the panels whose regressors agree) equal each panel's own
     `forecast_folds`, means to 1e-9: panels with their own seeds (the embedding PCA reads it), selections and
-    missing cells (one panel misses closes the others have)."""
+    missing cells (one panel misses closes the others have); the Clark-West bootstrap tests too."""
     from neurofin.market.evaluate.backtest import verdict_models
     from neurofin.market.evaluate.forecast_loop import forecast_folds
     from neurofin.market.evaluate.planted import planted_forecasts
@@ -167,8 +167,9 @@ def test_planted_forecasts_equal_each_panels_own_forecast_loop():
     forecaster = RidgeForecaster(name="linear")
     together = planted_forecasts(panels, folds, selections, forecaster, sets, only)
     keys = ["model", "session", "ticker", "fold"]
-    for p, selection, s, (got, _) in zip(panels, selections, sets, together, strict=True):
-        want, *_ = forecast_folds(p, folds, selection, forecaster, s)
+    for p, selection, s, (got, bootstraps) in zip(panels, selections, sets, together, strict=True):
+        want, _, want_bootstraps = forecast_folds(p, folds, selection, forecaster, s)
+        assert bootstraps == want_bootstraps and bootstraps  # the primary model's Clark-West bootstrap
         want = want[want["model"].isin(only)].reset_index(drop=True)
         assert got[keys].equals(want[keys])
         np.testing.assert_allclose(got["mean"], want["mean"], rtol=0, atol=1e-9)

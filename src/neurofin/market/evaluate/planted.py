@@ -93,17 +93,17 @@ def planted_forecasts(
                         alike: dict[tuple, list[int]] = {}
                         for k in members:
                             alike.setdefault(_key(model_covariates(model, picked[k], controls)), []).append(k)
-                        for group in alike.values():
-                            calls.setdefault(tuple(group), {})[model] = (
-                                baselines.get(model, forecaster), model_covariates(model, picked[group[0]], controls))
+                        for same in alike.values():
+                            calls.setdefault(tuple(same), {})[model] = (
+                                baselines.get(model, forecaster), model_covariates(model, picked[same[0]], controls))
                 for group, jobs in calls.items():
                     columns = [f"{spec.column}@{k}" for k in group]
                     levels = settings[group[0]].quantile_levels
                     for k, table in zip(group, shared_means(jobs, cube, requests, columns, levels), strict=True):
                         tables[k].append(table)
                 alone = [model for model in computed if all(model not in jobs for jobs in calls.values())]
-                bootstrap = isinstance(forecaster, RidgeForecaster) and settings[members[0]].primary_model in computed
                 for k in members:
+                    bootstrap = bootstraps_clark_west(forecaster, settings[k]) and settings[k].primary_model in computed
                     own = cube.with_columns({c: f"{c}@{k}" for c in targets}) if alone or bootstrap else cube
                     if alone:  # the other forecasters, per panel on its own grid
                         own_grid = grid.assign(**{c: planted[f"{c}@{k}"] for c in targets})
@@ -112,7 +112,7 @@ def planted_forecasts(
                     out = in_request_order(pd.concat(tables[k], ignore_index=True), computed)
                     rows[k].append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
                                               origin=out.pop("origin"), fold=fold.index))
-                    if bootstrap and bootstraps_clark_west(forecaster, settings[k]):
+                    if bootstrap and isinstance(forecaster, RidgeForecaster):
                         terms[k].setdefault(spec, []).append(fold_terms(
                             own, model_covariates(settings[k].primary_model, picked[k], controls), requests,
                             forecaster.alpha, settings[k].cw_bootstrap_draws, spec.horizon, settings[k].seed + fold.index))

@@ -256,13 +256,15 @@ def shared_means(
     requests = sorted(requests, key=lambda r: r.session)
     tickers = np.array(sorted({t for _, covariates in models.values() for t in covariates}), dtype=object)
     index = cube.rows_of(tickers)
-    days = [cube.day([getattr(r, a) for r in requests]) for a in ("origin", "session", "known_through")]
+    origin_day, target_day, known_day = (cube.day([getattr(r, a) for r in requests])
+                                         for a in ("origin", "session", "known_through"))
     targets = cube.by_column[index][:, [cube.columns[c] for c in columns]].transpose(0, 2, 1)  # (T, D, K)
     missing = [np.isnan(targets[..., k]).tobytes() for k in range(len(columns))]
-    together = [[k for k, key in enumerate(missing) if key == shared] for shared in dict.fromkeys(missing)]
+    together = [np.flatnonzero([key == shared for key in missing]) for shared in dict.fromkeys(missing)]
     blocks: list[dict[str, list[np.ndarray]]] = [{key: [] for key in ("ticker", "mean", "median", "band", "model",
                                                                       "request")} for _ in columns]
     for m, (forecaster, covariates) in enumerate(models.values()):
+        alpha = forecaster.alpha if isinstance(forecaster, RidgeForecaster) else 0.0
         local = np.searchsorted(tickers, sorted(covariates))
         means = np.zeros((local.size, len(requests), len(columns)))
         width = np.array([len(past) + len(known) for past, known in (covariates[t] for t in tickers[local])])
@@ -271,7 +273,7 @@ def shared_means(
             design = cube.design(index[local[same]], [covariates[t] for t in tickers[local[same]]])
             for ks in together:
                 means[np.ix_(same, np.arange(len(requests)), ks)] = ridge_means(
-                    design, targets[local[same]][..., ks], *days, forecaster.alpha)
+                    design, targets[local[same]][..., ks], origin_day, target_day, known_day, alpha)
         for k, block in enumerate(blocks):
             block["ticker"].append(np.repeat(local, len(requests)))
             block["mean"].append(means[..., k].ravel())
