@@ -109,7 +109,8 @@ def planted_forecasts(
                         own_grid = grid.assign(**{c: planted[f"{c}@{k}"] for c in targets})
                         tables[k].append(forecast_models(alone, forecaster, own_grid, requests, picked[k], controls,
                                                          settings[k], own, bands=False))
-                    out = in_request_order(pd.concat(tables[k], ignore_index=True), computed)
+                    out = (tables[k][0] if len(tables[k]) == 1 else  # one call: already in `computed` order
+                           in_request_order(pd.concat(tables[k], ignore_index=True), computed))
                     rows[k].append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
                                               origin=out.pop("origin"), fold=fold.index))
                     if bootstrap and isinstance(forecaster, RidgeForecaster):

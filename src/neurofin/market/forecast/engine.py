@@ -160,9 +160,10 @@ def forecast_requests(
 
 def in_request_order(rows: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
     """Forecast rows by session, then model (in the given order), then ticker (stable: ties keep their order)."""
-    rank = rows["model"].map({name: k for k, name in enumerate(models)})
-    ticker = pd.factorize(rows["ticker"], sort=True)[0]  # codes sort like the names, and faster
-    order = np.lexsort((ticker, rank.to_numpy(), rows["session"].to_numpy()))
+    model, names = pd.factorize(rows["model"])  # codes: faster than mapping (or sorting) the strings
+    rank = np.array([list(models).index(name) for name in names], dtype=int)[model]
+    ticker = pd.factorize(rows["ticker"], sort=True)[0]
+    order = np.lexsort((ticker, rank, rows["session"].to_numpy()))
     return rows.iloc[order].reset_index(drop=True)
 
 
