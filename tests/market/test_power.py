@@ -195,3 +195,30 @@ def test_the_verdicts_nulls_drawn_together_equal_those_drawn_apart():
     together = increment_tests(rows, identical, 200, 7, nulls=nulls)
     pd.testing.assert_frame_equal(together, increment_tests(rows, identical, 200, 7))
     assert len(nulls) == len(together) >= 2 and together["perm_p"].notna().all()  # sentiment, attention
+
+
+@pytest.mark.parametrize("rule", ["pooled_ic", "granger"])
+def test_the_planted_panels_selected_together_equal_each_panels_own_selection(rule):
+    """`select_planted` runs the selection rule on every planted panel's target at once (the pooled IC ranks each
+    feature once): each panel's selections and rule tables equal its own `select_per_fold`, with panels whose
+    returns miss other cells."""
+    from neurofin.market.evaluate.walk_forward import select_per_fold, select_planted
+
+    panel, prices = planted_panel(n_sessions=150, tickers=("A", "B", "C", "D", "E"), n_subjects=2, seed=4)
+    settings = SMALL.model_copy(update={"selection_rule": rule})
+    user = prepare_data(panel, prices, settings)
+    folds = make_folds(user, settings)
+    screens = fold_screens(user, folds, settings)
+    holed = prices.assign(close=prices["close"].where((prices["ticker"] != "B") | (prices.index % 11 != 5)))
+    other = next(r for r in user.rois if r != ROI)
+    panels = [with_prices(user, plant_lead(panel, px, ic, roi, settings, seed), settings)
+              for px, roi, ic, seed in ((prices, ROI, 0.0, 1), (prices, other, 0.6, 2), (holed, ROI, 0.6, 3))]
+    together = select_planted(panels, folds, settings, "raw", screens)
+    chosen = set()
+    for p, got in zip(panels, together, strict=True):
+        want = select_per_fold(p, folds, settings, ["raw"], screens)
+        for mine, theirs in zip(got["raw"], want["raw"], strict=True):
+            assert mine.selected == theirs.selected
+            pd.testing.assert_frame_equal(mine.rule_table, theirs.rule_table)
+        chosen.add(str([s.selected for s in got["raw"]]))
+    assert len(chosen) > 1  # the panels' selections differ

@@ -40,7 +40,15 @@ from neurofin.market.evaluate.planted import planted_forecasts
 from neurofin.market.evaluate.projections import projection_rank
 from neurofin.market.evaluate.variants import INCREMENTS, REFERENCE_MODEL
 from neurofin.market.evaluate.verdict import Verdict, decide
-from neurofin.market.evaluate.walk_forward import Fold, MarketData, make_folds, prepare_data, select_per_fold
+from neurofin.market.evaluate.walk_forward import (
+    Fold,
+    MarketData,
+    fold_screens,
+    make_folds,
+    prepare_data,
+    select_per_fold,
+    select_planted,
+)
 from neurofin.market.forecast.controls import PROJECTION
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.targets import TargetSpec
@@ -130,22 +138,23 @@ def backtest_verdict(
 ) -> tuple[Verdict, pd.DataFrame]:
     """The verdict of `run_backtest` and the primary model's row of the primary target's metrics, computing only
     what they read (`backtest_verdicts` of one panel)."""
+    screens = fold_screens(data, folds, settings) if screens is None else screens
     return backtest_verdicts([data], folds, [settings], forecaster, screens)[0]
 
 
 def backtest_verdicts(
     panels: Sequence[MarketData], folds: Sequence[Fold], settings: Sequence[MarketSettings], forecaster: Forecaster,
-    screens: Sequence[Screen] | None = None,
+    screens: Sequence[Screen],
 ) -> list[tuple[Verdict, pd.DataFrame]]:
     """`backtest_verdict` of each planted panel (the user's data with other prices, `with_prices`; `settings[k]`
     differing in their seed at most), computing only what the verdicts read: the primary target's selection, the
     `verdict_models` forecasts (means: no quantile band; the models that read no selection fitted for every panel
     at once, `planted_forecasts`), the primary model's metrics with the primary null, the increments over the
     controls (no other target, horizon, model, projection ranking or portfolio). The metrics that read bands
-    (pinball, coverage) are NaN."""
+    (pinball, coverage) are NaN. `screens`: the user's (`fold_screens`), every panel's."""
     spec = TargetSpec(settings[0].primary_target, 1)
     only = verdict_models(settings[0].primary_model)
-    selections = [select_per_fold(data, folds, s, [spec.kind], screens) for data, s in zip(panels, settings, strict=True)]
+    selections = select_planted(panels, folds, settings[0], spec.kind, screens)  # the selection reads no seed
     identical = identical_models(forecaster)
     verdicts = []
     for data, s, (forecasts, bootstraps) in zip(panels, settings, planted_forecasts(panels, folds, selections, forecaster,

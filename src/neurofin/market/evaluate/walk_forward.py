@@ -28,6 +28,7 @@ from neurofin.market.selection.gate import (
     roi_columns,
     screen_features,
     select_features,
+    select_features_of,
     sentiment_columns,
     session_frame,
     session_prices,
@@ -172,6 +173,22 @@ def select_per_fold(
         out[kind] = [select_features(data.panel, framed, f.train_start, f.train_end, settings, screen)
                      for f, screen in zip(folds, screens, strict=True)]
     return out
+
+
+def select_planted(
+    panels: Sequence[MarketData], folds: Sequence[Fold], settings: MarketSettings, kind: str, screens: Sequence[Screen]
+) -> list[dict[str, list[Selection]]]:
+    """`select_per_fold(panel, folds, settings, [kind], screens)` of each planted panel (the user's data with other
+    prices: `with_prices`), the selection rule reading every panel's target at once (`select_features_of`)."""
+    column = TargetSpec(kind, 1).column
+    keys = panels[0].frame[["ticker", "session"]]
+    if any(not p.frame[["ticker", "session"]].equals(keys) for p in panels):
+        raise ValueError("planted panels share the user's frame rows (with_prices)")
+    targets = [f"target@{k}" for k in range(len(panels))]
+    framed = panels[0].frame.assign(**{t: p.frame[column].to_numpy() for t, p in zip(targets, panels, strict=True)})
+    per_fold = [select_features_of(panels[0].panel, framed, targets, f.train_start, f.train_end, settings, screen)
+                for f, screen in zip(folds, screens, strict=True)]
+    return [{kind: [fold[k] for fold in per_fold]} for k in range(len(panels))]
 
 
 def walk_forward_selection(data: MarketData, settings: MarketSettings) -> tuple[list[Fold], list[Selection]]:
