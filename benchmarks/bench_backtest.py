@@ -17,6 +17,16 @@ processes alternating OLD_SRC's and this checkout's `src` (CPU ms per forecast r
 
     python benchmarks/bench_backtest.py --tickers 50 --folds 4 --compare OLD_CHECKOUT/src --out benchmarks/results/backtest_engine_vs_main.json
 
+The whole product backtest (`--whole`): `run_chain` (what `neurofin market backtest` calls: `run_backtest`, then
+its tables and summary.json) with the linear forecaster and the market defaults (Clark-West bootstrap on) on a
+planted panel of `--tickers` tickers x `--sessions` sessions (8 ROIs, 2 subjects, 8 embedding dimensions, no
+signal): CPU s (process time, all threads), wall s, load average, peak RSS and the CPU / wall split per stage:
+
+    python benchmarks/bench_backtest.py --whole --tickers 500 --sessions 1250 --out benchmarks/results/backtest_whole_500.json
+
+With `--folds K` only the selection (`select_per_fold`, every target kind) of K evenly spaced folds is timed, and
+projected to all folds. With `--compare OLD_SRC` the whole backtest of OLD_SRC and of this checkout run alternating in child processes.
+
 Each checkout runs in its own process with its `src` first on PYTHONPATH, on the panel its own demo wrote
 (the panel format may differ between checkouts), with the demo's market settings
 (`neurofin.market.demo.DEMO_MARKET_SETTINGS` of the after checkout: the linear forecaster). Runs alternate (before, after, before, after, ...); the median of `--repeats` is kept.
@@ -219,15 +229,26 @@ def scale(args: argparse.Namespace) -> dict[str, object]:
 
 
 def compare(args: argparse.Namespace) -> dict[str, object]:
-    """The engine alone, `args.compare`'s src and this checkout's alternating in child processes."""
+    """The engine alone (or the whole backtest, `--whole`), `args.compare`'s src and this checkout's alternating in
+    child processes."""
     sources = {"old": args.compare.resolve(), "new": Path(__file__).resolve().parents[1] / "src"}
     runs: dict[str, list[dict]] = {"old": [], "new": []}
+    mode = ["--whole", "--folds", str(args.folds)] if args.whole else ["--folds", str(args.folds), "--engine-only"]
     for _ in range(args.repeats):
         for name, src in sources.items():
             done = subprocess.run([sys.executable, __file__, "--tickers", args.tickers, "--sessions", str(args.sessions),
-                                   "--folds", str(args.folds), "--engine-only"], env={**os.environ, "PYTHONPATH": str(src)},
+                                   *mode], env={**os.environ, "PYTHONPATH": str(src)},
                                   capture_output=True, text=True, check=True)
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    if args.whole and args.folds:
+        return {"benchmark": "backtest_selection_sample_vs_old", "old_src": str(args.compare), "runs": runs,
+                "speedup_cpu": round(statistics.median(r["selection_cpu_s"] for r in runs["old"])
+                                     / statistics.median(r["selection_cpu_s"] for r in runs["new"]), 2)}
+    if args.whole:
+        return {"benchmark": "backtest_whole_vs_old", "old_src": str(args.compare), "runs": runs,
+                "cpu_s": {name: statistics.median(r["cpu_s"] for r in rs) for name, rs in runs.items()},
+                "speedup_cpu": round(statistics.median(r["cpu_s"] for r in runs["old"])
+                                     / statistics.median(r["cpu_s"] for r in runs["new"]), 2)}
     out: dict[str, object] = {"benchmark": "backtest_engine_vs_engine", "old_src": str(args.compare), "sizes": []}
     for k, n in enumerate(args.tickers.split(",")):
         per_row = {name: statistics.median(r["sizes"][k]["after"]["cpu_ms_per_row"] for r in rs) for name, rs in runs.items()}
@@ -237,6 +258,91 @@ def compare(args: argparse.Namespace) -> dict[str, object]:
                              "speedup_cpu_per_row": round(per_row["old"] / per_row["new"], 2),
                              "speedup_wall": round(walls["old"] / walls["new"], 2)})
     return out
+
+
+WHOLE_STAGES = {  # module -> functions timed as stages of the whole backtest (nested ones are inside forecast_folds)
+    "neurofin.market.chain": ["load_inputs", "run_backtest", "write_selections", "write_table_atomic", "backtest_summary"],
+    "neurofin.market.evaluate.backtest": ["prepare_data", "make_folds", "select_per_fold", "forecast_folds",
+                                          "with_actuals", "projection_rank", "evaluate_targets", "decide"],
+    "neurofin.market.evaluate.forecast_loop": ["fold_grid", "fold_universe", "forecast_models", "fold_terms"],
+    "neurofin.market.forecast.engine": ["GridCube.from_grid"],
+}
+
+
+def whole(args: argparse.Namespace) -> dict[str, object]:
+    """`run_chain` on a planted panel with every stage of `WHOLE_STAGES` timed (CPU and wall seconds, summed)."""
+    import importlib
+
+    from neurofin.config import MarketSettings
+    from neurofin.market.chain import run_chain
+    from neurofin.testing.planted_market import DEFAULT_ROIS, planted_panel
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, function):
+        def wrapper(*a, **k):
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return function(*a, **k)
+            finally:
+                total = spent.setdefault(name, [0.0, 0.0, 0])
+                total[0] += time.process_time() - cpu
+                total[1] += time.perf_counter() - wall
+                total[2] += 1
+        return wrapper
+
+    for module_name, names in WHOLE_STAGES.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            if "." in name:  # a classmethod
+                owner, attribute = getattr(module, name.split(".")[0]), name.split(".")[1]
+                setattr(owner, attribute, classmethod(timed(name, owner.__dict__[attribute].__func__)))
+            else:
+                setattr(module, name, timed(name, getattr(module, name)))
+    n_tickers = int(args.tickers)
+    rois = [*DEFAULT_ROIS, "Vis_1", "SomMot_2", "DorsAttn_3", "Default_PFC"]
+    began = time.perf_counter()
+    panel, prices = planted_panel(n_sessions=args.sessions, tickers=[f"T{i:04d}" for i in range(n_tickers)], rois=rois,
+                                  n_subjects=2, embedding_dims=8, seed=0)
+    generated_s = time.perf_counter() - began
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    settings = MarketSettings(forecaster="linear")
+    load_start = os.getloadavg()
+    if args.folds:
+        return selection_sample(panel, prices, settings, args.folds) | {"tickers": n_tickers, "sessions": args.sessions,
+                                                                        "load_avg_start": load_start}
+    with tempfile.TemporaryDirectory() as tmp:
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = run_chain(panel, prices, settings, tmp)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {
+        "benchmark": "backtest_whole", "tickers": n_tickers, "sessions": args.sessions, "rois": len(rois),
+        "settings": settings.model_dump(mode="json"), "folds": len(result.backtest.folds),
+        "forecast_rows": len(result.backtest.forecasts), "panel_rows": len(panel), "panel_generated_wall_s": round(generated_s, 1),
+        "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "cpu_s_per_core_of_2": round(cpu / 2, 1),
+        "load_avg_start": load_start, "load_avg_end": os.getloadavg(),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+        "peak_rss_gb_after_panel": round(rss_before, 2),
+        "stages": {name: {"cpu_s": round(c, 1), "wall_s": round(w, 1), "calls": n} for name, (c, w, n) in spent.items()},
+        "verdict": result.verdict,
+    }
+
+
+def selection_sample(panel: pd.DataFrame, prices: pd.DataFrame, settings, n_folds: int) -> dict[str, object]:
+    """`select_per_fold` (every target kind) on `n_folds` evenly spaced folds: CPU s per fold, and the whole
+    backtest's selection projected from them (the folds' mean times their number)."""
+    from neurofin.market.evaluate.walk_forward import make_folds, prepare_data, select_per_fold
+
+    data = prepare_data(panel, prices, settings)
+    folds = make_folds(data, settings)
+    sample = [folds[int(k)] for k in np.linspace(0, len(folds) - 1, n_folds)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    select_per_fold(data, sample, settings, [s.kind for s in data.specs])
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {"benchmark": "backtest_selection_sample", "folds": len(folds), "folds_timed": n_folds,
+            "selection_cpu_s": round(cpu, 1), "selection_wall_s": round(wall, 1),
+            "selection_cpu_s_projected_all_folds": round(cpu / n_folds * len(folds), 1),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)}
 
 
 def main() -> None:
@@ -253,11 +359,16 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=0, help="time this many evenly spaced folds (0: all)")
     parser.add_argument("--engine-only", action="store_true", help="skip the per-origin path and the power grid")
     parser.add_argument("--compare", type=Path, default=None, help="OLD_SRC: its engine against this checkout's")
+    parser.add_argument("--whole", action="store_true", help="the whole product backtest (run_chain) at --tickers")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.tickers is None and None in (args.before, args.before_panel, args.after, args.after_panel):
         parser.error("give --before, --before-panel, --after and --after-panel, or --tickers")
-    result = (compare(args) if args.compare else scale(args)) if args.tickers else demo(args)
+    if args.whole and not args.compare:
+        result = whole(args)
+    else:
+        result = (compare(args) if args.compare else scale(args)) if args.tickers else demo(args)
+    result["command"] = " ".join(["benchmarks/bench_backtest.py", *sys.argv[1:]])
     result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "load_avg_1m": os.getloadavg()[0]}
     line = json.dumps(result)
     print(line)

@@ -116,3 +116,37 @@ def test_column_means_are_each_columns_historical_means():
     known_day = np.array([20, 25, 31, 39])
     expected = np.stack([_historical_means(targets[..., k], known_day)[0] for k in range(4)], axis=-1)
     assert np.allclose(column_means(targets, known_day), expected)
+
+
+def test_draws_fitted_in_blocks_give_the_same_terms_in_a_fraction_of_the_memory(monkeypatch):
+    """The draws go through `ridge_means` in blocks (cw_bootstrap.BLOCK_ELEMENTS target cells): the same bits as
+    one block, while the traced peak stays below one tickers x days x draws array (one block held it several times)."""
+    import tracemalloc
+
+    from neurofin.market.evaluate import cw_bootstrap
+    from neurofin.market.forecast.engine import GridCube, OriginRequest
+
+    rng = np.random.default_rng(5)
+    n_tickers, n_days = 30, 300
+    days = pd.bdate_range("2020-01-01", periods=n_days)
+    values = rng.standard_normal((n_tickers, 3, n_days))
+    values[:, 0][rng.random((n_tickers, n_days)) < 0.05] = np.nan
+    cube = GridCube(np.array([f"T{i:02d}" for i in range(n_tickers)], dtype=object), days,
+                    {"target": 0, "a": 1, "b": 2}, values)
+    covariates = {t: (["a", "b"][: 1 + i % 2], []) for i, t in enumerate(cube.tickers)}
+    requests = [OriginRequest(days[t - 1], days[t], "target", days[t - 2]) for t in range(n_days - 20, n_days)]
+
+    def terms(block_elements: int) -> tuple[np.ndarray, int]:
+        monkeypatch.setattr(cw_bootstrap, "BLOCK_ELEMENTS", block_elements)
+        tracemalloc.start()
+        out = cw_bootstrap.fold_terms(cube, covariates, requests, 1.0, 200, 2, 0).terms
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return out, peak
+
+    whole, whole_peak = terms(10**9)
+    blocked, blocked_peak = terms(n_tickers * n_days * 7)  # 7 columns a block: 29 blocks
+    one_array = n_tickers * n_days * 201 * 8
+    assert whole.shape == (20, 201) and np.isfinite(whole).all()
+    assert np.array_equal(blocked, whole)
+    assert blocked_peak < one_array < whole_peak

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from neurofin.market.selection.isc import POOLED, circular_shift_null, isc_table, loo_isc, pairwise_isc
+from neurofin.market.selection.isc import POOLED, _subject_matrices, circular_shift_null, isc_table, loo_isc, pairwise_isc
 
 
 def _shared_signal(n_sessions, n_subjects, noise, rng):
@@ -85,3 +85,29 @@ def test_shared_signal_passes_and_pooled_scope_averages_tickers():
 def test_isc_scope_must_be_known():
     with pytest.raises(ValueError, match="scope"):
         isc_table(_panel(1, 30, 2, True, np.random.default_rng(0)), ["roi_a"], ["UTS00", "UTS01"], scope="roi")
+
+
+def test_one_pivot_gives_each_tickers_complete_sessions_per_roi():
+    """`_subject_matrices` (one pivot for every ROI and ticker) equals a pivot per (ticker, ROI) with the sessions
+    that miss a subject dropped, on a panel with gaps per subject and ROI, a duplicated row, a ticker without one
+    subject and a ticker whose ROI is never observed."""
+    rng = np.random.default_rng(7)
+    panel = pd.concat([_panel(4, 30, 3, True, rng, roi="roi_a").assign(roi_b=lambda f: rng.standard_normal(len(f)))])
+    panel.loc[rng.random(len(panel)) < 0.1, "roi_a"] = np.nan
+    panel.loc[rng.random(len(panel)) < 0.1, "roi_b"] = np.nan
+    panel = panel[~((panel["ticker"] == "T001") & (panel["subject"] == "UTS02"))]
+    panel.loc[panel["ticker"] == "T002", "roi_b"] = np.nan
+    panel = pd.concat([panel, panel.iloc[[5]].assign(roi_a=1.5)]).sample(frac=1.0, random_state=0)
+    subjects = ["UTS00", "UTS01", "UTS02"]
+    matrices = _subject_matrices(panel, ["roi_a", "roi_b"], subjects)
+    for roi in ("roi_a", "roi_b"):
+        expected = {}
+        for ticker, rows in panel.groupby("ticker"):
+            wide = rows.pivot_table(index="session", columns="subject", values=roi, aggfunc="mean")
+            resp = wide.reindex(columns=subjects).dropna().to_numpy(float)
+            if resp.shape[0]:
+                expected[ticker] = resp
+        assert matrices[roi].keys() == expected.keys()
+        for ticker, resp in expected.items():
+            np.testing.assert_array_equal(matrices[roi][ticker], resp)
+    assert "T001" not in matrices["roi_a"] and "T002" not in matrices["roi_b"] and "T000" in matrices["roi_b"]

@@ -21,6 +21,8 @@ from neurofin.market.evaluate import metrics as m
 from neurofin.market.forecast.batched_ridge import Design, column_means, ridge_fitted, ridge_means
 from neurofin.market.forecast.engine import Covariates, GridCube, OriginRequest
 
+BLOCK_ELEMENTS = 20_000_000  # draws are fitted in blocks of about this many target cells (tickers x days x draws)
+
 
 @dataclass(frozen=True)
 class FoldTerms:
@@ -72,14 +74,21 @@ def fold_terms(
     fitted = ridge_fitted(Design(design.source[..., :days], design.past, design.width), target, alpha)
     residual = target - np.where(np.isfinite(fitted), fitted, restricted[:, None])
     weight = wild_weights(days, horizon, draws, seed)
-    columns = np.concatenate([target[..., None], restricted[:, None, None] + residual[..., None] * weight], axis=-1)
-    big = ridge_means(design, columns, origin_day, target_day, known_day, alpha)
-    small = column_means(columns, known_day)
-    actual = columns[:, target_day]
-    term = 2.0 * (actual - small) * (big - small)  # (y - small)^2 - [(y - big)^2 - (small - big)^2]
-    present = np.isfinite(term)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        terms = np.where(present, term, 0.0).sum(axis=0) / present.sum(axis=0)
+
+    def block_terms(columns: range) -> np.ndarray:
+        """(O, len(columns)) mean terms over tickers of some columns: 0 the actual targets, k >= 1 draw k."""
+        draw = restricted[:, None, None] + residual[..., None] * weight[:, max(columns.start, 1) - 1 : columns.stop - 1]
+        targets = np.concatenate([target[..., None], draw], axis=-1) if columns.start == 0 else draw
+        big = ridge_means(design, targets, origin_day, target_day, known_day, alpha)
+        small = column_means(targets, known_day)
+        term = 2.0 * (targets[:, target_day] - small) * (big - small)  # (y - small)^2 - [(y - big)^2 - (small - big)^2]
+        present = np.isfinite(term)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(present, term, 0.0).sum(axis=0) / present.sum(axis=0)
+
+    per_block = max(1, BLOCK_ELEMENTS // target.size)  # the draws in blocks: memory stays flat in tickers x days
+    blocks = [range(start, min(start + per_block, draws + 1)) for start in range(0, draws + 1, per_block)]
+    terms = np.concatenate([block_terms(columns) for columns in blocks], axis=1)
     return FoldTerms(np.array([r.session for r in requests], dtype="datetime64[ns]"), terms)
 
 

@@ -357,12 +357,13 @@ def ridge_means(
 
 def column_means(targets: np.ndarray, known_day: np.ndarray) -> np.ndarray:
     """(T, O, K) means of the realised entries of K target columns (T, D, K) over each origin's days <= known_day[o]
-    (0 without any): `_historical_means` of every column from one cumulative sum over the days (`_window_sums`)."""
+    (0 without any): `_historical_means` of every column, the days every window reads summed once and the later
+    ones added day by day (`_window_sums`), in the columns' own layout (no transposed copy of the days)."""
     first, days = int(known_day.min()) + 1, int(known_day.max()) + 1
     finite = np.isfinite(targets[:, :days])
-    values = np.concatenate([finite, np.where(finite, targets[:, :days], 0.0)], axis=-1).transpose(0, 2, 1)
-    sums = _window_sums(values[..., :first].sum(axis=-1), values[..., first:], known_day)  # (T, O, 2K)
-    counts, totals = np.split(sums, 2, axis=-1)
+    values = np.where(finite, targets[:, :days], 0.0)
+    counts, totals = (_window_sums(a[:, :first].sum(axis=1), a[:, first:].transpose(0, 2, 1), known_day)
+                      for a in (finite, values))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, totals / counts, 0.0)
 

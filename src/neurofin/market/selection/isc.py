@@ -22,43 +22,59 @@ import pandas as pd
 POOLED = "*pooled*"
 
 
-def _zscore_time(resp: np.ndarray) -> np.ndarray:
-    """Z-score along the time axis (axis -2) of (..., n_sessions, n_subjects)."""
-    centred = resp - resp.mean(axis=-2, keepdims=True)
-    scale = np.sqrt((centred**2).mean(axis=-2, keepdims=True))
+def _zscore_time(series: np.ndarray) -> np.ndarray:
+    """Z-score along the time axis (the last) of (..., n_subjects, n_sessions): contiguous reductions."""
+    centred = series - series.mean(axis=-1, keepdims=True)
+    scale = np.sqrt((centred * centred).mean(axis=-1, keepdims=True))
     return centred / np.where(scale > 0, scale, np.nan)
+
+
+def _by_subject(resp: np.ndarray) -> np.ndarray:
+    """(..., n_subjects, n_sessions) contiguous copy of resp (..., n_sessions, n_subjects)."""
+    return np.ascontiguousarray(np.swapaxes(resp, -1, -2))
 
 
 def loo_isc(resp: np.ndarray) -> np.ndarray:
     """Leave-one-out ISC per subject: r(subject, mean of the others); resp is (..., n_sessions, n_subjects)."""
-    n_subjects = resp.shape[-1]
-    others = (resp.sum(axis=-1, keepdims=True) - resp) / (n_subjects - 1)
-    return (_zscore_time(resp) * _zscore_time(others)).mean(axis=-2)
+    series = _by_subject(resp)
+    others = (series.sum(axis=-2, keepdims=True) - series) / (series.shape[-2] - 1)
+    return (_zscore_time(series) * _zscore_time(others)).mean(axis=-1)
 
 
 def pairwise_isc(resp: np.ndarray) -> np.ndarray:
     """Mean Pearson r over all subject pairs; resp is (..., n_sessions, n_subjects)."""
-    z = _zscore_time(resp)
-    corr = np.einsum("...ts,...tu->...su", z, z) / resp.shape[-2]
+    z = _zscore_time(_by_subject(resp))
+    corr = np.einsum("...st,...ut->...su", z, z) / resp.shape[-2]
     upper = np.triu_indices(resp.shape[-1], k=1)
     return corr[..., upper[0], upper[1]].mean(axis=-1)
 
 
 def circular_shift_null(resp: np.ndarray, n_null: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
-    """(n_null, n_sessions, n_subjects) copies of resp with subjects 2..S circularly shifted independently."""
+    """(n_null, n_sessions, n_subjects) copies of resp with subjects 2..S circularly shifted independently (a view of
+    a (n_null, n_subjects, n_sessions) array: each shifted series is a window of the series repeated twice)."""
     n_sessions, n_subjects = resp.shape
     if n_sessions <= 2 * min_shift:
         raise ValueError(f"need more than {2 * min_shift} sessions for a circular-shift null, got {n_sessions}")
     shifts = rng.integers(min_shift, n_sessions - min_shift + 1, size=(n_null, n_subjects))
     shifts[:, 0] = 0
-    rows = (np.arange(n_sessions)[None, :, None] - shifts[:, None, :]) % n_sessions
-    return np.take_along_axis(np.broadcast_to(resp, (n_null, n_sessions, n_subjects)), rows, axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([resp, resp]), n_sessions, axis=0)
+    return windows[(n_sessions - shifts) % n_sessions, np.arange(n_subjects)].swapaxes(1, 2)
 
 
-def _subject_matrix(ticker_rows: pd.DataFrame, roi: str, subjects: Sequence[str]) -> np.ndarray:
-    """(n_sessions, n_subjects) predicted activity of one ROI for one ticker, sessions with any gap dropped."""
-    wide = ticker_rows.pivot_table(index="session", columns="subject", values=roi, aggfunc="mean")
-    return wide.reindex(columns=list(subjects)).dropna().to_numpy(float)
+def _subject_matrices(rows: pd.DataFrame, rois: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    """roi -> ticker -> (n_sessions, n_subjects) predicted activity, sessions (sorted) with any gap dropped: one
+    pivot of every ROI for every ticker, split by ticker (tickers without a complete session are left out)."""
+    if rows.empty:
+        return {roi: {} for roi in rois}
+    wide = rows.pivot_table(index=["ticker", "session"], columns="subject", values=list(rois), aggfunc="mean")
+    tickers, starts = np.unique(wide.index.get_level_values("ticker").to_numpy(), return_index=True)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for roi in rois:
+        columns = [(roi, subject) for subject in subjects]
+        values = wide.reindex(columns=pd.MultiIndex.from_tuples(columns)).to_numpy(float)
+        complete = [block[~np.isnan(block).any(axis=1)] for block in np.split(values, starts[1:])]
+        out[roi] = {str(ticker): block for ticker, block in zip(tickers, complete, strict=True) if block.shape[0]}
+    return out
 
 
 def isc_table(
@@ -82,12 +98,11 @@ def isc_table(
     if scope not in ("pooled", "ticker"):
         raise ValueError(f"ISC scope must be 'pooled' or 'ticker', got {scope!r}")
     rng = np.random.default_rng(seed)
-    rows = panel[panel["subject"].isin(list(subjects))]
+    matrices = _subject_matrices(panel[panel["subject"].isin(list(subjects))], rois, subjects)
     records = []
     for roi in rois:
         per_ticker: dict[str, tuple[float, float, np.ndarray]] = {}
-        for ticker, ticker_rows in rows.groupby("ticker", sort=True):
-            resp = _subject_matrix(ticker_rows, roi, subjects)
+        for ticker, resp in matrices[roi].items():
             if resp.shape[0] < max(min_sessions, 2 * min_shift + 1) or resp.shape[1] < 2:
                 continue
             null = circular_shift_null(resp, n_null, rng, min_shift)
