@@ -14,17 +14,17 @@ Spearman IC of a normal lead is 6/pi asin(ic/2), within 5% of it). At IC 0 the d
 verdict's false-signal rate on this panel. Only the primary target at horizon 1 is backtested (the verdict's).
 
 What a planted return cannot change is computed once: each fold's ISC screen reads only the panel's ROI values
-(`fold_screens`; most of a backtest's CPU on a panel of a few subjects), so every (IC, rep) reuses the user's own
-screen (their seed, as their backtest has it); the lead, the standardised returns and the priced cells are read
-once (`lead_planter`); and each planted panel's data is the user's with only what prices set rebuilt
-(`walk_forward.with_prices`). Per (IC, rep) only what the verdict reads reruns (`backtest_verdict`): the primary
-target's selection rule, the forecasts of the verdict's models (primary, reference, controls and control+roi;
-controls included: their target is the planted return; their means only, no quantile band), the primary null and
-the increments (whose nulls share their permutations); no other target, horizon or model, no projection ranking,
-no portfolio table. The detections and statistics equal the whole backtest's per planted panel
-(tests/market/test_power.py). Cost (50 tickers x 750 sessions, 3 subjects, 4 folds;
-`benchmarks/results/power_grid_shared.json`): 4 planted panels cost 1.04 backtests of CPU; a planted panel costs
-1.07 CPU s beyond the screens, 0.061 of a backtest (2.63 s on main). Power rows carry Clark-West's t p
+(`fold_screens`), so every (IC, rep) reuses the user's own screen (their seed, as their backtest has it); the
+lead, the standardised returns and the priced cells are read once (`lead_planter`); and each planted panel's data
+is the user's with only what prices set rebuilt (`walk_forward.with_prices`). The planted panels are verdicted
+together (`backtest_verdicts`, in batches of about PANEL_CELLS grid values): only what the verdict reads runs
+(the primary target's selection rule, read for every panel in one pass; the forecasts of the verdict's models,
+means only, each ridge model fitted once for the panels whose regressors agree, evaluate/planted.py; the primary
+null and the increments'), no other target, horizon or model, no projection ranking, no portfolio table. The
+detections and statistics equal the whole backtest's per planted panel (tests/market/test_power.py). Cost (50
+tickers x 750 sessions, 3 subjects, 4 folds; `benchmarks/results/power_grid_together.json`,
+`power_grid_together_default.json`): 4 planted panels cost 0.81 backtests of CPU, the default 20 2.65; a planted
+panel costs 0.57-0.63 CPU s beyond the screens (1.01-1.05 s on main). Power rows carry Clark-West's t p
 (cw_method "t"): its bootstrap is skipped, it never decides.
 """
 
