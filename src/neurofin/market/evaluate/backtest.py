@@ -35,6 +35,7 @@ from neurofin.market.evaluate.cw_bootstrap import BootstrapTest
 from neurofin.market.evaluate.evaluation import evaluate_targets, evaluate_with_null, target_rows, with_actuals
 from neurofin.market.evaluate.forecast_loop import forecast_folds, identical_models
 from neurofin.market.evaluate.increments import increment_tests, verdict_nulls
+from neurofin.market.evaluate.metrics import wide_means
 from neurofin.market.evaluate.null import MIN_DRAWS
 from neurofin.market.evaluate.planted import planted_forecasts
 from neurofin.market.evaluate.projections import projection_rank
@@ -161,8 +162,9 @@ def backtest_verdicts(
                                                                                    settings, only), strict=True):
         rows = target_rows(_completed(forecasts, only, data, forecaster), spec)
         null, increment_nulls = verdict_nulls(rows, s.primary_model, s.null_draws, s.seed)
+        wide = wide_means(rows)
         metrics, _ = evaluate_with_null(rows, s.quantile_levels, s.primary_model, identical, s.null_draws, s.seed,
-                                        bootstrap=bootstraps.get(spec), models=[s.primary_model], null=null)
-        increments = increment_tests(rows, identical, s.null_draws, s.seed, nulls=increment_nulls)
+                                        bootstrap=bootstraps.get(spec), models=[s.primary_model], null=null, wide=wide)
+        increments = increment_tests(rows, identical, s.null_draws, s.seed, nulls=increment_nulls, wide=wide)
         verdicts.append((decide(metrics, s.primary_model, s.primary_target, increments), metrics))
     return verdicts

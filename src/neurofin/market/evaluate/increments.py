@@ -42,14 +42,14 @@ def verdict_nulls(
 
 def increment_tests(
     forecasts: pd.DataFrame, identical: dict[str, str], draws: int, seed: int, min_lags: int = 0,
-    nulls: Sequence[PermutationResult] | None = None,
+    nulls: Sequence[PermutationResult] | None = None, wide: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Does adding the selected ROIs to a control help? Per (control, control+roi): the randomisation null of the
     ROI contribution (the difference of the two forecasts; null.py), p = its one-sided p-value, Holm over the
     controls; `holds` when that is < SIGNIFICANCE (one test per control, like the verdict). Clark-West of the
-    nested pair is reported beside it. `nulls`: the pairs' nulls when already drawn (`verdict_nulls`)."""
-    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
-    wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+    nested pair is reported beside it. `nulls`: the pairs' nulls when already drawn (`verdict_nulls`); `wide`: the
+    forecasts' `metrics.wide_means` when already built."""
+    wide = m.wide_means(forecasts) if wide is None else wide
     pairs = increment_pairs(forecasts)
     if nulls is None:  # the pairs on the same cells share the permutations
         nulls = permutation_ic_tests(forecasts, [(augmented, base) for base, augmented in pairs], draws, seed,

@@ -78,6 +78,13 @@ def spearman(pred: np.ndarray, actual: np.ndarray) -> float:
     return float(stats.spearmanr(pred[ok], actual[ok]).statistic)
 
 
+def wide_means(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """One row per (session, ticker) of the forecast rows (model, session, ticker, mean, actual): each model's mean
+    forecast (a column per model) and the realised `actual`."""
+    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
+    return wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+
+
 def ic_by_date(forecasts: pd.DataFrame, pred_col: str = "mean", by: str = "session") -> pd.Series:
     """Cross-sectional Spearman IC per session (index: session), from rows (session, ticker, pred, actual);
     `by="ticker"` gives each ticker's time-series IC instead.
