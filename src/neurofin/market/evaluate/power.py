@@ -23,8 +23,8 @@ means only, each ridge model fitted once for the panels whose regressors agree, 
 null and the increments'), no other target, horizon or model, no projection ranking, no portfolio table. The
 detections and statistics equal the whole backtest's per planted panel (tests/market/test_power.py). Cost (50
 tickers x 750 sessions, 3 subjects, 4 folds; `benchmarks/results/power_grid_together.json`,
-`power_grid_together_default.json`): 4 planted panels cost 0.81 backtests of CPU, the default 20 2.65; a planted
-panel costs 0.57-0.63 CPU s beyond the screens (1.01-1.05 s on main). Power rows carry Clark-West's t p
+`power_grid_together_default.json`): 4 planted panels cost 0.75 backtests of CPU, the default 20 1.75; a planted
+panel costs 0.52-0.65 CPU s beyond the screens (1.35-1.60 s on main in the same runs). Power rows carry Clark-West's t p
 (cw_method "t"): its bootstrap is skipped, it never decides.
 """
 
