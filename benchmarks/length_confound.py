@@ -7,14 +7,18 @@ demo feature settings). Two stages, so the LM runs once per context and every pr
     ... collect TWIN --prefix B --sets SWAP --limit 160    # also C, D, E+F+A, E+F+B; E, F with --limit 120
     PYTHONPATH=src python benchmarks/length_confound.py analyse TWIN                # -> results JSON
     ... collect TWIN --prefix A,B,C --sets SWAP --limit 120   # side by side; also D,B,C, A,D,C, A,B,D, ... with E, F
+    ... collect TWIN --prefix A,B,C,I,J,K --sets SWAP --limit 120   # parallel_stories; also D,B,C,I,J,K, A,B,F,I,J,K, ...
     PYTHONPATH=src python benchmarks/length_confound.py prefix TWIN  # the prefix comparisons alone (SWAP sets only)
 (run with nice, two collections at a time; each TWIN/collect_<label>.npz, merged when a label is collected again).
 
-Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..H the paragraphs
+Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..K the paragraphs
 of benchmarks/data/story_passage.txt (other neutral passages; B and C are also the packaged neutral_stories'
-2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol and D..F are never packaged);
-"E+F+A" reads passages E, F and A one after the other; "A,B,C" reads them side by side in one LM pass (parallel context
-windows, infer.context_prefix = parallel_stories: features/context.py). SWAP = the sets collected under every context (calibration
+2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol; I, J, K are parallel_stories' 4th to 6th
+passages; D..H are never packaged);
+"E+F+A" reads passages E, F and A one after the other; "A,B,C,I,J,K" reads them side by side in one LM pass (parallel
+context windows, infer.context_prefix = parallel_stories: features/context.py; "A,B,C" its first 3: the protocol
+before). A side-by-side label that starts parallel_stories' passages is compared with each label of as many passages
+that differs in one position. SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
 other than the twin's): reference / scrambled / wordlists / sentence_starts = the calibration corpus of `neurofin
 calibrate` (held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words,
@@ -80,6 +84,14 @@ def prefixes() -> dict[str, str]:
 
     paragraphs = (HERE / "data" / "story_passage.txt").read_text().splitlines()
     return {"A": NEUTRAL_STORY, **{chr(ord("B") + i): p for i, p in enumerate(paragraphs)}}
+
+
+def packaged_labels() -> list[str]:
+    """The labels of parallel_stories' packaged passages, in order (their side-by-side label is a protocol's base)."""
+    from neurofin.infer.text import PARALLEL_STORIES, context_passages, prefix_words
+
+    words = {tuple(prefix_words(p)): label for label, p in prefixes().items()}
+    return [words[tuple(p)] for p in context_passages(PARALLEL_STORIES)]
 
 
 def prefix_text(label: str) -> str | list[str]:
@@ -347,9 +359,11 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
 
     def summary(results: list[dict], what: str) -> dict:
         flat = [(name, s, r) for res in results for name, per in res.items() for s, r in per.items()]
+        per_comparison = [np.mean([r["sign_flips"] for per in res.values() for r in per.values()]) for res in results]
         return {"what": what, "comparisons": len(results),
                 "sign_flips_max": max(r["sign_flips"] for _, _, r in flat),
                 "sign_flips_mean": round(float(np.mean([r["sign_flips"] for _, _, r in flat])), 4),
+                "sign_flips_mean_worst_comparison": round(float(max(per_comparison)), 4),
                 "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
                 "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
 
@@ -372,7 +386,8 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         disjoint = [compare(avg, averaged([data[x] for x in other])) for other in itertools.combinations(held, k)]
         if disjoint:
             out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
-    for label in sorted(x for x in have if "," in x and x.split(",") == sorted(prefixes())[: len(x.split(","))]):
+    packaged = packaged_labels()
+    for label in sorted(x for x in have if "," in x and x.split(",") == packaged[: len(x.split(","))]):
         parts = label.split(",")
         one = [o for o in sorted(have) if "," in o and len(o.split(",")) == len(parts)
                and sum(p != q for p, q in zip(parts, o.split(","))) == 1]
@@ -448,7 +463,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["collect", "analyse", "prefix"])
     parser.add_argument("twin", type=Path)
-    parser.add_argument("--prefix", default="A", help="a passage label (A..H), labels joined by + (read in that order) or by , (side by side)")
+    parser.add_argument("--prefix", default="A", help="a passage label (A..K), labels joined by + (read in that order) or by , (side by side)")
     parser.add_argument("--sets", help=f"comma-separated text sets to collect (default: all; SWAP = {SWAP})")
     parser.add_argument("--limit", type=int, help="collect only the first LIMIT texts of each set")
     parser.add_argument("--product", default="A", help="analyse: the context label of the product's protocol")

@@ -9,7 +9,7 @@ from neurofin.features.attention import CPU_ATTENTION, sdpa_gqa_forward
 from neurofin.features.extract import extract_many
 from neurofin.infer.text import PARALLEL_STORIES, context_passages
 
-WORDS = "so i bought more shares of the stock after the earnings call and then it went down again".split()
+WORDS = ["so", "i", "bought", "more", "shares", "of", "the", "stock", "after", "the", "earnings", "call", "and", "then", "it", "went", "down", "again"]
 
 
 def word_lists() -> list[list[str]]:
