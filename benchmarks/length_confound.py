@@ -367,8 +367,11 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
                 "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
                 "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
 
-    out: dict = {"contexts": sorted(have), "texts": "the first texts collected under both contexts (--limit 120: comment-like texts, sentences), each context calibrated "
-                 "on its own story chunks + shuffled chunks (first 120 each; word lists and sentence-start chunks not collected under every context)"}
+    out: dict = {"contexts": sorted(have), "collected": {label: {name: int(len(data[label][f"{name}/n_words"])) for name in set_names(data[label])}
+                                                         for label in sorted(have)},
+                 "texts": "the first texts collected under both contexts (`collected`: comment-like texts, sentences), each context "
+                 "calibrated on its own story chunks + shuffled chunks where both have them (first 120 each; word lists and sentence-start "
+                 "chunks not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
     if raw_pairs:
         out["single passage: A vs each other passage, raw values"] = summary(
@@ -452,8 +455,9 @@ def prefix_only(twin: Path, out: Path) -> None:
     prefix = prefix_comparisons(twin, predictor)
     results = {"benchmark": "issue 20 item 3: prefix swaps, one passage / averaged / side by side (SmolLM2-135M, CPU)",
                "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
-               "command": f"benchmarks/length_confound.py collect TWIN --prefix LABEL --sets SWAP --limit 120 for LABEL in "
-                          f"{' '.join(prefix['contexts'])}; benchmarks/length_confound.py prefix TWIN --out THIS",
+               "command": "; ".join(f"benchmarks/length_confound.py collect TWIN --prefix {label} --sets {','.join(sets)} --limit "
+                                    f"{max(sets.values())}" for label, sets in prefix["collected"].items())
+                          + "; benchmarks/length_confound.py prefix TWIN --out THIS",
                "prefix": prefix}
     write_json_atomic(out, results)
     print(json.dumps(results, indent=1))
