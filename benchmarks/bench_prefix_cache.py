@@ -7,8 +7,8 @@ whole (the path before the cache, the prefix re-read for every text). The bare L
 forward alone over the same texts' tokens, right-padded, batched to the same token budget as the extractor:
 on the text alone, and on prefix + text. Issue 20's averaging protocol (context_prefix = neutral_stories: one
 cached-prefix pass per packaged passage, features averaged) is timed too (--out prefix_average_cpu.json), and
-parallel_stories (the 6 packaged passages side by side in one cached pass; and its first 3 alone, --out
-prefix_parallel_cpu.json). Every arm also runs as ARM@sdpa: under transformers' own "sdpa" attention instead of the
+parallel_stories (the 6 packaged passages side by side in one cached pass; its first 3 alone; the 6 cut to their
+first --passage-words words, --out prefix_parallel6_cpu.json). Every arm also runs as ARM@sdpa: under transformers' own "sdpa" attention instead of the
 product's CPU attention (features/attention.py), the code before it.
 Rounds are interleaved; reported per arm: the median and the fastest
 round (least slowed by other load on a shared machine), the process CPU seconds (the honest figure on a shared
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadiest on a shared machine)")
     parser.add_argument("--arms", help="comma-separated arms to time (default all; the bare LM on the text alone always)")
+    parser.add_argument("--passage-words", type=int, default=35, help="product_parallel_6_short_passages: words kept per passage")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "prefix_cache_cpu.json")
     args = parser.parse_args()
 
@@ -132,6 +133,9 @@ def main() -> None:
     side_by_side = Predictor(predictor.groups, predictor.region_names, context_prefix=PARALLEL_STORIES)
     three = Predictor(predictor.groups, predictor.region_names, context_prefix=[" ".join(p) for p in context_passages(PARALLEL_STORIES)[:3]])
     three.side_by_side = True  # the first 3 packaged passages side by side (parallel_stories before it read 6)
+    short = Predictor(predictor.groups, predictor.region_names,
+                      context_prefix=[" ".join(p[: args.passage_words]) for p in context_passages(PARALLEL_STORIES)])
+    short.side_by_side = True  # the 6 packaged passages, each cut to its first --passage-words words
 
     def parallel(reader: Predictor) -> Callable[[], None]:  # the packaged passages side by side: one cached pass
         return lambda: assert_no_error(reader.predict_rois(texts, units="raw"))
@@ -139,11 +143,11 @@ def main() -> None:
     arms = {"product_cached_prefix": product(cached_extract), "product_whole_prefix": product(whole_extract),
             "bare_lm_text_alone": bare_lm(loaded, alone, budget), "bare_lm_prefix_and_text": bare_lm(loaded, whole, budget),
             "product_neutral_stories_averaged": averaged, "product_parallel_stories": parallel(side_by_side),
-            "product_parallel_3_passages": parallel(three)}
+            "product_parallel_3_passages": parallel(three), "product_parallel_6_short_passages": parallel(short)}
     arms |= {f"{name}@sdpa": run for name, run in arms.items()}  # the same under transformers' own "sdpa" attention
     if args.arms:
         arms = {name: run for name, run in arms.items() if name in args.arms.split(",") or name == "bare_lm_text_alone"}
-    for reader in (predictor, averaging, side_by_side, three):
+    for reader in (predictor, averaging, side_by_side, three, short):
         reader.predict_rois(texts[:8], units="raw")  # warm-up; computes the prefix caches once
     attention = loaded.model.config._attn_implementation  # the product's (features/attention.py)
     times: dict[str, list[float]] = {name: [] for name in arms}
@@ -180,7 +184,7 @@ def main() -> None:
         "hardware": {"machine": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
                      "threads": torch.get_num_threads()},
         "command": f"benchmarks/bench_prefix_cache.py --n-comments {args.n_comments} --subjects {args.subjects} --rounds {args.rounds} "
-                   f"--threads {args.threads}" + (f" --arms {args.arms}" if args.arms else ""),
+                   f"--threads {args.threads} --passage-words {args.passage_words}" + (f" --arms {args.arms}" if args.arms else ""),
     }
     write_json_atomic(args.out, result)
     for name in arms:

@@ -98,8 +98,8 @@ def prefix_text(label: str) -> str | list[str]:
     """The prefix of a label: one passage ("A"), passages read one after the other ("E+F+A") or side by side ("A,B,C")."""
     from neurofin.infer.text import prefix_words
 
-    if "," in label:
-        return [prefixes()[part] for part in label.split(",")]
+    if "," in label:  # a part "A:35": passage A's first 35 words
+        return [" ".join(prefix_words(prefixes()[name])[: int(n) if n else None]) for name, _, n in (p.partition(":") for p in label.split(","))]
     return " ".join(" ".join(prefix_words(prefixes()[part])) for part in label.split("+"))
 
 
@@ -390,7 +390,11 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         if disjoint:
             out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
     packaged = packaged_labels()
-    for label in sorted(x for x in have if "," in x and x.split(",") == packaged[: len(x.split(","))]):
+    def names(label: str) -> list[str]:  # the passages of a side-by-side label read in full, or each cut alike ("A:35,B:35")
+        parts = [p.partition(":") for p in label.split(",")]
+        return [name for name, _, _ in parts] if len({cut for _, _, cut in parts}) == 1 else []
+
+    for label in sorted(x for x in have if "," in x and names(x) == packaged[: len(x.split(","))]):
         parts = label.split(",")
         one = [o for o in sorted(have) if "," in o and len(o.split(",")) == len(parts)
                and sum(p != q for p, q in zip(parts, o.split(","))) == 1]
