@@ -7,14 +7,18 @@ demo feature settings). Two stages, so the LM runs once per context and every pr
     ... collect TWIN --prefix B --sets SWAP --limit 160    # also C, D, E+F+A, E+F+B; E, F with --limit 120
     PYTHONPATH=src python benchmarks/length_confound.py analyse TWIN                # -> results JSON
     ... collect TWIN --prefix A,B,C --sets SWAP --limit 120   # side by side; also D,B,C, A,D,C, A,B,D, ... with E, F
+    ... collect TWIN --prefix A,B,C,I,J,K --sets SWAP --limit 120   # parallel_stories; also D,B,C,I,J,K, A,B,F,I,J,K, ...
     PYTHONPATH=src python benchmarks/length_confound.py prefix TWIN  # the prefix comparisons alone (SWAP sets only)
 (run with nice, two collections at a time; each TWIN/collect_<label>.npz, merged when a label is collected again).
 
-Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..H the paragraphs
+Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..K the paragraphs
 of benchmarks/data/story_passage.txt (other neutral passages; B and C are also the packaged neutral_stories'
-2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol and D..F are never packaged);
-"E+F+A" reads passages E, F and A one after the other; "A,B,C" reads them side by side in one LM pass (parallel context
-windows, infer.context_prefix = parallel_stories: features/context.py). SWAP = the sets collected under every context (calibration
+2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol; I, J, K are parallel_stories' 4th to 6th
+passages; D..H are never packaged);
+"E+F+A" reads passages E, F and A one after the other; "A,B,C,I,J,K" reads them side by side in one LM pass (parallel
+context windows, infer.context_prefix = parallel_stories: features/context.py; "A,B,C" its first 3: the protocol
+before). A side-by-side label that starts parallel_stories' passages is compared with each label of as many passages
+that differs in one position. SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
 other than the twin's): reference_product / scrambled_product / wordlists_product / sentence_starts_product = the
 calibration corpus of `neurofin calibrate` (DEFAULT_TEXTS held-out story chunks of 3-300 words, half as many shuffled,
@@ -86,12 +90,20 @@ def prefixes() -> dict[str, str]:
     return {"A": NEUTRAL_STORY, **{chr(ord("B") + i): p for i, p in enumerate(paragraphs)}}
 
 
+def packaged_labels() -> list[str]:
+    """The labels of parallel_stories' packaged passages, in order (their side-by-side label is a protocol's base)."""
+    from neurofin.infer.text import PARALLEL_STORIES, context_passages, prefix_words
+
+    words = {tuple(prefix_words(p)): label for label, p in prefixes().items()}
+    return [words[tuple(p)] for p in context_passages(PARALLEL_STORIES)]
+
+
 def prefix_text(label: str) -> str | list[str]:
     """The prefix of a label: one passage ("A"), passages read one after the other ("E+F+A") or side by side ("A,B,C")."""
     from neurofin.infer.text import prefix_words
 
-    if "," in label:
-        return [prefixes()[part] for part in label.split(",")]
+    if "," in label:  # a part "A:35": passage A's first 35 words
+        return [" ".join(prefix_words(prefixes()[name])[: int(n) if n else None]) for name, _, n in (p.partition(":") for p in label.split(","))]
     return " ".join(" ".join(prefix_words(prefixes()[part])) for part in label.split("+"))
 
 
@@ -405,14 +417,19 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
 
     def summary(results: list[dict], what: str) -> dict:
         flat = [(name, s, r) for res in results for name, per in res.items() for s, r in per.items()]
+        per_comparison = [np.mean([r["sign_flips"] for per in res.values() for r in per.values()]) for res in results]
         return {"what": what, "comparisons": len(results),
                 "sign_flips_max": max(r["sign_flips"] for _, _, r in flat),
                 "sign_flips_mean": round(float(np.mean([r["sign_flips"] for _, _, r in flat])), 4),
+                "sign_flips_mean_worst_comparison": round(float(max(per_comparison)), 4),
                 "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
                 "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
 
-    out: dict = {"contexts": sorted(have), "texts": "the first texts collected under both contexts (--limit 120: comment-like texts, sentences), each context calibrated "
-                 "on its own story chunks + shuffled chunks (first 120 each; word lists and sentence-start chunks not collected under every context)"}
+    out: dict = {"contexts": sorted(have), "collected": {label: {name: int(len(data[label][f"{name}/n_words"])) for name in set_names(data[label])}
+                                                         for label in sorted(have)},
+                 "texts": "the first texts collected under both contexts (`collected`: comment-like texts, sentences), each context "
+                 "calibrated on its own story chunks + shuffled chunks where both have them (first 120 each; word lists and sentence-start "
+                 "chunks not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
     if raw_pairs:
         out["single passage: A vs each other passage, raw values"] = summary(
@@ -430,7 +447,12 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         disjoint = [compare(avg, averaged([data[x] for x in other])) for other in itertools.combinations(held, k)]
         if disjoint:
             out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
-    for label in sorted(x for x in have if "," in x and x.split(",") == sorted(prefixes())[: len(x.split(","))]):
+    packaged = packaged_labels()
+    def names(label: str) -> list[str]:  # the passages of a side-by-side label read in full, or each cut alike ("A:35,B:35")
+        parts = [p.partition(":") for p in label.split(",")]
+        return [name for name, _, _ in parts] if len({cut for _, _, cut in parts}) == 1 else []
+
+    for label in sorted(x for x in have if "," in x and names(x) == packaged[: len(x.split(","))]):
         parts = label.split(",")
         one = [o for o in sorted(have) if "," in o and len(o.split(",")) == len(parts)
                and sum(p != q for p, q in zip(parts, o.split(","))) == 1]
@@ -542,8 +564,9 @@ def prefix_only(twin: Path, out: Path) -> None:
     prefix = prefix_comparisons(twin, predictor)
     results = {"benchmark": "issue 20 item 3: prefix swaps, one passage / averaged / side by side (SmolLM2-135M, CPU)",
                "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
-               "command": f"benchmarks/length_confound.py collect TWIN --prefix LABEL --sets SWAP --limit 120 for LABEL in "
-                          f"{' '.join(prefix['contexts'])}; benchmarks/length_confound.py prefix TWIN --out THIS",
+               "command": "; ".join(f"benchmarks/length_confound.py collect TWIN --prefix {label} --sets {','.join(sets)} --limit "
+                                    f"{max(sets.values())}" for label, sets in prefix["collected"].items())
+                          + "; benchmarks/length_confound.py prefix TWIN --out THIS",
                "prefix": prefix}
     write_json_atomic(out, results)
     print(json.dumps(results, indent=1))
@@ -553,7 +576,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["collect", "analyse", "prefix"])
     parser.add_argument("twin", type=Path)
-    parser.add_argument("--prefix", default="A", help="a passage label (A..H), labels joined by + (read in that order) or by , (side by side)")
+    parser.add_argument("--prefix", default="A", help="a passage label (A..K), labels joined by + (read in that order) or by , (side by side)")
     parser.add_argument("--sets", help=f"comma-separated text sets to collect (default: all; SWAP = {SWAP})")
     parser.add_argument("--limit", type=int, help="collect only the first LIMIT texts of each set")
     parser.add_argument("--product", default="A", help="analyse: the context label of the product's protocol")
