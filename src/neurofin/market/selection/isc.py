@@ -49,16 +49,40 @@ def pairwise_isc(resp: np.ndarray) -> np.ndarray:
     return corr[..., upper[0], upper[1]].mean(axis=-1)
 
 
-def circular_shift_null(resp: np.ndarray, n_null: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
-    """(n_null, n_sessions, n_subjects) copies of resp with subjects 2..S circularly shifted independently (a view of
-    a (n_null, n_subjects, n_sessions) array: each shifted series is a window of the series repeated twice)."""
-    n_sessions, n_subjects = resp.shape
+def circular_shifts(n_sessions: int, n_subjects: int, n_null: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
+    """(n_null, n_subjects) circular offsets of the time-shift null: subject 1 unshifted, the others each by an
+    independent offset in [min_shift, n_sessions - min_shift] (a draw's series u is resp[(t - offset_u) mod T, u])."""
     if n_sessions <= 2 * min_shift:
         raise ValueError(f"need more than {2 * min_shift} sessions for a circular-shift null, got {n_sessions}")
     shifts = rng.integers(min_shift, n_sessions - min_shift + 1, size=(n_null, n_subjects))
     shifts[:, 0] = 0
-    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([resp, resp]), n_sessions, axis=0)
-    return windows[(n_sessions - shifts) % n_sessions, np.arange(n_subjects)].swapaxes(1, 2)
+    return shifts
+
+
+def null_loo_isc(resp: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Mean leave-one-out ISC of each shifted copy of resp (n_sessions, n_subjects), shifts (n_null, n_subjects)
+    from `circular_shifts`, without building the copies: a shift keeps each series' mean and spread, so every
+    covariance of a copy is a circular cross-covariance of the centred series at the difference of two offsets,
+    and all of those come from one FFT (the cross-correlation theorem). Subjects with a constant series, or whose
+    others sum to a constant, are left out of the mean as in `loo_isc` (NaN if none is left)."""
+    n_sessions, n_subjects = resp.shape
+    centred = resp - resp.mean(axis=0)
+    spectrum = np.fft.rfft(centred, axis=0)
+    # cross[k, u, v] = sum_t centred[t, u] * centred[(t + k) mod T, v]
+    cross = np.fft.irfft(spectrum.conj()[:, :, None] * spectrum[:, None, :], n=n_sessions, axis=0)
+    subjects = np.arange(n_subjects)
+    lags = (shifts[:, :, None] - shifts[:, None, :]) % n_sessions  # copy covariance of (u, v): cross[d_u - d_v, u, v]
+    cov = cross[lags, subjects[:, None], subjects[None, :]]  # (n_null, n_subjects, n_subjects)
+    own = np.diagonal(cov, axis1=1, axis2=2)
+    row, column = cov.sum(axis=2), cov.sum(axis=1)
+    with_others = row - own  # cov(s, sum of the others)
+    others_var = cov.sum(axis=(1, 2))[:, None] - row - column + own  # var(sum of the others)
+    variance = np.einsum("tu,tu->u", centred, centred)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = with_others / np.sqrt(variance * others_var)
+    r[:, variance == 0] = np.nan
+    r[others_var <= 0] = np.nan
+    return np.nanmean(r, axis=1)
 
 
 def _subject_matrices(rows: pd.DataFrame, rois: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -105,11 +129,11 @@ def isc_table(
         for ticker, resp in matrices[roi].items():
             if resp.shape[0] < max(min_sessions, 2 * min_shift + 1) or resp.shape[1] < 2:
                 continue
-            null = circular_shift_null(resp, n_null, rng, min_shift)
+            shifts = circular_shifts(resp.shape[0], resp.shape[1], n_null, rng, min_shift)
             per_ticker[str(ticker)] = (
                 float(np.nanmean(loo_isc(resp))),
                 float(pairwise_isc(resp)),
-                np.nanmean(loo_isc(null), axis=-1),
+                null_loo_isc(resp, shifts),
             )
         groups = {POOLED: list(per_ticker)} if scope == "pooled" else {t: [t] for t in per_ticker}
         for label, tickers in groups.items():
