@@ -203,9 +203,9 @@ def screen_features(
     if quality is not None:  # encoding-quality gate: ROIs the subject models cannot predict never reach Granger
         isc = isc.assign(validation_r=isc["roi"].map(quality))
         passed = passed[passed["roi"].map(quality).fillna(-np.inf) >= settings.min_roi_validation_r]
+    passing = set(zip(passed["roi"], passed["ticker"], strict=True))
     candidates = [
-        (roi, ticker) for ticker in tickers for roi in rois
-        if ((passed["roi"] == roi) & passed["ticker"].isin([POOLED, ticker])).any()
+        (roi, ticker) for ticker in tickers for roi in rois if (roi, POOLED) in passing or (roi, ticker) in passing
     ]
     return Screen(isc, candidates)
 
