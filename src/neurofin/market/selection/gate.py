@@ -239,7 +239,8 @@ def pooled_ic_table(window_frame: pd.DataFrame, candidates: Sequence[tuple[str, 
     from neurofin.market.evaluate.metrics import hac_mean_test, ic_by_date
 
     pairs = pd.DataFrame(list(candidates), columns=["feature", "ticker"])
-    rows = window_frame.sort_values(["ticker", "session"])
+    features = sorted(pairs["feature"].unique())
+    rows = window_frame[["ticker", "session", "target", *features]].sort_values(["ticker", "session"])
     stats = {}
     for feature, tickers in pairs.groupby("feature", sort=True)["ticker"]:
         own = rows[rows["ticker"].isin(set(tickers))]
