@@ -60,6 +60,16 @@ def test_null_loo_isc_equals_the_loo_isc_of_the_rolled_copies(n_sessions, n_subj
     np.testing.assert_allclose(null_loo_isc(resp, shifts), expected, rtol=0, atol=1e-12)
 
 
+def test_null_loo_isc_of_a_batch_equals_each_series_alone():
+    rng = np.random.default_rng(7)
+    resp = np.stack([_shared_signal(50, 3, 1.0 + k, rng) for k in range(4)])
+    shifts = np.stack([circular_shifts(50, 3, 25, rng, min_shift=3) for _ in range(4)])
+    batched = null_loo_isc(resp, shifts)
+    assert batched.shape == (4, 25)
+    for k in range(4):
+        np.testing.assert_allclose(batched[k], null_loo_isc(resp[k], shifts[k]), rtol=0, atol=1e-14)
+
+
 def test_null_loo_isc_leaves_out_a_constant_subject_like_loo_isc():
     rng = np.random.default_rng(5)
     resp = _shared_signal(40, 3, 1.0, rng)
