@@ -185,7 +185,7 @@ def screen_features(
     rois = roi_columns(panel)
     quality = roi_validation_r(settings.roi_quality_file, rois)
     sessions = pd.to_datetime(panel["session"])
-    window_panel = panel[(sessions >= train_start) & (sessions <= train_end)]
+    window_panel = panel.loc[(sessions >= train_start) & (sessions <= train_end), ["ticker", "session", "subject", *rois]]
     window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
     tickers = sorted(window_frame["ticker"].unique())
     subjects = subject_ids(panel)
