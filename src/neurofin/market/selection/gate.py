@@ -241,11 +241,13 @@ def pooled_ic_table(window_frame: pd.DataFrame, candidates: Sequence[tuple[str, 
     pairs = pd.DataFrame(list(candidates), columns=["feature", "ticker"])
     features = sorted(pairs["feature"].unique())
     rows = window_frame[["ticker", "session", "target", *features]].sort_values(["ticker", "session"])
+    ticker, session, target = (rows[c].to_numpy() for c in ("ticker", "session", "target"))
+    follows = np.r_[False, ticker[1:] == ticker[:-1]]  # the row before is the same ticker's previous session
     stats = {}
     for feature, tickers in pairs.groupby("feature", sort=True)["ticker"]:
-        own = rows[rows["ticker"].isin(set(tickers))]
-        lagged = own.groupby("ticker")[feature].shift(1)
-        ic = ic_by_date(pd.DataFrame({"session": own["session"], "mean": lagged, "actual": own["target"]}))
+        own = np.isin(ticker, list(set(tickers)))
+        lagged = np.where(follows, np.r_[np.nan, rows[feature].to_numpy(float)[:-1]], np.nan)
+        ic = ic_by_date(pd.DataFrame({"session": session[own], "mean": lagged[own], "actual": target[own]}))
         test = hac_mean_test(ic.to_numpy())
         stats[feature] = (test.mean, test.t_stat, test.p_value, test.n)
     table = pairs.assign(ic_mean=pairs["feature"].map(lambda f: stats[f][0]),
