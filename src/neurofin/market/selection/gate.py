@@ -245,7 +245,7 @@ def pooled_ic_table(window_frame: pd.DataFrame, candidates: Sequence[tuple[str, 
     follows = np.r_[False, ticker[1:] == ticker[:-1]]  # the row before is the same ticker's previous session
     stats = {}
     for feature, tickers in pairs.groupby("feature", sort=True)["ticker"]:
-        own = np.isin(ticker, list(set(tickers)))
+        own = rows["ticker"].isin(set(tickers)).to_numpy()
         lagged = np.where(follows, np.r_[np.nan, rows[feature].to_numpy(float)[:-1]], np.nan)
         ic = ic_by_date(pd.DataFrame({"session": session[own], "mean": lagged[own], "actual": target[own]}))
         test = hac_mean_test(ic.to_numpy())
