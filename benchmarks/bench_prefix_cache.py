@@ -7,10 +7,13 @@ whole (the path before the cache, the prefix re-read for every text). The bare L
 forward alone over the same texts' tokens, right-padded, batched to the same token budget as the extractor:
 on the text alone, and on prefix + text. Issue 20's averaging protocol (context_prefix = neutral_stories: one
 cached-prefix pass per packaged passage, features averaged) is timed too (--out prefix_average_cpu.json), and
-parallel_stories (the same passages side by side in one cached pass, --out prefix_parallel_cpu.json).
+parallel_stories (the 6 packaged passages side by side in one cached pass; its first 3 alone; the 6 cut to their
+first --passage-words words, --out prefix_parallel6_cpu.json). Every arm also runs as ARM@sdpa: under transformers' own "sdpa" attention instead of the
+product's CPU attention (features/attention.py), the code before it.
 Rounds are interleaved; reported per arm: the median and the fastest
-round (least slowed by other load on a shared machine), and the ratio of the product's time to the bare LM's
-time on the text alone (issue 22's target: <= 1.15).
+round (least slowed by other load on a shared machine), the process CPU seconds (the honest figure on a shared
+machine; --threads 1), and the ratio of the product's time to the bare LM's time on the text alone (issue 22's
+target: <= 1.15), against the bare LM under the product's attention and under "sdpa".
 SmolLM2-135M (GGUF, the demo's blocks 20-23, context 256, stride 256), CPU:
     PYTHONPATH=src .venv/bin/python benchmarks/bench_prefix_cache.py --n-comments 120 --rounds 3 --threads 1
 """
@@ -64,6 +67,10 @@ def bare_lm(loaded, token_lists: list[list[int]], max_tokens: int) -> Callable[[
     return run
 
 
+def assert_no_error(frame) -> None:
+    assert frame["error"].isna().all()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-comments", type=int, default=120)
@@ -71,6 +78,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadiest on a shared machine)")
     parser.add_argument("--arms", help="comma-separated arms to time (default all; the bare LM on the text alone always)")
+    parser.add_argument("--passage-words", type=int, default=35, help="product_parallel_6_short_passages: words kept per passage")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "prefix_cache_cpu.json")
     args = parser.parse_args()
 
@@ -84,7 +92,7 @@ def main() -> None:
     from neurofin.features.align import align_words
     from neurofin.features.model import load_language_model
     from neurofin.infer.predictor import FeatureGroup, Predictor
-    from neurofin.infer.text import NEUTRAL_STORIES, NEUTRAL_STORY, PARALLEL_STORIES, comment_words
+    from neurofin.infer.text import NEUTRAL_STORIES, NEUTRAL_STORY, PARALLEL_STORIES, comment_words, context_passages
 
     settings = FeatureSettings(model=str(demo_model_path()), blocks=DEMO_OVERRIDES["features.blocks"],
                                context_tokens=DEMO_OVERRIDES["features.context_tokens"],
@@ -113,36 +121,48 @@ def main() -> None:
                 frame = predictor.predict_rois(texts, units="raw")
             finally:
                 extract.extract_many = cached_extract  # type: ignore[assignment]
-            assert frame["error"].isna().all()
+            assert_no_error(frame)
 
         return run
 
     averaging = Predictor(predictor.groups, predictor.region_names, context_prefix=NEUTRAL_STORIES)
 
     def averaged() -> None:  # issue 20's averaging protocol: one cached-prefix pass per packaged passage
-        assert averaging.predict_rois(texts, units="raw")["error"].isna().all()
+        assert_no_error(averaging.predict_rois(texts, units="raw"))
 
     side_by_side = Predictor(predictor.groups, predictor.region_names, context_prefix=PARALLEL_STORIES)
+    three = Predictor(predictor.groups, predictor.region_names, context_prefix=[" ".join(p) for p in context_passages(PARALLEL_STORIES)[:3]])
+    three.side_by_side = True  # the first 3 packaged passages side by side (parallel_stories before it read 6)
+    short = Predictor(predictor.groups, predictor.region_names,
+                      context_prefix=[" ".join(p[: args.passage_words]) for p in context_passages(PARALLEL_STORIES)])
+    short.side_by_side = True  # the 6 packaged passages, each cut to its first --passage-words words
 
-    def parallel() -> None:  # the packaged passages side by side: one cached pass
-        assert side_by_side.predict_rois(texts, units="raw")["error"].isna().all()
+    def parallel(reader: Predictor) -> Callable[[], None]:  # the packaged passages side by side: one cached pass
+        return lambda: assert_no_error(reader.predict_rois(texts, units="raw"))
 
     arms = {"product_cached_prefix": product(cached_extract), "product_whole_prefix": product(whole_extract),
             "bare_lm_text_alone": bare_lm(loaded, alone, budget), "bare_lm_prefix_and_text": bare_lm(loaded, whole, budget),
-            "product_neutral_stories_averaged": averaged, "product_parallel_stories": parallel}
+            "product_neutral_stories_averaged": averaged, "product_parallel_stories": parallel(side_by_side),
+            "product_parallel_3_passages": parallel(three), "product_parallel_6_short_passages": parallel(short)}
+    arms |= {f"{name}@sdpa": run for name, run in arms.items()}  # the same under transformers' own "sdpa" attention
     if args.arms:
         arms = {name: run for name, run in arms.items() if name in args.arms.split(",") or name == "bare_lm_text_alone"}
-    predictor.predict_rois(texts[:8], units="raw")  # warm-up; computes the prefix cache once
-    averaging.predict_rois(texts[:8], units="raw")
-    side_by_side.predict_rois(texts[:8], units="raw")
+    for reader in (predictor, averaging, side_by_side, three, short):
+        reader.predict_rois(texts[:8], units="raw")  # warm-up; computes the prefix caches once
+    attention = loaded.model.config._attn_implementation  # the product's (features/attention.py)
     times: dict[str, list[float]] = {name: [] for name in arms}
+    cpu: dict[str, list[float]] = {name: [] for name in arms}
     for _ in range(args.rounds):
         for name, run in arms.items():
-            start = time.perf_counter()
+            loaded.model.set_attn_implementation("sdpa" if name.endswith("@sdpa") else attention)
+            start, start_cpu = time.perf_counter(), time.process_time()
             run()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    loaded.model.set_attn_implementation(attention)
     median = {name: statistics.median(t) for name, t in times.items()}
     fastest = {name: min(t) for name, t in times.items()}  # the round least slowed by other load on a shared machine
+    median_cpu = {name: statistics.median(t) for name, t in cpu.items()}
     bare = median["bare_lm_text_alone"]
     result = {
         "benchmark": "prefix_cache",
@@ -150,7 +170,12 @@ def main() -> None:
         "subjects": args.subjects, "rois": n_rois, "n_comments": len(texts), "words_per_comment": "10-40",
         "prefix_words": len(prefix), "prefix_tokens": len(align_words(loaded.tokenizer, prefix).ids),
         "mean_text_tokens": round(float(np.mean([len(a) for a in alone])), 1), "rounds": args.rounds,
+        "attention": attention,
         "seconds": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
+        "cpu_seconds": {name: [round(t, 3) for t in ts] for name, ts in cpu.items()},
+        "cpu_ratio_to_bare_lm_text_alone": {name: round(s / median_cpu["bare_lm_text_alone"], 3) for name, s in median_cpu.items()},
+        "cpu_ratio_to_bare_lm_text_alone_sdpa": ({name: round(s / median_cpu["bare_lm_text_alone@sdpa"], 3) for name, s in median_cpu.items()}
+                                                 if "bare_lm_text_alone@sdpa" in median_cpu else None),
         "texts_per_s": {name: round(len(texts) / s, 2) for name, s in median.items()},
         "ratio_to_bare_lm_text_alone": {name: round(s / bare, 3) for name, s in median.items()},
         "ratio_to_bare_lm_text_alone_fastest_rounds": {name: round(s / fastest["bare_lm_text_alone"], 3) for name, s in fastest.items()},
@@ -159,11 +184,12 @@ def main() -> None:
         "hardware": {"machine": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
                      "threads": torch.get_num_threads()},
         "command": f"benchmarks/bench_prefix_cache.py --n-comments {args.n_comments} --subjects {args.subjects} --rounds {args.rounds} "
-                   f"--threads {args.threads}" + (f" --arms {args.arms}" if args.arms else ""),
+                   f"--threads {args.threads} --passage-words {args.passage_words}" + (f" --arms {args.arms}" if args.arms else ""),
     }
     write_json_atomic(args.out, result)
     for name in arms:
-        print(f"{name:<26} {result['texts_per_s'][name]:>8} texts/s  {result['ratio_to_bare_lm_text_alone'][name]:.3f}x bare LM on the text alone")
+        print(f"{name:<38} {result['texts_per_s'][name]:>8} texts/s  {result['ratio_to_bare_lm_text_alone'][name]:.3f}x "
+              f"(CPU {result['cpu_ratio_to_bare_lm_text_alone'][name]:.3f}x) bare LM on the text alone")
     print(f"-> {args.out}")
 
 

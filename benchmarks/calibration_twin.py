@@ -26,9 +26,11 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=12)
     parser.add_argument("--voxels", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation-stories", type=int, help="held out for voxel selection and the calibration "
+                        "corpus (default: the demo's 3; with the test story, 4 held-out stories)")
     args = parser.parse_args()
     start = time.perf_counter()
-    packages = build_twin(args.out, args.subjects, args.stories, args.voxels, args.seed)
+    packages = build_twin(args.out, args.subjects, args.stories, args.voxels, args.seed, args.validation_stories)
     print(f"{len(packages)} packages in {time.perf_counter() - start:.0f} s -> {args.out}")
 
 

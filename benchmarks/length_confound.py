@@ -7,14 +7,18 @@ demo feature settings). Two stages, so the LM runs once per context and every pr
     ... collect TWIN --prefix B --sets SWAP --limit 160    # also C, D, E+F+A, E+F+B; E, F with --limit 120
     PYTHONPATH=src python benchmarks/length_confound.py analyse TWIN                # -> results JSON
     ... collect TWIN --prefix A,B,C --sets SWAP --limit 120   # side by side; also D,B,C, A,D,C, A,B,D, ... with E, F
+    ... collect TWIN --prefix A,B,C,I,J,K --sets SWAP --limit 120   # parallel_stories; also D,B,C,I,J,K, A,B,F,I,J,K, ...
     PYTHONPATH=src python benchmarks/length_confound.py prefix TWIN  # the prefix comparisons alone (SWAP sets only)
 (run with nice, two collections at a time; each TWIN/collect_<label>.npz, merged when a label is collected again).
 
-Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..H the paragraphs
+Contexts: A is the packaged neutral story (infer.context_prefix = neutral_story, the default), B..K the paragraphs
 of benchmarks/data/story_passage.txt (other neutral passages; B and C are also the packaged neutral_stories'
-2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol and D..F are never packaged);
-"E+F+A" reads passages E, F and A one after the other; "A,B,C" reads them side by side in one LM pass (parallel context
-windows, infer.context_prefix = parallel_stories: features/context.py). SWAP = the sets collected under every context (calibration
+2nd and 3rd passages, so "average of 3 passages A+B+C" is that protocol; I, J, K are parallel_stories' 4th to 6th
+passages; D..H are never packaged);
+"E+F+A" reads passages E, F and A one after the other; "A,B,C,I,J,K" reads them side by side in one LM pass (parallel
+context windows, infer.context_prefix = parallel_stories: features/context.py; "A,B,C" its first 3: the protocol
+before). A side-by-side label that starts parallel_stories' passages is compared with each label of as many passages
+that differs in one position. SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
 other than the twin's): reference / scrambled / wordlists / sentence_starts = the calibration corpus of `neurofin
 calibrate` (held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words,
@@ -53,6 +57,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "infer"))
 
 from twin_texts import (  # noqa: E402
+    LENGTHS,
     class_texts,
     comment_like_texts,
     learned_pairs,
@@ -61,6 +66,7 @@ from twin_texts import (  # noqa: E402
     word_list_texts,
 )
 
+from neurofin.infer.calibration import DEGREE  # noqa: E402
 from neurofin.io import write_json_atomic  # noqa: E402
 
 CLASSES = ("family", "body")  # the categories with the strongest planted effects the packages learned (learned_pairs)
@@ -82,12 +88,20 @@ def prefixes() -> dict[str, str]:
     return {"A": NEUTRAL_STORY, **{chr(ord("B") + i): p for i, p in enumerate(paragraphs)}}
 
 
+def packaged_labels() -> list[str]:
+    """The labels of parallel_stories' packaged passages, in order (their side-by-side label is a protocol's base)."""
+    from neurofin.infer.text import PARALLEL_STORIES, context_passages, prefix_words
+
+    words = {tuple(prefix_words(p)): label for label, p in prefixes().items()}
+    return [words[tuple(p)] for p in context_passages(PARALLEL_STORIES)]
+
+
 def prefix_text(label: str) -> str | list[str]:
     """The prefix of a label: one passage ("A"), passages read one after the other ("E+F+A") or side by side ("A,B,C")."""
     from neurofin.infer.text import prefix_words
 
-    if "," in label:
-        return [prefixes()[part] for part in label.split(",")]
+    if "," in label:  # a part "A:35": passage A's first 35 words
+        return [" ".join(prefix_words(prefixes()[name])[: int(n) if n else None]) for name, _, n in (p.partition(":") for p in label.split(","))]
     return " ".join(" ".join(prefix_words(prefixes()[part])) for part in label.split("+"))
 
 
@@ -113,6 +127,14 @@ def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
     for seed, suffix in ((0, ""), (1, "2")):  # the corpus of `neurofin calibrate`, and a second one (twice the texts)
         texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS, seed=seed)
         sets |= {name + suffix: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
+    from neurofin.infer.calibration import held_out_story_sentences, word_lists
+
+    held = sorted({s for r in records for s in (*r.split.validation, *r.split.test)} - {s for r in records for s in r.split.train})
+    pool = [[w for sentence in story for w in sentence] for story in held_out_story_sentences(find_dataset(twin / "synth"), held)]
+    vocabulary = sorted({w for story in pool for w in story})
+    sets["wordlists_240"] = (word_lists(pool, REFERENCE_TEXTS, seed=5), {})  # the corpus' word lists, twice as many
+    rng = np.random.default_rng(6)  # the same pool on the test lists' length grid (24 per length)
+    sets["wordlists_grid"] = ([" ".join(rng.choice(vocabulary, n)) for n in np.repeat(LENGTHS, PER_LENGTH)], {})
     for name, make, seed in (("sentences", sentence_texts, 101), ("lists", word_list_texts, 102),
                              ("sentences2", sentence_texts, 201), ("lists2", word_list_texts, 202)):
         sets[name] = (make(vocab, per_length=PER_LENGTH, seed=seed)[0], {})
@@ -163,10 +185,10 @@ def set_names(data: dict[str, np.ndarray]) -> list[str]:
 
 
 def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Sequence[str] = REFERENCE_SETS,
-           n_reference: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+           n_reference: int | None = None, degree: int = DEGREE) -> dict[str, dict[str, np.ndarray]]:
     """set -> subject (incl. ensemble) -> values: raw ("raw"), or calibrated as `neurofin calibrate` does ("product":
     length directions projected out, log-length baseline, scale; "baseline only": no projection) on the `reference`
-    sets present (story chunks cut to their first `n_reference`)."""
+    sets present (story chunks cut to their first `n_reference`), with polynomials of `degree` in log length."""
     from neurofin.infer.calibration import Calibration, fit_calibration
 
     sets = set_names(data)
@@ -186,9 +208,10 @@ def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Se
             kinds = [*REFERENCE_SETS, *(n for n in used if n.rstrip("2") not in REFERENCE_SETS)]  # test sets as extra kinds
             groups = np.concatenate([np.full(len(part(n, "n_words")), kinds.index(n if n in kinds else n.rstrip("2"))) for n in used])
             if calibrate == "baseline only":
-                calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {})
+                calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {},
+                                              degree=degree)
             else:
-                calibration = fit_calibration(readout, predictor.region_names, "", sums, coverage, n_words, groups, {})
+                calibration = fit_calibration(readout, predictor.region_names, "", sums, coverage, n_words, groups, {}, degree)
             calibrated = calibration.readout(readout)
         for name in sets:
             raw = calibrated.apply(data[f"{name}/{s}/sums"], data[f"{name}/{s}/coverage"])
@@ -220,12 +243,16 @@ def joined(v: dict[str, dict[str, np.ndarray]], data: dict[str, np.ndarray], nam
             np.concatenate([data[f"{n}/n_words"] for n in present]))
 
 
-def length_r2(v, data, names: Sequence[str], halves: bool = False) -> dict:
-    """Per kind and subject: median and max R^2 of log(n_words) over regions, the region of the max, and what noise
-    alone reaches: the 95% quantile of the max when n_words is permuted (200 draws) and for independent regions."""
+TEST_KINDS = (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2")))
+
+
+def length_r2(v, data, names: Sequence[str], halves: bool = False, kinds=TEST_KINDS) -> dict:
+    """Per kind (name, its sets) and subject: median and max R^2 of log(n_words) over regions, the region of the max,
+    and what noise alone reaches: the 95% quantile of the max when n_words is permuted (200 draws) and for
+    independent regions."""
     rng = np.random.default_rng(0)
     out = {}
-    for kind, sets in (("sentences", ("sentences", "sentences2")), ("lists", ("lists", "lists2"))):
+    for kind, sets in kinds:
         per, n_words = joined(v, data, sets[:1] if halves else sets)
         out[kind] = {"n_texts": int(len(n_words))}
         for s, x in per.items():
@@ -242,6 +269,31 @@ def cell_effect(v: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[
     """Mean of rows_b minus mean of rows_a, and its standard error."""
     a, b = v[rows_a], v[rows_b]
     return float(b.mean() - a.mean()), float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+
+
+def ols(design: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares coefficients and their heteroscedasticity-robust (HC1) standard errors (short texts vary more)."""
+    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
+    bread = np.linalg.inv(design.T @ design)
+    meat = design.T @ (design * ((x - design @ coef) ** 2)[:, None])
+    return coef, np.sqrt(np.diag(bread @ meat @ bread) * len(x) / (len(x) - design.shape[1]))
+
+
+def share_and_length(x: np.ndarray, share: np.ndarray, n_words: np.ndarray) -> dict:
+    """Issue 20's comparison on every class text: the class effect (0 -> 100% class words; x ~ 1 + share + log n)
+    and the class-free length effect of going from 8 to 120 words (x ~ 1 + log n on the 0% texts), each with its
+    HC1 standard error, |length| / |class|, and the class effect at each length (100% minus 0%)."""
+    design = np.column_stack([np.ones(len(x)), share, np.log(n_words)])
+    coef, se = ols(design, x)
+    free = share == 0
+    slope, slope_se = ols(design[free][:, [0, 2]], x[free])
+    span = np.log(120 / 8)
+    return {"class_effect": round(float(coef[1]), 3), "class_effect_se": round(float(se[1]), 3),
+            "length_effect_8_to_120_class_free": round(float(slope[1] * span), 3),
+            "length_effect_8_to_120_class_free_se": round(float(slope_se[1] * span), 3),
+            "length_over_class": round(float(abs(slope[1] * span) / abs(coef[1])), 3),
+            "class_effect_by_length": [round(float(x[(n_words == n) & (share == 1)].mean() - x[(n_words == n) & free].mean()), 3)
+                                       for n in np.unique(n_words)]}
 
 
 def planted(v, data, pairs, names) -> list[dict]:
@@ -264,7 +316,8 @@ def planted(v, data, pairs, names) -> list[dict]:
                 "length_effect_class_free": round(length0, 3), "length_effect_class_free_se": round(length0_se, 3),
                 "length_effect_all_shares": round(length, 3), "length_effect_all_shares_se": round(length_se, 3),
                 "means_by_share": [round(float(x[share == sh].mean()), 3) for sh in np.unique(share)],
-                "means_by_length": [round(float(x[n_words == n].mean()), 3) for n in np.unique(n_words)]}
+                "means_by_length": [round(float(x[n_words == n].mean()), 3) for n in np.unique(n_words)],
+                "regression (share + log length, all class texts)": share_and_length(x, share, n_words)}
         rows.append(row)
     return rows
 
@@ -313,6 +366,12 @@ def spread_ratio(v, reference: Sequence[str], names=("comment_like", "comment_li
             scale_rows = rng.integers(0, m, m)
             both.append(np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) / chunks[s][scale_rows].std(axis=0) for s in subjects]))))
         out |= {"n_scale_texts": m, "max_if_spreads_were_equal_95_with_scale_noise": round(float(np.quantile(both, 0.95)), 3)}
+        by_size = {}  # the same null with the scale set by m' chunks drawn from these (how many the target needs)
+        for size in (240, 480, 960, 1920, 3840):
+            draws_m = [np.nanmax(ratio(np.stack([equal[s][rows].std(axis=0) / chunks[s][scale_rows].std(axis=0) for s in subjects])))
+                       for rows, scale_rows in ((r, rng.integers(0, m, size)) for r in draws)]
+            by_size[f"{size} scale texts"] = round(float(np.quantile(draws_m, 0.95)), 3)
+        out["max_if_spreads_were_equal_95_by_scale_texts"] = by_size
     return out
 
 
@@ -347,14 +406,19 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
 
     def summary(results: list[dict], what: str) -> dict:
         flat = [(name, s, r) for res in results for name, per in res.items() for s, r in per.items()]
+        per_comparison = [np.mean([r["sign_flips"] for per in res.values() for r in per.values()]) for res in results]
         return {"what": what, "comparisons": len(results),
                 "sign_flips_max": max(r["sign_flips"] for _, _, r in flat),
                 "sign_flips_mean": round(float(np.mean([r["sign_flips"] for _, _, r in flat])), 4),
+                "sign_flips_mean_worst_comparison": round(float(max(per_comparison)), 4),
                 "rank_median_median": round(float(np.median([r["rank_median"] for _, _, r in flat])), 4),
                 "rank_min_min": min(r["rank_min"] for _, _, r in flat)}
 
-    out: dict = {"contexts": sorted(have), "texts": "the first texts collected under both contexts (--limit 120: comment-like texts, sentences), each context calibrated "
-                 "on its own story chunks + shuffled chunks (first 120 each; word lists and sentence-start chunks not collected under every context)"}
+    out: dict = {"contexts": sorted(have), "collected": {label: {name: int(len(data[label][f"{name}/n_words"])) for name in set_names(data[label])}
+                                                         for label in sorted(have)},
+                 "texts": "the first texts collected under both contexts (`collected`: comment-like texts, sentences), each context "
+                 "calibrated on its own story chunks + shuffled chunks where both have them (first 120 each; word lists and sentence-start "
+                 "chunks not collected under every context)"}
     raw_pairs = [(data["A"], data[b]) for b in singles if b != "A"]
     if raw_pairs:
         out["single passage: A vs each other passage, raw values"] = summary(
@@ -372,7 +436,12 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         disjoint = [compare(avg, averaged([data[x] for x in other])) for other in itertools.combinations(held, k)]
         if disjoint:
             out[f"average of {k} passages {'+'.join(base)}: disjoint sets"] = summary(disjoint, f"vs every set of {k} other passages")
-    for label in sorted(x for x in have if "," in x and x.split(",") == sorted(prefixes())[: len(x.split(","))]):
+    packaged = packaged_labels()
+    def names(label: str) -> list[str]:  # the passages of a side-by-side label read in full, or each cut alike ("A:35,B:35")
+        parts = [p.partition(":") for p in label.split(",")]
+        return [name for name, _, _ in parts] if len({cut for _, _, cut in parts}) == 1 else []
+
+    for label in sorted(x for x in have if "," in x and names(x) == packaged[: len(x.split(","))]):
         parts = label.split(",")
         one = [o for o in sorted(have) if "," in o and len(o.split(",")) == len(parts)
                and sum(p != q for p, q in zip(parts, o.split(","))) == 1]
@@ -396,6 +465,22 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
     return out
 
 
+def twin_description(twin: Path) -> str:
+    """What the twin is: subjects, stories (fitted / held out: the calibration corpus' source), voxels, seed."""
+    from neurofin.encoding.package import EncodingModel, package_dirs
+
+    truth = json.loads((twin / "synth" / "truth" / "truth.json").read_text())
+    split = EncodingModel.load(package_dirs(twin / "models")[0]).record.split
+    return (f"benchmarks/calibration_twin.py TWIN --subjects {truth['n_subjects']} --stories {truth['n_stories']} --voxels "
+            f"{truth['n_voxels']} --seed {truth['seed']} --validation-stories {len(split.validation)}: {len(split.train)} "
+            f"stories fitted, {len(split.validation) + len(split.test)} held out (validation + test)")
+
+
+def length_r2_summary(r2: dict) -> dict:
+    """length_r2 cut to its median and max per kind and subject."""
+    return {kind: {s: [r["median"], r["max"]] for s, r in per.items() if isinstance(r, dict)} for kind, per in r2.items()}
+
+
 def analyse(twin: Path, out: Path, product: str) -> None:
     vocab, _ = twin_vocabulary(twin / "synth")
     predictor = predictor_for(twin, prefixes()["A"])
@@ -403,23 +488,45 @@ def analyse(twin: Path, out: Path, product: str) -> None:
     pairs = learned_pairs(twin, predictor.groups[0].readouts, names, vocab, CLASSES)
     results: dict = {
         "benchmark": "issue 20 calibration: length, planted class, prefix, subjects (SmolLM2-135M, CPU)",
-        "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
-        "command": "benchmarks/length_confound.py collect TWIN --prefix LABEL [--sets ... --limit ...]; ... analyse TWIN",
+        "twin": twin_description(twin),
         "product_context": product}
     data = load(twin, product)
+    results["command"] = ("benchmarks/calibration_twin.py TWIN (options: 'twin'); benchmarks/length_confound.py collect "
+                          f"TWIN --prefix {product} --sets {','.join(set_names(data))} (in any grouping; merged); "
+                          + " ".join(["benchmarks/length_confound.py", *sys.argv[1:]]))
     results["noise_floors"] = {"what": "95% quantile of the max R^2 of one regressor over 22 independent ROIs with no effect",
-                               **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (160, 240, 480, 600)}}
+                               **{f"{n} texts": round(null_max_r2(n, 22), 4) for n in (80, 160, 240, 480, 960)}}
     results["texts"] = {n: int(len(data[f"{n}/n_words"])) for n in set_names(data)}
     twice = tuple(REFERENCE_SETS) + tuple(n + "2" for n in REFERENCE_SETS)  # a second corpus of every kind (seed 1)
+    seen: list[list[str]] = []
     for label, calibrate, reference in (
             ("before (raw readout, as on main)", "raw", ()),
             ("calibrated on main's corpus (240 chunks, 120 shuffled, 120 word lists)", "product", REFERENCE_SETS[:3]),
-            ("calibrated on main's corpus twice (480, 240, 240)", "product", twice[:3] + twice[4:7]),
+            ("calibrated on main's corpus twice", "product", twice[:3] + twice[4:7]),
             ("calibrated on main's corpus + 120 sentence-start chunks", "product", REFERENCE_SETS),
             ("calibrated on main's corpus + sentence-start chunks, twice", "product", twice)):
+        present = [r for r in reference if f"{r}/n_words" in data]
+        if present in seen[1:]:
+            continue  # the second corpus was not collected (or only some of its kinds: the label says which)
+        seen.append(present)
+        if "twice" in label:
+            label += " (" + ", ".join(f"{r} {len(data[f'{r}/n_words'])}" for r in present) + ")"
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
                           "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
+    v = values(data, predictor, "product", REFERENCE_SETS)
+    results["the corpus' own kinds: in sample (seed 0) and new draws (seed 1, those collected), calibrated on seed 0"] = {
+        "in sample": length_r2(v, data, names, kinds=[(n, (n,)) for n in REFERENCE_SETS]),
+        "new draws": length_r2(v, data, names, kinds=[(n, (n + "2",)) for n in REFERENCE_SETS if n + "2" in v])}
+    word_list_kinds = {"120 word lists (the product)": "wordlists", "240 word lists": "wordlists_240",
+                       "240 word lists on the test's length grid (24 per length)": "wordlists_grid"}
+    results["the corpus' word-list kind (drawn from the held-out stories' words): [median, max] R^2 per kind and subject"] = {
+        label: length_r2_summary(length_r2(values(data, predictor, "product", (*REFERENCE_SETS[:2], REFERENCE_SETS[3], name)),
+                                           data, names))
+        for label, name in word_list_kinds.items() if f"{name}/n_words" in data}
+    results["degree of the length polynomial: [median, max] R^2 per kind and subject (product corpus)"] = {
+        str(degree): length_r2_summary(length_r2(values(data, predictor, "product", REFERENCE_SETS, degree=degree), data, names))
+        for degree in (1, 2, 3, 4, 5)}
     for label, reference in (("the product's corpus", REFERENCE_SETS),
                              ("+ the other 240 sentences and word lists as corpus kinds", (*REFERENCE_SETS, "sentences2", "lists2"))):
         v = values(data, predictor, "product", reference)
@@ -437,8 +544,9 @@ def prefix_only(twin: Path, out: Path) -> None:
     prefix = prefix_comparisons(twin, predictor)
     results = {"benchmark": "issue 20 item 3: prefix swaps, one passage / averaged / side by side (SmolLM2-135M, CPU)",
                "twin": "benchmarks/calibration_twin.py: 2 subjects x 12 stories x 400 voxels, seed 0",
-               "command": f"benchmarks/length_confound.py collect TWIN --prefix LABEL --sets SWAP --limit 120 for LABEL in "
-                          f"{' '.join(prefix['contexts'])}; benchmarks/length_confound.py prefix TWIN --out THIS",
+               "command": "; ".join(f"benchmarks/length_confound.py collect TWIN --prefix {label} --sets {','.join(sets)} --limit "
+                                    f"{max(sets.values())}" for label, sets in prefix["collected"].items())
+                          + "; benchmarks/length_confound.py prefix TWIN --out THIS",
                "prefix": prefix}
     write_json_atomic(out, results)
     print(json.dumps(results, indent=1))
@@ -448,7 +556,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["collect", "analyse", "prefix"])
     parser.add_argument("twin", type=Path)
-    parser.add_argument("--prefix", default="A", help="a passage label (A..H), labels joined by + (read in that order) or by , (side by side)")
+    parser.add_argument("--prefix", default="A", help="a passage label (A..K), labels joined by + (read in that order) or by , (side by side)")
     parser.add_argument("--sets", help=f"comma-separated text sets to collect (default: all; SWAP = {SWAP})")
     parser.add_argument("--limit", type=int, help="collect only the first LIMIT texts of each set")
     parser.add_argument("--product", default="A", help="analyse: the context label of the product's protocol")

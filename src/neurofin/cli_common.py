@@ -21,8 +21,8 @@ CONFIG_HELP = "TOML settings merged over the defaults (start from `neurofin conf
 DATA_ROOT_HELP = "ds003020 folder (or its parent); default: data.data_root of the settings."
 SUBJECTS_HELP = "Comma-separated subject ids, e.g. UTS01,UTS02; default: data.subjects of the settings, else every subject found."
 PREFIX_HELP = ("Text the LM reads before each text, never scored: none | neutral_story | neutral_stories (3 packaged "
-               "passages, one LM pass each, values averaged) | parallel_stories (the 3 passages side by side, one LM "
-               "pass) | any text (infer.context_prefix).")
+               "passages, one LM pass each, values averaged) | parallel_stories (6 packaged passages side by side, one "
+               "LM pass) | any text (infer.context_prefix).")
 UNITS_HELP = "calibrated (SDs of comment-like text, length baseline removed; needs `neurofin calibrate`) | raw (the readout's mean per-word effect)."
 
 # The options the commands that load model packages (calibrate, infer, explain, serve) share.

@@ -162,7 +162,7 @@ class InferSettings(_Section):
     max_words: int = Field(256, ge=1)  # longer texts are truncated (and flagged)
     context_prefix: str = "neutral_story"  # read by the LM before each text, not scored: "none", "neutral_story", a text, or
     # "neutral_stories" (3 packaged passages, one LM pass each, values averaged: prefix-robust, 3x the LM time)
-    # or "parallel_stories" (the same 3 passages side by side in one LM pass: features/context.py)
+    # or "parallel_stories" (those 3 and 3 more packaged passages side by side in one LM pass: features/context.py)
     embedding_dims: int = Field(64, ge=0)  # no-brain control: `emb_*` columns of the LM features (0 = none written)
 
 

@@ -68,7 +68,8 @@ def test_several_prefixes_are_each_read_in_their_own_pass_and_the_features_avera
 
 
 def test_parallel_stories_read_the_packaged_passages_side_by_side_in_one_pass(monkeypatch):
-    """"parallel_stories": one extract_many call holding every packaged passage; its calibrations are its own."""
+    """"parallel_stories": one extract_many call holding the 6 packaged passages (neutral_stories' 3 first, each of
+    70-100 words); its calibrations are its own."""
     from neurofin.config import FeatureSettings
     from neurofin.infer.predictor import FeatureGroup, Predictor
     from neurofin.infer.text import NEUTRAL_STORIES, PARALLEL_STORIES, context_passages
@@ -83,7 +84,9 @@ def test_parallel_stories_read_the_packaged_passages_side_by_side_in_one_pass(mo
     group = FeatureGroup(FeatureSettings(), readouts=[], loaded=object())
     parallel = Predictor([group], [], context_prefix=PARALLEL_STORIES)
     parallel._features(group, [["a", "b"]], [0], [None])
-    assert seen == [context_passages(NEUTRAL_STORIES)]
+    passages = context_passages(PARALLEL_STORIES)
+    assert seen == [passages] and len(passages) == 6 and len({tuple(p) for p in passages}) == 6
+    assert passages[:3] == context_passages(NEUTRAL_STORIES) and all(70 < len(p) < 100 for p in passages)
     from neurofin.infer.calibration import fingerprint
 
     averaged = Predictor([group], [], context_prefix=NEUTRAL_STORIES)

@@ -89,8 +89,12 @@ def planted_effect(synth: Path, subject: str, vocab, category: str, region_matri
     return (direction @ weights) @ region_matrix
 
 
-def build_twin(out: Path, subjects: int = 2, stories: int = 12, voxels: int = 400, seed: int = 0) -> list[Path]:
-    """Synthetic twin -> registration -> SmolLM2 features (demo settings) -> one package per subject (out/models)."""
+def build_twin(out: Path, subjects: int = 2, stories: int = 12, voxels: int = 400, seed: int = 0,
+               validation_stories: int | None = None) -> list[Path]:
+    """Synthetic twin -> registration -> SmolLM2 features (demo settings) -> one package per subject (out/models).
+
+    `validation_stories` overrides the demo's 3 (with the test story they are the held-out stories the calibration
+    corpus is cut from)."""
     import warnings
 
     from neurofin.atlas import subject_atlas
@@ -101,6 +105,8 @@ def build_twin(out: Path, subjects: int = 2, stories: int = 12, voxels: int = 40
 
     dataset = make_synthetic_dataset(out / "synth", subjects, stories, voxels, seed, overwrite=True)
     settings = demo_settings(out, dataset.root)
+    if validation_stories is not None:
+        settings.encoding.validation_stories = validation_stories
     for subject in dataset.subjects():
         subject_atlas(dataset, subject, settings.atlas.cache_dir)
     features = cached_feature_source(dataset, settings)

@@ -173,3 +173,29 @@ def test_means_without_bands_are_the_same_bits(data):
     fitted = np.isnan(means.median)
     assert fitted.mean() > 0.5 and np.all(np.isnan(means.band[fitted]))
     np.testing.assert_array_equal(means.median[~fitted], whole.median[~fitted])  # fallback rows keep their bands
+
+
+@pytest.mark.parametrize("name", ["none", "mixed", "control"])
+def test_shared_means_equal_each_target_columns_own_forecasts(data, name):
+    """Issue 22: `shared_means` fits several target columns at once (a power grid's planted panels); each column's
+    table equals `forecast_requests` on that column alone, means to 1e-9, for columns with the same missing cells
+    (one design pass) and with others, and for tickers of different widths."""
+    from neurofin.market.forecast.engine import shared_means
+    from neurofin.market.forecast.models import ZeroForecaster
+
+    column = next(s.column for s in data.specs if s.horizon == 1)
+    rng = np.random.default_rng(1)
+    values = data.grid[column].to_numpy(float)
+    other = values + 0.01 * rng.standard_normal(values.size)
+    holed = np.where(rng.random(values.size) < 0.05, np.nan, values[::-1].copy())  # other missing cells
+    grid = data.grid.assign(**{"y@0": values, "y@1": other, "y@2": holed})
+    requests = _requests(data, column, 1, np.arange(20, len(data.sessions)))
+    covariates = _covariate_sets(data)[name]
+    models = {name: (RidgeForecaster(alpha=2.0), covariates), "zero": (ZeroForecaster(), covariates)}
+    tables = shared_means(models, GridCube.from_grid(grid), requests, ["y@0", "y@1", "y@2"], LEVELS)
+    for k, table in enumerate(tables):
+        alone = forecast_requests(models, grid.assign(**{column: grid[f"y@{k}"]}), requests, LEVELS)
+        assert table[["ticker", "model", "session", "origin"]].equals(alone[["ticker", "model", "session", "origin"]])
+        np.testing.assert_allclose(table["mean"], alone["mean"], rtol=0, atol=1e-9)
+        assert table["median"].isna().all()
+    assert not np.allclose(tables[0]["mean"], tables[1]["mean"])

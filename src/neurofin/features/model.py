@@ -18,6 +18,7 @@ from typing import Any
 
 from neurofin.config import FeatureSettings
 from neurofin.errors import ModelLoadError
+from neurofin.features.attention import use_cpu_attention
 from neurofin.io import sha256_bytes, sha256_file
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -252,6 +253,7 @@ def _load(settings: FeatureSettings) -> LoadedModel:
         )
     model.eval()
     model.requires_grad_(False)
+    use_cpu_attention(model)
     identity = _local_identity(source) if source.is_local else _hub_identity(source, _hub_commit(source) or source.revision or "main")
     return LoadedModel(
         model=model,

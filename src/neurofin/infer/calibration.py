@@ -53,11 +53,11 @@ class CalibrationError(InputError):
     """A package has no calibration for the readout and prefix in use."""
 
 
-def length_basis(n_words: np.ndarray) -> np.ndarray:
-    """(n_texts, DEGREE) powers of the standardised, clipped log length z(n)."""
+def length_basis(n_words: np.ndarray, degree: int = DEGREE) -> np.ndarray:
+    """(n_texts, degree) powers of the standardised, clipped log length z(n)."""
     n = np.clip(np.asarray(n_words, dtype=np.float64), MIN_WORDS, MAX_WORDS)
     z = (np.log(n) - np.log(30.0)) / np.log(10.0)
-    return np.stack([z**k for k in range(1, DEGREE + 1)], axis=1)
+    return np.stack([z**k for k in range(1, degree + 1)], axis=1)
 
 
 def fingerprint(readout_identity: str, regions: Sequence[str], prefix: Sequence[str] | Sequence[Sequence[str]],
@@ -76,30 +76,31 @@ class Calibration:
     regions: list[str]
     fingerprint: str
     location: np.ndarray  # (n_regions,) mean raw value of the reference corpus
-    length_coef: np.ndarray  # (DEGREE, n_regions) coefficients of length_basis, centred on the corpus
-    basis_mean: np.ndarray  # (DEGREE,) corpus mean of length_basis (the centring)
+    length_coef: np.ndarray  # (degree, n_regions) coefficients of length_basis, centred on the corpus
+    basis_mean: np.ndarray  # (degree,) corpus mean of length_basis (the centring)
     scale: np.ndarray  # (n_regions,) SD of the corpus residuals
     corpus: dict[str, Any]  # what the reference corpus was: sources, n_texts, length range
     nuisance: np.ndarray  # (n_features_in, k) orthonormal feature directions of the length trends, projected out
 
     @classmethod
     def fit(cls, subject: str, regions: Sequence[str], fingerprint_: str, raw: np.ndarray, n_words: np.ndarray,
-            corpus: dict[str, Any], nuisance: np.ndarray | None = None, scale_on: np.ndarray | None = None) -> Calibration:
+            corpus: dict[str, Any], nuisance: np.ndarray | None = None, scale_on: np.ndarray | None = None,
+            degree: int = DEGREE) -> Calibration:
         """Least-squares fit of raw (n_texts, n_regions) on the log-length basis; NaN regions stay NaN.
 
         `raw` are the values of the readout with the `nuisance` directions projected out (`readout`); the scale is
         the residual SD over the rows `scale_on` (boolean; default all)."""
         raw = np.asarray(raw, dtype=np.float64)
-        if raw.shape[0] < 10 * (DEGREE + 1):
-            raise InputError(f"{raw.shape[0]} reference texts are too few to calibrate: give at least {10 * (DEGREE + 1)}")
-        basis = length_basis(n_words)
+        if raw.shape[0] < 10 * (degree + 1):
+            raise InputError(f"{raw.shape[0]} reference texts are too few to calibrate: give at least {10 * (degree + 1)}")
+        basis = length_basis(n_words, degree)
         basis_mean = basis.mean(axis=0)
         design = np.hstack([np.ones((len(basis), 1)), basis - basis_mean])
         finite = np.isfinite(raw).all(axis=0)
-        coef = np.full((DEGREE + 1, raw.shape[1]), np.nan)
+        coef = np.full((degree + 1, raw.shape[1]), np.nan)
         coef[:, finite] = np.linalg.lstsq(design, raw[:, finite], rcond=None)[0]
         rows = np.ones(len(raw), dtype=bool) if scale_on is None else np.asarray(scale_on, dtype=bool)
-        scale = np.sqrt(((raw - design @ np.nan_to_num(coef))[rows] ** 2).sum(axis=0) / max(rows.sum() - DEGREE - 1, 1))
+        scale = np.sqrt(((raw - design @ np.nan_to_num(coef))[rows] ** 2).sum(axis=0) / max(rows.sum() - degree - 1, 1))
         scale[~finite] = np.nan
         nuisance = np.zeros((0, 0)) if nuisance is None else nuisance
         return cls(subject, list(regions), fingerprint_, coef[0], coef[1:], basis_mean, scale, corpus, nuisance)
@@ -112,7 +113,7 @@ class Calibration:
 
     def baseline(self, n_words: np.ndarray) -> np.ndarray:
         """(n_texts, n_regions) the raw value a typical comment-like text of each length gets."""
-        return self.location + (length_basis(n_words) - self.basis_mean) @ self.length_coef
+        return self.location + (length_basis(n_words, len(self.length_coef)) - self.basis_mean) @ self.length_coef
 
     def apply(self, raw: np.ndarray, n_words: np.ndarray) -> np.ndarray:
         """(n_texts, n_regions) calibrated values: residual on the length baseline, in SDs of comment-like text."""
@@ -134,7 +135,7 @@ class Calibration:
                    array("basis_mean"), array("scale"), dict(raw["corpus"]), array("nuisance"))
 
 
-def nuisance_directions(mean_features: np.ndarray, n_words: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def nuisance_directions(mean_features: np.ndarray, n_words: np.ndarray, groups: np.ndarray, degree: int = DEGREE) -> np.ndarray:
     """(n_features, k) orthonormal directions of the log-length trends of the mean word feature, one set per text group.
 
     Per group (e.g. story chunks, scrambled chunks) the texts' mean features are fitted on the length basis; the
@@ -142,7 +143,7 @@ def nuisance_directions(mean_features: np.ndarray, n_words: np.ndarray, groups: 
     directions = []
     for group in np.unique(groups):
         rows = groups == group
-        basis = length_basis(n_words[rows])
+        basis = length_basis(n_words[rows], degree)
         design = np.hstack([np.ones((rows.sum(), 1)), basis - basis.mean(axis=0)])
         directions.append(np.linalg.lstsq(design, mean_features[rows], rcond=None)[0][1:])
     q, _ = np.linalg.qr(np.vstack(directions).T)
@@ -150,17 +151,17 @@ def nuisance_directions(mean_features: np.ndarray, n_words: np.ndarray, groups: 
 
 
 def fit_calibration(readout: RegionReadout, regions: Sequence[str], fingerprint_: str, sums: np.ndarray, coverage: np.ndarray,
-                    n_words: np.ndarray, groups: np.ndarray | None, corpus: dict[str, Any]) -> Calibration:
+                    n_words: np.ndarray, groups: np.ndarray | None, corpus: dict[str, Any], degree: int = DEGREE) -> Calibration:
     """A subject's calibration from the reference texts' readout-weighted feature sums (RegionReadout.weighted_sums).
 
     The scale is the residual SD of the story chunks (group 0, the text closest to comments) when there are any:
     the shuffled chunks and word lists set the length directions and baseline but not the unit."""
     groups = np.zeros(len(n_words), dtype=int) if groups is None else np.asarray(groups)
-    nuisance = nuisance_directions(sums / coverage[:, None], n_words, groups)
+    nuisance = nuisance_directions(sums / coverage[:, None], n_words, groups, degree)
     projected = replace(readout, gain=readout.gain - nuisance @ (nuisance.T @ readout.gain))
-    scale_on = groups == 0 if (groups == 0).sum() > 10 * (DEGREE + 1) else None
+    scale_on = groups == 0 if (groups == 0).sum() > 10 * (degree + 1) else None
     return Calibration.fit(readout.subject, regions, fingerprint_, projected.apply(sums, coverage), n_words, corpus,
-                           nuisance, scale_on)
+                           nuisance, scale_on, degree)
 
 
 def read_calibration(package: str | Path) -> Calibration | None:

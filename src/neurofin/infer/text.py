@@ -55,8 +55,9 @@ def comment_words(text: object, max_words: int = 256) -> TextWords:
 
 
 NEUTRAL_STORY = "neutral_story"  # infer.context_prefix keyword: the packaged passage resources/context_prefix.txt
-NEUTRAL_STORIES = "neutral_stories"  # keyword: the 3 packaged passages resources/context_passages.txt, values averaged
-PARALLEL_STORIES = "parallel_stories"  # keyword: the same 3 passages read side by side in one LM pass
+NEUTRAL_STORIES = "neutral_stories"  # keyword: the first 3 packaged passages resources/context_passages.txt, values averaged
+PARALLEL_STORIES = "parallel_stories"  # keyword: the 6 packaged passages read side by side in one LM pass
+PACKAGED_PASSAGES = {NEUTRAL_STORIES: 3, PARALLEL_STORIES: 6}  # how many of resources/context_passages.txt each reads
 
 
 def prefix_words(prefix: str | None) -> list[str]:
@@ -70,11 +71,13 @@ def prefix_words(prefix: str | None) -> list[str]:
 
 def context_passages(prefix: str | Sequence[str] | None) -> list[list[str]]:
     """The passages the LM reads before each text (`read_side_by_side`: in one LM pass, else one pass per passage
-    and the values averaged): "neutral_stories"/"parallel_stories" -> the packaged passages (the first is
-    "neutral_story"), a sequence -> each of its prefixes, else the one prefix of `prefix_words`."""
-    if isinstance(prefix, str) and prefix.strip().lower() in (NEUTRAL_STORIES, PARALLEL_STORIES):
+    and the values averaged): "neutral_stories"/"parallel_stories" -> their first `PACKAGED_PASSAGES` packaged
+    passages (the first is "neutral_story"), a sequence -> each of its prefixes, else the one prefix of `prefix_words`."""
+    keyword = prefix.strip().lower() if isinstance(prefix, str) else None
+    if keyword in PACKAGED_PASSAGES:
         text = resources.files("neurofin.resources").joinpath("context_passages.txt").read_text(encoding="utf-8")
-        return [comment_words(line, max_words=10_000).words for line in text.splitlines() if line.strip()]
+        lines = [line for line in text.splitlines() if line.strip()][: PACKAGED_PASSAGES[keyword]]
+        return [comment_words(line, max_words=10_000).words for line in lines]
     if prefix is None or isinstance(prefix, str):
         return [prefix_words(prefix)]
     if not prefix:

@@ -34,12 +34,22 @@ from neurofin.errors import InputError
 from neurofin.market.evaluate.cw_bootstrap import BootstrapTest
 from neurofin.market.evaluate.evaluation import evaluate_targets, evaluate_with_null, target_rows, with_actuals
 from neurofin.market.evaluate.forecast_loop import forecast_folds, identical_models
-from neurofin.market.evaluate.increments import increment_tests
+from neurofin.market.evaluate.increments import increment_tests, verdict_nulls
+from neurofin.market.evaluate.metrics import wide_means
 from neurofin.market.evaluate.null import MIN_DRAWS
+from neurofin.market.evaluate.planted import planted_forecasts
 from neurofin.market.evaluate.projections import projection_rank
 from neurofin.market.evaluate.variants import INCREMENTS, REFERENCE_MODEL
 from neurofin.market.evaluate.verdict import Verdict, decide
-from neurofin.market.evaluate.walk_forward import Fold, MarketData, make_folds, prepare_data, select_per_fold
+from neurofin.market.evaluate.walk_forward import (
+    Fold,
+    MarketData,
+    fold_screens,
+    make_folds,
+    prepare_data,
+    select_per_fold,
+    select_planted,
+)
 from neurofin.market.forecast.controls import PROJECTION
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.targets import TargetSpec
@@ -101,17 +111,20 @@ def run_backtest(
 
 def model_forecasts(
     data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
-    settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
+    settings: MarketSettings, progress: Progress | None = None,
 ) -> tuple[pd.DataFrame, dict[TargetSpec, BootstrapTest]]:
-    """`forecast_folds` (of the models in `only`, when given: their means only), the models identical by
-    construction copied from their source, and the realised values (`with_actuals`); with the primary model's
-    Clark-West bootstrap tests (`forecast_folds`)."""
-    identical = identical_models(forecaster)
-    sources = None if only is None else {identical.get(model, model) for model in only}
-    forecasts, models, bootstraps = forecast_folds(data, folds, selections, forecaster, settings, progress, sources)
-    copies = [forecasts[forecasts["model"] == source].assign(model=alias) for alias, source in identical.items()
-              if alias in models and (only is None or alias in only)]
-    return with_actuals(pd.concat([forecasts, *copies], ignore_index=True), data), bootstraps
+    """`forecast_folds`, the models identical by construction copied from their source, and the realised values
+    (`with_actuals`); with the primary model's Clark-West bootstrap tests (`forecast_folds`)."""
+    forecasts, models, bootstraps = forecast_folds(data, folds, selections, forecaster, settings, progress)
+    return _completed(forecasts, models, data, forecaster), bootstraps
+
+
+def _completed(forecasts: pd.DataFrame, models: Collection[str], data: MarketData, forecaster: Forecaster) -> pd.DataFrame:
+    """The forecast rows plus the `models` identical by construction to a forecast one (copied from their source),
+    with their realised values (`with_actuals`)."""
+    copies = [forecasts[forecasts["model"] == source].assign(model=alias)
+              for alias, source in identical_models(forecaster).items() if alias in models]
+    return with_actuals(pd.concat([forecasts, *copies], ignore_index=True), data)
 
 
 def verdict_models(primary: str) -> list[str]:
@@ -125,17 +138,33 @@ def backtest_verdict(
     screens: Sequence[Screen] | None = None,
 ) -> tuple[Verdict, pd.DataFrame]:
     """The verdict of `run_backtest` and the primary model's row of the primary target's metrics, computing only
-    what they read: the primary target's selection, the `verdict_models` forecasts (means: no quantile band), the
-    primary model's metrics with the primary null, the increments over the controls (no other target, horizon,
-    model, projection ranking or portfolio). The metrics that read bands (pinball, coverage) are NaN."""
-    spec = TargetSpec(settings.primary_target, 1)
-    selections = select_per_fold(data, folds, settings, [spec.kind], screens)
-    forecasts, bootstraps = model_forecasts(data, folds, selections, forecaster, settings,
-                                            only=verdict_models(settings.primary_model))
-    rows = target_rows(forecasts, spec)
+    what they read (`backtest_verdicts` of one panel)."""
+    screens = fold_screens(data, folds, settings) if screens is None else screens
+    return backtest_verdicts([data], folds, [settings], forecaster, screens)[0]
+
+
+def backtest_verdicts(
+    panels: Sequence[MarketData], folds: Sequence[Fold], settings: Sequence[MarketSettings], forecaster: Forecaster,
+    screens: Sequence[Screen],
+) -> list[tuple[Verdict, pd.DataFrame]]:
+    """`backtest_verdict` of each planted panel (the user's data with other prices, `with_prices`; `settings[k]`
+    differing in their seed at most), computing only what the verdicts read: the primary target's selection, the
+    `verdict_models` forecasts (means: no quantile band; the models that read no selection fitted for every panel
+    at once, `planted_forecasts`), the primary model's metrics with the primary null, the increments over the
+    controls (no other target, horizon, model, projection ranking or portfolio). The metrics that read bands
+    (pinball, coverage) are NaN. `screens`: the user's (`fold_screens`), every panel's."""
+    spec = TargetSpec(settings[0].primary_target, 1)
+    only = verdict_models(settings[0].primary_model)
+    selections = select_planted(panels, folds, settings[0], spec.kind, screens)  # the selection reads no seed
     identical = identical_models(forecaster)
-    metrics, _ = evaluate_with_null(rows, settings.quantile_levels, settings.primary_model, identical,
-                                    settings.null_draws, settings.seed, bootstrap=bootstraps.get(spec),
-                                    models=[settings.primary_model])
-    increments = increment_tests(rows, identical, settings.null_draws, settings.seed)
-    return decide(metrics, settings.primary_model, settings.primary_target, increments), metrics
+    verdicts = []
+    for data, s, (forecasts, bootstraps) in zip(panels, settings, planted_forecasts(panels, folds, selections, forecaster,
+                                                                                   settings, only), strict=True):
+        rows = target_rows(_completed(forecasts, only, data, forecaster), spec)
+        null, increment_nulls = verdict_nulls(rows, s.primary_model, s.null_draws, s.seed)
+        wide = wide_means(rows)
+        metrics, _ = evaluate_with_null(rows, s.quantile_levels, s.primary_model, identical, s.null_draws, s.seed,
+                                        bootstrap=bootstraps.get(spec), models=[s.primary_model], null=null, wide=wide)
+        increments = increment_tests(rows, identical, s.null_draws, s.seed, nulls=increment_nulls, wide=wide)
+        verdicts.append((decide(metrics, s.primary_model, s.primary_target, increments), metrics))
+    return verdicts

@@ -12,7 +12,7 @@ import pandas as pd
 from neurofin.config import MarketSettings
 from neurofin.market.evaluate import metrics as m
 from neurofin.market.evaluate.cw_bootstrap import BootstrapTest
-from neurofin.market.evaluate.increments import holm, increment_tests
+from neurofin.market.evaluate.increments import holm, increment_tests, verdict_nulls
 from neurofin.market.evaluate.null import PermutationResult, permutation_ic_test
 from neurofin.market.evaluate.portfolio import portfolio_tables
 from neurofin.market.evaluate.variants import COVARIATE_MODELS, MODELS, REFERENCE_MODEL
@@ -67,11 +67,15 @@ def evaluate_targets(
     metrics, nulls, increments, tidy, books = {}, {}, [], [], []
     for spec in specs:
         rows = target_rows(forecasts, spec)
+        null, increment_nulls = verdict_nulls(rows, settings.primary_model, settings.null_draws, settings.seed,
+                                              spec.horizon - 1)
+        wide = m.wide_means(rows)
         table, null = evaluate_with_null(rows, settings.quantile_levels, settings.primary_model, identical,
                                          settings.null_draws, settings.seed, min_lags=spec.horizon - 1,
-                                         bootstrap=(bootstraps or {}).get(spec))
+                                         bootstrap=(bootstraps or {}).get(spec), null=null, wide=wide)
         metrics[spec], nulls[spec] = table, null
-        increment = increment_tests(rows, identical, settings.null_draws, settings.seed, min_lags=spec.horizon - 1)
+        increment = increment_tests(rows, identical, settings.null_draws, settings.seed, min_lags=spec.horizon - 1,
+                                    nulls=increment_nulls, wide=wide)
         increments.append(increment.assign(target=spec.kind, horizon=spec.horizon))
         tidy.append(tidy_metrics(table.drop(columns=["same_as", "cw_method"]), spec))
         if spec.horizon == 1 and spec.kind in DIRECTIONAL:
@@ -93,7 +97,8 @@ def tidy_metrics(table: pd.DataFrame, spec: TargetSpec) -> pd.DataFrame:
 def evaluate_with_null(
     forecasts: pd.DataFrame, quantile_levels: Sequence[float], primary: str = "roi",
     identical: dict[str, str] | None = None, null_draws: int = 500, seed: int = 0, min_lags: int = 0,
-    bootstrap: BootstrapTest | None = None, models: Collection[str] | None = None,
+    bootstrap: BootstrapTest | None = None, models: Collection[str] | None = None, null: PermutationResult | None = None,
+    wide: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, PermutationResult]:
     """Per-model IC (pooled; per-date mean with HAR test), hit rate, OOS R^2, pinball, 80% band coverage,
     Clark-West vs univariate (covariate models), Holm-adjusted for the secondary ones, and the primary
@@ -102,14 +107,15 @@ def evaluate_with_null(
     `bootstrap`: the primary model's Clark-West fixed-regressor bootstrap (cw_bootstrap.py, linear forecaster), whose
     p-value its cw_p (and that of a model identical to it) then is (cw_method "frb"); every other cw_p is the one-sided t(dof) p (cw_method "t", undersized
     under recursive estimation: docs/backtest.md "Size of the tests"). `models`: the rows of the table (default every
-    model of the forecasts; the others are still read as the reference and the R^2 baseline)."""
+    model of the forecasts; the others are still read as the reference and the R^2 baseline). `null`: the primary
+    model's permutation null when already drawn (`increments.verdict_nulls`); `wide`: the forecasts' `metrics.wide_means`
+    when already built."""
     identical = identical or {}
-    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
+    wide = m.wide_means(forecasts) if wide is None else wide
     listed = [mm for mm in MODELS if mm in wide.columns and (models is None or mm in models)]
     ic_per_date = daily_ic(forecasts[forecasts["model"].isin(listed)])
-    wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
     actual = wide["actual"].to_numpy(float)
-    null = permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed, horizon=min_lags + 1)
+    null = null if null is not None else permutation_ic_test(forecasts, primary, REFERENCE_MODEL, null_draws, seed, horizon=min_lags + 1)
     records = []
     for model in listed:
         rows = forecasts[forecasts["model"] == model]

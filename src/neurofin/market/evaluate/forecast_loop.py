@@ -8,7 +8,7 @@ by construction (`Forecaster.identical`); those are not recomputed here (the bac
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -76,13 +76,12 @@ def bootstraps_clark_west(forecaster: Forecaster, settings: MarketSettings) -> b
 
 def forecast_folds(
     data: MarketData, folds: Sequence[Fold], selections: dict[str, list[Selection]], forecaster: Forecaster,
-    settings: MarketSettings, progress: Progress | None = None, only: Collection[str] | None = None,
+    settings: MarketSettings, progress: Progress | None = None,
 ) -> tuple[pd.DataFrame, list[str], dict[TargetSpec, BootstrapTest]]:
     """Forecast rows of every distinct model variant, target and test session (columns model, target, horizon,
     session, origin, fold, ticker, mean, quantiles), the models of the last fold (identical ones included) and,
-    when `bootstraps_clark_west`, the primary model's Clark-West bootstrap test per target and horizon.
-    `only`: forecast just these models (the sources of identical ones; no projections) and the ridge fits' means
-    only (no bands), what a verdict reads."""
+    when `bootstraps_clark_west`, the primary model's Clark-West bootstrap test per target and horizon. What a
+    verdict reads alone (a power grid's planted panels): planted.py."""
     identical = identical_models(forecaster)
     bootstrap = bootstraps_clark_west(forecaster, settings)
     terms: dict[TargetSpec, list[FoldTerms]] = {}
@@ -96,8 +95,6 @@ def forecast_folds(
         controls = {**control_columns(data, components), **projections}
         models = available_models(data, components)
         computed = [model for model in models if model not in identical]
-        if only is not None:
-            computed, projections = [model for model in computed if model in only], {}
         universe = fold_universe(data.panel, fold.train_start, fold.train_end, settings.min_comments)
         cube = GridCube.from_grid(grid)  # every target of the fold reads it, and the designs it keeps
         for spec in data.specs:
@@ -106,8 +103,7 @@ def forecast_folds(
             requests = [OriginRequest(data.sessions[position[target] - 1], target, spec.column,
                                       known_through(data.sessions, position[target] - 1, spec.horizon))
                         for target in fold.test_sessions]
-            out = forecast_models(spec_models, forecaster, grid, requests, selected, controls, settings, cube,
-                                  bands=only is None)
+            out = forecast_models(spec_models, forecaster, grid, requests, selected, controls, settings, cube)
             rows.append(out.assign(target=spec.kind, horizon=spec.horizon, session=out.pop("session"),
                                    origin=out.pop("origin"), fold=fold.index))
             if bootstrap and isinstance(forecaster, RidgeForecaster) and settings.primary_model in computed:

@@ -7,12 +7,14 @@ Clark-West tests within each target and horizon. No test is adjusted across targ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from neurofin.market.evaluate import metrics as m
-from neurofin.market.evaluate.null import permutation_ic_tests
-from neurofin.market.evaluate.variants import INCREMENTS
+from neurofin.market.evaluate.null import PermutationResult, permutation_ic_tests
+from neurofin.market.evaluate.variants import INCREMENTS, REFERENCE_MODEL
 from neurofin.market.evaluate.verdict import SIGNIFICANCE
 
 HOLM_FAMILIES = {
@@ -21,19 +23,37 @@ HOLM_FAMILIES = {
 }
 
 
+def increment_pairs(forecasts: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (control, control+roi) pairs whose two models the forecast rows hold."""
+    present = set(forecasts["model"].unique())
+    return [(base, augmented) for base, augmented in INCREMENTS if {base, augmented} <= present]
+
+
+def verdict_nulls(
+    forecasts: pd.DataFrame, primary: str, draws: int, seed: int, min_lags: int = 0
+) -> tuple[PermutationResult, list[PermutationResult]]:
+    """The permutation nulls the verdict reads, drawn together: the primary model's over the reference model
+    (`evaluate_with_null`'s) and each increment's (`increment_tests`'); those on the same cells share the
+    permutations (the same p-values as drawn apart: each test seeds its generator with `seed`)."""
+    pairs = [(primary, REFERENCE_MODEL), *((augmented, base) for base, augmented in increment_pairs(forecasts))]
+    nulls = permutation_ic_tests(forecasts, pairs, draws, seed, horizon=min_lags + 1)
+    return nulls[0], nulls[1:]
+
+
 def increment_tests(
-    forecasts: pd.DataFrame, identical: dict[str, str], draws: int, seed: int, min_lags: int = 0
+    forecasts: pd.DataFrame, identical: dict[str, str], draws: int, seed: int, min_lags: int = 0,
+    nulls: Sequence[PermutationResult] | None = None, wide: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Does adding the selected ROIs to a control help? Per (control, control+roi): the randomisation null of the
     ROI contribution (the difference of the two forecasts; null.py), p = its one-sided p-value, Holm over the
     controls; `holds` when that is < SIGNIFICANCE (one test per control, like the verdict). Clark-West of the
-    nested pair is reported beside it."""
-    present = set(forecasts["model"].unique())
-    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
-    wide = wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
-    pairs = [(base, augmented) for base, augmented in INCREMENTS if {base, augmented} <= present]
-    nulls = permutation_ic_tests(forecasts, [(augmented, base) for base, augmented in pairs], draws, seed,
-                                 horizon=min_lags + 1)  # the pairs on the same cells share the permutations
+    nested pair is reported beside it. `nulls`: the pairs' nulls when already drawn (`verdict_nulls`); `wide`: the
+    forecasts' `metrics.wide_means` when already built."""
+    wide = m.wide_means(forecasts) if wide is None else wide
+    pairs = increment_pairs(forecasts)
+    if nulls is None:  # the pairs on the same cells share the permutations
+        nulls = permutation_ic_tests(forecasts, [(augmented, base) for base, augmented in pairs], draws, seed,
+                                     horizon=min_lags + 1)
     records = []
     for (base, augmented), null in zip(pairs, nulls, strict=True):
         cw = m.clark_west(wide, augmented, base, min_lags)

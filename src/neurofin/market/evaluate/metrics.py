@@ -78,25 +78,49 @@ def spearman(pred: np.ndarray, actual: np.ndarray) -> float:
     return float(stats.spearmanr(pred[ok], actual[ok]).statistic)
 
 
+def wide_means(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """One row per (session, ticker) of the forecast rows (model, session, ticker, mean, actual): each model's mean
+    forecast (a column per model) and the realised `actual`."""
+    wide = forecasts.pivot_table(index=["session", "ticker"], columns="model", values="mean").reset_index()
+    return wide.merge(forecasts[["session", "ticker", "actual"]].drop_duplicates(), on=["session", "ticker"])
+
+
 def ic_by_date(forecasts: pd.DataFrame, pred_col: str = "mean", by: str = "session") -> pd.Series:
     """Cross-sectional Spearman IC per session (index: session), from rows (session, ticker, pred, actual);
     `by="ticker"` gives each ticker's time-series IC instead.
 
     Vectorised: Pearson r of within-group average ranks over the rows where both values are finite
-    (NaN with fewer than 3 such rows or a constant side), equal to `spearman` per group.
+    (NaN with fewer than 3 such rows or a constant side), equal to `spearman` per group (`ic_by_date_columns`).
     """
-    pred, actual = forecasts[pred_col].to_numpy(float), forecasts["actual"].to_numpy(float)
-    ok = np.isfinite(pred) & np.isfinite(actual)
-    groups = pd.Index(sorted(forecasts[by].unique()), name=by)
-    codes = groups.get_indexer(forecasts[by].to_numpy()[ok])
-    count = np.bincount(codes, minlength=len(groups))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x, y = (ranks - (np.bincount(codes, ranks, len(groups)) / count)[codes]
-                for ranks in (_group_ranks(codes, pred[ok]), _group_ranks(codes, actual[ok])))
-        xy, xx, yy = (np.bincount(codes, w, len(groups)) for w in (x * y, x * x, y * y))
-        denom = np.sqrt(xx * yy)
-        valid = (count >= 3) & (denom > 1e-12)
-        return pd.Series(np.where(valid, xy / np.where(valid, denom, 1.0), np.nan), index=groups)
+    return ic_by_date_columns(forecasts[by], forecasts[pred_col].to_numpy(float),
+                              forecasts["actual"].to_numpy(float)[:, None]).iloc[:, 0].rename(None)
+
+
+def ic_by_date_columns(keys: pd.Series, pred: np.ndarray, actuals: np.ndarray) -> pd.DataFrame:
+    """`ic_by_date` of `pred` with each column of `actuals` (rows, K), grouped by `keys` (index: the sorted keys,
+    one column per actual). The predictions' ranks are computed once for the columns finite on the same rows (a
+    power grid's planted returns)."""
+    groups = pd.Index(sorted(keys.unique()), name=keys.name)
+    codes_all = groups.get_indexer(keys.to_numpy())
+    out = np.full((len(groups), actuals.shape[1]), np.nan)
+    ranked: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for k in range(actuals.shape[1]):
+        ok = np.isfinite(pred) & np.isfinite(actuals[:, k])
+        if ok.tobytes() not in ranked:
+            codes = codes_all[ok]
+            count = np.bincount(codes, minlength=len(groups))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ranks = _group_ranks(codes, pred[ok])
+                ranked[ok.tobytes()] = codes, count, ranks - (np.bincount(codes, ranks, len(groups)) / count)[codes]
+        codes, count, x = ranked[ok.tobytes()]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ranks = _group_ranks(codes, actuals[ok, k])
+            y = ranks - (np.bincount(codes, ranks, len(groups)) / count)[codes]
+            xy, xx, yy = (np.bincount(codes, w, len(groups)) for w in (x * y, x * x, y * y))
+            denom = np.sqrt(xx * yy)
+            valid = (count >= 3) & (denom > 1e-12)
+            out[:, k] = np.where(valid, xy / np.where(valid, denom, 1.0), np.nan)
+    return pd.DataFrame(out, index=groups)
 
 
 def _group_ranks(codes: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -14,17 +14,17 @@ Spearman IC of a normal lead is 6/pi asin(ic/2), within 5% of it). At IC 0 the d
 verdict's false-signal rate on this panel. Only the primary target at horizon 1 is backtested (the verdict's).
 
 What a planted return cannot change is computed once: each fold's ISC screen reads only the panel's ROI values
-(`fold_screens`; most of a backtest's CPU on a panel of a few subjects), so every (IC, rep) reuses the user's own
-screen (their seed, as their backtest has it); the lead, the standardised returns and the priced cells are read
-once (`lead_planter`); and each planted panel's data is the user's with only what prices set rebuilt
-(`walk_forward.with_prices`). Per (IC, rep) only what the verdict reads reruns (`backtest_verdict`): the primary
-target's selection rule, the forecasts of the verdict's models (primary, reference, controls and control+roi;
-controls included: their target is the planted return; their means only, no quantile band), the primary null and
-the increments (whose nulls share their permutations); no other target, horizon or model, no projection ranking,
-no portfolio table. The detections and statistics equal the whole backtest's per planted panel
-(tests/market/test_power.py). Cost (50 tickers x 750 sessions, 3 subjects, 4 folds;
-`benchmarks/results/power_grid_shared.json`): 4 planted panels cost 1.04 backtests of CPU; a planted panel costs
-1.07 CPU s beyond the screens, 0.061 of a backtest (2.63 s on main). Power rows carry Clark-West's t p
+(`fold_screens`), so every (IC, rep) reuses the user's own screen (their seed, as their backtest has it); the
+lead, the standardised returns and the priced cells are read once (`lead_planter`); and each planted panel's data
+is the user's with only what prices set rebuilt (`walk_forward.with_prices`). The planted panels are verdicted
+together (`backtest_verdicts`, in batches of about PANEL_CELLS grid values): only what the verdict reads runs
+(the primary target's selection rule, read for every panel in one pass; the forecasts of the verdict's models,
+means only, each ridge model fitted once for the panels whose regressors agree, evaluate/planted.py; the primary
+null and the increments'), no other target, horizon or model, no projection ranking, no portfolio table. The
+detections and statistics equal the whole backtest's per planted panel (tests/market/test_power.py). Cost (50
+tickers x 750 sessions, 3 subjects, 4 folds; `benchmarks/results/power_grid_together.json`,
+`power_grid_together_default.json`): 4 planted panels cost 0.75 backtests of CPU, the default 20 1.75; a planted
+panel costs 0.52-0.65 CPU s beyond the screens (1.35-1.60 s on main in the same runs). Power rows carry Clark-West's t p
 (cw_method "t"): its bootstrap is skipped, it never decides.
 """
 
@@ -40,7 +40,7 @@ import pandas as pd
 
 from neurofin.config import MarketSettings
 from neurofin.errors import InputError
-from neurofin.market.evaluate.backtest import backtest_verdict
+from neurofin.market.evaluate.backtest import backtest_verdicts
 from neurofin.market.evaluate.walk_forward import fold_screens, make_folds, prepare_data, with_prices
 from neurofin.market.forecast.models import Forecaster
 from neurofin.market.panel.prices import log_returns
@@ -51,6 +51,7 @@ DEFAULT_ICS = (0.0, 0.05, 0.1, 0.2)
 DEFAULT_REPS = 5
 DETECTION = 0.8
 POWER_FILE = "power.json"
+PANEL_CELLS = 64_000_000  # grid values of the planted panels verdicted together (`backtest_verdicts`)
 
 
 @dataclass
@@ -140,25 +141,25 @@ def verdict_power(
     settings = settings.model_copy(update={"targets": [settings.primary_target], "horizons": [1], "projection_draws": 0,
                                            "cw_bootstrap": False})  # neither the projections nor Clark-West decide
     data = prepare_data(panel, prices, settings)
-    screens = fold_screens(data, make_folds(data, settings), settings)  # returns-free: shared by every (IC, rep)
+    folds = make_folds(data, settings)
+    screens = fold_screens(data, folds, settings)  # returns-free: shared by every (IC, rep)
     plant = lead_planter(panel, prices, roi, settings)
     advance = report(progress).task("power: verdicts of planted panels", total=len(ics) * reps)
-    detections, rows = [], []
-    for k, ic in enumerate(ics):
-        hits = 0
-        for rep in range(reps):
-            seed = settings.seed + 1000 * k + rep
-            rep_settings = settings.model_copy(update={"seed": seed})
-            planted = with_prices(data, plant(float(ic), seed), rep_settings)  # only the price columns rebuilt
-            verdict, metrics = backtest_verdict(planted, make_folds(planted, rep_settings), rep_settings, forecaster,
-                                                screens)
+    cells = [(k, rep, settings.model_copy(update={"seed": settings.seed + 1000 * k + rep}))
+             for k in range(len(ics)) for rep in range(reps)]
+    at_once = max(1, PANEL_CELLS // max(data.grid.size, 1))
+    detections, rows = [0] * len(ics), []
+    for start in range(0, len(cells), at_once):
+        batch = cells[start : start + at_once]
+        planted = [with_prices(data, plant(float(ics[k]), s.seed), s) for k, _, s in batch]  # only the prices rebuilt
+        for (k, rep, _), (verdict, metrics) in zip(batch, backtest_verdicts(planted, folds, [s for *_, s in batch],
+                                                                             forecaster, screens), strict=True):
             found = verdict.claim == "signal"
-            hits += found
+            detections[k] += found
             primary = metrics.set_index("model").loc[settings.primary_model]
-            rows.append({"ic": float(ic), "rep": rep, "signal": bool(found), "ic_mean": float(primary["ic_mean"]),
+            rows.append({"ic": float(ics[k]), "rep": rep, "signal": found, "ic_mean": float(primary["ic_mean"]),
                          "perm_p": float(primary["perm_p"]), "cw_p": float(primary["cw_p"])})
-            advance(1)
-        detections.append(hits)
+        advance(len(batch))
     rates = [d / reps for d in detections]
     smallest = next((float(ic) for ic, rate in sorted(zip(ics, rates, strict=True)) if ic > 0 and rate >= DETECTION), None)
     return PowerResult(roi, reps, [float(ic) for ic in ics], detections, smallest, rows)

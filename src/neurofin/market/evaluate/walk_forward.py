@@ -28,6 +28,7 @@ from neurofin.market.selection.gate import (
     roi_columns,
     screen_features,
     select_features,
+    select_features_of,
     sentiment_columns,
     session_frame,
     session_prices,
@@ -87,7 +88,7 @@ def prepare_data(panel: pd.DataFrame, prices: pd.DataFrame, settings: MarketSett
     frame = session_frame(panel, prices, [*rois, *sentiment, *embedding], settings)
     attention = [c for c in ATTENTION if c in frame.columns]
     frame, specs, notes = _with_target_columns(frame, settings)
-    grid = business_day_frame(frame, [*rois, *sentiment, *attention, *embedding], targets=_targets(specs), lagged=rois)
+    grid = business_day_frame(frame, [*rois, *sentiment, *attention, *embedding], targets=target_columns(specs), lagged=rois)
     sessions = list(pd.DatetimeIndex(sorted(frame["session"].unique())))
     return MarketData(panel, frame, grid, sessions, rois, sentiment, attention, embedding, specs,
                       [*notes, *_embedding_notes(embedding)])
@@ -109,7 +110,7 @@ def _with_target_columns(frame: pd.DataFrame, settings: MarketSettings) -> tuple
     return with_targets(frame, specs), specs, notes
 
 
-def _targets(specs: Sequence[TargetSpec]) -> list[str]:
+def target_columns(specs: Sequence[TargetSpec]) -> list[str]:
     """The grid's target columns: the session return, then one per target."""
     return ["target", *(spec.column for spec in specs)]
 
@@ -124,7 +125,7 @@ def with_prices(data: MarketData, prices: pd.DataFrame, settings: MarketSettings
         return prepare_data(data.panel, prices, settings)
     keys = pd.MultiIndex.from_frame(data.frame[["ticker", "session"]])
     rows = px.set_index(["ticker", "session"])
-    frame = data.frame.drop(columns=[c for c in (INTRADAY, *_targets(data.specs)[1:]) if c in data.frame.columns])
+    frame = data.frame.drop(columns=[c for c in (INTRADAY, *target_columns(data.specs)[1:]) if c in data.frame.columns])
     frame = frame.assign(target=rows["log_return"].reindex(keys).to_numpy(float),
                          market=frame["session"].map(market).to_numpy(float),
                          **{c: rows[c].reindex(keys).to_numpy(float) for c in (INTRADAY,) if c in rows.columns})
@@ -132,10 +133,10 @@ def with_prices(data: MarketData, prices: pd.DataFrame, settings: MarketSettings
     at = pd.MultiIndex.from_frame(data.grid[["ticker", "timestamp"]]).get_indexer(keys)
     if (at < 0).any():
         raise ValueError("every (ticker, session) of the frame needs its grid row")
-    targets = np.full((len(data.grid), len(_targets(specs))), np.nan)
-    targets[at] = frame[_targets(specs)].to_numpy(float)
-    keep = data.grid.drop(columns=_targets(data.specs))
-    grid = pd.concat([keep.iloc[:, :3], pd.DataFrame(targets, columns=_targets(specs), index=keep.index),
+    targets = np.full((len(data.grid), len(target_columns(specs))), np.nan)
+    targets[at] = frame[target_columns(specs)].to_numpy(float)
+    keep = data.grid.drop(columns=target_columns(data.specs))
+    grid = pd.concat([keep.iloc[:, :3], pd.DataFrame(targets, columns=target_columns(specs), index=keep.index),
                       keep.iloc[:, 3:]], axis=1)  # timestamp, ticker, is_session, targets, features (business_day_frame)
     return replace(data, frame=frame, grid=grid, specs=specs, notes=[*notes, *_embedding_notes(data.embedding)])
 
@@ -172,6 +173,22 @@ def select_per_fold(
         out[kind] = [select_features(data.panel, framed, f.train_start, f.train_end, settings, screen)
                      for f, screen in zip(folds, screens, strict=True)]
     return out
+
+
+def select_planted(
+    panels: Sequence[MarketData], folds: Sequence[Fold], settings: MarketSettings, kind: str, screens: Sequence[Screen]
+) -> list[dict[str, list[Selection]]]:
+    """`select_per_fold(panel, folds, settings, [kind], screens)` of each planted panel (the user's data with other
+    prices: `with_prices`), the selection rule reading every panel's target at once (`select_features_of`)."""
+    column = TargetSpec(kind, 1).column
+    keys = panels[0].frame[["ticker", "session"]]
+    if any(not p.frame[["ticker", "session"]].equals(keys) for p in panels):
+        raise ValueError("planted panels share the user's frame rows (with_prices)")
+    targets = [f"target@{k}" for k in range(len(panels))]
+    framed = panels[0].frame.assign(**{t: p.frame[column].to_numpy() for t, p in zip(targets, panels, strict=True)})
+    per_fold = [select_features_of(panels[0].panel, framed, targets, f.train_start, f.train_end, settings, screen)
+                for f, screen in zip(folds, screens, strict=True)]
+    return [{kind: [fold[k] for fold in per_fold]} for k in range(len(panels))]
 
 
 def walk_forward_selection(data: MarketData, settings: MarketSettings) -> tuple[list[Fold], list[Selection]]:

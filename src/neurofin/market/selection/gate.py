@@ -216,19 +216,31 @@ def select_features(
 ) -> Selection:
     """ISC filter, then the selection rule (pooled IC or BH-FDR robust Granger) on the frame's `target`, using only
     sessions in [train_start, train_end]; `screen` reuses the window's ISC result for another target."""
+    return select_features_of(panel, frame, ["target"], train_start, train_end, settings, screen)[0]
+
+
+def select_features_of(
+    panel: pd.DataFrame, frame: pd.DataFrame, targets: Sequence[str], train_start: pd.Timestamp,
+    train_end: pd.Timestamp, settings: MarketSettings, screen: Screen | None = None,
+) -> list[Selection]:
+    """`select_features` with each of the frame's `targets` columns as its target (a power grid's planted returns):
+    the pooled-IC rule ranks the features once for all of them."""
     screen = screen or screen_features(panel, frame, train_start, train_end, settings)
     window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
     tickers = sorted(window_frame["ticker"].unique())
     if settings.selection_rule == "pooled_ic":
-        table = pooled_ic_table(window_frame, screen.candidates)
+        tables = pooled_ic_tables(window_frame, screen.candidates, targets)
     else:
-        table = granger_table(
-            window_frame, screen.candidates, max_lag=settings.granger_max_lag,
+        tables = [granger_table(
+            window_frame.assign(target=window_frame[target]), screen.candidates, max_lag=settings.granger_max_lag,
             lag_criterion=settings.granger_lag_criterion, fdr_alpha=settings.fdr_alpha,
-        )
-    chosen = dict(tuple(table.loc[table["selected"].astype(bool), "feature"].groupby(table["ticker"])))
-    selected = {t: sorted(chosen[t]) if t in chosen else [] for t in tickers}
-    return Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), screen.isc, table, selected)
+        ) for target in targets]
+    selections = []
+    for table in tables:
+        chosen = dict(tuple(table.loc[table["selected"].astype(bool), "feature"].groupby(table["ticker"])))
+        selected = {t: sorted(chosen[t]) if t in chosen else [] for t in tickers}
+        selections.append(Selection(pd.Timestamp(train_start), pd.Timestamp(train_end), screen.isc, table, selected))
+    return selections
 
 
 def pooled_ic_table(window_frame: pd.DataFrame, candidates: Sequence[tuple[str, str]]) -> pd.DataFrame:
@@ -236,27 +248,39 @@ def pooled_ic_table(window_frame: pd.DataFrame, candidates: Sequence[tuple[str, 
     previous-session value with `target` over the window, pooled across its candidate tickers, with its HAC t;
     `selected` for the one feature with the largest |t| (every ticker it is a candidate for; none if no t is finite).
     """
-    from neurofin.market.evaluate.metrics import hac_mean_test, ic_by_date
+    return pooled_ic_tables(window_frame, candidates, ["target"])[0]
+
+
+def pooled_ic_tables(
+    window_frame: pd.DataFrame, candidates: Sequence[tuple[str, str]], targets: Sequence[str]
+) -> list[pd.DataFrame]:
+    """`pooled_ic_table` with each of the `targets` columns as the target; each feature's lag and ranks are computed
+    once for all of them (`ic_by_date_columns`)."""
+    from neurofin.market.evaluate.metrics import hac_mean_test, ic_by_date_columns
 
     pairs = pd.DataFrame(list(candidates), columns=["feature", "ticker"])
     features = sorted(pairs["feature"].unique())
-    rows = window_frame[["ticker", "session", "target", *features]].sort_values(["ticker", "session"])
-    ticker, session, target = (rows[c].to_numpy() for c in ("ticker", "session", "target"))
+    rows = window_frame[["ticker", "session", *targets, *features]].sort_values(["ticker", "session"])
+    ticker, actuals = rows["ticker"].to_numpy(), rows[list(targets)].to_numpy(float)
     follows = np.r_[False, ticker[1:] == ticker[:-1]]  # the row before is the same ticker's previous session
-    stats = {}
+    stats: list[dict[str, tuple[float, float, float, int]]] = [{} for _ in targets]
     for feature, tickers in pairs.groupby("feature", sort=True)["ticker"]:
         own = rows["ticker"].isin(set(tickers)).to_numpy()
         lagged = np.where(follows, np.r_[np.nan, rows[feature].to_numpy(float)[:-1]], np.nan)
-        ic = ic_by_date(pd.DataFrame({"session": session[own], "mean": lagged[own], "actual": target[own]}))
-        test = hac_mean_test(ic.to_numpy())
-        stats[feature] = (test.mean, test.t_stat, test.p_value, test.n)
-    table = pairs.assign(ic_mean=pairs["feature"].map(lambda f: stats[f][0]),
-                         t_stat=pairs["feature"].map(lambda f: stats[f][1]),
-                         p_value=pairs["feature"].map(lambda f: stats[f][2]),
-                         sessions=pairs["feature"].map(lambda f: stats[f][3]))
-    strength = table["t_stat"].abs()
-    best = table.loc[strength.idxmax(), "feature"] if strength.notna().any() else None
-    return table.assign(selected=table["feature"] == best)
+        ics = ic_by_date_columns(rows["session"][own], lagged[own], actuals[own])
+        for k, column in enumerate(ics.columns):
+            test = hac_mean_test(ics[column].to_numpy())
+            stats[k][feature] = (test.mean, test.t_stat, test.p_value, test.n)
+    tables = []
+    for found in stats:
+        table = pairs.assign(ic_mean=pairs["feature"].map(lambda f, found=found: found[f][0]),
+                             t_stat=pairs["feature"].map(lambda f, found=found: found[f][1]),
+                             p_value=pairs["feature"].map(lambda f, found=found: found[f][2]),
+                             sessions=pairs["feature"].map(lambda f, found=found: found[f][3]))
+        strength = table["t_stat"].abs()
+        best = table.loc[strength.idxmax(), "feature"] if strength.notna().any() else None
+        tables.append(table.assign(selected=table["feature"] == best))
+    return tables
 
 
 def selection_frequencies(selections: Sequence[Selection], rois: Sequence[str], tickers: Sequence[str]) -> pd.DataFrame:
