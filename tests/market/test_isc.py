@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from neurofin.market.selection.isc import POOLED, _subject_matrices, circular_shift_null, isc_table, loo_isc, pairwise_isc
+from neurofin.market.selection.isc import (
+    POOLED,
+    _subject_matrices,
+    circular_shifts,
+    isc_table,
+    loo_isc,
+    null_loo_isc,
+    pairwise_isc,
+)
 
 
 def _shared_signal(n_sessions, n_subjects, noise, rng):
@@ -32,15 +40,45 @@ def test_isc_works_on_stacked_leading_axes():
     np.testing.assert_allclose(pairwise_isc(stacked)[2], pairwise_isc(stacked[2]))
 
 
-def test_circular_shift_null_shifts_every_subject_but_the_first_by_an_allowed_offset():
-    resp = np.arange(30 * 3, dtype=float).reshape(30, 3)
-    null = circular_shift_null(resp, 50, np.random.default_rng(0), min_shift=5)
-    assert null.shape == (50, 30, 3)
-    np.testing.assert_array_equal(null[:, :, 0], np.broadcast_to(resp[:, 0], (50, 30)))
-    for draw in null:
-        for s in (1, 2):
-            offsets = [k for k in range(30) if np.array_equal(np.roll(resp[:, s], k), draw[:, s])]
-            assert len(offsets) == 1 and 5 <= offsets[0] <= 25
+def test_circular_shifts_leave_the_first_subject_and_draw_allowed_offsets_for_the_others():
+    shifts = circular_shifts(30, 3, 500, np.random.default_rng(0), min_shift=5)
+    assert shifts.shape == (500, 3)
+    assert (shifts[:, 0] == 0).all() and shifts[:, 1:].min() == 5 and shifts[:, 1:].max() == 25
+
+
+def _rolled_copies(resp, shifts):
+    """The null's shifted copies built one by one (np.roll of each subject's series by its offset)."""
+    return np.stack([np.stack([np.roll(resp[:, u], d) for u, d in enumerate(draw)], axis=1) for draw in shifts])
+
+
+@pytest.mark.parametrize(("n_sessions", "n_subjects"), [(30, 2), (41, 3), (1250, 5)])
+def test_null_loo_isc_equals_the_loo_isc_of_the_rolled_copies(n_sessions, n_subjects):
+    rng = np.random.default_rng(n_subjects)
+    resp = _shared_signal(n_sessions, n_subjects, 1.0, rng) + 3.0
+    shifts = circular_shifts(n_sessions, n_subjects, 60, rng, min_shift=3)
+    expected = np.nanmean(loo_isc(_rolled_copies(resp, shifts)), axis=-1)
+    np.testing.assert_allclose(null_loo_isc(resp, shifts), expected, rtol=0, atol=1e-12)
+
+
+def test_null_loo_isc_of_a_batch_equals_each_series_alone():
+    rng = np.random.default_rng(7)
+    resp = np.stack([_shared_signal(50, 3, 1.0 + k, rng) for k in range(4)])
+    shifts = np.stack([circular_shifts(50, 3, 25, rng, min_shift=3) for _ in range(4)])
+    batched = null_loo_isc(resp, shifts)
+    assert batched.shape == (4, 25)
+    for k in range(4):
+        np.testing.assert_allclose(batched[k], null_loo_isc(resp[k], shifts[k]), rtol=0, atol=1e-14)
+
+
+def test_null_loo_isc_leaves_out_a_constant_subject_like_loo_isc():
+    rng = np.random.default_rng(5)
+    resp = _shared_signal(40, 3, 1.0, rng)
+    resp[:, 2] = 0.0
+    shifts = circular_shifts(40, 3, 20, rng, min_shift=3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = np.nanmean(loo_isc(_rolled_copies(resp, shifts)), axis=-1)
+    assert np.isfinite(expected).all()
+    np.testing.assert_allclose(null_loo_isc(resp, shifts), expected, rtol=0, atol=1e-12)
 
 
 def _panel(n_tickers, n_sessions, n_subjects, shared, rng, roi="roi_a"):

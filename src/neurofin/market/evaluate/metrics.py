@@ -124,15 +124,16 @@ def ic_by_date_columns(keys: pd.Series, pred: np.ndarray, actuals: np.ndarray) -
 
 
 def _group_ranks(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based, ties share their mean rank) of `values` within each group `codes`."""
-    order = np.lexsort((values, codes))
-    group, value = codes[order], values[order]
-    new_group = np.diff(group, prepend=-1) != 0
-    position = np.arange(order.size) - np.maximum.accumulate(np.where(new_group, np.arange(order.size), 0)) + 1
-    tie = np.cumsum(new_group | (np.diff(value, prepend=np.nan) != 0)) - 1
-    ranks = np.empty(order.size)
-    ranks[order] = (np.bincount(tie, position) / np.bincount(tie))[tie]
-    return ranks
+    """Average ranks (1-based, ties share their mean rank) of finite `values` within each group `codes`: the groups
+    as the rows of a matrix padded with +inf (at most groups x the largest group: the session x ticker grid for
+    `ic_by_date`), ranked row by row."""
+    count = np.bincount(codes)
+    order = np.argsort(codes, kind="stable")
+    column = np.empty(codes.size, dtype=np.intp)
+    column[order] = np.arange(codes.size) - np.repeat(np.cumsum(count) - count, count)
+    padded = np.full((count.size, int(count.max(initial=0))), np.inf)
+    padded[codes, column] = values
+    return stats.rankdata(padded, axis=1, method="average")[codes, column]
 
 
 def hit_rate(pred: np.ndarray, actual: np.ndarray) -> tuple[float, float]:

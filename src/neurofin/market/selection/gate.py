@@ -185,7 +185,7 @@ def screen_features(
     rois = roi_columns(panel)
     quality = roi_validation_r(settings.roi_quality_file, rois)
     sessions = pd.to_datetime(panel["session"])
-    window_panel = panel[(sessions >= train_start) & (sessions <= train_end)]
+    window_panel = panel.loc[(sessions >= train_start) & (sessions <= train_end), ["ticker", "session", "subject", *rois]]
     window_frame = frame[(frame["session"] >= train_start) & (frame["session"] <= train_end)]
     tickers = sorted(window_frame["ticker"].unique())
     subjects = subject_ids(panel)
@@ -203,9 +203,9 @@ def screen_features(
     if quality is not None:  # encoding-quality gate: ROIs the subject models cannot predict never reach Granger
         isc = isc.assign(validation_r=isc["roi"].map(quality))
         passed = passed[passed["roi"].map(quality).fillna(-np.inf) >= settings.min_roi_validation_r]
+    passing = set(zip(passed["roi"], passed["ticker"], strict=True))
     candidates = [
-        (roi, ticker) for ticker in tickers for roi in rois
-        if ((passed["roi"] == roi) & passed["ticker"].isin([POOLED, ticker])).any()
+        (roi, ticker) for ticker in tickers for roi in rois if (roi, POOLED) in passing or (roi, ticker) in passing
     ]
     return Screen(isc, candidates)
 
@@ -259,12 +259,15 @@ def pooled_ic_tables(
     from neurofin.market.evaluate.metrics import hac_mean_test, ic_by_date_columns
 
     pairs = pd.DataFrame(list(candidates), columns=["feature", "ticker"])
-    rows = window_frame.sort_values(["ticker", "session"])
+    features = sorted(pairs["feature"].unique())
+    rows = window_frame[["ticker", "session", *targets, *features]].sort_values(["ticker", "session"])
+    ticker, actuals = rows["ticker"].to_numpy(), rows[list(targets)].to_numpy(float)
+    follows = np.r_[False, ticker[1:] == ticker[:-1]]  # the row before is the same ticker's previous session
     stats: list[dict[str, tuple[float, float, float, int]]] = [{} for _ in targets]
     for feature, tickers in pairs.groupby("feature", sort=True)["ticker"]:
-        own = rows[rows["ticker"].isin(set(tickers))]
-        lagged = own.groupby("ticker")[feature].shift(1).to_numpy(float)
-        ics = ic_by_date_columns(own["session"], lagged, own[list(targets)].to_numpy(float))
+        own = rows["ticker"].isin(set(tickers)).to_numpy()
+        lagged = np.where(follows, np.r_[np.nan, rows[feature].to_numpy(float)[:-1]], np.nan)
+        ics = ic_by_date_columns(rows["session"][own], lagged[own], actuals[own])
         for k, column in enumerate(ics.columns):
             test = hac_mean_test(ics[column].to_numpy())
             stats[k][feature] = (test.mean, test.t_stat, test.p_value, test.n)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 POOLED = "*pooled*"
+ISC_BATCH = 64  # tickers per batch of `_ticker_statistics` (the FFT cross-covariances: batch x sessions x subjects^2)
 
 
 def _zscore_time(series: np.ndarray) -> np.ndarray:
@@ -49,16 +50,41 @@ def pairwise_isc(resp: np.ndarray) -> np.ndarray:
     return corr[..., upper[0], upper[1]].mean(axis=-1)
 
 
-def circular_shift_null(resp: np.ndarray, n_null: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
-    """(n_null, n_sessions, n_subjects) copies of resp with subjects 2..S circularly shifted independently (a view of
-    a (n_null, n_subjects, n_sessions) array: each shifted series is a window of the series repeated twice)."""
-    n_sessions, n_subjects = resp.shape
+def circular_shifts(n_sessions: int, n_subjects: int, n_null: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
+    """(n_null, n_subjects) circular offsets of the time-shift null: subject 1 unshifted, the others each by an
+    independent offset in [min_shift, n_sessions - min_shift] (a draw's series u is resp[(t - offset_u) mod T, u])."""
     if n_sessions <= 2 * min_shift:
         raise ValueError(f"need more than {2 * min_shift} sessions for a circular-shift null, got {n_sessions}")
     shifts = rng.integers(min_shift, n_sessions - min_shift + 1, size=(n_null, n_subjects))
     shifts[:, 0] = 0
-    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([resp, resp]), n_sessions, axis=0)
-    return windows[(n_sessions - shifts) % n_sessions, np.arange(n_subjects)].swapaxes(1, 2)
+    return shifts
+
+
+def null_loo_isc(resp: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(..., n_null) mean leave-one-out ISC of each shifted copy of resp (..., n_sessions, n_subjects), shifts
+    (..., n_null, n_subjects) from `circular_shifts`, without building the copies: a shift keeps each series' mean
+    and spread, so every covariance of a copy is a circular cross-covariance of the centred series at the difference
+    of two offsets, and all of those come from one FFT (the cross-correlation theorem). Subjects with a constant
+    series, or whose others sum to a constant, are left out of the mean as in `loo_isc` (NaN if none is left)."""
+    n_sessions, n_subjects = resp.shape[-2:]
+    centred = (resp - resp.mean(axis=-2, keepdims=True)).reshape(-1, n_sessions, n_subjects)
+    spectrum = np.fft.rfft(centred, axis=1)
+    # cross[b, k, u, v] = sum_t centred[b, t, u] * centred[b, (t + k) mod T, v]
+    cross = np.fft.irfft(spectrum.conj()[..., :, None] * spectrum[..., None, :], n=n_sessions, axis=1)
+    lags = (shifts[..., :, None] - shifts[..., None, :]).reshape(cross.shape[0], -1, n_subjects, n_subjects)
+    subjects = np.arange(n_subjects)
+    batch = np.arange(cross.shape[0])[:, None, None, None]
+    # copy covariance of (u, v): cross[d_u - d_v, u, v]; (batch, n_null, n_subjects, n_subjects)
+    cov = cross[batch, lags % n_sessions, subjects[:, None], subjects[None, :]]
+    own = np.diagonal(cov, axis1=-2, axis2=-1)
+    row, column = cov.sum(axis=-1), cov.sum(axis=-2)
+    with_others = row - own  # cov(s, sum of the others)
+    others_var = cov.sum(axis=(-2, -1))[..., None] - row - column + own  # var(sum of the others)
+    variance = np.einsum("btu,btu->bu", centred, centred)[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = with_others / np.sqrt(variance * others_var)
+    r[np.broadcast_to(variance == 0, r.shape) | (others_var <= 0)] = np.nan
+    return np.nanmean(r, axis=-1).reshape(shifts.shape[:-1])
 
 
 def _subject_matrices(rows: pd.DataFrame, rois: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -75,6 +101,28 @@ def _subject_matrices(rows: pd.DataFrame, rois: Sequence[str], subjects: Sequenc
         complete = [block[~np.isnan(block).any(axis=1)] for block in np.split(values, starts[1:])]
         out[roi] = {str(ticker): block for ticker, block in zip(tickers, complete, strict=True) if block.shape[0]}
     return out
+
+
+def _ticker_statistics(
+    matrices: dict[str, np.ndarray], n_null: int, rng: np.random.Generator, min_shift: int, min_sessions: int,
+) -> dict[str, tuple[float, float, np.ndarray]]:
+    """ticker -> (mean leave-one-out ISC, pairwise ISC, null mean leave-one-out ISC (n_null,)) of one ROI, for the
+    tickers with at least `min_sessions` sessions and 2 subjects (in `matrices`' order, the null offsets drawn in that
+    order); tickers of equal shape computed together, in batches of at most ISC_BATCH."""
+    eligible = {t: resp for t, resp in matrices.items() if resp.shape[0] >= min_sessions and resp.shape[1] >= 2}
+    shifts = {t: circular_shifts(resp.shape[0], resp.shape[1], n_null, rng, min_shift) for t, resp in eligible.items()}
+    by_shape: dict[tuple[int, ...], list[str]] = {}
+    for ticker, resp in eligible.items():
+        by_shape.setdefault(resp.shape, []).append(ticker)
+    out: dict[str, tuple[float, float, np.ndarray]] = {}
+    for same in by_shape.values():
+        for start in range(0, len(same), ISC_BATCH):
+            batch = same[start : start + ISC_BATCH]
+            resp = np.stack([eligible[t] for t in batch])
+            loo, pairwise = np.nanmean(loo_isc(resp), axis=-1), pairwise_isc(resp)
+            null = null_loo_isc(resp, np.stack([shifts[t] for t in batch]))
+            out.update({t: (float(loo[k]), float(pairwise[k]), null[k]) for k, t in enumerate(batch)})
+    return {str(t): out[t] for t in eligible}
 
 
 def isc_table(
@@ -101,16 +149,7 @@ def isc_table(
     matrices = _subject_matrices(panel[panel["subject"].isin(list(subjects))], rois, subjects)
     records = []
     for roi in rois:
-        per_ticker: dict[str, tuple[float, float, np.ndarray]] = {}
-        for ticker, resp in matrices[roi].items():
-            if resp.shape[0] < max(min_sessions, 2 * min_shift + 1) or resp.shape[1] < 2:
-                continue
-            null = circular_shift_null(resp, n_null, rng, min_shift)
-            per_ticker[str(ticker)] = (
-                float(np.nanmean(loo_isc(resp))),
-                float(pairwise_isc(resp)),
-                np.nanmean(loo_isc(null), axis=-1),
-            )
+        per_ticker = _ticker_statistics(matrices[roi], n_null, rng, min_shift, max(min_sessions, 2 * min_shift + 1))
         groups = {POOLED: list(per_ticker)} if scope == "pooled" else {t: [t] for t in per_ticker}
         for label, tickers in groups.items():
             if not tickers:
