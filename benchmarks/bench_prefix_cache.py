@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadiest on a shared machine)")
     parser.add_argument("--arms", help="comma-separated arms to time (default all; the bare LM on the text alone always)")
     parser.add_argument("--passage-words", type=int, default=35, help="product_parallel_6_short_passages: words kept per passage")
+    parser.add_argument("--more-passages", default="", help="product_parallel_6_short_passages: labels (C..K) of "
+                        "benchmarks/data/story_passage.txt paragraphs read after the 6 packaged ones, cut alike")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "prefix_cache_cpu.json")
     args = parser.parse_args()
 
@@ -92,7 +94,14 @@ def main() -> None:
     from neurofin.features.align import align_words
     from neurofin.features.model import load_language_model
     from neurofin.infer.predictor import FeatureGroup, Predictor
-    from neurofin.infer.text import NEUTRAL_STORIES, NEUTRAL_STORY, PARALLEL_STORIES, comment_words, context_passages
+    from neurofin.infer.text import (
+        NEUTRAL_STORIES,
+        NEUTRAL_STORY,
+        PARALLEL_STORIES,
+        comment_words,
+        context_passages,
+        prefix_words,
+    )
 
     settings = FeatureSettings(model=str(demo_model_path()), blocks=DEMO_OVERRIDES["features.blocks"],
                                context_tokens=DEMO_OVERRIDES["features.context_tokens"],
@@ -133,9 +142,11 @@ def main() -> None:
     side_by_side = Predictor(predictor.groups, predictor.region_names, context_prefix=PARALLEL_STORIES)
     three = Predictor(predictor.groups, predictor.region_names, context_prefix=[" ".join(p) for p in context_passages(PARALLEL_STORIES)[:3]])
     three.side_by_side = True  # the first 3 packaged passages side by side (parallel_stories before it read 6)
+    paragraphs = (HERE / "data" / "story_passage.txt").read_text().splitlines()  # passages B..K
+    more = [prefix_words(paragraphs[ord(label) - ord("B")]) for label in args.more_passages.split(",") if label]
     short = Predictor(predictor.groups, predictor.region_names,
-                      context_prefix=[" ".join(p[: args.passage_words]) for p in context_passages(PARALLEL_STORIES)])
-    short.side_by_side = True  # the 6 packaged passages, each cut to its first --passage-words words
+                      context_prefix=[" ".join(p[: args.passage_words]) for p in [*context_passages(PARALLEL_STORIES), *more]])
+    short.side_by_side = True  # the 6 packaged passages (and --more-passages), each cut to its first --passage-words words
 
     def parallel(reader: Predictor) -> Callable[[], None]:  # the packaged passages side by side: one cached pass
         return lambda: assert_no_error(reader.predict_rois(texts, units="raw"))
@@ -184,7 +195,8 @@ def main() -> None:
         "hardware": {"machine": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
                      "threads": torch.get_num_threads()},
         "command": f"benchmarks/bench_prefix_cache.py --n-comments {args.n_comments} --subjects {args.subjects} --rounds {args.rounds} "
-                   f"--threads {args.threads} --passage-words {args.passage_words}" + (f" --arms {args.arms}" if args.arms else ""),
+                   f"--threads {args.threads} --passage-words {args.passage_words}" + (f" --arms {args.arms}" if args.arms else "")
+                   + (f" --more-passages {args.more_passages}" if args.more_passages else ""),
     }
     write_json_atomic(args.out, result)
     for name in arms:

@@ -17,7 +17,8 @@ of benchmarks/data/story_passage.txt (other neutral passages; B and C are also t
 passages; D..H are never packaged);
 "E+F+A" reads passages E, F and A one after the other; "A,B,C,I,J,K" reads them side by side in one LM pass (parallel
 context windows, infer.context_prefix = parallel_stories: features/context.py; "A,B,C" its first 3: the protocol
-before). A side-by-side label that starts parallel_stories' passages is compared with each label of as many passages
+before; "A:20,B:20,C:20,I:20,J:20,K:20,G:20,H:20": its 6 and 2 more, each cut to 20 words). A side-by-side label
+that starts with parallel_stories' passages (its first k, or all 6 then others) is compared with each label of as many passages
 that differs in one position. SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
 other than the twin's): reference_product / scrambled_product / wordlists_product / sentence_starts_product = the
@@ -452,7 +453,7 @@ def prefix_comparisons(twin: Path, predictor) -> dict:
         parts = [p.partition(":") for p in label.split(",")]
         return [name for name, _, _ in parts] if len({cut for _, _, cut in parts}) == 1 else []
 
-    for label in sorted(x for x in have if "," in x and names(x) == packaged[: len(x.split(","))]):
+    for label in sorted(x for x in have if "," in x and names(x)[: len(packaged)] == packaged[: len(x.split(","))]):
         parts = label.split(",")
         one = [o for o in sorted(have) if "," in o and len(o.split(",")) == len(parts)
                and sum(p != q for p, q in zip(parts, o.split(","))) == 1]
