@@ -21,10 +21,9 @@ before; "A:20,B:20,C:20,I:20,J:20,K:20,G:20,H:20": its 6 and 2 more, each cut to
 that starts with parallel_stories' passages (its first k, or all 6 then others) is compared with each label of as many passages
 that differs in one position. SWAP = the sets collected under every context (calibration
 corpus, comment-like text, sentences), for the prefix comparisons. Text sets (tests/infer/twin_texts.py; seeds
-other than the twin's): reference_product / scrambled_product / wordlists_product / sentence_starts_product = the
-calibration corpus of `neurofin calibrate` (DEFAULT_TEXTS held-out story chunks of 3-300 words, half as many shuffled,
-as many lists of the held-out stories' distinct words, half as many chunks starting at a sentence start); reference /
-scrambled / wordlists / sentence_starts = main's before (240 chunks, 120 of each other kind; a "2" suffix: seed 1);
+other than the twin's): reference / scrambled / wordlists / sentence_starts = the calibration corpus of `neurofin
+calibrate` (held-out story chunks of 3-300 words, the same shuffled, lists of the held-out stories' distinct words,
+chunks starting at a sentence start);
 sentences and word lists of 3-300 words; class texts (0/50/100% of one category's words, 5-300 words);
 comment-like = chunks of another twin's stories. `collect` stores each text's readout-weighted feature sums per
 subject (merged into the label's file); `analyse` reads the packages' readouts and reports per protocol:
@@ -38,9 +37,9 @@ subject (merged into the label's file); `analyse` reads the packages' readouts a
   * per ROI, the ratio of the subjects' spreads on comment-like text, with a bootstrap 90% interval of its max over
     ROIs and the 95% quantile that max reaches on this many texts when the subjects' spreads are equal, with and
     without the noise of the scale (the SD of the corpus' story chunks) (item 4);
-  * each of these for several calibration corpora: main's, + sentence-start chunks (main's product), each twice
-    (a second corpus, seed 1), and the product's; and the length R^2 on half the test texts when the other half is a
-    corpus kind (whether a residual comes from the kinds of text the corpus lacks).
+  * each of these for several calibration corpora: main's, + sentence-start chunks (the product), and each twice
+    (a second corpus, seed 1); and the length R^2 on half the test texts when the other half is a corpus kind
+    (whether a residual comes from the kinds of text the corpus lacks).
 """
 
 from __future__ import annotations
@@ -78,8 +77,7 @@ PER_LENGTH = 24  # sentences (and word lists) per length in each of two sets: 2 
 # where noise alone keeps the max R^2 over 22 ROIs below ~0.02 (noise_floors; 0.057 with the 160 texts used before)
 COMMENT_TEXTS = 300  # comment-like texts in each of two sets: 600, where equal spreads keep the max ratio near 1.15
 SWAP = "reference,scrambled,comment_like,sentences"
-REFERENCE_SETS = ("reference", "scrambled", "wordlists", "sentence_starts")  # main's calibration corpus' kinds 0-3
-PRODUCT_SETS = tuple(f"{name}_product" for name in REFERENCE_SETS)  # the product's (DEFAULT_TEXTS chunks, as many word lists)
+REFERENCE_SETS = ("reference", "scrambled", "wordlists", "sentence_starts")  # the calibration corpus' kinds 0-3
 SWAP_REFERENCE = 160  # story chunks of the calibration corpus used where every context is compared
 
 
@@ -127,17 +125,14 @@ def text_sets(twin: Path) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
     vocab, _ = twin_vocabulary(twin / "synth")
     records = [EncodingModel.load(p).record for p in package_dirs(twin / "models")]
     sets: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
-    from neurofin.infer.calibration import DEFAULT_TEXTS, held_out_story_sentences, word_lists
+    for seed, suffix in ((0, ""), (1, "2")):  # the corpus of `neurofin calibrate`, and a second one (twice the texts)
+        texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS, seed=seed)
+        sets |= {name + suffix: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
+    from neurofin.infer.calibration import held_out_story_sentences, word_lists
 
     held = sorted({s for r in records for s in (*r.split.validation, *r.split.test)} - {s for r in records for s in r.split.train})
     pool = [[w for sentence in story for w in sentence] for story in held_out_story_sentences(find_dataset(twin / "synth"), held)]
     vocabulary = sorted({w for story in pool for w in story})
-    for seed, suffix in ((0, ""), (1, "2")):  # main's corpus (120 word lists), and a second one (twice the texts)
-        texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, REFERENCE_TEXTS, seed=seed)
-        sets |= {name + suffix: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(REFERENCE_SETS)}
-        sets["wordlists" + suffix] = (word_lists(pool, REFERENCE_TEXTS // 2, seed + 2), {})
-    texts, kinds, _ = reference_texts(find_dataset(twin / "synth"), records, DEFAULT_TEXTS)  # `neurofin calibrate`'s corpus
-    sets |= {name: ([t for t, k in zip(texts, kinds) if k == kind], {}) for kind, name in enumerate(PRODUCT_SETS)}
     sets["wordlists_240"] = (word_lists(pool, REFERENCE_TEXTS, seed=5), {})  # the corpus' word lists, twice as many
     rng = np.random.default_rng(6)  # the same pool on the test lists' length grid (24 per length)
     sets["wordlists_grid"] = ([" ".join(rng.choice(vocabulary, n)) for n in np.repeat(LENGTHS, PER_LENGTH)], {})
@@ -190,12 +185,6 @@ def set_names(data: dict[str, np.ndarray]) -> list[str]:
     return sorted({k.split("/")[0] for k in data})
 
 
-def corpus_kind(name: str) -> str:
-    """The calibration corpus kind of a set (REFERENCE_SETS, of main's corpus, the product's or a second draw), or its name."""
-    kind = name.removesuffix("_product").rstrip("2")
-    return kind if kind in REFERENCE_SETS else name
-
-
 def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Sequence[str] = REFERENCE_SETS,
            n_reference: int | None = None, degree: int = DEGREE) -> dict[str, dict[str, np.ndarray]]:
     """set -> subject (incl. ensemble) -> values: raw ("raw"), or calibrated as `neurofin calibrate` does ("product":
@@ -217,8 +206,8 @@ def values(data: dict[str, np.ndarray], predictor, calibrate: str, reference: Se
             sums = np.vstack([part(n, f"{s}/sums") for n in used])
             coverage = np.concatenate([part(n, f"{s}/coverage") for n in used])
             n_words = np.concatenate([part(n, "n_words") for n in used])
-            kinds = [*REFERENCE_SETS, *(corpus_kind(n) for n in used if corpus_kind(n) not in REFERENCE_SETS)]  # test sets: extra kinds
-            groups = np.concatenate([np.full(len(part(n, "n_words")), kinds.index(corpus_kind(n))) for n in used])
+            kinds = [*REFERENCE_SETS, *(n for n in used if n.rstrip("2") not in REFERENCE_SETS)]  # test sets as extra kinds
+            groups = np.concatenate([np.full(len(part(n, "n_words")), kinds.index(n if n in kinds else n.rstrip("2"))) for n in used])
             if calibrate == "baseline only":
                 calibration = Calibration.fit(s, predictor.region_names, "", readout.apply(sums, coverage), n_words, {},
                                               degree=degree)
@@ -493,14 +482,6 @@ def length_r2_summary(r2: dict) -> dict:
     return {kind: {s: [r["median"], r["max"]] for s, r in per.items() if isinstance(r, dict)} for kind, per in r2.items()}
 
 
-def product_corpus() -> str:
-    """The composition of `neurofin calibrate`'s reference corpus (calibration.reference_texts at DEFAULT_TEXTS)."""
-    from neurofin.infer.calibration import DEFAULT_TEXTS
-
-    return (f"{DEFAULT_TEXTS} chunks, {DEFAULT_TEXTS // 2} shuffled, {DEFAULT_TEXTS} word lists, "
-            f"{DEFAULT_TEXTS // 2} sentence-start chunks")
-
-
 def analyse(twin: Path, out: Path, product: str) -> None:
     vocab, _ = twin_vocabulary(twin / "synth")
     predictor = predictor_for(twin, prefixes()["A"])
@@ -523,9 +504,8 @@ def analyse(twin: Path, out: Path, product: str) -> None:
             ("before (raw readout, as on main)", "raw", ()),
             ("calibrated on main's corpus (240 chunks, 120 shuffled, 120 word lists)", "product", REFERENCE_SETS[:3]),
             ("calibrated on main's corpus twice", "product", twice[:3] + twice[4:7]),
-            ("calibrated on main's corpus + 120 sentence-start chunks (main's product)", "product", REFERENCE_SETS),
-            ("calibrated on main's corpus + sentence-start chunks, twice", "product", twice),
-            (f"calibrated on the product's corpus ({product_corpus()})", "product", PRODUCT_SETS)):
+            ("calibrated on main's corpus + 120 sentence-start chunks", "product", REFERENCE_SETS),
+            ("calibrated on main's corpus + sentence-start chunks, twice", "product", twice)):
         present = [r for r in reference if f"{r}/n_words" in data]
         if present in seen[1:]:
             continue  # the second corpus was not collected (or only some of its kinds: the label says which)
@@ -534,22 +514,22 @@ def analyse(twin: Path, out: Path, product: str) -> None:
             label += " (" + ", ".join(f"{r} {len(data[f'{r}/n_words'])}" for r in present) + ")"
         v = values(data, predictor, calibrate, reference)
         results[label] = {"length_r2": length_r2(v, data, names), "planted": planted(v, data, pairs, names),
-                          "subject_spread_ratio": spread_ratio(v, [r for r in reference if corpus_kind(r) == "reference"])}
-    v = values(data, predictor, "product", PRODUCT_SETS)
-    results["the product corpus' own kinds: in sample and new draws (seed 1 of main's corpus, those collected)"] = {
-        "in sample": length_r2(v, data, names, kinds=[(n, (n,)) for n in PRODUCT_SETS]),
+                          "subject_spread_ratio": spread_ratio(v, [r for r in reference if r.rstrip("2") == "reference"])}
+    v = values(data, predictor, "product", REFERENCE_SETS)
+    results["the corpus' own kinds: in sample (seed 0) and new draws (seed 1, those collected), calibrated on seed 0"] = {
+        "in sample": length_r2(v, data, names, kinds=[(n, (n,)) for n in REFERENCE_SETS]),
         "new draws": length_r2(v, data, names, kinds=[(n, (n + "2",)) for n in REFERENCE_SETS if n + "2" in v])}
-    word_list_kinds = {"120 word lists (main's product)": "wordlists", "240 word lists": "wordlists_240",
+    word_list_kinds = {"120 word lists (the product)": "wordlists", "240 word lists": "wordlists_240",
                        "240 word lists on the test's length grid (24 per length)": "wordlists_grid"}
     results["the corpus' word-list kind (drawn from the held-out stories' words): [median, max] R^2 per kind and subject"] = {
         label: length_r2_summary(length_r2(values(data, predictor, "product", (*REFERENCE_SETS[:2], REFERENCE_SETS[3], name)),
                                            data, names))
         for label, name in word_list_kinds.items() if f"{name}/n_words" in data}
     results["degree of the length polynomial: [median, max] R^2 per kind and subject (product corpus)"] = {
-        str(degree): length_r2_summary(length_r2(values(data, predictor, "product", PRODUCT_SETS, degree=degree), data, names))
+        str(degree): length_r2_summary(length_r2(values(data, predictor, "product", REFERENCE_SETS, degree=degree), data, names))
         for degree in (1, 2, 3, 4, 5)}
-    for label, reference in (("the product's corpus", PRODUCT_SETS),
-                             ("+ the other 240 sentences and word lists as corpus kinds", (*PRODUCT_SETS, "sentences2", "lists2"))):
+    for label, reference in (("the product's corpus", REFERENCE_SETS),
+                             ("+ the other 240 sentences and word lists as corpus kinds", (*REFERENCE_SETS, "sentences2", "lists2"))):
         v = values(data, predictor, "product", reference)
         results.setdefault("which kinds: read on the first 240 sentences and word lists", {})[label] = length_r2(v, data, names, halves=True)
     results["prefix"] = prefix_comparisons(twin, predictor)

@@ -26,8 +26,6 @@ EXAMPLE_COMMENTS = [
     "The quarterly report shows steady revenue growth and a modest dividend increase",
     "My grandmother told me a story about the old harbour and the boats coming home",
 ]
-DEMO_CALIBRATION_TEXTS = 240  # story chunks of the demo's calibration corpus (720 texts): the default's 480 (1,440
-# texts) costs 2.1x main's calibrate CPU (benchmarks/results/calibrate_cost_cpu.json), about 4 more CPU-minutes
 EXPLAINED_ROI = "language"  # the report shades the words of the comments with the highest and lowest value of it
 DEMO_OVERRIDES: dict[str, Any] = {
     "features.blocks": "20-23",
@@ -105,7 +103,7 @@ def run_demo(
         logger.info("\n".join("    " + line for line in format_tables(metrics).splitlines()))
 
     logger.info("3/4 calibration on held-out story text, then ROI predictions for example comments (from the packages alone)")
-    calibrate_packages(package_dirs(out / "models"), settings, DEMO_CALIBRATION_TEXTS)
+    calibrate_packages(package_dirs(out / "models"), settings)
     predictor = Predictor.from_pretrained(out / "models")
     rois = predictor.predict_rois(EXAMPLE_COMMENTS)
     shown = rois[rois["subject"] == ENSEMBLE].set_index("id")[predictor.region_names].round(3).T

@@ -136,8 +136,7 @@ def test_the_unit_is_the_spread_of_story_chunks_not_of_shuffled_text_or_word_lis
 
 
 def test_reference_corpus_holds_story_chunks_shuffled_chunks_and_word_lists_of_held_out_stories(monkeypatch):
-    """Kind 2: lists of the held-out stories' distinct words, drawn uniformly (not at story frequencies), as many as
-    story chunks (half as many left the larger twin's word lists a length R^2 up to 0.108, docs/infer.md)."""
+    """Kind 2 (new): lists of the held-out stories' distinct words, drawn uniformly (not at story frequencies)."""
     from types import SimpleNamespace
 
     from neurofin.infer import calibration
@@ -148,8 +147,8 @@ def test_reference_corpus_holds_story_chunks_shuffled_chunks_and_word_lists_of_h
     monkeypatch.setattr(calibration, "held_out_story_sentences", lambda dataset, stories: [[zipf[s]] for s in stories])
     record = SimpleNamespace(split=SimpleNamespace(train=["fit"], validation=["val"], test=["test"]))
     texts, kinds, corpus = calibration.reference_texts(None, [record], 200, extra=["my own text"])
-    assert list(np.bincount(kinds)) == [200, 100, 200, 100, 1] and texts[-1] == "my own text"
-    assert corpus["word_lists"] == corpus["story_chunks"] == 200 and corpus["held_out_stories"] == ["test", "val"]
+    assert list(np.bincount(kinds)) == [200, 100, 100, 100, 1] and texts[-1] == "my own text"
+    assert corpus["word_lists"] == 100 and corpus["held_out_stories"] == ["test", "val"]
     lists = [t.split() for t, k in zip(texts, kinds) if k == 2]
     assert min(map(len, lists)) >= 3 and max(map(len, lists)) <= 300
     drawn = np.array([w for words in lists for w in words])

@@ -53,7 +53,7 @@ def test_infer_cli_writes_rois_per_subject_and_ensemble(tmp_path):
     assert raw.exit_code == 0, raw.output
     result = CliRunner().invoke(cli.app, ["calibrate", "--packages", str(package.parent), "--data-root", str(dataset.root),
                                           "--atlas-cache", str(tmp_path / "atlas"), "--texts", "60"])
-    assert result.exit_code == 0 and "UTS01: calibrated on 180 texts" in result.output, result.output
+    assert result.exit_code == 0 and "UTS01: calibrated on 150 texts" in result.output, result.output
     split = json.loads((package / "config.json").read_text())["split"]
     corpus = json.loads((package / "calibration.json").read_text())["corpus"]  # held-out story text only
     assert corpus["held_out_stories"] == sorted(split["validation"] + split["test"]) and split["test"] == ["wheretheressmoke"]

@@ -11,13 +11,11 @@ from neurofin.errors import InputError
 from neurofin.infer.calibration import DEFAULT_TEXTS, Calibration, reference_texts, write_calibration
 
 
-def calibrate_packages(packages: Sequence[Path], settings: Any, n_texts: int | None = None,
+def calibrate_packages(packages: Sequence[Path], settings: Any, n_texts: int = DEFAULT_TEXTS,
                        extra: Sequence[str] = ()) -> dict[str, Calibration]:
     """Score the reference corpus through the packages' inference path under `settings` and store each calibration.
 
-    The held-out stories are read from `settings.data.data_root`; `n_texts` story chunks (default DEFAULT_TEXTS) set
-    the corpus' size (reference_texts); `extra` texts (a user corpus) are added."""
-    n_texts = DEFAULT_TEXTS if n_texts is None else n_texts
+    The held-out stories are read from `settings.data.data_root`; `extra` texts (a user corpus) are added."""
     from neurofin.data.layout import find_dataset
     from neurofin.infer.predictor import Predictor, predictor_options
 

@@ -44,9 +44,7 @@ from neurofin.infer.readout import RegionReadout
 CALIBRATION_FILE = "calibration.json"
 MIN_WORDS, MAX_WORDS = 3, 300  # the comment length range the reference corpus spans; lengths are clipped to it
 DEGREE = 3  # polynomial degree of the length dependence in log length
-DEFAULT_TEXTS = 480  # story chunks cut from held-out stories (plus as many word lists, half as many shuffled and
-# sentence-start chunks): with 240 chunks and 120 word lists the larger twin's word lists kept a length R^2 up to 0.108
-# and the scale's own noise allowed subject spread ratios up to 1.35 (docs/infer.md)
+DEFAULT_TEXTS = 240  # reference texts cut from held-out stories
 PAUSE_S = 0.25  # a silence this long between two transcript words ends a sentence (speech pauses at sentence and
 # clause breaks; the synthetic twin: 0.25-0.9 s between sentences, <= 0.12 s inside one)
 
@@ -255,9 +253,9 @@ def word_lists(stories: Sequence[Sequence[str]], n_texts: int, seed: int = 0) ->
 def reference_texts(dataset: Any, records: Sequence[Any], n_texts: int = DEFAULT_TEXTS, seed: int = 0,
                     extra: Sequence[str] = ()) -> tuple[list[str], np.ndarray, dict[str, Any]]:
     """The reference corpus and its text kinds: chunks of the stories no package was fitted on (validation + test;
-    kind 0, at any word), half as many of them with their words shuffled (kind 1), as many lists of the stories'
-    distinct words (kind 2: word lists; half as many left word lists' length dependence under-fitted), half as many
-    chunks that start at a sentence start (kind 3), then the `extra` texts (kind 4)."""
+    kind 0, at any word), half as many of them with their words shuffled (kind 1), half as many lists of the
+    stories' distinct words (kind 2: word lists), half as many chunks that start at a sentence start (kind 3), then
+    the `extra` texts (kind 4)."""
     fitted = {s for r in records for s in r.split.train}
     held = sorted({s for r in records for s in (*r.split.validation, *r.split.test)} - fitted)
     sentences = held_out_story_sentences(dataset, held) if n_texts else []
@@ -265,7 +263,7 @@ def reference_texts(dataset: Any, records: Sequence[Any], n_texts: int = DEFAULT
     chunks = story_chunks(stories, n_texts, seed) if n_texts else []
     rng = np.random.default_rng(seed + 1)
     scrambled = [" ".join(rng.permutation(t.split())) for t in chunks[: len(chunks) // 2]]
-    lists = word_lists(stories, len(chunks), seed + 2) if n_texts else []
+    lists = word_lists(stories, len(chunks) // 2, seed + 2) if n_texts else []
     starts = sentence_start_chunks(sentences, len(chunks) // 2, seed + 3) if n_texts else []
     kinds = np.repeat([0, 1, 2, 3, 4], [len(chunks), len(scrambled), len(lists), len(starts), len(extra)])
     corpus = {"held_out_stories": held, "story_chunks": len(chunks), "scrambled_chunks": len(scrambled),

@@ -50,8 +50,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
         corpus: Path = typer.Option(None, "--corpus", help="Your own comment-like texts (.jsonl, .json, .parquet or .csv), added to the reference corpus."),
         text_column: str = typer.Option("body", "--text-column", help="With --corpus: the column holding the text."),
-        texts: int = typer.Option(None, "--texts", help="Story chunks cut from the held-out stories (3-300 words each; default "
-                                  "480), with as many word lists and half as many shuffled and sentence-start chunks."),
+        texts: int = typer.Option(240, "--texts", help="Reference texts cut from the held-out stories (3-300 words each)."),
         roi_file: RoiFileOption = None,
         level: LevelOption = None,
         threshold: ThresholdOption = None,
